@@ -1,0 +1,37 @@
+# lmm: PGXS build.  "make && make install", then "make installcheck" against
+# a running server; scripts/test.sh runs the whole suite in a throwaway
+# cluster.
+
+EXTENSION = lmm
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/p" lmm.control)
+
+MODULE_big = lmm
+CORE_OBJS = src/core/lmm_stats.o src/core/lmm_fit.o src/core/lmm_model.o
+OBJS = src/host.o src/options.o src/agg.o src/model_io.o src/extract.o $(CORE_OBJS)
+
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm
+
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+# Unit tests of the PostgreSQL-free core, with a malloc-based host.
+test/core/test_core: test/core/test_core.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+
+.PHONY: coretest
+coretest: test/core/test_core
+	test/core/test_core test/data

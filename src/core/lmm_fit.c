@@ -1,0 +1,876 @@
+/*
+ * lmm_fit.c
+ *	  Profiled REML/ML criterion, its optimization over theta with NLopt's
+ *	  BOBYQA, and the mixed-model solution at the optimum.
+ *
+ * All matrices are row-major.  The cross-products are formed about the
+ * overall means of the x and y columns (z columns keep their origin, since
+ * moving it would change the random-effects model); the intercept absorbs
+ * the shift and is moved back at the end.
+ */
+#include "lmm_fit.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+#include <nlopt.h>
+
+#include "lmm_host.h"
+
+/* How many levels the per-level loops process between interrupt checks. */
+#define LMM_INTERRUPT_EVERY 4096
+
+/* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
+typedef struct Gram
+{
+	int			p;
+	int			q;
+	int64_t		nlevels;
+	double		n;
+	double	   *ZtZ;			/* nlevels * q * q */
+	double	   *ZtX;			/* nlevels * q * p */
+	double	   *Zty;			/* nlevels * q */
+	double	   *XtX;			/* p * p */
+	double	   *Xty;			/* p */
+	double		yty;
+	const double *centre;		/* p: x_1..x_{p-1} centres, then y's */
+} Gram;
+
+/* State of one criterion evaluation, reused across evaluations. */
+typedef struct Work
+{
+	const Gram *g;
+	int			reml;
+	int			ntheta;
+	double	   *T;				/* q * q relative covariance factor */
+	double	   *L;				/* q * q per-level Cholesky factor */
+	double	   *B;				/* q * q scratch */
+	double	   *RZX;			/* q * p */
+	double	   *cu;				/* q */
+	double	   *SXX;			/* p * p: sum RZX'RZX */
+	double	   *SXy;			/* p: sum RZX'cu */
+	double	   *RX;				/* p * p: factor of X'X - SXX, RX upper read
+								 * row-major */
+	double	   *cbeta;			/* p */
+	double		pwrss;
+	double		ldL2;
+	double		ldRX2;
+	int			n_eval;
+	int			interrupted;
+	nlopt_opt	opt;			/* the running optimizer, to stop it */
+} Work;
+
+/* Fill the lower-triangular T from theta, listed column by column. */
+static void
+theta_to_T(int q, const double *theta, double *T)
+{
+	int			i,
+				j,
+				k = 0;
+
+	memset(T, 0, sizeof(double) * q * q);
+	for (j = 0; j < q; j++)
+		for (i = j; i < q; i++)
+			T[i * q + j] = theta[k++];
+}
+
+/* In-place lower Cholesky factor of a small dense n x n matrix; -1 if not positive definite. */
+static int
+chol_lower(int n, double *A)
+{
+	int			i,
+				j,
+				k;
+
+	for (j = 0; j < n; j++)
+	{
+		double		s = A[j * n + j];
+
+		for (k = 0; k < j; k++)
+			s -= A[j * n + k] * A[j * n + k];
+		if (!(s > 0.0))
+			return -1;
+		s = sqrt(s);
+		A[j * n + j] = s;
+		for (i = j + 1; i < n; i++)
+		{
+			double		t = A[i * n + j];
+
+			for (k = 0; k < j; k++)
+				t -= A[i * n + k] * A[j * n + k];
+			A[i * n + j] = t / s;
+		}
+		for (i = 0; i < j; i++)
+			A[i * n + j] = 0.0;
+	}
+	return 0;
+}
+
+/* Solve L X = B in place for a lower-triangular n x n L and n x m right-hand sides. */
+static void
+forward_solve(int n, int m, const double *L, double *B)
+{
+	int			i,
+				k,
+				c;
+
+	for (i = 0; i < n; i++)
+	{
+		for (k = 0; k < i; k++)
+		{
+			double		lik = L[i * n + k];
+
+			for (c = 0; c < m; c++)
+				B[i * m + c] -= lik * B[k * m + c];
+		}
+		for (c = 0; c < m; c++)
+			B[i * m + c] /= L[i * n + i];
+	}
+}
+
+/*
+ * Per-level factorization for the current T: L = chol(T'ZtZ T + I),
+ * RZX = L^-1 T'ZtX, cu = L^-1 T'Zty.  Returns log|L|^2 of the level.
+ */
+static double
+level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
+{
+	int			q = w->g->q;
+	int			p = w->g->p;
+	const double *T = w->T;
+	double	   *L = w->L;
+	double	   *B = w->B;
+	double	   *RZX = w->RZX;
+	double	   *cu = w->cu;
+	double		ld = 0.0;
+	int			i,
+				j,
+				k;
+
+	/* B = ZtZ T; T is lower, so column j of T starts at row j */
+	for (i = 0; i < q; i++)
+		for (j = 0; j < q; j++)
+		{
+			double		s = 0.0;
+
+			for (k = j; k < q; k++)
+				s += ZtZ[i * q + k] * T[k * q + j];
+			B[i * q + j] = s;
+		}
+	/* L = T'B + I (lower triangle), then its Cholesky factor */
+	for (i = 0; i < q; i++)
+		for (j = 0; j <= i; j++)
+		{
+			double		s = (i == j) ? 1.0 : 0.0;
+
+			for (k = i; k < q; k++)
+				s += T[k * q + i] * B[k * q + j];
+			L[i * q + j] = s;
+		}
+	chol_lower(q, L);			/* T'ZtZT + I is positive definite */
+
+	/* RZX = T'ZtX and cu = T'Zty, then solve with L */
+	for (i = 0; i < q; i++)
+	{
+		for (j = 0; j < p; j++)
+		{
+			double		s = 0.0;
+
+			for (k = i; k < q; k++)
+				s += T[k * q + i] * ZtX[k * p + j];
+			RZX[i * p + j] = s;
+		}
+		{
+			double		s = 0.0;
+
+			for (k = i; k < q; k++)
+				s += T[k * q + i] * Zty[k];
+			cu[i] = s;
+		}
+	}
+	forward_solve(q, p, L, RZX);
+	forward_solve(q, 1, L, cu);
+
+	for (i = 0; i < q; i++)
+		ld += log(L[i * q + i]);
+	return 2.0 * ld;
+}
+
+/*
+ * The profiled criterion at theta: REML criterion or ML deviance.  Leaves
+ * RX, cbeta and pwrss of this theta in w.  HUGE_VAL where the model is
+ * degenerate at theta, or when the host asked to stop.
+ */
+static double
+criterion(Work *w, const double *theta)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	int			q = g->q;
+	double		syy = 0.0;
+	double		n = g->n;
+	int64_t		j;
+	int			a,
+				b,
+				i;
+	lapack_int	info;
+
+	theta_to_T(q, theta, w->T);
+	memset(w->SXX, 0, sizeof(double) * p * p);
+	memset(w->SXy, 0, sizeof(double) * p);
+	w->ldL2 = 0.0;
+
+	for (j = 0; j < g->nlevels; j++)
+	{
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			w->interrupted = 1;
+			return HUGE_VAL;
+		}
+		w->ldL2 += level_factor(w, g->ZtZ + (size_t) j * q * q,
+								g->ZtX + (size_t) j * q * p,
+								g->Zty + (size_t) j * q);
+		for (i = 0; i < q; i++)
+		{
+			const double *r = w->RZX + i * p;
+			double		ci = w->cu[i];
+
+			for (a = 0; a < p; a++)
+			{
+				double		ra = r[a];
+
+				for (b = a; b < p; b++)
+					w->SXX[a * p + b] += ra * r[b];
+				w->SXy[a] += ra * ci;
+			}
+			syy += ci * ci;
+		}
+	}
+
+	/* RX'RX = X'X - sum RZX'RZX; symmetric, so row- or column-major alike */
+	for (a = 0; a < p; a++)
+		for (b = a; b < p; b++)
+			w->RX[a * p + b] = w->RX[b * p + a] = g->XtX[a * p + b] - w->SXX[a * p + b];
+	info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', p, w->RX, p);
+	if (info != 0)
+		return HUGE_VAL;
+
+	/* RX' cbeta = X'y - sum RZX'cu; RX[r][c] (c >= r) is w->RX[r * p + c] */
+	w->ldRX2 = 0.0;
+	for (i = 0; i < p; i++)
+	{
+		double		s = g->Xty[i] - w->SXy[i];
+
+		for (a = 0; a < i; a++)
+			s -= w->RX[a * p + i] * w->cbeta[a];
+		w->cbeta[i] = s / w->RX[i * p + i];
+		w->ldRX2 += 2.0 * log(w->RX[i * p + i]);
+	}
+
+	w->pwrss = g->yty - syy;
+	for (i = 0; i < p; i++)
+		w->pwrss -= w->cbeta[i] * w->cbeta[i];
+	if (!(w->pwrss > 0.0) || !isfinite(w->pwrss))
+		return HUGE_VAL;
+
+	if (w->reml)
+	{
+		double		nmp = n - p;
+
+		return w->ldL2 + w->ldRX2 + nmp * (1.0 + log(2.0 * M_PI * w->pwrss / nmp));
+	}
+	return w->ldL2 + n * (1.0 + log(2.0 * M_PI * w->pwrss / n));
+}
+
+/* NLopt's view of the criterion: counts evaluations and stops on interrupts. */
+static double
+nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
+{
+	Work	   *w = data;
+	double		f;
+
+	(void) n;
+	(void) grad;
+	w->n_eval++;
+	f = criterion(w, theta);
+	if (w->interrupted && w->opt != NULL)
+		nlopt_force_stop(w->opt);
+	return f;
+}
+
+/* Form the per-level and overall cross-products about the centre from the statistics. */
+static void
+build_gram(const LmmStats *s, Gram *g)
+{
+	int			p = s->p;
+	int			q = s->q;
+	int			d = s->d;
+	int			nz = q - 1;
+	double		e[1 + 2 * LMM_MAX_COLUMNS];
+	int64_t		j;
+	int			a,
+				b;
+
+	g->p = p;
+	g->q = q;
+	g->nlevels = s->nlevels;
+	g->n = s->n;
+	g->centre = s->mean;
+	g->ZtZ = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
+	g->ZtX = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * p);
+	g->Zty = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
+	g->XtX = lmm_alloc0(sizeof(double) * p * p);
+	g->Xty = lmm_alloc0(sizeof(double) * p);
+
+	for (j = 0; j < s->nlevels; j++)
+	{
+		const double *rec = s->level + (size_t) j * s->stride;
+		double		nj = LMM_LEVEL_N(rec);
+		const double *mean = LMM_LEVEL_MEAN(rec);
+		const double *C = LMM_LEVEL_COMOM(rec, d);
+		double	   *ZtZ = g->ZtZ + (size_t) j * q * q;
+		double	   *ZtX = g->ZtX + (size_t) j * q * p;
+		double	   *Zty = g->Zty + (size_t) j * q;
+		int			k;
+
+		/* e = (1, level means of v less the centre; z keeps its origin) */
+		e[0] = 1.0;
+		for (k = 0; k < d; k++)
+			e[1 + k] = (k < nz) ? mean[k] : mean[k] - s->mean[k - nz];
+
+		/* sum over the level of u u' = n_j e e' + co-moments (zero for the intercept) */
+		for (a = 0; a < q; a++)
+		{
+			for (b = 0; b < q; b++)
+			{
+				double		c = 0.0;
+
+				if (a > 0 && b > 0)
+					c = (a <= b) ? C[(a - 1) * d + (b - 1)] : C[(b - 1) * d + (a - 1)];
+				ZtZ[a * q + b] = nj * e[a] * e[b] + c;
+			}
+			for (b = 0; b < p; b++)
+			{
+				double		xe = (b == 0) ? 1.0 : e[nz + b];
+				double		c = (a > 0 && b > 0) ? C[(a - 1) * d + nz + b - 1] : 0.0;
+
+				ZtX[a * p + b] = nj * e[a] * xe + c;
+			}
+			Zty[a] = nj * e[a] * e[d] + ((a > 0) ? C[(a - 1) * d + d - 1] : 0.0);
+		}
+	}
+
+	/* overall, about the overall means: the intercept column is orthogonal */
+	g->XtX[0] = s->n;
+	for (a = 1; a < p; a++)
+	{
+		for (b = a; b < p; b++)
+			g->XtX[a * p + b] = g->XtX[b * p + a] = s->comom[(a - 1) * p + (b - 1)];
+		g->Xty[a] = s->comom[(a - 1) * p + p - 1];
+	}
+	g->yty = s->comom[(p - 1) * p + p - 1];
+}
+
+/* Release the cross-products. */
+static void
+free_gram(Gram *g)
+{
+	lmm_free(g->ZtZ);
+	lmm_free(g->ZtX);
+	lmm_free(g->Zty);
+	lmm_free(g->XtX);
+	lmm_free(g->Xty);
+}
+
+/* Nonzero when every cross-product is finite (values near 1e300 overflow their squares). */
+static int
+gram_is_finite(const Gram *g)
+{
+	size_t		i;
+	size_t		nq = (size_t) g->nlevels * g->q;
+
+	for (i = 0; i < nq * g->q; i++)
+		if (!isfinite(g->ZtZ[i]))
+			return 0;
+	for (i = 0; i < nq * g->p; i++)
+		if (!isfinite(g->ZtX[i]))
+			return 0;
+	for (i = 0; i < nq; i++)
+		if (!isfinite(g->Zty[i]))
+			return 0;
+	for (i = 0; i < (size_t) g->p * g->p; i++)
+		if (!isfinite(g->XtX[i]))
+			return 0;
+	for (i = 0; i < (size_t) g->p; i++)
+		if (!isfinite(g->Xty[i]) || !isfinite(g->centre[i]))
+			return 0;
+	return isfinite(g->yty);
+}
+
+/*
+ * Check that X has full column rank: Cholesky of the correlation matrix of
+ * the centred x columns, flagging a column whose part not explained by the
+ * earlier ones is below 1e-12 of its variance (lme4 uses a QR tolerance of
+ * 1e-7 on the same scale, i.e. 1e-14 here; we are a little stricter).
+ */
+static LmmStatus
+check_rank(const Gram *g, int *bad_column)
+{
+	int			p = g->p;
+	int			m = p - 1;
+	double	   *R;
+	int			a,
+				b,
+				k;
+	LmmStatus	status = LMM_OK;
+
+	for (a = 1; a < p; a++)
+		if (!(g->XtX[a * p + a] > 0.0))
+		{
+			*bad_column = a;
+			return LMM_ERR_CONSTANT_X;
+		}
+	if (m == 0)
+		return LMM_OK;
+
+	R = lmm_alloc(sizeof(double) * m * m);
+	for (a = 0; a < m; a++)
+		for (b = 0; b < m; b++)
+			R[a * m + b] = g->XtX[(a + 1) * p + b + 1] /
+				sqrt(g->XtX[(a + 1) * p + a + 1] * g->XtX[(b + 1) * p + b + 1]);
+	for (b = 0; b < m && status == LMM_OK; b++)
+	{
+		double		s = R[b * m + b];
+
+		for (k = 0; k < b; k++)
+			s -= R[b * m + k] * R[b * m + k];
+		if (!(s > 1e-12))
+		{
+			*bad_column = b + 1;
+			status = LMM_ERR_COLLINEAR_X;
+			break;
+		}
+		s = sqrt(s);
+		R[b * m + b] = s;
+		for (a = b + 1; a < m; a++)
+		{
+			double		t = R[a * m + b];
+
+			for (k = 0; k < b; k++)
+				t -= R[a * m + k] * R[b * m + k];
+			R[a * m + b] = t / s;
+		}
+	}
+	lmm_free(R);
+	return status;
+}
+
+/* Allocate the evaluation workspace. */
+static void
+work_init(Work *w, const Gram *g, int reml)
+{
+	int			p = g->p;
+	int			q = g->q;
+
+	memset(w, 0, sizeof(Work));
+	w->g = g;
+	w->reml = reml;
+	w->ntheta = q * (q + 1) / 2;
+	w->T = lmm_alloc(sizeof(double) * q * q);
+	w->L = lmm_alloc0(sizeof(double) * q * q);
+	w->B = lmm_alloc(sizeof(double) * q * q);
+	w->RZX = lmm_alloc(sizeof(double) * q * p);
+	w->cu = lmm_alloc(sizeof(double) * q);
+	w->SXX = lmm_alloc(sizeof(double) * p * p);
+	w->SXy = lmm_alloc(sizeof(double) * p);
+	w->RX = lmm_alloc(sizeof(double) * p * p);
+	w->cbeta = lmm_alloc(sizeof(double) * p);
+}
+
+/* Release the evaluation workspace. */
+static void
+work_free(Work *w)
+{
+	lmm_free(w->T);
+	lmm_free(w->L);
+	lmm_free(w->B);
+	lmm_free(w->RZX);
+	lmm_free(w->cu);
+	lmm_free(w->SXX);
+	lmm_free(w->SXy);
+	lmm_free(w->RX);
+	lmm_free(w->cbeta);
+}
+
+/* Nonzero if theta index k is a diagonal element of T (bounded below by 0). */
+static int
+theta_is_diagonal(int q, int k)
+{
+	int			j;
+
+	for (j = 0; j < q; j++)
+	{
+		if (k == 0)
+			return 1;
+		if (k < q - j)
+			return 0;
+		k -= q - j;
+	}
+	return 0;
+}
+
+/* One BOBYQA run from theta with lme4's nloptwrap settings; returns NLopt's code. */
+static nlopt_result
+run_bobyqa(Work *w, const double *lb, double *theta, double *fmin)
+{
+	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned) w->ntheta);
+	nlopt_result res;
+
+	if (opt == NULL)
+		return NLOPT_OUT_OF_MEMORY;
+	nlopt_set_lower_bounds(opt, lb);
+	nlopt_set_min_objective(opt, nlopt_criterion, w);
+	nlopt_set_xtol_abs1(opt, 1e-8);
+	nlopt_set_ftol_abs(opt, 1e-8);
+	nlopt_set_maxeval(opt, 100000);
+	w->opt = opt;
+	res = nlopt_optimize(opt, theta, fmin);
+	w->opt = NULL;
+	nlopt_destroy(opt);
+	return res;
+}
+
+/*
+ * Minimize the criterion over theta as lme4's lmer does by default: BOBYQA
+ * from T = I with xtol_abs = ftol_abs = 1e-8 (so that we follow lme4's path
+ * and stop where it stops), a restart when a parameter sits on its bound
+ * but the criterion falls towards the interior (restart_edge), and then
+ * near-bound parameters moved onto the bound when that is better
+ * (boundary.tol = 1e-5).
+ */
+static LmmStatus
+optimize_theta(Work *w, double *theta, double *fmin, int *converged)
+{
+	int			q = w->g->q;
+	int			nt = w->ntheta;
+	double	   *lb = lmm_alloc(sizeof(double) * nt);
+	double	   *probe = lmm_alloc(sizeof(double) * nt);
+	double		f0 = 0.0;
+	int			k,
+				restart = 0;
+	nlopt_result res;
+	LmmStatus	status = LMM_OK;
+
+	for (k = 0; k < nt; k++)
+	{
+		int			diag = theta_is_diagonal(q, k);
+
+		lb[k] = diag ? 0.0 : -HUGE_VAL;
+		theta[k] = diag ? 1.0 : 0.0;
+	}
+
+	res = run_bobyqa(w, lb, theta, fmin);
+
+	/* restart_edge: a bound parameter whose one-sided slope is negative */
+	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
+	{
+		if (lb[k] == 0.0 && theta[k] == 0.0)
+		{
+			if (!restart)
+				f0 = criterion(w, theta);
+			memcpy(probe, theta, sizeof(double) * nt);
+			probe[k] = 1e-5;
+			w->n_eval++;
+			if ((criterion(w, probe) - f0) / 1e-5 < 0.0)
+				restart = 1;
+		}
+	}
+	if (restart && !w->interrupted)
+		res = run_bobyqa(w, lb, theta, fmin);
+
+	if (w->interrupted)
+		status = LMM_ERR_INTERRUPTED;
+	else if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
+		status = LMM_ERR_OPTIMIZER;
+	*converged = (res > 0 && res != NLOPT_MAXEVAL_REACHED &&
+				  res != NLOPT_MAXTIME_REACHED);
+
+	/* boundary.tol: try each near-bound parameter on its bound */
+	if (status == LMM_OK)
+	{
+		double		fopt = *fmin;
+
+		memcpy(probe, theta, sizeof(double) * nt);
+		for (k = 0; k < nt; k++)
+		{
+			if (lb[k] == 0.0 && theta[k] > 0.0 && theta[k] < 1e-5)
+			{
+				double		keep = probe[k];
+
+				probe[k] = 0.0;
+				w->n_eval++;
+				if (criterion(w, probe) < fopt)
+					continue;
+				probe[k] = keep;
+			}
+		}
+		if (memcmp(probe, theta, sizeof(double) * nt) != 0)
+		{
+			memcpy(theta, probe, sizeof(double) * nt);
+			*fmin = criterion(w, theta);
+		}
+		if (w->interrupted)
+			status = LMM_ERR_INTERRUPTED;
+	}
+	lmm_free(lb);
+	lmm_free(probe);
+	return status;
+}
+
+/*
+ * At the optimum: beta, sigma, vcov(beta) and the conditional modes and
+ * covariances per level, with beta and vcov moved back to the user's origin.
+ */
+static void
+solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	int			q = g->q;
+	double	   *betac = lmm_alloc(sizeof(double) * p);
+	double	   *V = lmm_alloc(sizeof(double) * p * p);
+	double	   *r = lmm_alloc(sizeof(double) * q);
+	double		sigma2;
+	int64_t		j;
+	int			a,
+				b,
+				i,
+				k;
+
+	fit->criterion = criterion(w, theta);
+
+	/* RX betac = cbeta */
+	for (i = p - 1; i >= 0; i--)
+	{
+		double		s = w->cbeta[i];
+
+		for (k = i + 1; k < p; k++)
+			s -= w->RX[i * p + k] * betac[k];
+		betac[i] = s / w->RX[i * p + i];
+	}
+	sigma2 = w->pwrss / (w->reml ? g->n - p : g->n);
+	fit->sigma = sqrt(sigma2);
+	fit->pwrss = w->pwrss;
+
+	/* vcov = sigma^2 (RX'RX)^-1, from the factor left in w->RX */
+	memcpy(V, w->RX, sizeof(double) * p * p);
+	LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, V, p);
+	for (a = 0; a < p; a++)
+		for (b = 0; b <= a; b++)
+			V[a * p + b] = V[b * p + a] = sigma2 * V[b * p + a];
+
+	/* back to the user's origin: beta_0 = betac_0 + c_y - sum c_b beta_b */
+	memcpy(fit->beta, betac, sizeof(double) * p);
+	fit->beta[0] += g->centre[p - 1];
+	for (b = 1; b < p; b++)
+		fit->beta[0] -= g->centre[b - 1] * betac[b];
+	{
+		/* vcov = A V A' with A = I but row 0 = (1, -c_1, ..., -c_{p-1}) */
+		double		v00 = 0.0;
+
+		for (b = 0; b < p; b++)
+		{
+			double		s = 0.0;
+
+			for (a = 0; a < p; a++)
+				s += (a == 0 ? 1.0 : -g->centre[a - 1]) * V[a * p + b];
+			fit->vcov[b] = s;	/* row 0, before the column transform */
+		}
+		for (b = 0; b < p; b++)
+			v00 += fit->vcov[b] * (b == 0 ? 1.0 : -g->centre[b - 1]);
+		for (a = 1; a < p; a++)
+			for (b = 1; b < p; b++)
+				fit->vcov[a * p + b] = V[a * p + b];
+		for (b = 1; b < p; b++)
+			fit->vcov[b * p] = fit->vcov[b];
+		fit->vcov[0] = v00;
+	}
+
+	/* per level: b_j = T L_j'^-1 (cu_j - RZX_j betac); condvar = sigma^2 T (L L')^-1 T' */
+	for (j = 0; j < g->nlevels; j++)
+	{
+		double	   *bj = fit->b + (size_t) j * q;
+		double	   *cv = fit->condvar + (size_t) j * q * q;
+		double	   *Linv = w->B;
+
+		level_factor(w, g->ZtZ + (size_t) j * q * q,
+					 g->ZtX + (size_t) j * q * p, g->Zty + (size_t) j * q);
+		for (i = 0; i < q; i++)
+		{
+			double		s = w->cu[i];
+
+			for (k = 0; k < p; k++)
+				s -= w->RZX[i * p + k] * betac[k];
+			r[i] = s;
+		}
+		for (i = q - 1; i >= 0; i--)
+		{
+			double		s = r[i];
+
+			for (k = i + 1; k < q; k++)
+				s -= w->L[k * q + i] * r[k];
+			r[i] = s / w->L[i * q + i];
+		}
+		for (i = 0; i < q; i++)
+		{
+			double		s = 0.0;
+
+			for (k = 0; k <= i; k++)
+				s += w->T[i * q + k] * r[k];
+			bj[i] = s;
+		}
+
+		/* Linv = L^-1 column by column, then W = T Linv' into r-sized rows of cv */
+		for (i = 0; i < q * q; i++)
+			Linv[i] = 0.0;
+		for (i = 0; i < q; i++)
+			Linv[i * q + i] = 1.0;
+		forward_solve(q, q, w->L, Linv);
+		for (a = 0; a < q; a++)
+			for (b = 0; b <= a; b++)
+			{
+				/* (T Linv')(T Linv')' [a][b] = sum_m (T Linv')[a][m] (T Linv')[b][m] */
+				double		s = 0.0;
+				int			m;
+
+				for (m = 0; m < q; m++)
+				{
+					double		wa = 0.0,
+								wb = 0.0;
+
+					for (k = 0; k < q; k++)
+					{
+						wa += w->T[a * q + k] * Linv[m * q + k];
+						wb += w->T[b * q + k] * Linv[m * q + k];
+					}
+					s += wa * wb;
+				}
+				cv[a * q + b] = cv[b * q + a] = sigma2 * s;
+			}
+	}
+	lmm_free(betac);
+	lmm_free(V);
+	lmm_free(r);
+}
+
+/*
+ * Fit the model to the statistics by REML (reml != 0) or ML.  On LMM_OK the
+ * caller owns fit's arrays (lmm_fit_free); on an error nothing is left
+ * allocated and fit->bad_column may name the offending x column (1-based,
+ * the intercept being 0).
+ */
+LmmStatus
+lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
+{
+	Gram		g;
+	Work		w;
+	LmmStatus	status;
+	int			p = s->p;
+	int			q = s->q;
+	int			nt = q * (q + 1) / 2;
+	double		fmin;
+	int			converged = 0;
+	int			k;
+
+	memset(fit, 0, sizeof(LmmFit));
+	fit->p = p;
+	fit->q = q;
+	fit->ntheta = nt;
+	fit->nlevels = s->nlevels;
+	fit->reml = reml;
+	fit->n = s->n;
+
+	if (s->nlevels < 2)
+		return LMM_ERR_FEW_GROUPS;
+	if ((double) s->nlevels >= s->n)
+		return LMM_ERR_LEVELS_GE_NOBS;
+	if (q > 1 && (double) s->nlevels * q >= s->n)
+		return LMM_ERR_RE_GE_NOBS;
+
+	build_gram(s, &g);
+	if (!gram_is_finite(&g))
+		status = LMM_ERR_NONFINITE;
+	else if (!(g.yty > 0.0))
+		status = LMM_ERR_CONSTANT_Y;
+	else
+		status = check_rank(&g, &fit->bad_column);
+	if (status != LMM_OK)
+	{
+		free_gram(&g);
+		return status;
+	}
+
+	work_init(&w, &g, reml);
+	fit->theta = lmm_alloc(sizeof(double) * nt);
+	status = optimize_theta(&w, fit->theta, &fmin, &converged);
+	if (status == LMM_OK && !isfinite(fmin))
+		status = LMM_ERR_PERFECT_FIT;
+	if (status != LMM_OK)
+	{
+		lmm_free(fit->theta);
+		fit->theta = NULL;
+		work_free(&w);
+		free_gram(&g);
+		return status;
+	}
+
+	fit->beta = lmm_alloc(sizeof(double) * p);
+	fit->vcov = lmm_alloc(sizeof(double) * p * p);
+	fit->b = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
+	fit->condvar = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
+	solve_at_optimum(&w, fit->theta, fit);
+
+	fit->n_eval = w.n_eval;
+	fit->converged = converged;
+	fit->singular = 0;
+	for (k = 0; k < nt; k++)
+		if (theta_is_diagonal(q, k) && fit->theta[k] < LMM_SINGULAR_TOL)
+			fit->singular = 1;
+	fit->loglik = -fit->criterion / 2.0;
+	fit->aic = fit->criterion + 2.0 * (p + nt + 1);
+	fit->bic = fit->criterion + (p + nt + 1) * log(s->n);
+
+	work_free(&w);
+	free_gram(&g);
+	return LMM_OK;
+}
+
+/* Release what a successful lmm_fit allocated. */
+void
+lmm_fit_free(LmmFit *fit)
+{
+	lmm_free(fit->beta);
+	lmm_free(fit->vcov);
+	lmm_free(fit->theta);
+	lmm_free(fit->b);
+	lmm_free(fit->condvar);
+	fit->beta = fit->vcov = fit->theta = fit->b = fit->condvar = NULL;
+}
+
+/* The criterion at a given theta, for tests that probe the optimum. */
+double
+lmm_objective_at(const LmmStats *s, int reml, const double *theta)
+{
+	Gram		g;
+	Work		w;
+	double		f;
+
+	build_gram(s, &g);
+	work_init(&w, &g, reml);
+	f = criterion(&w, theta);
+	work_free(&w);
+	free_gram(&g);
+	return f;
+}

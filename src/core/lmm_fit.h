@@ -1,0 +1,64 @@
+/*
+ * lmm_fit.h
+ *	  Profiled REML/ML fit of a linear mixed model with one grouping factor
+ *	  from its sufficient statistics (lmm_stats.h).
+ *
+ * Notation follows Bates et al. (2015) and ../shared/docs/lmm-math.md:
+ * T is the q x q lower-triangular relative covariance factor, theta its
+ * lower triangle column by column; per level L_j = chol(T'Z_j'Z_jT + I),
+ * RZX_j = L_j^-1 T'Z_j'X_j, cu_j = L_j^-1 T'Z_j'y_j; RX'RX = X'X - sum
+ * RZX_j'RZX_j; pwrss = y'y - sum |cu_j|^2 - |c_beta|^2.
+ */
+#ifndef LMM_FIT_H
+#define LMM_FIT_H
+
+#include "lmm_stats.h"
+
+typedef enum LmmStatus
+{
+	LMM_OK = 0,
+	LMM_ERR_FEW_GROUPS,			/* fewer than two levels */
+	LMM_ERR_LEVELS_GE_NOBS,		/* as many levels as observations */
+	LMM_ERR_RE_GE_NOBS,			/* levels * q >= observations */
+	LMM_ERR_CONSTANT_Y,			/* the response does not vary */
+	LMM_ERR_CONSTANT_X,			/* fixed-effect column bad_column is constant */
+	LMM_ERR_COLLINEAR_X,		/* column bad_column depends on earlier ones */
+	LMM_ERR_PERFECT_FIT,		/* residual sum of squares is zero */
+	LMM_ERR_NONFINITE,			/* a statistic overflowed */
+	LMM_ERR_OPTIMIZER,			/* NLopt could not run */
+	LMM_ERR_INTERRUPTED			/* the host asked us to stop */
+} LmmStatus;
+
+typedef struct LmmFit
+{
+	int			p;
+	int			q;
+	int			ntheta;
+	int64_t		nlevels;
+	int			reml;
+	double		n;
+	double	   *beta;			/* p, in the user's (uncentred) coordinates */
+	double	   *vcov;			/* p * p */
+	double	   *theta;			/* ntheta */
+	double		sigma;
+	double		pwrss;
+	double		criterion;		/* REML criterion or ML deviance */
+	double		loglik;
+	double		aic;
+	double		bic;
+	double	   *b;				/* nlevels * q conditional modes */
+	double	   *condvar;		/* nlevels * q * q conditional covariances */
+	int			n_eval;
+	int			converged;
+	int			singular;
+	int			bad_column;		/* for LMM_ERR_CONSTANT_X / COLLINEAR_X */
+} LmmFit;
+
+/* Tolerance below which a diagonal element of T makes a fit singular (lme4's isSingular). */
+#define LMM_SINGULAR_TOL 1e-4
+
+extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
+extern void lmm_fit_free(LmmFit *fit);
+extern double lmm_objective_at(const LmmStats *s, int reml, const double *theta);
+
+#endif							/* LMM_FIT_H */

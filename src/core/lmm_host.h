@@ -1,0 +1,31 @@
+/*
+ * lmm_host.h
+ *	  What the numerical core needs from whoever hosts it.
+ *
+ * The core never includes PostgreSQL headers.  The host (the PostgreSQL
+ * glue in src/, or a standalone test driver) links in these functions:
+ * memory comes from the host's allocator so that the server can account for
+ * it and release it on error, and long loops ask the host whether the user
+ * wants the computation to stop.
+ */
+#ifndef LMM_HOST_H
+#define LMM_HOST_H
+
+#include <stddef.h>
+
+/* Allocate size bytes; never returns NULL (the host raises its own error). */
+extern void *lmm_alloc(size_t size);
+
+/* Allocate size zeroed bytes; never returns NULL. */
+extern void *lmm_alloc0(size_t size);
+
+/* Resize a block from lmm_alloc; never returns NULL. */
+extern void *lmm_realloc(void *ptr, size_t size);
+
+/* Release a block from lmm_alloc (NULL is allowed). */
+extern void lmm_free(void *ptr);
+
+/* Nonzero when the host wants a long computation to stop soon. */
+extern int	lmm_interrupt_pending(void);
+
+#endif							/* LMM_HOST_H */

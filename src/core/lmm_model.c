@@ -1,0 +1,294 @@
+/*
+ * lmm_model.c
+ *	  Pack, unpack and validate the binary form of a fitted model.
+ *
+ * Layout (all integers and doubles big-endian):
+ *	 u32 magic, u32 version, u32 flags, u32 p, u32 q, u64 nlevels,
+ *	 u64 n_obs, u64 n_dropped, u32 n_eval,
+ *	 f8 criterion, loglik, aic, bic, sigma,
+ *	 str grp, str key_type, p x str x_names, q x str z_names,
+ *	 p f8 beta, p*p f8 vcov, q(q+1)/2 f8 theta,
+ *	 nlevels x (str level, q f8 b, q*q f8 condvar)
+ * where str is a u32 length and that many bytes.
+ */
+#include "lmm_model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "lmm_bytes.h"
+#include "lmm_host.h"
+#include "lmm_stats.h"
+
+/* Bytes lmm_model_pack will write for m. */
+size_t
+lmm_model_packed_size(const LmmModel *m)
+{
+	size_t		size = 5 * 4 + 3 * 8 + 4 + 5 * 8;
+	int64_t		j;
+	int			k;
+
+	size += 4 + strlen(m->grp) + 4 + strlen(m->key_type);
+	for (k = 0; k < m->p; k++)
+		size += 4 + strlen(m->x_names[k]);
+	for (k = 0; k < m->q; k++)
+		size += 4 + strlen(m->z_names[k]);
+	size += 8 * ((size_t) m->p + (size_t) m->p * m->p + LMM_NTHETA(m->q));
+	for (j = 0; j < m->nlevels; j++)
+		size += 4 + strlen(m->levels[j]);
+	size += 8 * (size_t) m->nlevels * ((size_t) m->q + (size_t) m->q * m->q);
+	return size;
+}
+
+/* Write m's binary form into buf, which holds lmm_model_packed_size(m) bytes. */
+void
+lmm_model_pack(const LmmModel *m, unsigned char *buf)
+{
+	unsigned char *w = buf;
+	int64_t		j;
+	int			k;
+
+	w = lmm_put_u32(w, LMM_MODEL_MAGIC);
+	w = lmm_put_u32(w, LMM_MODEL_VERSION);
+	w = lmm_put_u32(w, m->flags);
+	w = lmm_put_u32(w, (uint32_t) m->p);
+	w = lmm_put_u32(w, (uint32_t) m->q);
+	w = lmm_put_u64(w, (uint64_t) m->nlevels);
+	w = lmm_put_u64(w, (uint64_t) m->n_obs);
+	w = lmm_put_u64(w, (uint64_t) m->n_dropped);
+	w = lmm_put_u32(w, (uint32_t) m->n_eval);
+	w = lmm_put_f8(w, m->criterion);
+	w = lmm_put_f8(w, m->loglik);
+	w = lmm_put_f8(w, m->aic);
+	w = lmm_put_f8(w, m->bic);
+	w = lmm_put_f8(w, m->sigma);
+	w = lmm_put_str(w, m->grp);
+	w = lmm_put_str(w, m->key_type);
+	for (k = 0; k < m->p; k++)
+		w = lmm_put_str(w, m->x_names[k]);
+	for (k = 0; k < m->q; k++)
+		w = lmm_put_str(w, m->z_names[k]);
+	for (k = 0; k < m->p; k++)
+		w = lmm_put_f8(w, m->beta[k]);
+	for (k = 0; k < m->p * m->p; k++)
+		w = lmm_put_f8(w, m->vcov[k]);
+	for (k = 0; k < LMM_NTHETA(m->q); k++)
+		w = lmm_put_f8(w, m->theta[k]);
+	for (j = 0; j < m->nlevels; j++)
+	{
+		w = lmm_put_str(w, m->levels[j]);
+		for (k = 0; k < m->q; k++)
+			w = lmm_put_f8(w, m->b[j * m->q + k]);
+		for (k = 0; k < m->q * m->q; k++)
+			w = lmm_put_f8(w, m->condvar[j * m->q * m->q + k]);
+	}
+}
+
+/* Read a length-prefixed string into a new terminated copy; NULL if malformed. */
+static char *
+get_str(LmmReader *r)
+{
+	uint32_t	len = lmm_get_u32(r);
+	char	   *s;
+
+	if (r->failed || len > lmm_left(r) || memchr(r->p, '\0', len) != NULL)
+	{
+		r->failed = 1;
+		return NULL;
+	}
+	s = lmm_alloc((size_t) len + 1);
+	memcpy(s, r->p, len);
+	s[len] = '\0';
+	r->p += len;
+	return s;
+}
+
+/* Read n doubles into a new array; NULL if they are not all there. */
+static double *
+get_f8_array(LmmReader *r, size_t n)
+{
+	double	   *a;
+	size_t		i;
+
+	if (n > lmm_left(r) / 8)
+	{
+		r->failed = 1;
+		return NULL;
+	}
+	a = lmm_alloc(sizeof(double) * (n > 0 ? n : 1));
+	for (i = 0; i < n; i++)
+		a[i] = lmm_get_f8(r);
+	return a;
+}
+
+/* Read n strings into a new array; NULL if malformed. */
+static char **
+get_str_array(LmmReader *r, size_t n)
+{
+	char	  **a;
+	size_t		i;
+
+	if (n > lmm_left(r) / 4)
+	{
+		r->failed = 1;
+		return NULL;
+	}
+	a = lmm_alloc0(sizeof(char *) * (n > 0 ? n : 1));
+	for (i = 0; i < n && !r->failed; i++)
+		a[i] = get_str(r);
+	return a;
+}
+
+/*
+ * Parse len bytes into m, checking sizes before allocating and every field
+ * after reading; returns NULL on success or a description of the problem.
+ * On failure m holds nothing that needs freeing beyond lmm_model_free.
+ */
+const char *
+lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
+{
+	LmmReader	r = {buf, buf + len, 0};
+	uint32_t	p,
+				q;
+	uint64_t	nlevels;
+	size_t		per_level;
+	int64_t		j;
+
+	memset(m, 0, sizeof(LmmModel));
+	if (lmm_get_u32(&r) != LMM_MODEL_MAGIC)
+		return "not an lmm_model value (bad magic number)";
+	if (lmm_get_u32(&r) != LMM_MODEL_VERSION)
+		return "unsupported lmm_model format version";
+	m->flags = lmm_get_u32(&r);
+	p = lmm_get_u32(&r);
+	q = lmm_get_u32(&r);
+	if (p < 1 || p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_COLUMNS)
+		return "number of fixed or random terms out of range";
+	m->p = (int) p;
+	m->q = (int) q;
+	nlevels = lmm_get_u64(&r);
+	m->n_obs = (int64_t) lmm_get_u64(&r);
+	m->n_dropped = (int64_t) lmm_get_u64(&r);
+	m->n_eval = (int) lmm_get_u32(&r);
+	m->criterion = lmm_get_f8(&r);
+	m->loglik = lmm_get_f8(&r);
+	m->aic = lmm_get_f8(&r);
+	m->bic = lmm_get_f8(&r);
+	m->sigma = lmm_get_f8(&r);
+	m->grp = get_str(&r);
+	m->key_type = get_str(&r);
+	m->x_names = get_str_array(&r, p);
+	m->z_names = get_str_array(&r, q);
+	m->beta = get_f8_array(&r, p);
+	m->vcov = get_f8_array(&r, (size_t) p * p);
+	m->theta = get_f8_array(&r, LMM_NTHETA(q));
+	if (r.failed)
+		return "lmm_model value is truncated";
+
+	/* each level takes at least its length word and its numbers */
+	per_level = 4 + 8 * ((size_t) q + (size_t) q * q);
+	if (nlevels > lmm_left(&r) / per_level)
+		return "lmm_model value claims more levels than it holds";
+	m->nlevels = (int64_t) nlevels;
+	m->levels = lmm_alloc0(sizeof(char *) * (nlevels > 0 ? nlevels : 1));
+	m->b = lmm_alloc(sizeof(double) * (nlevels * q + 1));
+	m->condvar = lmm_alloc(sizeof(double) * (nlevels * q * q + 1));
+	for (j = 0; j < m->nlevels && !r.failed; j++)
+	{
+		uint32_t	k;
+
+		m->levels[j] = get_str(&r);
+		for (k = 0; k < q; k++)
+			m->b[j * q + k] = lmm_get_f8(&r);
+		for (k = 0; k < q * q; k++)
+			m->condvar[j * q * q + k] = lmm_get_f8(&r);
+	}
+	if (r.failed)
+		return "lmm_model value is truncated";
+	if (r.p != r.end)
+		return "lmm_model value has trailing bytes";
+	return lmm_model_check(m);
+}
+
+/* Nonzero if all n doubles are finite. */
+static int
+all_finite(const double *a, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(a[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Check what a model must satisfy, however it was built (text or binary
+ * input): returns NULL or a description of the first problem.
+ */
+const char *
+lmm_model_check(const LmmModel *m)
+{
+	int			k;
+	int64_t		j;
+	int			q = m->q;
+
+	if (m->flags & ~LMM_MODEL_FLAGS)
+		return "unknown flag bits";
+	if (m->p < 1 || m->p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_COLUMNS)
+		return "number of fixed or random terms out of range";
+	if (m->nlevels < 2 || m->n_obs <= m->nlevels || m->n_dropped < 0 ||
+		m->n_eval < 0)
+		return "counts are inconsistent (need at least 2 levels and more observations than levels)";
+	if (!isfinite(m->criterion) || !isfinite(m->loglik) || !isfinite(m->aic) ||
+		!isfinite(m->bic) || !(isfinite(m->sigma) && m->sigma > 0.0))
+		return "criterion, log-likelihood, AIC, BIC and sigma must be finite, sigma positive";
+	if (!all_finite(m->beta, m->p) || !all_finite(m->vcov, (size_t) m->p * m->p) ||
+		!all_finite(m->theta, LMM_NTHETA(q)) ||
+		!all_finite(m->b, (size_t) m->nlevels * q) ||
+		!all_finite(m->condvar, (size_t) m->nlevels * q * q))
+		return "estimates must be finite numbers";
+	for (k = 0; k < m->p; k++)
+		if (m->vcov[k * m->p + k] < 0.0)
+			return "variances of the fixed effects must not be negative";
+	for (k = 0; k < q; k++)
+	{
+		/* the diagonal of T is listed at index k*q - k(k-1)/2 */
+		if (m->theta[k * q - k * (k - 1) / 2] < 0.0)
+			return "diagonal elements of theta must not be negative";
+	}
+	for (j = 0; j < m->nlevels; j++)
+		for (k = 0; k < q; k++)
+			if (m->condvar[(j * q + k) * q + k] < 0.0)
+				return "conditional variances must not be negative";
+	return NULL;
+}
+
+/* Release every array of m (any of them may be NULL). */
+void
+lmm_model_free(LmmModel *m)
+{
+	int64_t		j;
+	int			k;
+
+	if (m->x_names)
+		for (k = 0; k < m->p; k++)
+			lmm_free(m->x_names[k]);
+	if (m->z_names)
+		for (k = 0; k < m->q; k++)
+			lmm_free(m->z_names[k]);
+	if (m->levels)
+		for (j = 0; j < m->nlevels; j++)
+			lmm_free(m->levels[j]);
+	lmm_free(m->grp);
+	lmm_free(m->key_type);
+	lmm_free(m->x_names);
+	lmm_free(m->z_names);
+	lmm_free(m->levels);
+	lmm_free(m->beta);
+	lmm_free(m->vcov);
+	lmm_free(m->theta);
+	lmm_free(m->b);
+	lmm_free(m->condvar);
+	memset(m, 0, sizeof(LmmModel));
+}

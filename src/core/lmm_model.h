@@ -1,0 +1,56 @@
+/*
+ * lmm_model.h
+ *	  A fitted model as the SQL type lmm_model carries it, and its portable
+ *	  binary form (big-endian, versioned), which is both the on-disk payload
+ *	  and the send/recv wire format.
+ */
+#ifndef LMM_MODEL_H
+#define LMM_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LMM_MODEL_MAGIC		0x4C4D4D6Du	/* "LMMm" */
+#define LMM_MODEL_VERSION	1u
+
+#define LMM_MODEL_REML		0x1u
+#define LMM_MODEL_CONVERGED	0x2u
+#define LMM_MODEL_SINGULAR	0x4u
+#define LMM_MODEL_FLAGS		0x7u
+
+typedef struct LmmModel
+{
+	uint32_t	flags;			/* LMM_MODEL_* bits */
+	int			p;				/* fixed-effect terms, intercept first */
+	int			q;				/* random-effect terms per level */
+	int64_t		nlevels;
+	int64_t		n_obs;
+	int64_t		n_dropped;
+	int			n_eval;
+	double		criterion;		/* REML criterion or ML deviance */
+	double		loglik;
+	double		aic;
+	double		bic;
+	double		sigma;
+	char	   *grp;			/* name of the grouping factor */
+	char	   *key_type;		/* SQL type of the group key */
+	char	  **x_names;		/* p */
+	char	  **z_names;		/* q */
+	double	   *beta;			/* p */
+	double	   *vcov;			/* p * p */
+	double	   *theta;			/* q (q + 1) / 2 */
+	char	  **levels;			/* nlevels, text form of the keys */
+	double	   *b;				/* nlevels * q */
+	double	   *condvar;		/* nlevels * q * q */
+} LmmModel;
+
+#define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)
+
+extern size_t lmm_model_packed_size(const LmmModel *m);
+extern void lmm_model_pack(const LmmModel *m, unsigned char *buf);
+extern const char *lmm_model_unpack(const unsigned char *buf, size_t len,
+									LmmModel *m);
+extern const char *lmm_model_check(const LmmModel *m);
+extern void lmm_model_free(LmmModel *m);
+
+#endif							/* LMM_MODEL_H */

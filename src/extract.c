@@ -1,0 +1,210 @@
+/*
+ * extract.c
+ *	  Set-returning and composite views of an lmm_model: fixed effects,
+ *	  variance components, conditional modes and the fit summary.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "lmm_pg.h"
+
+PG_FUNCTION_INFO_V1(lmm_fixef);
+
+/* lmm_fixef(m): one row per fixed effect, intercept first: estimate, SE, t. */
+Datum
+lmm_fixef(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LmmModel	m;
+	int			k;
+
+	InitMaterializedSRF(fcinfo, 0);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	for (k = 0; k < m.p; k++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		double		se = sqrt(m.vcov[k * m.p + k]);
+
+		values[0] = CStringGetTextDatum(m.x_names[k]);
+		values[1] = Float8GetDatum(m.beta[k]);
+		values[2] = Float8GetDatum(se);
+		if (se > 0.0)
+			values[3] = Float8GetDatum(m.beta[k] / se);
+		else
+			nulls[3] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* Random-effects covariance sigma^2 T T' entry (a, b) of a model. */
+static double
+re_cov(const LmmModel *m, int a, int b)
+{
+	int			q = m->q;
+	double		s = 0.0;
+	int			k;
+
+	/* T[i][k] for k <= i is theta[k*q - k(k-1)/2 + (i - k)] */
+	for (k = 0; k <= a && k <= b; k++)
+	{
+		int			col = k * q - k * (k - 1) / 2;
+
+		s += m->theta[col + a - k] * m->theta[col + b - k];
+	}
+	return m->sigma * m->sigma * s;
+}
+
+PG_FUNCTION_INFO_V1(lmm_varcorr);
+
+/*
+ * lmm_varcorr(m): as lme4's as.data.frame(VarCorr(m)): the variances, then
+ * the covariances (with correlations) in lower-triangle column order, then
+ * the residual.
+ */
+Datum
+lmm_varcorr(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LmmModel	m;
+	int			a,
+				b;
+	Datum		values[6];
+	bool		nulls[6];
+
+	InitMaterializedSRF(fcinfo, 0);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	for (a = 0; a < m.q; a++)
+	{
+		double		v = re_cov(&m, a, a);
+
+		memset(nulls, false, sizeof(nulls));
+		values[0] = CStringGetTextDatum(m.grp);
+		values[1] = CStringGetTextDatum(m.z_names[a]);
+		nulls[2] = true;
+		values[3] = Float8GetDatum(v);
+		values[4] = Float8GetDatum(sqrt(v));
+		nulls[5] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (a = 0; a < m.q; a++)
+		for (b = a + 1; b < m.q; b++)
+		{
+			double		c = re_cov(&m, b, a);
+			double		sd = sqrt(re_cov(&m, a, a) * re_cov(&m, b, b));
+
+			memset(nulls, false, sizeof(nulls));
+			values[0] = CStringGetTextDatum(m.grp);
+			values[1] = CStringGetTextDatum(m.z_names[a]);
+			values[2] = CStringGetTextDatum(m.z_names[b]);
+			values[3] = Float8GetDatum(c);
+			nulls[4] = true;
+			if (sd > 0.0)
+				values[5] = Float8GetDatum(c / sd);
+			else
+				nulls[5] = true;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	memset(nulls, false, sizeof(nulls));
+	values[0] = CStringGetTextDatum("Residual");
+	nulls[1] = nulls[2] = nulls[5] = true;
+	values[3] = Float8GetDatum(m.sigma * m.sigma);
+	values[4] = Float8GetDatum(m.sigma);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(lmm_ranef);
+
+/* lmm_ranef(m): the conditional mode and conditional SD of every level and term. */
+Datum
+lmm_ranef(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LmmModel	m;
+	int64		j;
+	int			k;
+	Datum		grp;
+	Datum	   *terms;
+
+	InitMaterializedSRF(fcinfo, 0);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	grp = CStringGetTextDatum(m.grp);
+	terms = palloc(sizeof(Datum) * m.q);
+	for (k = 0; k < m.q; k++)
+		terms[k] = CStringGetTextDatum(m.z_names[k]);
+	for (j = 0; j < m.nlevels; j++)
+	{
+		Datum		level = CStringGetTextDatum(m.levels[j]);
+
+		if ((j & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (k = 0; k < m.q; k++)
+		{
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
+
+			values[0] = grp;
+			values[1] = level;
+			values[2] = terms[k];
+			values[3] = Float8GetDatum(m.b[j * m.q + k]);
+			values[4] = Float8GetDatum(sqrt(m.condvar[(j * m.q + k) * m.q + k]));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(lmm_summary);
+
+/* lmm_summary(m): one row describing the fit, as lme4's summary header. */
+Datum
+lmm_summary(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	LmmModel	m;
+	Datum		values[13];
+	bool		nulls[13];
+	Datum	   *theta;
+	int			k;
+	int			nt;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_summary must be called where a record is expected"),
+				 errdetail("Use SELECT * FROM lmm_summary(m).")));
+	tupdesc = BlessTupleDesc(tupdesc);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+
+	nt = LMM_NTHETA(m.q);
+	theta = palloc(sizeof(Datum) * nt);
+	for (k = 0; k < nt; k++)
+		theta[k] = Float8GetDatum(m.theta[k]);
+
+	memset(nulls, false, sizeof(nulls));
+	values[0] = CStringGetTextDatum((m.flags & LMM_MODEL_REML) ? "REML" : "ML");
+	values[1] = Int64GetDatum(m.n_obs);
+	values[2] = Int64GetDatum(m.nlevels);
+	values[3] = Int64GetDatum(m.n_dropped);
+	values[4] = Float8GetDatum(m.criterion);
+	values[5] = Float8GetDatum(m.loglik);
+	values[6] = Float8GetDatum(m.aic);
+	values[7] = Float8GetDatum(m.bic);
+	values[8] = Float8GetDatum(m.sigma);
+	values[9] = PointerGetDatum(construct_array(theta, nt, FLOAT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[10] = Int32GetDatum(m.n_eval);
+	values[11] = BoolGetDatum((m.flags & LMM_MODEL_CONVERGED) != 0);
+	values[12] = BoolGetDatum((m.flags & LMM_MODEL_SINGULAR) != 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

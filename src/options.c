@@ -1,0 +1,140 @@
+/*
+ * options.c
+ *	  Parse the options text of lmm_fit: comma-separated key=value pairs,
+ *	  where the list-valued keys x_names and z_names take the following
+ *	  comma-separated words up to the next key=value.
+ */
+#include "postgres.h"
+
+#include "lmm_pg.h"
+
+/* Trim ASCII white space at both ends of s, in place. */
+static char *
+trim(char *s)
+{
+	char	   *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+					   end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* Append a name to a growing list of names. */
+static void
+add_name(int *n, char ***names, char *name)
+{
+	if (*name == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("empty term name in lmm options"),
+				 errdetail("Separate names with single commas, as in 'x_names=age,sex'.")));
+	*names = (*n <= 0) ? palloc(sizeof(char *)) :
+		repalloc(*names, sizeof(char *) * (*n + 1));
+	(*names)[(*n)++] = pstrdup(name);
+}
+
+/*
+ * Fill opts from text (NULL means all defaults).  Unknown keys, unknown
+ * values and repeated keys are errors, so a typo never silently changes
+ * the fit.
+ */
+void
+lmm_parse_options(const char *text, LmmOptions *opts)
+{
+	char	   *copy;
+	char	   *tok;
+	char	   *save = NULL;
+	int		   *list_n = NULL;
+	char	 ***list = NULL;
+	bool		seen_method = false;
+	bool		seen_g_name = false;
+
+	opts->reml = true;
+	opts->g_name = "g";
+	opts->n_x_names = -1;
+	opts->x_names = NULL;
+	opts->n_z_names = -1;
+	opts->z_names = NULL;
+	if (text == NULL)
+		return;
+
+	copy = pstrdup(text);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+		 tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *eq = strchr(tok, '=');
+		char	   *key;
+		char	   *value;
+
+		if (eq == NULL)
+		{
+			if (list == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid lmm option \"%s\"", trim(tok)),
+						 errdetail("Options are comma-separated key=value pairs, e.g. 'method=ml, x_names=age,sex'.")));
+			add_name(list_n, list, trim(tok));
+			continue;
+		}
+		*eq = '\0';
+		key = trim(tok);
+		value = trim(eq + 1);
+		list = NULL;
+		if (strcmp(key, "method") == 0)
+		{
+			if (seen_method)
+				goto repeated;
+			seen_method = true;
+			if (pg_strcasecmp(value, "reml") == 0)
+				opts->reml = true;
+			else if (pg_strcasecmp(value, "ml") == 0)
+				opts->reml = false;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm option \"method\"", value),
+						 errdetail("Use method=reml (the default) or method=ml.")));
+		}
+		else if (strcmp(key, "x_names") == 0 || strcmp(key, "z_names") == 0)
+		{
+			bool		is_x = (key[0] == 'x');
+
+			list_n = is_x ? &opts->n_x_names : &opts->n_z_names;
+			list = is_x ? &opts->x_names : &opts->z_names;
+			if (*list_n >= 0)
+				goto repeated;
+			*list_n = 0;
+			if (*value != '\0')
+				add_name(list_n, list, value);
+		}
+		else if (strcmp(key, "g_name") == 0)
+		{
+			if (seen_g_name)
+				goto repeated;
+			seen_g_name = true;
+			if (*value == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("empty value for lmm option \"g_name\""),
+						 errdetail("Name the grouping factor, e.g. 'g_name=doctor'.")));
+			opts->g_name = pstrdup(value);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown lmm option \"%s\"", key),
+					 errdetail("Known options are method, x_names, z_names and g_name.")));
+		continue;
+
+repeated:
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm option \"%s\" is given more than once", key),
+				 errdetail("Give each option once.")));
+	}
+	pfree(copy);
+}
