@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build, install, run the
+# core unit tests, then pg_regress and pgTAP in a throwaway cluster.
+# Ends with one line "N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || exit 1
+make -s || exit 1
+make -s install || exit 1
+
+log=$(mktemp -d)
+status=0
+
+echo "== core unit tests"
+make -s test/core/test_core || exit 1
+test/core/test_core test/data | tee "$log/core" || status=1
+
+echo "== pg_regress and pgTAP in a throwaway cluster"
+pg_virtualenv -v 15 bash -c '
+	make -s installcheck; r=$?
+	[ $r -ne 0 ] && cat regression.diffs 2>/dev/null | head -200
+	psql -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
+	pg_prove -v test/pgtap/*.sql > "'"$log"'/pgtap" 2>&1; p=$?
+	grep -E "^(not ok|# )" "'"$log"'/pgtap" | head -50
+	tail -3 "'"$log"'/pgtap"
+	exit $(( r || p ))' 2>&1 | tee "$log/cluster"
+cluster_rc=${PIPESTATUS[0]}
+
+core_pass=$(sed -n 's/^core: \([0-9]*\) passed.*/\1/p' "$log/core")
+core_fail=$(sed -n 's/^core: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log/core")
+reg_pass=$(grep -cE '^(ok|test) .* \.\.\. ok' "$log/cluster")
+reg_fail=$(grep -cE '\.\.\. FAILED' "$log/cluster")
+tap_pass=$(grep -cE '^ok ' "$log/pgtap")
+tap_fail=$(grep -cE '^not ok ' "$log/pgtap")
+passed=$(( ${core_pass:-0} + reg_pass + tap_pass ))
+failed=$(( ${core_fail:-1} + reg_fail + tap_fail ))
+# a suite that failed without a failing test (a crash, a TAP parse error) counts once
+if [ "$cluster_rc" -ne 0 ] && [ $(( reg_fail + tap_fail )) -eq 0 ]; then
+	echo "the pg_regress/pgTAP run failed outside any single test"
+	failed=$(( failed + 1 ))
+fi
+[ $failed -ne 0 ] && status=1
+echo "core $core_pass/$((core_pass + core_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail))"
+echo "$passed passed, $failed failed"
+rm -rf "$log"
+exit $status

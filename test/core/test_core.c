@@ -1,0 +1,372 @@
+/*
+ * test_core.c
+ *	  Unit tests of the PostgreSQL-free core: exact merges, the fit against
+ *	  lme4's numbers, and the model's binary form under corruption.
+ *	  Usage: test_core DATA_DIR.  Prints "core: N passed, M failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmm_fit.h"
+#include "lmm_model.h"
+#include "lmm_stats.h"
+
+static int	n_pass;
+static int	n_fail;
+
+/* Record one check. */
+static void
+check(int ok, const char *what)
+{
+	if (ok)
+		n_pass++;
+	else
+	{
+		n_fail++;
+		printf("FAILED: %s\n", what);
+	}
+}
+
+/* Relative difference, safe at zero. */
+static double
+rel(double a, double b)
+{
+	return fabs(a - b) / fmax(fabs(b), 1e-300);
+}
+
+typedef struct Sleep
+{
+	int			n;
+	double		reaction[200];
+	double		days[200];
+	int			subject[200];
+} Sleep;
+
+/* Read sleepstudy.csv: Reaction, Days, "Subject". */
+static int
+read_sleep(const char *dir, Sleep *s)
+{
+	char		path[1024];
+	char		line[256];
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/sleepstudy.csv", dir);
+	if ((f = fopen(path, "r")) == NULL || fgets(line, sizeof(line), f) == NULL)
+		return -1;
+	s->n = 0;
+	while (s->n < 200 && fgets(line, sizeof(line), f) != NULL)
+	{
+		if (sscanf(line, "%lf,%lf,\"%d\"", &s->reaction[s->n], &s->days[s->n],
+				   &s->subject[s->n]) == 3)
+			s->n++;
+	}
+	fclose(f);
+	return s->n == 180 ? 0 : -1;
+}
+
+/* One value from a reference file: METHOD,KIND,GRP,LEVEL,TERM,... */
+static double
+ref_value(const char *dir, const char *file, const char *prefix)
+{
+	char		path[1024];
+	char		line[512];
+	FILE	   *f;
+	double		v = NAN;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return NAN;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			v = atof(strrchr(line, ',') + 1);
+	fclose(f);
+	return v;
+}
+
+/* Add rows [from, to) of sleepstudy with random slope on days (q = 2). */
+static void
+add_sleep_rows(LmmStats *st, const Sleep *s, int from, int to, int64_t *level_of)
+{
+	int			i;
+
+	for (i = from; i < to; i++)
+	{
+		double		v[3] = {s->days[i], s->days[i], s->reaction[i]};
+		int			subj = s->subject[i];
+
+		if (level_of[subj] < 0)
+			level_of[subj] = lmm_stats_add_level(st);
+		lmm_stats_add_row(st, level_of[subj], v);
+	}
+}
+
+/* Merging statistics of parts equals the statistics of the whole. */
+static void
+test_merge(const Sleep *s)
+{
+	LmmStats	whole,
+				a,
+				b;
+	int64_t		lw[400],
+				la[400],
+				lb[400];
+	int			subj;
+	double		maxerr = 0.0;
+	int64_t		j;
+	int			k;
+
+	memset(lw, -1, sizeof(lw));
+	memset(la, -1, sizeof(la));
+	memset(lb, -1, sizeof(lb));
+	lmm_stats_init(&whole, 2, 2);
+	lmm_stats_init(&a, 2, 2);
+	lmm_stats_init(&b, 2, 2);
+	add_sleep_rows(&whole, s, 0, s->n, lw);
+	/* split mid-group: rows 0..96 and 97..179 */
+	add_sleep_rows(&a, s, 0, 97, la);
+	add_sleep_rows(&b, s, 97, s->n, lb);
+
+	lmm_stats_merge_overall(&a, b.n, b.mean, b.comom);
+	for (subj = 0; subj < 400; subj++)
+	{
+		if (lb[subj] < 0)
+			continue;
+		if (la[subj] < 0)
+			la[subj] = lmm_stats_add_level(&a);
+		lmm_stats_merge_level(&a, la[subj], b.level + (size_t) lb[subj] * b.stride);
+	}
+	check(a.n == whole.n && a.nlevels == whole.nlevels, "merge: counts");
+	for (k = 0; k < a.p; k++)
+		maxerr = fmax(maxerr, rel(a.mean[k], whole.mean[k]));
+	for (k = 0; k < a.p * a.p; k++)
+		if (k / a.p <= k % a.p)
+			maxerr = fmax(maxerr, rel(a.comom[k], whole.comom[k]));
+	for (subj = 0; subj < 400; subj++)
+	{
+		if (lw[subj] < 0)
+			continue;
+		for (j = 0; j < whole.stride; j++)
+		{
+			double		x = a.level[(size_t) la[subj] * a.stride + j];
+			double		y = whole.level[(size_t) lw[subj] * whole.stride + j];
+
+			maxerr = fmax(maxerr, fabs(x - y) / fmax(fabs(y), 1.0));
+		}
+	}
+	check(maxerr < 1e-12, "merge: statistics of two parts equal those of the whole to 1e-12");
+	lmm_stats_free(&whole);
+	lmm_stats_free(&a);
+	lmm_stats_free(&b);
+}
+
+/* The core's fits match lme4 on sleepstudy (intercept; intercept and slope). */
+static void
+test_fit(const Sleep *s, const char *dir)
+{
+	int			q;
+
+	for (q = 1; q <= 2; q++)
+	{
+		int			reml;
+
+		for (reml = 1; reml >= 0; reml--)
+		{
+			LmmStats	st;
+			LmmFit		fit;
+			int64_t		lv[400];
+			int			i;
+			const char *file = q == 1 ? "sleep_int.ref.csv" : "sleep_slope.ref.csv";
+			const char *m = reml ? "REML" : "ML";
+			char		key[128];
+			char		what[256];
+			double		crit,
+						slope;
+
+			memset(lv, -1, sizeof(lv));
+			lmm_stats_init(&st, 2, q);
+			for (i = 0; i < s->n; i++)
+			{
+				double		v[3];
+				int			k = 0;
+
+				if (q == 2)
+					v[k++] = s->days[i];
+				v[k++] = s->days[i];
+				v[k++] = s->reaction[i];
+				if (lv[s->subject[i]] < 0)
+					lv[s->subject[i]] = lmm_stats_add_level(&st);
+				lmm_stats_add_row(&st, lv[s->subject[i]], v);
+			}
+			snprintf(what, sizeof(what), "fit %s %s: status", file, m);
+			check(lmm_fit(&st, reml, &fit) == LMM_OK, what);
+
+			snprintf(key, sizeof(key), "%s,crit,", m);
+			crit = ref_value(dir, file, key);
+			snprintf(what, sizeof(what), "fit %s %s: criterion %.12g no worse than lme4's %.12g",
+					 file, m, fit.criterion, crit);
+			check(fit.criterion <= crit + 1e-10 * fabs(crit), what);
+			snprintf(key, sizeof(key), "%s,fixef,,,Days,", m);
+			slope = ref_value(dir, file, key);
+			snprintf(what, sizeof(what), "fit %s %s: slope %.12g vs lme4 %.12g", file, m,
+					 fit.beta[1], slope);
+			check(rel(fit.beta[1], slope) < 1e-9, what);
+			snprintf(key, sizeof(key), "%s,sigma,", m);
+			snprintf(what, sizeof(what), "fit %s %s: sigma", file, m);
+			check(rel(fit.sigma, ref_value(dir, file, key)) < (reml || q == 1 ? 1e-6 : 1e-5), what);
+			lmm_fit_free(&fit);
+			lmm_stats_free(&st);
+		}
+	}
+}
+
+/* A small valid model. */
+static void
+make_model(LmmModel *m, double *beta, double *vcov, double *theta, double *b,
+		   double *cv, char **xn, char **zn, char **lv)
+{
+	memset(m, 0, sizeof(*m));
+	m->flags = LMM_MODEL_REML | LMM_MODEL_CONVERGED;
+	m->p = 2;
+	m->q = 1;
+	m->nlevels = 3;
+	m->n_obs = 10;
+	m->n_eval = 12;
+	m->criterion = 10.5;
+	m->loglik = -5.25;
+	m->aic = 18.5;
+	m->bic = 19.7;
+	m->sigma = 1.5;
+	m->grp = "g";
+	m->key_type = "integer";
+	m->x_names = xn;
+	m->z_names = zn;
+	m->beta = beta;
+	m->vcov = vcov;
+	m->theta = theta;
+	m->levels = lv;
+	m->b = b;
+	m->condvar = cv;
+}
+
+/* Packing round-trips; every truncation and many corruptions are refused cleanly. */
+static void
+test_model_bytes(void)
+{
+	double		beta[2] = {1.25, -0.5},
+				vcov[4] = {0.1, 0.01, 0.01, 0.2},
+				theta[1] = {0.8},
+				b[3] = {0.3, -0.2, -0.1},
+				cv[3] = {0.04, 0.05, 0.06};
+	char	   *xn[2] = {"(Intercept)", "x1"},
+			   *zn[1] = {"(Intercept)"},
+			   *lv[3] = {"1", "2", "3"};
+	LmmModel	m,
+				back;
+	size_t		size,
+				len;
+	unsigned char *buf;
+	int			refused = 1;
+	int			flips_ok = 1;
+	size_t		i;
+
+	make_model(&m, beta, vcov, theta, b, cv, xn, zn, lv);
+	check(lmm_model_check(&m) == NULL, "model: valid model passes its check");
+	size = lmm_model_packed_size(&m);
+	buf = malloc(size);
+	lmm_model_pack(&m, buf);
+	check(lmm_model_unpack(buf, size, &back) == NULL, "model: unpack of a packed model");
+	check(back.p == 2 && back.nlevels == 3 && back.b[1] == -0.2 &&
+		  strcmp(back.levels[2], "3") == 0 && back.sigma == 1.5,
+		  "model: values survive the round trip");
+	lmm_model_free(&back);
+
+	for (len = 0; len < size; len++)
+	{
+		if (lmm_model_unpack(buf, len, &back) == NULL)
+			refused = 0;
+		lmm_model_free(&back);
+	}
+	check(refused, "model: every truncation is refused");
+
+	/* flip each byte: unpack may accept (a harmless value) or refuse, but must stay sane */
+	for (i = 0; i < size; i++)
+	{
+		unsigned char saved = buf[i];
+
+		buf[i] ^= 0xA5;
+		if (lmm_model_unpack(buf, size, &back) == NULL &&
+			lmm_model_check(&back) != NULL)
+			flips_ok = 0;
+		lmm_model_free(&back);
+		buf[i] = saved;
+	}
+	check(flips_ok, "model: whatever unpack accepts passes the model check");
+
+	m.sigma = -1.0;
+	check(lmm_model_check(&m) != NULL, "model: negative sigma refused");
+	m.sigma = 1.5;
+	m.theta[0] = NAN;
+	check(lmm_model_check(&m) != NULL, "model: NaN theta refused");
+	free(buf);
+}
+
+/* Degenerate statistics give the documented statuses. */
+static void
+test_errors(void)
+{
+	LmmStats	st;
+	LmmFit		fit;
+	double		v[2];
+	int			i;
+
+	lmm_stats_init(&st, 1, 1);
+	lmm_stats_add_level(&st);
+	for (i = 0; i < 5; i++)
+	{
+		v[0] = i;
+		lmm_stats_add_row(&st, 0, v);
+	}
+	check(lmm_fit(&st, 1, &fit) == LMM_ERR_FEW_GROUPS, "errors: one group");
+	lmm_stats_add_level(&st);
+	for (i = 0; i < 5; i++)
+	{
+		v[0] = 3.0;
+		lmm_stats_add_row(&st, 1, v);
+	}
+	lmm_stats_free(&st);
+
+	lmm_stats_init(&st, 2, 1);
+	for (i = 0; i < 20; i++)
+	{
+		if (i < 4)
+			lmm_stats_add_level(&st);
+		v[0] = 2.0;				/* constant x */
+		v[1] = i * 0.37 + (i % 3);
+		lmm_stats_add_row(&st, i % 4, v);
+	}
+	check(lmm_fit(&st, 1, &fit) == LMM_ERR_CONSTANT_X && fit.bad_column == 1,
+		  "errors: constant x column named");
+	lmm_stats_free(&st);
+}
+
+/* Run every test and print the summary line the test script reads. */
+int
+main(int argc, char **argv)
+{
+	static Sleep s;
+	const char *dir = argc > 1 ? argv[1] : "test/data";
+
+	if (read_sleep(dir, &s) != 0)
+	{
+		printf("cannot read %s/sleepstudy.csv\ncore: 0 passed, 1 failed\n", dir);
+		return 1;
+	}
+	test_merge(&s);
+	test_fit(&s, dir);
+	test_model_bytes();
+	test_errors();
+	printf("core: %d passed, %d failed\n", n_pass, n_fail);
+	return n_fail == 0 ? 0 : 1;
+}

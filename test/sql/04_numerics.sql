@@ -1,0 +1,42 @@
+-- Shifting y or a covariate by a large constant changes only the intercept;
+-- row order does not matter; single-row groups and singular fits are fine.
+CREATE FUNCTION fit_numbers(m lmm_model) RETURNS float8[] LANGUAGE sql AS $$
+	SELECT array_agg(v) FROM (
+		SELECT estimate AS v FROM lmm_fixef(m) WHERE term <> '(Intercept)'
+		UNION ALL SELECT std_error FROM lmm_fixef(m) WHERE term <> '(Intercept)'
+		UNION ALL SELECT unnest(theta) FROM lmm_summary(m)
+		UNION ALL SELECT sigma FROM lmm_summary(m)
+		UNION ALL SELECT criterion FROM lmm_summary(m)
+		UNION ALL SELECT estimate FROM lmm_ranef(m)) s
+$$;
+CREATE FUNCTION max_rel_diff(a float8[], b float8[]) RETURNS float8 LANGUAGE sql AS $$
+	SELECT max(abs(x - y) / greatest(abs(y), 1e-3)) FROM unnest(a, b) u(x, y)
+$$;
+CREATE TABLE base AS
+SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days]) AS m FROM sleepstudy;
+
+-- y + 1e6
+SELECT max_rel_diff(fit_numbers(s.m), fit_numbers(base.m)) < 1e-7 AS y_shift_ok,
+	abs((SELECT estimate FROM lmm_fixef(s.m) LIMIT 1) - 1e6 - (SELECT estimate FROM lmm_fixef(base.m) LIMIT 1)) < 1e-6 AS intercept_moves
+FROM base, (SELECT lmm_fit(reaction + 1e6, ARRAY[days], subject, ARRAY[days]) AS m FROM sleepstudy) s;
+-- a year-like and an epoch-like covariate in x (z keeps days)
+SELECT max_rel_diff(fit_numbers(s.m), fit_numbers(base.m)) < 1e-7 AS year_ok
+FROM base, (SELECT lmm_fit(reaction, ARRAY[2000 + days], subject, ARRAY[days]) AS m FROM sleepstudy) s;
+-- (REML's criterion depends on the scale of X, so compare like with like)
+SELECT max_rel_diff(fit_numbers(s.m), fit_numbers(u.m)) < 1e-7 AS epoch_ok
+FROM (SELECT lmm_fit(reaction, ARRAY[1.7e9 + 86400 * days], subject, ARRAY[days]) AS m FROM sleepstudy) s,
+	 (SELECT lmm_fit(reaction, ARRAY[86400 * days], subject, ARRAY[days]) AS m FROM sleepstudy) u;
+
+-- row order changes sums at rounding level only; BOBYQA may amplify that
+-- within its tolerance on a flat criterion (about 1e-8 here)
+SELECT max_rel_diff(fit_numbers(s.m), fit_numbers(base.m)) < 1e-6 AS order_ok
+FROM base, (SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days] ORDER BY md5(reaction::text)) AS m FROM sleepstudy) s;
+
+-- single-row groups next to larger ones
+SELECT n_groups, converged, singular FROM lmm_summary((
+	SELECT lmm_fit(reaction, ARRAY[days], CASE WHEN days = 0 THEN subject || '-first' ELSE subject END) FROM sleepstudy));
+
+-- a group effect of exactly zero variance is a valid, singular answer
+SELECT round(theta[1]::numeric, 6) AS theta, singular, converged FROM lmm_summary((
+	SELECT lmm_fit(y, ARRAY[x], g) FROM (SELECT (i % 10)::float8 + (i % 7) * 0.3 AS y, (i % 10)::float8 AS x, i % 5 AS g
+										FROM generate_series(1, 100) i) s));
