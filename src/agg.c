@@ -157,15 +157,10 @@ check_finite(double value, const char *what, int pos, int64 row)
 {
 	if (isfinite(value))
 		return;
-	if (pos > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s[%d] is %s in input row %lld", what, pos,
-						isnan(value) ? "NaN" : "infinite", (long long) row),
-				 errdetail("lmm_fit needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s is %s in input row %lld", what,
+			 errmsg("%s is %s in input row %lld",
+					pos > 0 ? psprintf("%s[%d]", what, pos) : what,
 					isnan(value) ? "NaN" : "infinite", (long long) row),
 			 errdetail("lmm_fit needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
 }

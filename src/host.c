@@ -44,9 +44,14 @@ lmm_free(void *ptr)
 		pfree(ptr);
 }
 
-/* The core polls this in its long loops and returns cleanly; the caller then runs CHECK_FOR_INTERRUPTS. */
+/*
+ * The core polls this in its long loops and returns cleanly; the caller then
+ * runs CHECK_FOR_INTERRUPTS.  Report only what CHECK_FOR_INTERRUPTS would act
+ * on now, so that a held-off interrupt cannot make the caller's retry spin.
+ */
 int
 lmm_interrupt_pending(void)
 {
-	return InterruptPending ? 1 : 0;
+	return (InterruptPending && InterruptHoldoffCount == 0 &&
+			CritSectionCount == 0 && QueryCancelHoldoffCount == 0) ? 1 : 0;
 }

@@ -76,9 +76,13 @@ theta_to_T(int q, const double *theta, double *T)
 			T[i * q + j] = theta[k++];
 }
 
-/* In-place lower Cholesky factor of a small dense n x n matrix; -1 if not positive definite. */
+/*
+ * In-place lower Cholesky factor of a small dense n x n matrix.  Returns -1
+ * on success, or the first column whose pivot is not above tol (the matrix
+ * is then not positive definite, or that column depends on earlier ones).
+ */
 static int
-chol_lower(int n, double *A)
+chol_lower(int n, double *A, double tol)
 {
 	int			i,
 				j,
@@ -90,8 +94,8 @@ chol_lower(int n, double *A)
 
 		for (k = 0; k < j; k++)
 			s -= A[j * n + k] * A[j * n + k];
-		if (!(s > 0.0))
-			return -1;
+		if (!(s > tol))
+			return j;
 		s = sqrt(s);
 		A[j * n + j] = s;
 		for (i = j + 1; i < n; i++)
@@ -105,7 +109,7 @@ chol_lower(int n, double *A)
 		for (i = 0; i < j; i++)
 			A[i * n + j] = 0.0;
 	}
-	return 0;
+	return -1;
 }
 
 /* Solve L X = B in place for a lower-triangular n x n L and n x m right-hand sides. */
@@ -169,7 +173,7 @@ level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
 				s += T[k * q + i] * B[k * q + j];
 			L[i * q + j] = s;
 		}
-	chol_lower(q, L);			/* T'ZtZT + I is positive definite */
+	chol_lower(q, L, 0.0);		/* T'ZtZT + I is positive definite */
 
 	/* RZX = T'ZtX and cu = T'Zty, then solve with L */
 	for (i = 0; i < q; i++)
@@ -440,28 +444,11 @@ check_rank(const Gram *g, int *bad_column)
 		for (b = 0; b < m; b++)
 			R[a * m + b] = g->XtX[(a + 1) * p + b + 1] /
 				sqrt(g->XtX[(a + 1) * p + a + 1] * g->XtX[(b + 1) * p + b + 1]);
-	for (b = 0; b < m && status == LMM_OK; b++)
+	k = chol_lower(m, R, 1e-12);
+	if (k >= 0)
 	{
-		double		s = R[b * m + b];
-
-		for (k = 0; k < b; k++)
-			s -= R[b * m + k] * R[b * m + k];
-		if (!(s > 1e-12))
-		{
-			*bad_column = b + 1;
-			status = LMM_ERR_COLLINEAR_X;
-			break;
-		}
-		s = sqrt(s);
-		R[b * m + b] = s;
-		for (a = b + 1; a < m; a++)
-		{
-			double		t = R[a * m + b];
-
-			for (k = 0; k < b; k++)
-				t -= R[a * m + k] * R[b * m + k];
-			R[a * m + b] = t / s;
-		}
+		*bad_column = k + 1;
+		status = LMM_ERR_COLLINEAR_X;
 	}
 	lmm_free(R);
 	return status;
