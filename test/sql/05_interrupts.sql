@@ -11,3 +11,18 @@ SELECT lmm_fit(y, ARRAY[x1, x2], g, ARRAY[x1, x2]) FROM big;
 RESET statement_timeout;
 SELECT clock_timestamp() - :'t0'::timestamptz < interval '12 s' AS stopped_promptly;
 SELECT 'still alive' AS server;
+
+-- pg_cancel_backend() from another session stops it the same way
+CREATE EXTENSION dblink;
+SELECT dblink_connect('bg', format('host=%s port=%s dbname=%s',
+	split_part(current_setting('unix_socket_directories'), ',', 1),
+	current_setting('port'), current_database())) AS connected;
+SELECT dblink_send_query('bg', 'SELECT lmm_fit(y, ARRAY[x1, x2], g, ARRAY[x1, x2]) FROM big') AS sent;
+SELECT pg_sleep(3);
+SELECT clock_timestamp() AS t1 \gset
+SELECT count(pg_cancel_backend(pid)) AS cancelled FROM pg_stat_activity
+WHERE query LIKE 'SELECT lmm_fit(y, ARRAY[x1, x2], g%' AND pid <> pg_backend_pid();
+SELECT * FROM dblink_get_result('bg') AS r(m text);
+SELECT clock_timestamp() - :'t1'::timestamptz < interval '8 s' AS cancelled_promptly;
+SELECT dblink_disconnect('bg');
+SELECT 'still alive' AS server;
