@@ -45,9 +45,11 @@ CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[])
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+-- STABLE: level labels come from the key type's output function, which may
+-- follow DateStyle or TimeZone
 CREATE FUNCTION lmm_fit_final(internal) RETURNS lmm_model
 	AS 'MODULE_PATHNAME', 'lmm_fit_final'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement) IS 'lmm_fit transition: add one row to the per-group statistics';
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, text) IS 'lmm_fit transition: add one row to the per-group statistics';

@@ -171,12 +171,17 @@ start_stats(LmmAggState *st, int nx, int nz)
 {
 	MemoryContext old;
 
-	if (nx + 1 > LMM_MAX_COLUMNS || nz + 1 > LMM_MAX_COLUMNS)
+	if (nx + 1 > LMM_MAX_COLUMNS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many columns: x has %d and z has %d elements", nx, nz),
-				 errdetail("lmm_fit supports at most %d elements in x and in z.",
-						   LMM_MAX_COLUMNS - 1)));
+				 errmsg("too many fixed-effect columns: x has %d elements", nx),
+				 errdetail("lmm_fit supports at most %d elements in x.", LMM_MAX_COLUMNS - 1)));
+	if (nz + 1 > LMM_MAX_RANDOM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many random-effect columns: z has %d elements", nz),
+				 errdetail("lmm_fit supports at most %d elements in z (the covariance of %d random effects has %d parameters).",
+						   LMM_MAX_RANDOM - 1, LMM_MAX_RANDOM, LMM_NTHETA(LMM_MAX_RANDOM))));
 	if (st->opts.n_x_names >= 0 && st->opts.n_x_names != nx)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -463,8 +468,12 @@ permuted_stats(const LmmStats *s, const int64 *perm)
 	t.level = palloc_extended(sizeof(double) * s->stride * (s->nlevels > 0 ? s->nlevels : 1),
 							  MCXT_ALLOC_HUGE);
 	for (j = 0; j < s->nlevels; j++)
+	{
+		if ((j & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
 		memcpy(t.level + (size_t) j * s->stride,
 			   s->level + (size_t) perm[j] * s->stride, sizeof(double) * s->stride);
+	}
 	return t;
 }
 
@@ -509,13 +518,15 @@ lmm_fit_final(PG_FUNCTION_ARGS)
 	perm = sorted_levels(st, &level_texts);
 	sorted = permuted_stats(&st->stats, perm);
 
-	/* the core stops at a pending interrupt; if that was not a cancel, fit again */
-	for (;;)
+	/* the core stops cleanly on a pending cancel, which we then raise */
+	status = lmm_fit(&sorted, st->opts.reml, &fit);
+	if (status == LMM_ERR_INTERRUPTED)
 	{
-		status = lmm_fit(&sorted, st->opts.reml, &fit);
-		if (status != LMM_ERR_INTERRUPTED)
-			break;
 		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling lmm_fit on request"),
+				 errdetail("The fit was interrupted; run the statement again.")));
 	}
 	if (status != LMM_OK)
 		report_fit_error(status, st, &fit);

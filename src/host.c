@@ -45,13 +45,16 @@ lmm_free(void *ptr)
 }
 
 /*
- * The core polls this in its long loops and returns cleanly; the caller then
- * runs CHECK_FOR_INTERRUPTS.  Report only what CHECK_FOR_INTERRUPTS would act
- * on now, so that a held-off interrupt cannot make the caller's retry spin.
+ * The core polls this in its long loops and, when it says yes, stops and
+ * returns cleanly; the caller then runs CHECK_FOR_INTERRUPTS, which raises
+ * the error.  Only a cancel (statement_timeout, pg_cancel_backend) or a
+ * termination that CHECK_FOR_INTERRUPTS will act on now counts: other
+ * interrupts wait until the fit is done.
  */
 int
 lmm_interrupt_pending(void)
 {
-	return (InterruptPending && InterruptHoldoffCount == 0 &&
-			CritSectionCount == 0 && QueryCancelHoldoffCount == 0) ? 1 : 0;
+	return ((QueryCancelPending || ProcDiePending) &&
+			InterruptHoldoffCount == 0 && CritSectionCount == 0 &&
+			QueryCancelHoldoffCount == 0) ? 1 : 0;
 }

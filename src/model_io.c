@@ -213,7 +213,8 @@ json_f8(JsonbValue v, const char *what)
 
 	if (v.type != jbvNumeric)
 		bad_text(psprintf("\"%s\" must be a number", what));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											NumericGetDatum(v.val.numeric)));
 	if (!isfinite(d))
 		bad_text(psprintf("\"%s\" must be finite", what));
 	return d;
@@ -357,8 +358,8 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	m.grp = json_str(json_key(re, "grp"), "grp");
 	m.key_type = json_str(json_key(re, "key_type"), "key_type");
 	m.z_names = json_str_array(json_key(re, "terms"), -1, &n, "random.terms");
-	if (n < 1 || n > LMM_MAX_COLUMNS)
-		bad_text("\"random.terms\" must have between 1 and 1000 names");
+	if (n < 1 || n > LMM_MAX_RANDOM)
+		bad_text("\"random.terms\" must have between 1 and 20 names");
 	m.q = (int) n;
 	m.theta = palloc(sizeof(double) * LMM_NTHETA(m.q));
 	json_f8_array(json_key(re, "theta"), LMM_NTHETA(m.q), m.theta, "theta");

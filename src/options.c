@@ -47,7 +47,7 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 {
 	char	   *copy;
 	char	   *tok;
-	char	   *save = NULL;
+	char	   *next;
 	int		   *list_n = NULL;
 	char	 ***list = NULL;
 	bool		seen_method = false;
@@ -63,12 +63,18 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 		return;
 
 	copy = pstrdup(text);
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-		 tok = strtok_r(NULL, ",", &save))
+	for (tok = copy; tok != NULL; tok = next)
 	{
-		char	   *eq = strchr(tok, '=');
+		char	   *comma = strchr(tok, ',');
+		char	   *eq;
 		char	   *key;
 		char	   *value;
+
+		/* split at every comma, so that "a,,b" shows the empty name */
+		if (comma != NULL)
+			*comma = '\0';
+		next = comma ? comma + 1 : NULL;
+		eq = strchr(tok, '=');
 
 		if (eq == NULL)
 		{

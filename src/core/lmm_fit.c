@@ -566,7 +566,10 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		if (lb[k] == 0.0 && theta[k] == 0.0)
 		{
 			if (!restart)
+			{
+				w->n_eval++;
 				f0 = criterion(w, theta);
+			}
 			memcpy(probe, theta, sizeof(double) * nt);
 			probe[k] = 1e-5;
 			w->n_eval++;
@@ -692,6 +695,11 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 		double	   *cv = fit->condvar + (size_t) j * q * q;
 		double	   *Linv = w->B;
 
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			w->interrupted = 1;
+			break;
+		}
 		level_factor(w, g->ZtZ + (size_t) j * q * q,
 					 g->ZtX + (size_t) j * q * p, g->Zty + (size_t) j * q);
 		for (i = 0; i < q; i++)
@@ -818,6 +826,14 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	fit->b = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
 	fit->condvar = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
 	solve_at_optimum(&w, fit->theta, fit);
+	if (w.interrupted || !isfinite(fit->criterion) || w.pwrss <= 1e-12 * g.yty)
+	{
+		status = w.interrupted ? LMM_ERR_INTERRUPTED : LMM_ERR_PERFECT_FIT;
+		lmm_fit_free(fit);
+		work_free(&w);
+		free_gram(&g);
+		return status;
+	}
 
 	fit->n_eval = w.n_eval;
 	fit->converged = converged;

@@ -162,7 +162,7 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	m->flags = lmm_get_u32(&r);
 	p = lmm_get_u32(&r);
 	q = lmm_get_u32(&r);
-	if (p < 1 || p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_COLUMNS)
+	if (p < 1 || p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
 		return "number of fixed or random terms out of range";
 	m->p = (int) p;
 	m->q = (int) q;
@@ -235,7 +235,7 @@ lmm_model_check(const LmmModel *m)
 
 	if (m->flags & ~LMM_MODEL_FLAGS)
 		return "unknown flag bits";
-	if (m->p < 1 || m->p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_COLUMNS)
+	if (m->p < 1 || m->p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
 		return "number of fixed or random terms out of range";
 	if (m->nlevels < 2 || m->n_obs <= m->nlevels || m->n_dropped < 0 ||
 		m->n_eval < 0)

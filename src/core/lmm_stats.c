@@ -43,7 +43,8 @@ lmm_stats_add_level(LmmStats *s)
 
 	if (s->nlevels == s->capacity)
 	{
-		int64_t		newcap = s->capacity < 64 ? 64 : s->capacity * 2;
+		int64_t		first = 65536 / s->stride + 1;	/* about 512 kB to start */
+		int64_t		newcap = s->capacity == 0 ? (first < 64 ? first : 64) : s->capacity * 2;
 
 		s->level = lmm_realloc(s->level,
 							   sizeof(double) * (size_t) s->stride * (size_t) newcap);

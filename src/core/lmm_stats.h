@@ -18,8 +18,14 @@
 
 #include <stdint.h>
 
-/* Largest p or q the core accepts; keeps every size computation far from overflow. */
+/* Largest p the core accepts; keeps every size computation far from overflow. */
 #define LMM_MAX_COLUMNS 1000
+
+/*
+ * Largest q: BOBYQA's workspace, which NLopt takes with malloc outside the
+ * server's memory accounting, grows as the square of q(q+1)/2 parameters.
+ */
+#define LMM_MAX_RANDOM 20
 
 typedef struct LmmStats
 {

@@ -49,7 +49,11 @@ SELECT lmm_fit(y, ARRAY[x1], g % 100, ARRAY[x1, x2]) FROM (SELECT y, x1, x2, row
 SELECT lmm_fit(7.5, ARRAY[x1], g) FROM r;
 SELECT lmm_fit(y, ARRAY[x1, 2.0], g, 'x_names=days,two') FROM r;
 SELECT lmm_fit(y, ARRAY[x1, x2, x1 + 2 * x2], g) FROM r;
+SELECT lmm_fit(3 + 2 * x1 - x2, ARRAY[x1, x2], g) FROM r;
+-- more random effects than the optimizer is allowed
+SELECT lmm_fit(y, ARRAY[x1], g, array_fill(x1, ARRAY[20])) FROM r;
 -- options
+SELECT lmm_fit(y, ARRAY[x1, x2], g, 'x_names=a,,b') FROM r;
 SELECT lmm_fit(y, ARRAY[x1], g, 'method=bayes') FROM r;
 SELECT lmm_fit(y, ARRAY[x1], g, 'methd=ml') FROM r;
 SELECT lmm_fit(y, ARRAY[x1], g, 'method=ml, method=reml') FROM r;

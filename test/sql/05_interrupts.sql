@@ -25,4 +25,11 @@ WHERE query LIKE 'SELECT lmm_fit(y, ARRAY[x1, x2], g%' AND pid <> pg_backend_pid
 SELECT * FROM dblink_get_result('bg') AS r(m text);
 SELECT clock_timestamp() - :'t1'::timestamptz < interval '8 s' AS cancelled_promptly;
 SELECT dblink_disconnect('bg');
+-- interrupts that are not cancels (here the client-connection check) do
+-- not stop or restart the fit
+SET client_connection_check_interval = '100ms';
+SET statement_timeout = '120s';
+SELECT converged FROM lmm_summary((SELECT lmm_fit(y, ARRAY[x1, x2], g, ARRAY[x1, x2]) FROM big WHERE g < 30000));
+RESET statement_timeout;
+RESET client_connection_check_interval;
 SELECT 'still alive' AS server;
