@@ -10,7 +10,6 @@
  */
 #include "lmm_fit.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -652,7 +651,6 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 	}
 	sigma2 = w->pwrss / (w->reml ? g->n - p : g->n);
 	fit->sigma = sqrt(sigma2);
-	fit->pwrss = w->pwrss;
 
 	/* vcov = sigma^2 (RX'RX)^-1, from the factor left in w->RX */
 	memcpy(V, w->RX, sizeof(double) * p * p);
@@ -860,20 +858,4 @@ lmm_fit_free(LmmFit *fit)
 	lmm_free(fit->b);
 	lmm_free(fit->condvar);
 	fit->beta = fit->vcov = fit->theta = fit->b = fit->condvar = NULL;
-}
-
-/* The criterion at a given theta, for tests that probe the optimum. */
-double
-lmm_objective_at(const LmmStats *s, int reml, const double *theta)
-{
-	Gram		g;
-	Work		w;
-	double		f;
-
-	build_gram(s, &g);
-	work_init(&w, &g, reml);
-	f = criterion(&w, theta);
-	work_free(&w);
-	free_gram(&g);
-	return f;
 }

@@ -41,7 +41,6 @@ typedef struct LmmFit
 	double	   *vcov;			/* p * p */
 	double	   *theta;			/* ntheta */
 	double		sigma;
-	double		pwrss;
 	double		criterion;		/* REML criterion or ML deviance */
 	double		loglik;
 	double		aic;
@@ -59,6 +58,5 @@ typedef struct LmmFit
 
 extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
 extern void lmm_fit_free(LmmFit *fit);
-extern double lmm_objective_at(const LmmStats *s, int reml, const double *theta);
 
 #endif							/* LMM_FIT_H */
