@@ -8,6 +8,8 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
 
 #include "core/lmm_model.h"
 
@@ -15,6 +17,8 @@
 typedef struct LmmOptions
 {
 	bool		reml;			/* method=reml (default) or method=ml */
+	bool		method_given;
+	bool		g_name_given;
 	char	   *g_name;			/* name of the grouping factor, "g" by default */
 	int			n_x_names;		/* -1 when x_names was not given */
 	char	  **x_names;
@@ -27,6 +31,27 @@ extern void lmm_parse_options(const char *text, LmmOptions *opts);
 /* lmm_model values: flat varlena holding the packed binary form. */
 extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
+
+/* JSON text forms (json_io.c). */
+extern void lmm_json_append_f8(StringInfo buf, double v);
+extern void lmm_json_append_f8_array(StringInfo buf, const double *v, int n);
+extern void lmm_json_append_str_array(StringInfo buf, char **s, int64 n);
+extern void lmm_json_bad(const char *type, const char *problem) pg_attribute_noreturn();
+extern JsonbContainer *lmm_json_parse(const char *type, const char *text, int nkeys);
+extern JsonbValue lmm_json_key(const char *type, JsonbContainer *obj, const char *key);
+extern JsonbContainer *lmm_json_container(const char *type, JsonbValue v,
+										  bool array, int64 n, const char *what);
+extern double lmm_json_f8(const char *type, JsonbValue v, const char *what);
+extern int64 lmm_json_count(const char *type, JsonbValue v, const char *what);
+extern char *lmm_json_str(const char *type, JsonbValue v, const char *what);
+extern bool lmm_json_bool(const char *type, JsonbValue v, const char *what);
+extern JsonbValue lmm_json_elem(JsonbContainer *arr, int64 i);
+extern void lmm_json_f8_array(const char *type, JsonbValue v, int64 n,
+							  double *out, const char *what);
+extern char **lmm_json_str_array(const char *type, JsonbValue v, int64 n,
+								 int64 *n_out, const char *what);
+extern void lmm_json_f8_rows(const char *type, JsonbValue v, int64 n, int w,
+							 double *out, const char *what);
 
 #define PG_GETARG_LMM_MODEL_P(n) DatumGetByteaPP(PG_GETARG_DATUM(n))
 

@@ -54,6 +54,8 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 	bool		seen_g_name = false;
 
 	opts->reml = true;
+	opts->method_given = false;
+	opts->g_name_given = false;
 	opts->g_name = "g";
 	opts->n_x_names = -1;
 	opts->x_names = NULL;
@@ -94,7 +96,7 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 		{
 			if (seen_method)
 				goto repeated;
-			seen_method = true;
+			seen_method = opts->method_given = true;
 			if (pg_strcasecmp(value, "reml") == 0)
 				opts->reml = true;
 			else if (pg_strcasecmp(value, "ml") == 0)
@@ -121,7 +123,7 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 		{
 			if (seen_g_name)
 				goto repeated;
-			seen_g_name = true;
+			seen_g_name = opts->g_name_given = true;
 			if (*value == '\0')
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

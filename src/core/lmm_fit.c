@@ -58,6 +58,7 @@ typedef struct Work
 	double		ldRX2;
 	int			n_eval;
 	int			interrupted;
+	int			not_pd;			/* a level's T'Z'ZT + I was not positive definite */
 	nlopt_opt	opt;			/* the running optimizer, to stop it */
 } Work;
 
@@ -172,7 +173,12 @@ level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
 				s += T[k * q + i] * B[k * q + j];
 			L[i * q + j] = s;
 		}
-	chol_lower(q, L, 0.0);		/* T'ZtZT + I is positive definite */
+	/* T'ZtZT + I is positive definite for any real data */
+	if (chol_lower(q, L, 0.0) >= 0)
+	{
+		w->not_pd = 1;
+		return NAN;
+	}
 
 	/* RZX = T'ZtX and cu = T'Zty, then solve with L */
 	for (i = 0; i < q; i++)
@@ -256,6 +262,8 @@ criterion(Work *w, const double *theta)
 	for (a = 0; a < p; a++)
 		for (b = a; b < p; b++)
 			w->RX[a * p + b] = w->RX[b * p + a] = g->XtX[a * p + b] - w->SXX[a * p + b];
+	if (w->not_pd)
+		return HUGE_VAL;
 	info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', p, w->RX, p);
 	if (info != 0)
 		return HUGE_VAL;
@@ -808,7 +816,9 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	work_init(&w, &g, reml);
 	fit->theta = lmm_alloc(sizeof(double) * nt);
 	status = optimize_theta(&w, fit->theta, &fmin, &converged);
-	if (status == LMM_OK && !isfinite(fmin))
+	if (status == LMM_OK && w.not_pd)
+		status = LMM_ERR_INCONSISTENT;
+	else if (status == LMM_OK && !isfinite(fmin))
 		status = LMM_ERR_PERFECT_FIT;
 	if (status != LMM_OK)
 	{
@@ -824,9 +834,11 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	fit->b = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
 	fit->condvar = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
 	solve_at_optimum(&w, fit->theta, fit);
-	if (w.interrupted || !isfinite(fit->criterion) || w.pwrss <= 1e-12 * g.yty)
+	if (w.interrupted || w.not_pd || !isfinite(fit->criterion) ||
+		w.pwrss <= 1e-12 * g.yty)
 	{
-		status = w.interrupted ? LMM_ERR_INTERRUPTED : LMM_ERR_PERFECT_FIT;
+		status = w.interrupted ? LMM_ERR_INTERRUPTED :
+			w.not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
 		lmm_fit_free(fit);
 		work_free(&w);
 		free_gram(&g);

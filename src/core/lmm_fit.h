@@ -26,6 +26,7 @@ typedef enum LmmStatus
 	LMM_ERR_PERFECT_FIT,		/* residual sum of squares is zero */
 	LMM_ERR_NONFINITE,			/* a statistic overflowed */
 	LMM_ERR_OPTIMIZER,			/* NLopt could not run */
+	LMM_ERR_INCONSISTENT,		/* the statistics are not those of real data */
 	LMM_ERR_INTERRUPTED			/* the host asked us to stop */
 } LmmStatus;
 

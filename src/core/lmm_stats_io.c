@@ -1,0 +1,331 @@
+/*
+ * lmm_stats_io.c
+ *	  Pack, unpack and validate the binary form of streamed statistics.
+ *
+ * Layout (all integers and doubles big-endian):
+ *	 u32 magic, u32 version, u32 flags, u32 p, u32 q, u64 nlevels,
+ *	 u64 n_dropped, str g_name, str key_type,
+ *	 u32 n_x_names (0xFFFFFFFF: none) and that many str,
+ *	 u32 n_z_names (0xFFFFFFFF: none) and that many str,
+ *	 p f8 overall means, p(p+1)/2 f8 overall co-moments (upper triangle by rows),
+ *	 nlevels x (u32 key length, key bytes, stride f8 level record)
+ * where str is a u32 length and that many bytes.  p = q = 0 stands for
+ * statistics that saw no usable row (only n_dropped and the names count).
+ * The overall count n is not stored: it is the sum of the level counts.
+ */
+#include "lmm_stats_io.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "lmm_bytes.h"
+#include "lmm_host.h"
+
+#define NO_NAMES 0xFFFFFFFFu
+
+/* Bytes of a name list: its count word and its strings. */
+static size_t
+names_size(int n, char **names)
+{
+	size_t		size = 4;
+	int			k;
+
+	for (k = 0; k < n; k++)
+		size += 4 + strlen(names[k]);
+	return size;
+}
+
+/* Bytes lmm_stats_pack will write. */
+size_t
+lmm_stats_packed_size(const LmmStats *s, const LmmStatsMeta *meta,
+					  const LmmStatsKeys *keys)
+{
+	size_t		size = 5 * 4 + 2 * 8;
+	int64_t		j;
+
+	size += 4 + strlen(meta->g_name) + 4 + strlen(meta->key_type);
+	size += names_size(meta->n_x_names, meta->x_names);
+	size += names_size(meta->n_z_names, meta->z_names);
+	size += 8 * ((size_t) s->p + (size_t) s->p * (s->p + 1) / 2);
+	for (j = 0; j < s->nlevels; j++)
+		size += 4 + keys->len[j];
+	if (s->p > 0)
+		size += 8 * (size_t) s->nlevels * (size_t) s->stride;
+	return size;
+}
+
+/* Append a name list. */
+static unsigned char *
+put_names(unsigned char *w, int n, char **names)
+{
+	int			k;
+
+	w = lmm_put_u32(w, n < 0 ? NO_NAMES : (uint32_t) n);
+	for (k = 0; k < n; k++)
+		w = lmm_put_str(w, names[k]);
+	return w;
+}
+
+/* Write the binary form into buf, which holds lmm_stats_packed_size() bytes. */
+void
+lmm_stats_pack(const LmmStats *s, const LmmStatsMeta *meta,
+			   const LmmStatsKeys *keys, unsigned char *buf)
+{
+	unsigned char *w = buf;
+	int			p = s->p;
+	int64_t		j;
+	int			a,
+				k;
+
+	w = lmm_put_u32(w, LMM_STATS_MAGIC);
+	w = lmm_put_u32(w, LMM_STATS_VERSION);
+	w = lmm_put_u32(w, meta->flags);
+	w = lmm_put_u32(w, (uint32_t) p);
+	w = lmm_put_u32(w, (uint32_t) s->q);
+	w = lmm_put_u64(w, (uint64_t) s->nlevels);
+	w = lmm_put_u64(w, (uint64_t) meta->n_dropped);
+	w = lmm_put_str(w, meta->g_name);
+	w = lmm_put_str(w, meta->key_type);
+	w = put_names(w, meta->n_x_names, meta->x_names);
+	w = put_names(w, meta->n_z_names, meta->z_names);
+	for (k = 0; k < p; k++)
+		w = lmm_put_f8(w, s->mean[k]);
+	for (a = 0; a < p; a++)
+		for (k = a; k < p; k++)
+			w = lmm_put_f8(w, s->comom[(size_t) a * p + k]);
+	for (j = 0; j < s->nlevels; j++)
+	{
+		const double *rec = s->level + (size_t) j * s->stride;
+
+		w = lmm_put_u32(w, keys->len[j]);
+		memcpy(w, keys->data[j], keys->len[j]);
+		w += keys->len[j];
+		for (k = 0; k < s->stride; k++)
+			w = lmm_put_f8(w, rec[k]);
+	}
+}
+
+/* Read a length-prefixed string into a new terminated copy; NULL if malformed. */
+static char *
+get_str(LmmReader *r)
+{
+	uint32_t	len = lmm_get_u32(r);
+	char	   *s;
+
+	if (r->failed || len > lmm_left(r) || memchr(r->p, '\0', len) != NULL)
+	{
+		r->failed = 1;
+		return NULL;
+	}
+	s = lmm_alloc((size_t) len + 1);
+	memcpy(s, r->p, len);
+	s[len] = '\0';
+	r->p += len;
+	return s;
+}
+
+/* Read a name list (count word, then strings) into *n and *names. */
+static void
+get_names(LmmReader *r, int *n, char ***names)
+{
+	uint32_t	count = lmm_get_u32(r);
+	uint32_t	k;
+
+	*n = -1;
+	*names = NULL;
+	if (r->failed || count == NO_NAMES)
+		return;
+	if (count > LMM_MAX_COLUMNS || count > lmm_left(r) / 4)
+	{
+		r->failed = 1;
+		return;
+	}
+	*names = lmm_alloc0(sizeof(char *) * (count + 1));
+	*n = (int) count;
+	for (k = 0; k < count && !r->failed; k++)
+		(*names)[k] = get_str(r);
+}
+
+/*
+ * Parse len bytes into s, meta and keys (which point into buf), checking
+ * sizes before allocating and every value after reading; returns NULL on
+ * success or a description of the problem.  Whatever the outcome, release
+ * with lmm_stats_free, lmm_stats_meta_free and lmm_free of keys' arrays.
+ */
+const char *
+lmm_stats_unpack(const unsigned char *buf, size_t len, LmmStats *s,
+				 LmmStatsMeta *meta, LmmStatsKeys *keys)
+{
+	LmmReader	r = {buf, buf + len, 0};
+	uint32_t	p,
+				q;
+	uint64_t	nlevels;
+	int64_t		j;
+	int			a,
+				k;
+
+	memset(s, 0, sizeof(LmmStats));
+	memset(meta, 0, sizeof(LmmStatsMeta));
+	memset(keys, 0, sizeof(LmmStatsKeys));
+	meta->n_x_names = meta->n_z_names = -1;
+	if (lmm_get_u32(&r) != LMM_STATS_MAGIC)
+		return "not an lmm_stats value (bad magic number)";
+	if (lmm_get_u32(&r) != LMM_STATS_VERSION)
+		return "unsupported lmm_stats format version";
+	meta->flags = lmm_get_u32(&r);
+	p = lmm_get_u32(&r);
+	q = lmm_get_u32(&r);
+	if (!(p == 0 && q == 0) &&
+		(p < 1 || p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM))
+		return "number of fixed or random columns out of range";
+	nlevels = lmm_get_u64(&r);
+	meta->n_dropped = (int64_t) lmm_get_u64(&r);
+	meta->g_name = get_str(&r);
+	meta->key_type = get_str(&r);
+	get_names(&r, &meta->n_x_names, &meta->x_names);
+	get_names(&r, &meta->n_z_names, &meta->z_names);
+	if (r.failed)
+		return "lmm_stats value is truncated";
+
+	if (p == 0)
+	{
+		s->level = NULL;
+		if (nlevels != 0)
+			return "statistics without columns cannot have levels";
+	}
+	else
+	{
+		lmm_stats_init(s, (int) p, (int) q);
+		if ((size_t) p * (p + 3) / 2 > lmm_left(&r) / 8)
+			return "lmm_stats value is truncated";
+		for (k = 0; k < (int) p; k++)
+			s->mean[k] = lmm_get_f8(&r);
+		for (a = 0; a < (int) p; a++)
+			for (k = a; k < (int) p; k++)
+				s->comom[(size_t) a * p + k] = s->comom[(size_t) k * p + a] =
+					lmm_get_f8(&r);
+		/* each level takes at least its key length word and its record */
+		if (nlevels > lmm_left(&r) / (4 + 8 * (size_t) s->stride))
+			return "lmm_stats value claims more levels than it holds";
+		s->capacity = (int64_t) nlevels;
+		s->level = lmm_alloc(sizeof(double) * (size_t) s->stride * (nlevels + 1));
+	}
+	keys->data = lmm_alloc(sizeof(unsigned char *) * (nlevels + 1));
+	keys->len = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
+	for (j = 0; j < (int64_t) nlevels && !r.failed; j++)
+	{
+		double	   *rec = s->level + (size_t) j * s->stride;
+		uint32_t	klen = lmm_get_u32(&r);
+
+		if (klen > lmm_left(&r))
+			return "lmm_stats value is truncated";
+		keys->data[j] = r.p;
+		keys->len[j] = klen;
+		r.p += klen;
+		if ((size_t) s->stride > lmm_left(&r) / 8)
+			return "lmm_stats value is truncated";
+		for (k = 0; k < s->stride; k++)
+			rec[k] = lmm_get_f8(&r);
+		s->nlevels = j + 1;
+		s->n += LMM_LEVEL_N(rec);
+	}
+	if (r.failed)
+		return "lmm_stats value is truncated";
+	if (r.p != r.end)
+		return "lmm_stats value has trailing bytes";
+	return lmm_stats_check(s, meta);
+}
+
+/* Nonzero when a co-moment block is plausible: finite, diagonal >= 0, |c_ab| <= sqrt(c_aa c_bb). */
+static int
+comoments_valid(const double *C, int rows, int cols, int ld)
+{
+	int			a,
+				b;
+
+	for (a = 0; a < rows; a++)
+		for (b = 0; b < cols; b++)
+			if (!isfinite(C[(size_t) a * ld + b]))
+				return 0;
+	for (a = 0; a < rows; a++)
+	{
+		double		caa = C[(size_t) a * ld + a];
+
+		if (caa < 0.0)
+			return 0;
+		for (b = a + 1; b < rows; b++)
+		{
+			double		cab = C[(size_t) a * ld + b];
+			double		cbb = C[(size_t) b * ld + b];
+
+			/* Cauchy-Schwarz, with room for rounding */
+			if (cab * cab > caa * cbb * (1.0 + 1e-9) + 1e-300)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Check what statistics must satisfy, however they were built: returns NULL
+ * or a description of the first problem.  s->n must already be the sum of
+ * the level counts.
+ */
+const char *
+lmm_stats_check(const LmmStats *s, const LmmStatsMeta *meta)
+{
+	int64_t		j;
+	int			k;
+	double		total = 0.0;
+
+	if (meta->flags & ~LMM_STATS_FLAGS)
+		return "unknown flag bits";
+	if (meta->n_dropped < 0)
+		return "the count of dropped rows must not be negative";
+	if (s->p == 0)
+		return (s->q == 0 && s->nlevels == 0) ? NULL :
+			"statistics without columns cannot have levels";
+	if ((meta->n_x_names >= 0 && meta->n_x_names != s->p - 1) ||
+		(meta->n_z_names >= 0 && meta->n_z_names != s->q - 1))
+		return "the number of names does not match the number of columns";
+	for (j = 0; j < s->nlevels; j++)
+	{
+		const double *rec = s->level + (size_t) j * s->stride;
+		double		nj = LMM_LEVEL_N(rec);
+
+		if (!(nj >= 1.0 && nj <= 9007199254740992.0 && nj == floor(nj)))
+			return "every level needs a positive whole number of rows";
+		for (k = 0; k < s->d; k++)
+			if (!isfinite(LMM_LEVEL_MEAN(rec)[k]))
+				return "level means must be finite numbers";
+		if (!comoments_valid(LMM_LEVEL_COMOM(rec, s->d), s->q - 1, s->d, s->d))
+			return "level co-moments are not those of real data";
+		total += nj;
+	}
+	if (total != s->n || (s->n == 0.0) != (s->nlevels == 0))
+		return "the overall count must equal the sum of the level counts";
+	for (k = 0; k < s->p; k++)
+		if (!isfinite(s->mean[k]))
+			return "overall means must be finite numbers";
+	if (!comoments_valid(s->comom, s->p, s->p, s->p))
+		return "overall co-moments are not those of real data";
+	return NULL;
+}
+
+/* Release the strings of meta (any may be NULL). */
+void
+lmm_stats_meta_free(LmmStatsMeta *meta)
+{
+	int			k;
+
+	for (k = 0; k < meta->n_x_names && meta->x_names; k++)
+		lmm_free(meta->x_names[k]);
+	for (k = 0; k < meta->n_z_names && meta->z_names; k++)
+		lmm_free(meta->z_names[k]);
+	lmm_free(meta->x_names);
+	lmm_free(meta->z_names);
+	lmm_free(meta->g_name);
+	lmm_free(meta->key_type);
+	memset(meta, 0, sizeof(LmmStatsMeta));
+	meta->n_x_names = meta->n_z_names = -1;
+}
