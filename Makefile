@@ -6,7 +6,8 @@ EXTENSION = lmm
 EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/p" lmm.control)
 
 MODULE_big = lmm
-CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_model.o
+CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_polish.o \
+	src/core/lmm_model.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
 	src/stats_io.o src/model_io.o src/extract.o $(CORE_OBJS)
 

@@ -16,55 +16,12 @@
 #include <lapacke.h>
 #include <nlopt.h>
 
+#include "lmm_fit_int.h"
 #include "lmm_host.h"
 
-/* How many levels the per-level loops process between interrupt checks. */
-#define LMM_INTERRUPT_EVERY 4096
-
-/* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
-typedef struct Gram
-{
-	int			p;
-	int			q;
-	int64_t		nlevels;
-	double		n;
-	double	   *ZtZ;			/* nlevels * q * q */
-	double	   *ZtX;			/* nlevels * q * p */
-	double	   *Zty;			/* nlevels * q */
-	double	   *XtX;			/* p * p */
-	double	   *Xty;			/* p */
-	double		yty;
-	const double *centre;		/* p: x_1..x_{p-1} centres, then y's */
-} Gram;
-
-/* State of one criterion evaluation, reused across evaluations. */
-typedef struct Work
-{
-	const Gram *g;
-	int			reml;
-	int			ntheta;
-	double	   *T;				/* q * q relative covariance factor */
-	double	   *L;				/* q * q per-level Cholesky factor */
-	double	   *B;				/* q * q scratch */
-	double	   *RZX;			/* q * p */
-	double	   *cu;				/* q */
-	double	   *SXX;			/* p * p: sum RZX'RZX */
-	double	   *SXy;			/* p: sum RZX'cu */
-	double	   *RX;				/* p * p: factor of X'X - SXX, RX upper read
-								 * row-major */
-	double	   *cbeta;			/* p */
-	double		pwrss;
-	double		ldL2;
-	double		ldRX2;
-	int			n_eval;
-	int			interrupted;
-	int			not_pd;			/* a level's T'Z'ZT + I was not positive definite */
-	nlopt_opt	opt;			/* the running optimizer, to stop it */
-} Work;
-
 /* Fill the lower-triangular T from theta, listed column by column. */
-static void
-theta_to_T(int q, const double *theta, double *T)
+void
+lmm_theta_to_T(int q, const double *theta, double *T)
 {
 	int			i,
 				j,
@@ -81,8 +38,8 @@ theta_to_T(int q, const double *theta, double *T)
  * on success, or the first column whose pivot is not above tol (the matrix
  * is then not positive definite, or that column depends on earlier ones).
  */
-static int
-chol_lower(int n, double *A, double tol)
+int
+lmm_chol_lower(int n, double *A, double tol)
 {
 	int			i,
 				j,
@@ -113,8 +70,8 @@ chol_lower(int n, double *A, double tol)
 }
 
 /* Solve L X = B in place for a lower-triangular n x n L and n x m right-hand sides. */
-static void
-forward_solve(int n, int m, const double *L, double *B)
+void
+lmm_forward_solve(int n, int m, const double *L, double *B)
 {
 	int			i,
 				k,
@@ -138,8 +95,8 @@ forward_solve(int n, int m, const double *L, double *B)
  * Per-level factorization for the current T: L = chol(T'ZtZ T + I),
  * RZX = L^-1 T'ZtX, cu = L^-1 T'Zty.  Returns log|L|^2 of the level.
  */
-static double
-level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
+double
+lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
 {
 	int			q = w->g->q;
 	int			p = w->g->p;
@@ -174,7 +131,7 @@ level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
 			L[i * q + j] = s;
 		}
 	/* T'ZtZT + I is positive definite for any real data */
-	if (chol_lower(q, L, 0.0) >= 0)
+	if (lmm_chol_lower(q, L, 0.0) >= 0)
 	{
 		w->not_pd = 1;
 		return NAN;
@@ -199,8 +156,8 @@ level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
 			cu[i] = s;
 		}
 	}
-	forward_solve(q, p, L, RZX);
-	forward_solve(q, 1, L, cu);
+	lmm_forward_solve(q, p, L, RZX);
+	lmm_forward_solve(q, 1, L, cu);
 
 	for (i = 0; i < q; i++)
 		ld += log(L[i * q + i]);
@@ -212,8 +169,8 @@ level_factor(Work *w, const double *ZtZ, const double *ZtX, const double *Zty)
  * RX, cbeta and pwrss of this theta in w.  HUGE_VAL where the model is
  * degenerate at theta, or when the host asked to stop.
  */
-static double
-criterion(Work *w, const double *theta)
+double
+lmm_criterion(Work *w, const double *theta)
 {
 	const Gram *g = w->g;
 	int			p = g->p;
@@ -226,7 +183,7 @@ criterion(Work *w, const double *theta)
 				i;
 	lapack_int	info;
 
-	theta_to_T(q, theta, w->T);
+	lmm_theta_to_T(q, theta, w->T);
 	memset(w->SXX, 0, sizeof(double) * p * p);
 	memset(w->SXy, 0, sizeof(double) * p);
 	w->ldL2 = 0.0;
@@ -238,7 +195,7 @@ criterion(Work *w, const double *theta)
 			w->interrupted = 1;
 			return HUGE_VAL;
 		}
-		w->ldL2 += level_factor(w, g->ZtZ + (size_t) j * q * q,
+		w->ldL2 += lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
 								g->ZtX + (size_t) j * q * p,
 								g->Zty + (size_t) j * q);
 		for (i = 0; i < q; i++)
@@ -305,15 +262,15 @@ nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
 	(void) n;
 	(void) grad;
 	w->n_eval++;
-	f = criterion(w, theta);
+	f = lmm_criterion(w, theta);
 	if (w->interrupted && w->opt != NULL)
 		nlopt_force_stop(w->opt);
 	return f;
 }
 
 /* Form the per-level and overall cross-products about the centre from the statistics. */
-static void
-build_gram(const LmmStats *s, Gram *g)
+void
+lmm_build_gram(const LmmStats *s, Gram *g)
 {
 	int			p = s->p;
 	int			q = s->q;
@@ -385,8 +342,8 @@ build_gram(const LmmStats *s, Gram *g)
 }
 
 /* Release the cross-products. */
-static void
-free_gram(Gram *g)
+void
+lmm_free_gram(Gram *g)
 {
 	lmm_free(g->ZtZ);
 	lmm_free(g->ZtX);
@@ -451,7 +408,7 @@ check_rank(const Gram *g, int *bad_column)
 		for (b = 0; b < m; b++)
 			R[a * m + b] = g->XtX[(a + 1) * p + b + 1] /
 				sqrt(g->XtX[(a + 1) * p + a + 1] * g->XtX[(b + 1) * p + b + 1]);
-	k = chol_lower(m, R, 1e-12);
+	k = lmm_chol_lower(m, R, 1e-12);
 	if (k >= 0)
 	{
 		*bad_column = k + 1;
@@ -462,8 +419,8 @@ check_rank(const Gram *g, int *bad_column)
 }
 
 /* Allocate the evaluation workspace. */
-static void
-work_init(Work *w, const Gram *g, int reml)
+void
+lmm_work_init(Work *w, const Gram *g, int reml)
 {
 	int			p = g->p;
 	int			q = g->q;
@@ -484,8 +441,8 @@ work_init(Work *w, const Gram *g, int reml)
 }
 
 /* Release the evaluation workspace. */
-static void
-work_free(Work *w)
+void
+lmm_work_free(Work *w)
 {
 	lmm_free(w->T);
 	lmm_free(w->L);
@@ -499,8 +456,8 @@ work_free(Work *w)
 }
 
 /* Nonzero if theta index k is a diagonal element of T (bounded below by 0). */
-static int
-theta_is_diagonal(int q, int k)
+int
+lmm_theta_is_diagonal(int q, int k)
 {
 	int			j;
 
@@ -559,7 +516,7 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 
 	for (k = 0; k < nt; k++)
 	{
-		int			diag = theta_is_diagonal(q, k);
+		int			diag = lmm_theta_is_diagonal(q, k);
 
 		lb[k] = diag ? 0.0 : -HUGE_VAL;
 		theta[k] = diag ? 1.0 : 0.0;
@@ -575,12 +532,12 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 			if (!restart)
 			{
 				w->n_eval++;
-				f0 = criterion(w, theta);
+				f0 = lmm_criterion(w, theta);
 			}
 			memcpy(probe, theta, sizeof(double) * nt);
 			probe[k] = 1e-5;
 			w->n_eval++;
-			if ((criterion(w, probe) - f0) / 1e-5 < 0.0)
+			if ((lmm_criterion(w, probe) - f0) / 1e-5 < 0.0)
 				restart = 1;
 		}
 	}
@@ -608,7 +565,7 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 
 				probe[k] = 0.0;
 				w->n_eval++;
-				if (criterion(w, probe) < fopt)
+				if (lmm_criterion(w, probe) < fopt)
 					continue;
 				probe[k] = keep;
 			}
@@ -616,8 +573,15 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		if (memcmp(probe, theta, sizeof(double) * nt) != 0)
 		{
 			memcpy(theta, probe, sizeof(double) * nt);
-			*fmin = criterion(w, theta);
+			*fmin = lmm_criterion(w, theta);
 		}
+		if (w->interrupted)
+			status = LMM_ERR_INTERRUPTED;
+	}
+	/* Newton polish on the analytic gradient: the optimum to rounding level */
+	if (status == LMM_OK)
+	{
+		lmm_polish(w, lb, theta, fmin);
 		if (w->interrupted)
 			status = LMM_ERR_INTERRUPTED;
 	}
@@ -646,7 +610,7 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 				i,
 				k;
 
-	fit->criterion = criterion(w, theta);
+	fit->criterion = lmm_criterion(w, theta);
 
 	/* RX betac = cbeta */
 	for (i = p - 1; i >= 0; i--)
@@ -706,7 +670,7 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 			w->interrupted = 1;
 			break;
 		}
-		level_factor(w, g->ZtZ + (size_t) j * q * q,
+		lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
 					 g->ZtX + (size_t) j * q * p, g->Zty + (size_t) j * q);
 		for (i = 0; i < q; i++)
 		{
@@ -738,7 +702,7 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 			Linv[i] = 0.0;
 		for (i = 0; i < q; i++)
 			Linv[i * q + i] = 1.0;
-		forward_solve(q, q, w->L, Linv);
+		lmm_forward_solve(q, q, w->L, Linv);
 		for (a = 0; a < q; a++)
 			for (b = 0; b <= a; b++)
 			{
@@ -800,7 +764,7 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	if (q > 1 && (double) s->nlevels * q >= s->n)
 		return LMM_ERR_RE_GE_NOBS;
 
-	build_gram(s, &g);
+	lmm_build_gram(s, &g);
 	if (!gram_is_finite(&g))
 		status = LMM_ERR_NONFINITE;
 	else if (!(g.yty > 0.0))
@@ -809,11 +773,11 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 		status = check_rank(&g, &fit->bad_column);
 	if (status != LMM_OK)
 	{
-		free_gram(&g);
+		lmm_free_gram(&g);
 		return status;
 	}
 
-	work_init(&w, &g, reml);
+	lmm_work_init(&w, &g, reml);
 	fit->theta = lmm_alloc(sizeof(double) * nt);
 	status = optimize_theta(&w, fit->theta, &fmin, &converged);
 	if (status == LMM_OK && w.not_pd)
@@ -824,8 +788,8 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	{
 		lmm_free(fit->theta);
 		fit->theta = NULL;
-		work_free(&w);
-		free_gram(&g);
+		lmm_work_free(&w);
+		lmm_free_gram(&g);
 		return status;
 	}
 
@@ -840,8 +804,8 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 		status = w.interrupted ? LMM_ERR_INTERRUPTED :
 			w.not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
 		lmm_fit_free(fit);
-		work_free(&w);
-		free_gram(&g);
+		lmm_work_free(&w);
+		lmm_free_gram(&g);
 		return status;
 	}
 
@@ -849,14 +813,14 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	fit->converged = converged;
 	fit->singular = 0;
 	for (k = 0; k < nt; k++)
-		if (theta_is_diagonal(q, k) && fit->theta[k] < LMM_SINGULAR_TOL)
+		if (lmm_theta_is_diagonal(q, k) && fit->theta[k] < LMM_SINGULAR_TOL)
 			fit->singular = 1;
 	fit->loglik = -fit->criterion / 2.0;
 	fit->aic = fit->criterion + 2.0 * (p + nt + 1);
 	fit->bic = fit->criterion + (p + nt + 1) * log(s->n);
 
-	work_free(&w);
-	free_gram(&g);
+	lmm_work_free(&w);
+	lmm_free_gram(&g);
 	return LMM_OK;
 }
 

@@ -59,5 +59,8 @@ typedef struct LmmFit
 
 extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
 extern void lmm_fit_free(LmmFit *fit);
+extern LmmStatus lmm_criterion_gradient(const LmmStats *s, int reml,
+										const double *theta, double *f,
+										double *grad);
 
 #endif							/* LMM_FIT_H */

@@ -1,7 +1,8 @@
 /*
  * test_core.c
  *	  Unit tests of the PostgreSQL-free core: exact merges, the fit against
- *	  lme4's numbers, and the model's binary form under corruption.
+ *	  lme4's numbers, and the binary forms of models and statistics under
+ *	  corruption.
  *	  Usage: test_core DATA_DIR.  Prints "core: N passed, M failed".
  */
 #include <math.h>
@@ -12,6 +13,7 @@
 #include "lmm_fit.h"
 #include "lmm_model.h"
 #include "lmm_stats.h"
+#include "lmm_stats_io.h"
 
 static int	n_pass;
 static int	n_fail;
@@ -313,6 +315,147 @@ test_model_bytes(void)
 	free(buf);
 }
 
+/* Statistics round-trip through their binary form; bad bytes are refused, never crash. */
+static void
+test_stats_bytes(const Sleep *s)
+{
+	LmmStats	st,
+				back;
+	LmmStatsMeta meta,
+				bmeta;
+	LmmStatsKeys keys,
+				bkeys;
+	char	   *xn[1] = {"days"};
+	int64_t		level_of[400];
+	const unsigned char *kd[400];
+	uint32_t	kl[400];
+	unsigned char kbytes[400][4];
+	size_t		size,
+				len,
+				i;
+	unsigned char *buf;
+	int			refused = 1;
+	int			same = 1;
+	int			flips_ok = 1;
+	int64_t		j;
+
+	memset(level_of, -1, sizeof(level_of));
+	lmm_stats_init(&st, 2, 2);
+	add_sleep_rows(&st, s, 0, s->n, level_of);
+	memset(&meta, 0, sizeof(meta));
+	meta.g_name = "subject";
+	meta.key_type = "integer";
+	meta.n_x_names = 1;
+	meta.x_names = xn;
+	meta.n_z_names = -1;
+	meta.n_dropped = 3;
+	for (j = 0; j < st.nlevels; j++)
+	{
+		kbytes[j][0] = kbytes[j][1] = 0;
+		kbytes[j][2] = (unsigned char) (j >> 8);
+		kbytes[j][3] = (unsigned char) j;
+		kd[j] = kbytes[j];
+		kl[j] = 4;
+	}
+	keys.data = kd;
+	keys.len = kl;
+	check(lmm_stats_check(&st, &meta) == NULL, "stats: real statistics pass their check");
+	size = lmm_stats_packed_size(&st, &meta, &keys);
+	buf = malloc(size);
+	lmm_stats_pack(&st, &meta, &keys, buf);
+	check(lmm_stats_unpack(buf, size, &back, &bmeta, &bkeys) == NULL,
+		  "stats: unpack of packed statistics");
+	check(back.n == st.n && back.nlevels == st.nlevels && bmeta.n_dropped == 3 &&
+		  strcmp(bmeta.x_names[0], "days") == 0 && bmeta.n_z_names == -1 &&
+		  bkeys.len[5] == 4 && bkeys.data[5][3] == 5,
+		  "stats: counts, names and keys survive the round trip");
+	for (i = 0; i < (size_t) st.nlevels * st.stride; i++)
+		same &= back.level[i] == st.level[i];
+	for (i = 0; i < 2; i++)
+		same &= back.mean[i] == st.mean[i];
+	same &= back.comom[1] == st.comom[1] && back.comom[2] == st.comom[1];
+	check(same, "stats: every number survives the round trip exactly");
+	lmm_stats_free(&back);
+	lmm_stats_meta_free(&bmeta);
+	free(bkeys.data);
+	free(bkeys.len);
+
+	for (len = 0; len < size; len++)
+	{
+		if (lmm_stats_unpack(buf, len, &back, &bmeta, &bkeys) == NULL)
+			refused = 0;
+		lmm_stats_free(&back);
+		lmm_stats_meta_free(&bmeta);
+		free(bkeys.data);
+		free(bkeys.len);
+	}
+	check(refused, "stats: every truncation is refused");
+
+	for (i = 0; i < size; i++)
+	{
+		unsigned char saved = buf[i];
+		const char *problem;
+
+		buf[i] ^= 0x5A;
+		problem = lmm_stats_unpack(buf, size, &back, &bmeta, &bkeys);
+		if (i < 20 && problem == NULL)
+			flips_ok = 0;
+		lmm_stats_free(&back);
+		lmm_stats_meta_free(&bmeta);
+		free(bkeys.data);
+		free(bkeys.len);
+		buf[i] = saved;
+	}
+	check(flips_ok, "stats: a flipped header byte (magic, version, flags, p, q) is refused");
+
+	st.level[st.stride] = 2.5;	/* a fractional row count */
+	check(lmm_stats_check(&st, &meta) != NULL, "stats: fractional level count refused");
+	st.level[st.stride] = 10.0;
+	st.level[1 + st.d] = -1.0;	/* negative z variance in level 0 */
+	check(lmm_stats_check(&st, &meta) != NULL, "stats: negative co-moment refused");
+	free(buf);
+	lmm_stats_free(&st);
+}
+
+/* The analytic gradient of the criterion agrees with central differences. */
+static void
+test_gradient(const Sleep *s)
+{
+	LmmStats	st;
+	int64_t		level_of[400];
+	double		theta[3] = {0.9, 0.05, 0.3};
+	double		grad[3],
+				gdummy[3],
+				fp,
+				fm,
+				f;
+	double		worst = 0.0;
+	int			reml,
+				k;
+
+	memset(level_of, -1, sizeof(level_of));
+	lmm_stats_init(&st, 2, 2);
+	add_sleep_rows(&st, s, 0, s->n, level_of);
+	for (reml = 0; reml <= 1; reml++)
+	{
+		lmm_criterion_gradient(&st, reml, theta, &f, grad);
+		for (k = 0; k < 3; k++)
+		{
+			double		h = 1e-5;
+			double		x[3];
+
+			memcpy(x, theta, sizeof(x));
+			x[k] += h;
+			lmm_criterion_gradient(&st, reml, x, &fp, gdummy);
+			x[k] -= 2 * h;
+			lmm_criterion_gradient(&st, reml, x, &fm, gdummy);
+			worst = fmax(worst, fabs(grad[k] - (fp - fm) / (2 * h)) / fmax(fabs(grad[k]), 1.0));
+		}
+	}
+	check(worst < 1e-6, "gradient: analytic equals central differences (REML and ML, q = 2)");
+	lmm_stats_free(&st);
+}
+
 /* Degenerate statistics give the documented statuses. */
 static void
 test_errors(void)
@@ -361,6 +504,8 @@ main(int argc, char **argv)
 	test_merge(&s);
 	test_fit(&s, dir);
 	test_model_bytes();
+	test_stats_bytes(&s);
+	test_gradient(&s);
 	test_errors();
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;

@@ -1,0 +1,73 @@
+/*
+ * lmm_fit_int.h
+ *	  Internals shared by the files of the fit (lmm_fit.c, lmm_polish.c):
+ *	  the cross-products, the evaluation workspace and the routines that
+ *	  evaluate the profiled criterion.  Not part of the core's interface.
+ */
+#ifndef LMM_FIT_INT_H
+#define LMM_FIT_INT_H
+
+#include <stdint.h>
+
+#include <nlopt.h>
+
+#include "lmm_stats.h"
+
+/* How many levels the per-level loops process between interrupt checks. */
+#define LMM_INTERRUPT_EVERY 4096
+
+/* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
+typedef struct Gram
+{
+	int			p;
+	int			q;
+	int64_t		nlevels;
+	double		n;
+	double	   *ZtZ;			/* nlevels * q * q */
+	double	   *ZtX;			/* nlevels * q * p */
+	double	   *Zty;			/* nlevels * q */
+	double	   *XtX;			/* p * p */
+	double	   *Xty;			/* p */
+	double		yty;
+	const double *centre;		/* p: x_1..x_{p-1} centres, then y's */
+} Gram;
+
+/* State of one criterion evaluation, reused across evaluations. */
+typedef struct Work
+{
+	const Gram *g;
+	int			reml;
+	int			ntheta;
+	double	   *T;				/* q * q relative covariance factor */
+	double	   *L;				/* q * q per-level Cholesky factor */
+	double	   *B;				/* q * q scratch */
+	double	   *RZX;			/* q * p */
+	double	   *cu;				/* q */
+	double	   *SXX;			/* p * p: sum RZX'RZX */
+	double	   *SXy;			/* p: sum RZX'cu */
+	double	   *RX;				/* p * p: factor of X'X - SXX, RX upper read
+								 * row-major */
+	double	   *cbeta;			/* p */
+	double		pwrss;
+	double		ldL2;
+	double		ldRX2;
+	int			n_eval;
+	int			interrupted;
+	int			not_pd;			/* a level's T'Z'ZT + I was not positive definite */
+	nlopt_opt	opt;			/* the running optimizer, to stop it */
+} Work;
+
+extern void lmm_build_gram(const LmmStats *s, Gram *g);
+extern void lmm_free_gram(Gram *g);
+extern void lmm_work_init(Work *w, const Gram *g, int reml);
+extern void lmm_work_free(Work *w);
+extern void lmm_theta_to_T(int q, const double *theta, double *T);
+extern int	lmm_chol_lower(int n, double *A, double tol);
+extern void lmm_forward_solve(int n, int m, const double *L, double *B);
+extern double lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX,
+							   const double *Zty);
+extern double lmm_criterion(Work *w, const double *theta);
+extern int	lmm_theta_is_diagonal(int q, int k);
+extern void lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
+
+#endif							/* LMM_FIT_INT_H */
