@@ -3,7 +3,7 @@
 # Run as root (apt-get); does nothing when everything is present.
 set -euo pipefail
 pkgs=(build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev
-	  liblapacke-dev libnlopt-dev postgresql-15-pgtap
+	  liblapacke-dev libnlopt-dev postgresql-15-pgtap postgresql-15-cron
 	  libtap-parser-sourcehandler-pgtap-perl)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, install, run the
-# core unit tests, then pg_regress and pgTAP in a throwaway cluster.
+# core unit tests, then pg_regress and pgTAP in a throwaway cluster (with
+# two more throwaway servers as shards for the sharded test).
 # Ends with one line "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +17,16 @@ make -s test/core/test_core || exit 1
 test/core/test_core test/data | tee "$log/core" || status=1
 
 echo "== pg_regress and pgTAP in a throwaway cluster"
-pg_virtualenv -v 15 bash -c '
+echo "   (pg_cron preloaded; two more servers as shards for the sharded test)"
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_cron bash -c '
 	make -s installcheck; r=$?
 	[ $r -ne 0 ] && cat regression.diffs 2>/dev/null | head -200
 	psql -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
 	pg_prove -v test/pgtap/*.sql > "'"$log"'/pgtap" 2>&1; p=$?
+	bash test/shards/run.sh >> "'"$log"'/pgtap" 2>&1; s=$?
 	grep -E "^(not ok|# )" "'"$log"'/pgtap" | head -50
-	tail -3 "'"$log"'/pgtap"
-	exit $(( r || p ))' 2>&1 | tee "$log/cluster"
+	grep -E "^(Files|Result)" "'"$log"'/pgtap"
+	exit $(( r || p || s ))' 2>&1 | tee "$log/cluster"
 cluster_rc=${PIPESTATUS[0]}
 
 core_pass=$(sed -n 's/^core: \([0-9]*\) passed.*/\1/p' "$log/core")
