@@ -145,6 +145,8 @@ BEGIN
 	PERFORM lo_unlink(lo);
 	COPY bad_in FROM '/tmp/lmm_stats_07_bad.bin' (FORMAT binary);
 	RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 SELECT pg_temp.copy_in(lmm_stats_send(s)) FROM good;
 SELECT pg_temp.copy_in(substring(lmm_stats_send(s) FROM 1 FOR 60)) FROM good;
