@@ -204,11 +204,14 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
 }
 
-PG_FUNCTION_INFO_V1(lmm_model_send);
+PG_FUNCTION_INFO_V1(lmm_packed_send);
 
-/* Binary output: the packed form as it is stored (portable, big-endian). */
+/*
+ * Binary output of lmm_model and lmm_stats alike: the packed form as it is
+ * stored (portable, big-endian).
+ */
 Datum
-lmm_model_send(PG_FUNCTION_ARGS)
+lmm_packed_send(PG_FUNCTION_ARGS)
 {
 	bytea	   *v = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;

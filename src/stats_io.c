@@ -2,12 +2,12 @@
  * stats_io.c
  *	  The lmm_stats type: streamed statistics as a value that can be stored,
  *	  merged and shipped between servers.  The stored form is the packed
- *	  binary form (also the wire form); the text form is JSON.  Also the
+ *	  binary form (also the wire form, sent by lmm_packed_send in
+ *	  model_io.c); the text form is JSON.  Also the
  *	  plain function lmm_fit(lmm_stats [, options]).
  */
 #include "postgres.h"
 
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -195,20 +195,6 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 	}
 	lmm_state_check_unique(st, false);
 	PG_RETURN_BYTEA_P(lmm_state_pack(st, false));
-}
-
-PG_FUNCTION_INFO_V1(lmm_stats_send);
-
-/* Binary output: the packed form as it is stored (portable, big-endian). */
-Datum
-lmm_stats_send(PG_FUNCTION_ARGS)
-{
-	bytea	   *v = PG_GETARG_BYTEA_PP(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendbytes(&buf, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 PG_FUNCTION_INFO_V1(lmm_stats_recv);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lmm_host.h"
+
 typedef struct LmmReader
 {
 	const unsigned char *p;
@@ -100,6 +102,25 @@ lmm_get_f8(LmmReader *r)
 
 	memcpy(&v, &bits, sizeof(v));
 	return v;
+}
+
+/* Read a length-prefixed string into a new terminated copy; NULL if malformed. */
+static inline char *
+lmm_get_str(LmmReader *r)
+{
+	uint32_t	len = lmm_get_u32(r);
+	char	   *s;
+
+	if (r->failed || len > lmm_left(r) || memchr(r->p, '\0', len) != NULL)
+	{
+		r->failed = 1;
+		return NULL;
+	}
+	s = lmm_alloc((size_t) len + 1);
+	memcpy(s, r->p, len);
+	s[len] = '\0';
+	r->p += len;
+	return s;
 }
 
 #endif							/* LMM_BYTES_H */

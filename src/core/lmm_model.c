@@ -84,25 +84,6 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 	}
 }
 
-/* Read a length-prefixed string into a new terminated copy; NULL if malformed. */
-static char *
-get_str(LmmReader *r)
-{
-	uint32_t	len = lmm_get_u32(r);
-	char	   *s;
-
-	if (r->failed || len > lmm_left(r) || memchr(r->p, '\0', len) != NULL)
-	{
-		r->failed = 1;
-		return NULL;
-	}
-	s = lmm_alloc((size_t) len + 1);
-	memcpy(s, r->p, len);
-	s[len] = '\0';
-	r->p += len;
-	return s;
-}
-
 /* Read n doubles into a new array; NULL if they are not all there. */
 static double *
 get_f8_array(LmmReader *r, size_t n)
@@ -135,7 +116,7 @@ get_str_array(LmmReader *r, size_t n)
 	}
 	a = lmm_alloc0(sizeof(char *) * (n > 0 ? n : 1));
 	for (i = 0; i < n && !r->failed; i++)
-		a[i] = get_str(r);
+		a[i] = lmm_get_str(r);
 	return a;
 }
 
@@ -175,8 +156,8 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	m->aic = lmm_get_f8(&r);
 	m->bic = lmm_get_f8(&r);
 	m->sigma = lmm_get_f8(&r);
-	m->grp = get_str(&r);
-	m->key_type = get_str(&r);
+	m->grp = lmm_get_str(&r);
+	m->key_type = lmm_get_str(&r);
 	m->x_names = get_str_array(&r, p);
 	m->z_names = get_str_array(&r, q);
 	m->beta = get_f8_array(&r, p);
@@ -197,7 +178,7 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	{
 		uint32_t	k;
 
-		m->levels[j] = get_str(&r);
+		m->levels[j] = lmm_get_str(&r);
 		for (k = 0; k < q; k++)
 			m->b[j * q + k] = lmm_get_f8(&r);
 		for (k = 0; k < q * q; k++)

@@ -105,25 +105,6 @@ lmm_stats_pack(const LmmStats *s, const LmmStatsMeta *meta,
 	}
 }
 
-/* Read a length-prefixed string into a new terminated copy; NULL if malformed. */
-static char *
-get_str(LmmReader *r)
-{
-	uint32_t	len = lmm_get_u32(r);
-	char	   *s;
-
-	if (r->failed || len > lmm_left(r) || memchr(r->p, '\0', len) != NULL)
-	{
-		r->failed = 1;
-		return NULL;
-	}
-	s = lmm_alloc((size_t) len + 1);
-	memcpy(s, r->p, len);
-	s[len] = '\0';
-	r->p += len;
-	return s;
-}
-
 /* Read a name list (count word, then strings) into *n and *names. */
 static void
 get_names(LmmReader *r, int *n, char ***names)
@@ -143,7 +124,7 @@ get_names(LmmReader *r, int *n, char ***names)
 	*names = lmm_alloc0(sizeof(char *) * (count + 1));
 	*n = (int) count;
 	for (k = 0; k < count && !r->failed; k++)
-		(*names)[k] = get_str(r);
+		(*names)[k] = lmm_get_str(r);
 }
 
 /*
@@ -180,8 +161,8 @@ lmm_stats_unpack(const unsigned char *buf, size_t len, LmmStats *s,
 		return "number of fixed or random columns out of range";
 	nlevels = lmm_get_u64(&r);
 	meta->n_dropped = (int64_t) lmm_get_u64(&r);
-	meta->g_name = get_str(&r);
-	meta->key_type = get_str(&r);
+	meta->g_name = lmm_get_str(&r);
+	meta->key_type = lmm_get_str(&r);
 	get_names(&r, &meta->n_x_names, &meta->x_names);
 	get_names(&r, &meta->n_z_names, &meta->z_names);
 	if (r.failed)
