@@ -91,6 +91,28 @@ lmm_forward_solve(int n, int m, const double *L, double *B)
 	}
 }
 
+/* Solve L' X = B in place for a lower-triangular n x n L and n x m right-hand sides. */
+void
+lmm_backward_solve(int n, int m, const double *L, double *B)
+{
+	int			i,
+				k,
+				c;
+
+	for (i = n - 1; i >= 0; i--)
+	{
+		for (k = i + 1; k < n; k++)
+		{
+			double		lki = L[k * n + i];
+
+			for (c = 0; c < m; c++)
+				B[i * m + c] -= lki * B[k * m + c];
+		}
+		for (c = 0; c < m; c++)
+			B[i * m + c] /= L[i * n + i];
+	}
+}
+
 /*
  * Per-level factorization for the current T: L = chol(T'ZtZ T + I),
  * RZX = L^-1 T'ZtX, cu = L^-1 T'Zty.  Returns log|L|^2 of the level.
@@ -680,14 +702,7 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 				s -= w->RZX[i * p + k] * betac[k];
 			r[i] = s;
 		}
-		for (i = q - 1; i >= 0; i--)
-		{
-			double		s = r[i];
-
-			for (k = i + 1; k < q; k++)
-				s -= w->L[k * q + i] * r[k];
-			r[i] = s / w->L[i * q + i];
-		}
+		lmm_backward_solve(q, 1, w->L, r);
 		for (i = 0; i < q; i++)
 		{
 			double		s = 0.0;

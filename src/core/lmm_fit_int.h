@@ -64,6 +64,7 @@ extern void lmm_work_free(Work *w);
 extern void lmm_theta_to_T(int q, const double *theta, double *T);
 extern int	lmm_chol_lower(int n, double *A, double tol);
 extern void lmm_forward_solve(int n, int m, const double *L, double *B);
+extern void lmm_backward_solve(int n, int m, const double *L, double *B);
 extern double lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX,
 							   const double *Zty);
 extern double lmm_criterion(Work *w, const double *theta);

@@ -134,12 +134,7 @@ gradient(Work *w, const double *theta, double *grad)
 				s -= w->RZX[a * p + k] * betac[k];
 			u[a] = s;
 		}
-		for (a = q - 1; a >= 0; a--)
-		{
-			for (k = a + 1; k < q; k++)
-				u[a] -= L[k * q + a] * u[k];
-			u[a] /= L[a * q + a];
-		}
+		lmm_backward_solve(q, 1, L, u);
 		for (a = 0; a < q; a++)
 		{
 			double		s = 0.0;
@@ -164,15 +159,8 @@ gradient(Work *w, const double *theta, double *grad)
 			continue;
 
 		/* G = L'^-1 RZX, Q = G V; D -= 2 Q ZtX' - 2 (Q G') T'A */
-		for (b = 0; b < p; b++)
-			for (a = q - 1; a >= 0; a--)
-			{
-				double		s = w->RZX[a * p + b];
-
-				for (k = a + 1; k < q; k++)
-					s -= L[k * q + a] * G[k * p + b];
-				G[a * p + b] = s / L[a * q + a];
-			}
+		memcpy(G, w->RZX, sizeof(double) * q * p);
+		lmm_backward_solve(q, p, L, G);
 		for (a = 0; a < q; a++)
 			for (b = 0; b < p; b++)
 			{
@@ -301,12 +289,7 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 		for (a = 0; a < nf; a++)
 			step[a] = -grad[free_k[a]];
 		lmm_forward_solve(nf, 1, H, step);
-		for (a = nf - 1; a >= 0; a--)
-		{
-			for (b = a + 1; b < nf; b++)
-				step[a] -= H[b * nf + a] * step[b];
-			step[a] /= H[a * nf + a];
-		}
+		lmm_backward_solve(nf, 1, H, step);
 		for (a = 0; a < nf; a++)
 		{
 			int			k = free_k[a];
