@@ -205,3 +205,29 @@ CREATE FUNCTION lmm_summary(m lmm_model,
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_summary(lmm_model) IS 'fit summary: method, counts, REML criterion or ML deviance, logLik, AIC, BIC, sigma, theta, convergence and singularity';
+
+-- Using the model where the rows are ------------------------------------
+
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g anyelement, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[]) IS 'population prediction: the fixed part for one row''s x (without the intercept)';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], anyelement) IS 'conditional prediction: fixed part plus group g''s intercept effect; a level the model never saw gets the population prediction';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], anyelement, float8[]) IS 'conditional prediction with random slopes: fixed part plus group g''s effects at the row''s z; an unseen level gets the population prediction';
+
+CREATE FUNCTION lmm_blup(m lmm_model, g anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g anyelement, term text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement) IS 'conditional mode (BLUP) of group g''s random intercept; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text) IS 'conditional mode (BLUP) of group g for the named random-effect term; NULL for a level the model never saw';
+
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement) IS 'conditional residual: y minus the conditional prediction';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement, float8[]) IS 'conditional residual with random slopes: y minus the conditional prediction at the row''s z';

@@ -52,8 +52,8 @@ create_state(FunctionCallInfo fcinfo, MemoryContext aggctx, int opt_arg)
  * Read a float8[] argument in place: its length, or -1 (with the row to be
  * dropped) when it holds a NULL element.  Multi-dimensional arrays are errors.
  */
-static int
-read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
+int
+lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
 			const double **data)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(argno);
@@ -135,9 +135,9 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 		st->n_dropped++;
 		PG_RETURN_POINTER(st);
 	}
-	nx = read_vector(fcinfo, 2, "x", &x);
+	nx = lmm_read_vector(fcinfo, 2, "x", &x);
 	if (has_z)
-		nz = read_vector(fcinfo, 4, "z", &z);
+		nz = lmm_read_vector(fcinfo, 4, "z", &z);
 	if (nx < 0 || nz < 0)
 	{
 		st->n_dropped++;

@@ -28,6 +28,10 @@ typedef struct LmmOptions
 
 extern void lmm_parse_options(const char *text, LmmOptions *opts);
 
+/* A float8[] argument read in place (agg.c); -1 if it holds a NULL. */
+extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
+							const double **data);
+
 /* lmm_model values: flat varlena holding the packed binary form. */
 extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);

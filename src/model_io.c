@@ -53,6 +53,8 @@ lmm_model_from_datum(Datum d, LmmModel *m)
 	const char *problem = lmm_model_unpack((const unsigned char *) VARDATA_ANY(v),
 										   VARSIZE_ANY_EXHDR(v), m);
 
+	if ((Pointer) v != DatumGetPointer(d))
+		pfree(v);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -7,21 +7,6 @@
 BEGIN;
 \i test/pgtap/setup.psql
 
--- We end at the optimum (BOBYQA, then Newton steps on the analytic
--- gradient).  lme4 run to convergence agrees with us to 2e-6 on every number
--- and to 1e-11 on the criterion.  With its default settings lme4's BOBYQA
--- stops short of the optimum on the flatter criteria (sleep_slope and
--- unbalanced): there theta-derived numbers differ by up to a few 1e-4 and
--- our criterion is lower; elsewhere we agree to 1e-6.
-CREATE FUNCTION pg_temp.tol(run text, fit text, kind text) RETURNS float8
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT CASE
-		WHEN run = 'tight' THEN 2e-6
-		WHEN fit IN ('sleep_slope', 'unbalanced')
-			THEN CASE WHEN kind = 'fixef' THEN 1e-5 ELSE 5e-4 END
-		ELSE 1e-6 END
-$$;
-
 SELECT plan((SELECT 2 * count(*)::int FROM agreement) + 2 * (SELECT count(*)::int FROM fits)
 	+ (SELECT count(*)::int FROM ref WHERE run = 'tight' AND kind = 'crit') + 1);
 
