@@ -35,6 +35,7 @@ extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
 /* lmm_model values: flat varlena holding the packed binary form. */
 extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
+extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
 
 /* JSON text forms (json_io.c). */
 extern void lmm_json_append_f8(StringInfo buf, double v);

@@ -56,10 +56,17 @@ lmm_model_from_datum(Datum d, LmmModel *m)
 	if ((Pointer) v != DatumGetPointer(d))
 		pfree(v);
 	if (problem != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("corrupt lmm_model value: %s", problem),
-				 errdetail("Refit the model with lmm_fit.")));
+		lmm_model_corrupt(problem);
+}
+
+/* The error for a stored model that fails validation. */
+void
+lmm_model_corrupt(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupt lmm_model value: %s", problem),
+			 errdetail("Refit the model with lmm_fit.")));
 }
 
 PG_FUNCTION_INFO_V1(lmm_model_out);

@@ -109,7 +109,11 @@ score_model(FunctionCallInfo fcinfo, int key_arg)
 	ScoreCache *c = (ScoreCache *) fcinfo->flinfo->fn_extra;
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(0);
 	MemoryContext old;
-	int64		dup;
+	bytea	   *flat;
+	const unsigned char *data;
+	size_t		len;
+	size_t		at;
+	const char *problem;
 
 	if (VARATT_IS_EXTERNAL(v) && !VARATT_IS_EXTERNAL_ONDISK(v))
 		v = detoast_external_attr(v);
@@ -134,15 +138,16 @@ score_model(FunctionCallInfo fcinfo, int key_arg)
 		c->raw = palloc_extended(VARSIZE_ANY(v), MCXT_ALLOC_HUGE);
 		memcpy(c->raw, v, VARSIZE_ANY(v));
 	}
-	lmm_model_from_datum(PointerGetDatum(v), &c->m);
-	dup = lmm_index_build(&c->ix, c->m.levels, c->m.nlevels);
-	if (dup != -1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("corrupt lmm_model value: %s",
-						dup == -2 ? "too many levels to index" :
-						psprintf("level \"%s\" appears twice", c->m.levels[dup])),
-				 errdetail("Refit the model with lmm_fit.")));
+	flat = DatumGetByteaPP(PointerGetDatum(v));
+	data = (const unsigned char *) VARDATA_ANY(flat);
+	len = VARSIZE_ANY_EXHDR(flat);
+	problem = lmm_model_unpack_head(data, len, &c->m, &at);
+	if (problem == NULL)
+		problem = lmm_index_build(&c->ix, data + at, len - at, c->m.nlevels, c->m.q);
+	if (problem != NULL)
+		lmm_model_corrupt(problem);
+	if (flat != (bytea *) v)
+		pfree(flat);
 	if (key_arg >= 0)
 		resolve_key(c, fcinfo, key_arg);
 	MemoryContextSwitchTo(old);
@@ -150,13 +155,13 @@ score_model(FunctionCallInfo fcinfo, int key_arg)
 	return c;
 }
 
-/* The level number of the key at argument argno, or -1 for a level the model never saw. */
-static int64
+/* The index record of the key at argument argno, or NULL for a level the model never saw. */
+static const unsigned char *
 key_level(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
 {
 	Datum		key = PG_GETARG_DATUM(argno);
 	char	   *s;
-	int64		level;
+	const unsigned char *level;
 
 	if (c->parse_text)
 	{
@@ -204,7 +209,7 @@ predict_row(FunctionCallInfo fcinfo, int x_arg, int g_arg, int z_arg,
 	const double *x;
 	const double *z = NULL;
 	double		sum = m->beta[0];
-	int64		level;
+	const unsigned char *level;
 	int			k;
 
 	if (!row_values(fcinfo, x_arg, "x", m->p - 1, &x))
@@ -218,13 +223,11 @@ predict_row(FunctionCallInfo fcinfo, int x_arg, int g_arg, int z_arg,
 		return false;
 	for (k = 1; k < m->p; k++)
 		sum += m->beta[k] * x[k - 1];
-	if (g_arg >= 0 && (level = key_level(c, fcinfo, g_arg)) >= 0)
+	if (g_arg >= 0 && (level = key_level(c, fcinfo, g_arg)) != NULL)
 	{
-		const double *b = m->b + level * m->q;
-
-		sum += b[0];
+		sum += lmm_index_b(level, 0);
 		for (k = 1; k < m->q; k++)
-			sum += b[k] * z[k - 1];
+			sum += lmm_index_b(level, k) * z[k - 1];
 	}
 	*eta = sum;
 	return true;
@@ -272,7 +275,7 @@ lmm_blup(PG_FUNCTION_ARGS)
 {
 	ScoreCache *c = score_model(fcinfo, 1);
 	int			term = 0;
-	int64		level;
+	const unsigned char *level;
 
 	if (PG_NARGS() >= 3)
 	{
@@ -296,7 +299,7 @@ lmm_blup(PG_FUNCTION_ARGS)
 		pfree(name);
 	}
 	level = key_level(c, fcinfo, 1);
-	if (level < 0)
+	if (level == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(c->m.b[level * c->m.q + term]);
+	PG_RETURN_FLOAT8(lmm_index_b(level, term));
 }

@@ -1,7 +1,10 @@
 /*
  * lmm_index.h
- *	  An open-addressing hash index from a model's level keys (their text
- *	  forms) to level numbers, so scoring finds a row's group in O(1).
+ *	  The scoring index of a model: each level's key (its text form) and
+ *	  conditional modes b, packed next to each other, and an open-addressing
+ *	  hash table over them, so scoring finds a row's group in O(1) with few
+ *	  cache misses.  Built straight from the level records of the model's
+ *	  binary form.
  */
 #ifndef LMM_INDEX_H
 #define LMM_INDEX_H
@@ -9,26 +12,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One slot: the key's hash and its level number plus one (0 = empty). */
+/* One slot: the key's hash and its record's offset plus one (0 = empty). */
 typedef struct LmmIndexSlot
 {
 	uint32_t	hash;
-	uint32_t	level1;
+	uint32_t	rec1;
 } LmmIndexSlot;
 
 typedef struct LmmIndex
 {
-	char	  **levels;			/* the keys, borrowed from the model */
+	int			q;				/* conditional modes per level */
 	int64_t		nlevels;
 	uint64_t	mask;			/* slot count minus one (a power of two) */
 	LmmIndexSlot *slots;
+	/* records, one per level: u32 key length, key bytes, q native doubles */
+	unsigned char *recs;
 } LmmIndex;
 
-/* Largest number of levels an index holds (level numbers fit in 32 bits). */
-#define LMM_INDEX_MAX_LEVELS ((int64_t) 0x7FFFFFFF)
-
-extern int64_t lmm_index_build(LmmIndex *ix, char **levels, int64_t nlevels);
-extern int64_t lmm_index_find(const LmmIndex *ix, const char *key, size_t len);
+extern const char *lmm_index_build(LmmIndex *ix, const unsigned char *levels,
+								   size_t len, int64_t nlevels, int q);
+extern const unsigned char *lmm_index_find(const LmmIndex *ix, const char *key,
+										   size_t len);
+extern double lmm_index_b(const unsigned char *rec, int k);
 extern void lmm_index_free(LmmIndex *ix);
 
 #endif							/* LMM_INDEX_H */

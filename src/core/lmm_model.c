@@ -120,6 +120,119 @@ get_str_array(LmmReader *r, size_t n)
 	return a;
 }
 
+/* Nonzero if all n doubles are finite. */
+static int
+all_finite(const double *a, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(a[i]))
+			return 0;
+	return 1;
+}
+
+/* Check the part of a model before its levels; NULL or the first problem. */
+static const char *
+check_head(const LmmModel *m)
+{
+	int			k;
+	int			q = m->q;
+
+	if (m->flags & ~LMM_MODEL_FLAGS)
+		return "unknown flag bits";
+	if (m->p < 1 || m->p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
+		return "number of fixed or random terms out of range";
+	if (m->nlevels < 2 || m->n_obs <= m->nlevels || m->n_dropped < 0 ||
+		m->n_eval < 0)
+		return "counts are inconsistent (need at least 2 levels and more observations than levels)";
+	if (!isfinite(m->criterion) || !isfinite(m->loglik) || !isfinite(m->aic) ||
+		!isfinite(m->bic) || !(isfinite(m->sigma) && m->sigma > 0.0))
+		return "criterion, log-likelihood, AIC, BIC and sigma must be finite, sigma positive";
+	if (!all_finite(m->beta, m->p) || !all_finite(m->vcov, (size_t) m->p * m->p) ||
+		!all_finite(m->theta, LMM_NTHETA(q)))
+		return "estimates must be finite numbers";
+	for (k = 0; k < m->p; k++)
+		if (m->vcov[k * m->p + k] < 0.0)
+			return "variances of the fixed effects must not be negative";
+	for (k = 0; k < q; k++)
+	{
+		/* the diagonal of T is listed at index k*q - k(k-1)/2 */
+		if (m->theta[k * q - k * (k - 1) / 2] < 0.0)
+			return "diagonal elements of theta must not be negative";
+	}
+	return NULL;
+}
+
+/*
+ * Read the part of a model before its levels into m (nlevels included,
+ * bounded by the bytes left), checking sizes before allocating; leaves r at
+ * the level records.  Returns NULL on success or a description of the
+ * problem; m then holds nothing lmm_model_free can't release.
+ */
+static const char *
+unpack_head(LmmReader *r, LmmModel *m)
+{
+	uint32_t	p,
+				q;
+	uint64_t	nlevels;
+	size_t		per_level;
+
+	memset(m, 0, sizeof(LmmModel));
+	if (lmm_get_u32(r) != LMM_MODEL_MAGIC)
+		return "not an lmm_model value (bad magic number)";
+	if (lmm_get_u32(r) != LMM_MODEL_VERSION)
+		return "unsupported lmm_model format version";
+	m->flags = lmm_get_u32(r);
+	p = lmm_get_u32(r);
+	q = lmm_get_u32(r);
+	if (p < 1 || p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
+		return "number of fixed or random terms out of range";
+	m->p = (int) p;
+	m->q = (int) q;
+	nlevels = lmm_get_u64(r);
+	m->n_obs = (int64_t) lmm_get_u64(r);
+	m->n_dropped = (int64_t) lmm_get_u64(r);
+	m->n_eval = (int) lmm_get_u32(r);
+	m->criterion = lmm_get_f8(r);
+	m->loglik = lmm_get_f8(r);
+	m->aic = lmm_get_f8(r);
+	m->bic = lmm_get_f8(r);
+	m->sigma = lmm_get_f8(r);
+	m->grp = lmm_get_str(r);
+	m->key_type = lmm_get_str(r);
+	m->x_names = get_str_array(r, p);
+	m->z_names = get_str_array(r, q);
+	m->beta = get_f8_array(r, p);
+	m->vcov = get_f8_array(r, (size_t) p * p);
+	m->theta = get_f8_array(r, LMM_NTHETA(q));
+	if (r->failed)
+		return "lmm_model value is truncated";
+
+	/* each level takes at least its length word and its numbers */
+	per_level = 4 + 8 * ((size_t) q + (size_t) q * q);
+	if (nlevels > lmm_left(r) / per_level)
+		return "lmm_model value claims more levels than it holds";
+	m->nlevels = (int64_t) nlevels;
+	return NULL;
+}
+
+/*
+ * Parse and check everything of len bytes but the level records, for a
+ * reader that needs only some of each level (the scoring index); the records
+ * start at byte *levels_at.
+ */
+const char *
+lmm_model_unpack_head(const unsigned char *buf, size_t len, LmmModel *m,
+					  size_t *levels_at)
+{
+	LmmReader	r = {buf, buf + len, 0};
+	const char *problem = unpack_head(&r, m);
+
+	*levels_at = (size_t) (r.p - buf);
+	return problem ? problem : check_head(m);
+}
+
 /*
  * Parse len bytes into m, checking sizes before allocating and every field
  * after reading; returns NULL on success or a description of the problem.
@@ -129,48 +242,13 @@ const char *
 lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 {
 	LmmReader	r = {buf, buf + len, 0};
-	uint32_t	p,
-				q;
-	uint64_t	nlevels;
-	size_t		per_level;
+	const char *problem = unpack_head(&r, m);
+	uint32_t	q = (uint32_t) m->q;
+	uint64_t	nlevels = (uint64_t) m->nlevels;
 	int64_t		j;
 
-	memset(m, 0, sizeof(LmmModel));
-	if (lmm_get_u32(&r) != LMM_MODEL_MAGIC)
-		return "not an lmm_model value (bad magic number)";
-	if (lmm_get_u32(&r) != LMM_MODEL_VERSION)
-		return "unsupported lmm_model format version";
-	m->flags = lmm_get_u32(&r);
-	p = lmm_get_u32(&r);
-	q = lmm_get_u32(&r);
-	if (p < 1 || p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
-		return "number of fixed or random terms out of range";
-	m->p = (int) p;
-	m->q = (int) q;
-	nlevels = lmm_get_u64(&r);
-	m->n_obs = (int64_t) lmm_get_u64(&r);
-	m->n_dropped = (int64_t) lmm_get_u64(&r);
-	m->n_eval = (int) lmm_get_u32(&r);
-	m->criterion = lmm_get_f8(&r);
-	m->loglik = lmm_get_f8(&r);
-	m->aic = lmm_get_f8(&r);
-	m->bic = lmm_get_f8(&r);
-	m->sigma = lmm_get_f8(&r);
-	m->grp = lmm_get_str(&r);
-	m->key_type = lmm_get_str(&r);
-	m->x_names = get_str_array(&r, p);
-	m->z_names = get_str_array(&r, q);
-	m->beta = get_f8_array(&r, p);
-	m->vcov = get_f8_array(&r, (size_t) p * p);
-	m->theta = get_f8_array(&r, LMM_NTHETA(q));
-	if (r.failed)
-		return "lmm_model value is truncated";
-
-	/* each level takes at least its length word and its numbers */
-	per_level = 4 + 8 * ((size_t) q + (size_t) q * q);
-	if (nlevels > lmm_left(&r) / per_level)
-		return "lmm_model value claims more levels than it holds";
-	m->nlevels = (int64_t) nlevels;
+	if (problem)
+		return problem;
 	m->levels = lmm_alloc0(sizeof(char *) * (nlevels > 0 ? nlevels : 1));
 	m->b = lmm_alloc(sizeof(double) * (nlevels * q + 1));
 	m->condvar = lmm_alloc(sizeof(double) * (nlevels * q * q + 1));
@@ -191,18 +269,6 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	return lmm_model_check(m);
 }
 
-/* Nonzero if all n doubles are finite. */
-static int
-all_finite(const double *a, size_t n)
-{
-	size_t		i;
-
-	for (i = 0; i < n; i++)
-		if (!isfinite(a[i]))
-			return 0;
-	return 1;
-}
-
 /*
  * Check what a model must satisfy, however it was built (text or binary
  * input): returns NULL or a description of the first problem.
@@ -210,34 +276,16 @@ all_finite(const double *a, size_t n)
 const char *
 lmm_model_check(const LmmModel *m)
 {
-	int			k;
+	const char *problem = check_head(m);
 	int64_t		j;
+	int			k;
 	int			q = m->q;
 
-	if (m->flags & ~LMM_MODEL_FLAGS)
-		return "unknown flag bits";
-	if (m->p < 1 || m->p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
-		return "number of fixed or random terms out of range";
-	if (m->nlevels < 2 || m->n_obs <= m->nlevels || m->n_dropped < 0 ||
-		m->n_eval < 0)
-		return "counts are inconsistent (need at least 2 levels and more observations than levels)";
-	if (!isfinite(m->criterion) || !isfinite(m->loglik) || !isfinite(m->aic) ||
-		!isfinite(m->bic) || !(isfinite(m->sigma) && m->sigma > 0.0))
-		return "criterion, log-likelihood, AIC, BIC and sigma must be finite, sigma positive";
-	if (!all_finite(m->beta, m->p) || !all_finite(m->vcov, (size_t) m->p * m->p) ||
-		!all_finite(m->theta, LMM_NTHETA(q)) ||
-		!all_finite(m->b, (size_t) m->nlevels * q) ||
+	if (problem)
+		return problem;
+	if (!all_finite(m->b, (size_t) m->nlevels * q) ||
 		!all_finite(m->condvar, (size_t) m->nlevels * q * q))
 		return "estimates must be finite numbers";
-	for (k = 0; k < m->p; k++)
-		if (m->vcov[k * m->p + k] < 0.0)
-			return "variances of the fixed effects must not be negative";
-	for (k = 0; k < q; k++)
-	{
-		/* the diagonal of T is listed at index k*q - k(k-1)/2 */
-		if (m->theta[k * q - k * (k - 1) / 2] < 0.0)
-			return "diagonal elements of theta must not be negative";
-	}
 	for (j = 0; j < m->nlevels; j++)
 		for (k = 0; k < q; k++)
 			if (m->condvar[(j * q + k) * q + k] < 0.0)
