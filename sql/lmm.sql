@@ -214,20 +214,38 @@ CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g anyelement) RETURNS float
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g anyelement, z float8[]) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g text, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_predict(lmm_model, float8[]) IS 'population prediction: the fixed part for one row''s x (without the intercept)';
 COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], anyelement) IS 'conditional prediction: fixed part plus group g''s intercept effect; a level the model never saw gets the population prediction';
 COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], anyelement, float8[]) IS 'conditional prediction with random slopes: fixed part plus group g''s effects at the row''s z; an unseen level gets the population prediction';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text) IS 'conditional prediction for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text, float8[]) IS 'conditional prediction with random slopes for a key given as text (read as the model''s key type)';
 
 CREATE FUNCTION lmm_blup(m lmm_model, g anyelement) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION lmm_blup(m lmm_model, g anyelement, term text) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g text, term text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement) IS 'conditional mode (BLUP) of group g''s random intercept; NULL for a level the model never saw';
 COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text) IS 'conditional mode (BLUP) of group g for the named random-effect term; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text) IS 'BLUP of the random intercept for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text, text) IS 'BLUP of a named random-effect term for a key given as text (read as the model''s key type)';
 
 CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement, z float8[]) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g text, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement) IS 'conditional residual: y minus the conditional prediction';
 COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement, float8[]) IS 'conditional residual with random slopes: y minus the conditional prediction at the row''s z';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text) IS 'conditional residual for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text, float8[]) IS 'conditional residual with random slopes for a key given as text (read as the model''s key type)';

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lmm_fit.h"
+#include "lmm_index.h"
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
@@ -223,12 +224,32 @@ test_fit(const Sleep *s, const char *dir)
 	}
 }
 
-/* A small valid model. */
-static void
-make_model(LmmModel *m, double *beta, double *vcov, double *theta, double *b,
-		   double *cv, char **xn, char **zn, char **lv)
+/* A small valid model and the arrays it points into. */
+typedef struct SmallModel
 {
-	memset(m, 0, sizeof(*m));
+	LmmModel	m;
+	double		beta[2],
+				vcov[4],
+				theta[1],
+				b[3],
+				cv[3];
+	char	   *xn[2],
+			   *zn[1],
+			   *lv[3];
+} SmallModel;
+
+/* Fill s with a valid model of three levels keyed "1", "2", "3". */
+static void
+make_model(SmallModel *s)
+{
+	static const SmallModel init = {
+		.beta = {1.25, -0.5}, .vcov = {0.1, 0.01, 0.01, 0.2}, .theta = {0.8},
+		.b = {0.3, -0.2, -0.1}, .cv = {0.04, 0.05, 0.06},
+		.xn = {"(Intercept)", "x1"}, .zn = {"(Intercept)"}, .lv = {"1", "2", "3"}
+	};
+	LmmModel   *m = &s->m;
+
+	*s = init;
 	m->flags = LMM_MODEL_REML | LMM_MODEL_CONVERGED;
 	m->p = 2;
 	m->q = 1;
@@ -242,30 +263,23 @@ make_model(LmmModel *m, double *beta, double *vcov, double *theta, double *b,
 	m->sigma = 1.5;
 	m->grp = "g";
 	m->key_type = "integer";
-	m->x_names = xn;
-	m->z_names = zn;
-	m->beta = beta;
-	m->vcov = vcov;
-	m->theta = theta;
-	m->levels = lv;
-	m->b = b;
-	m->condvar = cv;
+	m->x_names = s->xn;
+	m->z_names = s->zn;
+	m->beta = s->beta;
+	m->vcov = s->vcov;
+	m->theta = s->theta;
+	m->levels = s->lv;
+	m->b = s->b;
+	m->condvar = s->cv;
 }
 
 /* Packing round-trips; every truncation and many corruptions are refused cleanly. */
 static void
 test_model_bytes(void)
 {
-	double		beta[2] = {1.25, -0.5},
-				vcov[4] = {0.1, 0.01, 0.01, 0.2},
-				theta[1] = {0.8},
-				b[3] = {0.3, -0.2, -0.1},
-				cv[3] = {0.04, 0.05, 0.06};
-	char	   *xn[2] = {"(Intercept)", "x1"},
-			   *zn[1] = {"(Intercept)"},
-			   *lv[3] = {"1", "2", "3"};
-	LmmModel	m,
-				back;
+	SmallModel	sm;
+	LmmModel   *m = &sm.m;
+	LmmModel	back;
 	size_t		size,
 				len;
 	unsigned char *buf;
@@ -273,11 +287,11 @@ test_model_bytes(void)
 	int			flips_ok = 1;
 	size_t		i;
 
-	make_model(&m, beta, vcov, theta, b, cv, xn, zn, lv);
-	check(lmm_model_check(&m) == NULL, "model: valid model passes its check");
-	size = lmm_model_packed_size(&m);
+	make_model(&sm);
+	check(lmm_model_check(m) == NULL, "model: valid model passes its check");
+	size = lmm_model_packed_size(m);
 	buf = malloc(size);
-	lmm_model_pack(&m, buf);
+	lmm_model_pack(m, buf);
 	check(lmm_model_unpack(buf, size, &back) == NULL, "model: unpack of a packed model");
 	check(back.p == 2 && back.nlevels == 3 && back.b[1] == -0.2 &&
 		  strcmp(back.levels[2], "3") == 0 && back.sigma == 1.5,
@@ -307,11 +321,74 @@ test_model_bytes(void)
 	}
 	check(flips_ok, "model: a flipped magic or version byte is refused");
 
-	m.sigma = -1.0;
-	check(lmm_model_check(&m) != NULL, "model: negative sigma refused");
-	m.sigma = 1.5;
-	m.theta[0] = NAN;
-	check(lmm_model_check(&m) != NULL, "model: NaN theta refused");
+	m->sigma = -1.0;
+	check(lmm_model_check(m) != NULL, "model: negative sigma refused");
+	m->sigma = 1.5;
+	m->theta[0] = NAN;
+	check(lmm_model_check(m) != NULL, "model: NaN theta refused");
+	free(buf);
+}
+
+/*
+ * The scoring index finds every level of a packed model and no other key,
+ * with its conditional modes; it refuses repeated keys and every truncation
+ * of the level records.
+ */
+static void
+test_index(void)
+{
+	SmallModel	sm;
+	LmmModel   *m = &sm.m;
+	LmmModel	head;
+	LmmIndex	ix;
+	size_t		size,
+				at,
+				len;
+	unsigned char *buf;
+	const unsigned char *rec;
+	int			found = 1;
+	int			refused = 1;
+	int			k;
+
+	make_model(&sm);
+	sm.lv[1] = "22";
+	sm.lv[2] = "333";
+	size = lmm_model_packed_size(m);
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack_head(buf, size, &head, &at) == NULL && head.nlevels == 3,
+		  "index: the head of a packed model unpacks");
+	check(lmm_index_build(&ix, buf + at, size - at, head.nlevels, head.q) == NULL,
+		  "index: builds from the level records");
+	for (k = 0; k < 3; k++)
+	{
+		rec = lmm_index_find(&ix, sm.lv[k], strlen(sm.lv[k]));
+		if (rec == NULL || lmm_index_b(rec, 0) != sm.b[k])
+			found = 0;
+	}
+	check(found, "index: every level is found with its b");
+	check(lmm_index_find(&ix, "2", 1) == NULL && lmm_index_find(&ix, "222", 3) == NULL &&
+		  lmm_index_find(&ix, "", 0) == NULL, "index: prefixes and extensions of keys are not found");
+	lmm_index_free(&ix);
+
+	for (len = 0; len < size - at; len++)
+	{
+		if (lmm_index_build(&ix, buf + at, len, head.nlevels, head.q) == NULL)
+			refused = 0;
+		lmm_index_free(&ix);
+	}
+	check(refused, "index: every truncation of the level records is refused");
+	lmm_model_free(&head);
+	free(buf);
+
+	sm.lv[2] = "1";
+	buf = malloc(lmm_model_packed_size(m));
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack_head(buf, size - 2, &head, &at) == NULL &&
+		  lmm_index_build(&ix, buf + at, size - 2 - at, head.nlevels, head.q) != NULL,
+		  "index: a repeated level is refused");
+	lmm_index_free(&ix);
+	lmm_model_free(&head);
 	free(buf);
 }
 
@@ -504,6 +581,7 @@ main(int argc, char **argv)
 	test_merge(&s);
 	test_fit(&s, dir);
 	test_model_bytes();
+	test_index();
 	test_stats_bytes(&s);
 	test_gradient(&s);
 	test_errors();

@@ -78,7 +78,7 @@ FROM (SELECT k, i % 3000 AS g, sin(i * 0.37) AS x,
 	  FROM generate_series(1, 2) k, generate_series(1, 12000) i) d
 GROUP BY k;
 
-SELECT plan(8 * 3 + 10 * 2 + 5 + 1 + 1 + 4 + 4 + 11 + 4);
+SELECT plan(8 * 3 + 10 * 2 + 5 + 1 + 1 + 6 + 4 + 11 + 4);
 
 -- (1) new rows, seen and unseen levels, against lme4 run to convergence
 SELECT is(count(our_cond)::int, count(*)::int, format('%s %s: a prediction for every reference row', fit, method))
@@ -119,6 +119,10 @@ SELECT is(lmm_blup(m, 3), lmm_blup(m, '3'::text), 'an integer key and its text f
 FROM fits WHERE fit = 'singular' AND method = 'REML';
 SELECT is(lmm_blup(m, 3), lmm_blup(m, '+03'::text), 'a key passed as text is read as the key type')
 FROM fits WHERE fit = 'singular' AND method = 'REML';
+SELECT is(lmm_predict(m, ARRAY[0.5], '3'), lmm_predict(m, ARRAY[0.5], 3), 'an untyped literal key works')
+FROM fits WHERE fit = 'singular' AND method = 'REML';
+SELECT is(lmm_blup(m, '308'::varchar, 'Days'), lmm_blup(m, '308'::text, 'Days'), 'a varchar key works for a text model')
+FROM fits WHERE fit = 'sleep_slope' AND method = 'REML';
 SELECT is(count(*) FILTER (WHERE lmm_blup(f.m, s.g) IS DISTINCT FROM r.estimate)::int, 0,
 		  'lmm_blup agrees with joining lmm_ranef on level = key::text')
 FROM singular s JOIN fits f ON f.fit = 'singular'

@@ -13,22 +13,7 @@ JOIN (SELECT j, random() AS u0, 0.5 * random() AS u1 FROM generate_series(0, 299
 	ON e.j = s.i % 300;
 ANALYZE par;
 
--- Run EXPLAIN ANALYZE and report the plan's aggregate nodes and workers launched.
-CREATE FUNCTION pg_temp.plan(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	line text;
-	nodes text := '';
-	launched text := 'no workers';
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-		IF line ~ '(Partial|Finalize) Aggregate' THEN
-			nodes := nodes || trim(substring(line FROM '(Partial|Finalize) Aggregate')) || '; ';
-		ELSIF line ~ 'Workers Launched' THEN
-			launched := trim(substring(line FROM 'Workers Launched: \d+'));
-		END IF;
-	END LOOP;
-	RETURN nodes || launched;
-END $$;
+\i test/helpers/plan.psql
 
 -- Largest relative difference between two models' numbers of one kind
 -- (BLUPs relative to the largest BLUP of their term, as some are near zero).
