@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Scoring benchmark: bash bench/score.sh (as root: builds, installs, and runs
-# bench/score.sql in a throwaway cluster; or set PGDATABASE etc. and pass
-# --here to use a running server where lmm is installed).
+# Scoring benchmark.  As root: install what is missing, build, install, and
+# run bench/score.sql in a throwaway cluster.  With --here: run it against
+# the server the PG* environment variables point at (lmm installed there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--here" ]; then
 	exec psql -X -f bench/score.sql
 fi
-make -s && make -s install
-chmod -R a+rX .
-exec runuser -u postgres -- pg_virtualenv -v 15 psql -X -f bench/score.sql
+bash scripts/deps.sh
+make -s
+make -s install
+exec pg_virtualenv -v 15 psql -X -f bench/score.sql
