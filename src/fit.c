@@ -237,7 +237,7 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	m.bic = fit.bic;
 	m.sigma = fit.sigma;
 	m.grp = st->opts.g_name;
-	m.key_type = format_type_be(st->key_type);
+	m.key_type = format_type_be_qualified(st->key_type);
 	m.x_names = term_names(st->nx, st->opts.n_x_names > 0 ? st->opts.x_names : NULL, "x");
 	m.z_names = term_names(st->nz, st->opts.n_z_names > 0 ? st->opts.z_names : NULL, "z");
 	m.beta = fit.beta;

@@ -67,36 +67,41 @@ static void
 resolve_key(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
 {
 	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argno);
+	Oid			keytype;
 	Oid			fn;
 	bool		isvarlena;
 
 	if (!OidIsValid(argtype))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("could not determine the type of the group key")));
-	if (strcmp(format_type_be_qualified(argtype), c->m.key_type) == 0)
+				 errmsg("could not determine the type of the group key"),
+				 errdetail("Call the function with a key whose type is known, e.g. a column or a cast value.")));
+	parseTypeString(c->m.key_type, &keytype, &c->key_typmod, true);
+	if (argtype == keytype)
 	{
 		c->parse_text = false;
 		getTypeOutputInfo(argtype, &fn, &isvarlena);
 		fmgr_info_cxt(fn, &c->key_out, c->cxt);
 		return;
 	}
-	if (argtype != TEXTOID)
+	if (argtype != TEXTOID || !OidIsValid(keytype))
+	{
+		const char *keyname = OidIsValid(keytype) ? format_type_be(keytype) : c->m.key_type;
+
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("group key of type %s does not match the model's key type %s",
-						format_type_be(argtype), c->m.key_type),
-				 errdetail("Cast the key to %s (or pass it as text).", c->m.key_type)));
-	{
-		Oid			keytype;
-
-		c->parse_text = true;
-		parseTypeString(c->m.key_type, &keytype, &c->key_typmod, false);
-		getTypeInputInfo(keytype, &fn, &c->key_ioparam);
-		fmgr_info_cxt(fn, &c->key_in, c->cxt);
-		getTypeOutputInfo(keytype, &fn, &isvarlena);
-		fmgr_info_cxt(fn, &c->key_out, c->cxt);
+						format_type_be(argtype), keyname),
+				 OidIsValid(keytype) ?
+				 errdetail("Cast the key to %s (or pass it as text).", keyname) :
+				 errdetail("Type %s does not exist in this database; create it, or pass keys as text to a model fitted on text keys.",
+						   keyname)));
 	}
+	c->parse_text = true;
+	getTypeInputInfo(keytype, &fn, &c->key_ioparam);
+	fmgr_info_cxt(fn, &c->key_in, c->cxt);
+	getTypeOutputInfo(keytype, &fn, &isvarlena);
+	fmgr_info_cxt(fn, &c->key_out, c->cxt);
 }
 
 /*

@@ -78,8 +78,9 @@ insert(LmmIndex *ix, uint32_t h, size_t off)
  * Index the nlevels level records of a model's binary form (len bytes at
  * levels: u32 key length, key, q f8 b, q*q f8 conditional covariances, all
  * big-endian), reading every byte within bounds.  Returns NULL on success or
- * a description of the problem (truncation, trailing bytes, a key with a NUL
- * byte, a non-finite b, a repeated key).  The records are copied first, then
+ * a description of the problem (more levels than the bytes can hold,
+ * truncation, trailing bytes, a key with a NUL byte, a non-finite b, a
+ * repeated key), having freed what it allocated.  The records are copied first, then
  * inserted with the slots of later ones prefetched, because with a million
  * levels each slot is a cache miss.
  */
@@ -97,19 +98,21 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 	int			k;
 
 	memset(ix, 0, sizeof(LmmIndex));
+	if (q < 1 || nlevels < 0 ||
+		(uint64_t) nlevels > len / (4 + 8 * ((size_t) q + (size_t) q * q)))
+		return "lmm_model value claims more levels than it holds";
 	/* a record takes at most its source's bytes: no more than len in all */
-	if (nlevels < 0 || len > LMM_INDEX_MAX_RECS)
-		return "lmm_model value has too many levels to index";
+	if (len > LMM_INDEX_MAX_RECS)
+		return "lmm_model value is too large to index";
 	while (nslots < 2 * (uint64_t) nlevels)
 		nslots *= 2;
-	ix->q = q;
 	ix->nlevels = nlevels;
 	ix->mask = nslots - 1;
 	ix->slots = lmm_alloc0(sizeof(LmmIndexSlot) * nslots);
 	ix->recs = lmm_alloc(len > 0 ? len : 1);
 	hash = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
 	off = lmm_alloc(sizeof(size_t) * (nlevels + 1));
-	for (j = 0; j < nlevels; j++)
+	for (j = 0; j < nlevels && problem == NULL; j++)
 	{
 		uint32_t	keylen = lmm_get_u32(&r);
 		const unsigned char *key = r.p;
@@ -117,9 +120,12 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 
 		if (r.failed || keylen > lmm_left(&r) ||
 			lmm_left(&r) - keylen < 8 * ((size_t) q + (size_t) q * q))
-			return "lmm_model value is truncated";
+		{
+			problem = "lmm_model value is truncated";
+			break;
+		}
 		if (memchr(key, '\0', keylen) != NULL)
-			return "a level key holds a NUL byte";
+			problem = "a level key holds a NUL byte";
 		memcpy(rec, &keylen, 4);
 		memcpy(rec + 4, key, keylen);
 		r.p += keylen;
@@ -128,7 +134,7 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 			double		b = lmm_get_f8(&r);
 
 			if (!isfinite(b))
-				return "estimates must be finite numbers";
+				problem = "estimates must be finite numbers";
 			memcpy(rec + 4 + keylen + 8 * k, &b, 8);
 		}
 		r.p += 8 * (size_t) q * q;
@@ -136,8 +142,8 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 		off[j] = used;
 		used += 4 + keylen + 8 * (size_t) q;
 	}
-	if (r.p != r.end)
-		return "lmm_model value has trailing bytes";
+	if (problem == NULL && r.p != r.end)
+		problem = "lmm_model value has trailing bytes";
 	for (j = 0; j < nlevels && problem == NULL; j++)
 	{
 #ifdef __GNUC__
@@ -148,6 +154,8 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 	}
 	lmm_free(hash);
 	lmm_free(off);
+	if (problem != NULL)
+		lmm_index_free(ix);
 	return problem;
 }
 

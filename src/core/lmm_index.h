@@ -21,7 +21,6 @@ typedef struct LmmIndexSlot
 
 typedef struct LmmIndex
 {
-	int			q;				/* conditional modes per level */
 	int64_t		nlevels;
 	uint64_t	mask;			/* slot count minus one (a power of two) */
 	LmmIndexSlot *slots;

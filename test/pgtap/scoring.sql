@@ -78,7 +78,7 @@ FROM (SELECT k, i % 3000 AS g, sin(i * 0.37) AS x,
 	  FROM generate_series(1, 2) k, generate_series(1, 12000) i) d
 GROUP BY k;
 
-SELECT plan(8 * 3 + 10 * 2 + 5 + 1 + 1 + 6 + 4 + 11 + 4);
+SELECT plan(8 * 3 + 10 * 2 + 5 + 1 + 1 + 7 + 4 + 11 + 4);
 
 -- (1) new rows, seen and unseen levels, against lme4 run to convergence
 SELECT is(count(our_cond)::int, count(*)::int, format('%s %s: a prediction for every reference row', fit, method))
@@ -127,6 +127,9 @@ SELECT is(count(*) FILTER (WHERE lmm_blup(f.m, s.g) IS DISTINCT FROM r.estimate)
 		  'lmm_blup agrees with joining lmm_ranef on level = key::text')
 FROM singular s JOIN fits f ON f.fit = 'singular'
 JOIN lmm_ranef(f.m) r ON r.level = s.g::text AND r.term = '(Intercept)';
+WITH dm AS (SELECT lmm_fit(reaction, ARRAY[days], date '2020-01-01' + subject::int) AS m FROM sleepstudy)
+SELECT is(lmm_blup(dm.m, date '2020-01-01' + 308), r.estimate, 'a date-keyed model is scored with date keys')
+FROM dm, lmm_ranef(dm.m) r WHERE r.level = (date '2020-01-01' + 308)::text;
 SELECT ok(lmm_blup(m, 9999) IS NULL AND lmm_blup(m, '9998'::text) IS NULL,
 		  'an unseen level has no BLUP (NULL)')
 FROM fits f WHERE (fit, method) IN (('singular', 'REML'));
