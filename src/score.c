@@ -3,9 +3,9 @@
  *	  Use a model where the rows are: predictions, one group's conditional
  *	  mode, and residuals, one row at a time.
  *
- * Each call site keeps the model it last saw in fn_extra: unpacked, with an
- * index from level keys to level numbers, so a query that scores many rows
- * with one model detoasts, parses and indexes it once.  The cache is keyed
+ * Each call site keeps the model it last saw in fn_extra: its head unpacked
+ * and its levels in an index from key to conditional modes, so a query that
+ * scores many rows with one model detoasts, parses and indexes it once.  The cache is keyed
  * by the model's identity (its TOAST pointer when it is stored out of line,
  * else its bytes), so a different model in the next row is noticed.
  */

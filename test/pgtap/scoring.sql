@@ -12,14 +12,21 @@ CREATE TEMP TABLE pref (fit text, method text, g text, x1 float8, x2 float8,
 	cond float8, pop float8);
 \copy pref FROM 'test/data/predict_new.ref.csv' CSV HEADER
 
--- Ours on the reference grid: each fit's prediction with its own arrays.
+-- A fit's conditional prediction with its own arrays: x1 (and x2) as fixed
+-- effects, and as random slopes for the slope fits.
+CREATE FUNCTION pg_temp.predict(fit text, m lmm_model, x1 float8, x2 float8, g text)
+RETURNS float8 LANGUAGE sql STABLE AS $$
+	SELECT CASE fit
+		WHEN 'dyestuff' THEN lmm_predict(m, ARRAY[]::float8[], g)
+		WHEN 'sleep_int' THEN lmm_predict(m, ARRAY[x1], g)
+		WHEN 'sleep_slope' THEN lmm_predict(m, ARRAY[x1], g, ARRAY[x1])
+		ELSE lmm_predict(m, ARRAY[x1, x2], g, ARRAY[x1, x2]) END
+$$;
+
+-- Ours on the reference grid.
 CREATE TEMP VIEW pred_new AS
 SELECT r.fit, r.method, r.cond, r.pop,
-	CASE r.fit
-		WHEN 'dyestuff' THEN lmm_predict(f.m, ARRAY[]::float8[], r.g)
-		WHEN 'sleep_int' THEN lmm_predict(f.m, ARRAY[r.x1], r.g)
-		WHEN 'sleep_slope' THEN lmm_predict(f.m, ARRAY[r.x1], r.g, ARRAY[r.x1])
-		ELSE lmm_predict(f.m, ARRAY[r.x1, r.x2], r.g, ARRAY[r.x1, r.x2]) END AS our_cond,
+	pg_temp.predict(r.fit, f.m, r.x1, r.x2, r.g) AS our_cond,
 	CASE r.fit
 		WHEN 'dyestuff' THEN lmm_predict(f.m, ARRAY[]::float8[])
 		WHEN 'unbalanced' THEN lmm_predict(f.m, ARRAY[r.x1, r.x2])
@@ -39,11 +46,7 @@ SELECT 'dyestuff', row_number() OVER (ORDER BY ctid), yield, NULL, NULL, batch F
 
 CREATE TEMP VIEW pred_train AS
 SELECT t.fit, f.method, t.rn, t.y, t.x1, t.x2, t.g,
-	CASE t.fit
-		WHEN 'dyestuff' THEN lmm_predict(f.m, ARRAY[]::float8[], t.g)
-		WHEN 'sleep_int' THEN lmm_predict(f.m, ARRAY[t.x1], t.g)
-		WHEN 'sleep_slope' THEN lmm_predict(f.m, ARRAY[t.x1], t.g, ARRAY[t.x1])
-		ELSE lmm_predict(f.m, ARRAY[t.x1, t.x2], t.g, ARRAY[t.x1, t.x2]) END AS pred,
+	pg_temp.predict(t.fit, f.m, t.x1, t.x2, t.g) AS pred,
 	CASE t.fit
 		WHEN 'dyestuff' THEN lmm_residual(f.m, t.y, ARRAY[]::float8[], t.g)
 		WHEN 'sleep_int' THEN lmm_residual(f.m, t.y, ARRAY[t.x1], t.g)
