@@ -14,25 +14,34 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "core/lmm_dist.h"
+#include "core/lmm_infer.h"
 #include "lmm_pg.h"
 
 PG_FUNCTION_INFO_V1(lmm_fixef);
 
-/* lmm_fixef(m): one row per fixed effect, intercept first: estimate, SE, t. */
+/*
+ * lmm_fixef(m): one row per fixed effect, intercept first: estimate, SE, t,
+ * and lmerTest's Satterthwaite df with the two-sided p-value and the 95%
+ * interval from the t distribution (NULL for models without what df need).
+ */
 Datum
 lmm_fixef(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LmmModel	m;
+	double	   *L;
 	int			k;
 
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	L = palloc0(sizeof(double) * m.p);
 	for (k = 0; k < m.p; k++)
 	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		values[8];
+		bool		nulls[8] = {false, false, false, false, true, true, true, true};
 		double		se = sqrt(m.vcov[k * m.p + k]);
+		double		df;
 
 		values[0] = CStringGetTextDatum(m.x_names[k]);
 		values[1] = Float8GetDatum(m.beta[k]);
@@ -41,6 +50,19 @@ lmm_fixef(PG_FUNCTION_ARGS)
 			values[3] = Float8GetDatum(m.beta[k] / se);
 		else
 			nulls[3] = true;
+		L[k] = 1.0;
+		df = lmm_satterthwaite_df(m.ninf, m.p, m.vcov_varpar, m.jac, m.vcov, L);
+		L[k] = 0.0;
+		if (se > 0.0 && df > 0.0)
+		{
+			double		half = lmm_qt(0.975, df) * se;
+
+			values[4] = Float8GetDatum(df);
+			values[5] = Float8GetDatum(lmm_pt_two_sided(m.beta[k] / se, df));
+			values[6] = Float8GetDatum(m.beta[k] - half);
+			values[7] = Float8GetDatum(m.beta[k] + half);
+			nulls[4] = nulls[5] = nulls[6] = nulls[7] = false;
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

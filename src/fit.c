@@ -246,5 +246,9 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	m.levels = level_texts;
 	m.b = fit.b;
 	m.condvar = fit.condvar;
+	m.ninf = fit.ninf;
+	m.vcov_varpar = fit.vcov_varpar;
+	m.jac = fit.jac;
+	m.stats = &sorted;
 	return PointerGetDatum(lmm_model_to_datum(&m));
 }

@@ -69,7 +69,10 @@ lmm_json_bad(const char *type, const char *problem)
 					   type, type)));
 }
 
-/* Parse text as jsonb and return its top-level object with exactly nkeys keys. */
+/*
+ * Parse text as jsonb and return its top-level object, which must have
+ * exactly nkeys keys (any number when nkeys is negative).
+ */
 JsonbContainer *
 lmm_json_parse(const char *type, const char *text, int nkeys)
 {
@@ -77,7 +80,7 @@ lmm_json_parse(const char *type, const char *text, int nkeys)
 
 	if (!JsonContainerIsObject(&jb->root) || JsonContainerIsScalar(&jb->root))
 		lmm_json_bad(type, "the value must be a JSON object");
-	if (JsonContainerSize(&jb->root) != nkeys)
+	if (nkeys >= 0 && JsonContainerSize(&jb->root) != nkeys)
 		lmm_json_bad(type, psprintf("the object must have exactly the %d keys that %s's output has",
 									nkeys, type));
 	return &jb->root;

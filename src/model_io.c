@@ -69,6 +69,94 @@ lmm_model_corrupt(const char *problem)
 			 errdetail("Refit the model with lmm_fit.")));
 }
 
+/* Append n rows of w numbers as a JSON array of arrays. */
+static void
+append_rows(StringInfo buf, const double *a, int64 n, int w)
+{
+	int64		i;
+
+	appendStringInfoChar(buf, '[');
+	for (i = 0; i < n; i++)
+	{
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		lmm_json_append_f8_array(buf, a + i * w, w);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/* Append the version 2 parts: Satterthwaite's ingredients and the statistics (or nulls). */
+static void
+append_tail(StringInfo buf, const LmmModel *m)
+{
+	appendStringInfoString(buf, ", \"inference\": ");
+	if (m->ninf == 0)
+		appendStringInfoString(buf, "null");
+	else
+	{
+		appendStringInfoString(buf, "{\"vcov_varpar\": ");
+		append_rows(buf, m->vcov_varpar, m->ninf, m->ninf);
+		appendStringInfoString(buf, ", \"jacobian\": ");
+		append_rows(buf, m->jac, m->ninf, m->p * m->p);
+		appendStringInfoChar(buf, '}');
+	}
+	appendStringInfoString(buf, ", \"stats\": ");
+	if (m->stats == NULL)
+		appendStringInfoString(buf, "null");
+	else
+	{
+		const LmmStats *s = m->stats;
+
+		appendStringInfoString(buf, "{\"n\": ");
+		lmm_json_append_f8(buf, s->n);
+		appendStringInfoString(buf, ", \"mean\": ");
+		lmm_json_append_f8_array(buf, s->mean, s->p);
+		appendStringInfoString(buf, ", \"comom\": ");
+		append_rows(buf, s->comom, s->p, s->p);
+		appendStringInfoString(buf, ", \"levels\": ");
+		append_rows(buf, s->level, s->nlevels, s->stride);
+		appendStringInfoChar(buf, '}');
+	}
+}
+
+/* Read the version 2 parts of a model's JSON into m. */
+static void
+read_tail(JsonbContainer *root, LmmModel *m)
+{
+	JsonbValue	inf = lmm_json_key(T, root, "inference");
+	JsonbValue	st = lmm_json_key(T, root, "stats");
+
+	if (inf.type != jbvNull)
+	{
+		JsonbContainer *o = lmm_json_container(T, inf, false, 2, "inference");
+
+		m->ninf = LMM_NTHETA(m->q) + 1;
+		m->vcov_varpar = palloc(sizeof(double) * m->ninf * m->ninf);
+		lmm_json_f8_rows(T, lmm_json_key(T, o, "vcov_varpar"), m->ninf, m->ninf,
+						 m->vcov_varpar, "inference.vcov_varpar");
+		m->jac = palloc(sizeof(double) * m->ninf * m->p * m->p);
+		lmm_json_f8_rows(T, lmm_json_key(T, o, "jacobian"), m->ninf, m->p * m->p,
+						 m->jac, "inference.jacobian");
+	}
+	if (st.type != jbvNull)
+	{
+		JsonbContainer *o = lmm_json_container(T, st, false, 4, "stats");
+		LmmStats   *s = palloc0(sizeof(LmmStats));
+
+		lmm_stats_init(s, m->p, m->q);
+		s->n = lmm_json_f8(T, lmm_json_key(T, o, "n"), "stats.n");
+		lmm_json_f8_array(T, lmm_json_key(T, o, "mean"), m->p, s->mean, "stats.mean");
+		lmm_json_f8_rows(T, lmm_json_key(T, o, "comom"), m->p, m->p, s->comom, "stats.comom");
+		s->level = palloc_extended(sizeof(double) * (m->nlevels * s->stride + 1), MCXT_ALLOC_HUGE);
+		lmm_json_f8_rows(T, lmm_json_key(T, o, "levels"), m->nlevels, s->stride, s->level,
+						 "stats.levels");
+		s->nlevels = s->capacity = m->nlevels;
+		m->stats = s;
+	}
+}
+
 PG_FUNCTION_INFO_V1(lmm_model_out);
 
 /* Text output: JSON a person can read and any JSON tool can parse. */
@@ -77,8 +165,6 @@ lmm_model_out(PG_FUNCTION_ARGS)
 {
 	LmmModel	m;
 	StringInfoData buf;
-	int			k;
-	int64		j;
 
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
 	initStringInfo(&buf);
@@ -104,14 +190,9 @@ lmm_model_out(PG_FUNCTION_ARGS)
 	lmm_json_append_str_array(&buf, m.x_names, m.p);
 	appendStringInfoString(&buf, ", \"estimate\": ");
 	lmm_json_append_f8_array(&buf, m.beta, m.p);
-	appendStringInfoString(&buf, ", \"vcov\": [");
-	for (k = 0; k < m.p; k++)
-	{
-		if (k > 0)
-			appendStringInfoString(&buf, ", ");
-		lmm_json_append_f8_array(&buf, m.vcov + k * m.p, m.p);
-	}
-	appendStringInfoString(&buf, "]}, \"random\": [{\"grp\": ");
+	appendStringInfoString(&buf, ", \"vcov\": ");
+	append_rows(&buf, m.vcov, m.p, m.p);
+	appendStringInfoString(&buf, "}, \"random\": [{\"grp\": ");
 	escape_json(&buf, m.grp);
 	appendStringInfoString(&buf, ", \"key_type\": ");
 	escape_json(&buf, m.key_type);
@@ -121,21 +202,13 @@ lmm_model_out(PG_FUNCTION_ARGS)
 	lmm_json_append_f8_array(&buf, m.theta, LMM_NTHETA(m.q));
 	appendStringInfoString(&buf, ", \"levels\": ");
 	lmm_json_append_str_array(&buf, m.levels, m.nlevels);
-	appendStringInfoString(&buf, ", \"b\": [");
-	for (j = 0; j < m.nlevels; j++)
-	{
-		if (j > 0)
-			appendStringInfoString(&buf, ", ");
-		lmm_json_append_f8_array(&buf, m.b + j * m.q, m.q);
-	}
-	appendStringInfoString(&buf, "], \"condvar\": [");
-	for (j = 0; j < m.nlevels; j++)
-	{
-		if (j > 0)
-			appendStringInfoString(&buf, ", ");
-		lmm_json_append_f8_array(&buf, m.condvar + j * m.q * m.q, m.q * m.q);
-	}
-	appendStringInfoString(&buf, "]}]}");
+	appendStringInfoString(&buf, ", \"b\": ");
+	append_rows(&buf, m.b, m.nlevels, m.q);
+	appendStringInfoString(&buf, ", \"condvar\": ");
+	append_rows(&buf, m.condvar, m.nlevels, m.q * m.q);
+	appendStringInfoString(&buf, "}]");
+	append_tail(&buf, &m);
+	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
 
@@ -146,16 +219,22 @@ Datum
 lmm_model_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
-	JsonbContainer *root = lmm_json_parse(T, str, 15);
+	JsonbContainer *root = lmm_json_parse(T, str, -1);
 	JsonbContainer *fixef;
 	JsonbContainer *re;
 	LmmModel	m;
 	char	   *method;
 	int64		n;
+	int64		version;
 	const char *problem;
 
-	if (lmm_json_count(T, lmm_json_key(T, root, "lmm_model"), "lmm_model") != LMM_MODEL_VERSION)
+	/* version 1 had 15 keys; version 2 adds "inference" and "stats" */
+	version = lmm_json_count(T, lmm_json_key(T, root, "lmm_model"), "lmm_model");
+	if (version < 1 || version > LMM_MODEL_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_model\" format version");
+	if (JsonContainerSize(root) != (version == 1 ? 15 : 17))
+		lmm_json_bad(T, psprintf("a version " INT64_FORMAT " value must have exactly the %d keys of lmm_model's output",
+								 version, version == 1 ? 15 : 17));
 
 	memset(&m, 0, sizeof(m));
 	method = lmm_json_str(T, lmm_json_key(T, root, "method"), "method");
@@ -206,6 +285,8 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	lmm_json_f8_rows(T, lmm_json_key(T, re, "b"), m.nlevels, m.q, m.b, "b");
 	m.condvar = palloc_extended(sizeof(double) * (m.nlevels * m.q * m.q + 1), MCXT_ALLOC_HUGE);
 	lmm_json_f8_rows(T, lmm_json_key(T, re, "condvar"), m.nlevels, m.q * m.q, m.condvar, "condvar");
+	if (version >= 2)
+		read_tail(root, &m);
 
 	problem = lmm_model_check(&m);
 	if (problem != NULL)

@@ -146,3 +146,78 @@ repeated:
 	}
 	pfree(copy);
 }
+
+/*
+ * Read lmm_confint's options (method=profile|wald, level=0.95): profile or
+ * Wald intervals at which level.  Unknown or repeated keys and a level
+ * outside (0, 1) are errors.
+ */
+void
+lmm_parse_confint_options(const char *text, bool *profile, double *level)
+{
+	char	   *copy = pstrdup(text);
+	char	   *tok;
+	char	   *next;
+	bool		seen_method = false;
+	bool		seen_level = false;
+
+	*profile = true;
+	*level = 0.95;
+	for (tok = copy; tok != NULL; tok = next)
+	{
+		char	   *comma = strchr(tok, ',');
+		char	   *eq;
+		char	   *key;
+		char	   *value;
+
+		if (comma != NULL)
+			*comma = '\0';
+		next = comma ? comma + 1 : NULL;
+		if (*trim(tok) == '\0' && next == NULL && tok == copy)
+			break;				/* empty options: all defaults */
+		if ((eq = strchr(tok, '=')) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid lmm_confint option \"%s\"", trim(tok)),
+					 errdetail("Options are comma-separated key=value pairs, e.g. 'method=profile, level=0.9'.")));
+		*eq = '\0';
+		key = trim(tok);
+		value = trim(eq + 1);
+		if (strcmp(key, "method") == 0 && !seen_method)
+		{
+			seen_method = true;
+			if (pg_strcasecmp(value, "profile") == 0)
+				*profile = true;
+			else if (pg_strcasecmp(value, "wald") == 0)
+				*profile = false;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_confint option \"method\"", value),
+						 errdetail("Use method=profile (the default) or method=wald.")));
+		}
+		else if (strcmp(key, "level") == 0 && !seen_level)
+		{
+			char	   *end;
+
+			seen_level = true;
+			*level = strtod(value, &end);
+			if (end == value || *end != '\0' || !(*level > 0.0 && *level < 1.0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_confint option \"level\"", value),
+						 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+		}
+		else if (strcmp(key, "method") == 0 || strcmp(key, "level") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lmm_confint option \"%s\" is given more than once", key),
+					 errdetail("Give each option once.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown lmm_confint option \"%s\"", key),
+					 errdetail("Known options are method and level.")));
+	}
+	pfree(copy);
+}

@@ -612,6 +612,75 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	return status;
 }
 
+/* The centred fixed effects at the theta last evaluated: RX betac = cbeta. */
+void
+lmm_solve_beta(const Work *w, double *betac)
+{
+	int			p = w->g->p;
+	int			i,
+				k;
+
+	for (i = p - 1; i >= 0; i--)
+	{
+		double		s = w->cbeta[i];
+
+		for (k = i + 1; k < p; k++)
+			s -= w->RX[i * p + k] * betac[k];
+		betac[i] = s / w->RX[i * p + i];
+	}
+}
+
+/* Centred fixed effects moved to the user's origin: beta_0 = betac_0 + c_y - sum c_b betac_b. */
+void
+lmm_beta_user(const Gram *g, const double *betac, double *beta)
+{
+	int			p = g->p;
+	int			b;
+
+	memcpy(beta, betac, sizeof(double) * p);
+	beta[0] += g->centre[p - 1];
+	for (b = 1; b < p; b++)
+		beta[0] -= g->centre[b - 1] * betac[b];
+}
+
+/*
+ * sigma2 (RX'RX)^-1 at the theta last evaluated, in the user's coordinates:
+ * A V A' where A is I but for row 0 = (1, -c_1, ..., -c_{p-1}).
+ */
+void
+lmm_vcov_user(const Work *w, double sigma2, double *vcov)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	double	   *V = lmm_alloc(sizeof(double) * p * p);
+	double		v00 = 0.0;
+	int			a,
+				b;
+
+	memcpy(V, w->RX, sizeof(double) * p * p);
+	LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, V, p);
+	for (a = 0; a < p; a++)
+		for (b = 0; b <= a; b++)
+			V[a * p + b] = V[b * p + a] = sigma2 * V[b * p + a];
+	for (b = 0; b < p; b++)
+	{
+		double		s = 0.0;
+
+		for (a = 0; a < p; a++)
+			s += (a == 0 ? 1.0 : -g->centre[a - 1]) * V[a * p + b];
+		vcov[b] = s;			/* row 0, before the column transform */
+	}
+	for (b = 0; b < p; b++)
+		v00 += vcov[b] * (b == 0 ? 1.0 : -g->centre[b - 1]);
+	for (a = 1; a < p; a++)
+		for (b = 1; b < p; b++)
+			vcov[a * p + b] = V[a * p + b];
+	for (b = 1; b < p; b++)
+		vcov[b * p] = vcov[b];
+	vcov[0] = v00;
+	lmm_free(V);
+}
+
 /*
  * At the optimum: beta, sigma, vcov(beta) and the conditional modes and
  * covariances per level, with beta and vcov moved back to the user's origin.
@@ -623,7 +692,6 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 	int			p = g->p;
 	int			q = g->q;
 	double	   *betac = lmm_alloc(sizeof(double) * p);
-	double	   *V = lmm_alloc(sizeof(double) * p * p);
 	double	   *r = lmm_alloc(sizeof(double) * q);
 	double		sigma2;
 	int64_t		j;
@@ -633,52 +701,11 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 				k;
 
 	fit->criterion = lmm_criterion(w, theta);
-
-	/* RX betac = cbeta */
-	for (i = p - 1; i >= 0; i--)
-	{
-		double		s = w->cbeta[i];
-
-		for (k = i + 1; k < p; k++)
-			s -= w->RX[i * p + k] * betac[k];
-		betac[i] = s / w->RX[i * p + i];
-	}
+	lmm_solve_beta(w, betac);
 	sigma2 = w->pwrss / (w->reml ? g->n - p : g->n);
 	fit->sigma = sqrt(sigma2);
-
-	/* vcov = sigma^2 (RX'RX)^-1, from the factor left in w->RX */
-	memcpy(V, w->RX, sizeof(double) * p * p);
-	LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, V, p);
-	for (a = 0; a < p; a++)
-		for (b = 0; b <= a; b++)
-			V[a * p + b] = V[b * p + a] = sigma2 * V[b * p + a];
-
-	/* back to the user's origin: beta_0 = betac_0 + c_y - sum c_b beta_b */
-	memcpy(fit->beta, betac, sizeof(double) * p);
-	fit->beta[0] += g->centre[p - 1];
-	for (b = 1; b < p; b++)
-		fit->beta[0] -= g->centre[b - 1] * betac[b];
-	{
-		/* vcov = A V A' with A = I but row 0 = (1, -c_1, ..., -c_{p-1}) */
-		double		v00 = 0.0;
-
-		for (b = 0; b < p; b++)
-		{
-			double		s = 0.0;
-
-			for (a = 0; a < p; a++)
-				s += (a == 0 ? 1.0 : -g->centre[a - 1]) * V[a * p + b];
-			fit->vcov[b] = s;	/* row 0, before the column transform */
-		}
-		for (b = 0; b < p; b++)
-			v00 += fit->vcov[b] * (b == 0 ? 1.0 : -g->centre[b - 1]);
-		for (a = 1; a < p; a++)
-			for (b = 1; b < p; b++)
-				fit->vcov[a * p + b] = V[a * p + b];
-		for (b = 1; b < p; b++)
-			fit->vcov[b * p] = fit->vcov[b];
-		fit->vcov[0] = v00;
-	}
+	lmm_beta_user(g, betac, fit->beta);
+	lmm_vcov_user(w, sigma2, fit->vcov);
 
 	/* per level: b_j = T L_j'^-1 (cu_j - RZX_j betac); condvar = sigma^2 T (L L')^-1 T' */
 	for (j = 0; j < g->nlevels; j++)
@@ -741,7 +768,6 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 			}
 	}
 	lmm_free(betac);
-	lmm_free(V);
 	lmm_free(r);
 }
 
@@ -824,6 +850,20 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 		return status;
 	}
 
+	/* what Satterthwaite's df need, once per fit (lmm_satt.c) */
+	fit->ninf = nt + 1;
+	fit->vcov_varpar = lmm_alloc(sizeof(double) * fit->ninf * fit->ninf);
+	fit->jac = lmm_alloc(sizeof(double) * fit->ninf * p * p);
+	if (!lmm_satterthwaite(&w, fit->theta, fit->sigma, fit->vcov_varpar, fit->jac))
+		fit->ninf = 0;
+	if (w.interrupted)
+	{
+		lmm_fit_free(fit);
+		lmm_work_free(&w);
+		lmm_free_gram(&g);
+		return LMM_ERR_INTERRUPTED;
+	}
+
 	fit->n_eval = w.n_eval;
 	fit->converged = converged;
 	fit->singular = 0;
@@ -848,5 +888,8 @@ lmm_fit_free(LmmFit *fit)
 	lmm_free(fit->theta);
 	lmm_free(fit->b);
 	lmm_free(fit->condvar);
+	lmm_free(fit->vcov_varpar);
+	lmm_free(fit->jac);
 	fit->beta = fit->vcov = fit->theta = fit->b = fit->condvar = NULL;
+	fit->vcov_varpar = fit->jac = NULL;
 }

@@ -48,6 +48,9 @@ typedef struct LmmFit
 	double		bic;
 	double	   *b;				/* nlevels * q conditional modes */
 	double	   *condvar;		/* nlevels * q * q conditional covariances */
+	int			ninf;			/* ntheta + 1, or 0 if Satterthwaite failed */
+	double	   *vcov_varpar;	/* ninf * ninf: 2 H^-1 of varpar (theta, sigma) */
+	double	   *jac;			/* ninf * p * p: d vcov(beta) / d varpar */
 	int			n_eval;
 	int			converged;
 	int			singular;

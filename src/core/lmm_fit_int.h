@@ -70,5 +70,10 @@ extern double lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX,
 extern double lmm_criterion(Work *w, const double *theta);
 extern int	lmm_theta_is_diagonal(int q, int k);
 extern void lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
+extern void lmm_solve_beta(const Work *w, double *betac);
+extern void lmm_beta_user(const Gram *g, const double *betac, double *beta);
+extern void lmm_vcov_user(const Work *w, double sigma2, double *vcov);
+extern int	lmm_satterthwaite(Work *w, const double *theta, double sigma,
+							  double *vcov_varpar, double *jac);
 
 #endif							/* LMM_FIT_INT_H */

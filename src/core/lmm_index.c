@@ -79,7 +79,7 @@ insert(LmmIndex *ix, uint32_t h, size_t off)
  * levels: u32 key length, key, q f8 b, q*q f8 conditional covariances, all
  * big-endian), reading every byte within bounds.  Returns NULL on success or
  * a description of the problem (more levels than the bytes can hold,
- * truncation, trailing bytes, a key with a NUL byte, a non-finite b, a
+ * truncation, a key with a NUL byte, a non-finite b, a
  * repeated key), having freed what it allocated.  The records are copied first, then
  * inserted with the slots of later ones prefetched, because with a million
  * levels each slot is a cache miss.
@@ -142,8 +142,6 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 		off[j] = used;
 		used += 4 + keylen + 8 * (size_t) q;
 	}
-	if (problem == NULL && r.p != r.end)
-		problem = "lmm_model value has trailing bytes";
 	for (j = 0; j < nlevels && problem == NULL; j++)
 	{
 #ifdef __GNUC__

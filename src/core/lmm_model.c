@@ -9,7 +9,11 @@
  *	 str grp, str key_type, p x str x_names, q x str z_names,
  *	 p f8 beta, p*p f8 vcov, q(q+1)/2 f8 theta,
  *	 nlevels x (str level, q f8 b, q*q f8 condvar)
- * where str is a u32 length and that many bytes.
+ * and, from version 2 on,
+ *	 u32 ninf, ninf*ninf f8 vcov_varpar, ninf*p*p f8 jac,
+ *	 u32 has_stats, [f8 n, p f8 mean, p*p f8 comom, nlevels x stride f8]
+ * where str is a u32 length and that many bytes.  Version 1 values (no
+ * tail) are still read: they lack Satterthwaite's df and refits.
  */
 #include "lmm_model.h"
 
@@ -19,6 +23,14 @@
 #include "lmm_bytes.h"
 #include "lmm_host.h"
 #include "lmm_stats.h"
+#include "lmm_stats_io.h"
+
+/* Doubles of the statistics' part of the tail: n, mean, comom, level records. */
+static size_t
+stats_doubles(const LmmStats *s)
+{
+	return 1 + (size_t) s->p + (size_t) s->p * s->p + (size_t) s->nlevels * s->stride;
+}
 
 /* Bytes lmm_model_pack will write for m. */
 size_t
@@ -37,6 +49,8 @@ lmm_model_packed_size(const LmmModel *m)
 	for (j = 0; j < m->nlevels; j++)
 		size += 4 + strlen(m->levels[j]);
 	size += 8 * (size_t) m->nlevels * ((size_t) m->q + (size_t) m->q * m->q);
+	size += 4 + 8 * ((size_t) m->ninf * m->ninf + (size_t) m->ninf * m->p * m->p);
+	size += 4 + (m->stats ? 8 * stats_doubles(m->stats) : 0);
 	return size;
 }
 
@@ -81,6 +95,26 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 			w = lmm_put_f8(w, m->b[j * m->q + k]);
 		for (k = 0; k < m->q * m->q; k++)
 			w = lmm_put_f8(w, m->condvar[j * m->q * m->q + k]);
+	}
+	w = lmm_put_u32(w, (uint32_t) m->ninf);
+	for (k = 0; k < m->ninf * m->ninf; k++)
+		w = lmm_put_f8(w, m->vcov_varpar[k]);
+	for (k = 0; k < m->ninf * m->p * m->p; k++)
+		w = lmm_put_f8(w, m->jac[k]);
+	w = lmm_put_u32(w, m->stats ? 1 : 0);
+	if (m->stats)
+	{
+		const LmmStats *s = m->stats;
+		size_t		i,
+					nrec = (size_t) s->nlevels * s->stride;
+
+		w = lmm_put_f8(w, s->n);
+		for (k = 0; k < s->p; k++)
+			w = lmm_put_f8(w, s->mean[k]);
+		for (k = 0; k < s->p * s->p; k++)
+			w = lmm_put_f8(w, s->comom[k]);
+		for (i = 0; i < nrec; i++)
+			w = lmm_put_f8(w, s->level[i]);
 	}
 }
 
@@ -171,7 +205,7 @@ check_head(const LmmModel *m)
  * problem; m then holds nothing lmm_model_free can't release.
  */
 static const char *
-unpack_head(LmmReader *r, LmmModel *m)
+unpack_head(LmmReader *r, LmmModel *m, uint32_t *version)
 {
 	uint32_t	p,
 				q;
@@ -181,7 +215,8 @@ unpack_head(LmmReader *r, LmmModel *m)
 	memset(m, 0, sizeof(LmmModel));
 	if (lmm_get_u32(r) != LMM_MODEL_MAGIC)
 		return "not an lmm_model value (bad magic number)";
-	if (lmm_get_u32(r) != LMM_MODEL_VERSION)
+	*version = lmm_get_u32(r);
+	if (*version < 1 || *version > LMM_MODEL_VERSION)
 		return "unsupported lmm_model format version";
 	m->flags = lmm_get_u32(r);
 	p = lmm_get_u32(r);
@@ -227,10 +262,58 @@ lmm_model_unpack_head(const unsigned char *buf, size_t len, LmmModel *m,
 					  size_t *levels_at)
 {
 	LmmReader	r = {buf, buf + len, 0};
-	const char *problem = unpack_head(&r, m);
+	uint32_t	version;
+	const char *problem = unpack_head(&r, m, &version);
 
 	*levels_at = (size_t) (r.p - buf);
 	return problem ? problem : check_head(m);
+}
+
+/*
+ * Read the version 2 tail (Satterthwaite's ingredients and the statistics)
+ * after the level records, checking every count against the bytes left.
+ */
+static const char *
+unpack_tail(LmmReader *r, LmmModel *m)
+{
+	uint32_t	ninf = lmm_get_u32(r);
+	uint32_t	has_stats;
+	size_t		pp = (size_t) m->p * m->p;
+
+	if (ninf != 0 && ninf != (uint32_t) LMM_NTHETA(m->q) + 1)
+		return "lmm_model value has a wrong number of variance parameters";
+	m->ninf = (int) ninf;
+	m->vcov_varpar = get_f8_array(r, (size_t) ninf * ninf);
+	if (m->vcov_varpar != NULL)
+		m->jac = get_f8_array(r, (size_t) ninf * pp);
+	has_stats = lmm_get_u32(r);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (has_stats > 1)
+		return "lmm_model value has a bad statistics marker";
+	if (has_stats)
+	{
+		LmmStats   *s = lmm_alloc0(sizeof(LmmStats));
+		size_t		nrec;
+
+		m->stats = s;
+		lmm_stats_init(s, m->p, m->q);
+		nrec = (size_t) m->nlevels * s->stride;
+		if (nrec / s->stride != (size_t) m->nlevels ||
+			1 + m->p + pp > lmm_left(r) / 8 ||
+			nrec > lmm_left(r) / 8 - (1 + m->p + pp))
+			return "lmm_model value is truncated";
+		s->n = lmm_get_f8(r);
+		lmm_free(s->mean);
+		lmm_free(s->comom);
+		s->mean = get_f8_array(r, m->p);
+		s->comom = get_f8_array(r, pp);
+		s->level = get_f8_array(r, nrec);
+		s->nlevels = s->capacity = m->nlevels;
+		if (r->failed)
+			return "lmm_model value is truncated";
+	}
+	return NULL;
 }
 
 /*
@@ -242,7 +325,8 @@ const char *
 lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 {
 	LmmReader	r = {buf, buf + len, 0};
-	const char *problem = unpack_head(&r, m);
+	uint32_t	version;
+	const char *problem = unpack_head(&r, m, &version);
 	uint32_t	q = (uint32_t) m->q;
 	uint64_t	nlevels = (uint64_t) m->nlevels;
 	int64_t		j;
@@ -264,6 +348,8 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	}
 	if (r.failed)
 		return "lmm_model value is truncated";
+	if (version >= 2 && (problem = unpack_tail(&r, m)) != NULL)
+		return problem;
 	if (r.p != r.end)
 		return "lmm_model value has trailing bytes";
 	return lmm_model_check(m);
@@ -290,6 +376,22 @@ lmm_model_check(const LmmModel *m)
 		for (k = 0; k < q; k++)
 			if (m->condvar[(j * q + k) * q + k] < 0.0)
 				return "conditional variances must not be negative";
+	if (m->ninf != 0 && m->ninf != LMM_NTHETA(q) + 1)
+		return "wrong number of variance parameters";
+	if (!all_finite(m->vcov_varpar, (size_t) m->ninf * m->ninf) ||
+		!all_finite(m->jac, (size_t) m->ninf * m->p * m->p))
+		return "Satterthwaite's ingredients must be finite numbers";
+	if (m->stats)
+	{
+		const LmmStats *s = m->stats;
+		LmmStatsMeta meta = {0, 0, NULL, NULL, -1, NULL, -1, NULL};
+
+		if (s->p != m->p || s->q != q || s->nlevels != m->nlevels ||
+			s->n != (double) m->n_obs)
+			return "the statistics do not match the model's counts";
+		if ((problem = lmm_stats_check(s, &meta)) != NULL)
+			return problem;
+	}
 	return NULL;
 }
 
@@ -319,5 +421,12 @@ lmm_model_free(LmmModel *m)
 	lmm_free(m->theta);
 	lmm_free(m->b);
 	lmm_free(m->condvar);
+	lmm_free(m->vcov_varpar);
+	lmm_free(m->jac);
+	if (m->stats)
+	{
+		lmm_stats_free(m->stats);
+		lmm_free(m->stats);
+	}
 	memset(m, 0, sizeof(LmmModel));
 }

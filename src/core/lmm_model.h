@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #define LMM_MODEL_MAGIC		0x4C4D4D6Du	/* "LMMm" */
-#define LMM_MODEL_VERSION	1u
+#define LMM_MODEL_VERSION	2u
+
+#include "lmm_stats.h"
 
 #define LMM_MODEL_REML		0x1u
 #define LMM_MODEL_CONVERGED	0x2u
@@ -42,6 +44,11 @@ typedef struct LmmModel
 	char	  **levels;			/* nlevels, text form of the keys */
 	double	   *b;				/* nlevels * q */
 	double	   *condvar;		/* nlevels * q * q */
+	/* version 2: Satterthwaite's ingredients and the statistics, for refits */
+	int			ninf;			/* 0 (not available) or q(q+1)/2 + 1 */
+	double	   *vcov_varpar;	/* ninf * ninf */
+	double	   *jac;			/* ninf * p * p */
+	LmmStats   *stats;			/* NULL, or the statistics in level order */
 } LmmModel;
 
 #define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)

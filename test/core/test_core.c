@@ -371,7 +371,8 @@ test_index(void)
 		  lmm_index_find(&ix, "", 0) == NULL, "index: prefixes and extensions of keys are not found");
 	lmm_index_free(&ix);
 
-	for (len = 0; len < size - at; len++)
+	/* the records end 8 bytes early: the version 2 tail (ninf = 0, no statistics) */
+	for (len = 0; len < size - at - 8; len++)
 	{
 		if (lmm_index_build(&ix, buf + at, len, head.nlevels, head.q) == NULL)
 			refused = 0;

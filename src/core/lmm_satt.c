@@ -1,0 +1,298 @@
+/*
+ * lmm_satt.c
+ *	  Satterthwaite degrees of freedom for the fixed effects, as lmerTest
+ *	  computes them.
+ *
+ * With varpar = (theta, sigma), lmerTest takes
+ *	 H = the Hessian of the -2 log-likelihood with sigma not profiled,
+ *	 A = 2 H^+ (Moore-Penrose, eigenvalues above 1e-8),
+ *	 J_i = d C / d varpar_i where C(varpar) = sigma^2 (RX'RX)^-1,
+ * and for a contrast L: df = 2 (L'CL)^2 / (g'Ag) with g_i = L'J_iL.  H and J
+ * come from Richardson-extrapolated central differences with numDeriv's
+ * steps (hessian: d = 0.1, jacobian: d = 1e-4, both r = 4, v = 2), so that
+ * the numbers follow lmerTest's to many digits, also at a boundary.  Every
+ * evaluation reuses the per-level computation of the fit: the cost grows
+ * with the number of levels, not of rows.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+
+#include "lmm_fit_int.h"
+#include "lmm_host.h"
+#include "lmm_infer.h"
+
+/* numDeriv's defaults: zero.tol = sqrt(DBL_EPSILON / 7e-7), eps = 1e-4. */
+#define ND_ZERO_TOL 1.7806239779902e-05
+#define ND_EPS		1e-4
+#define ND_R		4
+
+/* Eigenvalues of H at or below this are left out of its inverse (lmerTest's tol). */
+#define HESS_TOL	1e-8
+
+/*
+ * -2 log-likelihood at varpar = (theta, sigma), sigma not profiled
+ * (lmerTest's devfun_vp): log|L|^2 + pwrss/sigma^2 + n log(2 pi sigma^2),
+ * plus log|RX|^2 - p log(2 pi sigma^2) under REML.
+ */
+static double
+dev_varpar(Work *w, const double *vp)
+{
+	const Gram *g = w->g;
+	double		sigma2 = vp[w->ntheta] * vp[w->ntheta];
+	double		l2ps = log(2.0 * M_PI * sigma2);
+	double		dev;
+
+	if (!isfinite(lmm_criterion(w, vp)))
+		return NAN;
+	dev = w->ldL2 + w->pwrss / sigma2 + g->n * l2ps;
+	if (w->reml)
+		dev += w->ldRX2 - g->p * l2ps;
+	return dev;
+}
+
+/* C(varpar) = sigma^2 (RX'RX)^-1 in the user's coordinates; 0 if degenerate. */
+static int
+covbeta_varpar(Work *w, const double *vp, double *C)
+{
+	double		sigma = vp[w->ntheta];
+
+	if (!isfinite(lmm_criterion(w, vp)))
+		return 0;
+	lmm_vcov_user(w, sigma * sigma, C);
+	return 1;
+}
+
+/* Richardson extrapolation of a[0..r-1] (steps halving) in place; result in a[0]. */
+static void
+richardson(double *a, int r)
+{
+	int			m,
+				k;
+
+	for (m = 1; m < r; m++)
+	{
+		double		f = pow(4.0, m);
+
+		for (k = 0; k < r - m; k++)
+			a[k] = (a[k + 1] * f - a[k]) / (f - 1.0);
+	}
+}
+
+/* numDeriv's first step for each coordinate: d |x| plus eps where x is near zero. */
+static void
+first_steps(int n, const double *x, double d, double *h)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		h[i] = fabs(d * x[i]) + (fabs(x[i]) < ND_ZERO_TOL ? ND_EPS : 0.0);
+}
+
+/*
+ * The Hessian of dev_varpar at x (n = ntheta + 1) as numDeriv's genD: the
+ * diagonal from central second differences, each off-diagonal pair from a
+ * step along both coordinates less the diagonal terms.  0 if the deviance
+ * was undefined at a step.
+ */
+static int
+hessian(Work *w, const double *x, double *H)
+{
+	int			n = w->ntheta + 1;
+	double	   *h0 = lmm_alloc(sizeof(double) * n);
+	double	   *xs = lmm_alloc(sizeof(double) * n);
+	double		dv[ND_R];
+	double		f0 = dev_varpar(w, x);
+	int			i,
+				j,
+				k,
+				ok = isfinite(f0);
+
+	first_steps(n, x, 0.1, h0);
+	for (i = 0; i < n && ok; i++)
+	{
+		double		h = h0[i];
+
+		for (k = 0; k < ND_R; k++, h /= 2.0)
+		{
+			double		f1,
+						f2;
+
+			memcpy(xs, x, sizeof(double) * n);
+			xs[i] = x[i] + h;
+			f1 = dev_varpar(w, xs);
+			xs[i] = x[i] - h;
+			f2 = dev_varpar(w, xs);
+			dv[k] = (f1 - 2.0 * f0 + f2) / (h * h);
+		}
+		richardson(dv, ND_R);
+		H[i * n + i] = dv[0];
+	}
+	for (i = 0; i < n && ok; i++)
+		for (j = 0; j < i; j++)
+		{
+			double		hi = h0[i],
+						hj = h0[j];
+
+			for (k = 0; k < ND_R; k++, hi /= 2.0, hj /= 2.0)
+			{
+				double		f1,
+							f2;
+
+				memcpy(xs, x, sizeof(double) * n);
+				xs[i] += hi;
+				xs[j] += hj;
+				f1 = dev_varpar(w, xs);
+				memcpy(xs, x, sizeof(double) * n);
+				xs[i] -= hi;
+				xs[j] -= hj;
+				f2 = dev_varpar(w, xs);
+				dv[k] = (f1 - 2.0 * f0 + f2 - H[i * n + i] * hi * hi -
+						 H[j * n + j] * hj * hj) / (2.0 * hi * hj);
+			}
+			richardson(dv, ND_R);
+			H[i * n + j] = H[j * n + i] = dv[0];
+		}
+	for (i = 0; i < n * n && ok; i++)
+		ok = isfinite(H[i]);
+	lmm_free(h0);
+	lmm_free(xs);
+	return ok && !w->interrupted;
+}
+
+/*
+ * The Jacobian of C(varpar) at x as numDeriv's jacobian: jac holds n blocks
+ * of p * p, block i being dC/dvarpar_i.  0 if C was undefined at a step.
+ */
+static int
+jacobian(Work *w, const double *x, double *jac)
+{
+	int			n = w->ntheta + 1;
+	int			pp = w->g->p * w->g->p;
+	double	   *h = lmm_alloc(sizeof(double) * n);
+	double	   *xs = lmm_alloc(sizeof(double) * n);
+	double	   *C1 = lmm_alloc(sizeof(double) * pp);
+	double	   *C2 = lmm_alloc(sizeof(double) * pp);
+	double	   *a = lmm_alloc(sizeof(double) * (size_t) ND_R * n * pp);
+	double		dv[ND_R];
+	int			i,
+				k,
+				e,
+				ok = 1;
+
+	first_steps(n, x, 1e-4, h);
+	for (k = 0; k < ND_R && ok; k++)
+	{
+		for (i = 0; i < n && ok; i++)
+		{
+			memcpy(xs, x, sizeof(double) * n);
+			xs[i] = x[i] + h[i];
+			ok = covbeta_varpar(w, xs, C1);
+			xs[i] = x[i] - h[i];
+			ok = ok && covbeta_varpar(w, xs, C2);
+			for (e = 0; e < pp && ok; e++)
+				a[((size_t) k * n + i) * pp + e] = (C1[e] - C2[e]) / (2.0 * h[i]);
+		}
+		for (i = 0; i < n; i++)
+			h[i] /= 2.0;
+	}
+	for (i = 0; i < n && ok; i++)
+		for (e = 0; e < pp; e++)
+		{
+			for (k = 0; k < ND_R; k++)
+				dv[k] = a[((size_t) k * n + i) * pp + e];
+			richardson(dv, ND_R);
+			jac[(size_t) i * pp + e] = dv[0];
+			ok = ok && isfinite(dv[0]);
+		}
+	lmm_free(h);
+	lmm_free(xs);
+	lmm_free(C1);
+	lmm_free(C2);
+	lmm_free(a);
+	return ok && !w->interrupted;
+}
+
+/*
+ * A = 2 H^+ and the Jacobian of vcov(beta) at the optimum (theta, sigma) of
+ * the criterion w evaluates; returns 0 (and leaves the outputs undefined)
+ * when the deviance is undefined near the optimum or H cannot be decomposed.
+ */
+int
+lmm_satterthwaite(Work *w, const double *theta, double sigma,
+				  double *vcov_varpar, double *jac)
+{
+	int			n = w->ntheta + 1;
+	double	   *x = lmm_alloc(sizeof(double) * n);
+	double	   *H = lmm_alloc(sizeof(double) * n * n);
+	double	   *ev = lmm_alloc(sizeof(double) * n);
+	int			ok,
+				a,
+				b,
+				k;
+
+	memcpy(x, theta, sizeof(double) * w->ntheta);
+	x[w->ntheta] = sigma;
+	ok = hessian(w, x, H) && jacobian(w, x, jac);
+
+	/* H = V diag(ev) V'; eigenvectors come back in the columns (row-major: V[a*n+k]) */
+	if (ok)
+		ok = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, H, n, ev) == 0;
+	for (a = 0; a < n && ok; a++)
+		for (b = 0; b < n; b++)
+		{
+			double		s = 0.0;
+
+			for (k = 0; k < n; k++)
+				if (ev[k] > HESS_TOL)
+					s += H[a * n + k] * H[b * n + k] / ev[k];
+			vcov_varpar[a * n + b] = 2.0 * s;
+		}
+
+	/* leave w at the optimum, as the caller had it */
+	lmm_criterion(w, theta);
+	lmm_free(x);
+	lmm_free(H);
+	lmm_free(ev);
+	return ok;
+}
+
+/*
+ * Satterthwaite's df for the contrast L (p numbers) from what
+ * lmm_satterthwaite stored: 2 (L'VL)^2 / (g'Ag), g_i = L'J_iL, V = vcov(beta).
+ * Infinite when g'Ag is zero (the variance of L'beta does not depend on the
+ * variance parameters); NaN when nothing was stored.
+ */
+double
+lmm_satterthwaite_df(int ninf, int p, const double *vcov_varpar,
+					 const double *jac, const double *vcov, const double *L)
+{
+	double		var = 0.0,
+				den = 0.0;
+	double		g[LMM_MAX_INF];
+	int			i,
+				a,
+				b;
+
+	if (ninf < 1 || ninf > LMM_MAX_INF)
+		return NAN;
+	for (a = 0; a < p; a++)
+		for (b = 0; b < p; b++)
+			var += L[a] * vcov[a * p + b] * L[b];
+	for (i = 0; i < ninf; i++)
+	{
+		const double *J = jac + (size_t) i * p * p;
+
+		g[i] = 0.0;
+		for (a = 0; a < p; a++)
+			for (b = 0; b < p; b++)
+				g[i] += L[a] * J[a * p + b] * L[b];
+	}
+	for (a = 0; a < ninf; a++)
+		for (b = 0; b < ninf; b++)
+			den += g[a] * vcov_varpar[a * ninf + b] * g[b];
+	if (den <= 0.0)
+		return den == 0.0 ? INFINITY : NAN;
+	return 2.0 * var * var / den;
+}

@@ -1,0 +1,272 @@
+/*
+ * infer.c
+ *	  Likelihood-ratio tests between two models (lme4's anova) and
+ *	  confidence intervals (lme4's confint), from the statistics a model
+ *	  carries: refits never rescan the table.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "core/lmm_dist.h"
+#include "core/lmm_infer.h"
+#include "lmm_pg.h"
+
+/* The error for a model that lacks the statistics a refit needs. */
+static void
+require_stats(const LmmModel *m, const char *what)
+{
+	if (m->stats == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s needs a model that carries its statistics", what),
+				 errdetail("This model was stored by lmm 0.2 or earlier; refit it with lmm_fit to use %s.", what)));
+}
+
+/* Raise a refit's failure (the statistics fitted once, so this is rare). */
+static void
+refit_failed(LmmStatus status)
+{
+	if (status == LMM_ERR_INTERRUPTED)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling the refit on request"),
+				 errdetail("The refit was interrupted; run the statement again.")));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("refitting the model by maximum likelihood failed (status %d)", (int) status),
+			 errdetail("The model's statistics could not be refitted; report the data if it persists.")));
+}
+
+/* What a likelihood-ratio test needs of one model, refitted by ML if it was REML. */
+typedef struct MlFit
+{
+	char	   *label;
+	int			npar;
+	double		deviance;
+	double		n;
+} MlFit;
+
+/* The model's terms as an lme4 formula's right-hand side: "~ 1 + days + (1 + days | subject)". */
+static char *
+describe(const char *arg, const LmmModel *m)
+{
+	StringInfoData buf;
+	int			k;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s: ~ ", arg);
+	for (k = 0; k < m->p; k++)
+		appendStringInfo(&buf, "%s%s", k > 0 ? " + " : "", k == 0 ? "1" : m->x_names[k]);
+	appendStringInfoString(&buf, " + (");
+	for (k = 0; k < m->q; k++)
+		appendStringInfo(&buf, "%s%s", k > 0 ? " + " : "", k == 0 ? "1" : m->z_names[k]);
+	appendStringInfo(&buf, " | %s)", m->grp);
+	return buf.data;
+}
+
+/* The ML deviance of m: its own if fitted by ML, else that of an ML refit of its statistics. */
+static MlFit
+ml_fit(const char *arg, const LmmModel *m)
+{
+	MlFit		r;
+
+	r.label = describe(arg, m);
+	r.npar = m->p + LMM_NTHETA(m->q) + 1;
+	r.n = (double) m->n_obs;
+	if (m->flags & LMM_MODEL_REML)
+	{
+		LmmFit		fit;
+		LmmStatus	status = lmm_fit(m->stats, 0, &fit);
+
+		if (status != LMM_OK)
+			refit_failed(status);
+		r.deviance = fit.criterion;
+		lmm_fit_free(&fit);
+	}
+	else
+		r.deviance = m->criterion;
+	return r;
+}
+
+/* Nonzero if a and b agree to about 1e-10 relative (sums in another row order differ by rounding). */
+static bool
+close_enough(double a, double b)
+{
+	return fabs(a - b) <= 1e-10 * fmax(fabs(a), fabs(b)) + 1e-300;
+}
+
+PG_FUNCTION_INFO_V1(lmm_anova);
+
+/*
+ * lmm_anova(a, b): lme4's anova(a, b) for two models of the same data, the
+ * one with fewer parameters first; REML fits are compared after refitting
+ * them by ML, as lme4 does.
+ */
+Datum
+lmm_anova(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LmmModel	ma,
+				mb;
+	MlFit		f[2];
+	int			order[2] = {0, 1};
+	const LmmStats *sa,
+			   *sb;
+	int			r;
+
+	InitMaterializedSRF(fcinfo, 0);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &ma);
+	lmm_model_from_datum(PG_GETARG_DATUM(1), &mb);
+	require_stats(&ma, "lmm_anova");
+	require_stats(&mb, "lmm_anova");
+
+	/* the same rows: count, and the response's mean and spread */
+	sa = ma.stats;
+	sb = mb.stats;
+	if (ma.n_obs != mb.n_obs ||
+		!close_enough(sa->mean[sa->p - 1], sb->mean[sb->p - 1]) ||
+		!close_enough(sa->comom[sa->p * sa->p - 1], sb->comom[sb->p * sb->p - 1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("models were not fitted to the same data"),
+				 errdetail("Model a has %lld rows and model b %lld, or their responses differ; a likelihood-ratio test compares fits of the same rows and response.",
+						   (long long) ma.n_obs, (long long) mb.n_obs)));
+
+	f[0] = ml_fit("a", &ma);
+	f[1] = ml_fit("b", &mb);
+	if (f[1].npar < f[0].npar)
+	{
+		order[0] = 1;
+		order[1] = 0;
+	}
+	for (r = 0; r < 2; r++)
+	{
+		const MlFit *x = &f[order[r]];
+		Datum		values[9];
+		bool		nulls[9] = {false, false, false, false, false, false, true, true, true};
+
+		values[0] = CStringGetTextDatum(x->label);
+		values[1] = Int32GetDatum(x->npar);
+		values[2] = Float8GetDatum(x->deviance + 2.0 * x->npar);
+		values[3] = Float8GetDatum(x->deviance + x->npar * log(x->n));
+		values[4] = Float8GetDatum(-x->deviance / 2.0);
+		values[5] = Float8GetDatum(x->deviance);
+		if (r == 1)
+		{
+			const MlFit *s = &f[order[0]];
+			double		chisq = fmax(0.0, s->deviance - x->deviance);
+			int			df = x->npar - s->npar;
+
+			values[6] = Float8GetDatum(chisq);
+			values[7] = Int32GetDatum(df);
+			nulls[6] = nulls[7] = false;
+			if (df > 0)
+			{
+				values[8] = Float8GetDatum(lmm_pchisq_upper(chisq, df));
+				nulls[8] = false;
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* lme4's name of variance parameter k (theta's order), or "sigma" after them. */
+static char *
+varpar_name(const LmmModel *m, int k)
+{
+	int			q = m->q;
+	int			col = 0;
+
+	if (k == LMM_NTHETA(q))
+		return "sigma";
+	while (k >= q - col)
+	{
+		k -= q - col;
+		col++;
+	}
+	if (k == 0)
+		return psprintf("sd_%s|%s", m->z_names[col], m->grp);
+	return psprintf("cor_%s.%s|%s", m->z_names[col + k], m->z_names[col], m->grp);
+}
+
+/* Emit one interval row. */
+static void
+put_interval(ReturnSetInfo *rsinfo, const char *name, double est, double lo,
+			 double hi, const char *method)
+{
+	Datum		values[5];
+	bool		nulls[5] = {false, false, isnan(lo), isnan(hi), false};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Float8GetDatum(est);
+	values[2] = Float8GetDatum(lo);
+	values[3] = Float8GetDatum(hi);
+	values[4] = CStringGetTextDatum(method);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(lmm_confint);
+
+/*
+ * lmm_confint(m, options): lme4's confint.  method=profile (default): the
+ * likelihood profile of every standard deviation, correlation, sigma and
+ * fixed effect; method=wald: the fixed effects' normal-theory intervals.
+ */
+Datum
+lmm_confint(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *opts = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	LmmModel	m;
+	bool		profile;
+	double		level;
+	int			nt,
+				k;
+
+	lmm_parse_confint_options(opts, &profile, &level);
+	InitMaterializedSRF(fcinfo, 0);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	nt = LMM_NTHETA(m.q);
+	if (!profile)
+	{
+		double		zq = lmm_qnorm(0.5 + level / 2.0);
+
+		for (k = 0; k < m.p; k++)
+		{
+			double		se = sqrt(m.vcov[k * m.p + k]);
+
+			put_interval(rsinfo, m.x_names[k], m.beta[k], m.beta[k] - zq * se,
+						 m.beta[k] + zq * se, "wald");
+		}
+	}
+	else
+	{
+		LmmProfile	prof;
+		LmmStatus	status;
+		double	   *est = palloc(sizeof(double) * (nt + 1));
+
+		require_stats(&m, "lmm_confint(method=profile)");
+		status = lmm_profile(m.stats, level, &prof);
+		if (status != LMM_OK)
+			refit_failed(status);
+		lmm_theta_to_sdcor(m.q, m.theta, m.sigma, est);
+		for (k = 0; k <= nt; k++)
+			put_interval(rsinfo, varpar_name(&m, k), est[k], prof.lower[k],
+						 prof.upper[k], "profile");
+		for (k = 0; k < m.p; k++)
+			put_interval(rsinfo, m.x_names[k], m.beta[k], prof.lower[nt + 1 + k],
+						 prof.upper[nt + 1 + k], "profile");
+		lmm_profile_free(&prof);
+	}
+	return (Datum) 0;
+}
