@@ -158,7 +158,7 @@ report_fit_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
 	}
 }
 
-/* A copy of the statistics whose level records follow perm. */
+/* A copy of the statistics whose level records follow perm, co-moments made symmetric. */
 static LmmStats
 permuted_stats(const LmmStats *s, const int64 *perm)
 {
@@ -166,6 +166,15 @@ permuted_stats(const LmmStats *s, const int64 *perm)
 	int64		j;
 
 	t.capacity = s->nlevels;
+	/* the co-moments' upper triangle is what counts; store them symmetric */
+	t.comom = palloc(sizeof(double) * s->p * s->p);
+	for (j = 0; j < s->p * s->p; j++)
+	{
+		int			a = j / s->p,
+					b = j % s->p;
+
+		t.comom[j] = s->comom[a <= b ? j : b * s->p + a];
+	}
 	t.level = palloc_extended(sizeof(double) * s->stride * (s->nlevels > 0 ? s->nlevels : 1),
 							  MCXT_ALLOC_HUGE);
 	for (j = 0; j < s->nlevels; j++)

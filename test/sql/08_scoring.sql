@@ -52,7 +52,7 @@ JOIN lmm_ranef((SELECT m FROM fitted_models WHERE name = 'mobility')) r
 -- every patient was scored, as X beta + b of its doctor
 WITH fe AS (
 	SELECT array_agg(f.estimate ORDER BY f.ord) AS beta
-	FROM fitted_models m, lmm_fixef(m.m) WITH ORDINALITY f(term, estimate, se, t, ord)
+	FROM fitted_models m, lmm_fixef(m.m) WITH ORDINALITY f(term, estimate, se, t, df, p, lo, hi, ord)
 	WHERE m.name = 'mobility'
 )
 SELECT count(*) AS patients, count(p.predicted) AS scored,
