@@ -1,0 +1,25 @@
+-- ALTER EXTENSION lmm UPDATE from 0.2.0 gives the objects of a fresh 0.3.0
+-- install; runs last, as it drops the extension (and the tables using it).
+SET client_min_messages = warning;
+CREATE TEMP TABLE fresh AS
+SELECT p.oid::regprocedure::text AS fn, pg_get_function_result(p.oid) AS result, p.proargnames,
+	p.provolatile, p.proisstrict, p.proparallel, obj_description(p.oid, 'pg_proc') AS comment
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
+DROP EXTENSION lmm CASCADE;
+CREATE EXTENSION lmm VERSION '0.2.0';
+SELECT proargnames AS fixef_0_2 FROM pg_proc WHERE oid = 'lmm_fixef(lmm_model)'::regprocedure;
+ALTER EXTENSION lmm UPDATE TO '0.3.0';
+SELECT extversion FROM pg_extension WHERE extname = 'lmm';
+CREATE TEMP TABLE upgraded AS
+SELECT p.oid::regprocedure::text AS fn, pg_get_function_result(p.oid) AS result, p.proargnames,
+	p.provolatile, p.proisstrict, p.proparallel, obj_description(p.oid, 'pg_proc') AS comment
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
+SELECT count(*) AS functions FROM fresh;
+(SELECT * FROM fresh EXCEPT SELECT * FROM upgraded)
+UNION ALL
+(SELECT * FROM upgraded EXCEPT SELECT * FROM fresh);
+-- the upgraded extension fits and tests
+SELECT term, round(df::numeric, 3) AS df, p_value < 1e-6 AS small_p
+FROM lmm_fixef((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') FROM sleepstudy));
