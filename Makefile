@@ -22,7 +22,7 @@ SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core results regression.diffs regression.out
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core bench/inference results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -34,6 +34,10 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
 test/core/test_core: test/core/test_core.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
 	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+
+# Inference benchmark on the core (bench/inference.sh runs it).
+bench/inference: bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 .PHONY: coretest
 coretest: test/core/test_core

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Inference benchmark on the PostgreSQL-free core (bench/inference.c): what
+# the Satterthwaite step adds to a fit, and what profile intervals cost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -s bench/inference
+exec bench/inference
