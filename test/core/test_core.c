@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmm_dist.h"
 #include "lmm_fit.h"
 #include "lmm_index.h"
+#include "lmm_infer.h"
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
@@ -567,6 +569,120 @@ test_errors(void)
 	lmm_stats_free(&st);
 }
 
+/* The distributions against R 4.2's pt, qt, qnorm and pchisq, to 1e-12 relative. */
+static void
+test_dist(void)
+{
+	check(rel(lmm_pt_two_sided(25.79, 17.0), 4.5311395197837052e-15) < 1e-12,
+		  "dist: far t tail (2*pt(-25.79, 17))");
+	check(rel(lmm_pt_two_sided(-0.3, 4.5), 7.7753354703943134e-01) < 1e-12,
+		  "dist: central t, fractional df");
+	check(rel(lmm_qt(0.975, 4.99999), 2.5705833819852644) < 1e-12 &&
+		  rel(lmm_qt(0.975, 1.0), 12.706204736174694) < 1e-12 &&
+		  rel(lmm_qt(0.025, 1.0), -12.706204736174694) < 1e-12,
+		  "dist: t quantiles");
+	check(rel(lmm_qnorm(0.975), 1.9599639845400536) < 1e-14 &&
+		  rel(lmm_qnorm(1e-10), -6.3613409024040557) < 1e-12,
+		  "dist: normal quantiles");
+	check(rel(lmm_pchisq_upper(3.84, 1.0), 5.0043521248705224e-02) < 1e-12 &&
+		  rel(lmm_pchisq_upper(42.5, 2.0), 5.9053039989440393e-10) < 1e-12 &&
+		  rel(lmm_pchisq_upper(0.5, 3.0), 9.1889141165467592e-01) < 1e-12,
+		  "dist: chi-square tails");
+	check(isnan(lmm_pt_two_sided(1.0, -1.0)) && lmm_pchisq_upper(-1.0, 2.0) == 1.0,
+		  "dist: bad df is NaN, a negative statistic has tail 1");
+}
+
+/*
+ * A real fit with its Satterthwaite ingredients and statistics packs and
+ * unpacks exactly; every truncation is refused; its df match lmerTest's.
+ */
+static void
+test_model_tail(const Sleep *s, const char *dir)
+{
+	LmmStats	st;
+	LmmFit		fit;
+	LmmModel	m,
+				back;
+	char	   *xn[2] = {"(Intercept)", "Days"},
+			   *zn[2] = {"(Intercept)", "Days"},
+			   *lv[18];
+	char		names[18][8];
+	int64_t		level_of[400];
+	unsigned char *buf;
+	size_t		size,
+				len;
+	double		L[2] = {0.0, 1.0};
+	int			i,
+				refused = 1;
+
+	memset(level_of, -1, sizeof(level_of));
+	lmm_stats_init(&st, 2, 2);
+	for (i = 0; i < s->n; i++)
+	{
+		double		v[3] = {s->days[i], s->days[i], s->reaction[i]};
+
+		if (level_of[s->subject[i]] < 0)
+			level_of[s->subject[i]] = lmm_stats_add_level(&st);
+		lmm_stats_add_row(&st, level_of[s->subject[i]], v);
+	}
+	check(lmm_fit(&st, 1, &fit) == LMM_OK && fit.ninf == 4, "tail: slope fit with df ingredients");
+	check(rel(lmm_satterthwaite_df(fit.ninf, 2, fit.vcov_varpar, fit.jac, fit.vcov, L),
+			  ref_value(dir, "sleep_slope.ref.csv", "REML,df,,,Days,")) < 1e-4,
+		  "tail: Satterthwaite df of Days within 1e-4 of lmerTest");
+	for (i = 0; i < 18; i++)
+	{
+		snprintf(names[i], sizeof(names[i]), "s%d", i);
+		lv[i] = names[i];
+	}
+	memset(&m, 0, sizeof(m));
+	m.flags = LMM_MODEL_REML | LMM_MODEL_CONVERGED;
+	m.p = 2;
+	m.q = 2;
+	m.nlevels = 18;
+	m.n_obs = 180;
+	m.criterion = fit.criterion;
+	m.loglik = fit.loglik;
+	m.aic = fit.aic;
+	m.bic = fit.bic;
+	m.sigma = fit.sigma;
+	m.grp = "Subject";
+	m.key_type = "text";
+	m.x_names = xn;
+	m.z_names = zn;
+	m.beta = fit.beta;
+	m.vcov = fit.vcov;
+	m.theta = fit.theta;
+	m.levels = lv;
+	m.b = fit.b;
+	m.condvar = fit.condvar;
+	m.ninf = fit.ninf;
+	m.vcov_varpar = fit.vcov_varpar;
+	m.jac = fit.jac;
+	m.stats = &st;
+	check(lmm_model_check(&m) == NULL, "tail: a model with statistics passes its check");
+	size = lmm_model_packed_size(&m);
+	buf = malloc(size);
+	lmm_model_pack(&m, buf);
+	check(lmm_model_unpack(buf, size, &back) == NULL && back.ninf == 4 && back.stats != NULL &&
+		  memcmp(back.jac, fit.jac, sizeof(double) * 16) == 0 &&
+		  memcmp(back.stats->level, st.level, sizeof(double) * 18 * st.stride) == 0 &&
+		  back.stats->n == 180.0,
+		  "tail: ingredients and statistics survive the round trip bit for bit");
+	lmm_model_free(&back);
+	for (len = 0; len < size; len++)
+	{
+		if (lmm_model_unpack(buf, len, &back) == NULL)
+			refused = 0;
+		lmm_model_free(&back);
+	}
+	check(refused, "tail: every truncation is refused");
+	st.level[0] = 2.5;			/* a level with 2.5 rows */
+	check(lmm_model_check(&m) != NULL, "tail: statistics that are not those of real rows are refused");
+	free(buf);
+	lmm_fit_free(&fit);
+	lmm_stats_free(&st);
+}
+
 /* Run every test and print the summary line the test script reads. */
 int
 main(int argc, char **argv)
@@ -586,6 +702,8 @@ main(int argc, char **argv)
 	test_stats_bytes(&s);
 	test_gradient(&s);
 	test_errors();
+	test_dist();
+	test_model_tail(&s, dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }
