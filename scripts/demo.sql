@@ -10,12 +10,20 @@ CREATE TABLE models AS
 SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days],
 			   'x_names=days, z_names=days, g_name=subject') AS m
 FROM sleepstudy;
-SELECT * FROM lmm_fixef((SELECT m FROM models));
+SELECT term, estimate, std_error, t_value FROM lmm_fixef((SELECT m FROM models));
 SELECT * FROM lmm_varcorr((SELECT m FROM models));
 SELECT method, n_obs, n_groups, criterion, aic, bic, sigma, converged, singular
 FROM lmm_summary((SELECT m FROM models));
 \echo '== conditional modes (BLUPs), first three subjects'
 SELECT * FROM lmm_ranef((SELECT m FROM models)) LIMIT 6;
+
+\echo '== inference: Satterthwaite df and p-values (lmerTest), profile intervals (lme4 confint)'
+SELECT term, df, p_value, conf_low, conf_high FROM lmm_fixef((SELECT m FROM models));
+SELECT * FROM lmm_confint((SELECT m FROM models));
+\echo '== does the random slope improve on a random intercept? (lme4 anova)'
+SELECT a.* FROM lmm_anova(
+	(SELECT lmm_fit(reaction, ARRAY[days], subject, 'x_names=days, g_name=subject') FROM sleepstudy),
+	(SELECT m FROM models)) a;
 
 \echo '== Dyestuff: yield ~ 1 + (1 | batch), ML'
 SELECT * FROM lmm_varcorr((SELECT lmm_fit(yield, ARRAY[]::float8[], batch, 'method=ml, g_name=batch') FROM dyestuff));
