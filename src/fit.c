@@ -9,6 +9,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/typcache.h"
 
 #include "core/lmm_fit.h"
@@ -259,5 +260,8 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
 	m.stats = &sorted;
+	/* a model too big with its statistics keeps its estimates, without refits */
+	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
+		m.stats = NULL;
 	return PointerGetDatum(lmm_model_to_datum(&m));
 }

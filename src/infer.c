@@ -85,7 +85,7 @@ ml_fit(const char *arg, const LmmModel *m)
 	if (m->flags & LMM_MODEL_REML)
 	{
 		LmmFit		fit;
-		LmmStatus	status = lmm_fit(m->stats, 0, &fit);
+		LmmStatus	status = lmm_fit_ex(m->stats, 0, 0, &fit);
 
 		if (status != LMM_OK)
 			refit_failed(status);
@@ -239,7 +239,7 @@ lmm_confint(PG_FUNCTION_ARGS)
 	nt = LMM_NTHETA(m.q);
 	if (!profile)
 	{
-		double		zq = lmm_qnorm(0.5 + level / 2.0);
+		double		zq = -lmm_qnorm((1.0 - level) / 2.0);
 
 		for (k = 0; k < m.p; k++)
 		{

@@ -16,6 +16,12 @@
 #define LENTZ_EPS	1e-16
 #define LENTZ_MAX	10000
 
+/*
+ * Above this many degrees of freedom t is normal to double precision, and
+ * the log-gamma differences of the t formulas would cancel to noise.
+ */
+#define T_NORMAL_DF 1e7
+
 /* Guard a Lentz denominator against zero. */
 static double
 nonzero(double v)
@@ -78,11 +84,11 @@ lmm_pt_two_sided(double t, double df)
 
 	if (isnan(t) || isnan(df) || df <= 0.0)
 		return NAN;
-	if (isinf(df))
+	if (df > T_NORMAL_DF)
 		return erfc(fabs(t) / M_SQRT2);
 	if (isinf(t))
 		return 0.0;
-	return ibeta(df / (df + t2), t2 / (df + t2), df / 2.0, 0.5);
+	return fmin(1.0, fmax(0.0, ibeta(df / (df + t2), t2 / (df + t2), df / 2.0, 0.5)));
 }
 
 /* The standard normal quantile: Newton steps from a rough rational start. */
@@ -124,7 +130,7 @@ lmm_qt(double prob, double df)
 
 	if (isnan(prob) || isnan(df) || df <= 0.0)
 		return NAN;
-	if (isinf(df))
+	if (df > T_NORMAL_DF)
 		return lmm_qnorm(prob);
 	if (prob == 0.5)
 		return 0.0;
@@ -222,5 +228,5 @@ lmm_pchisq_upper(double x, double df)
 		return 1.0;
 	if (isinf(x))
 		return 0.0;
-	return gamma_upper(df / 2.0, x / 2.0);
+	return fmin(1.0, fmax(0.0, gamma_upper(df / 2.0, x / 2.0)));
 }

@@ -780,6 +780,17 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 LmmStatus
 lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 {
+	return lmm_fit_ex(s, reml, 1, fit);
+}
+
+/*
+ * lmm_fit, with Satterthwaite's ingredients only when with_df (a refit for a
+ * likelihood-ratio test or a profile does not need them), and only while
+ * their Jacobian stays below 2^24 doubles (p up to about 1000 at q = 1).
+ */
+LmmStatus
+lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
+{
 	Gram		g;
 	Work		w;
 	LmmStatus	status;
@@ -851,11 +862,14 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 	}
 
 	/* what Satterthwaite's df need, once per fit (lmm_satt.c) */
-	fit->ninf = nt + 1;
-	fit->vcov_varpar = lmm_alloc(sizeof(double) * fit->ninf * fit->ninf);
-	fit->jac = lmm_alloc(sizeof(double) * fit->ninf * p * p);
-	if (!lmm_satterthwaite(&w, fit->theta, fit->sigma, fit->vcov_varpar, fit->jac))
-		fit->ninf = 0;
+	fit->ninf = (with_df && (size_t) (nt + 1) * p * p <= ((size_t) 1 << 24)) ? nt + 1 : 0;
+	if (fit->ninf > 0)
+	{
+		fit->vcov_varpar = lmm_alloc(sizeof(double) * fit->ninf * fit->ninf);
+		fit->jac = lmm_alloc(sizeof(double) * fit->ninf * p * p);
+		if (!lmm_satterthwaite(&w, fit->theta, fit->sigma, fit->vcov_varpar, fit->jac))
+			fit->ninf = 0;
+	}
 	if (w.interrupted)
 	{
 		lmm_fit_free(fit);

@@ -61,6 +61,7 @@ typedef struct LmmFit
 #define LMM_SINGULAR_TOL 1e-4
 
 extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
+extern LmmStatus lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit);
 extern void lmm_fit_free(LmmFit *fit);
 extern LmmStatus lmm_criterion_gradient(const LmmStats *s, int reml,
 										const double *theta, double *f,

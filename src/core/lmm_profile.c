@@ -46,6 +46,7 @@ typedef struct Prof
 	double	   *beta;			/* p */
 	double	   *z;				/* p */
 	int			failed;			/* an inner optimization could not run */
+	nlopt_opt	opt;			/* the running inner optimizer, to stop it */
 } Prof;
 
 /* Nonzero if theta index k is the diagonal of T, as in lmm_theta_is_diagonal. */
@@ -234,7 +235,10 @@ inner_objective(unsigned m, const double *x, double *grad, void *data)
 
 	(void) grad;
 	if (pr->w->interrupted)
+	{
+		nlopt_force_stop(pr->opt);
 		return HUGE_VAL;
+	}
 	if (pr->which > pr->nt)
 		return dev_beta_held(pr, x);
 	for (k = 0; k <= pr->nt; k++)
@@ -269,9 +273,11 @@ profiled(Prof *pr, double x, double *start, const double *lb, const double *ub,
 	nlopt_set_xtol_rel(opt, 1e-10);
 	nlopt_set_ftol_abs(opt, 1e-12);
 	nlopt_set_maxeval(opt, INNER_MAXEVAL);
+	pr->opt = opt;
 	res = nlopt_optimize(opt, start, &fmin);
+	pr->opt = NULL;
 	nlopt_destroy(opt);
-	if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
+	if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED && res != NLOPT_FORCED_STOP)
 		pr->failed = 1;
 	return fmin;
 }
@@ -350,9 +356,15 @@ find_end(Prof *pr, int dir, double z, double xhat, double step0, double bound,
 		else
 			xn = xa + (target - za) * (xb - xa) / (zb - za);
 		zn = zeta_at(pr, xn, xhat, start, lb, ub, step);
-		if (fabs(zn - target) < 1e-9 || fabs(xb - xa) < 1e-13 * (1.0 + fabs(xn)))
+		if (fabs(zn - target) < 1e-9)
 		{
 			end = xn;
+			break;
+		}
+		if (fabs(xb - xa) < 1e-13 * (1.0 + fabs(xn)))
+		{
+			/* converged onto where the deviance stops being defined: unknown */
+			end = isfinite(zb) && isfinite(zn) ? xn : NAN;
 			break;
 		}
 		if ((zn - target) * dir < 0.0)
@@ -437,7 +449,7 @@ LmmStatus
 lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
 {
 	LmmFit		fit;
-	LmmStatus	status = lmm_fit(s, 0, &fit);
+	LmmStatus	status = lmm_fit_ex(s, 0, 0, &fit);
 	Gram		g;
 	Work		w;
 	Prof		pr;
@@ -445,7 +457,7 @@ lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
 				p,
 				npar,
 				k;
-	double		z = lmm_qnorm(0.5 + level / 2.0);
+	double		z = -lmm_qnorm((1.0 - level) / 2.0);
 	double	   *start,
 			   *lb,
 			   *ub,

@@ -588,6 +588,9 @@ test_dist(void)
 		  rel(lmm_pchisq_upper(42.5, 2.0), 5.9053039989440393e-10) < 1e-12 &&
 		  rel(lmm_pchisq_upper(0.5, 3.0), 9.1889141165467592e-01) < 1e-12,
 		  "dist: chi-square tails");
+	check(rel(lmm_qt(0.975, 1e15), 1.9599639845400536) < 1e-12 &&
+		  rel(lmm_pt_two_sided(2.0, 1e20), 0.045500263896358417) < 1e-12,
+		  "dist: huge df is the normal, not cancellation noise");
 	check(isnan(lmm_pt_two_sided(1.0, -1.0)) && lmm_pchisq_upper(-1.0, 2.0) == 1.0,
 		  "dist: bad df is NaN, a negative statistic has tail 1");
 }

@@ -63,7 +63,7 @@ FROM singular s JOIN fits f ON f.fit = 'singular';
 CREATE TEMP VIEW by_hand AS
 WITH fe AS (
 	SELECT f.fit, f.method, array_agg(x.estimate ORDER BY x.ord) AS beta
-	FROM fits f, lmm_fixef(f.m) WITH ORDINALITY x(term, estimate, se, t, ord) GROUP BY 1, 2
+	FROM fits f, lmm_fixef(f.m) WITH ORDINALITY x(term, estimate, se, t, df, p, lo, hi, ord) GROUP BY 1, 2
 ), re AS (
 	SELECT f.fit, f.method, r.level, array_agg(r.estimate ORDER BY r.ord) AS b
 	FROM fits f, lmm_ranef(f.m) WITH ORDINALITY r(grp, level, term, estimate, cond_sd, ord)
