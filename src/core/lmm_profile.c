@@ -49,13 +49,6 @@ typedef struct Prof
 	nlopt_opt	opt;			/* the running inner optimizer, to stop it */
 } Prof;
 
-/* Nonzero if theta index k is the diagonal of T, as in lmm_theta_is_diagonal. */
-static int
-is_diag(int q, int k)
-{
-	return lmm_theta_is_diagonal(q, k);
-}
-
 /* Row and column of theta index k (lower triangle, column by column). */
 static void
 theta_pos(int q, int k, int *row, int *col)
@@ -401,7 +394,7 @@ inner_setup(Prof *pr, const double *sdcor_hat, const double *theta_hat,
 	{
 		for (k = 0; k < nt; k++)
 		{
-			int			diag = is_diag(pr->q, k);
+			int			diag = lmm_theta_is_diagonal(pr->q, k);
 
 			start[k] = theta_hat[k];
 			lb[k] = diag ? 0.0 : -HUGE_VAL;
@@ -423,7 +416,7 @@ inner_setup(Prof *pr, const double *sdcor_hat, const double *theta_hat,
 			ub[i] = HUGE_VAL;
 			step[i] = 0.05 * sigma;
 		}
-		else if (is_diag(pr->q, k))
+		else if (lmm_theta_is_diagonal(pr->q, k))
 		{
 			lb[i] = 0.0;
 			ub[i] = HUGE_VAL;
@@ -511,7 +504,7 @@ lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
 			lo = 0.0;
 			step0 = 0.1 * xhat;
 		}
-		else if (is_diag(fit.q, k))
+		else if (lmm_theta_is_diagonal(fit.q, k))
 		{
 			lo = 0.0;
 			step0 = xhat > 0.0 ? 0.3 * xhat : 0.1 * fit.sigma;
