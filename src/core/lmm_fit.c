@@ -198,13 +198,14 @@ lmm_criterion(Work *w, const double *theta)
 	int			p = g->p;
 	int			q = g->q;
 	double		syy = 0.0;
-	double		n = g->n;
 	int64_t		j;
 	int			a,
 				b,
 				i;
 	lapack_int	info;
 
+	if (g->blk != NULL)
+		return lmm_blocked_criterion(w, theta);
 	lmm_theta_to_T(q, theta, w->T);
 	memset(w->SXX, 0, sizeof(double) * p * p);
 	memset(w->SXy, 0, sizeof(double) * p);
@@ -262,9 +263,18 @@ lmm_criterion(Work *w, const double *theta)
 	w->pwrss = g->yty - syy;
 	for (i = 0; i < p; i++)
 		w->pwrss -= w->cbeta[i] * w->cbeta[i];
+	return lmm_profiled_criterion(w);
+}
+
+/* REML criterion or ML deviance from the pwrss and log-determinants in w. */
+double
+lmm_profiled_criterion(const Work *w)
+{
+	double		n = w->g->n;
+	int			p = w->g->p;
+
 	if (!(w->pwrss > 0.0) || !isfinite(w->pwrss))
 		return HUGE_VAL;
-
 	if (w->reml)
 	{
 		double		nmp = n - p;
@@ -308,6 +318,8 @@ lmm_build_gram(const LmmStats *s, Gram *g)
 	g->nlevels = s->nlevels;
 	g->n = s->n;
 	g->centre = s->mean;
+	g->intercept = 1;
+	g->blk = NULL;
 	g->ZtZ = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
 	g->ZtX = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * p);
 	g->Zty = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
@@ -401,22 +413,24 @@ gram_is_finite(const Gram *g)
 
 /*
  * Check that X has full column rank: Cholesky of the correlation matrix of
- * the centred x columns, flagging a column whose part not explained by the
- * earlier ones is below 1e-12 of its variance (lme4 uses a QR tolerance of
- * 1e-7 on the same scale, i.e. 1e-14 here; we are a little stricter).
+ * the centred x columns (of the uncentred ones without an intercept),
+ * flagging a column whose part not explained by the earlier ones is below
+ * 1e-12 of its variance (lme4 uses a QR tolerance of 1e-7 on the same
+ * scale, i.e. 1e-14 here; we are a little stricter).
  */
 static LmmStatus
 check_rank(const Gram *g, int *bad_column)
 {
 	int			p = g->p;
-	int			m = p - 1;
+	int			f = g->intercept ? 1 : 0;
+	int			m = p - f;
 	double	   *R;
 	int			a,
 				b,
 				k;
 	LmmStatus	status = LMM_OK;
 
-	for (a = 1; a < p; a++)
+	for (a = f; a < p; a++)
 		if (!(g->XtX[a * p + a] > 0.0))
 		{
 			*bad_column = a;
@@ -428,12 +442,12 @@ check_rank(const Gram *g, int *bad_column)
 	R = lmm_alloc(sizeof(double) * m * m);
 	for (a = 0; a < m; a++)
 		for (b = 0; b < m; b++)
-			R[a * m + b] = g->XtX[(a + 1) * p + b + 1] /
-				sqrt(g->XtX[(a + 1) * p + a + 1] * g->XtX[(b + 1) * p + b + 1]);
+			R[a * m + b] = g->XtX[(a + f) * p + b + f] /
+				sqrt(g->XtX[(a + f) * p + a + f] * g->XtX[(b + f) * p + b + f]);
 	k = lmm_chol_lower(m, R, 1e-12);
 	if (k >= 0)
 	{
-		*bad_column = k + 1;
+		*bad_column = k + f;
 		status = LMM_ERR_COLLINEAR_X;
 	}
 	lmm_free(R);
@@ -450,7 +464,9 @@ lmm_work_init(Work *w, const Gram *g, int reml)
 	memset(w, 0, sizeof(Work));
 	w->g = g;
 	w->reml = reml;
-	w->ntheta = q * (q + 1) / 2;
+	w->ntheta = LMM_NTHETA(q);
+	if (g->blk != NULL)
+		w->ntheta = g->blk->toff[g->blk->k - 1] + LMM_NTHETA(g->blk->q[g->blk->k - 1]);
 	w->T = lmm_alloc(sizeof(double) * q * q);
 	w->L = lmm_alloc0(sizeof(double) * q * q);
 	w->B = lmm_alloc(sizeof(double) * q * q);
@@ -494,9 +510,26 @@ lmm_theta_is_diagonal(int q, int k)
 	return 0;
 }
 
-/* One BOBYQA run from theta with lme4's nloptwrap settings; returns NLopt's code. */
+/* Nonzero if theta index k of the fit's terms is bounded below by 0 (a diagonal of some T). */
+int
+lmm_theta_bounded(const Gram *g, int k)
+{
+	const Blocks *bk = g->blk;
+	int			t;
+
+	if (bk == NULL)
+		return lmm_theta_is_diagonal(g->q, k);
+	for (t = bk->k - 1; t > 0 && k < bk->toff[t]; t--)
+		;
+	return lmm_theta_is_diagonal(bk->q[t], k - bk->toff[t]);
+}
+
+/*
+ * One BOBYQA run from theta with lme4's nloptwrap settings (xtol_abs =
+ * ftol_abs = tol = 1e-8), or tighter; returns NLopt's code.
+ */
 static nlopt_result
-run_bobyqa(Work *w, const double *lb, double *theta, double *fmin)
+run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
 {
 	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned) w->ntheta);
 	nlopt_result res;
@@ -505,8 +538,8 @@ run_bobyqa(Work *w, const double *lb, double *theta, double *fmin)
 		return NLOPT_OUT_OF_MEMORY;
 	nlopt_set_lower_bounds(opt, lb);
 	nlopt_set_min_objective(opt, nlopt_criterion, w);
-	nlopt_set_xtol_abs1(opt, 1e-8);
-	nlopt_set_ftol_abs(opt, 1e-8);
+	nlopt_set_xtol_abs1(opt, tol);
+	nlopt_set_ftol_abs(opt, tol);
 	nlopt_set_maxeval(opt, 100000);
 	w->opt = opt;
 	res = nlopt_optimize(opt, theta, fmin);
@@ -526,7 +559,6 @@ run_bobyqa(Work *w, const double *lb, double *theta, double *fmin)
 static LmmStatus
 optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 {
-	int			q = w->g->q;
 	int			nt = w->ntheta;
 	double	   *lb = lmm_alloc(sizeof(double) * nt);
 	double	   *probe = lmm_alloc(sizeof(double) * nt);
@@ -538,13 +570,13 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 
 	for (k = 0; k < nt; k++)
 	{
-		int			diag = lmm_theta_is_diagonal(q, k);
+		int			diag = lmm_theta_bounded(w->g, k);
 
 		lb[k] = diag ? 0.0 : -HUGE_VAL;
 		theta[k] = diag ? 1.0 : 0.0;
 	}
 
-	res = run_bobyqa(w, lb, theta, fmin);
+	res = run_bobyqa(w, lb, theta, fmin, 1e-8);
 
 	/* restart_edge: a bound parameter whose one-sided slope is negative */
 	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
@@ -564,7 +596,7 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		}
 	}
 	if (restart && !w->interrupted)
-		res = run_bobyqa(w, lb, theta, fmin);
+		res = run_bobyqa(w, lb, theta, fmin, 1e-8);
 
 	if (w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
@@ -600,13 +632,27 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		if (w->interrupted)
 			status = LMM_ERR_INTERRUPTED;
 	}
-	/* Newton polish on the analytic gradient: the optimum to rounding level */
-	if (status == LMM_OK)
-	{
+	/*
+	 * Newton polish on the analytic gradient: the optimum to rounding level.
+	 * Several terms have no analytic gradient here; BOBYQA goes on from its
+	 * optimum with tolerances at rounding level instead.
+	 */
+	if (status == LMM_OK && w->g->blk == NULL)
 		lmm_polish(w, lb, theta, fmin);
-		if (w->interrupted)
-			status = LMM_ERR_INTERRUPTED;
+	else if (status == LMM_OK)
+	{
+		double		f = *fmin;
+
+		memcpy(probe, theta, sizeof(double) * nt);
+		if (run_bobyqa(w, lb, probe, &f, 1e-12) > 0 && f <= *fmin)
+		{
+			memcpy(theta, probe, sizeof(double) * nt);
+			*fmin = f;
+		}
+		*fmin = lmm_criterion(w, theta);
 	}
+	if (status == LMM_OK && w->interrupted)
+		status = LMM_ERR_INTERRUPTED;
 	lmm_free(lb);
 	lmm_free(probe);
 	return status;
@@ -706,6 +752,13 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 	fit->sigma = sqrt(sigma2);
 	lmm_beta_user(g, betac, fit->beta);
 	lmm_vcov_user(w, sigma2, fit->vcov);
+	if (g->blk != NULL)
+	{
+		lmm_blocked_modes(w, betac, sigma2, fit);
+		lmm_free(betac);
+		lmm_free(r);
+		return;
+	}
 
 	/* per level: b_j = T L_j'^-1 (cu_j - RZX_j betac); condvar = sigma^2 T (L L')^-1 T' */
 	for (j = 0; j < g->nlevels; j++)
@@ -784,52 +837,50 @@ lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 }
 
 /*
- * lmm_fit, with Satterthwaite's ingredients only when with_df (a refit for a
- * likelihood-ratio test or a profile does not need them), and only while
- * their Jacobian stays below 2^24 doubles (p up to about 1000 at q = 1).
+ * Release the cross-products of a fit, with the several-term blocks when
+ * there are any.
  */
-LmmStatus
-lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
+static void
+free_gram_blocks(Gram *g)
 {
-	Gram		g;
+	if (g->blk != NULL)
+		lmm_blocked_free(g, g->blk);
+	else
+		lmm_free_gram(g);
+}
+
+/*
+ * The fit proper, from the cross-products (which it releases): checks,
+ * optimization, the solution at the optimum, Satterthwaite's ingredients
+ * only when with_df (a refit for a likelihood-ratio test or a profile does
+ * not need them) and only while their Jacobian stays below 2^24 doubles.
+ */
+static LmmStatus
+fit_gram(Gram *g, int reml, int with_df, LmmFit *fit)
+{
 	Work		w;
 	LmmStatus	status;
-	int			p = s->p;
-	int			q = s->q;
-	int			nt = q * (q + 1) / 2;
+	int			p = g->p;
+	int			nt;
 	double		fmin;
 	int			converged = 0;
-	int			k;
+	int			k,
+				t;
 
-	memset(fit, 0, sizeof(LmmFit));
-	fit->p = p;
-	fit->q = q;
-	fit->ntheta = nt;
-	fit->nlevels = s->nlevels;
-	fit->reml = reml;
-	fit->n = s->n;
-
-	if (s->nlevels < 2)
-		return LMM_ERR_FEW_GROUPS;
-	if ((double) s->nlevels >= s->n)
-		return LMM_ERR_LEVELS_GE_NOBS;
-	if (q > 1 && (double) s->nlevels * q >= s->n)
-		return LMM_ERR_RE_GE_NOBS;
-
-	lmm_build_gram(s, &g);
-	if (!gram_is_finite(&g))
+	if (!gram_is_finite(g))
 		status = LMM_ERR_NONFINITE;
-	else if (!(g.yty > 0.0))
+	else if (!(g->yty > 0.0))
 		status = LMM_ERR_CONSTANT_Y;
 	else
-		status = check_rank(&g, &fit->bad_column);
+		status = check_rank(g, &fit->bad_column);
 	if (status != LMM_OK)
 	{
-		lmm_free_gram(&g);
+		free_gram_blocks(g);
 		return status;
 	}
 
-	lmm_work_init(&w, &g, reml);
+	lmm_work_init(&w, g, reml);
+	nt = fit->ntheta = w.ntheta;
 	fit->theta = lmm_alloc(sizeof(double) * nt);
 	status = optimize_theta(&w, fit->theta, &fmin, &converged);
 	if (status == LMM_OK && w.not_pd)
@@ -841,23 +892,30 @@ lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 		lmm_free(fit->theta);
 		fit->theta = NULL;
 		lmm_work_free(&w);
-		lmm_free_gram(&g);
+		free_gram_blocks(g);
 		return status;
 	}
 
 	fit->beta = lmm_alloc(sizeof(double) * p);
 	fit->vcov = lmm_alloc(sizeof(double) * p * p);
-	fit->b = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
-	fit->condvar = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
+	for (t = 0; t < fit->nterms; t++)
+	{
+		LmmFitTerm *ft = &fit->term[t];
+
+		ft->b = lmm_alloc(sizeof(double) * (size_t) ft->nlevels * ft->q);
+		ft->condvar = lmm_alloc(sizeof(double) * (size_t) ft->nlevels * ft->q * ft->q);
+	}
+	fit->b = fit->term[0].b;
+	fit->condvar = fit->term[0].condvar;
 	solve_at_optimum(&w, fit->theta, fit);
 	if (w.interrupted || w.not_pd || !isfinite(fit->criterion) ||
-		w.pwrss <= 1e-12 * g.yty)
+		w.pwrss <= 1e-12 * g->yty)
 	{
 		status = w.interrupted ? LMM_ERR_INTERRUPTED :
 			w.not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
 		lmm_fit_free(fit);
 		lmm_work_free(&w);
-		lmm_free_gram(&g);
+		free_gram_blocks(g);
 		return status;
 	}
 
@@ -874,7 +932,7 @@ lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 	{
 		lmm_fit_free(fit);
 		lmm_work_free(&w);
-		lmm_free_gram(&g);
+		free_gram_blocks(g);
 		return LMM_ERR_INTERRUPTED;
 	}
 
@@ -882,21 +940,89 @@ lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 	fit->converged = converged;
 	fit->singular = 0;
 	for (k = 0; k < nt; k++)
-		if (lmm_theta_is_diagonal(q, k) && fit->theta[k] < LMM_SINGULAR_TOL)
+		if (lmm_theta_bounded(g, k) && fit->theta[k] < LMM_SINGULAR_TOL)
 			fit->singular = 1;
 	fit->loglik = -fit->criterion / 2.0;
 	fit->aic = fit->criterion + 2.0 * (p + nt + 1);
-	fit->bic = fit->criterion + (p + nt + 1) * log(s->n);
+	fit->bic = fit->criterion + (p + nt + 1) * log(g->n);
 
 	lmm_work_free(&w);
-	lmm_free_gram(&g);
+	free_gram_blocks(g);
 	return LMM_OK;
+}
+
+/* lmm_fit, with Satterthwaite's ingredients only when with_df. */
+LmmStatus
+lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
+{
+	Gram		g;
+
+	memset(fit, 0, sizeof(LmmFit));
+	fit->p = s->p;
+	fit->q = s->q;
+	fit->nlevels = s->nlevels;
+	fit->reml = reml;
+	fit->n = s->n;
+	fit->nterms = 1;
+	fit->term[0].q = s->q;
+	fit->term[0].nlevels = s->nlevels;
+
+	if (s->nlevels < 2)
+		return LMM_ERR_FEW_GROUPS;
+	if ((double) s->nlevels >= s->n)
+		return LMM_ERR_LEVELS_GE_NOBS;
+	if (s->q > 1 && (double) s->nlevels * s->q >= s->n)
+		return LMM_ERR_RE_GE_NOBS;
+
+	lmm_build_gram(s, &g);
+	return fit_gram(&g, reml, with_df, fit);
+}
+
+/*
+ * Fit a model with several random-effects terms (lmm_terms.h) by REML or
+ * ML.  The fit's terms are in lme4's order; term[t].src names the
+ * statistics' term, as fit->bad_term does on an error about one term.
+ */
+LmmStatus
+lmm_fit_terms(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
+{
+	Gram		g;
+	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
+	LmmStatus	status;
+	int			t;
+
+	memset(fit, 0, sizeof(LmmFit));
+	fit->p = s->p;
+	fit->reml = reml;
+	fit->n = s->n;
+	fit->bad_term = -1;
+	status = lmm_blocked_build(s, &g, bk, &fit->bad_term);
+	if (status != LMM_OK)
+	{
+		lmm_blocked_free(&g, bk);
+		lmm_free(bk);
+		return status;
+	}
+	fit->q = bk->q[0];
+	fit->nlevels = bk->J[0];
+	fit->nterms = bk->k;
+	for (t = 0; t < bk->k; t++)
+	{
+		fit->term[t].src = bk->src[t];
+		fit->term[t].q = bk->q[t];
+		fit->term[t].nlevels = bk->J[t];
+	}
+	status = fit_gram(&g, reml, with_df, fit);
+	lmm_free(bk);
+	return status;
 }
 
 /* Release what a successful lmm_fit allocated. */
 void
 lmm_fit_free(LmmFit *fit)
 {
+	int			t;
+
 	lmm_free(fit->beta);
 	lmm_free(fit->vcov);
 	lmm_free(fit->theta);
@@ -904,6 +1030,13 @@ lmm_fit_free(LmmFit *fit)
 	lmm_free(fit->condvar);
 	lmm_free(fit->vcov_varpar);
 	lmm_free(fit->jac);
+	for (t = 1; t < fit->nterms; t++)
+	{
+		lmm_free(fit->term[t].b);
+		lmm_free(fit->term[t].condvar);
+		fit->term[t].b = fit->term[t].condvar = NULL;
+	}
+	fit->term[0].b = fit->term[0].condvar = NULL;
 	fit->beta = fit->vcov = fit->theta = fit->b = fit->condvar = NULL;
 	fit->vcov_varpar = fit->jac = NULL;
 }

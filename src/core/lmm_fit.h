@@ -13,6 +13,7 @@
 #define LMM_FIT_H
 
 #include "lmm_stats.h"
+#include "lmm_terms.h"
 
 typedef enum LmmStatus
 {
@@ -27,8 +28,19 @@ typedef enum LmmStatus
 	LMM_ERR_NONFINITE,			/* a statistic overflowed */
 	LMM_ERR_OPTIMIZER,			/* NLopt could not run */
 	LMM_ERR_INCONSISTENT,		/* the statistics are not those of real data */
-	LMM_ERR_INTERRUPTED			/* the host asked us to stop */
+	LMM_ERR_INTERRUPTED,		/* the host asked us to stop */
+	LMM_ERR_TOO_MANY_LEVELS		/* the dense part exceeds LMM_MAX_DENSE rows */
 } LmmStatus;
+
+/* The conditional modes of one random-effects term of a fit. */
+typedef struct LmmFitTerm
+{
+	int			src;			/* the term's index in the statistics */
+	int			q;
+	int64_t		nlevels;
+	double	   *b;				/* nlevels * q conditional modes */
+	double	   *condvar;		/* nlevels * q * q conditional covariances */
+} LmmFitTerm;
 
 typedef struct LmmFit
 {
@@ -55,6 +67,10 @@ typedef struct LmmFit
 	int			converged;
 	int			singular;
 	int			bad_column;		/* for LMM_ERR_CONSTANT_X / COLLINEAR_X */
+	int			bad_term;		/* for LMM_ERR_FEW_GROUPS and the like */
+	/* terms in lme4's order (decreasing levels); term[0].b is b */
+	int			nterms;
+	LmmFitTerm	term[LMM_MAX_TERMS];
 } LmmFit;
 
 /* Tolerance below which a diagonal element of T makes a fit singular (lme4's isSingular). */
@@ -62,6 +78,8 @@ typedef struct LmmFit
 
 extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
 extern LmmStatus lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit);
+extern LmmStatus lmm_fit_terms(const LmmTermStats *s, int reml, int with_df,
+							   LmmFit *fit);
 extern void lmm_fit_free(LmmFit *fit);
 extern LmmStatus lmm_criterion_gradient(const LmmStats *s, int reml,
 										const double *theta, double *f,

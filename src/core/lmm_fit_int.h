@@ -11,10 +11,60 @@
 
 #include <nlopt.h>
 
+#include "lmm_fit.h"
 #include "lmm_stats.h"
+#include "lmm_terms.h"
 
 /* How many levels the per-level loops process between interrupt checks. */
 #define LMM_INTERRUPT_EVERY 4096
+
+/* One constant block of M (lmm_blocked.c), scaled by its terms' T at each evaluation. */
+typedef struct DenseBlock
+{
+	int64_t		r0;				/* first row in M */
+	int64_t		c0;				/* first column in M */
+	int			tr;				/* term whose T' scales the rows, or -1 */
+	int			tc;				/* term whose T scales the columns, or -1 */
+	int			nr;
+	int			nc;
+	const double *val;			/* nr x nc, row-major */
+} DenseBlock;
+
+/* Most Z rows the dense part of a several-term fit may have (M is their square). */
+#define LMM_MAX_DENSE 10000
+
+/* The random-effects terms of a several-term fit and its workspace. */
+typedef struct Blocks
+{
+	int			k;				/* terms, sorted by decreasing levels */
+	int			src[LMM_MAX_TERMS]; /* each term's index in the statistics */
+	int			q[LMM_MAX_TERMS];
+	int64_t		J[LMM_MAX_TERMS];	/* levels */
+	int			toff[LMM_MAX_TERMS];	/* first theta of each term */
+	int64_t		off[LMM_MAX_TERMS]; /* first row in M of terms 1.. */
+	int64_t		m;				/* Z rows of the dense part */
+	int64_t		N;				/* m + p + 1 */
+	/* the first term's cross blocks with the dense part, by level (CSR) */
+	int64_t    *xptr;			/* J[0] + 1 */
+	int64_t    *xcol;			/* first column in M of each block */
+	int		   *xterm;			/* its term */
+	int64_t    *xvoff;			/* its q[0] x q[u] values in xval */
+	double	   *xval;
+	int		   *ncols;			/* J[0]: columns of W_j */
+	int			maxcols;
+	/* the constant blocks of M */
+	int64_t		ndense;
+	DenseBlock *dense;
+	double	   *dval;
+	double	   *centre;			/* p: what Gram.centre points to */
+	/* workspace */
+	double	   *T[LMM_MAX_TERMS];
+	double	   *M;				/* N x N, column-major, lower triangle */
+	double	   *W;				/* q[0] x maxcols */
+	int64_t    *widx;			/* maxcols */
+	double	   *tmp;
+	double	   *scratch;
+} Blocks;
 
 /* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
 typedef struct Gram
@@ -30,6 +80,8 @@ typedef struct Gram
 	double	   *Xty;			/* p */
 	double		yty;
 	const double *centre;		/* p: x_1..x_{p-1} centres, then y's */
+	int			intercept;		/* x_0 is the intercept (centres apply) */
+	Blocks	   *blk;			/* several terms: the dense part; else NULL */
 } Gram;
 
 /* State of one criterion evaluation, reused across evaluations. */
@@ -68,7 +120,15 @@ extern void lmm_backward_solve(int n, int m, const double *L, double *B);
 extern double lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX,
 							   const double *Zty);
 extern double lmm_criterion(Work *w, const double *theta);
+extern double lmm_profiled_criterion(const Work *w);
+extern LmmStatus lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk,
+								   int *bad_term);
+extern void lmm_blocked_free(Gram *g, Blocks *bk);
+extern double lmm_blocked_criterion(Work *w, const double *theta);
+extern void lmm_blocked_modes(Work *w, const double *betac, double sigma2,
+							  LmmFit *fit);
 extern int	lmm_theta_is_diagonal(int q, int k);
+extern int	lmm_theta_bounded(const Gram *g, int k);
 extern void lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
 extern void lmm_solve_beta(const Work *w, double *betac);
 extern void lmm_beta_user(const Gram *g, const double *betac, double *beta);

@@ -51,8 +51,6 @@ typedef struct LmmModel
 	LmmStats   *stats;			/* NULL, or the statistics in level order */
 } LmmModel;
 
-#define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)
-
 extern size_t lmm_model_packed_size(const LmmModel *m);
 extern void lmm_model_pack(const LmmModel *m, unsigned char *buf);
 extern const char *lmm_model_unpack_head(const unsigned char *buf, size_t len,

@@ -27,6 +27,9 @@
  */
 #define LMM_MAX_RANDOM 20
 
+/* Parameters of a q x q lower-triangular factor. */
+#define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)
+
 typedef struct LmmStats
 {
 	int			p;				/* fixed-effect columns, intercept included */

@@ -17,12 +17,13 @@
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
+#include "test_core.h"
 
 static int	n_pass;
 static int	n_fail;
 
 /* Record one check. */
-static void
+void
 check(int ok, const char *what)
 {
 	if (ok)
@@ -707,6 +708,7 @@ main(int argc, char **argv)
 	test_errors();
 	test_dist();
 	test_model_tail(&s, dir);
+	test_terms(dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

@@ -1,0 +1,395 @@
+/*
+ * lmm_blocked.c
+ *	  The profiled criterion and the solution at the optimum for several
+ *	  random-effects terms, with the blocked Cholesky factor of the math doc.
+ *
+ * Terms are sorted by decreasing number of levels (lme4's order).  The first
+ * term is factored level by level as in the single-factor case.  The other
+ * terms' Z rows, then the X columns, then y form one dense symmetric matrix
+ *	 M = [Lambda_D'Z_D'Z_D Lambda_D + I, .. ; X'Z_D Lambda_D, X'X ; y'Z_D Lambda_D, y'X, y'y]
+ * from which, level j of the first term at a time, W_j'W_j is taken with
+ *	 W_j = L_j^-1 T_0'Z_j'[Z_D Lambda_D | X | y] = [L_Dj' | RZX_j | cu_j],
+ * L_j = chol(T_0'Z_j'Z_jT_0 + I).  One LAPACK Cholesky of M then gives
+ * L_DD, RX' and cbeta' in its trailing rows, and sqrt(pwrss) as its last
+ * diagonal element (the response appended to X, as in MixedModels.jl).
+ */
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+
+#include "lmm_fit.h"
+#include "lmm_fit_int.h"
+#include "lmm_host.h"
+#include "lmm_terms.h"
+
+/* out (nr x nc) = S_r' B S_c for lower-triangular T's, or the identity where a term is -1. */
+static void
+scale_block(const Blocks *bk, const DenseBlock *db, double *out)
+{
+	int			nr = db->nr;
+	int			nc = db->nc;
+	double	   *tmp = bk->tmp;
+	int			i,
+				j,
+				a;
+
+	if (db->tr < 0 && db->tc < 0)
+	{
+		memcpy(out, db->val, sizeof(double) * nr * nc);
+		return;
+	}
+
+	/* tmp = B S_c; column j of a lower-triangular T starts at row j */
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < nc; j++)
+		{
+			double		s = 0.0;
+
+			if (db->tc < 0)
+				s = db->val[i * nc + j];
+			else
+				for (a = j; a < nc; a++)
+					s += db->val[i * nc + a] * bk->T[db->tc][a * nc + j];
+			tmp[i * nc + j] = s;
+		}
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < nc; j++)
+		{
+			double		s = 0.0;
+
+			if (db->tr < 0)
+				s = tmp[i * nc + j];
+			else
+				for (a = i; a < nr; a++)
+					s += bk->T[db->tr][a * nr + i] * tmp[a * nc + j];
+			out[i * nc + j] = s;
+		}
+}
+
+/*
+ * W_j for level j of the first term, from the level factor just computed
+ * into w (L, RZX, cu): cross blocks L_j^-1 T_0' B T_u, then RZX_j, then cu_j.
+ * Its column numbers in M go to bk->widx; returns the number of columns.
+ */
+static int
+level_rhs(Work *w, Blocks *bk, int64_t j)
+{
+	int			q0 = bk->q[0];
+	int			p = w->g->p;
+	int			ncol = bk->ncols[j];
+	double	   *W = bk->W;
+	double	   *C = bk->scratch;
+	int64_t		e;
+	int			col = 0,
+				a,
+				b,
+				c;
+
+	for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
+	{
+		int			u = bk->xterm[e];
+		int			qu = bk->q[u];
+		DenseBlock	db = {0, 0, 0, u, q0, qu, bk->xval + bk->xvoff[e]};
+
+		scale_block(bk, &db, C);
+		lmm_forward_solve(q0, qu, w->L, C);
+		for (a = 0; a < q0; a++)
+			for (c = 0; c < qu; c++)
+				W[a * ncol + col + c] = C[a * qu + c];
+		for (c = 0; c < qu; c++)
+			bk->widx[col + c] = bk->xcol[e] + c;
+		col += qu;
+	}
+	for (a = 0; a < q0; a++)
+	{
+		for (b = 0; b < p; b++)
+			W[a * ncol + col + b] = w->RZX[a * p + b];
+		W[a * ncol + col + p] = w->cu[a];
+	}
+	for (b = 0; b <= p; b++)
+		bk->widx[col + b] = bk->m + b;
+	return ncol;
+}
+
+/*
+ * The profiled criterion at theta for several terms: fills M, takes the
+ * first term's levels out of it, factors it, and leaves RX, cbeta, pwrss,
+ * log|L|^2 and log|RX|^2 in w as lmm_criterion does.
+ */
+double
+lmm_blocked_criterion(Work *w, const double *theta)
+{
+	const Gram *g = w->g;
+	Blocks	   *bk = g->blk;
+	int			p = g->p;
+	int			q0 = bk->q[0];
+	int64_t		N = bk->N;
+	int64_t		m = bk->m;
+	double	   *M = bk->M;
+	double	   *out = bk->scratch;
+	int64_t		i,
+				j,
+				e;
+	int			t,
+				a,
+				b,
+				r;
+	lapack_int	info;
+
+	for (t = 0; t < bk->k; t++)
+		lmm_theta_to_T(bk->q[t], theta + bk->toff[t], bk->T[t]);
+	memcpy(w->T, bk->T[0], sizeof(double) * q0 * q0);
+
+	memset(M, 0, sizeof(double) * (size_t) N * (size_t) N);
+	for (e = 0; e < bk->ndense; e++)
+	{
+		const DenseBlock *db = &bk->dense[e];
+
+		scale_block(bk, db, out);
+		for (a = 0; a < db->nr; a++)
+			for (b = 0; b < db->nc; b++)
+				M[(db->r0 + a) + (db->c0 + b) * N] = out[a * db->nc + b];
+	}
+	for (i = 0; i < m; i++)
+		M[i + i * N] += 1.0;
+
+	w->ldL2 = 0.0;
+	for (j = 0; j < g->nlevels; j++)
+	{
+		int			ncol;
+
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			w->interrupted = 1;
+			return HUGE_VAL;
+		}
+		w->ldL2 += lmm_level_factor(w, g->ZtZ + (size_t) j * q0 * q0,
+									g->ZtX + (size_t) j * q0 * p,
+									g->Zty + (size_t) j * q0);
+		if (w->not_pd)
+			return HUGE_VAL;
+		ncol = level_rhs(w, bk, j);
+		/* M -= W_j'W_j on W_j's columns, lower triangle */
+		for (a = 0; a < ncol; a++)
+			for (b = 0; b < ncol; b++)
+			{
+				int64_t		ra = bk->widx[a];
+				int64_t		cb = bk->widx[b];
+				double		s = 0.0;
+
+				if (cb > ra)
+					continue;
+				for (r = 0; r < q0; r++)
+					s += bk->W[r * ncol + a] * bk->W[r * ncol + b];
+				M[ra + cb * N] -= s;
+			}
+	}
+
+	if (lmm_interrupt_pending())
+	{
+		w->interrupted = 1;
+		return HUGE_VAL;
+	}
+	info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int) N, M, (lapack_int) N);
+	if (info != 0)
+		return HUGE_VAL;
+
+	for (i = 0; i < m; i++)
+		w->ldL2 += 2.0 * log(M[i + i * N]);
+	w->ldRX2 = 0.0;
+	for (a = 0; a < p; a++)
+	{
+		for (b = 0; b <= a; b++)
+			w->RX[a + b * p] = M[(m + a) + (m + b) * N];
+		w->cbeta[a] = M[(N - 1) + (m + a) * N];
+		w->ldRX2 += 2.0 * log(M[(m + a) + (m + a) * N]);
+	}
+	w->pwrss = M[(N - 1) + (N - 1) * N] * M[(N - 1) + (N - 1) * N];
+	return lmm_profiled_criterion(w);
+}
+
+/*
+ * The conditional modes and covariances of every term at the theta last
+ * evaluated (M factored), for the centred fixed effects betac:
+ *	 u_D = L_DD'^-1 (cu_D - L_XD' betac),
+ *	 u_j = L_j'^-1 (cu_j - RZX_j betac - L_Dj' u_D) for the first term,
+ *	 condvar = sigma^2 T P^-1_jj T' with P^-1 from S^-1 = (L_DD L_DD')^-1:
+ *	 P^-1_jj = L_j'^-1 (I + V_j S^-1 V_j') L_j^-1, V_j = L_Dj', for the first
+ *	 term, and the diagonal blocks of S^-1 for the others.
+ */
+void
+lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
+{
+	const Gram *g = w->g;
+	Blocks	   *bk = g->blk;
+	int			p = g->p;
+	int			q0 = bk->q[0];
+	int64_t		N = bk->N;
+	int64_t		m = bk->m;
+	const double *M = bk->M;
+	double	   *uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
+	double	   *Sinv = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m * m : 1));
+	double	   *r = lmm_alloc(sizeof(double) * q0);
+	double	   *G = lmm_alloc(sizeof(double) * q0 * (bk->maxcols + q0));
+	double	   *H = lmm_alloc(sizeof(double) * q0 * q0);
+	double	   *P = lmm_alloc(sizeof(double) * q0 * q0);
+	int64_t		i,
+				j;
+	int			t,
+				a,
+				b,
+				c,
+				k;
+
+	/* u_D and S^-1 from the leading m x m block of the factor */
+	for (i = 0; i < m; i++)
+	{
+		double		s = M[(N - 1) + i * N];
+
+		for (a = 0; a < p; a++)
+			s -= M[(m + a) + i * N] * betac[a];
+		uD[i] = s;
+	}
+	for (i = 0; i < m; i++)
+		memcpy(Sinv + i * m, M + i * N, sizeof(double) * (size_t) m);
+	if (m > 0)
+	{
+		LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
+					   Sinv, (lapack_int) m, uD, (lapack_int) m);
+		LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int) m, Sinv, (lapack_int) m);
+	}
+
+	/* the dense terms: b = T u, condvar = sigma^2 T S^-1_jj T' */
+	for (t = 1; t < bk->k; t++)
+	{
+		int			q = bk->q[t];
+		const double *T = bk->T[t];
+
+		for (j = 0; j < bk->J[t]; j++)
+		{
+			int64_t		at = bk->off[t] + j * q;
+			double	   *bj = fit->term[t].b + (size_t) j * q;
+			double	   *cv = fit->term[t].condvar + (size_t) j * q * q;
+
+			for (a = 0; a < q; a++)
+			{
+				double		s = 0.0;
+
+				for (k = 0; k <= a; k++)
+					s += T[a * q + k] * uD[at + k];
+				bj[a] = s;
+			}
+			for (a = 0; a < q; a++)
+				for (b = 0; b < q; b++)
+				{
+					double		s = 0.0;
+					int			l;
+
+					for (k = 0; k <= a; k++)
+						for (l = 0; l <= b; l++)
+						{
+							int64_t		x = at + k,
+										y = at + l;
+
+							s += T[a * q + k] * T[b * q + l] *
+								(x >= y ? Sinv[x + y * m] : Sinv[y + x * m]);
+						}
+					cv[a * q + b] = sigma2 * s;
+				}
+		}
+	}
+
+	/* the first term, level by level */
+	for (j = 0; j < g->nlevels; j++)
+	{
+		int			ncol;
+		int			nx = bk->ncols[j] - p - 1;
+		double	   *bj = fit->term[0].b + (size_t) j * q0;
+		double	   *cv = fit->term[0].condvar + (size_t) j * q0 * q0;
+
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			w->interrupted = 1;
+			break;
+		}
+		lmm_level_factor(w, g->ZtZ + (size_t) j * q0 * q0,
+						 g->ZtX + (size_t) j * q0 * p, g->Zty + (size_t) j * q0);
+		ncol = level_rhs(w, bk, j);
+		for (a = 0; a < q0; a++)
+		{
+			double		s = bk->W[a * ncol + ncol - 1];
+
+			for (c = 0; c < p; c++)
+				s -= bk->W[a * ncol + nx + c] * betac[c];
+			for (c = 0; c < nx; c++)
+				s -= bk->W[a * ncol + c] * uD[bk->widx[c]];
+			r[a] = s;
+		}
+		lmm_backward_solve(q0, 1, w->L, r);
+		for (a = 0; a < q0; a++)
+		{
+			double		s = 0.0;
+
+			for (k = 0; k <= a; k++)
+				s += w->T[a * q0 + k] * r[k];
+			bj[a] = s;
+		}
+
+		/* H = I + V S^-1 V', with V the cross columns of W_j */
+		for (a = 0; a < q0; a++)
+			for (c = 0; c < nx; c++)
+			{
+				double		s = 0.0;
+				int			d;
+
+				for (d = 0; d < nx; d++)
+				{
+					int64_t		x = bk->widx[c],
+								y = bk->widx[d];
+
+					s += bk->W[a * ncol + d] * (x >= y ? Sinv[x + y * m] : Sinv[y + x * m]);
+				}
+				G[a * nx + c] = s;
+			}
+		for (a = 0; a < q0; a++)
+			for (b = 0; b < q0; b++)
+			{
+				double		s = (a == b) ? 1.0 : 0.0;
+
+				for (c = 0; c < nx; c++)
+					s += G[a * nx + c] * bk->W[b * ncol + c];
+				H[a * q0 + b] = s;
+			}
+		/* K = L_j^-1, E = K T_0', condvar = sigma^2 E'H E */
+		for (a = 0; a < q0 * q0; a++)
+			P[a] = (a % (q0 + 1) == 0) ? 1.0 : 0.0;
+		lmm_forward_solve(q0, q0, w->L, P);
+		for (a = 0; a < q0; a++)
+			for (b = 0; b < q0; b++)
+			{
+				double		s = 0.0;
+
+				for (k = 0; k < q0; k++)
+					s += P[a * q0 + k] * w->T[b * q0 + k];
+				G[a * q0 + b] = s;
+			}
+		for (a = 0; a < q0; a++)
+			for (b = 0; b < q0; b++)
+			{
+				double		s = 0.0;
+				int			d;
+
+				for (c = 0; c < q0; c++)
+					for (d = 0; d < q0; d++)
+						s += G[c * q0 + a] * H[c * q0 + d] * G[d * q0 + b];
+				cv[a * q0 + b] = sigma2 * s;
+			}
+	}
+	lmm_free(uD);
+	lmm_free(Sinv);
+	lmm_free(r);
+	lmm_free(G);
+	lmm_free(H);
+	lmm_free(P);
+}

@@ -1,0 +1,438 @@
+/*
+ * lmm_terms.c
+ *	  Row updates and exact merges of the several-term statistics
+ *	  (lmm_terms.h): level look-up by key, sparse pair blocks, shifts.
+ */
+#include "lmm_terms.h"
+
+#include <string.h>
+
+#include "lmm_host.h"
+
+/* FNV-1a: a level key's hash, computed once per key and row. */
+static uint64_t
+key_hash(const char *key, uint32_t len)
+{
+	uint64_t	h = 1469598103934665603ULL;
+	uint32_t	i;
+
+	for (i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) key[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* splitmix64's finalizer: the hash of a pair of level numbers. */
+static uint64_t
+pair_hash(int64_t jt, int64_t ju)
+{
+	uint64_t	h = (uint64_t) jt * 0x9E3779B97F4A7C15ULL ^ (uint64_t) ju;
+
+	h ^= h >> 30;
+	h *= 0xBF58476D1CE4E5B9ULL;
+	h ^= h >> 27;
+	h *= 0x94D049BB133111EBULL;
+	h ^= h >> 31;
+	return h;
+}
+
+/* Rebuild an index of nslots slots over n entries whose hashes hash_of gives. */
+static void
+slots_rebuild(LmmSlots *ix, int64_t nslots, int64_t n,
+			  uint64_t (*hash_of) (const void *, int64_t), const void *arg)
+{
+	int64_t		i;
+
+	lmm_free(ix->slot);
+	ix->nslots = nslots;
+	ix->slot = lmm_alloc0(sizeof(int64_t) * (size_t) nslots);
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	at = hash_of(arg, i) & (uint64_t) (nslots - 1);
+
+		while (ix->slot[at] != 0)
+			at = (at + 1) & (uint64_t) (nslots - 1);
+		ix->slot[at] = i + 1;
+	}
+}
+
+/* The stored hash of level i (for slots_rebuild). */
+static uint64_t
+level_hash_of(const void *arg, int64_t i)
+{
+	return ((const LmmTermLevels *) arg)->hash[i];
+}
+
+/* The hash of pair i (for slots_rebuild). */
+static uint64_t
+pair_hash_of(const void *arg, int64_t i)
+{
+	const LmmTermPair *pr = arg;
+
+	return pair_hash(pr->jt[i], pr->ju[i]);
+}
+
+/* Set up empty statistics for p fixed columns and nterms terms of q[t] columns. */
+void
+lmm_terms_init(LmmTermStats *s, int p, int nterms, const int *q)
+{
+	int			t,
+				u;
+
+	memset(s, 0, sizeof(LmmTermStats));
+	s->p = p;
+	s->nterms = nterms;
+	s->first_is_one = 1;
+	s->shift = lmm_alloc0(sizeof(double) * (p + 1));
+	s->sum = lmm_alloc0(sizeof(double) * (p + 1));
+	s->cross = lmm_alloc0(sizeof(double) * (p + 1) * (p + 1));
+	for (t = 0; t < nterms; t++)
+	{
+		s->term[t].q = q[t];
+		s->term[t].stride = q[t] * (2 + q[t] + p);
+	}
+	s->pair = lmm_alloc0(sizeof(LmmTermPair) * (nterms * (nterms - 1) / 2 + 1));
+	for (t = 0; t < nterms; t++)
+		for (u = t + 1; u < nterms; u++)
+		{
+			LmmTermPair *pr = &s->pair[LMM_PAIR_INDEX(nterms, t, u)];
+
+			pr->t = t;
+			pr->u = u;
+			pr->bsize = q[t] * q[u];
+		}
+}
+
+/* Release everything the statistics hold. */
+void
+lmm_terms_free(LmmTermStats *s)
+{
+	int			t;
+	int64_t		j;
+
+	for (t = 0; t < s->nterms; t++)
+	{
+		LmmTermLevels *lv = &s->term[t];
+
+		for (j = 0; j < lv->nlevels; j++)
+			lmm_free(lv->key[j]);
+		lmm_free(lv->key);
+		lmm_free(lv->keylen);
+		lmm_free(lv->hash);
+		lmm_free(lv->index.slot);
+		lmm_free(lv->rec);
+	}
+	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
+	{
+		lmm_free(s->pair[t].jt);
+		lmm_free(s->pair[t].ju);
+		lmm_free(s->pair[t].index.slot);
+		lmm_free(s->pair[t].blk);
+	}
+	lmm_free(s->pair);
+	lmm_free(s->shift);
+	lmm_free(s->sum);
+	lmm_free(s->cross);
+	memset(s, 0, sizeof(LmmTermStats));
+}
+
+/* Next capacity of a growing array: 64, then doubling. */
+static int64_t
+grow(int64_t capacity)
+{
+	return capacity == 0 ? 64 : capacity * 2;
+}
+
+/*
+ * The level of a term with this key, added (with zero statistics) when it is
+ * new.  One hash of the key, one probe sequence.
+ */
+int64_t
+lmm_terms_level(LmmTermLevels *lv, const char *key, uint32_t keylen)
+{
+	uint64_t	h = key_hash(key, keylen);
+	uint64_t	mask;
+	uint64_t	at;
+	int64_t		j;
+
+	if (2 * (lv->nlevels + 1) > lv->index.nslots)
+		slots_rebuild(&lv->index, lv->index.nslots == 0 ? 128 : 2 * lv->index.nslots,
+					  lv->nlevels, level_hash_of, lv);
+	mask = (uint64_t) lv->index.nslots - 1;
+	for (at = h & mask; lv->index.slot[at] != 0; at = (at + 1) & mask)
+	{
+		j = lv->index.slot[at] - 1;
+		if (lv->hash[j] == h && lv->keylen[j] == keylen &&
+			memcmp(lv->key[j], key, keylen) == 0)
+			return j;
+	}
+
+	if (lv->nlevels == lv->capacity)
+	{
+		int64_t		cap = grow(lv->capacity);
+
+		lv->key = lmm_realloc(lv->key, sizeof(char *) * (size_t) cap);
+		lv->keylen = lmm_realloc(lv->keylen, sizeof(uint32_t) * (size_t) cap);
+		lv->hash = lmm_realloc(lv->hash, sizeof(uint64_t) * (size_t) cap);
+		lv->rec = lmm_realloc(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) cap);
+		lv->capacity = cap;
+	}
+	j = lv->nlevels++;
+	lv->key[j] = lmm_alloc((size_t) keylen + 1);
+	memcpy(lv->key[j], key, keylen);
+	lv->key[j][keylen] = '\0';
+	lv->keylen[j] = keylen;
+	lv->hash[j] = h;
+	memset(lv->rec + (size_t) j * lv->stride, 0, sizeof(double) * lv->stride);
+	lv->index.slot[at] = j + 1;
+	return j;
+}
+
+/* The block of the pair of levels (jt, ju), added as zeros when new. */
+int64_t
+lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju)
+{
+	uint64_t	h = pair_hash(jt, ju);
+	uint64_t	mask;
+	uint64_t	at;
+	int64_t		i;
+
+	if (2 * (pr->npairs + 1) > pr->index.nslots)
+		slots_rebuild(&pr->index, pr->index.nslots == 0 ? 128 : 2 * pr->index.nslots,
+					  pr->npairs, pair_hash_of, pr);
+	mask = (uint64_t) pr->index.nslots - 1;
+	for (at = h & mask; pr->index.slot[at] != 0; at = (at + 1) & mask)
+	{
+		i = pr->index.slot[at] - 1;
+		if (pr->jt[i] == jt && pr->ju[i] == ju)
+			return i;
+	}
+	if (pr->npairs == pr->capacity)
+	{
+		int64_t		cap = grow(pr->capacity);
+
+		pr->jt = lmm_realloc(pr->jt, sizeof(int64_t) * (size_t) cap);
+		pr->ju = lmm_realloc(pr->ju, sizeof(int64_t) * (size_t) cap);
+		pr->blk = lmm_realloc(pr->blk, sizeof(double) * (size_t) pr->bsize * (size_t) cap);
+		pr->capacity = cap;
+	}
+	i = pr->npairs++;
+	pr->jt[i] = jt;
+	pr->ju[i] = ju;
+	memset(pr->blk + (size_t) i * pr->bsize, 0, sizeof(double) * pr->bsize);
+	pr->index.slot[at] = i + 1;
+	return i;
+}
+
+/*
+ * Add one row: x (p), y, a key and its length per term, and the terms' z
+ * values one after another.
+ */
+void
+lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
+				  const char *const *key, const uint32_t *keylen,
+				  const double *z)
+{
+	int			p = s->p;
+	int			k = s->nterms;
+	double		v[LMM_MAX_COLUMNS + 1];
+	int64_t		level[LMM_MAX_TERMS];
+	const double *zt[LMM_MAX_TERMS];
+	int			a,
+				b,
+				t,
+				u;
+
+	if (s->n == 0.0)
+	{
+		memcpy(s->shift, x, sizeof(double) * p);
+		s->shift[p] = y;
+	}
+	if (p > 0 && x[0] != 1.0)
+		s->first_is_one = 0;
+	for (a = 0; a < p; a++)
+		v[a] = x[a] - s->shift[a];
+	v[p] = y - s->shift[p];
+
+	s->n += 1.0;
+	for (a = 0; a <= p; a++)
+	{
+		s->sum[a] += v[a];
+		for (b = a; b <= p; b++)
+			s->cross[a * (p + 1) + b] += v[a] * v[b];
+	}
+
+	for (t = 0; t < k; t++)
+	{
+		LmmTermLevels *lv = &s->term[t];
+		int			q = lv->q;
+		double	   *rec;
+
+		zt[t] = z;
+		z += q;
+		level[t] = lmm_terms_level(lv, key[t], keylen[t]);
+		rec = lv->rec + (size_t) level[t] * lv->stride;
+		for (a = 0; a < q; a++)
+		{
+			double		za = zt[t][a];
+			double	   *zx = LMM_TREC_ZX(rec, q) + a * p;
+
+			LMM_TREC_SZ(rec)[a] += za;
+			for (b = 0; b < q; b++)
+				LMM_TREC_ZZ(rec, q)[a * q + b] += za * zt[t][b];
+			for (b = 0; b < p; b++)
+				zx[b] += za * v[b];
+			LMM_TREC_ZY(rec, q, p)[a] += za * v[p];
+		}
+	}
+
+	for (t = 0; t < k; t++)
+		for (u = t + 1; u < k; u++)
+		{
+			LmmTermPair *pr = &s->pair[LMM_PAIR_INDEX(k, t, u)];
+			int			qt = s->term[t].q;
+			int			qu = s->term[u].q;
+			int64_t		at = lmm_terms_pair_block(pr, level[t], level[u]);
+			double	   *blk = pr->blk + (size_t) pr->bsize * at;
+
+			for (a = 0; a < qt; a++)
+				for (b = 0; b < qu; b++)
+					blk[a * qu + b] += zt[t][a] * zt[u][b];
+		}
+}
+
+/*
+ * Move the statistics to a new shift c (p + 1 entries), exactly:
+ * v - c = (v - c_old) + d with d = c_old - c.
+ */
+void
+lmm_terms_reshift(LmmTermStats *s, const double *c)
+{
+	int			p = s->p;
+	int			n1 = p + 1;
+	double		d[LMM_MAX_COLUMNS + 1];
+	int			a,
+				b,
+				t;
+	int64_t		j;
+
+	for (a = 0; a < n1; a++)
+		d[a] = s->shift[a] - c[a];
+	for (a = 0; a < n1; a++)
+		for (b = a; b < n1; b++)
+			s->cross[a * n1 + b] += d[a] * s->sum[b] + s->sum[a] * d[b] +
+				s->n * d[a] * d[b];
+	for (a = 0; a < n1; a++)
+	{
+		s->sum[a] += s->n * d[a];
+		s->shift[a] = c[a];
+	}
+	for (t = 0; t < s->nterms; t++)
+	{
+		LmmTermLevels *lv = &s->term[t];
+		int			q = lv->q;
+
+		for (j = 0; j < lv->nlevels; j++)
+		{
+			double	   *rec = lv->rec + (size_t) j * lv->stride;
+
+			for (a = 0; a < q; a++)
+			{
+				double		sz = LMM_TREC_SZ(rec)[a];
+
+				for (b = 0; b < p; b++)
+					LMM_TREC_ZX(rec, q)[a * p + b] += sz * d[b];
+				LMM_TREC_ZY(rec, q, p)[a] += sz * d[p];
+			}
+		}
+	}
+}
+
+/*
+ * Add another state's statistics to ours (same p, terms and q): its levels
+ * found or added by key, its pair blocks by their levels' new numbers, its
+ * x and y sums moved to our shift on the way.
+ */
+void
+lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other)
+{
+	int			p = s->p;
+	int			n1 = p + 1;
+	int			k = s->nterms;
+	double		d[LMM_MAX_COLUMNS + 1];
+	int64_t    *map[LMM_MAX_TERMS];
+	int			a,
+				b,
+				t,
+				u,
+				i;
+	int64_t		j;
+
+	if (other->n == 0.0)
+		return;
+	if (s->n == 0.0)
+		memcpy(s->shift, other->shift, sizeof(double) * n1);
+	if (!other->first_is_one)
+		s->first_is_one = 0;
+
+	/* other's v - c_o, plus d = c_o - c, is v - c */
+	for (a = 0; a < n1; a++)
+		d[a] = other->shift[a] - s->shift[a];
+	for (a = 0; a < n1; a++)
+		for (b = a; b < n1; b++)
+			s->cross[a * n1 + b] += other->cross[a * n1 + b] +
+				d[a] * other->sum[b] + other->sum[a] * d[b] +
+				other->n * d[a] * d[b];
+	for (a = 0; a < n1; a++)
+		s->sum[a] += other->sum[a] + other->n * d[a];
+	s->n += other->n;
+
+	for (t = 0; t < k; t++)
+	{
+		const LmmTermLevels *ol = &other->term[t];
+		LmmTermLevels *lv = &s->term[t];
+		int			q = lv->q;
+
+		map[t] = lmm_alloc(sizeof(int64_t) * (size_t) (ol->nlevels + 1));
+		for (j = 0; j < ol->nlevels; j++)
+		{
+			const double *orec = ol->rec + (size_t) j * lv->stride;
+			double	   *rec;
+
+			map[t][j] = lmm_terms_level(lv, ol->key[j], ol->keylen[j]);
+			rec = lv->rec + (size_t) map[t][j] * lv->stride;
+			for (i = 0; i < lv->stride; i++)
+				rec[i] += orec[i];
+			for (a = 0; a < q; a++)
+			{
+				double		sz = LMM_TREC_SZ(orec)[a];
+
+				for (b = 0; b < p; b++)
+					LMM_TREC_ZX(rec, q)[a * p + b] += sz * d[b];
+				LMM_TREC_ZY(rec, q, p)[a] += sz * d[p];
+			}
+		}
+	}
+
+	for (t = 0; t < k; t++)
+		for (u = t + 1; u < k; u++)
+		{
+			const LmmTermPair *op = &other->pair[LMM_PAIR_INDEX(k, t, u)];
+			LmmTermPair *pr = &s->pair[LMM_PAIR_INDEX(k, t, u)];
+			int64_t		m;
+
+			for (m = 0; m < op->npairs; m++)
+			{
+				int64_t		at = lmm_terms_pair_block(pr, map[t][op->jt[m]],
+												  map[u][op->ju[m]]);
+				double	   *blk = pr->blk + (size_t) pr->bsize * at;
+
+				for (i = 0; i < pr->bsize; i++)
+					blk[i] += op->blk[(size_t) m * pr->bsize + i];
+			}
+		}
+	for (t = 0; t < k; t++)
+		lmm_free(map[t]);
+}

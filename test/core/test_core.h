@@ -1,0 +1,12 @@
+/*
+ * test_core.h
+ *	  What the core unit tests share: the check counter and the test groups
+ *	  that live in their own files.
+ */
+#ifndef TEST_CORE_H
+#define TEST_CORE_H
+
+extern void check(int ok, const char *what);
+extern void test_terms(const char *dir);
+
+#endif							/* TEST_CORE_H */

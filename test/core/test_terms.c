@@ -1,0 +1,242 @@
+/*
+ * test_terms.c
+ *	  Unit tests of the several-term statistics and fit: merges against the
+ *	  whole, one term against the single-factor fit, and crossed and nested
+ *	  factors against lme4 (formula.ref.csv).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmm_fit.h"
+#include "lmm_terms.h"
+#include "test_core.h"
+
+/* A small data set read from CSV: numbers and text keys by column. */
+typedef struct Table
+{
+	int			nrow;
+	int			ncol;
+	char		name[8][32];
+	char		cell[2000][8][32];
+} Table;
+
+/* Read a plain CSV (no quoted commas) with a header; -1 on failure. */
+static int
+read_table(const char *dir, const char *file, Table *tb)
+{
+	char		path[1024];
+	char		line[512];
+	FILE	   *f;
+	char	   *tok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((f = fopen(path, "r")) == NULL || fgets(line, sizeof(line), f) == NULL)
+		return -1;
+	line[strcspn(line, "\r\n")] = '\0';
+	tb->ncol = 0;
+	for (tok = strtok(line, ","); tok && tb->ncol < 8; tok = strtok(NULL, ","))
+		snprintf(tb->name[tb->ncol++], 32, "%s", tok);
+	tb->nrow = 0;
+	while (tb->nrow < 2000 && fgets(line, sizeof(line), f) != NULL)
+	{
+		int			c = 0;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		for (tok = strtok(line, ","); tok && c < 8; tok = strtok(NULL, ","))
+		{
+			char	   *src = tok;
+
+			if (*src == '"')
+				src++;
+			snprintf(tb->cell[tb->nrow][c], 32, "%s", src);
+			tb->cell[tb->nrow][c][strcspn(tb->cell[tb->nrow][c], "\"")] = '\0';
+			c++;
+		}
+		tb->nrow++;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Column index by name; -1 if absent. */
+static int
+col(const Table *tb, const char *name)
+{
+	int			c;
+
+	for (c = 0; c < tb->ncol; c++)
+		if (strcmp(tb->name[c], name) == 0)
+			return c;
+	return -1;
+}
+
+/* A reference value: the line of formula.ref.csv that starts with prefix. */
+static double
+ref(const char *dir, const char *prefix)
+{
+	char		path[1024];
+	char		line[512];
+	FILE	   *f;
+	double		v = NAN;
+
+	snprintf(path, sizeof(path), "%s/formula.ref.csv", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return NAN;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			v = atof(strrchr(line, ',') + 1);
+	fclose(f);
+	return v;
+}
+
+/*
+ * Statistics of a random-intercept model y ~ 1 + (1 | g_1) + ... from the
+ * table's rows [from, to), the keys of term t being the values of gcol[t]
+ * (with a second key column joined by ':' when gcol2[t] >= 0).
+ */
+static void
+add_rows(LmmTermStats *st, const Table *tb, int ycol, const int *gcol,
+		 const int *gcol2, int from, int to)
+{
+	int			i,
+				t;
+
+	for (i = from; i < to; i++)
+	{
+		double		x[1] = {1.0};
+		double		z[LMM_MAX_TERMS];
+		char		keys[LMM_MAX_TERMS][80];
+		const char *kp[LMM_MAX_TERMS];
+		uint32_t	kl[LMM_MAX_TERMS];
+
+		for (t = 0; t < st->nterms; t++)
+		{
+			if (gcol2[t] >= 0)
+				snprintf(keys[t], 80, "%s:%s", tb->cell[i][gcol[t]], tb->cell[i][gcol2[t]]);
+			else
+				snprintf(keys[t], 80, "%s", tb->cell[i][gcol[t]]);
+			kp[t] = keys[t];
+			kl[t] = (uint32_t) strlen(keys[t]);
+			z[t] = 1.0;
+		}
+		lmm_terms_add_row(st, x, atof(tb->cell[i][ycol]), kp, kl, z);
+	}
+}
+
+/* The mode of level key of a fitted term, NAN if absent. */
+static double
+mode_of(const LmmTermStats *st, const LmmFit *fit, int t, const char *key, int cv)
+{
+	const LmmTermLevels *lv = &st->term[fit->term[t].src];
+	int64_t		j;
+
+	for (j = 0; j < lv->nlevels; j++)
+		if (strcmp(lv->key[j], key) == 0)
+			return cv ? sqrt(fit->term[t].condvar[j]) : fit->term[t].b[j];
+	return NAN;
+}
+
+/* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
+void
+test_terms(const char *dir)
+{
+	static Table tb;
+	const char *method[2] = {"ML", "REML"};
+	int			reml;
+
+	if (read_table(dir, "penicillin.csv", &tb) != 0 || tb.nrow != 144)
+	{
+		check(0, "terms: read penicillin.csv");
+		return;
+	}
+	for (reml = 0; reml <= 1; reml++)
+	{
+		int			q[2] = {1, 1};
+		int			g[2] = {col(&tb, "plate"), col(&tb, "sample")};
+		int			g2[2] = {-1, -1};
+		LmmTermStats st,
+					a,
+					b;
+		LmmFit		fit;
+		char		pre[128];
+		double		err = 0.0;
+
+		lmm_terms_init(&st, 1, 2, q);
+		add_rows(&st, &tb, col(&tb, "diameter"), g, g2, 0, tb.nrow);
+		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
+		check(fit.nterms == 2 && fit.term[0].nlevels == 24 && fit.term[1].nlevels == 6,
+			  "terms: penicillin terms in lme4's order (plate, sample)");
+#define REL(x, key) do { snprintf(pre, sizeof(pre), "penicillin,%s,tight,%s", method[reml], key); \
+	err = fmax(err, fabs((x) - ref(dir, pre)) / fabs(ref(dir, pre))); } while (0)
+		REL(fit.theta[0], "theta,,plate.(Intercept)");
+		REL(fit.theta[1], "theta,,sample.(Intercept)");
+		REL(fit.sigma, "sigma,");
+		REL(fit.criterion, "criterion,");
+		REL(fit.beta[0], "beta,,(Intercept)");
+		REL(sqrt(fit.vcov[0]), "se,,(Intercept)");
+		REL(mode_of(&st, &fit, 0, "g", 0), "ranef,plate,(Intercept),,g");
+		REL(mode_of(&st, &fit, 1, "F", 0), "ranef,sample,(Intercept),,F");
+		REL(mode_of(&st, &fit, 0, "g", 1), "condsd,plate,(Intercept),,g");
+		REL(mode_of(&st, &fit, 1, "F", 1), "condsd,sample,(Intercept),,F");
+		printf("penicillin %s: max rel err %.3g (theta %.10g %.10g)\n", method[reml], err,
+			   fit.theta[0], fit.theta[1]);
+		check(err < 1e-6, "terms: penicillin agrees with lme4 to 1e-6");
+		snprintf(pre, sizeof(pre), "penicillin,%s,default,criterion,", method[reml]);
+		check(fit.criterion <= ref(dir, pre) + 1e-9, "terms: penicillin criterion no worse than lme4's");
+
+		/* two parts merged: the same fit */
+		lmm_terms_init(&a, 1, 2, q);
+		lmm_terms_init(&b, 1, 2, q);
+		add_rows(&a, &tb, col(&tb, "diameter"), g, g2, 0, 61);
+		add_rows(&b, &tb, col(&tb, "diameter"), g, g2, 61, tb.nrow);
+		lmm_terms_merge(&a, &b);
+		{
+			LmmFit		fm;
+
+			check(lmm_fit_terms(&a, reml, 0, &fm) == LMM_OK &&
+				  fabs(fm.criterion - fit.criterion) < 1e-9 &&
+				  fabs(fm.theta[1] - fit.theta[1]) < 1e-6 * fit.theta[1],
+				  "terms: merged parts fit as the whole");
+			lmm_fit_free(&fm);
+		}
+		lmm_terms_free(&a);
+		lmm_terms_free(&b);
+		lmm_fit_free(&fit);
+		lmm_terms_free(&st);
+	}
+
+	if (read_table(dir, "pastes.csv", &tb) != 0 || tb.nrow != 60)
+	{
+		check(0, "terms: read pastes.csv");
+		return;
+	}
+	for (reml = 0; reml <= 1; reml++)
+	{
+		int			q[2] = {1, 1};
+		int			g[2] = {col(&tb, "batch"), col(&tb, "batch")};
+		int			g2[2] = {-1, col(&tb, "cask")};
+		LmmTermStats st;
+		LmmFit		fit;
+		char		pre[128];
+		double		err = 0.0;
+
+		lmm_terms_init(&st, 1, 2, q);
+		add_rows(&st, &tb, col(&tb, "strength"), g, g2, 0, tb.nrow);
+		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK && fit.term[0].src == 1,
+			  "terms: pastes fits, batch:cask first");
+#undef REL
+#define REL(x, key) do { snprintf(pre, sizeof(pre), "pastes,%s,tight,%s", method[reml], key); \
+	err = fmax(err, fabs((x) - ref(dir, pre)) / fabs(ref(dir, pre))); } while (0)
+		REL(fit.sigma, "sigma,");
+		REL(fit.criterion, "criterion,");
+		REL(fit.beta[0], "beta,,(Intercept)");
+		REL(fit.theta[0] * fit.sigma, "sdcor,cask:batch,(Intercept)");
+		REL(fit.theta[1] * fit.sigma, "sdcor,batch,(Intercept)");
+		printf("pastes %s: max rel err %.3g\n", method[reml], err);
+		check(err < 1e-6, "terms: pastes agrees with lme4 to 1e-6");
+		lmm_fit_free(&fit);
+		lmm_terms_free(&st);
+	}
+}
