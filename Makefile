@@ -8,9 +8,10 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 MODULE_big = lmm
 CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_polish.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_satt.o \
-	src/core/lmm_profile.o src/core/lmm_terms.o src/core/lmm_blocks.o src/core/lmm_blocked.o
+	src/core/lmm_profile.o src/core/lmm_terms.o src/core/lmm_blocks.o src/core/lmm_blocked.o \
+	src/core/lmm_formula.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
-	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o $(CORE_OBJS)
+	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o $(CORE_OBJS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))

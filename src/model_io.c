@@ -132,7 +132,7 @@ read_tail(JsonbContainer *root, LmmModel *m)
 	{
 		JsonbContainer *o = lmm_json_container(T, inf, false, 2, "inference");
 
-		m->ninf = LMM_NTHETA(m->q) + 1;
+		m->ninf = lmm_model_ntheta(m) + 1;
 		m->vcov_varpar = palloc(sizeof(double) * m->ninf * m->ninf);
 		lmm_json_f8_rows(T, lmm_json_key(T, o, "vcov_varpar"), m->ninf, m->ninf,
 						 m->vcov_varpar, "inference.vcov_varpar");
@@ -157,6 +157,53 @@ read_tail(JsonbContainer *root, LmmModel *m)
 	}
 }
 
+/* Append one random-effects term's JSON object. */
+static void
+append_term(StringInfo buf, const char *grp, const char *key_type, char **names,
+			int q, const double *theta, char **levels, int64 nlevels,
+			const double *b, const double *condvar)
+{
+	appendStringInfoString(buf, "{\"grp\": ");
+	escape_json(buf, grp);
+	appendStringInfoString(buf, ", \"key_type\": ");
+	escape_json(buf, key_type);
+	appendStringInfoString(buf, ", \"terms\": ");
+	lmm_json_append_str_array(buf, names, q);
+	appendStringInfoString(buf, ", \"theta\": ");
+	lmm_json_append_f8_array(buf, theta, LMM_NTHETA(q));
+	appendStringInfoString(buf, ", \"levels\": ");
+	lmm_json_append_str_array(buf, levels, nlevels);
+	appendStringInfoString(buf, ", \"b\": ");
+	append_rows(buf, b, nlevels, q);
+	appendStringInfoString(buf, ", \"condvar\": ");
+	append_rows(buf, condvar, nlevels, q * q);
+	appendStringInfoChar(buf, '}');
+}
+
+/* Read one random-effects term's JSON object (element i of "random"). */
+static void
+read_term(JsonbContainer *arr, int64 i, char **grp, char **key_type, int *q,
+		  char ***names, double **theta, int64 *nlevels, char ***levels,
+		  double **b, double **condvar)
+{
+	JsonbContainer *re = lmm_json_container(T, lmm_json_elem(arr, i), false, 7, "random[]");
+	int64		n;
+
+	*grp = lmm_json_str(T, lmm_json_key(T, re, "grp"), "grp");
+	*key_type = lmm_json_str(T, lmm_json_key(T, re, "key_type"), "key_type");
+	*names = lmm_json_str_array(T, lmm_json_key(T, re, "terms"), -1, &n, "random.terms");
+	if (n < 1 || n > LMM_MAX_RANDOM)
+		lmm_json_bad(T, "\"random.terms\" must have between 1 and 20 names");
+	*q = (int) n;
+	*theta = palloc(sizeof(double) * LMM_NTHETA(*q));
+	lmm_json_f8_array(T, lmm_json_key(T, re, "theta"), LMM_NTHETA(*q), *theta, "theta");
+	*levels = lmm_json_str_array(T, lmm_json_key(T, re, "levels"), -1, nlevels, "levels");
+	*b = palloc_extended(sizeof(double) * (*nlevels * *q + 1), MCXT_ALLOC_HUGE);
+	lmm_json_f8_rows(T, lmm_json_key(T, re, "b"), *nlevels, *q, *b, "b");
+	*condvar = palloc_extended(sizeof(double) * (*nlevels * *q * *q + 1), MCXT_ALLOC_HUGE);
+	lmm_json_f8_rows(T, lmm_json_key(T, re, "condvar"), *nlevels, *q * *q, *condvar, "condvar");
+}
+
 PG_FUNCTION_INFO_V1(lmm_model_out);
 
 /* Text output: JSON a person can read and any JSON tool can parse. */
@@ -165,6 +212,7 @@ lmm_model_out(PG_FUNCTION_ARGS)
 {
 	LmmModel	m;
 	StringInfoData buf;
+	int			k;
 
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
 	initStringInfo(&buf);
@@ -192,22 +240,21 @@ lmm_model_out(PG_FUNCTION_ARGS)
 	lmm_json_append_f8_array(&buf, m.beta, m.p);
 	appendStringInfoString(&buf, ", \"vcov\": ");
 	append_rows(&buf, m.vcov, m.p, m.p);
-	appendStringInfoString(&buf, "}, \"random\": [{\"grp\": ");
-	escape_json(&buf, m.grp);
-	appendStringInfoString(&buf, ", \"key_type\": ");
-	escape_json(&buf, m.key_type);
-	appendStringInfoString(&buf, ", \"terms\": ");
-	lmm_json_append_str_array(&buf, m.z_names, m.q);
-	appendStringInfoString(&buf, ", \"theta\": ");
-	lmm_json_append_f8_array(&buf, m.theta, LMM_NTHETA(m.q));
-	appendStringInfoString(&buf, ", \"levels\": ");
-	lmm_json_append_str_array(&buf, m.levels, m.nlevels);
-	appendStringInfoString(&buf, ", \"b\": ");
-	append_rows(&buf, m.b, m.nlevels, m.q);
-	appendStringInfoString(&buf, ", \"condvar\": ");
-	append_rows(&buf, m.condvar, m.nlevels, m.q * m.q);
-	appendStringInfoString(&buf, "}]");
+	appendStringInfoString(&buf, "}, \"random\": [");
+	append_term(&buf, m.grp, m.key_type, m.z_names, m.q, m.theta, m.levels,
+				m.nlevels, m.b, m.condvar);
+	for (k = 0; k < m.nextra; k++)
+	{
+		const LmmModelTerm *t = &m.extra[k];
+
+		appendStringInfoString(&buf, ", ");
+		append_term(&buf, t->grp, "text", t->z_names, t->q, t->theta, t->levels,
+					t->nlevels, t->b, t->condvar);
+	}
+	appendStringInfoChar(&buf, ']');
 	append_tail(&buf, &m);
+	appendStringInfoString(&buf, ", \"formula\": ");
+	escape_json(&buf, m.formula ? m.formula : "");
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -226,15 +273,16 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	char	   *method;
 	int64		n;
 	int64		version;
+	int			k;
 	const char *problem;
 
-	/* version 1 had 15 keys; version 2 adds "inference" and "stats" */
+	/* version 1 had 15 keys; 2 adds "inference" and "stats", 3 "formula" */
 	version = lmm_json_count(T, lmm_json_key(T, root, "lmm_model"), "lmm_model");
 	if (version < 1 || version > LMM_MODEL_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_model\" format version");
-	if (JsonContainerSize(root) != (version == 1 ? 15 : 17))
+	if (JsonContainerSize(root) != 14 + version + (version > 1 ? 1 : 0))
 		lmm_json_bad(T, psprintf("a version " INT64_FORMAT " value must have exactly the %d keys of lmm_model's output",
-								 version, version == 1 ? 15 : 17));
+								 version, (int) (14 + version + (version > 1 ? 1 : 0))));
 
 	memset(&m, 0, sizeof(m));
 	method = lmm_json_str(T, lmm_json_key(T, root, "method"), "method");
@@ -268,23 +316,29 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	m.vcov = palloc(sizeof(double) * m.p * m.p);
 	lmm_json_f8_rows(T, lmm_json_key(T, fixef, "vcov"), m.p, m.p, m.vcov, "fixef.vcov");
 
-	re = lmm_json_container(T, lmm_json_key(T, root, "random"), true, 1, "random");
-	re = lmm_json_container(T, lmm_json_elem(re, 0), false, 7, "random[0]");
-	m.grp = lmm_json_str(T, lmm_json_key(T, re, "grp"), "grp");
-	m.key_type = lmm_json_str(T, lmm_json_key(T, re, "key_type"), "key_type");
-	m.z_names = lmm_json_str_array(T, lmm_json_key(T, re, "terms"), -1, &n, "random.terms");
-	if (n < 1 || n > LMM_MAX_RANDOM)
-		lmm_json_bad(T, "\"random.terms\" must have between 1 and 20 names");
-	m.q = (int) n;
-	m.theta = palloc(sizeof(double) * LMM_NTHETA(m.q));
-	lmm_json_f8_array(T, lmm_json_key(T, re, "theta"), LMM_NTHETA(m.q), m.theta, "theta");
-	m.levels = lmm_json_str_array(T, lmm_json_key(T, re, "levels"), -1, &m.nlevels, "levels");
+	n = (version >= 3) ? -1 : 1;
+	re = lmm_json_container(T, lmm_json_key(T, root, "random"), true, n, "random");
+	n = JsonContainerSize(re);
+	if (n < 1 || n > LMM_MAX_TERMS)
+		lmm_json_bad(T, "\"random\" must have between 1 and 8 terms");
+	read_term(re, 0, &m.grp, &m.key_type, &m.q, &m.z_names, &m.theta, &m.nlevels,
+			  &m.levels, &m.b, &m.condvar);
 	if (lmm_json_count(T, lmm_json_key(T, root, "n_groups"), "n_groups") != m.nlevels)
 		lmm_json_bad(T, "\"n_groups\" must equal the number of levels");
-	m.b = palloc_extended(sizeof(double) * (m.nlevels * m.q + 1), MCXT_ALLOC_HUGE);
-	lmm_json_f8_rows(T, lmm_json_key(T, re, "b"), m.nlevels, m.q, m.b, "b");
-	m.condvar = palloc_extended(sizeof(double) * (m.nlevels * m.q * m.q + 1), MCXT_ALLOC_HUGE);
-	lmm_json_f8_rows(T, lmm_json_key(T, re, "condvar"), m.nlevels, m.q * m.q, m.condvar, "condvar");
+	m.nextra = (int) n - 1;
+	m.extra = palloc0(sizeof(LmmModelTerm) * n);
+	for (k = 0; k < m.nextra; k++)
+	{
+		LmmModelTerm *t = &m.extra[k];
+		char	   *key_type;
+
+		read_term(re, k + 1, &t->grp, &key_type, &t->q, &t->z_names, &t->theta,
+				  &t->nlevels, &t->levels, &t->b, &t->condvar);
+		if (strcmp(key_type, "text") != 0)
+			lmm_json_bad(T, "\"key_type\" of a random-effects term after the first must be \"text\"");
+	}
+	if (version >= 3)
+		m.formula = lmm_json_str(T, lmm_json_key(T, root, "formula"), "formula");
 	if (version >= 2)
 		read_tail(root, &m);
 
@@ -323,7 +377,8 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 	LmmModel	m;
 	const char *problem = lmm_model_unpack(data, len, &m);
 	int64		j;
-	int			k;
+	int			k,
+				t;
 
 	if (problem != NULL)
 		ereport(ERROR,
@@ -338,6 +393,18 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 		pg_verifymbstr(m.z_names[k], strlen(m.z_names[k]), false);
 	for (j = 0; j < m.nlevels; j++)
 		pg_verifymbstr(m.levels[j], strlen(m.levels[j]), false);
+	if (m.formula)
+		pg_verifymbstr(m.formula, strlen(m.formula), false);
+	for (t = 0; t < m.nextra; t++)
+	{
+		const LmmModelTerm *et = &m.extra[t];
+
+		pg_verifymbstr(et->grp, strlen(et->grp), false);
+		for (k = 0; k < et->q; k++)
+			pg_verifymbstr(et->z_names[k], strlen(et->z_names[k]), false);
+		for (j = 0; j < et->nlevels; j++)
+			pg_verifymbstr(et->levels[j], strlen(et->levels[j]), false);
+	}
 	buf->cursor = buf->len;
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
 }

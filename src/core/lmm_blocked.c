@@ -191,7 +191,7 @@ lmm_blocked_criterion(Work *w, const double *theta)
 		w->interrupted = 1;
 		return HUGE_VAL;
 	}
-	info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int) N, M, (lapack_int) N);
+	info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int) N, M, (lapack_int) N);
 	if (info != 0)
 		return HUGE_VAL;
 

@@ -73,6 +73,9 @@ typedef struct LmmFit
 	LmmFitTerm	term[LMM_MAX_TERMS];
 } LmmFit;
 
+/* Most Z rows the dense part of a several-term fit may have (M is their square). */
+#define LMM_MAX_DENSE 10000
+
 /* Tolerance below which a diagonal element of T makes a fit singular (lme4's isSingular). */
 #define LMM_SINGULAR_TOL 1e-4
 

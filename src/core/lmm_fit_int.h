@@ -30,9 +30,6 @@ typedef struct DenseBlock
 	const double *val;			/* nr x nc, row-major */
 } DenseBlock;
 
-/* Most Z rows the dense part of a several-term fit may have (M is their square). */
-#define LMM_MAX_DENSE 10000
-
 /* The random-effects terms of a several-term fit and its workspace. */
 typedef struct Blocks
 {

@@ -12,8 +12,12 @@
  * and, from version 2 on,
  *	 u32 ninf, ninf*ninf f8 vcov_varpar, ninf*p*p f8 jac,
  *	 u32 has_stats, [f8 n, p f8 mean, p*p f8 comom, nlevels x stride f8]
+ * and, from version 3 on,
+ *	 str formula, u32 nextra, nextra x (str grp, u32 q, q x str z_names,
+ *	 q(q+1)/2 f8 theta, u64 nlevels, nlevels x (str level, q f8 b, q*q f8 condvar))
  * where str is a u32 length and that many bytes.  Version 1 values (no
- * tail) are still read: they lack Satterthwaite's df and refits.
+ * tail) are still read: they lack Satterthwaite's df and refits; version 2
+ * values have one term and no formula.
  */
 #include "lmm_model.h"
 
@@ -51,7 +55,32 @@ lmm_model_packed_size(const LmmModel *m)
 	size += 8 * (size_t) m->nlevels * ((size_t) m->q + (size_t) m->q * m->q);
 	size += 4 + 8 * ((size_t) m->ninf * m->ninf + (size_t) m->ninf * m->p * m->p);
 	size += 4 + (m->stats ? 8 * stats_doubles(m->stats) : 0);
+	size += 4 + strlen(m->formula ? m->formula : "") + 4;
+	for (k = 0; k < m->nextra; k++)
+	{
+		const LmmModelTerm *t = &m->extra[k];
+		int			a;
+
+		size += 4 + strlen(t->grp) + 4 + 8 * LMM_NTHETA(t->q) + 8;
+		for (a = 0; a < t->q; a++)
+			size += 4 + strlen(t->z_names[a]);
+		for (j = 0; j < t->nlevels; j++)
+			size += 4 + strlen(t->levels[j]);
+		size += 8 * (size_t) t->nlevels * ((size_t) t->q + (size_t) t->q * t->q);
+	}
 	return size;
+}
+
+/* Variance parameters of all terms: theta of the first and of every extra term. */
+int
+lmm_model_ntheta(const LmmModel *m)
+{
+	int			k,
+				nt = LMM_NTHETA(m->q);
+
+	for (k = 0; k < m->nextra; k++)
+		nt += LMM_NTHETA(m->extra[k].q);
+	return nt;
 }
 
 /* Write m's binary form into buf, which holds lmm_model_packed_size(m) bytes. */
@@ -115,6 +144,29 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 			w = lmm_put_f8(w, s->comom[k]);
 		for (i = 0; i < nrec; i++)
 			w = lmm_put_f8(w, s->level[i]);
+	}
+	w = lmm_put_str(w, m->formula ? m->formula : "");
+	w = lmm_put_u32(w, (uint32_t) m->nextra);
+	for (k = 0; k < m->nextra; k++)
+	{
+		const LmmModelTerm *t = &m->extra[k];
+		int			a;
+
+		w = lmm_put_str(w, t->grp);
+		w = lmm_put_u32(w, (uint32_t) t->q);
+		for (a = 0; a < t->q; a++)
+			w = lmm_put_str(w, t->z_names[a]);
+		for (a = 0; a < LMM_NTHETA(t->q); a++)
+			w = lmm_put_f8(w, t->theta[a]);
+		w = lmm_put_u64(w, (uint64_t) t->nlevels);
+		for (j = 0; j < t->nlevels; j++)
+		{
+			w = lmm_put_str(w, t->levels[j]);
+			for (a = 0; a < t->q; a++)
+				w = lmm_put_f8(w, t->b[j * t->q + a]);
+			for (a = 0; a < t->q * t->q; a++)
+				w = lmm_put_f8(w, t->condvar[j * t->q * t->q + a]);
+		}
 	}
 }
 
@@ -280,7 +332,7 @@ unpack_tail(LmmReader *r, LmmModel *m)
 	uint32_t	has_stats;
 	size_t		pp = (size_t) m->p * m->p;
 
-	if (ninf != 0 && ninf != (uint32_t) LMM_NTHETA(m->q) + 1)
+	if (ninf > (uint32_t) LMM_MAX_TERMS * LMM_NTHETA(LMM_MAX_RANDOM) + 1)
 		return "lmm_model value has a wrong number of variance parameters";
 	m->ninf = (int) ninf;
 	m->vcov_varpar = get_f8_array(r, (size_t) ninf * ninf);
@@ -310,6 +362,64 @@ unpack_tail(LmmReader *r, LmmModel *m)
 		s->comom = get_f8_array(r, pp);
 		s->level = get_f8_array(r, nrec);
 		s->nlevels = s->capacity = m->nlevels;
+		if (r->failed)
+			return "lmm_model value is truncated";
+	}
+	return NULL;
+}
+
+/*
+ * Read the version 3 part: the formula and the terms after the first,
+ * checking every count against the bytes left before allocating.
+ */
+static const char *
+unpack_extra(LmmReader *r, LmmModel *m)
+{
+	uint32_t	nextra;
+	int			k;
+
+	m->formula = lmm_get_str(r);
+	nextra = lmm_get_u32(r);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (nextra > LMM_MAX_TERMS - 1)
+		return "lmm_model value has too many random-effects terms";
+	m->extra = lmm_alloc0(sizeof(LmmModelTerm) * (nextra + 1));
+	m->nextra = (int) nextra;
+	for (k = 0; k < m->nextra; k++)
+	{
+		LmmModelTerm *t = &m->extra[k];
+		uint32_t	q;
+		uint64_t	nlevels;
+		int64_t		j;
+		int			a;
+
+		t->grp = lmm_get_str(r);
+		q = lmm_get_u32(r);
+		if (r->failed)
+			return "lmm_model value is truncated";
+		if (q < 1 || q > LMM_MAX_RANDOM)
+			return "number of fixed or random terms out of range";
+		t->q = (int) q;
+		t->z_names = get_str_array(r, q);
+		t->theta = get_f8_array(r, LMM_NTHETA(q));
+		nlevels = lmm_get_u64(r);
+		if (r->failed)
+			return "lmm_model value is truncated";
+		if (nlevels > lmm_left(r) / (4 + 8 * ((size_t) q + (size_t) q * q)))
+			return "lmm_model value claims more levels than it holds";
+		t->nlevels = (int64_t) nlevels;
+		t->levels = lmm_alloc0(sizeof(char *) * (nlevels + 1));
+		t->b = lmm_alloc(sizeof(double) * (nlevels * q + 1));
+		t->condvar = lmm_alloc(sizeof(double) * (nlevels * q * q + 1));
+		for (j = 0; j < t->nlevels && !r->failed; j++)
+		{
+			t->levels[j] = lmm_get_str(r);
+			for (a = 0; a < t->q; a++)
+				t->b[j * q + a] = lmm_get_f8(r);
+			for (a = 0; a < t->q * t->q; a++)
+				t->condvar[j * q * q + a] = lmm_get_f8(r);
+		}
 		if (r->failed)
 			return "lmm_model value is truncated";
 	}
@@ -350,9 +460,37 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 		return "lmm_model value is truncated";
 	if (version >= 2 && (problem = unpack_tail(&r, m)) != NULL)
 		return problem;
+	if (version >= 3 && (problem = unpack_extra(&r, m)) != NULL)
+		return problem;
 	if (r.p != r.end)
 		return "lmm_model value has trailing bytes";
 	return lmm_model_check(m);
+}
+
+/* Check one term after the first: sizes, finite numbers, signs. */
+static const char *
+check_extra(const LmmModel *m, const LmmModelTerm *t)
+{
+	int64_t		j;
+	int			k,
+				q = t->q;
+
+	if (q < 1 || q > LMM_MAX_RANDOM)
+		return "number of fixed or random terms out of range";
+	if (t->nlevels < 2 || m->n_obs <= t->nlevels)
+		return "counts are inconsistent (need at least 2 levels and more observations than levels)";
+	if (!all_finite(t->theta, LMM_NTHETA(q)) ||
+		!all_finite(t->b, (size_t) t->nlevels * q) ||
+		!all_finite(t->condvar, (size_t) t->nlevels * q * q))
+		return "estimates must be finite numbers";
+	for (k = 0; k < q; k++)
+		if (t->theta[k * q - k * (k - 1) / 2] < 0.0)
+			return "diagonal elements of theta must not be negative";
+	for (j = 0; j < t->nlevels; j++)
+		for (k = 0; k < q; k++)
+			if (t->condvar[(j * q + k) * q + k] < 0.0)
+				return "conditional variances must not be negative";
+	return NULL;
 }
 
 /*
@@ -376,8 +514,13 @@ lmm_model_check(const LmmModel *m)
 		for (k = 0; k < q; k++)
 			if (m->condvar[(j * q + k) * q + k] < 0.0)
 				return "conditional variances must not be negative";
-	if (m->ninf != 0 && m->ninf != LMM_NTHETA(q) + 1)
+	for (k = 0; k < m->nextra; k++)
+		if ((problem = check_extra(m, &m->extra[k])) != NULL)
+			return problem;
+	if (m->ninf != 0 && m->ninf != lmm_model_ntheta(m) + 1)
 		return "wrong number of variance parameters";
+	if (m->stats && m->nextra > 0)
+		return "a model with several random-effects terms carries no single-factor statistics";
 	if (!all_finite(m->vcov_varpar, (size_t) m->ninf * m->ninf) ||
 		!all_finite(m->jac, (size_t) m->ninf * m->p * m->p))
 		return "Satterthwaite's ingredients must be finite numbers";
@@ -428,5 +571,25 @@ lmm_model_free(LmmModel *m)
 		lmm_stats_free(m->stats);
 		lmm_free(m->stats);
 	}
+	for (k = 0; k < m->nextra; k++)
+	{
+		LmmModelTerm *t = &m->extra[k];
+		int			a;
+
+		if (t->z_names)
+			for (a = 0; a < t->q; a++)
+				lmm_free(t->z_names[a]);
+		if (t->levels)
+			for (j = 0; j < t->nlevels; j++)
+				lmm_free(t->levels[j]);
+		lmm_free(t->grp);
+		lmm_free(t->z_names);
+		lmm_free(t->theta);
+		lmm_free(t->levels);
+		lmm_free(t->b);
+		lmm_free(t->condvar);
+	}
+	lmm_free(m->extra);
+	lmm_free(m->formula);
 	memset(m, 0, sizeof(LmmModel));
 }

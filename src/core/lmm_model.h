@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define LMM_MODEL_MAGIC		0x4C4D4D6Du	/* "LMMm" */
-#define LMM_MODEL_VERSION	2u
+#define LMM_MODEL_VERSION	3u
 
 #include "lmm_stats.h"
 
@@ -19,6 +19,19 @@
 #define LMM_MODEL_CONVERGED	0x2u
 #define LMM_MODEL_SINGULAR	0x4u
 #define LMM_MODEL_FLAGS		0x7u
+
+/* A random-effects term after the first (version 3), in lme4's order. */
+typedef struct LmmModelTerm
+{
+	char	   *grp;			/* name of the grouping factor, e.g. "batch" */
+	int			q;
+	char	  **z_names;		/* q */
+	double	   *theta;			/* q (q + 1) / 2 */
+	int64_t		nlevels;
+	char	  **levels;			/* nlevels, text form of the keys */
+	double	   *b;				/* nlevels * q */
+	double	   *condvar;		/* nlevels * q * q */
+} LmmModelTerm;
 
 typedef struct LmmModel
 {
@@ -49,7 +62,14 @@ typedef struct LmmModel
 	double	   *vcov_varpar;	/* ninf * ninf */
 	double	   *jac;			/* ninf * p * p */
 	LmmStats   *stats;			/* NULL, or the statistics in level order */
+	/* version 3: the formula, and the terms after the first */
+	char	   *formula;		/* "" for a model of lmm_fit */
+	int			nextra;
+	LmmModelTerm *extra;
 } LmmModel;
+
+/* Variance parameters of all terms: theta of the first and of every extra term. */
+extern int	lmm_model_ntheta(const LmmModel *m);
 
 extern size_t lmm_model_packed_size(const LmmModel *m);
 extern void lmm_model_pack(const LmmModel *m, unsigned char *buf);

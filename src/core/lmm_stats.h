@@ -27,6 +27,9 @@
  */
 #define LMM_MAX_RANDOM 20
 
+/* Largest number of random-effects terms in one model. */
+#define LMM_MAX_TERMS 8
+
 /* Parameters of a q x q lower-triangular factor. */
 #define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)
 

@@ -24,9 +24,6 @@
 
 #include "lmm_stats.h"
 
-/* Largest number of random-effects terms in one model. */
-#define LMM_MAX_TERMS 8
-
 /* Open-addressing hash from an entry's hash to its index (plus one; 0 is empty). */
 typedef struct LmmSlots
 {

@@ -1,0 +1,368 @@
+/*
+ * formula.c
+ *	  lmm(formula, source [, options]): an lme4-style formula turned into one
+ *	  query that streams the source through the aggregate lmm_fit_terms.
+ *
+ * Every name from the formula is checked against the source's columns and
+ * quoted with quote_identifier; every level of a categorical column is a
+ * quoted literal.  No text of the formula reaches the query otherwise.  The
+ * query runs through SPI with the caller's rights, so lmm() reads only
+ * what the caller may read.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+
+#include "core/lmm_formula.h"
+#include "core/lmm_stats.h"
+#include "lmm_pg.h"
+
+/* Most levels a categorical column may have (one fixed-effect column each). */
+#define MAX_FACTOR_LEVELS 1000
+
+/* A column of the source as the formula uses it. */
+typedef struct Column
+{
+	const LmmFVar *var;
+	bool		categorical;
+	int			nlevels;
+	char	  **levels;			/* text forms, in the column's sort order */
+	char	  **labels;			/* as R prints them (TRUE/FALSE for booleans) */
+} Column;
+
+/* One column of X or Z: its SQL expression and its name as R makes it. */
+typedef struct DesignCol
+{
+	StringInfoData expr;
+	StringInfoData name;
+} DesignCol;
+
+/* Everything one call resolves. */
+typedef struct Resolver
+{
+	Oid			relid;
+	const char *source;			/* quoted, schema-qualified */
+	const char *relname;
+	int			ncols;
+	Column		cols[4 * LMM_FORMULA_MAX_TERMS];
+} Resolver;
+
+/* The column a variable names, with its levels when categorical; errors name the position. */
+static Column *
+resolve(Resolver *rs, const LmmFVar *v, bool as_group)
+{
+	AttrNumber	att;
+	Oid			type;
+	Column	   *c;
+	int			i;
+
+	for (i = 0; i < rs->ncols; i++)
+		if (strcmp(rs->cols[i].var->name, v->name) == 0 &&
+			rs->cols[i].var->factor == v->factor)
+			return &rs->cols[i];
+	att = get_attnum(rs->relid, v->name);
+	if (att == InvalidAttrNumber || att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("unknown column \"%s\" at position %d of the formula", v->name, v->pos),
+				 errdetail("Relation \"%s\" has no column of that name; names are case sensitive.",
+						   rs->relname)));
+	if (rs->ncols >= (int) lengthof(rs->cols))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the formula uses too many columns"),
+				 errdetail("Use at most %d distinct columns.", (int) lengthof(rs->cols))));
+	c = &rs->cols[rs->ncols++];
+	memset(c, 0, sizeof(Column));
+	c->var = v;
+	if (as_group)
+		return c;
+	type = get_atttype(rs->relid, att);
+	c->categorical = v->factor || type == TEXTOID || type == VARCHAROID ||
+		type == BPCHAROID || type == BOOLOID || type == NAMEOID || type_is_enum(type);
+	if (!c->categorical && type != INT2OID && type != INT4OID && type != INT8OID &&
+		type != FLOAT4OID && type != FLOAT8OID && type != NUMERICOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" (position %d) has type %s, which is neither numeric nor categorical",
+						v->name, v->pos, format_type_be(type)),
+				 errdetail("Use numeric columns as covariates, text, boolean or enum columns (or factor(column)) as factors.")));
+	if (c->categorical)
+	{
+		const char *q = quote_identifier(v->name);
+		char	   *sql = psprintf("SELECT v::text FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL) s ORDER BY v",
+								   q, rs->source, q);
+		uint64		r;
+
+		if (SPI_execute(sql, true, MAX_FACTOR_LEVELS + 1) != SPI_OK_SELECT)
+			ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("could not read the levels of \"%s\"", v->name), errdetail("The query on the source failed; check that it can be read.")));
+		if (SPI_processed > MAX_FACTOR_LEVELS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("categorical column \"%s\" has more than %d levels", v->name, MAX_FACTOR_LEVELS),
+					 errdetail("Each level is a fixed-effect column; use it as a grouping factor, (1 | %s), instead.",
+							   v->name)));
+		c->nlevels = (int) SPI_processed;
+		c->levels = palloc(sizeof(char *) * (c->nlevels + 1));
+		c->labels = palloc(sizeof(char *) * (c->nlevels + 1));
+		for (r = 0; r < SPI_processed; r++)
+		{
+			char	   *s = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+			c->levels[r] = s;
+			c->labels[r] = (type == BOOLOID) ? (strcmp(s, "true") == 0 ? "TRUE" : "FALSE") : s;
+		}
+	}
+	return c;
+}
+
+/* The name R gives a variable in a term: the column, or factor(column). */
+static const char *
+var_label(const LmmFVar *v)
+{
+	return v->factor ? psprintf("factor(%s)", v->name) : v->name;
+}
+
+/*
+ * Append the design columns of one term (an interaction) to cols: numeric
+ * variables multiply, a categorical one multiplies by its indicators of
+ * every level but the first (all levels when full).
+ */
+static void
+term_columns(Resolver *rs, const LmmFTerm *t, bool full, DesignCol *cols, int *n, int max)
+{
+	int			first = *n;
+	int			v;
+
+	if (*n >= max)
+		goto too_many;
+	initStringInfo(&cols[*n].expr);
+	initStringInfo(&cols[*n].name);
+	appendStringInfoString(&cols[*n].expr, "1::float8");
+	(*n)++;
+	for (v = 0; v < t->nvars; v++)
+	{
+		Column	   *c = resolve(rs, &t->var[v], false);
+		int			last = *n;
+		int			i,
+					l;
+
+		if (!c->categorical)
+		{
+			for (i = first; i < last; i++)
+			{
+				appendStringInfo(&cols[i].expr, " * (%s)::float8", quote_identifier(c->var->name));
+				appendStringInfo(&cols[i].name, "%s%s", cols[i].name.len > 0 ? ":" : "",
+								 var_label(c->var));
+			}
+			continue;
+		}
+		if (c->nlevels < 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("categorical column \"%s\" has fewer than two levels", c->var->name),
+					 errdetail("A factor with one level is constant; remove it from the formula.")));
+		/* each existing column times each indicator */
+		for (i = first; i < last; i++)
+			for (l = full ? 0 : 1; l < c->nlevels; l++)
+			{
+				DesignCol  *d;
+
+				if (*n >= max)
+					goto too_many;
+				d = &cols[*n];
+				initStringInfo(&d->expr);
+				initStringInfo(&d->name);
+				appendStringInfo(&d->expr, "%s * ((%s)::text = %s)::int::float8",
+								 cols[i].expr.data, quote_identifier(c->var->name),
+								 quote_literal_cstr(c->levels[l]));
+				appendStringInfo(&d->name, "%s%s%s%s", cols[i].name.data,
+								 cols[i].name.len > 0 ? ":" : "", var_label(c->var), c->labels[l]);
+				(*n)++;
+			}
+		/* the originals are replaced by their products */
+		memmove(&cols[first], &cols[last], sizeof(DesignCol) * (*n - last));
+		*n -= last - first;
+	}
+	return;
+
+too_many:
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("the formula makes more than %d columns", max),
+			 errdetail("Fixed effects are limited to %d columns and a random-effects term to %d.",
+					   LMM_MAX_COLUMNS, LMM_MAX_RANDOM)));
+}
+
+/* Append "ARRAY[e1, e2, ...]" of the columns' expressions, and their names to the spec. */
+static void
+append_columns(StringInfo sql, StringInfo spec, DesignCol *cols, int n)
+{
+	int			i;
+
+	appendStringInfoString(sql, "ARRAY[");
+	appendStringInfoChar(spec, '[');
+	for (i = 0; i < n; i++)
+	{
+		appendStringInfo(sql, "%s%s", i > 0 ? ", " : "", cols[i].expr.data);
+		if (i > 0)
+			appendStringInfoString(spec, ", ");
+		escape_json(spec, cols[i].name.data);
+	}
+	appendStringInfoChar(sql, ']');
+	appendStringInfoChar(spec, ']');
+}
+
+/* The design columns of a fixed part or of a random term's left side. */
+static int
+part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
+			 DesignCol *cols, int max)
+{
+	int			n = 0,
+				t;
+
+	if (intercept)
+	{
+		initStringInfo(&cols[0].expr);
+		initStringInfo(&cols[0].name);
+		appendStringInfoString(&cols[0].expr, "1::float8");
+		appendStringInfoString(&cols[0].name, "(Intercept)");
+		n = 1;
+	}
+	for (t = 0; t < nterms; t++)
+		term_columns(rs, &terms[t], !intercept && t == 0 && terms[t].nvars == 1, cols, &n, max);
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(lmm_formula_fit);
+
+/*
+ * lmm(formula, source [, options]): resolve the formula against the
+ * source's columns, build the lmm_fit_terms query, run it, return the model.
+ */
+Datum
+lmm_formula_fit(PG_FUNCTION_ARGS)
+{
+	char	   *ftext = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = PG_GETARG_OID(1);
+	text	   *options = (PG_NARGS() > 2 && !PG_ARGISNULL(2)) ? PG_GETARG_TEXT_PP(2) : NULL;
+	LmmFormula *f = palloc(sizeof(LmmFormula));
+	Resolver   *rs = palloc0(sizeof(Resolver));
+	DesignCol  *cols = palloc(sizeof(DesignCol) * LMM_MAX_COLUMNS);
+	char		err[256];
+	char	   *nsp,
+			   *rel;
+	const char *fschema;
+	StringInfoData sql,
+				spec,
+				keys,
+				zs;
+	Column	   *resp;
+	int			n,
+				r,
+				v;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', options ? ' ' : 'n'};
+	Datum		result;
+	bool		isnull;
+
+	if (lmm_formula_parse(ftext, f, err, sizeof(err)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("invalid formula: %s", err),
+				 errdetail("Write the formula as lme4 does, e.g. 'y ~ x + (1 | g)'.")));
+	rel = get_rel_name(relid);
+	nsp = get_namespace_name(get_rel_namespace(relid));
+	if (rel == NULL || nsp == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errdetail("Pass the source as a table or view name, e.g. 'patients'::regclass.")));
+	rs->relid = relid;
+	rs->relname = rel;
+	rs->source = quote_qualified_identifier(nsp, rel);
+	fschema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
+
+	SPI_connect();
+	resp = resolve(rs, &f->response, false);
+	if (resp->categorical)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the response \"%s\" must be numeric", f->response.name),
+				 errdetail("A linear mixed model needs a numeric response.")));
+
+	initStringInfo(&sql);
+	initStringInfo(&spec);
+	appendStringInfo(&sql, "SELECT %s.lmm_fit_terms((%s)::float8, ", fschema,
+					 quote_identifier(f->response.name));
+	appendStringInfoString(&spec, "{\"formula\": ");
+	escape_json(&spec, ftext);
+	appendStringInfoString(&spec, ", \"x\": ");
+	n = part_columns(rs, f->intercept, f->fixed, f->nfixed, cols, LMM_MAX_COLUMNS);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the formula has no fixed effect"),
+				 errdetail("Keep the intercept or add a covariate.")));
+	append_columns(&sql, &spec, cols, n);
+	appendStringInfoString(&sql, "::float8[], ");
+
+	/* the terms: group keys as text, z columns one term after another */
+	initStringInfo(&keys);
+	initStringInfo(&zs);
+	appendStringInfoString(&keys, "ARRAY[");
+	appendStringInfoString(&zs, "ARRAY[");
+	appendStringInfoString(&spec, ", \"terms\": [");
+	for (r = 0; r < f->nrandom; r++)
+	{
+		const LmmFRandom *re = &f->random[r];
+		StringInfoData gname;
+		StringInfoData zsql,
+					zspec;
+		int			nz,
+					i;
+
+		initStringInfo(&gname);
+		appendStringInfoString(&keys, r > 0 ? ", " : "");
+		for (v = 0; v < re->group.nvars; v++)
+		{
+			resolve(rs, &re->group.var[v], true);
+			appendStringInfo(&keys, "%s(%s)::text", v > 0 ? " || ':' || " : "",
+							 quote_identifier(re->group.var[v].name));
+			appendStringInfo(&gname, "%s%s", v > 0 ? ":" : "", re->group.var[v].name);
+		}
+		nz = part_columns(rs, re->intercept, re->term, re->nterms, cols, LMM_MAX_RANDOM);
+		initStringInfo(&zsql);
+		initStringInfo(&zspec);
+		for (i = 0; i < nz; i++)
+			appendStringInfo(&zs, "%s%s", (r > 0 || i > 0) ? ", " : "", cols[i].expr.data);
+		appendStringInfoString(&spec, r > 0 ? ", {\"group\": " : "{\"group\": ");
+		escape_json(&spec, gname.data);
+		appendStringInfoString(&spec, ", \"z\": ");
+		append_columns(&zsql, &zspec, cols, nz);
+		appendStringInfo(&spec, "%s}", zspec.data);
+	}
+	appendStringInfoString(&spec, "]}");
+	appendStringInfo(&sql, "%s]::text[], %s]::float8[], $1, $2) FROM %s",
+					 keys.data, zs.data, rs->source);
+
+	values[0] = CStringGetTextDatum(spec.data);
+	values[1] = options ? PointerGetDatum(options) : (Datum) 0;
+	if (SPI_execute_with_args(sql.data, 2, argtypes, values, nulls, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("the lmm_fit_terms query on the source failed"), errdetail("Check that the source can be read.")));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}

@@ -1,0 +1,453 @@
+/*
+ * terms_agg.c
+ *	  The aggregate lmm_fit_terms: the general model with several
+ *	  random-effects terms (crossed or nested factors), streamed row by row
+ *	  into lmm_terms.h statistics and fitted at the end.  lmm() in formula.c
+ *	  builds its arguments from a formula.
+ *
+ *	  lmm_fit_terms(y, x float8[], keys text[], z float8[], spec text
+ *					[, options text])
+ * x holds the fixed-effects row (an intercept is a first x of 1 on every
+ * row); keys the level of each term; z the terms' z values one term after
+ * another; spec names them:
+ *	  {"x": ["(Intercept)", "days"],
+ *	   "terms": [{"group": "subject", "z": ["(Intercept)", "days"]}, ...],
+ *	   "formula": "reaction ~ days + (days | subject)"}		(formula optional)
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "core/lmm_fit.h"
+#include "core/lmm_terms.h"
+#include "lmm_pg.h"
+
+#define SPEC "lmm_fit_terms spec"
+
+/* The aggregate's state: the statistics and what the spec and options say. */
+typedef struct TermsState
+{
+	LmmTermStats stats;
+	text	   *spec;			/* the first row's spec, to compare later rows' */
+	LmmOptions	opts;
+	int			p;
+	int			k;
+	int			q[LMM_MAX_TERMS];
+	int			nz;				/* sum of q */
+	char	  **x_names;
+	char	   *grp[LMM_MAX_TERMS];
+	char	  **z_names[LMM_MAX_TERMS];
+	char	   *formula;
+	int64		n_rows;
+	int64		n_dropped;
+} TermsState;
+
+/* Read the spec into st (in the aggregate context), checking its shape. */
+static void
+parse_spec(TermsState *st, const char *text)
+{
+	JsonbContainer *root = lmm_json_parse(SPEC, text, -1);
+	JsonbContainer *terms;
+	JsonbValue	v;
+	int64		n;
+	int			t;
+
+	st->x_names = lmm_json_str_array(SPEC, lmm_json_key(SPEC, root, "x"), -1, &n, "x");
+	if (n < 1 || n > LMM_MAX_COLUMNS)
+		lmm_json_bad(SPEC, "\"x\" must name between 1 and 1000 columns");
+	st->p = (int) n;
+	terms = lmm_json_container(SPEC, lmm_json_key(SPEC, root, "terms"), true, -1, "terms");
+	n = JsonContainerSize(terms);
+	if (n < 1 || n > LMM_MAX_TERMS)
+		lmm_json_bad(SPEC, "\"terms\" must have between 1 and 8 random-effects terms");
+	st->k = (int) n;
+	st->nz = 0;
+	for (t = 0; t < st->k; t++)
+	{
+		JsonbContainer *o = lmm_json_container(SPEC, lmm_json_elem(terms, t), false, 2, "terms[]");
+
+		st->grp[t] = lmm_json_str(SPEC, lmm_json_key(SPEC, o, "group"), "group");
+		st->z_names[t] = lmm_json_str_array(SPEC, lmm_json_key(SPEC, o, "z"), -1, &n, "z");
+		if (n < 1 || n > LMM_MAX_RANDOM)
+			lmm_json_bad(SPEC, "\"z\" of a term must name between 1 and 20 columns");
+		st->q[t] = (int) n;
+		st->nz += st->q[t];
+	}
+	st->formula = "";
+	if (getKeyJsonValueFromContainer(root, "formula", 7, &v) != NULL)
+		st->formula = lmm_json_str(SPEC, v, "formula");
+}
+
+/* The length of a one-dimensional array argument; error for more dimensions. */
+static int
+array_length1(ArrayType *a, const char *what)
+{
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array, not %d-dimensional",
+						what, ARR_NDIM(a)),
+				 errdetail("Pass one row's values as ARRAY[a, b, ...].")));
+	return ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+}
+
+/* Error unless an array argument has the length the spec gives it. */
+static void
+check_length(int got, int want, const char *what, int64 row)
+{
+	if (got != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s has %d elements in input row %lld, but the spec names %d",
+						what, got, (long long) row, want),
+				 errdetail("Every row must give one value per name in the spec.")));
+}
+
+/* Error for a NaN or infinite value, naming the argument and position. */
+static void
+check_finite(const double *v, int n, const char *what, int64 row)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] is %s in input row %lld", what, i + 1,
+							isnan(v[i]) ? "NaN" : "infinite", (long long) row),
+					 errdetail("lmm needs finite numbers; filter the row out or replace the value.")));
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_trans);
+
+/*
+ * lmm_fit_terms' transition: add one row.  A NULL y, array or element drops
+ * the row (counted in the model's n_dropped).
+ */
+Datum
+lmm_terms_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	TermsState *st;
+	ArrayType  *xa,
+			   *ka,
+			   *za;
+	Datum	   *keys;
+	bool	   *knulls;
+	int			nkeys;
+	const char *kp[LMM_MAX_TERMS];
+	uint32_t	kl[LMM_MAX_TERMS];
+	double		y;
+	int			t;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_trans called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_fit_terms instead.")));
+	if (PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the spec of lmm_fit_terms must not be NULL"),
+				 errdetail("Name the x columns and the terms, e.g. '{\"x\": [\"(Intercept)\"], \"terms\": [{\"group\": \"g\", \"z\": [\"(Intercept)\"]}]}'.")));
+
+	if (PG_ARGISNULL(0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggctx);
+		int			q[LMM_MAX_TERMS];
+
+		st = palloc0(sizeof(TermsState));
+		st->spec = PG_GETARG_TEXT_P_COPY(5);
+		parse_spec(st, text_to_cstring(st->spec));
+		memset(&st->opts, 0, sizeof(LmmOptions));
+		st->opts.reml = true;
+		if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
+			lmm_parse_options(text_to_cstring(PG_GETARG_TEXT_PP(6)), &st->opts);
+		for (t = 0; t < st->k; t++)
+			q[t] = st->q[t];
+		lmm_terms_init(&st->stats, st->p, st->k, q);
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		text	   *spec = PG_GETARG_TEXT_PP(5);
+
+		st = (TermsState *) PG_GETARG_POINTER(0);
+		if (VARSIZE_ANY_EXHDR(spec) != VARSIZE_ANY_EXHDR(st->spec) ||
+			memcmp(VARDATA_ANY(spec), VARDATA_ANY(st->spec), VARSIZE_ANY_EXHDR(spec)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the spec of lmm_fit_terms changed between rows"),
+					 errdetail("One fit has one spec; pass it as a constant.")));
+	}
+	st->n_rows++;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+	{
+		st->n_dropped++;
+		PG_RETURN_POINTER(st);
+	}
+	y = PG_GETARG_FLOAT8(1);
+	xa = PG_GETARG_ARRAYTYPE_P(2);
+	ka = PG_GETARG_ARRAYTYPE_P(3);
+	za = PG_GETARG_ARRAYTYPE_P(4);
+	check_length(array_length1(xa, "x"), st->p, "x", st->n_rows);
+	check_length(array_length1(ka, "keys"), st->k, "keys", st->n_rows);
+	check_length(array_length1(za, "z"), st->nz, "z", st->n_rows);
+	if (ARR_HASNULL(xa) || ARR_HASNULL(ka) || ARR_HASNULL(za))
+	{
+		st->n_dropped++;
+		PG_RETURN_POINTER(st);
+	}
+	check_finite(&y, 1, "y", st->n_rows);
+	check_finite((const double *) ARR_DATA_PTR(xa), st->p, "x", st->n_rows);
+	check_finite((const double *) ARR_DATA_PTR(za), st->nz, "z", st->n_rows);
+
+	/* the key texts, read in place (the per-row context frees the array) */
+	deconstruct_array(ka, TEXTOID, -1, false, TYPALIGN_INT, &keys, &knulls, &nkeys);
+	for (t = 0; t < st->k; t++)
+	{
+		text	   *k = DatumGetTextPP(keys[t]);
+
+		kp[t] = VARDATA_ANY(k);
+		kl[t] = (uint32_t) VARSIZE_ANY_EXHDR(k);
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggctx);
+
+		lmm_terms_add_row(&st->stats, (const double *) ARR_DATA_PTR(xa), y, kp, kl,
+						  (const double *) ARR_DATA_PTR(za));
+		MemoryContextSwitchTo(old);
+	}
+	PG_RETURN_POINTER(st);
+}
+
+/* qsort comparator for level keys (C strings, byte order). */
+static int
+compare_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * A copy of the statistics with every term's levels in byte order of their
+ * keys, so that the model does not depend on the order of the rows.
+ */
+static void
+sorted_stats(const LmmTermStats *s, LmmTermStats *out)
+{
+	int			q[LMM_MAX_TERMS];
+	int			t;
+	int64		j;
+
+	for (t = 0; t < s->nterms; t++)
+		q[t] = s->term[t].q;
+	lmm_terms_init(out, s->p, s->nterms, q);
+	for (t = 0; t < s->nterms; t++)
+	{
+		const LmmTermLevels *lv = &s->term[t];
+		char	  **keys = palloc_extended(sizeof(char *) * (lv->nlevels + 1), MCXT_ALLOC_HUGE);
+
+		for (j = 0; j < lv->nlevels; j++)
+			keys[j] = lv->key[j];
+		qsort(keys, lv->nlevels, sizeof(char *), compare_cstr);
+		for (j = 0; j < lv->nlevels; j++)
+		{
+			if ((j & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+			lmm_terms_level(&out->term[t], keys[j], (uint32_t) strlen(keys[j]));
+		}
+		pfree(keys);
+	}
+	lmm_terms_merge(out, s);
+}
+
+/* Raise the error for a failed fit of several terms, in the user's terms. */
+static void
+report_terms_error(LmmStatus status, const TermsState *st, const LmmFit *fit)
+{
+	const char *grp = (fit->bad_term >= 0) ? st->grp[fit->bad_term] : "?";
+	const LmmTermLevels *lv = (fit->bad_term >= 0) ? &st->stats.term[fit->bad_term] : NULL;
+	int			col = fit->bad_column;
+	const char *colname = (col >= 0 && col < st->p) ? st->x_names[col] : "?";
+
+	switch (status)
+	{
+		case LMM_ERR_FEW_GROUPS:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grouping factor \"%s\" has %lld level(s); a random-effects term needs at least two",
+							grp, (long long) (lv ? lv->nlevels : 0)),
+					 errdetail("Drop the term (1 | %s) or use data with more levels.", grp)));
+			break;
+		case LMM_ERR_LEVELS_GE_NOBS:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grouping factor \"%s\" has as many levels as observations (%.0f)",
+							grp, st->stats.n),
+					 errdetail("Its variance is not identifiable from the residual variance (lme4 refuses this too).")));
+			break;
+		case LMM_ERR_RE_GE_NOBS:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("random effects of \"%s\" (levels x columns) must be fewer than the observations (%.0f)",
+							grp, st->stats.n),
+					 errdetail("The model is not identifiable; drop random slopes or collect more rows per level.")));
+			break;
+		case LMM_ERR_TOO_MANY_LEVELS:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the random-effects terms after the largest have more than %d levels x columns in all",
+							LMM_MAX_DENSE),
+					 errdetail("Their part of the Cholesky factor is dense; keep only one factor with very many levels.")));
+			break;
+		case LMM_ERR_CONSTANT_Y:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the response is constant"),
+					 errdetail("A model needs a response that varies.")));
+			break;
+		case LMM_ERR_CONSTANT_X:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fixed-effect column \"%s\" is constant", colname),
+					 errdetail("A constant column duplicates the intercept; remove it from the formula.")));
+			break;
+		case LMM_ERR_COLLINEAR_X:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fixed-effect column \"%s\" is a linear combination of earlier columns", colname),
+					 errdetail("The fixed-effect design is rank deficient; remove that term from the formula.")));
+			break;
+		case LMM_ERR_PERFECT_FIT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the model fits the data exactly (zero residual variance)"),
+					 errdetail("Check that the response is not a function of the covariates and the groups.")));
+			break;
+		case LMM_ERR_NONFINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("sums of squares overflow double precision"),
+					 errdetail("Rescale the response or the covariates (values near 1e154 or above square to infinity).")));
+			break;
+		case LMM_ERR_INTERRUPTED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling lmm fit on request"),
+					 errdetail("The fit was interrupted; run the statement again.")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("the fit failed (status %d)", (int) status),
+					 errdetail("Try rescaling the covariates; report the data if it persists.")));
+	}
+}
+
+/* The level keys of a term in model order (the sorted statistics' order). */
+static char **
+level_keys(const LmmTermLevels *lv)
+{
+	char	  **keys = palloc_extended(sizeof(char *) * (lv->nlevels + 1), MCXT_ALLOC_HUGE);
+	int64		j;
+
+	for (j = 0; j < lv->nlevels; j++)
+		keys[j] = lv->key[j];
+	return keys;
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_final);
+
+/* lmm_fit_terms' final function: fit and return the model; NULL without usable rows. */
+Datum
+lmm_terms_final(PG_FUNCTION_ARGS)
+{
+	TermsState *st;
+	LmmTermStats sorted;
+	LmmFit		fit;
+	LmmModel	m;
+	LmmStatus	status;
+	int			t,
+				toff;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_final called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_fit_terms instead.")));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (TermsState *) PG_GETARG_POINTER(0);
+	if (st->stats.n == 0)
+		PG_RETURN_NULL();
+
+	sorted_stats(&st->stats, &sorted);
+	status = lmm_fit_terms(&sorted, st->opts.reml, 1, &fit);
+	if (status != LMM_OK)
+		report_terms_error(status, st, &fit);
+
+	memset(&m, 0, sizeof(m));
+	m.flags = (st->opts.reml ? LMM_MODEL_REML : 0) |
+		(fit.converged ? LMM_MODEL_CONVERGED : 0) |
+		(fit.singular ? LMM_MODEL_SINGULAR : 0);
+	m.p = fit.p;
+	m.n_obs = (int64) sorted.n;
+	m.n_dropped = st->n_dropped;
+	m.n_eval = fit.n_eval;
+	m.criterion = fit.criterion;
+	m.loglik = fit.loglik;
+	m.aic = fit.aic;
+	m.bic = fit.bic;
+	m.sigma = fit.sigma;
+	m.x_names = st->x_names;
+	m.beta = fit.beta;
+	m.vcov = fit.vcov;
+	m.ninf = fit.ninf;
+	m.vcov_varpar = fit.vcov_varpar;
+	m.jac = fit.jac;
+	m.formula = st->formula;
+	m.key_type = "text";
+	m.nextra = fit.nterms - 1;
+	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
+	toff = 0;
+	for (t = 0; t < fit.nterms; t++)
+	{
+		const LmmFitTerm *ft = &fit.term[t];
+		int			src = ft->src;
+
+		if (t == 0)
+		{
+			m.grp = st->grp[src];
+			m.q = ft->q;
+			m.z_names = st->z_names[src];
+			m.theta = fit.theta;
+			m.nlevels = ft->nlevels;
+			m.levels = level_keys(&sorted.term[src]);
+			m.b = ft->b;
+			m.condvar = ft->condvar;
+		}
+		else
+		{
+			LmmModelTerm *mt = &m.extra[t - 1];
+
+			mt->grp = st->grp[src];
+			mt->q = ft->q;
+			mt->z_names = st->z_names[src];
+			mt->theta = fit.theta + toff;
+			mt->nlevels = ft->nlevels;
+			mt->levels = level_keys(&sorted.term[src]);
+			mt->b = ft->b;
+			mt->condvar = ft->condvar;
+		}
+		toff += LMM_NTHETA(ft->q);
+	}
+	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
+}
