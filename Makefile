@@ -43,3 +43,6 @@ bench/inference: bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/
 .PHONY: coretest
 coretest: test/core/test_core
 	test/core/test_core test/data
+
+# PGXS does not track headers: rebuild every object when any header changes.
+$(OBJS): $(wildcard src/*.h src/core/*.h)

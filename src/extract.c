@@ -68,11 +68,11 @@ lmm_fixef(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Random-effects covariance sigma^2 T T' entry (a, b) of a model. */
+/* Random-effects covariance sigma^2 T T' entry (a, b) of a term. */
 static double
-re_cov(const LmmModel *m, int a, int b)
+re_cov(const LmmModelTerm *t, double sigma, int a, int b)
 {
-	int			q = m->q;
+	int			q = t->q;
 	double		s = 0.0;
 	int			k;
 
@@ -81,17 +81,34 @@ re_cov(const LmmModel *m, int a, int b)
 	{
 		int			col = k * q - k * (k - 1) / 2;
 
-		s += m->theta[col + a - k] * m->theta[col + b - k];
+		s += t->theta[col + a - k] * t->theta[col + b - k];
 	}
-	return m->sigma * m->sigma * s;
+	return sigma * sigma * s;
+}
+
+/*
+ * The name lme4's VarCorr gives term t: its grouping factor, with ".1",
+ * ".2", ... when an earlier term has the same factor (as (x || g) makes).
+ */
+static char *
+varcorr_name(const LmmModel *m, int t)
+{
+	LmmModelTerm self = lmm_model_term(m, t);
+	int			u,
+				repeats = 0;
+
+	for (u = 0; u < t; u++)
+		if (strcmp(lmm_model_term(m, u).grp, self.grp) == 0)
+			repeats++;
+	return repeats == 0 ? self.grp : psprintf("%s.%d", self.grp, repeats);
 }
 
 PG_FUNCTION_INFO_V1(lmm_varcorr);
 
 /*
- * lmm_varcorr(m): as lme4's as.data.frame(VarCorr(m)): the variances, then
- * the covariances (with correlations) in lower-triangle column order, then
- * the residual.
+ * lmm_varcorr(m): as lme4's as.data.frame(VarCorr(m)): for every term in
+ * turn its variances, then its covariances (with correlations) in
+ * lower-triangle column order; the residual last.
  */
 Datum
 lmm_varcorr(PG_FUNCTION_ARGS)
@@ -99,43 +116,51 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LmmModel	m;
 	int			a,
-				b;
+				b,
+				t;
 	Datum		values[6];
 	bool		nulls[6];
 
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
-	for (a = 0; a < m.q; a++)
+	for (t = 0; t <= m.nextra; t++)
 	{
-		double		v = re_cov(&m, a, a);
+		LmmModelTerm term = lmm_model_term(&m, t);
+		Datum		grp = CStringGetTextDatum(varcorr_name(&m, t));
 
-		memset(nulls, false, sizeof(nulls));
-		values[0] = CStringGetTextDatum(m.grp);
-		values[1] = CStringGetTextDatum(m.z_names[a]);
-		nulls[2] = true;
-		values[3] = Float8GetDatum(v);
-		values[4] = Float8GetDatum(sqrt(v));
-		nulls[5] = true;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	for (a = 0; a < m.q; a++)
-		for (b = a + 1; b < m.q; b++)
+		for (a = 0; a < term.q; a++)
 		{
-			double		c = re_cov(&m, b, a);
-			double		sd = sqrt(re_cov(&m, a, a) * re_cov(&m, b, b));
+			double		v = re_cov(&term, m.sigma, a, a);
 
 			memset(nulls, false, sizeof(nulls));
-			values[0] = CStringGetTextDatum(m.grp);
-			values[1] = CStringGetTextDatum(m.z_names[a]);
-			values[2] = CStringGetTextDatum(m.z_names[b]);
-			values[3] = Float8GetDatum(c);
-			nulls[4] = true;
-			if (sd > 0.0)
-				values[5] = Float8GetDatum(c / sd);
-			else
-				nulls[5] = true;
+			values[0] = grp;
+			values[1] = CStringGetTextDatum(term.z_names[a]);
+			nulls[2] = true;
+			values[3] = Float8GetDatum(v);
+			values[4] = Float8GetDatum(sqrt(v));
+			nulls[5] = true;
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
+		for (a = 0; a < term.q; a++)
+			for (b = a + 1; b < term.q; b++)
+			{
+				double		c = re_cov(&term, m.sigma, b, a);
+				double		sd = sqrt(re_cov(&term, m.sigma, a, a) *
+									  re_cov(&term, m.sigma, b, b));
+
+				memset(nulls, false, sizeof(nulls));
+				values[0] = grp;
+				values[1] = CStringGetTextDatum(term.z_names[a]);
+				values[2] = CStringGetTextDatum(term.z_names[b]);
+				values[3] = Float8GetDatum(c);
+				nulls[4] = true;
+				if (sd > 0.0)
+					values[5] = Float8GetDatum(c / sd);
+				else
+					nulls[5] = true;
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+	}
 	memset(nulls, false, sizeof(nulls));
 	values[0] = CStringGetTextDatum("Residual");
 	nulls[1] = nulls[2] = nulls[5] = true;
@@ -147,40 +172,48 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(lmm_ranef);
 
-/* lmm_ranef(m): the conditional mode and conditional SD of every level and term. */
+/*
+ * lmm_ranef(m): the conditional mode and conditional SD of every level and
+ * column of every term, grp naming the term's grouping factor.
+ */
 Datum
 lmm_ranef(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LmmModel	m;
 	int64		j;
-	int			k;
-	Datum		grp;
-	Datum	   *terms;
+	int			k,
+				t;
 
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
-	grp = CStringGetTextDatum(m.grp);
-	terms = palloc(sizeof(Datum) * m.q);
-	for (k = 0; k < m.q; k++)
-		terms[k] = CStringGetTextDatum(m.z_names[k]);
-	for (j = 0; j < m.nlevels; j++)
+	for (t = 0; t <= m.nextra; t++)
 	{
-		Datum		level = CStringGetTextDatum(m.levels[j]);
+		LmmModelTerm term = lmm_model_term(&m, t);
+		int			q = term.q;
+		Datum		grp = CStringGetTextDatum(term.grp);
+		Datum	   *names = palloc(sizeof(Datum) * q);
 
-		if ((j & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (k = 0; k < m.q; k++)
+		for (k = 0; k < q; k++)
+			names[k] = CStringGetTextDatum(term.z_names[k]);
+		for (j = 0; j < term.nlevels; j++)
 		{
-			Datum		values[5];
-			bool		nulls[5] = {false, false, false, false, false};
+			Datum		level = CStringGetTextDatum(term.levels[j]);
 
-			values[0] = grp;
-			values[1] = level;
-			values[2] = terms[k];
-			values[3] = Float8GetDatum(m.b[j * m.q + k]);
-			values[4] = Float8GetDatum(sqrt(m.condvar[(j * m.q + k) * m.q + k]));
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			if ((j & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (k = 0; k < q; k++)
+			{
+				Datum		values[5];
+				bool		nulls[5] = {false, false, false, false, false};
+
+				values[0] = grp;
+				values[1] = level;
+				values[2] = names[k];
+				values[3] = Float8GetDatum(term.b[j * q + k]);
+				values[4] = Float8GetDatum(sqrt(term.condvar[(j * q + k) * q + k]));
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
 		}
 	}
 	return (Datum) 0;
@@ -197,7 +230,8 @@ lmm_summary(PG_FUNCTION_ARGS)
 	Datum		values[13];
 	bool		nulls[13];
 	Datum	   *theta;
-	int			k;
+	int			k,
+				t;
 	int			nt;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -208,10 +242,17 @@ lmm_summary(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
 
-	nt = LMM_NTHETA(m.q);
+	/* theta of every term in turn, as lme4's getME(m, "theta") */
+	nt = lmm_model_ntheta(&m);
 	theta = palloc(sizeof(Datum) * nt);
-	for (k = 0; k < nt; k++)
-		theta[k] = Float8GetDatum(m.theta[k]);
+	for (k = 0, t = 0; t <= m.nextra; t++)
+	{
+		LmmModelTerm term = lmm_model_term(&m, t);
+		int			i;
+
+		for (i = 0; i < LMM_NTHETA(term.q); i++)
+			theta[k++] = Float8GetDatum(term.theta[i]);
+	}
 
 	memset(nulls, false, sizeof(nulls));
 	values[0] = CStringGetTextDatum((m.flags & LMM_MODEL_REML) ? "REML" : "ML");

@@ -96,7 +96,7 @@ resolve(Resolver *rs, const LmmFVar *v, bool as_group)
 	if (c->categorical)
 	{
 		const char *q = quote_identifier(v->name);
-		char	   *sql = psprintf("SELECT v::text FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL) s ORDER BY v",
+		char	   *sql = psprintf("SELECT v::text AS level_text FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL) s ORDER BY v",
 								   q, rs->source, q);
 		uint64		r;
 
@@ -130,15 +130,54 @@ var_label(const LmmFVar *v)
 }
 
 /*
- * Append the design columns of one term (an interaction) to cols: numeric
+ * R's rule for coding factor v of term t: by contrasts (every level but
+ * the first) when the term without v is also in the part (the empty term
+ * being the intercept), else by an indicator of every level.
+ */
+static bool
+use_contrasts(const LmmFTerm *t, int v, bool intercept, const LmmFTerm *terms, int nterms)
+{
+	int			u,
+				i,
+				j;
+
+	if (t->nvars == 1)
+		return intercept;
+	for (u = 0; u < nterms; u++)
+	{
+		const LmmFTerm *o = &terms[u];
+		bool		same = (o->nvars == t->nvars - 1);
+
+		for (i = 0; same && i < t->nvars; i++)
+		{
+			if (i == v)
+				continue;
+			for (j = 0; j < o->nvars; j++)
+				if (strcmp(o->var[j].name, t->var[i].name) == 0 &&
+					o->var[j].factor == t->var[i].factor)
+					break;
+			if (j == o->nvars)
+				same = false;
+		}
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Append the design columns of term ti of a part to cols: numeric
  * variables multiply, a categorical one multiplies by its indicators of
- * every level but the first (all levels when full).
+ * every level but the first, or of every level (use_contrasts).
  */
 static void
-term_columns(Resolver *rs, const LmmFTerm *t, bool full, DesignCol *cols, int *n, int max)
+term_columns(Resolver *rs, const LmmFTerm *terms, int nterms, int ti, bool intercept,
+			 DesignCol *cols, int *n, int max)
 {
+	const LmmFTerm *t = &terms[ti];
 	int			first = *n;
 	int			v;
+	bool		full;
 
 	if (*n >= max)
 		goto too_many;
@@ -169,6 +208,7 @@ term_columns(Resolver *rs, const LmmFTerm *t, bool full, DesignCol *cols, int *n
 					 errmsg("categorical column \"%s\" has fewer than two levels", c->var->name),
 					 errdetail("A factor with one level is constant; remove it from the formula.")));
 		/* each existing column times each indicator */
+		full = !use_contrasts(t, v, intercept, terms, nterms);
 		for (i = first; i < last; i++)
 			for (l = full ? 0 : 1; l < c->nlevels; l++)
 			{
@@ -236,7 +276,7 @@ part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
 		n = 1;
 	}
 	for (t = 0; t < nterms; t++)
-		term_columns(rs, &terms[t], !intercept && t == 0 && terms[t].nvars == 1, cols, &n, max);
+		term_columns(rs, terms, nterms, t, intercept, cols, &n, max);
 	return n;
 }
 

@@ -21,6 +21,11 @@
 static void
 require_stats(const LmmModel *m, const char *what)
 {
+	if (m->nextra > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s is not supported yet for models with several random-effects terms", what),
+				 errdetail("Satterthwaite df and p-values (lmm_fixef) and Wald intervals (lmm_confint(m, 'method=wald')) are available.")));
 	if (m->stats == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -80,7 +85,7 @@ ml_fit(const char *arg, const LmmModel *m)
 	MlFit		r;
 
 	r.label = describe(arg, m);
-	r.npar = m->p + LMM_NTHETA(m->q) + 1;
+	r.npar = m->p + lmm_model_ntheta(m) + 1;
 	r.n = (double) m->n_obs;
 	if (m->flags & LMM_MODEL_REML)
 	{

@@ -326,6 +326,8 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	if (lmm_json_count(T, lmm_json_key(T, root, "n_groups"), "n_groups") != m.nlevels)
 		lmm_json_bad(T, "\"n_groups\" must equal the number of levels");
 	m.nextra = (int) n - 1;
+	if (m.nextra > 0)
+		m.flags |= LMM_MODEL_SEVERAL;
 	m.extra = palloc0(sizeof(LmmModelTerm) * n);
 	for (k = 0; k < m.nextra; k++)
 	{

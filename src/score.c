@@ -147,6 +147,11 @@ score_model(FunctionCallInfo fcinfo, int key_arg)
 	data = (const unsigned char *) VARDATA_ANY(flat);
 	len = VARSIZE_ANY_EXHDR(flat);
 	problem = lmm_model_unpack_head(data, len, &c->m, &at);
+	if (problem == NULL && (c->m.flags & LMM_MODEL_SEVERAL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("scoring a model with several random-effects terms is not supported yet"),
+				 errdetail("Join lmm_ranef(m) on each grouping factor's level and add the effects to the fixed part from lmm_fixef(m).")));
 	if (problem == NULL)
 		problem = lmm_index_build(&c->ix, data + at, len - at, c->m.nlevels, c->m.q);
 	if (problem != NULL)

@@ -397,7 +397,8 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 	memset(&m, 0, sizeof(m));
 	m.flags = (st->opts.reml ? LMM_MODEL_REML : 0) |
 		(fit.converged ? LMM_MODEL_CONVERGED : 0) |
-		(fit.singular ? LMM_MODEL_SINGULAR : 0);
+		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
+		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0);
 	m.p = fit.p;
 	m.n_obs = (int64) sorted.n;
 	m.n_dropped = st->n_dropped;

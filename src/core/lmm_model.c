@@ -71,6 +71,25 @@ lmm_model_packed_size(const LmmModel *m)
 	return size;
 }
 
+/* Random-effects term t of a model (0 is the first, in the head), as one view. */
+LmmModelTerm
+lmm_model_term(const LmmModel *m, int t)
+{
+	LmmModelTerm v;
+
+	if (t > 0)
+		return m->extra[t - 1];
+	v.grp = m->grp;
+	v.q = m->q;
+	v.z_names = m->z_names;
+	v.theta = m->theta;
+	v.nlevels = m->nlevels;
+	v.levels = m->levels;
+	v.b = m->b;
+	v.condvar = m->condvar;
+	return v;
+}
+
 /* Variance parameters of all terms: theta of the first and of every extra term. */
 int
 lmm_model_ntheta(const LmmModel *m)
@@ -514,6 +533,8 @@ lmm_model_check(const LmmModel *m)
 		for (k = 0; k < q; k++)
 			if (m->condvar[(j * q + k) * q + k] < 0.0)
 				return "conditional variances must not be negative";
+	if (((m->flags & LMM_MODEL_SEVERAL) != 0) != (m->nextra > 0))
+		return "the several-terms flag does not match the terms";
 	for (k = 0; k < m->nextra; k++)
 		if ((problem = check_extra(m, &m->extra[k])) != NULL)
 			return problem;

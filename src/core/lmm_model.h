@@ -18,7 +18,8 @@
 #define LMM_MODEL_REML		0x1u
 #define LMM_MODEL_CONVERGED	0x2u
 #define LMM_MODEL_SINGULAR	0x4u
-#define LMM_MODEL_FLAGS		0x7u
+#define LMM_MODEL_SEVERAL	0x8u	/* more than one random-effects term */
+#define LMM_MODEL_FLAGS		0xFu
 
 /* A random-effects term after the first (version 3), in lme4's order. */
 typedef struct LmmModelTerm
@@ -70,6 +71,7 @@ typedef struct LmmModel
 
 /* Variance parameters of all terms: theta of the first and of every extra term. */
 extern int	lmm_model_ntheta(const LmmModel *m);
+extern LmmModelTerm lmm_model_term(const LmmModel *m, int t);
 
 extern size_t lmm_model_packed_size(const LmmModel *m);
 extern void lmm_model_pack(const LmmModel *m, unsigned char *buf);

@@ -1,0 +1,109 @@
+-- lmm(formula, source): crossed, nested, crossed with a random slope,
+-- uncorrelated and categorical models against lme4 1.1-31
+-- (test/data/make_formula_refs.R, formula.ref.csv).  Estimates are compared
+-- with lme4 run to convergence ("tight") to 1e-6 relative; our criterion must
+-- be no worse than lme4's with its default settings.
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS lmm;
+
+CREATE TEMP TABLE fref (fit text, method text, control text, kind text, grp text,
+	var1 text, var2 text, level text, value float8);
+\copy fref FROM 'test/data/formula.ref.csv' CSV HEADER
+CREATE TEMP TABLE penicillin (diameter float8, plate text, sample text);
+\copy penicillin FROM 'test/data/penicillin.csv' CSV HEADER
+CREATE TEMP TABLE pastes (strength float8, batch text, cask text, sample text);
+\copy pastes FROM 'test/data/pastes.csv' CSV HEADER
+CREATE TEMP TABLE cake (replicate int, recipe text, temperature text, angle float8, temp float8);
+\copy cake FROM 'test/data/cake.csv' CSV HEADER
+CREATE TEMP TABLE ratings (y float8, x float8, a text, b text);
+\copy ratings FROM 'test/data/ratings.csv' CSV HEADER
+CREATE TEMP TABLE sleepstudy ("Reaction" float8, "Days" float8, "Subject" text);
+\copy sleepstudy FROM 'test/data/sleepstudy.csv' CSV HEADER
+
+CREATE TEMP TABLE ffits (fit text, method text, m lmm_model);
+INSERT INTO ffits
+SELECT f.fit, meth, lmm(f.formula, f.source::regclass, 'method=' || lower(meth))
+FROM (VALUES ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'),
+			 ('pastes', 'strength ~ 1 + (1 | batch/cask)', 'pastes'),
+			 ('ratings', 'y ~ x + (x | a) + (1 | b)', 'ratings'),
+			 ('sleep_uncor', 'Reaction ~ Days + (Days || Subject)', 'sleepstudy'),
+			 ('cake', 'angle ~ recipe + temp + (1 | recipe:replicate)', 'cake')) f(fit, formula, source),
+	 (VALUES ('REML'), ('ML')) AS me(meth);
+
+-- relative difference, safe near zero
+CREATE FUNCTION pg_temp.rel(a float8, b float8) RETURNS float8
+	LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) / greatest(abs(b), 1e-300) $$;
+
+SELECT plan(13);
+
+SELECT is((SELECT count(*) FROM ffits WHERE m IS NOT NULL), 10::bigint, 'ten formula fits');
+
+-- every tight reference value has its counterpart, and the worst agreement is below 1e-6
+CREATE TEMP VIEW ours AS
+SELECT fit, method, 'beta' AS kind, NULL::text AS grp, term AS var1, NULL::text AS var2, NULL::text AS level, estimate AS value
+FROM ffits, lmm_fixef(m)
+UNION ALL
+SELECT fit, method, 'se', NULL, term, NULL, NULL, std_error FROM ffits, lmm_fixef(m)
+UNION ALL
+SELECT fit, method, 'sdcor', v.grp, v.term1, v.term2, NULL, coalesce(v.std_dev, v.corr)
+FROM ffits, lmm_varcorr(m) v
+UNION ALL
+SELECT fit, method, 'sigma', NULL, NULL, NULL, NULL, (lmm_summary(m)).sigma FROM ffits
+UNION ALL
+SELECT fit, method, 'criterion', NULL, NULL, NULL, NULL, (lmm_summary(m)).criterion FROM ffits
+UNION ALL
+SELECT fit, method, 'ranef', r.grp, r.term, NULL, r.level, r.estimate FROM ffits, lmm_ranef(m) r
+UNION ALL
+SELECT fit, method, 'condsd', r.grp, r.term, NULL, r.level, r.cond_sd FROM ffits, lmm_ranef(m) r;
+
+CREATE TEMP TABLE cmp AS
+SELECT r.fit, r.method, r.kind, r.grp, r.var1, r.var2, r.level, r.value AS ref, o.value AS ours,
+	   pg_temp.rel(o.value, r.value) AS err
+FROM fref r LEFT JOIN ours o
+  ON o.fit = r.fit AND o.method = r.method AND o.kind = r.kind
+ AND o.grp IS NOT DISTINCT FROM nullif(r.grp, '')
+ AND o.var1 IS NOT DISTINCT FROM nullif(r.var1, '')
+ AND o.var2 IS NOT DISTINCT FROM nullif(r.var2, '')
+ AND o.level IS NOT DISTINCT FROM nullif(r.level, '')
+WHERE r.control = 'tight' AND r.kind IN ('beta', 'se', 'sdcor', 'sigma', 'criterion', 'ranef', 'condsd');
+
+SELECT is((SELECT count(*) FROM cmp WHERE ours IS NULL), 0::bigint,
+		  'every lme4 estimate (beta, se, sd/cor, sigma, criterion, BLUP, conditional SD) has our counterpart with lme4''s names');
+SELECT cmp_ok((SELECT max(err) FROM cmp WHERE kind IN ('beta', 'sigma', 'criterion')), '<', 1e-6::float8,
+			  'fixed effects, sigma and criterion agree with lme4 to 1e-6');
+SELECT cmp_ok((SELECT max(err) FROM cmp WHERE kind = 'se'), '<', 1e-6::float8,
+			  'standard errors agree with lme4 to 1e-6');
+SELECT cmp_ok((SELECT max(err) FROM cmp WHERE kind = 'sdcor'), '<', 1e-6::float8,
+			  'standard deviations and correlations agree with lme4 to 1e-6');
+SELECT cmp_ok((SELECT max(abs(ours - ref) / greatest(abs(ref), 1e-3)) FROM cmp WHERE kind = 'ranef'), '<', 1e-5::float8,
+			  'conditional modes (BLUPs) agree with lme4 to 1e-5');
+SELECT cmp_ok((SELECT max(err) FROM cmp WHERE kind = 'condsd'), '<', 1e-6::float8,
+			  'conditional SDs of every term agree with lme4''s condVar to 1e-6');
+SELECT is((SELECT count(*) FROM fref r JOIN ffits f USING (fit, method)
+		   WHERE r.control = 'default' AND r.kind = 'criterion'
+			 AND (lmm_summary(f.m)).criterion > r.value + 1e-7), 0::bigint,
+		  'our REML criterion / ML deviance is no worse than lme4''s default fit, every model');
+
+-- names and order as lme4 reports them
+SELECT is((SELECT array_agg(grp ORDER BY ord) FROM ffits, lmm_varcorr(m) WITH ORDINALITY v(grp, t1, t2, va, sd, co, ord)
+		   WHERE fit = 'pastes' AND method = 'REML'),
+		  ARRAY['cask:batch', 'batch', 'Residual'], 'nested (1 | batch/cask): cask:batch then batch, as lme4');
+SELECT is((SELECT array_agg(grp ORDER BY ord) FROM ffits, lmm_varcorr(m) WITH ORDINALITY v(grp, t1, t2, va, sd, co, ord)
+		   WHERE fit = 'sleep_uncor' AND method = 'REML'),
+		  ARRAY['Subject', 'Subject.1', 'Residual'], '(Days || Subject): Subject and Subject.1, as lme4');
+SELECT is((SELECT array_agg(term ORDER BY ord) FROM ffits, lmm_fixef(m) WITH ORDINALITY f(term, e, s, t, df, p, lo, hi, ord)
+		   WHERE fit = 'cake' AND method = 'REML'),
+		  ARRAY['(Intercept)', 'recipeB', 'recipeC', 'temp'], 'categorical recipe: treatment contrasts named as R names them');
+SELECT is((SELECT count(DISTINCT level) FROM ffits, lmm_ranef(m) WHERE fit = 'pastes' AND method = 'ML' AND grp = 'cask:batch'),
+		  30::bigint, 'nested levels are the pairs, e.g. a:A');
+
+-- the aggregate directly gives the same model as lmm()
+SELECT is((SELECT lmm_fit_terms(diameter, ARRAY[1], ARRAY[plate, sample], ARRAY[1, 1],
+			 '{"x": ["(Intercept)"], "terms": [{"group": "plate", "z": ["(Intercept)"]}, {"group": "sample", "z": ["(Intercept)"]}], "formula": "diameter ~ 1 + (1 | plate) + (1 | sample)"}')::text
+		   FROM penicillin),
+		  (SELECT m::text FROM ffits WHERE fit = 'penicillin' AND method = 'REML'),
+		  'lmm_fit_terms with the spec lmm() builds gives the same model');
+
+SELECT * FROM finish();

@@ -1,0 +1,93 @@
+-- lmm(formula, source [, options]): the README's formula examples, the
+-- aggregate lmm_fit_terms, errors with their positions, and the caller's
+-- rights.  Agreement with lme4 is in test/pgtap/formula.sql.
+SET client_min_messages = warning;
+SET extra_float_digits = 0;
+CREATE TABLE penicillin (diameter float8, plate text, sample text);
+\copy penicillin FROM 'test/data/penicillin.csv' CSV HEADER
+CREATE TABLE pastes (strength float8, batch text, cask text, sample text);
+\copy pastes FROM 'test/data/pastes.csv' CSV HEADER
+CREATE TABLE cake (replicate int, recipe text, temperature text, angle float8, temp float8);
+\copy cake FROM 'test/data/cake.csv' CSV HEADER
+CREATE TABLE ratings (y float8, x float8, a text, b text);
+\copy ratings FROM 'test/data/ratings.csv' CSV HEADER
+
+-- crossed: plate and sample
+SELECT grp, term1, round(std_dev::numeric, 5) AS sd
+FROM lmm_varcorr(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'));
+-- nested: (1 | batch/cask) is (1 | batch) + (1 | cask:batch)
+SELECT grp, term1, round(std_dev::numeric, 5) AS sd
+FROM lmm_varcorr(lmm('strength ~ 1 + (1 | batch/cask)', 'pastes'));
+-- crossed, random slope on one factor, ML
+SELECT grp, term1, term2, round(std_dev::numeric, 4) AS sd, round(corr::numeric, 4) AS corr
+FROM lmm_varcorr(lmm('y ~ x + (x | a) + (1 | b)', 'ratings', 'method=ml'));
+-- categorical fixed effect and an interaction as the grouping factor
+SELECT term, round(estimate::numeric, 5) AS estimate, round(std_error::numeric, 5) AS se
+FROM lmm_fixef(lmm('angle ~ recipe + temp + (1 | recipe:replicate)', 'cake'));
+-- BLUPs of every term join back by level
+SELECT grp, level, round(estimate::numeric, 5) AS blup
+FROM lmm_ranef(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'))
+WHERE level IN ('a', 'F') ORDER BY grp;
+-- the summary: counts of the first (largest) factor, theta of every term
+SELECT method, n_obs, n_groups, round(criterion::numeric, 4) AS criterion,
+	   array_length(theta, 1) AS n_theta
+FROM lmm_summary(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'));
+
+-- interactions of covariates, no intercept, factor() and - 1
+SELECT term FROM lmm_fixef(lmm('angle ~ temp * factor(replicate) + (1 | recipe)', 'cake')) LIMIT 4;
+SELECT term FROM lmm_fixef(lmm('angle ~ 0 + recipe + temp + (1 | replicate)', 'cake'));
+SELECT term FROM lmm_fixef(lmm('angle ~ recipe:temp - 1 + (1 | replicate)', 'cake'));
+SELECT term FROM lmm_fixef(lmm('angle ~ temp + recipe:temp + (1 | replicate)', 'cake'));
+
+-- rows with NULLs in a used column are dropped and counted
+CREATE TABLE pen_nulls AS SELECT * FROM penicillin;
+UPDATE pen_nulls SET sample = NULL WHERE plate = 'a' AND sample = 'A';
+UPDATE pen_nulls SET diameter = NULL WHERE plate = 'b' AND sample = 'B';
+SELECT (lmm_summary(m)).n_obs, m::text::jsonb -> 'n_dropped' AS n_dropped
+FROM (SELECT lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'pen_nulls') AS m) s;
+
+-- the aggregate: per group of rows (here one fit per half of the plates)
+SELECT plate < 'm' AS first_half,
+	   round((lmm_summary(lmm_fit_terms(diameter, ARRAY[1], ARRAY[plate, sample], ARRAY[1, 1],
+			'{"x": ["(Intercept)"], "terms": [{"group": "plate", "z": ["(Intercept)"]}, {"group": "sample", "z": ["(Intercept)"]}]}'))).sigma::numeric, 5) AS sigma
+FROM penicillin GROUP BY 1 ORDER BY 1;
+
+-- the model's text form round-trips exactly
+SELECT m::text::lmm_model::text = m::text AS text_round_trip
+FROM (SELECT lmm('strength ~ 1 + (1 | batch/cask)', 'pastes') AS m) s;
+
+-- errors: each names the problem and where it is
+\set VERBOSITY default
+SELECT lmm('diameter ~ 1 + (1 | plate', 'penicillin');
+SELECT lmm('diameter ~ agee + (1 | plate)', 'penicillin');
+SELECT lmm('diameter ~ 1 + (1 | plate) + (1 | sample)); DROP TABLE penicillin; --', 'penicillin');
+SELECT lmm('diameter ~ 1 + (1 | plate) - x', 'penicillin');
+SELECT lmm('diameter ~ plate', 'penicillin');
+SELECT lmm('plate ~ 1 + (1 | sample)', 'penicillin');
+SELECT lmm('diameter ~ 1 + (1 | plate)', 'no_such_table');
+SELECT lmm('diameter ~ 1 + (1 | plate)', 'penicillin', 'method=fast');
+SELECT lmm('y ~ x + (1 | a) + (1 | b)', 'ratings') IS NOT NULL AS fits_after_errors;
+SELECT count(*) AS penicillin_rows FROM penicillin;
+-- a quoted name with a quote and a semicolon is just a (missing) column name
+SELECT lmm('diameter ~ `x''; DROP TABLE penicillin; --` + (1 | plate)', 'penicillin');
+-- a factor with one level, a grouping factor with one level
+CREATE TABLE one_level AS SELECT diameter, plate, 'S'::text AS s FROM penicillin;
+SELECT lmm('diameter ~ 1 + (1 | plate) + (1 | s)', 'one_level');
+SELECT lmm('diameter ~ s + (1 | plate)', 'one_level');
+-- scoring a several-term model is not available yet
+SELECT lmm_predict(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'), ARRAY[]::float8[], 'a'::text);
+
+-- the caller's rights: no SELECT on the source, no fit
+CREATE ROLE lmm_formula_reader;
+GRANT USAGE ON SCHEMA public TO lmm_formula_reader;
+SET ROLE lmm_formula_reader;
+SELECT lmm('diameter ~ 1 + (1 | plate)', 'penicillin');
+RESET ROLE;
+GRANT SELECT ON penicillin TO lmm_formula_reader;
+SET ROLE lmm_formula_reader;
+SELECT lmm('diameter ~ 1 + (1 | plate)', 'penicillin') IS NOT NULL AS fits_with_select;
+RESET ROLE;
+REVOKE ALL ON penicillin FROM lmm_formula_reader;
+REVOKE USAGE ON SCHEMA public FROM lmm_formula_reader;
+DROP ROLE lmm_formula_reader;
+DROP TABLE pen_nulls, one_level;
