@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# InstEval benchmark (issue: several grouping factors): lme4's InstEval,
+# 73,421 rows, y ~ service + (1 | s) + (1 | d) + (1 | dept), fitted by
+# lmer() in R and by lmm() in a throwaway PostgreSQL cluster, in one run on
+# one machine.  Prints the median of 3 runs of each and both REML criteria.
+# Needs R with lme4 (apt-get install r-cran-lme4) and the installed
+# extension; run as root (the cluster runs as postgres).  A benchmark, not a
+# test: nothing fails on a timing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+
+Rscript -e '
+suppressMessages(library(lme4))
+d <- InstEval
+write.csv(data.frame(y = d$y, service = as.character(d$service), s = as.character(d$s),
+                     d = as.character(d$d), dept = as.character(d$dept)),
+          file.path(commandArgs(TRUE)[1], "insteval.csv"), row.names = FALSE, quote = FALSE)
+t <- replicate(3, system.time(m <- lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), d))[["elapsed"]])
+cat(sprintf("lme4 %.3f %.10f\n", median(t), m@devcomp$cmp[["REML"]]),
+    file = file.path(commandArgs(TRUE)[1], "lme4.txt"))
+' "$work"
+chmod 644 "$work"/*
+
+runuser -u postgres -- pg_virtualenv -s bash -c "
+psql -X -q -c 'CREATE EXTENSION lmm' &&
+psql -X -q -c 'CREATE TABLE insteval (y float8, service text, s text, d text, dept text)' &&
+psql -X -q -c \"\\\\copy insteval FROM '$work/insteval.csv' CSV HEADER\" &&
+psql -X -q -c 'VACUUM ANALYZE insteval' &&
+psql -X -At -c \"
+CREATE TEMP TABLE t (ms float8, crit float8);
+DO \\\$\\\$
+DECLARE t0 timestamptz; m lmm_model;
+BEGIN
+  FOR i IN 1..3 LOOP
+    t0 := clock_timestamp();
+    m := lmm('y ~ service + (1 | s) + (1 | d) + (1 | dept)', 'insteval');
+    INSERT INTO t VALUES (extract(epoch FROM clock_timestamp() - t0), (lmm_summary(m)).criterion);
+  END LOOP;
+END \\\$\\\$;
+SELECT format('lmm %s %s', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3), max(crit)) FROM t;
+\" > $work/lmm.txt"
+
+read -r _ lme4_s lme4_crit < "$work/lme4.txt"
+read -r _ lmm_s lmm_crit < "$work/lmm.txt"
+printf '%-8s %10s %22s\n' fit seconds "REML criterion"
+printf '%-8s %10s %22s\n' lme4 "$lme4_s" "$lme4_crit"
+printf '%-8s %10s %22s\n' lmm "$lmm_s" "$lmm_crit"
+awk -v a="$lme4_s" -v b="$lmm_s" 'BEGIN { printf "lmm takes %.2f of lme4'"'"'s time (target: below 0.20)\n", b / a }'
+awk -v a="$lme4_crit" -v b="$lmm_crit" 'BEGIN { printf "criterion difference lmm - lme4: %.3g (must not be positive beyond rounding)\n", b - a }'
