@@ -240,22 +240,23 @@ too_many:
 					   LMM_MAX_COLUMNS, LMM_MAX_RANDOM)));
 }
 
-/* Append "ARRAY[e1, e2, ...]" of the columns' expressions, and their names to the spec. */
+/*
+ * Append the columns' expressions to sql as a list ("e1, e2", after ", "
+ * when more follows earlier ones) and their names to spec as a JSON array.
+ */
 static void
-append_columns(StringInfo sql, StringInfo spec, DesignCol *cols, int n)
+append_columns(StringInfo sql, StringInfo spec, DesignCol *cols, int n, bool more)
 {
 	int			i;
 
-	appendStringInfoString(sql, "ARRAY[");
 	appendStringInfoChar(spec, '[');
 	for (i = 0; i < n; i++)
 	{
-		appendStringInfo(sql, "%s%s", i > 0 ? ", " : "", cols[i].expr.data);
+		appendStringInfo(sql, "%s%s", (more || i > 0) ? ", " : "", cols[i].expr.data);
 		if (i > 0)
 			appendStringInfoString(spec, ", ");
 		escape_json(spec, cols[i].name.data);
 	}
-	appendStringInfoChar(sql, ']');
 	appendStringInfoChar(spec, ']');
 }
 
@@ -351,8 +352,9 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the formula has no fixed effect"),
 				 errdetail("Keep the intercept or add a covariate.")));
-	append_columns(&sql, &spec, cols, n);
-	appendStringInfoString(&sql, "::float8[], ");
+	appendStringInfoString(&sql, "ARRAY[");
+	append_columns(&sql, &spec, cols, n, false);
+	appendStringInfoString(&sql, "]::float8[], ");
 
 	/* the terms: group keys as text, z columns one term after another */
 	initStringInfo(&keys);
@@ -364,10 +366,7 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 	{
 		const LmmFRandom *re = &f->random[r];
 		StringInfoData gname;
-		StringInfoData zsql,
-					zspec;
-		int			nz,
-					i;
+		int			nz;
 
 		initStringInfo(&gname);
 		appendStringInfoString(&keys, r > 0 ? ", " : "");
@@ -379,15 +378,11 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 			appendStringInfo(&gname, "%s%s", v > 0 ? ":" : "", re->group.var[v].name);
 		}
 		nz = part_columns(rs, re->intercept, re->term, re->nterms, cols, LMM_MAX_RANDOM);
-		initStringInfo(&zsql);
-		initStringInfo(&zspec);
-		for (i = 0; i < nz; i++)
-			appendStringInfo(&zs, "%s%s", (r > 0 || i > 0) ? ", " : "", cols[i].expr.data);
 		appendStringInfoString(&spec, r > 0 ? ", {\"group\": " : "{\"group\": ");
 		escape_json(&spec, gname.data);
 		appendStringInfoString(&spec, ", \"z\": ");
-		append_columns(&zsql, &zspec, cols, nz);
-		appendStringInfo(&spec, "%s}", zspec.data);
+		append_columns(&zs, &spec, cols, nz, r > 0);
+		appendStringInfoChar(&spec, '}');
 	}
 	appendStringInfoString(&spec, "]}");
 	appendStringInfo(&sql, "%s]::text[], %s]::float8[], $1, $2) FROM %s",

@@ -21,6 +21,9 @@ FROM lmm_varcorr(lmm('strength ~ 1 + (1 | batch/cask)', 'pastes'));
 -- crossed, random slope on one factor, ML
 SELECT grp, term1, term2, round(std_dev::numeric, 4) AS sd, round(corr::numeric, 4) AS corr
 FROM lmm_varcorr(lmm('y ~ x + (x | a) + (1 | b)', 'ratings', 'method=ml'));
+-- uncorrelated intercept and slope: two terms on one factor
+SELECT grp, term1, round(std_dev::numeric, 4) AS sd
+FROM lmm_varcorr(lmm('reaction ~ days + (days || subject)', 'sleepstudy'));
 -- categorical fixed effect and an interaction as the grouping factor
 SELECT term, round(estimate::numeric, 5) AS estimate, round(std_error::numeric, 5) AS se
 FROM lmm_fixef(lmm('angle ~ recipe + temp + (1 | recipe:replicate)', 'cake'));
