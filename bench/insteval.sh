@@ -18,30 +18,35 @@ d <- InstEval
 write.csv(data.frame(y = d$y, service = as.character(d$service), s = as.character(d$s),
                      d = as.character(d$d), dept = as.character(d$dept)),
           file.path(commandArgs(TRUE)[1], "insteval.csv"), row.names = FALSE, quote = FALSE)
-t <- replicate(3, system.time(m <- lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), d))[["elapsed"]])
+t <- replicate(3, system.time(m <<- lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), d))[["elapsed"]])
 cat(sprintf("lme4 %.3f %.10f\n", median(t), m@devcomp$cmp[["REML"]]),
     file = file.path(commandArgs(TRUE)[1], "lme4.txt"))
 ' "$work"
 chmod 644 "$work"/*
 
-runuser -u postgres -- pg_virtualenv -s bash -c "
-psql -X -q -c 'CREATE EXTENSION lmm' &&
-psql -X -q -c 'CREATE TABLE insteval (y float8, service text, s text, d text, dept text)' &&
-psql -X -q -c \"\\\\copy insteval FROM '$work/insteval.csv' CSV HEADER\" &&
-psql -X -q -c 'VACUUM ANALYZE insteval' &&
-psql -X -At -c \"
-CREATE TEMP TABLE t (ms float8, crit float8);
-DO \\\$\\\$
-DECLARE t0 timestamptz; m lmm_model;
+cat > "$work/bench.sql" <<SQL
+CREATE EXTENSION lmm;
+CREATE TABLE insteval (y float8, service text, s text, d text, dept text);
+\\copy insteval FROM '$work/insteval.csv' CSV HEADER
+VACUUM ANALYZE insteval;
+CREATE TEMP TABLE t (secs float8, crit float8);
+DO \$\$
+DECLARE
+	t0 timestamptz;
+	m lmm_model;
 BEGIN
-  FOR i IN 1..3 LOOP
-    t0 := clock_timestamp();
-    m := lmm('y ~ service + (1 | s) + (1 | d) + (1 | dept)', 'insteval');
-    INSERT INTO t VALUES (extract(epoch FROM clock_timestamp() - t0), (lmm_summary(m)).criterion);
-  END LOOP;
-END \\\$\\\$;
-SELECT format('lmm %s %s', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3), max(crit)) FROM t;
-\" > $work/lmm.txt"
+	FOR i IN 1..3 LOOP
+		t0 := clock_timestamp();
+		m := lmm('y ~ service + (1 | s) + (1 | d) + (1 | dept)', 'insteval');
+		INSERT INTO t VALUES (extract(epoch FROM clock_timestamp() - t0), (lmm_summary(m)).criterion);
+	END LOOP;
+END \$\$;
+\\o $work/lmm.txt
+SELECT format('lmm %s %s', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY secs)::numeric, 3), max(crit)) FROM t;
+SQL
+chmod 644 "$work/bench.sql"
+touch "$work/lmm.txt" && chmod 666 "$work/lmm.txt"
+runuser -u postgres -- pg_virtualenv -s psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/bench.sql" >/dev/null
 
 read -r _ lme4_s lme4_crit < "$work/lme4.txt"
 read -r _ lmm_s lmm_crit < "$work/lmm.txt"
