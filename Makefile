@@ -8,7 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 MODULE_big = lmm
 CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_polish.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_satt.o \
-	src/core/lmm_profile.o src/core/lmm_terms.o src/core/lmm_blocks.o src/core/lmm_blocked.o \
+	src/core/lmm_profile.o src/core/lmm_terms.o src/core/lmm_blocks.o src/core/lmm_blocked.o src/core/lmm_blocked_grad.o \
 	src/core/lmm_formula.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
 	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o $(CORE_OBJS)
@@ -23,7 +23,7 @@ SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core bench/inference results regression.diffs regression.out
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core bench/inference bench/insteval results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -39,6 +39,10 @@ test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/host
 # Inference benchmark on the core (bench/inference.sh runs it).
 bench/inference: bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
 	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+
+# InstEval's final solve on the core (bench/insteval.sh runs it).
+bench/insteval: bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 .PHONY: coretest
 coretest: test/core/test_core

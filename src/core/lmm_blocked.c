@@ -72,8 +72,8 @@ scale_block(const Blocks *bk, const DenseBlock *db, double *out)
  * into w (L, RZX, cu): cross blocks L_j^-1 T_0' B T_u, then RZX_j, then cu_j.
  * Its column numbers in M go to bk->widx; returns the number of columns.
  */
-static int
-level_rhs(Work *w, Blocks *bk, int64_t j)
+int
+lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j)
 {
 	int			q0 = bk->q[0];
 	int			p = w->g->p;
@@ -169,7 +169,7 @@ lmm_blocked_criterion(Work *w, const double *theta)
 									g->Zty + (size_t) j * q0);
 		if (w->not_pd)
 			return HUGE_VAL;
-		ncol = level_rhs(w, bk, j);
+		ncol = lmm_blocked_level_rhs(w, bk, j);
 		/* M -= W_j'W_j on W_j's columns, lower triangle */
 		for (a = 0; a < ncol; a++)
 			for (b = 0; b < ncol; b++)
@@ -315,7 +315,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 		}
 		lmm_level_factor(w, g->ZtZ + (size_t) j * q0 * q0,
 						 g->ZtX + (size_t) j * q0 * p, g->Zty + (size_t) j * q0);
-		ncol = level_rhs(w, bk, j);
+		ncol = lmm_blocked_level_rhs(w, bk, j);
 		for (a = 0; a < q0; a++)
 		{
 			double		s = bk->W[a * ncol + ncol - 1];

@@ -361,5 +361,7 @@ lmm_blocked_free(Gram *g, Blocks *bk)
 	lmm_free(bk->widx);
 	lmm_free(bk->tmp);
 	lmm_free(bk->scratch);
+	lmm_free(bk->Sinv);
+	lmm_free(bk->uD);
 	memset(bk, 0, sizeof(Blocks));
 }

@@ -549,6 +549,22 @@ run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
 }
 
 /*
+ * The optimizer's run from theta: L-BFGS on the analytic gradient where
+ * every term is scalar and there are several, else BOBYQA as lme4.
+ */
+static nlopt_result
+first_run(Work *w, const double *lb, double *theta, double *fmin)
+{
+	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+	{
+		int			r = lmm_blocked_optimize(w, theta, fmin);
+
+		return r > 0 ? NLOPT_SUCCESS : r == 0 ? NLOPT_MAXEVAL_REACHED : NLOPT_FORCED_STOP;
+	}
+	return run_bobyqa(w, lb, theta, fmin, 1e-8);
+}
+
+/*
  * Minimize the criterion over theta as lme4's lmer does by default: BOBYQA
  * from T = I with xtol_abs = ftol_abs = 1e-8 (so that we follow lme4's path
  * and stop where it stops), a restart when a parameter sits on its bound
@@ -576,7 +592,7 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		theta[k] = diag ? 1.0 : 0.0;
 	}
 
-	res = run_bobyqa(w, lb, theta, fmin, 1e-8);
+	res = first_run(w, lb, theta, fmin);
 
 	/* restart_edge: a bound parameter whose one-sided slope is negative */
 	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
@@ -596,7 +612,7 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		}
 	}
 	if (restart && !w->interrupted)
-		res = run_bobyqa(w, lb, theta, fmin, 1e-8);
+		res = first_run(w, lb, theta, fmin);
 
 	if (w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
@@ -639,7 +655,7 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	 */
 	if (status == LMM_OK && w->g->blk == NULL)
 		lmm_polish(w, lb, theta, fmin);
-	else if (status == LMM_OK)
+	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk))
 	{
 		double		f = *fmin;
 

@@ -83,6 +83,9 @@ extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
 extern LmmStatus lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit);
 extern LmmStatus lmm_fit_terms(const LmmTermStats *s, int reml, int with_df,
 							   LmmFit *fit);
+extern LmmStatus lmm_terms_criterion_gradient(const LmmTermStats *s, int reml,
+											  const double *theta, double *f,
+											  double *grad);
 extern void lmm_fit_free(LmmFit *fit);
 extern LmmStatus lmm_criterion_gradient(const LmmStats *s, int reml,
 										const double *theta, double *f,

@@ -61,6 +61,9 @@ typedef struct Blocks
 	int64_t    *widx;			/* maxcols */
 	double	   *tmp;
 	double	   *scratch;
+	/* the gradient's workspace (lmm_blocked_grad.c), allocated on first use */
+	double	   *Sinv;			/* (m + p) x (m + p) */
+	double	   *uD;				/* m */
 } Blocks;
 
 /* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
@@ -124,6 +127,13 @@ extern void lmm_blocked_free(Gram *g, Blocks *bk);
 extern double lmm_blocked_criterion(Work *w, const double *theta);
 extern void lmm_blocked_modes(Work *w, const double *betac, double sigma2,
 							  LmmFit *fit);
+extern int	lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j);
+extern int	lmm_blocked_scalar(const Blocks *bk);
+extern double lmm_blocked_gradient(Work *w, const double *theta, double *dld,
+								   double *dpw);
+extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
+										 double *grad);
+extern int	lmm_blocked_optimize(Work *w, double *theta, double *fmin);
 extern int	lmm_theta_is_diagonal(int q, int k);
 extern int	lmm_theta_bounded(const Gram *g, int k);
 extern void lmm_polish(Work *w, const double *lb, double *theta, double *fmin);

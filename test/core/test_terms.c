@@ -138,6 +138,42 @@ mode_of(const LmmTermStats *st, const LmmFit *fit, int t, const char *key, int c
 	return NAN;
 }
 
+/* The analytic gradient against central differences of the criterion at a few thetas. */
+static void
+check_gradient(const LmmTermStats *st, int reml, const char *name)
+{
+	static const double at[3][2] = {{1.0, 1.0}, {0.3, 2.5}, {1e-3, 0.7}};
+	double		worst = 0.0;
+	int			i,
+				k;
+
+	for (i = 0; i < 3; i++)
+	{
+		double		f,
+					grad[2],
+					fp,
+					fm,
+					gd[2];
+		double		th[2];
+
+		lmm_terms_criterion_gradient(st, reml, at[i], &f, grad);
+		for (k = 0; k < 2; k++)
+		{
+			double		h = 1e-5 * fmax(at[i][k], 0.1);
+
+			memcpy(th, at[i], sizeof(th));
+			th[k] = at[i][k] + h;
+			lmm_terms_criterion_gradient(st, reml, th, &fp, gd);
+			th[k] = at[i][k] - h;
+			lmm_terms_criterion_gradient(st, reml, th, &fm, gd);
+			worst = fmax(worst, fabs(grad[k] - (fp - fm) / (2.0 * h)) /
+						 fmax(1.0, fabs(grad[k])));
+		}
+	}
+	printf("%s %s: gradient vs differences %.3g\n", name, reml ? "REML" : "ML", worst);
+	check(worst < 1e-5, "terms: analytic gradient matches central differences");
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -165,6 +201,7 @@ test_terms(const char *dir)
 
 		lmm_terms_init(&st, 1, 2, q);
 		add_rows(&st, &tb, col(&tb, "diameter"), g, g2, 0, tb.nrow);
+		check_gradient(&st, reml, "penicillin");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
 		check(fit.nterms == 2 && fit.term[0].nlevels == 24 && fit.term[1].nlevels == 6,
 			  "terms: penicillin terms in lme4's order (plate, sample)");
@@ -224,6 +261,7 @@ test_terms(const char *dir)
 
 		lmm_terms_init(&st, 1, 2, q);
 		add_rows(&st, &tb, col(&tb, "strength"), g, g2, 0, tb.nrow);
+		check_gradient(&st, reml, "pastes");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK && fit.term[0].src == 1,
 			  "terms: pastes fits, batch:cask first");
 #undef REL

@@ -1,0 +1,423 @@
+/*
+ * lmm_blocked_grad.c
+ *	  The analytic gradient of the profiled criterion for several terms that
+ *	  are all scalar (one z column each: random intercepts, uncorrelated
+ *	  slopes), with the blocked factor of lmm_blocked.c.
+ *
+ * Why: a large fit (InstEval: 4,100 levels, a dense part of 1,145 rows)
+ * spends its time in evaluations, and BOBYQA needs a hundred or more where
+ * a quasi-Newton method on the gradient needs a few dozen.
+ *
+ * With Lambda = theta_k on the levels of term k, K = Lambda~'C Lambda~ + J
+ * the whole penalized system (Lambda~ = diag(Lambda, I_p), C the cross-
+ * products of [Z X], J = diag(I, 0)), and u the spherical conditional
+ * modes at beta-hat(theta), for theta_k != 0:
+ *	 d log|K| / d theta_k	= 2 (J_k - sum_{i in k} (K^-1)_ii) / theta_k
+ *	 d pwrss / d theta_k	= -2 sum_{i in k} u_i^2 / theta_k	(envelope theorem)
+ * where J_k is the number of levels of term k: with K - J = Lambda~'C
+ * Lambda~, K^-1 dK/dtheta_k = (I - K^-1 J) Lambda~^-1 dLambda~/dtheta_k.
+ * REML's log|L|^2 + log|RX|^2 is log|K|; ML's log|L|^2 is log|A|, A the
+ * leading Z block of K, and uses A^-1 the same way.  The criterion is even
+ * in each theta_k, so both derivatives are 0 where theta_k = 0.
+ *
+ * The diagonal of K^-1 (or A^-1): on the dense rows it is that of S^-1,
+ * S = L_S L_S' the Schur complement left in M by the first term's levels;
+ * on level j of the first term it is (1 + W_j S^-1 W_j') / L_j^2, W_j the
+ * level's row of cross columns (lmm_blocked_level_rhs).
+ */
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+
+#include "lmm_fit.h"
+#include "lmm_fit_int.h"
+#include "lmm_host.h"
+
+/* BFGS iterations at most, and the largest step in any theta. */
+#define BFGS_MAX_ITER	200
+#define BFGS_MAX_STEP	1.0
+
+/* Nonzero when every term has one z column, which the gradient needs. */
+int
+lmm_blocked_scalar(const Blocks *bk)
+{
+	int			t;
+
+	for (t = 0; t < bk->k; t++)
+		if (bk->q[t] != 1)
+			return 0;
+	return 1;
+}
+
+/*
+ * The criterion at theta, with the derivatives of its log-determinant part
+ * (dld: log|K| under REML, log|A| under ML) and of pwrss by each theta_k.
+ * Leaves w as lmm_criterion does.  Returns HUGE_VAL (derivatives undefined)
+ * where the criterion is, or on interrupt.
+ */
+double
+lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
+{
+	const Gram *g = w->g;
+	Blocks	   *bk = g->blk;
+	int			p = g->p;
+	int64_t		N = bk->N;
+	int64_t		m = bk->m;
+	int64_t		nS = m + (w->reml ? p : 0);
+	const double *M = bk->M;
+	double		f = lmm_blocked_criterion(w, theta);
+	double		betac[LMM_MAX_COLUMNS];
+	double		trK[LMM_MAX_TERMS] = {0};
+	double		uu[LMM_MAX_TERMS] = {0};
+	double	   *Sinv,
+			   *uD;
+	int64_t		i,
+				j;
+	int			t,
+				a,
+				b;
+
+	if (!isfinite(f))
+		return f;
+	if (bk->Sinv == NULL)
+	{
+		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
+		bk->uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
+	}
+	Sinv = bk->Sinv;
+	uD = bk->uD;
+	lmm_solve_beta(w, betac);
+
+	/* u_D = L_S'^-1 (cu_D - L_XD' betac), and S^-1 from the factor's leading nS rows */
+	for (i = 0; i < m; i++)
+	{
+		double		s = M[(N - 1) + i * N];
+
+		for (a = 0; a < p; a++)
+			s -= M[(m + a) + i * N] * betac[a];
+		uD[i] = s;
+	}
+	for (i = 0; i < nS; i++)
+		memcpy(Sinv + i * nS, M + i * N, sizeof(double) * (size_t) nS);
+	if (m > 0)
+		LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
+					   M, (lapack_int) N, uD, (lapack_int) m);
+	if (nS > 0 &&
+		LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int) nS, Sinv, (lapack_int) nS) != 0)
+		return HUGE_VAL;
+	for (t = 1; t < bk->k; t++)
+		for (j = 0; j < bk->J[t]; j++)
+		{
+			i = bk->off[t] + j;
+			trK[t] += Sinv[i + i * nS];
+			uu[t] += uD[i] * uD[i];
+		}
+
+	/* the first term, level by level: u_j and (K^-1)_jj */
+	for (j = 0; j < g->nlevels; j++)
+	{
+		int			ncol,
+					nx,
+					nw;
+		double		Lj,
+					r,
+					s = 0.0;
+
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			w->interrupted = 1;
+			return HUGE_VAL;
+		}
+		lmm_level_factor(w, g->ZtZ + (size_t) j, g->ZtX + (size_t) j * p,
+						 g->Zty + (size_t) j);
+		ncol = lmm_blocked_level_rhs(w, bk, j);
+		nx = ncol - p - 1;
+		nw = w->reml ? nx + p : nx;
+		Lj = w->L[0];
+		r = bk->W[ncol - 1];
+		for (a = 0; a < p; a++)
+			r -= bk->W[nx + a] * betac[a];
+		for (a = 0; a < nx; a++)
+			r -= bk->W[a] * uD[bk->widx[a]];
+		r /= Lj;
+		uu[0] += r * r;
+		for (a = 0; a < nw; a++)
+		{
+			int64_t		ra = bk->widx[a];
+			double		wa = bk->W[a];
+			double		row = 0.0;
+
+			for (b = 0; b < a; b++)
+			{
+				int64_t		cb = bk->widx[b];
+
+				row += bk->W[b] * (ra >= cb ? Sinv[ra + cb * nS] : Sinv[cb + ra * nS]);
+			}
+			s += wa * (2.0 * row + wa * Sinv[ra + ra * nS]);
+		}
+		trK[0] += (1.0 + s) / (Lj * Lj);
+	}
+
+	for (t = 0; t < bk->k; t++)
+	{
+		int			k = bk->toff[t];
+
+		if (theta[k] == 0.0)
+			dld[k] = dpw[k] = 0.0;
+		else
+		{
+			dld[k] = 2.0 * ((double) bk->J[t] - trK[t]) / theta[k];
+			dpw[k] = -2.0 * uu[t] / theta[k];
+		}
+	}
+	return f;
+}
+
+/* The profiled criterion at theta and its gradient (ntheta entries). */
+double
+lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
+{
+	double		dld[LMM_MAX_TERMS],
+				dpw[LMM_MAX_TERMS];
+	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
+	double		f = lmm_blocked_gradient(w, theta, dld, dpw);
+	int			k;
+
+	if (!isfinite(f))
+		return f;
+	for (k = 0; k < w->ntheta; k++)
+		grad[k] = dld[k] + nu * dpw[k] / w->pwrss;
+	return f;
+}
+
+/* The criterion and gradient at x, counted as one evaluation; HUGE_VAL on interrupt. */
+static double
+eval_grad(Work *w, const double *x, double *grad)
+{
+	w->n_eval++;
+	return lmm_blocked_criterion_grad(w, x, grad);
+}
+
+/*
+ * The starting inverse Hessian for BFGS at theta (gradient g): the inverse
+ * of forward differences of the gradient when they are positive definite,
+ * else the identity scaled so that the first step moves theta by 0.1.
+ */
+static void
+initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H)
+{
+	int			n = w->ntheta;
+	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double		D[LMM_MAX_TERMS],
+				x[LMM_MAX_TERMS],
+				gh[LMM_MAX_TERMS];
+	double		gmax = 0.0;
+	int			a,
+				b,
+				ok = 1;
+
+	memcpy(x, theta, sizeof(double) * n);
+	for (a = 0; a < n && ok; a++)
+	{
+		double		h = 1e-4 * fmax(1.0, fabs(theta[a]));
+
+		x[a] = theta[a] + h;
+		ok = isfinite(eval_grad(w, x, gh));
+		x[a] = theta[a];
+		for (b = 0; b < n && ok; b++)
+			B[b * n + a] = (gh[b] - g[b]) / h;
+	}
+	for (a = 0; a < n && ok; a++)
+	{
+		D[a] = B[a * n + a];
+		for (b = 0; b < a; b++)
+			B[a * n + b] = B[b * n + a] = 0.5 * (B[a * n + b] + B[b * n + a]);
+	}
+	memset(H, 0, sizeof(double) * n * n);
+	if (ok && lmm_chol_lower(n, B, 0.0) < 0)
+	{
+		/* H = B^-1 = L'^-1 L^-1, column by column */
+		for (a = 0; a < n; a++)
+		{
+			H[a * n + a] = 1.0;
+		}
+		lmm_forward_solve(n, n, B, H);
+		lmm_backward_solve(n, n, B, H);
+		return;
+	}
+	for (a = 0; a < n; a++)
+		gmax = fmax(gmax, fabs(g[a]));
+	for (a = 0; a < n; a++)
+		H[a * n + a] = (ok && fabs(D[a]) > 0.0) ? 1.0 / fabs(D[a]) :
+			gmax > 0.0 ? 0.1 / gmax : 1.0;
+}
+
+/*
+ * Minimize the criterion from theta by BFGS on the analytic gradient; on
+ * return theta and fmin hold the best point found.  Returns 1 when the
+ * steps or the gradient reached rounding level, 0 when the iterations ran
+ * out or the criterion became undefined, -1 on interrupt.
+ *
+ * The criterion is even in each scalar term's theta, so the search runs
+ * unbounded and folds theta back to |theta| at the end: a bound would make
+ * theta_k = 0, where the gradient vanishes, a trap a projected step could
+ * fall into.  Steps are capped at BFGS_MAX_STEP in each coordinate and
+ * backtracked (on the criterion alone, the cheaper evaluation) until the
+ * Armijo condition holds; the inverse Hessian starts as the identity scaled
+ * by the first curvature seen, as in Nocedal and Wright.
+ */
+int
+lmm_blocked_optimize(Work *w, double *theta, double *fmin)
+{
+	int			n = w->ntheta;
+	double		H[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double		g[LMM_MAX_TERMS],
+				gn[LMM_MAX_TERMS],
+				d[LMM_MAX_TERMS],
+				xn[LMM_MAX_TERMS],
+				sv[LMM_MAX_TERMS],
+				yv[LMM_MAX_TERMS],
+				Hy[LMM_MAX_TERMS];
+	double		f,
+				fn;
+	int			it,
+				a,
+				b,
+				result = 0;
+
+	f = eval_grad(w, theta, g);
+	initial_inverse_hessian(w, theta, g, H);
+	for (it = 0; it < BFGS_MAX_ITER && isfinite(f); it++)
+	{
+		double		big = 0.0,
+					slope = 0.0,
+					t = 1.0,
+					sy = 0.0,
+					yHy = 0.0,
+					move = 0.0,
+					gmax = 0.0;
+		int			k;
+
+		/* d = -H g, capped; a direction that does not descend restarts H */
+		for (a = 0; a < n; a++)
+		{
+			d[a] = 0.0;
+			for (b = 0; b < n; b++)
+				d[a] -= H[a * n + b] * g[b];
+			slope += d[a] * g[a];
+		}
+		if (!(slope < 0.0))
+		{
+			memset(H, 0, sizeof(H));
+			for (a = 0; a < n; a++)
+			{
+				H[a * n + a] = 1.0;
+				d[a] = -g[a];
+			}
+			slope = 0.0;
+			for (a = 0; a < n; a++)
+				slope -= g[a] * g[a];
+		}
+		for (a = 0; a < n; a++)
+			big = fmax(big, fabs(d[a]));
+		if (big > BFGS_MAX_STEP)
+		{
+			for (a = 0; a < n; a++)
+				d[a] *= BFGS_MAX_STEP / big;
+			slope *= BFGS_MAX_STEP / big;
+		}
+
+		/* backtrack on the criterion alone, then the gradient at the point taken */
+		for (k = 0; k < 40; k++)
+		{
+			for (a = 0; a < n; a++)
+				xn[a] = theta[a] + t * d[a];
+			w->n_eval++;
+			fn = lmm_blocked_criterion(w, xn);
+			if (w->interrupted)
+				return -1;
+			if (fn <= f + 1e-4 * t * slope)
+				break;
+			t *= 0.5;
+			if (-t * slope < 1e-15 * fabs(f))
+				k = 40;
+		}
+		if (k >= 40)
+		{
+			/* no decrease along d: theta is the optimum to rounding level */
+			result = 1;
+			break;
+		}
+		fn = eval_grad(w, xn, gn);
+		if (w->interrupted)
+			return -1;
+		if (!isfinite(fn))
+			break;
+
+		for (a = 0; a < n; a++)
+		{
+			sv[a] = xn[a] - theta[a];
+			yv[a] = gn[a] - g[a];
+			sy += sv[a] * yv[a];
+			move = fmax(move, fabs(sv[a]) / fmax(1.0, fabs(xn[a])));
+			gmax = fmax(gmax, fabs(gn[a]) * fmax(1.0, fabs(xn[a])));
+		}
+		memcpy(theta, xn, sizeof(double) * n);
+		memcpy(g, gn, sizeof(double) * n);
+		f = fn;
+		if (move < 1e-11 || gmax < 1e-11 * fabs(f))
+		{
+			result = 1;
+			break;
+		}
+		if (sy <= 0.0)
+			continue;
+		/* H = (I - rho s y') H (I - rho y s') + rho s s', rho = 1 / y's */
+		for (a = 0; a < n; a++)
+		{
+			Hy[a] = 0.0;
+			for (b = 0; b < n; b++)
+				Hy[a] += H[a * n + b] * yv[b];
+			yHy += yv[a] * Hy[a];
+		}
+		for (a = 0; a < n; a++)
+			for (b = 0; b < n; b++)
+				H[a * n + b] += ((sy + yHy) * sv[a] * sv[b] / sy -
+								 Hy[a] * sv[b] - sv[a] * Hy[b]) / sy;
+	}
+	for (a = 0; a < n; a++)
+		theta[a] = fabs(theta[a]);
+	*fmin = f;
+	return result;
+}
+
+/*
+ * The criterion and its gradient at theta (in lme4's term order) from
+ * statistics whose terms are all scalar, for tests; LMM_ERR_INCONSISTENT
+ * when a term is not scalar.
+ */
+LmmStatus
+lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
+							 double *f, double *grad)
+{
+	Gram		g;
+	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
+	Work		w;
+	int			bad_term = -1;
+	LmmStatus	status = lmm_blocked_build(s, &g, bk, &bad_term);
+
+	if (status == LMM_OK && !lmm_blocked_scalar(bk))
+		status = LMM_ERR_INCONSISTENT;
+	if (status == LMM_OK)
+	{
+		lmm_work_init(&w, &g, reml);
+		*f = lmm_blocked_criterion_grad(&w, theta, grad);
+		if (w.interrupted)
+			status = LMM_ERR_INTERRUPTED;
+		lmm_work_free(&w);
+	}
+	lmm_blocked_free(&g, bk);
+	lmm_free(bk);
+	return status;
+}
