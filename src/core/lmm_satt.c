@@ -215,6 +215,77 @@ jacobian(Work *w, const double *x, double *jac)
 }
 
 /*
+ * H and the Jacobian as above for several scalar terms, from the analytic
+ * gradient (lmm_blocked_grad.c): central differences of the gradient in
+ * each theta (step 1e-4 |theta|, or 1e-4 at 0), the sigma row exactly,
+ *	 d2 dev / dtheta_a dsigma = -2 dpwrss_a / sigma^3,
+ *	 d2 dev / dsigma^2 = 6 pwrss / sigma^4 - 2 nu / sigma^2,
+ * nu = n - p (REML) or n, and dC/dsigma = 2 C / sigma.  2 ntheta gradient
+ * evaluations against numDeriv's hundred or so criterion evaluations;
+ * differences are O(h^2), about 1e-8 relative.
+ */
+static int
+hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
+					  double *jac)
+{
+	int			nt = w->ntheta;
+	int			n = nt + 1;
+	int			pp = w->g->p * w->g->p;
+	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
+	double		s2 = sigma * sigma;
+	double		x[LMM_MAX_TERMS],
+				dld[2][LMM_MAX_TERMS],
+				dpw[2][LMM_MAX_TERMS];
+	double	   *C = lmm_alloc(sizeof(double) * 2 * pp);
+	double		pwrss;
+	int			a,
+				b,
+				e,
+				side,
+				ok;
+
+	ok = isfinite(lmm_blocked_gradient(w, theta, dld[0], dpw[0]));
+	pwrss = w->pwrss;
+	for (a = 0; a < nt && ok; a++)
+	{
+		H[a * n + nt] = H[nt * n + a] = -2.0 * dpw[0][a] / (s2 * sigma);
+		ok = isfinite(H[a * n + nt]);
+	}
+	H[nt * n + nt] = 6.0 * pwrss / (s2 * s2) - 2.0 * nu / s2;
+	if (ok)
+	{
+		lmm_vcov_user(w, s2, C);
+		for (e = 0; e < pp; e++)
+			jac[(size_t) nt * pp + e] = 2.0 * C[e] / sigma;
+	}
+
+	memcpy(x, theta, sizeof(double) * nt);
+	for (a = 0; a < nt && ok; a++)
+	{
+		double		h = 1e-4 * (fabs(theta[a]) > ND_ZERO_TOL ? fabs(theta[a]) : 1.0);
+
+		for (side = 0; side < 2 && ok; side++)
+		{
+			x[a] = side == 0 ? theta[a] + h : theta[a] - h;
+			ok = isfinite(lmm_blocked_gradient(w, x, dld[side], dpw[side]));
+			if (ok)
+				lmm_vcov_user(w, s2, C + side * pp);
+		}
+		x[a] = theta[a];
+		for (b = 0; b < nt && ok; b++)
+			H[b * n + a] = ((dld[0][b] + dpw[0][b] / s2) -
+							(dld[1][b] + dpw[1][b] / s2)) / (2.0 * h);
+		for (e = 0; e < pp && ok; e++)
+			jac[(size_t) a * pp + e] = (C[e] - C[pp + e]) / (2.0 * h);
+	}
+	for (a = 0; a < nt && ok; a++)
+		for (b = 0; b < a; b++)
+			H[a * n + b] = H[b * n + a] = 0.5 * (H[a * n + b] + H[b * n + a]);
+	lmm_free(C);
+	return ok && !w->interrupted;
+}
+
+/*
  * A = 2 H^+ and the Jacobian of vcov(beta) at the optimum (theta, sigma) of
  * the criterion w evaluates; returns 0 (and leaves the outputs undefined)
  * when the deviance is undefined near the optimum or H cannot be decomposed.
@@ -234,7 +305,10 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 
 	memcpy(x, theta, sizeof(double) * w->ntheta);
 	x[w->ntheta] = sigma;
-	ok = hessian(w, x, H) && jacobian(w, x, jac);
+	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+		ok = hessian_jacobian_grad(w, theta, sigma, H, jac);
+	else
+		ok = hessian(w, x, H) && jacobian(w, x, jac);
 
 	/* H = V diag(ev) V'; eigenvectors come back in the columns (row-major: V[a*n+k]) */
 	if (ok)

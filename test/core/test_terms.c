@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lmm_fit.h"
+#include "lmm_infer.h"
 #include "lmm_terms.h"
 #include "test_core.h"
 
@@ -89,6 +90,41 @@ ref(const char *dir, const char *prefix)
 			v = atof(strrchr(line, ',') + 1);
 	fclose(f);
 	return v;
+}
+
+/* lmerTest's df of a coefficient: the line of formula_df.ref.csv that starts with prefix. */
+static double
+df_ref(const char *dir, const char *prefix)
+{
+	char		path[1024];
+	char		line[512];
+	FILE	   *f;
+	double		v = NAN;
+
+	snprintf(path, sizeof(path), "%s/formula_df.ref.csv", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return NAN;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			v = atof(line + strlen(prefix));
+	fclose(f);
+	return v;
+}
+
+/* Satterthwaite's df of the intercept of a fit against lmerTest's, relative difference. */
+static double
+df_error(const char *dir, const LmmFit *fit, const char *name)
+{
+	char		pre[128];
+	double		L[1] = {1.0};
+	double		df = lmm_satterthwaite_df(fit->ninf, 1, fit->vcov_varpar, fit->jac,
+										  fit->vcov, L);
+	double		want;
+
+	snprintf(pre, sizeof(pre), "%s,%s,(Intercept),", name, fit->reml ? "REML" : "ML");
+	want = df_ref(dir, pre);
+	printf("%s %s: df %.10g, lmerTest %.10g\n", name, fit->reml ? "REML" : "ML", df, want);
+	return fabs(df - want) / want;
 }
 
 /*
@@ -220,6 +256,7 @@ test_terms(const char *dir)
 		printf("penicillin %s: max rel err %.3g (theta %.10g %.10g)\n", method[reml], err,
 			   fit.theta[0], fit.theta[1]);
 		check(err < 1e-6, "terms: penicillin agrees with lme4 to 1e-6");
+		check(df_error(dir, &fit, "penicillin") < 1e-6, "terms: penicillin df agree with lmerTest to 1e-6");
 		snprintf(pre, sizeof(pre), "penicillin,%s,default,criterion,", method[reml]);
 		check(fit.criterion <= ref(dir, pre) + 1e-9, "terms: penicillin criterion no worse than lme4's");
 
@@ -274,6 +311,7 @@ test_terms(const char *dir)
 		REL(fit.theta[1] * fit.sigma, "sdcor,batch,(Intercept)");
 		printf("pastes %s: max rel err %.3g\n", method[reml], err);
 		check(err < 1e-6, "terms: pastes agrees with lme4 to 1e-6");
+		check(df_error(dir, &fit, "pastes") < 1e-6, "terms: pastes df agree with lmerTest to 1e-6");
 		lmm_fit_free(&fit);
 		lmm_terms_free(&st);
 	}
