@@ -255,9 +255,9 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 		memcpy(Sinv + i * m, M + i * N, sizeof(double) * (size_t) m);
 	if (m > 0)
 	{
-		LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
+		LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
 					   Sinv, (lapack_int) m, uD, (lapack_int) m);
-		LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int) m, Sinv, (lapack_int) m);
+		LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int) m, Sinv, (lapack_int) m);
 	}
 
 	/* the dense terms: b = T u, condvar = sigma^2 T S^-1_jj T' */

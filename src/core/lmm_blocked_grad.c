@@ -101,10 +101,10 @@ lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	for (i = 0; i < nS; i++)
 		memcpy(Sinv + i * nS, M + i * N, sizeof(double) * (size_t) nS);
 	if (m > 0)
-		LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
+		LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
 					   M, (lapack_int) N, uD, (lapack_int) m);
 	if (nS > 0 &&
-		LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int) nS, Sinv, (lapack_int) nS) != 0)
+		LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int) nS, Sinv, (lapack_int) nS) != 0)
 		return HUGE_VAL;
 	for (t = 1; t < bk->k; t++)
 		for (j = 0; j < bk->J[t]; j++)
