@@ -2,7 +2,8 @@
 -- uncorrelated and categorical models against lme4 1.1-31
 -- (test/data/make_formula_refs.R, formula.ref.csv).  Estimates are compared
 -- with lme4 run to convergence ("tight") to 1e-6 relative; our criterion must
--- be no worse than lme4's with its default settings.
+-- be no worse than lme4's with its default settings.  Satterthwaite df are
+-- compared with lmerTest's (make_formula_df_refs.R, formula_df.ref.csv).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
@@ -11,6 +12,8 @@ CREATE EXTENSION IF NOT EXISTS lmm;
 CREATE TEMP TABLE fref (fit text, method text, control text, kind text, grp text,
 	var1 text, var2 text, level text, value float8);
 \copy fref FROM 'test/data/formula.ref.csv' CSV HEADER
+CREATE TEMP TABLE dfref (fit text, method text, coef text, df float8, se float8);
+\copy dfref FROM 'test/data/formula_df.ref.csv' CSV HEADER
 CREATE TEMP TABLE penicillin (diameter float8, plate text, sample text);
 \copy penicillin FROM 'test/data/penicillin.csv' CSV HEADER
 CREATE TEMP TABLE pastes (strength float8, batch text, cask text, sample text);
@@ -36,7 +39,7 @@ FROM (VALUES ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penici
 CREATE FUNCTION pg_temp.rel(a float8, b float8) RETURNS float8
 	LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) / greatest(abs(b), 1e-300) $$;
 
-SELECT plan(13);
+SELECT plan(15);
 
 SELECT is((SELECT count(*) FROM ffits WHERE m IS NOT NULL), 10::bigint, 'ten formula fits');
 
@@ -85,6 +88,17 @@ SELECT is((SELECT count(*) FROM fref r JOIN ffits f USING (fit, method)
 		   WHERE r.control = 'default' AND r.kind = 'criterion'
 			 AND (lmm_summary(f.m)).criterion > r.value + 1e-7), 0::bigint,
 		  'our REML criterion / ML deviance is no worse than lme4''s default fit, every model');
+
+-- Satterthwaite df: lmerTest differentiates numerically (numDeriv), as we do
+-- for models with a random slope; scalar terms use differences of the
+-- analytic gradient.  Both agree with lmerTest to within its own accuracy.
+SELECT is((SELECT count(*) FROM dfref r LEFT JOIN (ffits f CROSS JOIN lmm_fixef(f.m) x)
+			 ON f.fit = r.fit AND f.method = r.method AND x.term = r.coef
+		   WHERE x.df IS NULL), 0::bigint, 'every lmerTest df has our counterpart');
+SELECT cmp_ok((SELECT max(pg_temp.rel(x.df, r.df)) FROM dfref r
+			   JOIN ffits f ON f.fit = r.fit AND f.method = r.method
+			   CROSS JOIN lmm_fixef(f.m) x WHERE x.term = r.coef), '<', 1e-6::float8,
+			  'Satterthwaite df of every coefficient agree with lmerTest to 1e-6');
 
 -- names and order as lme4 reports them
 SELECT is((SELECT array_agg(grp ORDER BY ord) FROM ffits, lmm_varcorr(m) WITH ORDINALITY v(grp, t1, t2, va, sd, co, ord)
