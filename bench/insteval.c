@@ -4,7 +4,8 @@
  *	  y ~ service + (1 | s) + (1 | d) + (1 | dept) by REML, from a CSV with
  *	  columns y, service, s, d, dept (bench/insteval.sh writes one from R).
  *	  Prints the time of the fit with and without Satterthwaite's
- *	  ingredients, the criterion, theta and the evaluations; median of 3.
+ *	  ingredients (wall clock and CPU), the criterion, theta and the
+ *	  evaluations; median of 3.
  *	  Usage: bench/insteval FILE.csv
  */
 #include <stdio.h>
@@ -91,7 +92,8 @@ main(int argc, char **argv)
 	printf("rows %.0f\n", s.n);
 	for (with_df = 0; with_df <= 1; with_df++)
 	{
-		double		t[3];
+		double		t[3],
+					c[3];
 		int			r;
 
 		for (r = 0; r < 3; r++)
@@ -99,9 +101,11 @@ main(int argc, char **argv)
 			LmmFit		fit;
 			LmmStatus	st;
 			double		t0 = now();
+			clock_t		c0 = clock();
 
 			st = lmm_fit_terms(&s, 1, with_df, &fit);
 			t[r] = now() - t0;
+			c[r] = (double) (clock() - c0) / CLOCKS_PER_SEC;
 			if (st != LMM_OK)
 			{
 				fprintf(stderr, "fit failed: %d\n", (int) st);
@@ -113,7 +117,8 @@ main(int argc, char **argv)
 					   fit.n_eval);
 			lmm_fit_free(&fit);
 		}
-		printf("%s %.3f s\n", with_df ? "fit with df" : "fit", median3(t[0], t[1], t[2]));
+		printf("%s %.3f s (CPU %.3f s)\n", with_df ? "fit with df" : "fit",
+			   median3(t[0], t[1], t[2]), median3(c[0], c[1], c[2]));
 	}
 	lmm_terms_free(&s);
 	return 0;

@@ -51,13 +51,13 @@ lmm_blocked_scalar(const Blocks *bk)
 }
 
 /*
- * The criterion at theta, with the derivatives of its log-determinant part
- * (dld: log|K| under REML, log|A| under ML) and of pwrss by each theta_k.
- * Leaves w as lmm_criterion does.  Returns HUGE_VAL (derivatives undefined)
- * where the criterion is, or on interrupt.
+ * The derivatives of the criterion's log-determinant part (dld: log|K|
+ * under REML, log|A| under ML) and of pwrss by each theta_k, at the theta
+ * the criterion was last evaluated at, its value being f: the factor in M
+ * is reused.  Returns f, or HUGE_VAL (derivatives undefined) on interrupt.
  */
-double
-lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
+static double
+gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 {
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;
@@ -66,7 +66,6 @@ lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	int64_t		m = bk->m;
 	int64_t		nS = m + (w->reml ? p : 0);
 	const double *M = bk->M;
-	double		f = lmm_blocked_criterion(w, theta);
 	double		betac[LMM_MAX_COLUMNS];
 	double		trK[LMM_MAX_TERMS] = {0};
 	double		uu[LMM_MAX_TERMS] = {0};
@@ -174,21 +173,39 @@ lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	return f;
 }
 
-/* The profiled criterion at theta and its gradient (ntheta entries). */
+/*
+ * The criterion at theta, with the derivatives of its log-determinant part
+ * and of pwrss by each theta_k (gradient_here).  Leaves w as lmm_criterion
+ * does.  Returns HUGE_VAL where the criterion is undefined, or on interrupt.
+ */
 double
-lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
+lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
+{
+	return gradient_here(w, theta, lmm_blocked_criterion(w, theta), dld, dpw);
+}
+
+/* The gradient of the criterion (ntheta entries) at the theta last evaluated, whose value is f. */
+static double
+criterion_grad_here(Work *w, const double *theta, double f, double *grad)
 {
 	double		dld[LMM_MAX_TERMS],
 				dpw[LMM_MAX_TERMS];
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
-	double		f = lmm_blocked_gradient(w, theta, dld, dpw);
 	int			k;
 
+	f = gradient_here(w, theta, f, dld, dpw);
 	if (!isfinite(f))
 		return f;
 	for (k = 0; k < w->ntheta; k++)
 		grad[k] = dld[k] + nu * dpw[k] / w->pwrss;
 	return f;
+}
+
+/* The profiled criterion at theta and its gradient (ntheta entries). */
+double
+lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
+{
+	return criterion_grad_here(w, theta, lmm_blocked_criterion(w, theta), grad);
 }
 
 /* The criterion and gradient at x, counted as one evaluation; HUGE_VAL on interrupt. */
@@ -349,7 +366,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			result = 1;
 			break;
 		}
-		fn = eval_grad(w, xn, gn);
+		fn = criterion_grad_here(w, xn, fn, gn);
 		if (w->interrupted)
 			return -1;
 		if (!isfinite(fn))
