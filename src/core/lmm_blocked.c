@@ -170,20 +170,23 @@ lmm_blocked_criterion(Work *w, const double *theta)
 		if (w->not_pd)
 			return HUGE_VAL;
 		ncol = lmm_blocked_level_rhs(w, bk, j);
-		/* M -= W_j'W_j on W_j's columns, lower triangle */
-		for (a = 0; a < ncol; a++)
-			for (b = 0; b < ncol; b++)
+		/*
+		 * M -= W_j'W_j on W_j's columns, lower triangle: the columns are in
+		 * increasing order, so walk M down each column.
+		 */
+		for (b = 0; b < ncol; b++)
+		{
+			double	   *Mc = M + bk->widx[b] * N;
+
+			for (a = b; a < ncol; a++)
 			{
-				int64_t		ra = bk->widx[a];
-				int64_t		cb = bk->widx[b];
 				double		s = 0.0;
 
-				if (cb > ra)
-					continue;
 				for (r = 0; r < q0; r++)
 					s += bk->W[r * ncol + a] * bk->W[r * ncol + b];
-				M[ra + cb * N] -= s;
+				Mc[bk->widx[a]] -= s;
 			}
+		}
 	}
 
 	if (lmm_interrupt_pending())

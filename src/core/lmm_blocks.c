@@ -10,6 +10,7 @@
  * columns, as in the single-factor Gram), and to the origin otherwise.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lmm_fit.h"
@@ -50,6 +51,63 @@ sort_terms(const LmmTermStats *s, Blocks *bk)
 			bk->src[u] = bk->src[u - 1];
 			bk->src[u - 1] = keep;
 		}
+}
+
+/* One cross block of a first-term level, for sorting. */
+typedef struct CrossRef
+{
+	int64_t		col;
+	int64_t		voff;
+	int			term;
+} CrossRef;
+
+/* qsort order of cross blocks: by their first column in M. */
+static int
+cross_cmp(const void *a, const void *b)
+{
+	int64_t		ca = ((const CrossRef *) a)->col;
+	int64_t		cb = ((const CrossRef *) b)->col;
+
+	return (ca > cb) - (ca < cb);
+}
+
+/*
+ * Sort each first-term level's cross blocks by column, so that its columns
+ * of W, and so its updates of M, come in increasing order (lmm_blocked.c
+ * walks M column by column, down each column).
+ */
+static void
+sort_cross_blocks(Blocks *bk)
+{
+	int64_t		most = 0,
+				j,
+				e;
+	CrossRef   *ref;
+
+	for (j = 0; j < bk->J[0]; j++)
+		if (bk->xptr[j + 1] - bk->xptr[j] > most)
+			most = bk->xptr[j + 1] - bk->xptr[j];
+	ref = lmm_alloc(sizeof(CrossRef) * (size_t) (most + 1));
+	for (j = 0; j < bk->J[0]; j++)
+	{
+		int64_t		lo = bk->xptr[j],
+					n = bk->xptr[j + 1] - lo;
+
+		for (e = 0; e < n; e++)
+		{
+			ref[e].col = bk->xcol[lo + e];
+			ref[e].voff = bk->xvoff[lo + e];
+			ref[e].term = bk->xterm[lo + e];
+		}
+		qsort(ref, (size_t) n, sizeof(CrossRef), cross_cmp);
+		for (e = 0; e < n; e++)
+		{
+			bk->xcol[lo + e] = ref[e].col;
+			bk->xvoff[lo + e] = ref[e].voff;
+			bk->xterm[lo + e] = ref[e].term;
+		}
+	}
+	lmm_free(ref);
 }
 
 /*
@@ -311,6 +369,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 		}
 	}
 	lmm_free(fill);
+	sort_cross_blocks(bk);
 
 	/* workspace */
 	bk->ncols = lmm_alloc(sizeof(int) * (size_t) (bk->J[0] + 1));
