@@ -635,7 +635,8 @@ optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 
 				probe[k] = 0.0;
 				w->n_eval++;
-				if (lmm_criterion(w, probe) < fopt)
+				/* ties at rounding level go to the bound: the criterion is flat there */
+				if (lmm_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
 					continue;
 				probe[k] = keep;
 			}

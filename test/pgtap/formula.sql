@@ -39,7 +39,7 @@ FROM (VALUES ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penici
 CREATE FUNCTION pg_temp.rel(a float8, b float8) RETURNS float8
 	LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) / greatest(abs(b), 1e-300) $$;
 
-SELECT plan(15);
+SELECT plan(17);
 
 SELECT is((SELECT count(*) FROM ffits WHERE m IS NOT NULL), 10::bigint, 'ten formula fits');
 
@@ -99,6 +99,24 @@ SELECT cmp_ok((SELECT max(pg_temp.rel(x.df, r.df)) FROM dfref r
 			   JOIN ffits f ON f.fit = r.fit AND f.method = r.method
 			   CROSS JOIN lmm_fixef(f.m) x WHERE x.term = r.coef), '<', 1e-6::float8,
 			  'Satterthwaite df of every coefficient agree with lmerTest to 1e-6');
+
+-- a crossed model whose second factor has no variance: theta on its bound,
+-- as lme4's (make_crossed_singular_refs.R), and no worse a criterion
+CREATE TEMP TABLE crossed_singular (y float8, g1 text, g2 text);
+\copy crossed_singular FROM 'test/data/crossed_singular.csv' CSV HEADER
+CREATE TEMP TABLE sref (method text, theta1 float8, theta2 float8, criterion float8, sigma float8);
+\copy sref FROM 'test/data/crossed_singular.ref.csv' CSV HEADER
+CREATE TEMP TABLE sfits AS
+SELECT f.method AS fit_method, (x).* FROM (
+	SELECT method, lmm_summary(lmm('y ~ 1 + (1 | g1) + (1 | g2)', 'crossed_singular', 'method=' || lower(method))) AS x
+	FROM sref) f;
+SELECT is((SELECT count(*) FROM sfits JOIN sref ON sref.method = sfits.fit_method
+		   WHERE sfits.theta[2] = 0 AND sfits.singular
+			 AND pg_temp.rel(sfits.theta[1], sref.theta1) < 1e-6 AND pg_temp.rel(sfits.sigma, sref.sigma) < 1e-6),
+		  2::bigint, 'singular crossed fit: the empty factor''s theta is 0, the rest as lme4, REML and ML');
+SELECT is((SELECT count(*) FROM sfits JOIN sref ON sref.method = sfits.fit_method
+		   WHERE sfits.criterion <= sref.criterion + 1e-12 * abs(sref.criterion)),
+		  2::bigint, 'singular crossed fit: criterion no worse than lme4''s converged fit');
 
 -- names and order as lme4 reports them
 SELECT is((SELECT array_agg(grp ORDER BY ord) FROM ffits, lmm_varcorr(m) WITH ORDINALITY v(grp, t1, t2, va, sd, co, ord)
