@@ -318,13 +318,19 @@ fixed_part(ScoreCache *c, FunctionCallInfo fcinfo, int x_arg, int z_arg,
 	return true;
 }
 
-/* What a level of term t adds to a row with the term's z values at z. */
+/*
+ * Add what a level of a term contributes, at the term's z values, to the
+ * sum so far: effect by effect, in the order the one-term scoring always
+ * added them, so its predictions stay the same to the last bit.
+ */
 static double
-term_part(const ScoreTerm *st, const unsigned char *level, const double *z)
+add_term(double sum, const ScoreTerm *st, const unsigned char *level,
+		 const double *z)
 {
-	double		sum = st->zskip ? lmm_index_b(level, 0) : 0.0;
 	int			k;
 
+	if (st->zskip)
+		sum += lmm_index_b(level, 0);
 	for (k = st->zskip; k < st->v.q; k++)
 		sum += lmm_index_b(level, k) * z[k - st->zskip];
 	return sum;
@@ -362,7 +368,7 @@ predict_one(FunctionCallInfo fcinfo, const char *fn, int x_arg, int g_arg,
 	if (!fixed_part(c, fcinfo, x_arg, z_arg, g_arg >= 0, eta, &z))
 		return false;
 	if (g_arg >= 0 && (level = find_level(c, 0, PG_GETARG_DATUM(g_arg))) != NULL)
-		*eta += term_part(&c->term[0], level, z);
+		*eta = add_term(*eta, &c->term[0], level, z);
 	return true;
 }
 
@@ -408,7 +414,7 @@ predict_keys(FunctionCallInfo fcinfo, int x_arg, int keys_arg, int z_arg,
 		if (isnull)
 			return false;
 		if ((level = find_level(c, t, key)) != NULL)
-			*eta += term_part(st, level, z);
+			*eta = add_term(*eta, st, level, z);
 		if (z != NULL)
 			z += st->v.q - st->zskip;
 	}
