@@ -251,9 +251,9 @@ CREATE FUNCTION lmm_blup(m lmm_model, g text) RETURNS float8
 CREATE FUNCTION lmm_blup(m lmm_model, g text, term text) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement) IS 'conditional mode (BLUP) of group g''s random intercept; NULL for a level the model never saw';
-COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text) IS 'conditional mode (BLUP) of group g for the named random-effect term; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text) IS 'conditional mode (BLUP) of group g for the named random-effect term, or for a model with several terms the intercept of the named grouping factor; NULL for a level the model never saw';
 COMMENT ON FUNCTION lmm_blup(lmm_model, text) IS 'BLUP of the random intercept for a key given as text (read as the model''s key type)';
-COMMENT ON FUNCTION lmm_blup(lmm_model, text, text) IS 'BLUP of a named random-effect term for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text, text) IS 'BLUP of a named random-effect term (several terms: of the named grouping factor''s intercept) for a key given as text (read as the model''s key type)';
 
 CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -267,6 +267,29 @@ COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement) IS 'co
 COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement, float8[]) IS 'conditional residual with random slopes: y minus the conditional prediction at the row''s z';
 COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text) IS 'conditional residual for a key given as text (read as the model''s key type)';
 COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text, float8[]) IS 'conditional residual with random slopes for a key given as text (read as the model''s key type)';
+
+-- Scoring models with several random-effects terms (0.5.0) ----------------
+
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], keys text[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_predict_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], keys text[], z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_predict_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text[]) IS 'conditional prediction with one key per random-effects term (lmm_varcorr''s order): fixed part plus every term''s intercept effect; a level a term never saw adds nothing';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text[], float8[]) IS 'conditional prediction with one key per term and z, every term''s non-intercept columns in term order: fixed part plus every term''s effects';
+
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], keys text[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_residual_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], keys text[], z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_residual_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text[]) IS 'conditional residual with one key per random-effects term: y minus lmm_predict(m, x, keys)';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text[], float8[]) IS 'conditional residual with one key per term and the terms'' z values: y minus lmm_predict(m, x, keys, z)';
+
+CREATE FUNCTION lmm_blup(m lmm_model, g anyelement, grp text, term text) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_blup_term' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g text, grp text, term text) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_blup_term' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text, text) IS 'conditional mode (BLUP) of level g of grouping factor grp (as lmm_ranef names it) for the column term; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text, text, text) IS 'BLUP of level g of grouping factor grp for the column term, for a key given as text (read as the model''s key type)';
 
 -- Several random-effects terms and formulas (0.4.0) ------------------------
 
@@ -283,13 +306,28 @@ COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[]
 COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text, text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
 COMMENT ON FUNCTION lmm_terms_final(internal) IS 'lmm_fit_terms final: fit several crossed or nested random-effects terms with a blocked Cholesky factor';
 
+CREATE FUNCTION lmm_terms_combine(internal, internal)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_combine'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_serialize(internal)
+	RETURNS bytea AS 'MODULE_PATHNAME', 'lmm_terms_serialize'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_deserialize(bytea, internal)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_deserialize'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_terms_combine(internal, internal) IS 'combine two partial states of lmm_fit_terms exactly (levels by key, pair blocks by level)';
+COMMENT ON FUNCTION lmm_terms_serialize(internal) IS 'serialize a partial lmm_fit_terms state (portable, versioned binary form)';
+COMMENT ON FUNCTION lmm_terms_deserialize(bytea, internal) IS 'deserialize and validate a partial lmm_fit_terms state';
+
 CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text) (
 	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
-	PARALLEL = SAFE
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
 );
 CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text, options text) (
 	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
-	PARALLEL = SAFE
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text) IS 'REML fit of a model with several random-effects terms: x the fixed-effects row, keys the level of each term, z the terms'' columns, spec their names (JSON)';
 COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text, text) IS 'fit of a model with several random-effects terms, with options (method=reml|ml)';

@@ -390,7 +390,8 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(spec.data);
 	values[1] = options ? PointerGetDatum(options) : (Datum) 0;
-	if (SPI_execute_with_args(sql.data, 2, argtypes, values, nulls, true, 1) != SPI_OK_SELECT ||
+	/* no row limit: with one, the executor would launch no parallel workers */
+	if (SPI_execute_with_args(sql.data, 2, argtypes, values, nulls, true, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("the lmm_fit_terms query on the source failed"), errdetail("Check that the source can be read.")));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

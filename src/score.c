@@ -1,26 +1,45 @@
 /*
  * score.c
  *	  Use a model where the rows are: predictions, one group's conditional
- *	  mode, and residuals, one row at a time.
+ *	  mode, and residuals, one row at a time, for models with one
+ *	  random-effects term or several.
  *
- * Each call site keeps the model it last saw in fn_extra: its head unpacked
- * and its levels in an index from key to conditional modes, so a query that
- * scores many rows with one model detoasts, parses and indexes it once.  The cache is keyed
- * by the model's identity (its TOAST pointer when it is stored out of line,
- * else its bytes), so a different model in the next row is noticed.
+ * Each call site keeps the model it last saw in fn_extra: unpacked, and
+ * every term's levels in an index from key to conditional modes, so a query
+ * that scores many rows with one model detoasts, parses and indexes it
+ * once and finds each key in O(1).  The cache is keyed by the model's
+ * identity (its TOAST pointer when it is stored out of line, else its
+ * bytes), so a different model in the next row is noticed.
+ *
+ * A row's x holds the fixed-effect values without the intercept, and its z
+ * the values of every term's columns without the term's intercept, term
+ * after term; an intercept is a first column named "(Intercept)".
  */
 #include "postgres.h"
 
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "parser/parse_type.h"
 #include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "core/lmm_index.h"
 #include "lmm_pg.h"
+
+#define INTERCEPT "(Intercept)"
+
+/* One random-effects term as scoring sees it. */
+typedef struct ScoreTerm
+{
+	LmmModelTerm v;				/* its factor, columns and levels */
+	char	   *name;			/* as lmm_varcorr names it ("g.1" for a repeat) */
+	int			zskip;			/* 1 when its first column is an intercept */
+	LmmIndex	ix;
+} ScoreTerm;
 
 typedef struct ScoreCache
 {
@@ -31,8 +50,12 @@ typedef struct ScoreCache
 	struct varatt_external toast;	/* when stored out of line */
 	struct varlena *raw;		/* a copy of its bytes otherwise */
 	LmmModel	m;
-	LmmIndex	ix;
+	int			nterms;
+	ScoreTerm	term[LMM_MAX_TERMS];
+	int			xskip;			/* 1 when the first fixed effect is an intercept */
+	int			nz;				/* z values a row passes, all terms together */
 	/* how a group key argument becomes the text form the levels have */
+	bool		direct;			/* a text key of a text-keyed model: its bytes */
 	bool		parse_text;		/* key passed as text: read it as the key type */
 	FmgrInfo	key_out;
 	FmgrInfo	key_in;
@@ -58,15 +81,14 @@ same_model(const ScoreCache *c, struct varlena *v)
 }
 
 /*
- * Decide how keys of the argument at argno reach the model's level texts:
- * through their own output function when their type is the model's key
- * type, through the key type's input and output functions when they are
- * text; any other type is an error naming both.
+ * Decide how keys of type argtype reach the model's level texts: through
+ * their own output function when their type is the model's key type (as
+ * they are when both are text), through the key type's input and output
+ * functions when they are text; any other type is an error naming both.
  */
 static void
-resolve_key(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
+resolve_key(ScoreCache *c, Oid argtype)
 {
-	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argno);
 	Oid			keytype;
 	Oid			fn;
 	bool		isvarlena;
@@ -80,6 +102,7 @@ resolve_key(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
 	if (argtype == keytype)
 	{
 		c->parse_text = false;
+		c->direct = (argtype == TEXTOID);
 		getTypeOutputInfo(argtype, &fn, &isvarlena);
 		fmgr_info_cxt(fn, &c->key_out, c->cxt);
 		return;
@@ -98,6 +121,7 @@ resolve_key(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
 						   keyname)));
 	}
 	c->parse_text = true;
+	c->direct = false;
 	getTypeInputInfo(keytype, &fn, &c->key_ioparam);
 	fmgr_info_cxt(fn, &c->key_in, c->cxt);
 	getTypeOutputInfo(keytype, &fn, &isvarlena);
@@ -105,19 +129,66 @@ resolve_key(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * The model of argument 0, from the call site's cache or loaded into it; for
- * key_arg >= 0 also ready to look up keys passed at that argument.
+ * Index every term of the model whose binary form is len bytes at data.  A
+ * one-term model is indexed straight from its level records (after only
+ * its head is read: the fast path for millions of levels); a model of
+ * several terms is unpacked whole, its later terms' levels lying past the
+ * first term's statistics.  NULL or the problem.
+ */
+static const char *
+index_model(ScoreCache *c, const unsigned char *data, size_t len)
+{
+	size_t		at;
+	const char *problem = lmm_model_unpack_head(data, len, &c->m, &at);
+	int			t,
+				u;
+
+	if (problem != NULL)
+		return problem;
+	if (!(c->m.flags & LMM_MODEL_SEVERAL))
+		problem = lmm_index_build(&c->term[0].ix, data + at, len - at,
+								  c->m.nlevels, c->m.q);
+	else if ((problem = lmm_model_unpack(data, len, &c->m)) == NULL)
+		for (t = 0; t <= c->m.nextra && problem == NULL; t++)
+		{
+			LmmModelTerm v = lmm_model_term(&c->m, t);
+
+			problem = lmm_index_build_arrays(&c->term[t].ix, v.levels, v.b,
+											 v.nlevels, v.q);
+		}
+	if (problem != NULL)
+		return problem;
+
+	c->nterms = c->m.nextra + 1;
+	c->xskip = strcmp(c->m.x_names[0], INTERCEPT) == 0 ? 1 : 0;
+	c->nz = 0;
+	for (t = 0; t < c->nterms; t++)
+	{
+		ScoreTerm  *st = &c->term[t];
+		int			repeats = 0;
+
+		st->v = lmm_model_term(&c->m, t);
+		st->zskip = strcmp(st->v.z_names[0], INTERCEPT) == 0 ? 1 : 0;
+		c->nz += st->v.q - st->zskip;
+		for (u = 0; u < t; u++)
+			if (strcmp(c->term[u].v.grp, st->v.grp) == 0)
+				repeats++;
+		st->name = repeats == 0 ? st->v.grp : psprintf("%s.%d", st->v.grp, repeats);
+	}
+	return NULL;
+}
+
+/*
+ * The model of argument 0, from the call site's cache or loaded into it;
+ * keys of type key_type (InvalidOid: no key) ready to be looked up.
  */
 static ScoreCache *
-score_model(FunctionCallInfo fcinfo, int key_arg)
+score_model(FunctionCallInfo fcinfo, bool with_key, Oid key_type)
 {
 	ScoreCache *c = (ScoreCache *) fcinfo->flinfo->fn_extra;
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(0);
 	MemoryContext old;
 	bytea	   *flat;
-	const unsigned char *data;
-	size_t		len;
-	size_t		at;
 	const char *problem;
 
 	if (VARATT_IS_EXTERNAL(v) && !VARATT_IS_EXTERNAL_ONDISK(v))
@@ -144,46 +215,56 @@ score_model(FunctionCallInfo fcinfo, int key_arg)
 		memcpy(c->raw, v, VARSIZE_ANY(v));
 	}
 	flat = DatumGetByteaPP(PointerGetDatum(v));
-	data = (const unsigned char *) VARDATA_ANY(flat);
-	len = VARSIZE_ANY_EXHDR(flat);
-	problem = lmm_model_unpack_head(data, len, &c->m, &at);
-	if (problem == NULL && (c->m.flags & LMM_MODEL_SEVERAL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("scoring a model with several random-effects terms is not supported yet"),
-				 errdetail("Join lmm_ranef(m) on each grouping factor's level and add the effects to the fixed part from lmm_fixef(m).")));
-	if (problem == NULL)
-		problem = lmm_index_build(&c->ix, data + at, len - at, c->m.nlevels, c->m.q);
+	problem = index_model(c, (const unsigned char *) VARDATA_ANY(flat),
+						  VARSIZE_ANY_EXHDR(flat));
 	if (problem != NULL)
 		lmm_model_corrupt(problem);
 	if (flat != (bytea *) v)
 		pfree(flat);
-	if (key_arg >= 0)
-		resolve_key(c, fcinfo, key_arg);
+	if (with_key)
+		resolve_key(c, key_type);
 	MemoryContextSwitchTo(old);
 	c->loaded = true;
 	return c;
 }
 
-/* The index record of the key at argument argno, or NULL for a level the model never saw. */
+/* The index record of a key in term t, or NULL for a level the model never saw. */
 static const unsigned char *
-key_level(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
+find_level(ScoreCache *c, int t, Datum key)
 {
-	Datum		key = PG_GETARG_DATUM(argno);
 	char	   *s;
 	const unsigned char *level;
 
+	if (c->direct)
+	{
+		text	   *k = DatumGetTextPP(key);
+
+		return lmm_index_find(&c->term[t].ix, VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
+	}
 	if (c->parse_text)
 	{
-		char	   *t = TextDatumGetCString(key);
+		char	   *txt = TextDatumGetCString(key);
 
-		key = InputFunctionCall(&c->key_in, t, c->key_ioparam, c->key_typmod);
-		pfree(t);
+		key = InputFunctionCall(&c->key_in, txt, c->key_ioparam, c->key_typmod);
+		pfree(txt);
 	}
 	s = OutputFunctionCall(&c->key_out, key);
-	level = lmm_index_find(&c->ix, s, strlen(s));
+	level = lmm_index_find(&c->term[t].ix, s, strlen(s));
 	pfree(s);
 	return level;
+}
+
+/* The terms' names, "a, b", for messages. */
+static char *
+term_names(const ScoreCache *c)
+{
+	StringInfoData buf;
+	int			t;
+
+	initStringInfo(&buf);
+	for (t = 0; t < c->nterms; t++)
+		appendStringInfo(&buf, "%s%s", t > 0 ? ", " : "", c->term[t].name);
+	return buf.data;
 }
 
 /*
@@ -200,46 +281,143 @@ row_values(FunctionCallInfo fcinfo, int argno, const char *what, int n,
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s has %d elements but the model has %d", what, len, n),
-				 errdetail("Pass the %s values in the order the model was fitted with, without the intercept.",
-						   strcmp(what, "x") == 0 ? "fixed-effect" : "random-effect")));
+				 strcmp(what, "x") == 0 ?
+				 errdetail("Pass the fixed-effect values in the order the model was fitted with, without the intercept.") :
+				 errdetail("Pass the random-effect values of every term in the model's order (lmm_varcorr's), without intercepts.")));
 	return len >= 0;
 }
 
 /*
- * Compute the prediction for one row into *eta: x at argument x_arg, the
- * group key at g_arg and z at z_arg (-1 when absent).  False when an array
- * holds a NULL.
+ * The fixed part x'beta of the row whose x is at argument x_arg, and the
+ * row's z values from z_arg (-1: none; an error when the terms need them).
+ * False when an array holds a NULL.
  */
 static bool
-predict_row(FunctionCallInfo fcinfo, int x_arg, int g_arg, int z_arg,
-			double *eta)
+fixed_part(ScoreCache *c, FunctionCallInfo fcinfo, int x_arg, int z_arg,
+		   bool need_z, double *eta, const double **z)
 {
-	ScoreCache *c = score_model(fcinfo, g_arg);
 	const LmmModel *m = &c->m;
 	const double *x;
-	const double *z = NULL;
-	double		sum = m->beta[0];
-	const unsigned char *level;
+	double		sum = c->xskip ? m->beta[0] : 0.0;
 	int			k;
 
-	if (!row_values(fcinfo, x_arg, "x", m->p - 1, &x))
+	if (!row_values(fcinfo, x_arg, "x", m->p - c->xskip, &x))
 		return false;
-	if (g_arg >= 0 && z_arg < 0 && m->q > 1)
+	if (need_z && z_arg < 0 && c->nz > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the model has random slopes, so the row's z values are needed"),
-				 errdetail("Pass them after the group key, e.g. lmm_predict(m, x, g, ARRAY[...]).")));
-	if (z_arg >= 0 && !row_values(fcinfo, z_arg, "z", m->q - 1, &z))
+				 errdetail("Pass %d z value(s) after the key(s): every term's columns but its intercept, in term order.",
+						   c->nz)));
+	*z = NULL;
+	if (z_arg >= 0 && !row_values(fcinfo, z_arg, "z", c->nz, z))
 		return false;
-	for (k = 1; k < m->p; k++)
-		sum += m->beta[k] * x[k - 1];
-	if (g_arg >= 0 && (level = key_level(c, fcinfo, g_arg)) != NULL)
-	{
-		sum += lmm_index_b(level, 0);
-		for (k = 1; k < m->q; k++)
-			sum += lmm_index_b(level, k) * z[k - 1];
-	}
+	for (k = c->xskip; k < m->p; k++)
+		sum += m->beta[k] * x[k - c->xskip];
 	*eta = sum;
+	return true;
+}
+
+/*
+ * Add what a level of a term contributes, at the term's z values, to the
+ * sum so far: effect by effect, in the order the one-term scoring always
+ * added them, so its predictions stay the same to the last bit.
+ */
+static double
+add_term(double sum, const ScoreTerm *st, const unsigned char *level,
+		 const double *z)
+{
+	int			k;
+
+	if (st->zskip)
+		sum += lmm_index_b(level, 0);
+	for (k = st->zskip; k < st->v.q; k++)
+		sum += lmm_index_b(level, k) * z[k - st->zskip];
+	return sum;
+}
+
+/* Error for a model of several terms scored with one key. */
+static void
+one_key_for_several(const ScoreCache *c, const char *fn)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("the model has %d random-effects terms (%s), so one key is not enough",
+					c->nterms, term_names(c)),
+			 errhint("Pass one key per term, in this order, as text[]: %s(m, %sx, ARRAY[...]::text[]%s).",
+					 fn, strcmp(fn, "lmm_residual") == 0 ? "y, " : "",
+					 c->nz > 0 ? ", z" : "")));
+}
+
+/*
+ * Compute the prediction for one row into *eta: x at argument x_arg, one
+ * group key at g_arg (-1: none, the population prediction) and z at z_arg
+ * (-1 when absent).  False when an array holds a NULL.
+ */
+static bool
+predict_one(FunctionCallInfo fcinfo, const char *fn, int x_arg, int g_arg,
+			int z_arg, double *eta)
+{
+	ScoreCache *c = score_model(fcinfo, g_arg >= 0,
+								g_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, g_arg) : InvalidOid);
+	const double *z;
+	const unsigned char *level;
+
+	if (g_arg >= 0 && c->nterms > 1)
+		one_key_for_several(c, fn);
+	if (!fixed_part(c, fcinfo, x_arg, z_arg, g_arg >= 0, eta, &z))
+		return false;
+	if (g_arg >= 0 && (level = find_level(c, 0, PG_GETARG_DATUM(g_arg))) != NULL)
+		*eta = add_term(*eta, &c->term[0], level, z);
+	return true;
+}
+
+/*
+ * Compute the prediction for one row into *eta with one key per term: x at
+ * argument x_arg, the keys (text[]) at keys_arg, z at z_arg (-1 when
+ * absent).  A level a term never saw adds nothing.  False when an array
+ * holds a NULL, a NULL key included.
+ */
+static bool
+predict_keys(FunctionCallInfo fcinfo, int x_arg, int keys_arg, int z_arg,
+			 double *eta)
+{
+	ScoreCache *c = score_model(fcinfo, true, TEXTOID);
+	ArrayType  *keys = PG_GETARG_ARRAYTYPE_P(keys_arg);
+	int			nkeys = ARR_NDIM(keys) == 0 ? 0 : ARR_DIMS(keys)[0];
+	array_iter	it;
+	const double *z;
+	int			t;
+
+	if (ARR_NDIM(keys) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys must be a one-dimensional array, not %d-dimensional",
+						ARR_NDIM(keys)),
+				 errdetail("Pass one key per term, ARRAY[k1, k2, ...].")));
+	if (nkeys != c->nterms)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys has %d elements but the model has %d random-effects terms (%s)",
+						nkeys, c->nterms, term_names(c)),
+				 errdetail("Pass one key per term, in this order (lmm_varcorr's).")));
+	if (!fixed_part(c, fcinfo, x_arg, z_arg, true, eta, &z))
+		return false;
+	array_iter_setup(&it, (AnyArrayType *) keys);
+	for (t = 0; t < c->nterms; t++)
+	{
+		const ScoreTerm *st = &c->term[t];
+		bool		isnull;
+		Datum		key = array_iter_next(&it, &isnull, t, -1, false, TYPALIGN_INT);
+		const unsigned char *level;
+
+		if (isnull)
+			return false;
+		if ((level = find_level(c, t, key)) != NULL)
+			*eta = add_term(*eta, st, level, z);
+		if (z != NULL)
+			z += st->v.q - st->zskip;
+	}
 	return true;
 }
 
@@ -256,7 +434,24 @@ lmm_predict(PG_FUNCTION_ARGS)
 	int			nargs = PG_NARGS();
 	double		eta;
 
-	if (!predict_row(fcinfo, 1, nargs >= 3 ? 2 : -1, nargs >= 4 ? 3 : -1, &eta))
+	if (!predict_one(fcinfo, "lmm_predict", 1, nargs >= 3 ? 2 : -1,
+					 nargs >= 4 ? 3 : -1, &eta))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(eta);
+}
+
+PG_FUNCTION_INFO_V1(lmm_predict_keys);
+
+/*
+ * lmm_predict(m, x, keys text[] [, z]): the fixed part plus every term's
+ * conditional modes at the row's level of that term.
+ */
+Datum
+lmm_predict_keys(PG_FUNCTION_ARGS)
+{
+	double		eta;
+
+	if (!predict_keys(fcinfo, 1, 2, PG_NARGS() >= 4 ? 3 : -1, &eta))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(eta);
 }
@@ -269,47 +464,144 @@ lmm_residual(PG_FUNCTION_ARGS)
 {
 	double		eta;
 
-	if (!predict_row(fcinfo, 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
+	if (!predict_one(fcinfo, "lmm_residual", 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(PG_GETARG_FLOAT8(1) - eta);
+}
+
+PG_FUNCTION_INFO_V1(lmm_residual_keys);
+
+/* lmm_residual(m, y, x, keys text[] [, z]): y minus the prediction of every term. */
+Datum
+lmm_residual_keys(PG_FUNCTION_ARGS)
+{
+	double		eta;
+
+	if (!predict_keys(fcinfo, 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(PG_GETARG_FLOAT8(1) - eta);
+}
+
+/* The column of term t named name, or an error listing the term's columns. */
+static int
+term_column(const ScoreCache *c, int t, const char *name)
+{
+	const ScoreTerm *st = &c->term[t];
+	StringInfoData cols;
+	int			k;
+
+	for (k = 0; k < st->v.q; k++)
+		if (strcmp(st->v.z_names[k], name) == 0)
+			return k;
+	initStringInfo(&cols);
+	for (t = 0; t < c->nterms; t++)
+		if (strcmp(c->term[t].v.grp, st->v.grp) == 0)
+			for (k = 0; k < c->term[t].v.q; k++)
+				appendStringInfo(&cols, "%s\"%s\"", cols.len > 0 ? ", " : "",
+								 c->term[t].v.z_names[k]);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("the model has no random-effect term \"%s\"", name),
+			 errdetail("Its terms for %s are: %s.", st->v.grp, cols.data)));
+	return -1;
+}
+
+/*
+ * The term whose factor is named grp (as lmm_ranef's grp, or as
+ * lmm_varcorr's with ".1" for a repeat) and, when column is not NULL, which
+ * has that column: the first such; an error naming the factors otherwise.
+ */
+static int
+find_term(const ScoreCache *c, const char *grp, const char *column, int *k)
+{
+	int			t,
+				first = -1;
+
+	for (t = 0; t < c->nterms; t++)
+	{
+		const ScoreTerm *st = &c->term[t];
+		int			j;
+
+		if (strcmp(st->v.grp, grp) != 0 && strcmp(st->name, grp) != 0)
+			continue;
+		if (first < 0)
+			first = t;
+		if (column == NULL)
+		{
+			*k = 0;
+			return t;
+		}
+		for (j = 0; j < st->v.q; j++)
+			if (strcmp(st->v.z_names[j], column) == 0)
+			{
+				*k = j;
+				return t;
+			}
+	}
+	if (first < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the model has no grouping factor \"%s\"", grp),
+				 errdetail("Its grouping factors are: %s.", term_names(c))));
+	*k = term_column(c, first, column);
+	return first;
 }
 
 PG_FUNCTION_INFO_V1(lmm_blup);
 
 /*
- * lmm_blup(m, g [, term]): the conditional mode of group g for a random-effect
- * term (the intercept by default); NULL for a level the model never saw.
+ * lmm_blup(m, g [, name]): the conditional mode of group g.  With one term,
+ * name is a column of it (the intercept by default); with several, name is
+ * the grouping factor, and the answer is its first column (its intercept).
+ * NULL for a level the model never saw.
  */
 Datum
 lmm_blup(PG_FUNCTION_ARGS)
 {
-	ScoreCache *c = score_model(fcinfo, 1);
-	int			term = 0;
+	ScoreCache *c = score_model(fcinfo, true, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	int			t = 0,
+				k = 0;
 	const unsigned char *level;
 
+	if (PG_NARGS() < 3 && c->nterms > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the model has %d random-effects terms (%s), so the grouping factor must be named",
+						c->nterms, term_names(c)),
+				 errhint("Name it after the key: lmm_blup(m, g, '%s') or, for a column, lmm_blup(m, g, '%s', '%s').",
+						 c->term[0].name, c->term[0].v.grp, c->term[0].v.z_names[0])));
 	if (PG_NARGS() >= 3)
 	{
 		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-		StringInfoData terms;
 
-		for (term = 0; term < c->m.q; term++)
-			if (strcmp(c->m.z_names[term], name) == 0)
-				break;
-		if (term == c->m.q)
-		{
-			initStringInfo(&terms);
-			for (term = 0; term < c->m.q; term++)
-				appendStringInfo(&terms, "%s\"%s\"", term > 0 ? ", " : "",
-								 c->m.z_names[term]);
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("the model has no random-effect term \"%s\"", name),
-					 errdetail("Its terms for %s are: %s.", c->m.grp, terms.data)));
-		}
-		pfree(name);
+		if (c->nterms > 1)
+			t = find_term(c, name, NULL, &k);
+		else
+			k = term_column(c, 0, name);
 	}
-	level = key_level(c, fcinfo, 1);
+	level = find_level(c, t, PG_GETARG_DATUM(1));
 	if (level == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(lmm_index_b(level, term));
+	PG_RETURN_FLOAT8(lmm_index_b(level, k));
+}
+
+PG_FUNCTION_INFO_V1(lmm_blup_term);
+
+/*
+ * lmm_blup(m, g, grp, term): the conditional mode of level g of grouping
+ * factor grp for the column term; NULL for a level the model never saw.
+ */
+Datum
+lmm_blup_term(PG_FUNCTION_ARGS)
+{
+	ScoreCache *c = score_model(fcinfo, true, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	char	   *grp = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	int			k;
+	int			t = find_term(c, grp, column, &k);
+	const unsigned char *level = find_level(c, t, PG_GETARG_DATUM(1));
+
+	if (level == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(lmm_index_b(level, k));
 }

@@ -13,6 +13,10 @@
  *	  {"x": ["(Intercept)", "days"],
  *	   "terms": [{"group": "subject", "z": ["(Intercept)", "days"]}, ...],
  *	   "formula": "reaction ~ days + (days | subject)"}		(formula optional)
+ *
+ * The aggregate runs in parallel: a worker's state travels as the binary
+ * form of core/lmm_terms_io.h (statistics, counts, spec and options), and
+ * the leader merges the workers' states exactly.
  */
 #include "postgres.h"
 
@@ -25,7 +29,7 @@
 #include "utils/memutils.h"
 
 #include "core/lmm_fit.h"
-#include "core/lmm_terms.h"
+#include "core/lmm_terms_io.h"
 #include "lmm_pg.h"
 
 #define SPEC "lmm_fit_terms spec"
@@ -34,7 +38,8 @@
 typedef struct TermsState
 {
 	LmmTermStats stats;
-	text	   *spec;			/* the first row's spec, to compare later rows' */
+	char	   *spec;			/* the first row's spec, to compare later rows' */
+	char	   *options;		/* the first row's options, or NULL */
 	LmmOptions	opts;
 	int			p;
 	int			k;
@@ -82,6 +87,35 @@ parse_spec(TermsState *st, const char *text)
 	st->formula = "";
 	if (getKeyJsonValueFromContainer(root, "formula", 7, &v) != NULL)
 		st->formula = lmm_json_str(SPEC, v, "formula");
+}
+
+/*
+ * A new state in ctx for a spec and options text (NULL for none), both
+ * parsed and checked, with empty statistics of the shape the spec gives.
+ */
+static TermsState *
+new_state(MemoryContext ctx, const char *spec, const char *options)
+{
+	MemoryContext old = MemoryContextSwitchTo(ctx);
+	TermsState *st = palloc0(sizeof(TermsState));
+
+	st->spec = pstrdup(spec);
+	parse_spec(st, st->spec);
+	st->options = options ? pstrdup(options) : NULL;
+	lmm_parse_options(st->options, &st->opts);
+	lmm_terms_init(&st->stats, st->p, st->k, st->q);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* Nonzero when a text argument holds exactly the C string s (NULL for none). */
+static bool
+same_text(text *t, const char *s)
+{
+	if (t == NULL || s == NULL)
+		return t == NULL && s == NULL;
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) &&
+		memcmp(VARDATA_ANY(t), s, VARSIZE_ANY_EXHDR(t)) == 0;
 }
 
 /* The length of a one-dimensional array argument; error for more dimensions. */
@@ -138,6 +172,7 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	ArrayType  *xa,
 			   *ka,
 			   *za;
+	text	   *options;
 	Datum	   *keys;
 	bool	   *knulls;
 	int			nkeys;
@@ -157,34 +192,23 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 				 errmsg("the spec of lmm_fit_terms must not be NULL"),
 				 errdetail("Name the x columns and the terms, e.g. '{\"x\": [\"(Intercept)\"], \"terms\": [{\"group\": \"g\", \"z\": [\"(Intercept)\"]}]}'.")));
 
+	options = (PG_NARGS() > 6 && !PG_ARGISNULL(6)) ? PG_GETARG_TEXT_PP(6) : NULL;
 	if (PG_ARGISNULL(0))
-	{
-		MemoryContext old = MemoryContextSwitchTo(aggctx);
-		int			q[LMM_MAX_TERMS];
-
-		st = palloc0(sizeof(TermsState));
-		st->spec = PG_GETARG_TEXT_P_COPY(5);
-		parse_spec(st, text_to_cstring(st->spec));
-		memset(&st->opts, 0, sizeof(LmmOptions));
-		st->opts.reml = true;
-		if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
-			lmm_parse_options(text_to_cstring(PG_GETARG_TEXT_PP(6)), &st->opts);
-		for (t = 0; t < st->k; t++)
-			q[t] = st->q[t];
-		lmm_terms_init(&st->stats, st->p, st->k, q);
-		MemoryContextSwitchTo(old);
-	}
+		st = new_state(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(5)),
+					   options ? text_to_cstring(options) : NULL);
 	else
 	{
-		text	   *spec = PG_GETARG_TEXT_PP(5);
-
 		st = (TermsState *) PG_GETARG_POINTER(0);
-		if (VARSIZE_ANY_EXHDR(spec) != VARSIZE_ANY_EXHDR(st->spec) ||
-			memcmp(VARDATA_ANY(spec), VARDATA_ANY(st->spec), VARSIZE_ANY_EXHDR(spec)) != 0)
+		if (!same_text(PG_GETARG_TEXT_PP(5), st->spec))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the spec of lmm_fit_terms changed between rows"),
 					 errdetail("One fit has one spec; pass it as a constant.")));
+		if (!same_text(options, st->options))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the options of lmm_fit_terms changed between rows"),
+					 errdetail("One fit has one set of options; pass them as a constant.")));
 	}
 	st->n_rows++;
 
@@ -225,6 +249,151 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 						  (const double *) ARR_DATA_PTR(za));
 		MemoryContextSwitchTo(old);
 	}
+	PG_RETURN_POINTER(st);
+}
+
+/* Error unless two states come from the same spec and options. */
+static void
+check_same_fit(const TermsState *a, const TermsState *b)
+{
+	if (strcmp(a->spec, b->spec) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine lmm_fit_terms states with different specs"),
+				 errdetail("One fit has one spec; pass it as a constant.")));
+	if ((a->options == NULL) != (b->options == NULL) ||
+		(a->options != NULL && strcmp(a->options, b->options) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine lmm_fit_terms states with different options: %s and %s",
+						a->options ? a->options : "(none)",
+						b->options ? b->options : "(none)"),
+				 errdetail("One fit has one set of options; pass them as a constant.")));
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_combine);
+
+/*
+ * Combine two partial states of lmm_fit_terms (parallel workers) exactly.
+ * Not strict: a NULL first state adopts the second, copied into the
+ * aggregate context, since the second may live in a shorter-lived one.
+ */
+Datum
+lmm_terms_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	MemoryContext old;
+	TermsState *dst;
+	TermsState *src;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_combine called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_fit_terms instead.")));
+	dst = PG_ARGISNULL(0) ? NULL : (TermsState *) PG_GETARG_POINTER(0);
+	src = PG_ARGISNULL(1) ? NULL : (TermsState *) PG_GETARG_POINTER(1);
+	if (src == NULL)
+	{
+		if (dst == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(dst);
+	}
+	if (dst == NULL)
+		dst = new_state(aggctx, src->spec, src->options);
+	check_same_fit(dst, src);
+	old = MemoryContextSwitchTo(aggctx);
+	lmm_terms_merge(&dst->stats, &src->stats);
+	MemoryContextSwitchTo(old);
+	dst->n_rows += src->n_rows;
+	dst->n_dropped += src->n_dropped;
+	PG_RETURN_POINTER(dst);
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_serialize);
+
+/* Serialize a partial state for the leader: the binary form of lmm_terms_io.h. */
+Datum
+lmm_terms_serialize(PG_FUNCTION_ARGS)
+{
+	TermsState *st;
+	LmmTermsMeta meta;
+	size_t		size;
+	bytea	   *result;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_serialize called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_fit_terms instead.")));
+	st = (TermsState *) PG_GETARG_POINTER(0);
+	meta.n_rows = st->n_rows;
+	meta.n_dropped = st->n_dropped;
+	meta.spec = st->spec;
+	meta.options = st->options;
+	size = lmm_terms_packed_size(&st->stats, &meta);
+	if (size > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a partial lmm_fit_terms state of %zu bytes is more than a value can hold", size),
+				 errdetail("A parallel worker's state is limited to 1 GB."),
+				 errhint("Fit without parallel workers: SET max_parallel_workers_per_gather = 0.")));
+	result = palloc(VARHDRSZ + size);
+	SET_VARSIZE(result, VARHDRSZ + size);
+	lmm_terms_pack(&st->stats, &meta, (unsigned char *) VARDATA(result));
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* Raise the error for a partial state that fails validation. */
+static void
+bad_state(const char *problem)
+{
+	if (strcmp(problem, "interrupted") == 0)
+		CHECK_FOR_INTERRUPTS();
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupt lmm_fit_terms partial state: %s", problem),
+			 errdetail("A parallel worker's state did not arrive intact."),
+			 errhint("Run the query again; to avoid parallel workers, SET max_parallel_workers_per_gather = 0.")));
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_deserialize);
+
+/*
+ * Deserialize a worker's partial state, validating every byte and checking
+ * the statistics against the shape the spec gives.  The result lives in the
+ * current (per-call) context: the combine function copies what it keeps.
+ */
+Datum
+lmm_terms_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *v;
+	LmmTermStats stats;
+	LmmTermsMeta meta;
+	const char *problem;
+	TermsState *st;
+	int			t;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_deserialize called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_fit_terms instead.")));
+	v = PG_GETARG_BYTEA_PP(0);
+	problem = lmm_terms_unpack((const unsigned char *) VARDATA_ANY(v),
+							   VARSIZE_ANY_EXHDR(v), &stats, &meta);
+	if (problem != NULL)
+		bad_state(problem);
+	st = new_state(CurrentMemoryContext, meta.spec, meta.options);
+	if (stats.p != st->p || stats.nterms != st->k)
+		bad_state("the statistics do not have the spec's shape");
+	for (t = 0; t < st->k; t++)
+		if (stats.term[t].q != st->q[t])
+			bad_state("the statistics do not have the spec's shape");
+	lmm_terms_free(&st->stats);
+	st->stats = stats;
+	st->n_rows = meta.n_rows;
+	st->n_dropped = meta.n_dropped;
 	PG_RETURN_POINTER(st);
 }
 

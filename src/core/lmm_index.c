@@ -75,33 +75,15 @@ insert(LmmIndex *ix, uint32_t h, size_t off)
 #define PREFETCH_AHEAD 16
 
 /*
- * Index the nlevels level records of a model's binary form (len bytes at
- * levels: u32 key length, key, q f8 b, q*q f8 conditional covariances, all
- * big-endian), reading every byte within bounds.  Returns NULL on success or
- * a description of the problem (more levels than the bytes can hold,
- * truncation, a key with a NUL byte, a non-finite b, a
- * repeated key), having freed what it allocated.  The records are copied first, then
- * inserted with the slots of later ones prefetched, because with a million
- * levels each slot is a cache miss.
+ * Set up an empty index for nlevels levels (a table at most half full)
+ * whose records take at most len bytes; NULL or the problem.
  */
-const char *
-lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
-				int64_t nlevels, int q)
+static const char *
+index_alloc(LmmIndex *ix, size_t len, int64_t nlevels)
 {
-	LmmReader	r = {levels, levels + len, 0};
 	uint64_t	nslots = 16;
-	uint32_t   *hash;
-	size_t	   *off;
-	size_t		used = 0;
-	const char *problem = NULL;
-	int64_t		j;
-	int			k;
 
 	memset(ix, 0, sizeof(LmmIndex));
-	if (q < 1 || nlevels < 0 ||
-		(uint64_t) nlevels > len / (4 + 8 * ((size_t) q + (size_t) q * q)))
-		return "lmm_model value claims more levels than it holds";
-	/* a record takes at most its source's bytes: no more than len in all */
 	if (len > LMM_INDEX_MAX_RECS)
 		return "lmm_model value is too large to index";
 	while (nslots < 2 * (uint64_t) nlevels)
@@ -110,6 +92,62 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 	ix->mask = nslots - 1;
 	ix->slots = lmm_alloc0(sizeof(LmmIndexSlot) * nslots);
 	ix->recs = lmm_alloc(len > 0 ? len : 1);
+	return NULL;
+}
+
+/*
+ * Insert the nlevels records whose keys hash to hash[j] at offsets off[j],
+ * with the slots of later ones prefetched (with a million levels each slot
+ * is a cache miss); frees hash and off, and the index on a problem.
+ */
+static const char *
+index_insert_all(LmmIndex *ix, uint32_t *hash, size_t *off, int64_t nlevels,
+				 const char *problem)
+{
+	int64_t		j;
+
+	for (j = 0; j < nlevels && problem == NULL; j++)
+	{
+#ifdef __GNUC__
+		if (j + PREFETCH_AHEAD < nlevels)
+			__builtin_prefetch(&ix->slots[hash[j + PREFETCH_AHEAD] & ix->mask], 1);
+#endif
+		problem = insert(ix, hash[j], off[j]);
+	}
+	lmm_free(hash);
+	lmm_free(off);
+	if (problem != NULL)
+		lmm_index_free(ix);
+	return problem;
+}
+
+/*
+ * Index the nlevels level records of a model's binary form (len bytes at
+ * levels: u32 key length, key, q f8 b, q*q f8 conditional covariances, all
+ * big-endian), reading every byte within bounds.  Returns NULL on success or
+ * a description of the problem (more levels than the bytes can hold,
+ * truncation, a key with a NUL byte, a non-finite b, a repeated key), having
+ * freed what it allocated.
+ */
+const char *
+lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
+				int64_t nlevels, int q)
+{
+	LmmReader	r = {levels, levels + len, 0};
+	uint32_t   *hash;
+	size_t	   *off;
+	size_t		used = 0;
+	const char *problem;
+	int64_t		j;
+	int			k;
+
+	memset(ix, 0, sizeof(LmmIndex));
+	if (q < 1 || nlevels < 0 ||
+		(uint64_t) nlevels > len / (4 + 8 * ((size_t) q + (size_t) q * q)))
+		return "lmm_model value claims more levels than it holds";
+	/* a record takes at most its source's bytes: no more than len in all */
+	if ((problem = index_alloc(ix, len, nlevels)) != NULL)
+		return problem;
 	hash = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
 	off = lmm_alloc(sizeof(size_t) * (nlevels + 1));
 	for (j = 0; j < nlevels && problem == NULL; j++)
@@ -142,19 +180,52 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 		off[j] = used;
 		used += 4 + keylen + 8 * (size_t) q;
 	}
-	for (j = 0; j < nlevels && problem == NULL; j++)
+	return index_insert_all(ix, hash, off, nlevels, problem);
+}
+
+/*
+ * Index the levels of a term of an unpacked model: nlevels keys (C
+ * strings) and their q conditional modes each, b row by row.  Returns NULL
+ * or the problem (a non-finite b, a repeated key, too large), having freed
+ * what it allocated.
+ */
+const char *
+lmm_index_build_arrays(LmmIndex *ix, char *const *levels, const double *b,
+					   int64_t nlevels, int q)
+{
+	size_t		len = 0;
+	uint32_t   *hash;
+	size_t	   *off;
+	size_t		used = 0;
+	const char *problem = NULL;
+	int64_t		j;
+
+	memset(ix, 0, sizeof(LmmIndex));
+	if (q < 1 || nlevels < 0)
+		return "number of random-effect columns out of range";
+	for (j = 0; j < nlevels; j++)
+		len += 4 + strlen(levels[j]) + 8 * (size_t) q;
+	if ((problem = index_alloc(ix, len, nlevels)) != NULL)
+		return problem;
+	hash = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
+	off = lmm_alloc(sizeof(size_t) * (nlevels + 1));
+	for (j = 0; j < nlevels; j++)
 	{
-#ifdef __GNUC__
-		if (j + PREFETCH_AHEAD < nlevels)
-			__builtin_prefetch(&ix->slots[hash[j + PREFETCH_AHEAD] & ix->mask], 1);
-#endif
-		problem = insert(ix, hash[j], off[j]);
+		uint32_t	keylen = (uint32_t) strlen(levels[j]);
+		unsigned char *rec = ix->recs + used;
+		int			k;
+
+		for (k = 0; k < q; k++)
+			if (!isfinite(b[j * q + k]))
+				problem = "estimates must be finite numbers";
+		memcpy(rec, &keylen, 4);
+		memcpy(rec + 4, levels[j], keylen);
+		memcpy(rec + 4 + keylen, b + j * q, 8 * (size_t) q);
+		hash[j] = hash_key((const unsigned char *) levels[j], keylen);
+		off[j] = used;
+		used += 4 + keylen + 8 * (size_t) q;
 	}
-	lmm_free(hash);
-	lmm_free(off);
-	if (problem != NULL)
-		lmm_index_free(ix);
-	return problem;
+	return index_insert_all(ix, hash, off, nlevels, problem);
 }
 
 /* The record of the len-byte key, or NULL if the model has no such level. */

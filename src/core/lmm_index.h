@@ -4,7 +4,7 @@
  *	  conditional modes b, packed next to each other, and an open-addressing
  *	  hash table over them, so scoring finds a row's group in O(1) with few
  *	  cache misses.  Built straight from the level records of the model's
- *	  binary form.
+ *	  binary form (the first term), or from an unpacked term's arrays.
  */
 #ifndef LMM_INDEX_H
 #define LMM_INDEX_H
@@ -30,6 +30,8 @@ typedef struct LmmIndex
 
 extern const char *lmm_index_build(LmmIndex *ix, const unsigned char *levels,
 								   size_t len, int64_t nlevels, int q);
+extern const char *lmm_index_build_arrays(LmmIndex *ix, char *const *levels,
+										  const double *b, int64_t nlevels, int q);
 extern const unsigned char *lmm_index_find(const LmmIndex *ix, const char *key,
 										   size_t len);
 extern double lmm_index_b(const unsigned char *rec, int k);

@@ -397,6 +397,26 @@ test_index(void)
 	lmm_index_free(&ix);
 	lmm_model_free(&head);
 	free(buf);
+
+	/* from a term's arrays (two columns per level) */
+	{
+		char	   *levels[3] = {"a:A", "b:A", "a:B"};
+		double		b[6] = {0.5, -1.0, 2.0, 0.25, -3.0, 1e-3};
+		double		bad[6] = {0.5, -1.0, 2.0, NAN, -3.0, 1e-3};
+
+		check(lmm_index_build_arrays(&ix, levels, b, 3, 2) == NULL &&
+			  (rec = lmm_index_find(&ix, "b:A", 3)) != NULL &&
+			  lmm_index_b(rec, 0) == 2.0 && lmm_index_b(rec, 1) == 0.25 &&
+			  (rec = lmm_index_find(&ix, "a:B", 3)) != NULL && lmm_index_b(rec, 1) == 1e-3 &&
+			  lmm_index_find(&ix, "a:", 2) == NULL,
+			  "index: built from a term's arrays, every level found with its b");
+		lmm_index_free(&ix);
+		check(lmm_index_build_arrays(&ix, levels, bad, 3, 2) != NULL,
+			  "index: a NaN among a term's b is refused");
+		levels[2] = "a:A";
+		check(lmm_index_build_arrays(&ix, levels, b, 3, 2) != NULL,
+			  "index: a repeated level among a term's keys is refused");
+	}
 }
 
 /* Statistics round-trip through their binary form; bad bytes are refused, never crash. */
@@ -712,6 +732,7 @@ main(int argc, char **argv)
 	test_dist();
 	test_model_tail(&s, dir);
 	test_terms(dir);
+	test_terms_io(dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

@@ -77,7 +77,7 @@ SELECT lmm('diameter ~ `x''; DROP TABLE penicillin; --` + (1 | plate)', 'penicil
 CREATE TABLE one_level AS SELECT diameter, plate, 'S'::text AS s FROM penicillin;
 SELECT lmm('diameter ~ 1 + (1 | plate) + (1 | s)', 'one_level');
 SELECT lmm('diameter ~ s + (1 | plate)', 'one_level');
--- scoring a several-term model is not available yet
+-- a model of several terms needs one key per term (see 13_score_terms)
 SELECT lmm_predict(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'), ARRAY[]::float8[], 'a'::text);
 
 -- the caller's rights: no SELECT on the source, no fit

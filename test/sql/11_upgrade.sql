@@ -1,12 +1,20 @@
--- ALTER EXTENSION lmm UPDATE from 0.2.0 (through 0.3.0) gives the objects
--- of a fresh install of the current version; runs last, as it drops the
--- extension (and the tables using it).
+-- ALTER EXTENSION lmm UPDATE from 0.2.0 (through every later version)
+-- gives the objects of a fresh install of the current version: functions
+-- and the aggregates' support functions.  It drops the extension (and the
+-- tables using it); the tests after it run on the updated extension.
 SET client_min_messages = warning;
 CREATE TEMP TABLE fresh AS
 SELECT p.oid::regprocedure::text AS fn, pg_get_function_result(p.oid) AS result, p.proargnames,
 	p.provolatile, p.proisstrict, p.proparallel, obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
+CREATE TEMP VIEW aggs AS
+SELECT a.aggfnoid::regprocedure::text AS agg, a.aggtransfn::regprocedure::text AS trans,
+	a.aggfinalfn::regproc::text AS final, a.aggcombinefn::regproc::text AS combine,
+	a.aggserialfn::regproc::text AS serial, a.aggdeserialfn::regproc::text AS deserial
+FROM pg_aggregate a JOIN pg_depend d ON d.objid = a.aggfnoid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
+CREATE TEMP TABLE fresh_aggs AS SELECT * FROM aggs;
 DROP EXTENSION lmm CASCADE;
 CREATE EXTENSION lmm VERSION '0.2.0';
 SELECT proargnames AS fixef_0_2 FROM pg_proc WHERE oid = 'lmm_fixef(lmm_model)'::regprocedure;
@@ -21,6 +29,10 @@ SELECT count(*) AS functions FROM fresh;
 (SELECT * FROM fresh EXCEPT SELECT * FROM upgraded)
 UNION ALL
 (SELECT * FROM upgraded EXCEPT SELECT * FROM fresh);
+SELECT count(*) AS aggregates, count(combine) FILTER (WHERE combine <> '-') AS parallel FROM fresh_aggs;
+(SELECT * FROM fresh_aggs EXCEPT SELECT * FROM aggs)
+UNION ALL
+(SELECT * FROM aggs EXCEPT SELECT * FROM fresh_aggs);
 -- the upgraded extension fits and tests
 SELECT term, round(df::numeric, 3) AS df, p_value < 1e-6 AS small_p
 FROM lmm_fixef((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') FROM sleepstudy));

@@ -1,0 +1,373 @@
+/*
+ * lmm_terms_io.c
+ *	  Pack, unpack and validate the binary form of the several-term
+ *	  statistics.
+ *
+ * Layout (all integers and doubles big-endian):
+ *	 u32 magic, u32 version, u32 flags (0),
+ *	 u64 n_rows, u64 n_dropped, str spec, u32 has_options, [str options],
+ *	 u32 p, u32 nterms, nterms x u32 q, u32 first_is_one,
+ *	 f8 n, (p + 1) f8 shift, (p + 1) f8 sum,
+ *	 (p + 1)(p + 2)/2 f8 cross (upper triangle by rows),
+ *	 per term: u64 nlevels, nlevels x (str key, stride f8 level record),
+ *	 per pair of terms (0,1), (0,2), ...: u64 npairs,
+ *	 npairs x (u64 level of the first term, u64 level of the second,
+ *	 q_t q_u f8 block)
+ * where str is a u32 length and that many bytes (no NUL among them).  Levels
+ * and pairs keep the order of the state, so a round trip changes nothing.
+ */
+#include "lmm_terms_io.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "lmm_bytes.h"
+#include "lmm_host.h"
+
+/* Largest whole count a double holds exactly. */
+#define EXACT_COUNT 9007199254740992.0
+
+/* Doubles of the upper triangle of the (p + 1) x (p + 1) cross-products. */
+static size_t
+cross_doubles(int p)
+{
+	return (size_t) (p + 1) * (p + 2) / 2;
+}
+
+/* Bytes lmm_terms_pack will write. */
+size_t
+lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
+{
+	size_t		size = 3 * 4 + 2 * 8 + 4 + strlen(meta->spec) + 4;
+	int			t;
+	int64_t		j;
+
+	if (meta->options != NULL)
+		size += 4 + strlen(meta->options);
+	size += 4 + 4 + 4 * (size_t) s->nterms + 4;
+	size += 8 * (1 + 2 * (size_t) (s->p + 1) + cross_doubles(s->p));
+	for (t = 0; t < s->nterms; t++)
+	{
+		const LmmTermLevels *lv = &s->term[t];
+
+		size += 8;
+		for (j = 0; j < lv->nlevels; j++)
+			size += 4 + lv->keylen[j];
+		size += 8 * (size_t) lv->nlevels * lv->stride;
+	}
+	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
+		size += 8 + (size_t) s->pair[t].npairs * (16 + 8 * (size_t) s->pair[t].bsize);
+	return size;
+}
+
+/* Write the binary form into buf, which holds lmm_terms_packed_size() bytes. */
+void
+lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
+			   unsigned char *buf)
+{
+	unsigned char *w = buf;
+	int			p = s->p;
+	int			a,
+				b,
+				t;
+	int64_t		j;
+	size_t		i;
+
+	w = lmm_put_u32(w, LMM_TERMS_MAGIC);
+	w = lmm_put_u32(w, LMM_TERMS_VERSION);
+	w = lmm_put_u32(w, 0);
+	w = lmm_put_u64(w, (uint64_t) meta->n_rows);
+	w = lmm_put_u64(w, (uint64_t) meta->n_dropped);
+	w = lmm_put_str(w, meta->spec);
+	w = lmm_put_u32(w, meta->options != NULL ? 1 : 0);
+	if (meta->options != NULL)
+		w = lmm_put_str(w, meta->options);
+	w = lmm_put_u32(w, (uint32_t) p);
+	w = lmm_put_u32(w, (uint32_t) s->nterms);
+	for (t = 0; t < s->nterms; t++)
+		w = lmm_put_u32(w, (uint32_t) s->term[t].q);
+	w = lmm_put_u32(w, s->first_is_one ? 1 : 0);
+	w = lmm_put_f8(w, s->n);
+	for (a = 0; a <= p; a++)
+		w = lmm_put_f8(w, s->shift[a]);
+	for (a = 0; a <= p; a++)
+		w = lmm_put_f8(w, s->sum[a]);
+	for (a = 0; a <= p; a++)
+		for (b = a; b <= p; b++)
+			w = lmm_put_f8(w, s->cross[a * (p + 1) + b]);
+	for (t = 0; t < s->nterms; t++)
+	{
+		const LmmTermLevels *lv = &s->term[t];
+
+		w = lmm_put_u64(w, (uint64_t) lv->nlevels);
+		for (j = 0; j < lv->nlevels; j++)
+		{
+			const double *rec = lv->rec + (size_t) j * lv->stride;
+
+			w = lmm_put_u32(w, lv->keylen[j]);
+			memcpy(w, lv->key[j], lv->keylen[j]);
+			w += lv->keylen[j];
+			for (a = 0; a < lv->stride; a++)
+				w = lmm_put_f8(w, rec[a]);
+		}
+	}
+	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
+	{
+		const LmmTermPair *pr = &s->pair[t];
+
+		w = lmm_put_u64(w, (uint64_t) pr->npairs);
+		for (j = 0; j < pr->npairs; j++)
+		{
+			w = lmm_put_u64(w, (uint64_t) pr->jt[j]);
+			w = lmm_put_u64(w, (uint64_t) pr->ju[j]);
+			for (i = 0; i < (size_t) pr->bsize; i++)
+				w = lmm_put_f8(w, pr->blk[(size_t) j * pr->bsize + i]);
+		}
+	}
+}
+
+/* Nonzero if all n doubles are finite. */
+static int
+all_finite(const double *v, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Nonzero when the n x n Gram matrix G (row stride ld) is plausible: a
+ * diagonal >= 0 and |g_ab| <= sqrt(g_aa g_bb), with room for rounding.
+ */
+static int
+gram_valid(const double *G, int n, int ld)
+{
+	int			a,
+				b;
+
+	for (a = 0; a < n; a++)
+	{
+		double		gaa = G[(size_t) a * ld + a];
+
+		if (gaa < 0.0)
+			return 0;
+		for (b = a + 1; b < n; b++)
+		{
+			double		gab = G[(size_t) a * ld + b];
+
+			if (gab * gab > gaa * G[(size_t) b * ld + b] * (1.0 + 1e-9) + 1e-300)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* Read the overall part (after the shape words): n, shift, sum, cross; checked. */
+static const char *
+unpack_overall(LmmReader *r, LmmTermStats *s, const LmmTermsMeta *meta)
+{
+	int			p = s->p;
+	int			a,
+				b;
+
+	if (1 + 2 * (size_t) (p + 1) + cross_doubles(p) > lmm_left(r) / 8)
+		return "lmm_fit_terms state is truncated";
+	s->n = lmm_get_f8(r);
+	for (a = 0; a <= p; a++)
+		s->shift[a] = lmm_get_f8(r);
+	for (a = 0; a <= p; a++)
+		s->sum[a] = lmm_get_f8(r);
+	for (a = 0; a <= p; a++)
+		for (b = a; b <= p; b++)
+			s->cross[a * (p + 1) + b] = lmm_get_f8(r);
+	if (!(s->n >= 0.0 && s->n <= EXACT_COUNT && s->n == floor(s->n)))
+		return "the row count must be a whole number";
+	if (s->n != (double) (meta->n_rows - meta->n_dropped))
+		return "the row count must be the rows seen minus the rows dropped";
+	if (!all_finite(s->shift, p + 1) || !all_finite(s->sum, p + 1) ||
+		!all_finite(s->cross, (size_t) (p + 1) * (p + 1)))
+		return "sums must be finite numbers";
+	if (!gram_valid(s->cross, p + 1, p + 1))
+		return "cross-products are not those of real data";
+	if (s->n == 0.0)
+		for (a = 0; a <= p; a++)
+			if (s->cross[a * (p + 1) + a] != 0.0)
+				return "statistics without rows must be zero";
+	for (a = 0; a <= p; a++)
+		if (s->sum[a] * s->sum[a] > s->n * s->cross[a * (p + 1) + a] * (1.0 + 1e-9) + 1e-300)
+			return "sums are not those of real data";
+	return NULL;
+}
+
+/* Read the levels of term t, adding each to the state's index; checked. */
+static const char *
+unpack_levels(LmmReader *r, LmmTermStats *s, int t)
+{
+	LmmTermLevels *lv = &s->term[t];
+	int			q = lv->q;
+	uint64_t	nlevels = lmm_get_u64(r);
+	uint64_t	j;
+	int			a;
+
+	if (r->failed)
+		return "lmm_fit_terms state is truncated";
+	/* each level takes at least its key length word and its record */
+	if (nlevels > lmm_left(r) / (4 + 8 * (size_t) lv->stride))
+		return "lmm_fit_terms state claims more levels than it holds";
+	if ((double) nlevels > s->n)
+		return "a term has more levels than rows";
+	for (j = 0; j < nlevels; j++)
+	{
+		uint32_t	keylen = lmm_get_u32(r);
+		const unsigned char *key = r->p;
+		double	   *rec;
+
+		if (r->failed || keylen > lmm_left(r) ||
+			(size_t) lv->stride > (lmm_left(r) - keylen) / 8)
+			return "lmm_fit_terms state is truncated";
+		if (memchr(key, '\0', keylen) != NULL)
+			return "a level key holds a NUL byte";
+		if ((j & 4095) == 0 && lmm_interrupt_pending())
+			return "interrupted";
+		if (lmm_terms_level(lv, (const char *) key, keylen) != (int64_t) j)
+			return "a level appears twice";
+		r->p += keylen;
+		rec = lv->rec + (size_t) j * lv->stride;
+		for (a = 0; a < lv->stride; a++)
+			rec[a] = lmm_get_f8(r);
+		if (!all_finite(rec, lv->stride))
+			return "level sums must be finite numbers";
+		if (!gram_valid(LMM_TREC_ZZ(rec, q), q, q))
+			return "level cross-products are not those of real data";
+	}
+	return NULL;
+}
+
+/* Read the pair blocks of the pair at index k, terms t < u; checked. */
+static const char *
+unpack_pairs(LmmReader *r, LmmTermStats *s, int k)
+{
+	LmmTermPair *pr = &s->pair[k];
+	uint64_t	nt = (uint64_t) s->term[pr->t].nlevels;
+	uint64_t	nu = (uint64_t) s->term[pr->u].nlevels;
+	uint64_t	npairs = lmm_get_u64(r);
+	uint64_t	m;
+
+	if (r->failed)
+		return "lmm_fit_terms state is truncated";
+	if (npairs > lmm_left(r) / (16 + 8 * (size_t) pr->bsize))
+		return "lmm_fit_terms state claims more level pairs than it holds";
+	if ((double) npairs > s->n)
+		return "a pair of terms has more level pairs than rows";
+	for (m = 0; m < npairs; m++)
+	{
+		uint64_t	jt = lmm_get_u64(r);
+		uint64_t	ju = lmm_get_u64(r);
+		double	   *blk;
+		int			i;
+
+		if (jt >= nt || ju >= nu)
+			return "a level pair names a level that does not exist";
+		if ((m & 4095) == 0 && lmm_interrupt_pending())
+			return "interrupted";
+		if (lmm_terms_pair_block(pr, (int64_t) jt, (int64_t) ju) != (int64_t) m)
+			return "a level pair appears twice";
+		blk = pr->blk + (size_t) m * pr->bsize;
+		for (i = 0; i < pr->bsize; i++)
+			blk[i] = lmm_get_f8(r);
+		if (!all_finite(blk, pr->bsize))
+			return "level pair sums must be finite numbers";
+	}
+	return NULL;
+}
+
+/*
+ * Parse len bytes into s and meta, checking every size against the bytes
+ * left before allocating and every value after reading; returns NULL on
+ * success or a description of the problem ("interrupted" when the host
+ * asked to stop).  Whatever the outcome, release with lmm_terms_free and
+ * lmm_terms_meta_free.
+ */
+const char *
+lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
+				 LmmTermsMeta *meta)
+{
+	LmmReader	r = {buf, buf + len, 0};
+	uint64_t	n_rows,
+				n_dropped;
+	uint32_t	has_options,
+				p,
+				nterms,
+				first;
+	int			q[LMM_MAX_TERMS];
+	const char *problem;
+	int			t;
+
+	memset(s, 0, sizeof(LmmTermStats));
+	memset(meta, 0, sizeof(LmmTermsMeta));
+	if (lmm_get_u32(&r) != LMM_TERMS_MAGIC)
+		return "not an lmm_fit_terms state (bad magic number)";
+	if (lmm_get_u32(&r) != LMM_TERMS_VERSION)
+		return "unsupported lmm_fit_terms state version";
+	if (lmm_get_u32(&r) != 0)
+		return "unknown flag bits";
+	n_rows = lmm_get_u64(&r);
+	n_dropped = lmm_get_u64(&r);
+	meta->spec = lmm_get_str(&r);
+	has_options = lmm_get_u32(&r);
+	if (has_options == 1)
+		meta->options = lmm_get_str(&r);
+	p = lmm_get_u32(&r);
+	nterms = lmm_get_u32(&r);
+	if (r.failed)
+		return "lmm_fit_terms state is truncated";
+	if (has_options > 1)
+		return "bad options marker";
+	if (n_rows > (uint64_t) INT64_MAX || n_dropped > n_rows)
+		return "the row counts are inconsistent";
+	meta->n_rows = (int64_t) n_rows;
+	meta->n_dropped = (int64_t) n_dropped;
+	if (p < 1 || p > LMM_MAX_COLUMNS || nterms < 1 || nterms > LMM_MAX_TERMS)
+		return "number of fixed-effect columns or of terms out of range";
+	for (t = 0; t < (int) nterms; t++)
+	{
+		uint32_t	qt = lmm_get_u32(&r);
+
+		if (qt < 1 || qt > LMM_MAX_RANDOM)
+			return r.failed ? "lmm_fit_terms state is truncated" :
+				"number of random-effect columns out of range";
+		q[t] = (int) qt;
+	}
+	first = lmm_get_u32(&r);
+	if (r.failed)
+		return "lmm_fit_terms state is truncated";
+	if (first > 1)
+		return "bad intercept marker";
+	lmm_terms_init(s, (int) p, (int) nterms, q);
+	s->first_is_one = (int) first;
+	if ((problem = unpack_overall(&r, s, meta)) != NULL)
+		return problem;
+	for (t = 0; t < s->nterms; t++)
+		if ((problem = unpack_levels(&r, s, t)) != NULL)
+			return problem;
+	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
+		if ((problem = unpack_pairs(&r, s, t)) != NULL)
+			return problem;
+	if (r.failed)
+		return "lmm_fit_terms state is truncated";
+	if (r.p != r.end)
+		return "lmm_fit_terms state has trailing bytes";
+	return NULL;
+}
+
+/* Release the strings of meta (either may be NULL). */
+void
+lmm_terms_meta_free(LmmTermsMeta *meta)
+{
+	lmm_free(meta->spec);
+	lmm_free(meta->options);
+	memset(meta, 0, sizeof(LmmTermsMeta));
+}

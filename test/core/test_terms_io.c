@@ -1,0 +1,321 @@
+/*
+ * test_terms_io.c
+ *	  Unit tests of the binary form of the several-term statistics (the
+ *	  parallel state of lmm_fit_terms): an exact round trip, merges of
+ *	  unpacked parts that fit as merges of the originals, and every kind of
+ *	  damaged input refused.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmm_fit.h"
+#include "lmm_terms_io.h"
+#include "test_core.h"
+
+#define NRATINGS 1200
+
+/* ratings.csv: y, x, a, b (the crossed model with a random slope). */
+typedef struct Ratings
+{
+	int			n;
+	double		y[NRATINGS];
+	double		x[NRATINGS];
+	char		a[NRATINGS][8];
+	char		b[NRATINGS][8];
+} Ratings;
+
+/* Read ratings.csv; -1 on failure. */
+static int
+read_ratings(const char *dir, Ratings *r)
+{
+	char		path[1024];
+	char		line[256];
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/ratings.csv", dir);
+	if ((f = fopen(path, "r")) == NULL || fgets(line, sizeof(line), f) == NULL)
+		return -1;
+	r->n = 0;
+	while (r->n < NRATINGS && fgets(line, sizeof(line), f) != NULL)
+	{
+		if (sscanf(line, "%lf,%lf,%7[^,],%7[^,\r\n]", &r->y[r->n], &r->x[r->n],
+				   r->a[r->n], r->b[r->n]) != 4)
+			break;
+		r->n++;
+	}
+	fclose(f);
+	return r->n == NRATINGS ? 0 : -1;
+}
+
+/* Statistics of y ~ x + (x | a) + (1 | b) from rows [from, to). */
+static void
+ratings_stats(LmmTermStats *s, const Ratings *r, int from, int to)
+{
+	int			q[2] = {2, 1};
+	int			i;
+
+	lmm_terms_init(s, 2, 2, q);
+	for (i = from; i < to; i++)
+	{
+		double		x[2] = {1.0, r->x[i]};
+		double		z[3] = {1.0, r->x[i], 1.0};
+		const char *kp[2] = {r->a[i], r->b[i]};
+		uint32_t	kl[2] = {(uint32_t) strlen(r->a[i]), (uint32_t) strlen(r->b[i])};
+
+		lmm_terms_add_row(s, x, r->y[i], kp, kl, z);
+	}
+}
+
+/* Nonzero when two states hold the same numbers bit for bit, in the same order. */
+static int
+same_stats(const LmmTermStats *a, const LmmTermStats *b)
+{
+	int			p1 = a->p + 1;
+	int			t;
+	int64_t		j;
+
+	if (a->p != b->p || a->nterms != b->nterms || a->n != b->n ||
+		a->first_is_one != b->first_is_one ||
+		memcmp(a->shift, b->shift, sizeof(double) * p1) != 0 ||
+		memcmp(a->sum, b->sum, sizeof(double) * p1) != 0 ||
+		memcmp(a->cross, b->cross, sizeof(double) * p1 * p1) != 0)
+		return 0;
+	for (t = 0; t < a->nterms; t++)
+	{
+		const LmmTermLevels *la = &a->term[t];
+		const LmmTermLevels *lb = &b->term[t];
+
+		if (la->q != lb->q || la->nlevels != lb->nlevels ||
+			memcmp(la->rec, lb->rec, sizeof(double) * la->stride * la->nlevels) != 0)
+			return 0;
+		for (j = 0; j < la->nlevels; j++)
+			if (la->keylen[j] != lb->keylen[j] || strcmp(la->key[j], lb->key[j]) != 0)
+				return 0;
+	}
+	for (t = 0; t < a->nterms * (a->nterms - 1) / 2; t++)
+	{
+		const LmmTermPair *pa = &a->pair[t];
+		const LmmTermPair *pb = &b->pair[t];
+
+		if (pa->npairs != pb->npairs ||
+			memcmp(pa->jt, pb->jt, sizeof(int64_t) * pa->npairs) != 0 ||
+			memcmp(pa->ju, pb->ju, sizeof(int64_t) * pa->npairs) != 0 ||
+			memcmp(pa->blk, pb->blk, sizeof(double) * pa->bsize * pa->npairs) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Pack s with meta into a new buffer of *size bytes. */
+static unsigned char *
+packed(const LmmTermStats *s, const LmmTermsMeta *meta, size_t *size)
+{
+	unsigned char *buf;
+
+	*size = lmm_terms_packed_size(s, meta);
+	buf = malloc(*size + 1);
+	lmm_terms_pack(s, meta, buf);
+	return buf;
+}
+
+/* The problem unpacking len bytes reports (NULL if none), freeing what it made. */
+static const char *
+unpack_problem(const unsigned char *buf, size_t len)
+{
+	LmmTermStats s;
+	LmmTermsMeta meta;
+	const char *problem = lmm_terms_unpack(buf, len, &s, &meta);
+
+	lmm_terms_free(&s);
+	lmm_terms_meta_free(&meta);
+	return problem;
+}
+
+/* Nonzero when unpacking len bytes reports exactly the problem expected. */
+static int
+refused_as(const unsigned char *buf, size_t len, const char *expected)
+{
+	const char *problem = unpack_problem(buf, len);
+
+	return problem != NULL && strcmp(problem, expected) == 0;
+}
+
+/* Offset of the first occurrence of needle (n bytes) in buf, or -1. */
+static long
+find_bytes(const unsigned char *buf, size_t len, const char *needle, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, needle, n) == 0)
+			return (long) i;
+	return -1;
+}
+
+/* Damaged copies of a tiny state, each refused with the expected problem. */
+static void
+test_damage(void)
+{
+	int			q[2] = {1, 1};
+	const char *rows[3][2] = {{"a", "x"}, {"b", "x"}, {"a", "y"}};
+	double		ys[3] = {1.0, 2.5, 4.0};
+	LmmTermStats s;
+	LmmTermsMeta meta = {4, 1, "{}", NULL};
+	unsigned char *buf;
+	size_t		size;
+	long		at;
+	int			i;
+
+	lmm_terms_init(&s, 1, 2, q);
+	for (i = 0; i < 3; i++)
+	{
+		double		x[1] = {1.0};
+		double		z[2] = {1.0, 1.0};
+		uint32_t	kl[2] = {1, 1};
+
+		lmm_terms_add_row(&s, x, ys[i], rows[i], kl, z);
+	}
+	buf = packed(&s, &meta, &size);
+	check(unpack_problem(buf, size) == NULL, "terms io: a tiny state round-trips");
+
+	/* the second key of term 0 made equal to the first */
+	at = find_bytes(buf, size, "\0\0\0\1b", 5);
+	buf[at + 4] = 'a';
+	check(at > 0 && refused_as(buf, size, "a level appears twice"),
+		  "terms io: a repeated level key is refused");
+	buf[at + 4] = 'b';
+
+	/* a NUL inside a key */
+	buf[at + 4] = '\0';
+	check(refused_as(buf, size, "a level key holds a NUL byte"),
+		  "terms io: a key with a NUL byte is refused");
+	buf[at + 4] = 'b';
+
+	/* term 0 claims 2^56 levels */
+	at = find_bytes(buf, size, "\0\0\0\1a", 5);
+	buf[at - 8] = 1;
+	check(refused_as(buf, size, "lmm_fit_terms state claims more levels than it holds"),
+		  "terms io: a level count beyond the bytes is refused before allocating");
+	buf[at - 8] = 0;
+
+	/* the last pair block, levels (0, 1), names level 9 of term 0 (of 2) */
+	buf[size - 17] = 9;
+	check(refused_as(buf, size, "a level pair names a level that does not exist"),
+		  "terms io: a pair naming a missing level is refused");
+	buf[size - 17] = 0;
+
+	/* the last pair block made (0, 0), the first's levels */
+	buf[size - 9] = 0;
+	check(refused_as(buf, size, "a level pair appears twice"),
+		  "terms io: a repeated level pair is refused");
+	buf[size - 9] = 1;
+
+	/* a NaN in the last pair block */
+	memset(buf + size - 8, 0xFF, 8);
+	check(refused_as(buf, size, "level pair sums must be finite numbers"),
+		  "terms io: a NaN is refused");
+	free(buf);
+
+	/* counts that do not add up: 3 rows used, but 5 seen and 1 dropped */
+	meta.n_rows = 5;
+	buf = packed(&s, &meta, &size);
+	check(refused_as(buf, size, "the row count must be the rows seen minus the rows dropped"),
+		  "terms io: inconsistent row counts are refused");
+	free(buf);
+	meta.n_rows = 0;
+	buf = packed(&s, &meta, &size);
+	check(refused_as(buf, size, "the row counts are inconsistent"),
+		  "terms io: more rows dropped than seen is refused");
+	free(buf);
+
+	/* a negative sum of squares */
+	meta.n_rows = 4;
+	s.term[1].rec[1] = -1.0;
+	buf = packed(&s, &meta, &size);
+	check(refused_as(buf, size, "level cross-products are not those of real data"),
+		  "terms io: a negative sum of squares is refused");
+	free(buf);
+	lmm_terms_free(&s);
+}
+
+/*
+ * Round trip of the ratings statistics, merges of unpacked parts, every
+ * truncation and header damage refused.
+ */
+void
+test_terms_io(const char *dir)
+{
+	static Ratings r;
+	LmmTermStats whole,
+				a,
+				b,
+				back,
+				a2;
+	LmmTermsMeta meta = {705, 5, "{\"x\": [\"(Intercept)\", \"x\"]}", "method=ml"};
+	LmmTermsMeta bmeta;
+	LmmFit		fw,
+				fm,
+				fu;
+	unsigned char *buf;
+	size_t		size,
+				len;
+	int			refused = 1;
+	int			header = 1;
+
+	if (read_ratings(dir, &r) != 0)
+	{
+		check(0, "terms io: read ratings.csv");
+		return;
+	}
+	ratings_stats(&whole, &r, 0, r.n);
+	ratings_stats(&a, &r, 0, 500);
+	ratings_stats(&b, &r, 500, r.n);
+	ratings_stats(&a2, &r, 0, 500);
+
+	buf = packed(&b, &meta, &size);
+	check(lmm_terms_unpack(buf, size, &back, &bmeta) == NULL, "terms io: unpack of a packed state");
+	check(same_stats(&back, &b), "terms io: every number, key and pair survives the round trip bit for bit");
+	check(bmeta.n_rows == 705 && bmeta.n_dropped == 5 && strcmp(bmeta.spec, meta.spec) == 0 &&
+		  strcmp(bmeta.options, "method=ml") == 0, "terms io: counts, spec and options survive");
+
+	/* a + unpacked b is a + b exactly, and fits as the whole */
+	lmm_terms_merge(&a, &b);
+	lmm_terms_merge(&a2, &back);
+	check(same_stats(&a, &a2), "terms io: merging the unpacked part equals merging the original");
+	check(lmm_fit_terms(&whole, 1, 0, &fw) == LMM_OK && lmm_fit_terms(&a, 1, 0, &fm) == LMM_OK &&
+		  lmm_fit_terms(&a2, 1, 0, &fu) == LMM_OK, "terms io: the three states fit");
+	check(fu.criterion == fm.criterion && fu.sigma == fm.sigma && fu.beta[1] == fm.beta[1],
+		  "terms io: the fit of the unpacked merge is the fit of the merge, bit for bit");
+	check(fabs(fm.criterion - fw.criterion) < 1e-9 * fabs(fw.criterion) &&
+		  fabs(fm.beta[1] - fw.beta[1]) < 1e-8 * fabs(fw.beta[1]),
+		  "terms io: the merged parts fit as the whole");
+	lmm_fit_free(&fw);
+	lmm_fit_free(&fm);
+	lmm_fit_free(&fu);
+
+	for (len = 0; len < size; len++)
+		if (unpack_problem(buf, len) == NULL)
+			refused = 0;
+	check(refused, "terms io: every truncation is refused");
+	buf[size] = 0;
+	check(unpack_problem(buf, size + 1) != NULL, "terms io: a trailing byte is refused");
+	for (len = 0; len < 12; len++)
+	{
+		buf[len] ^= 0x21;
+		if (unpack_problem(buf, size) == NULL)
+			header = 0;
+		buf[len] ^= 0x21;
+	}
+	check(header, "terms io: a changed magic number, version or flag word is refused");
+
+	free(buf);
+	lmm_terms_meta_free(&bmeta);
+	lmm_terms_free(&back);
+	lmm_terms_free(&whole);
+	lmm_terms_free(&a);
+	lmm_terms_free(&b);
+	lmm_terms_free(&a2);
+	test_damage();
+}
