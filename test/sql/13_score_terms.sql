@@ -37,14 +37,14 @@ SELECT lmm_blup(m, 'a01', 'a', 'x') FROM formula_models WHERE name = 'ratings';
 -- Penicillin (REML): plate a with sample F, with a new sample, both new,
 -- and the population prediction; lme4's predict(allow.new.levels = TRUE)
 -- gives 20.7730250940, 23.7767692635, 22.9722222222 (test/data/predict_terms.ref.csv)
-SELECT round(lmm_predict(m, '{}', ARRAY['a', 'F'])::numeric, 8) AS a_f,
-	round(lmm_predict(m, '{}', ARRAY['a', 'new'])::numeric, 8) AS a_new,
-	round(lmm_predict(m, '{}', ARRAY['new', 'new'])::numeric, 8) AS new_new,
-	round(lmm_predict(m, '{}')::numeric, 8) AS population,
+SELECT round(lmm_predict(m, '{}', ARRAY['a', 'F'])::numeric, 6) AS a_f,
+	round(lmm_predict(m, '{}', ARRAY['a', 'new'])::numeric, 6) AS a_new,
+	round(lmm_predict(m, '{}', ARRAY['new', 'new'])::numeric, 6) AS new_new,
+	round(lmm_predict(m, '{}')::numeric, 6) AS population,
 	lmm_predict(m, '{}', ARRAY['new', 'new']) = lmm_predict(m, '{}') AS new_is_population
 FROM formula_models WHERE name = 'penicillin';
 -- ratings (REML) at x = 5.5 for a01, b01; lme4: 20.0898741735
-SELECT round(lmm_predict(m, ARRAY[5.5], ARRAY['a01', 'b01'], ARRAY[5.5])::numeric, 8) AS a01_b01
+SELECT round(lmm_predict(m, ARRAY[5.5], ARRAY['a01', 'b01'], ARRAY[5.5])::numeric, 6) AS a01_b01
 FROM formula_models WHERE name = 'ratings';
 -- the README's examples: every row scored, residuals are y minus predictions
 SELECT count(*) AS rows,
@@ -52,8 +52,8 @@ SELECT count(*) AS rows,
 	max(abs(lmm_residual(m.m, r.y, ARRAY[r.x], ARRAY[r.a, r.b], ARRAY[r.x])
 			- (r.y - lmm_predict(m.m, ARRAY[r.x], ARRAY[r.a, r.b], ARRAY[r.x])))) AS residual_error
 FROM ratings r, formula_models m WHERE m.name = 'ratings';
-SELECT round(lmm_blup(m, 'F', 'sample')::numeric, 8) AS sample_f,
-	round(lmm_blup(m, 'F', 'sample', '(Intercept)')::numeric, 8) AS sample_f_intercept,
+SELECT round(lmm_blup(m, 'F', 'sample')::numeric, 6) AS sample_f,
+	round(lmm_blup(m, 'F', 'sample', '(Intercept)')::numeric, 6) AS sample_f_intercept,
 	lmm_blup(m, 'F', 'plate') AS plate_f
 FROM formula_models WHERE name = 'penicillin';
 
@@ -86,13 +86,13 @@ FROM s;
 
 -- a model without an intercept: x and z hold every column
 WITH s AS (SELECT lmm('y ~ 0 + x + (0 + x | a) + (1 | b)', 'ratings') AS m)
-SELECT round(lmm_predict(m, ARRAY[2.0], ARRAY['a01', 'b01'], ARRAY[2.0])::numeric, 8) AS predicted,
+SELECT round(lmm_predict(m, ARRAY[2.0], ARRAY['a01', 'b01'], ARRAY[2.0])::numeric, 6) AS predicted,
 	round((2 * (SELECT estimate FROM lmm_fixef(m)) + 2 * lmm_blup(m, 'a01', 'a')
-		   + lmm_blup(m, 'b01', 'b'))::numeric, 8) AS by_hand
+		   + lmm_blup(m, 'b01', 'b'))::numeric, 6) AS by_hand
 FROM s;
 WITH s AS (SELECT lmm('y ~ 0 + x + (1 | a)', 'ratings') AS m)
-SELECT round(lmm_predict(m, ARRAY[2.0], 'a01'::text)::numeric, 8) AS one_term_predicted,
-	round((2 * (SELECT estimate FROM lmm_fixef(m)) + lmm_blup(m, 'a01'))::numeric, 8) AS by_hand
+SELECT round(lmm_predict(m, ARRAY[2.0], 'a01'::text)::numeric, 6) AS one_term_predicted,
+	round((2 * (SELECT estimate FROM lmm_fixef(m)) + lmm_blup(m, 'a01'))::numeric, 6) AS by_hand
 FROM s;
 
 -- scoring in parallel workers equals scoring in the leader
