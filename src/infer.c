@@ -60,7 +60,10 @@ typedef struct MlFit
 	double		n;
 } MlFit;
 
-/* The model's terms as an lme4 formula's right-hand side: "~ 1 + days + (1 + days | subject)". */
+/*
+ * The model's terms as an lme4 formula's right-hand side: "~ 1 + days + (1 +
+ * days | subject)", or the formula of a model fitted by lmm().
+ */
 static char *
 describe(const char *arg, const LmmModel *m)
 {
@@ -68,6 +71,11 @@ describe(const char *arg, const LmmModel *m)
 	int			k;
 
 	initStringInfo(&buf);
+	if (m->formula != NULL && m->formula[0] != '\0')
+	{
+		appendStringInfo(&buf, "%s: %s", arg, m->formula);
+		return buf.data;
+	}
 	appendStringInfo(&buf, "%s: ~ ", arg);
 	for (k = 0; k < m->p; k++)
 		appendStringInfo(&buf, "%s%s", k > 0 ? " + " : "", k == 0 ? "1" : m->x_names[k]);
@@ -90,7 +98,15 @@ ml_fit(const char *arg, const LmmModel *m)
 	if (m->flags & LMM_MODEL_REML)
 	{
 		LmmFit		fit;
-		LmmStatus	status = lmm_fit_ex(m->stats, 0, 0, &fit);
+		LmmStatus	status;
+
+		if (m->stats == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("lmm_anova cannot refit model %s by maximum likelihood", arg),
+					 errdetail("Models of lmm() or lmm_fit_terms, and models stored by lmm 0.2 or earlier, do not carry the statistics a refit needs."),
+					 errhint("Fit both models with the option 'method=ml', as lme4's anova compares ML fits.")));
+		status = lmm_fit_ex(m->stats, 0, 0, &fit);
 
 		if (status != LMM_OK)
 			refit_failed(status);
@@ -131,15 +147,16 @@ lmm_anova(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &ma);
 	lmm_model_from_datum(PG_GETARG_DATUM(1), &mb);
-	require_stats(&ma, "lmm_anova");
-	require_stats(&mb, "lmm_anova");
-
-	/* the same rows: count, and the response's mean and spread */
+	/*
+	 * The same rows: the count, as lme4 checks, and where both models carry
+	 * their statistics the response's mean and spread too.
+	 */
 	sa = ma.stats;
 	sb = mb.stats;
 	if (ma.n_obs != mb.n_obs ||
-		!close_enough(sa->mean[sa->p - 1], sb->mean[sb->p - 1]) ||
-		!close_enough(sa->comom[sa->p * sa->p - 1], sb->comom[sb->p * sb->p - 1]))
+		(sa != NULL && sb != NULL &&
+		 (!close_enough(sa->mean[sa->p - 1], sb->mean[sb->p - 1]) ||
+		  !close_enough(sa->comom[sa->p * sa->p - 1], sb->comom[sb->p * sb->p - 1]))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("models were not fitted to the same data"),

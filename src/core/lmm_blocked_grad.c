@@ -279,10 +279,11 @@ initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H
  * The criterion is even in each scalar term's theta, so the search runs
  * unbounded and folds theta back to |theta| at the end: a bound would make
  * theta_k = 0, where the gradient vanishes, a trap a projected step could
- * fall into.  Steps are capped at BFGS_MAX_STEP in each coordinate and
- * backtracked (on the criterion alone, the cheaper evaluation) until the
- * Armijo condition holds; the inverse Hessian starts as the identity scaled
- * by the first curvature seen, as in Nocedal and Wright.
+ * fall into; for the same reason no step comes close to 0, and a start
+ * there (a restart from a bound) moves to 0.1.  Steps are capped at
+ * BFGS_MAX_STEP in each coordinate and backtracked (on the criterion alone,
+ * the cheaper evaluation) until the Armijo condition holds; the inverse
+ * Hessian starts from differences of the gradient (initial_inverse_hessian).
  */
 int
 lmm_blocked_optimize(Work *w, double *theta, double *fmin)
@@ -303,6 +304,10 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				b,
 				result = 0;
 
+	/* a start on theta_k = 0 would stay there: start such terms at 0.1 */
+	for (a = 0; a < n; a++)
+		if (theta[a] == 0.0)
+			theta[a] = 0.1;
 	f = eval_grad(w, theta, g);
 	initial_inverse_hessian(w, theta, g, H);
 	for (it = 0; it < BFGS_MAX_ITER && isfinite(f); it++)
@@ -348,8 +353,25 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 		/* backtrack on the criterion alone, then the gradient at the point taken */
 		for (k = 0; k < 40; k++)
 		{
+			int			near_zero = 0;
+
+			/*
+			 * No step comes within a tenth of a theta's size of 0, where the
+			 * gradient vanishes by symmetry (a saddle when 0 is no minimum):
+			 * theta falls at most tenfold a step, and a singular fit's theta
+			 * reaches the boundary check below 1e-5 in a few steps.
+			 */
 			for (a = 0; a < n; a++)
+			{
 				xn[a] = theta[a] + t * d[a];
+				if (fabs(xn[a]) < 0.1 * fabs(theta[a]))
+					near_zero = 1;
+			}
+			if (near_zero)
+			{
+				t *= 0.5;
+				continue;
+			}
 			w->n_eval++;
 			fn = lmm_blocked_criterion(w, xn);
 			if (w->interrupted)

@@ -39,7 +39,7 @@ FROM (VALUES ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penici
 CREATE FUNCTION pg_temp.rel(a float8, b float8) RETURNS float8
 	LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) / greatest(abs(b), 1e-300) $$;
 
-SELECT plan(17);
+SELECT plan(21);
 
 SELECT is((SELECT count(*) FROM ffits WHERE m IS NOT NULL), 10::bigint, 'ten formula fits');
 
@@ -117,6 +117,36 @@ SELECT is((SELECT count(*) FROM sfits JOIN sref ON sref.method = sfits.fit_metho
 SELECT is((SELECT count(*) FROM sfits JOIN sref ON sref.method = sfits.fit_method
 		   WHERE sfits.criterion <= sref.criterion + 1e-12 * abs(sref.criterion)),
 		  2::bigint, 'singular crossed fit: criterion no worse than lme4''s converged fit');
+
+-- likelihood-ratio tests between ML fits with several terms, as lme4's
+-- anova(a, b) (make_anova_terms_refs.R); a REML fit of lmm() cannot be
+-- refitted, so it is refused with a hint
+CREATE TEMP TABLE aref (test text, row int, npar int, aic float8, bic float8,
+	loglik float8, deviance float8, chisq float8, df int, p float8);
+\copy aref FROM 'test/data/anova_terms.ref.csv' CSV HEADER
+CREATE TEMP TABLE aours AS
+SELECT 'penicillin'::text AS test, row_number() OVER () AS row, a.*
+FROM lmm_anova(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin', 'method=ml'),
+			   lmm('diameter ~ 1 + (1 | plate)', 'penicillin', 'method=ml')) a
+UNION ALL
+SELECT 'pastes', row_number() OVER (), a.*
+FROM lmm_anova(lmm('strength ~ 1 + (1 | batch)', 'pastes', 'method=ml'),
+			   lmm('strength ~ 1 + (1 | batch/cask)', 'pastes', 'method=ml')) a;
+SELECT is((SELECT count(*) FROM aref r JOIN aours o USING (test, row)
+		   WHERE o.npar = r.npar AND o.df IS NOT DISTINCT FROM r.df), 4::bigint,
+		  'lmm_anova with several terms: the smaller model first, npar and df as lme4');
+SELECT cmp_ok((SELECT max(greatest(pg_temp.rel(o.aic, r.aic), pg_temp.rel(o.bic, r.bic),
+								   pg_temp.rel(o.loglik, r.loglik), pg_temp.rel(o.deviance, r.deviance),
+								   coalesce(pg_temp.rel(o.chisq, r.chisq), 0)))
+			   FROM aref r JOIN aours o USING (test, row)), '<', 1e-8::float8,
+			  'lmm_anova with several terms: AIC, BIC, logLik, deviance and Chisq agree with lme4 to 1e-8');
+SELECT cmp_ok((SELECT max(pg_temp.rel(o.p_value, r.p)) FROM aref r JOIN aours o USING (test, row)
+			   WHERE r.row = 2), '<', 1e-6::float8,
+			  'lmm_anova with several terms: p-values agree with lme4 to 1e-6');
+SELECT throws_ok($$SELECT * FROM lmm_anova(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'),
+											lmm('diameter ~ 1 + (1 | plate)', 'penicillin', 'method=ml'))$$,
+				 '0A000', 'lmm_anova cannot refit model a by maximum likelihood',
+				 'lmm_anova refuses a REML fit of lmm(), which carries no statistics to refit');
 
 -- names and order as lme4 reports them
 SELECT is((SELECT array_agg(grp ORDER BY ord) FROM ffits, lmm_varcorr(m) WITH ORDINALITY v(grp, t1, t2, va, sd, co, ord)

@@ -164,7 +164,7 @@ SELECT throws_ok($$SELECT * FROM lmm_confint((SELECT m FROM old))$$, '0A000',
 	'lmm_confint(method=profile) needs a model that carries its statistics',
 	'profile intervals of a format 1 model ask for a refit');
 SELECT throws_ok($$SELECT * FROM lmm_anova((SELECT m FROM old), (SELECT m FROM old))$$, '0A000',
-	'lmm_anova needs a model that carries its statistics', 'lmm_anova of a format 1 model asks for a refit');
+	'lmm_anova cannot refit model a by maximum likelihood', 'lmm_anova of a format 1 model asks for a refit');
 SELECT is((SELECT count(*)::int FROM old, lmm_confint(m, 'method=wald')), 2,
 	'Wald intervals need nothing more');
 
