@@ -73,42 +73,33 @@ col(const Table *tb, const char *name)
 	return -1;
 }
 
-/* A reference value: the line of formula.ref.csv that starts with prefix. */
+/*
+ * A reference number: in the file's last line that starts with prefix, the
+ * number right after the prefix, or with last_field the line's last field.
+ */
 static double
-ref(const char *dir, const char *prefix)
+ref_in(const char *dir, const char *file, const char *prefix, int last_field)
 {
 	char		path[1024];
 	char		line[512];
 	FILE	   *f;
 	double		v = NAN;
 
-	snprintf(path, sizeof(path), "%s/formula.ref.csv", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if ((f = fopen(path, "r")) == NULL)
 		return NAN;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, prefix, strlen(prefix)) == 0)
-			v = atof(strrchr(line, ',') + 1);
+			v = atof(last_field ? strrchr(line, ',') + 1 : line + strlen(prefix));
 	fclose(f);
 	return v;
 }
 
-/* lmerTest's df of a coefficient: the line of formula_df.ref.csv that starts with prefix. */
+/* A reference value: the line of formula.ref.csv that starts with prefix. */
 static double
-df_ref(const char *dir, const char *prefix)
+ref(const char *dir, const char *prefix)
 {
-	char		path[1024];
-	char		line[512];
-	FILE	   *f;
-	double		v = NAN;
-
-	snprintf(path, sizeof(path), "%s/formula_df.ref.csv", dir);
-	if ((f = fopen(path, "r")) == NULL)
-		return NAN;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, prefix, strlen(prefix)) == 0)
-			v = atof(line + strlen(prefix));
-	fclose(f);
-	return v;
+	return ref_in(dir, "formula.ref.csv", prefix, 1);
 }
 
 /* Satterthwaite's df of the intercept of a fit against lmerTest's, relative difference. */
@@ -122,7 +113,7 @@ df_error(const char *dir, const LmmFit *fit, const char *name)
 	double		want;
 
 	snprintf(pre, sizeof(pre), "%s,%s,(Intercept),", name, fit->reml ? "REML" : "ML");
-	want = df_ref(dir, pre);
+	want = ref_in(dir, "formula_df.ref.csv", pre, 0);
 	printf("%s %s: df %.10g, lmerTest %.10g\n", name, fit->reml ? "REML" : "ML", df, want);
 	return fabs(df - want) / want;
 }

@@ -9,10 +9,7 @@
 #   pastes:     strength ~ 1 + (1 | batch)  vs  strength ~ 1 + (1 | batch/cask)
 # CI never runs R.
 suppressPackageStartupMessages(library(lme4))
-tight <- lmerControl(optimizer = "nloptwrap",
-                     optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-14, xtol_rel = 0,
-                                    ftol_rel = 0, maxeval = 1e5),
-                     check.conv.singular = "ignore", check.conv.grad = "ignore")
+source("formula_models.R")
 num <- function(x) ifelse(is.na(x), "", sprintf("%.17g", x))
 rows <- character(0)
 add <- function(name, a, b) {
@@ -24,10 +21,10 @@ add <- function(name, a, b) {
 }
 pen <- read.csv("penicillin.csv", colClasses = c("numeric", "character", "character"))
 add("penicillin",
-    lmer(diameter ~ 1 + (1 | plate), pen, REML = FALSE, control = tight),
-    lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen, REML = FALSE, control = tight))
+    lmer(diameter ~ 1 + (1 | plate), pen, REML = FALSE, control = tight_control),
+    lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen, REML = FALSE, control = tight_control))
 pas <- read.csv("pastes.csv", colClasses = c("numeric", "character", "character", "character"))
 add("pastes",
-    lmer(strength ~ 1 + (1 | batch), pas, REML = FALSE, control = tight),
-    lmer(strength ~ 1 + (1 | batch/cask), pas, REML = FALSE, control = tight))
+    lmer(strength ~ 1 + (1 | batch), pas, REML = FALSE, control = tight_control),
+    lmer(strength ~ 1 + (1 | batch/cask), pas, REML = FALSE, control = tight_control))
 writeLines(c("test,row,npar,aic,bic,loglik,deviance,chisq,df,p", rows), "anova_terms.ref.csv")

@@ -17,13 +17,10 @@ y <- round(5 + b1[g1] + rnorm(n), 6)
 d <- data.frame(y = y, g1 = sprintf("a%02d", g1), g2 = sprintf("b%02d", g2))
 write.csv(d, "crossed_singular.csv", row.names = FALSE, quote = FALSE)
 d <- read.csv("crossed_singular.csv")
-tight <- lmerControl(optimizer = "nloptwrap",
-                     optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-14, xtol_rel = 0,
-                                    ftol_rel = 0, maxeval = 1e5),
-                     check.conv.singular = "ignore", check.conv.grad = "ignore")
+source("formula_models.R")
 rows <- character(0)
 for (reml in c(TRUE, FALSE)) {
-  m <- lmer(y ~ 1 + (1 | g1) + (1 | g2), d, REML = reml, control = tight)
+  m <- lmer(y ~ 1 + (1 | g1) + (1 | g2), d, REML = reml, control = tight_control)
   th <- getME(m, "theta")
   crit <- if (reml) m@devcomp$cmp[["REML"]] else m@devcomp$cmp[["dev"]]
   rows <- c(rows, sprintf("%s,%.17g,%.17g,%.17g,%.17g", if (reml) "REML" else "ML",

@@ -133,46 +133,13 @@ write_data(data.frame(replicate = as.integer(as.character(cake$replicate)),
                       stringsAsFactors = FALSE), "cake.csv")
 write_data(make_ratings(SEED_RATINGS), "ratings.csv")
 
-# Read a data CSV back: listed columns become factors (levels sorted, numerically
-# for all-integer labels), the others numbers.
-read_data <- function(file, keys) {
-  d <- read.csv(file, colClasses = "character")
-  for (j in names(d)) {
-    if (j %in% keys) {
-      lv <- unique(d[[j]])
-      lv <- if (all(grepl("^[0-9]+$", lv))) lv[order(as.integer(lv))] else sort(lv)
-      d[[j]] <- factor(d[[j]], levels = lv)
-    } else {
-      d[[j]] <- as.numeric(d[[j]])
-    }
-  }
-  d
-}
-
-specs <- list(
-  penicillin  = list(file = "penicillin.csv", keys = c("plate", "sample"),
-                     formula = diameter ~ 1 + (1 | plate) + (1 | sample)),
-  pastes      = list(file = "pastes.csv", keys = c("batch", "cask", "sample"),
-                     formula = strength ~ 1 + (1 | batch/cask)),
-  ratings     = list(file = "ratings.csv", keys = c("a", "b"),
-                     formula = y ~ x + (x | a) + (1 | b)),
-  sleep_uncor = list(file = "sleepstudy.csv", keys = "Subject",
-                     formula = Reaction ~ Days + (Days || Subject)),
-  cake        = list(file = "cake.csv", keys = c("replicate", "recipe", "temperature"),
-                     formula = angle ~ recipe + temp + (1 | recipe:replicate))
-)
+source("formula_models.R")
 
 # ---------------------------------------------------------------------------
 # 2. fits
 # ---------------------------------------------------------------------------
 
-controls <- list(
-  default = lmerControl(),
-  tight   = lmerControl(optimizer = "nloptwrap",
-                        optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-14, xtol_rel = 0,
-                                       ftol_rel = 0, maxeval = 1e5),
-                        check.conv.singular = "ignore", check.conv.grad = "ignore")
-)
+controls <- list(default = lmerControl(), tight = tight_control)
 
 # Fit, collecting (and muffling) warnings and messages so that they can be reported.
 fit <- function(formula, data, REML, control) {
