@@ -131,27 +131,31 @@ read_tail(JsonbContainer *root, LmmModel *m)
 	if (inf.type != jbvNull)
 	{
 		JsonbContainer *o = lmm_json_container(T, inf, false, 2, "inference");
+		JsonbValue	vv = lmm_json_key(T, o, "vcov_varpar");
+		JsonbValue	jv = lmm_json_key(T, o, "jacobian");
 
+		/* sizes first: a short text must not claim gigabytes */
 		m->ninf = lmm_model_ntheta(m) + 1;
+		lmm_json_check_rows(T, vv, m->ninf, m->ninf, "inference.vcov_varpar");
+		lmm_json_check_rows(T, jv, m->ninf, m->p * m->p, "inference.jacobian");
 		m->vcov_varpar = palloc(sizeof(double) * m->ninf * m->ninf);
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "vcov_varpar"), m->ninf, m->ninf,
-						 m->vcov_varpar, "inference.vcov_varpar");
-		m->jac = palloc(sizeof(double) * m->ninf * m->p * m->p);
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "jacobian"), m->ninf, m->p * m->p,
-						 m->jac, "inference.jacobian");
+		lmm_json_f8_rows(T, vv, m->ninf, m->ninf, m->vcov_varpar, "inference.vcov_varpar");
+		m->jac = palloc_extended(sizeof(double) * m->ninf * m->p * m->p, MCXT_ALLOC_HUGE);
+		lmm_json_f8_rows(T, jv, m->ninf, m->p * m->p, m->jac, "inference.jacobian");
 	}
 	if (st.type != jbvNull)
 	{
 		JsonbContainer *o = lmm_json_container(T, st, false, 4, "stats");
+		JsonbValue	lv = lmm_json_key(T, o, "levels");
 		LmmStats   *s = palloc0(sizeof(LmmStats));
 
 		lmm_stats_init(s, m->p, m->q);
+		lmm_json_check_rows(T, lv, m->nlevels, s->stride, "stats.levels");
 		s->n = lmm_json_f8(T, lmm_json_key(T, o, "n"), "stats.n");
 		lmm_json_f8_array(T, lmm_json_key(T, o, "mean"), m->p, s->mean, "stats.mean");
 		lmm_json_f8_rows(T, lmm_json_key(T, o, "comom"), m->p, m->p, s->comom, "stats.comom");
 		s->level = palloc_extended(sizeof(double) * (m->nlevels * s->stride + 1), MCXT_ALLOC_HUGE);
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "levels"), m->nlevels, s->stride, s->level,
-						 "stats.levels");
+		lmm_json_f8_rows(T, lv, m->nlevels, s->stride, s->level, "stats.levels");
 		s->nlevels = s->capacity = m->nlevels;
 		m->stats = s;
 	}
@@ -187,6 +191,8 @@ read_term(JsonbContainer *arr, int64 i, char **grp, char **key_type, int *q,
 		  double **b, double **condvar)
 {
 	JsonbContainer *re = lmm_json_container(T, lmm_json_elem(arr, i), false, 7, "random[]");
+	JsonbValue	bv = lmm_json_key(T, re, "b");
+	JsonbValue	cv = lmm_json_key(T, re, "condvar");
 	int64		n;
 
 	*grp = lmm_json_str(T, lmm_json_key(T, re, "grp"), "grp");
@@ -198,10 +204,12 @@ read_term(JsonbContainer *arr, int64 i, char **grp, char **key_type, int *q,
 	*theta = palloc(sizeof(double) * LMM_NTHETA(*q));
 	lmm_json_f8_array(T, lmm_json_key(T, re, "theta"), LMM_NTHETA(*q), *theta, "theta");
 	*levels = lmm_json_str_array(T, lmm_json_key(T, re, "levels"), -1, nlevels, "levels");
+	lmm_json_check_rows(T, bv, *nlevels, *q, "b");
+	lmm_json_check_rows(T, cv, *nlevels, *q * *q, "condvar");
 	*b = palloc_extended(sizeof(double) * (*nlevels * *q + 1), MCXT_ALLOC_HUGE);
-	lmm_json_f8_rows(T, lmm_json_key(T, re, "b"), *nlevels, *q, *b, "b");
+	lmm_json_f8_rows(T, bv, *nlevels, *q, *b, "b");
 	*condvar = palloc_extended(sizeof(double) * (*nlevels * *q * *q + 1), MCXT_ALLOC_HUGE);
-	lmm_json_f8_rows(T, lmm_json_key(T, re, "condvar"), *nlevels, *q * *q, *condvar, "condvar");
+	lmm_json_f8_rows(T, cv, *nlevels, *q * *q, *condvar, "condvar");
 }
 
 PG_FUNCTION_INFO_V1(lmm_model_out);
