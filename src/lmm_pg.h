@@ -37,6 +37,7 @@ extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
 extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
 extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
+extern double lmm_finite_result(double v, const char *what);
 
 /* JSON text forms (json_io.c). */
 extern void lmm_json_append_f8(StringInfo buf, double v);

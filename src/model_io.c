@@ -69,6 +69,23 @@ lmm_model_corrupt(const char *problem)
 			 errdetail("Refit the model with lmm_fit.")));
 }
 
+/*
+ * A result computed from a model must be a finite number.  A model edited by
+ * hand, or one fitted to data near the limits of double precision, can make
+ * a product or a square overflow: report that instead of returning Infinity
+ * or NaN.
+ */
+double
+lmm_finite_result(double v, const char *what)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range for type double precision", what),
+				 errdetail("The model's estimates are too large for this result; refit the model on rescaled data.")));
+	return v;
+}
+
 /* Append n rows of w numbers as a JSON array of arrays. */
 static void
 append_rows(StringInfo buf, const double *a, int64 n, int w)
