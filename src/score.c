@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "parser/parse_type.h"
@@ -186,15 +188,28 @@ key_level(ScoreCache *c, FunctionCallInfo fcinfo, int argno)
 	return level;
 }
 
+/* Error for a NaN or infinite input value (as the aggregates refuse them). */
+static void
+check_finite(double v, const char *what, int pos)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is %s", pos > 0 ? psprintf("%s[%d]", what, pos) : what,
+						isnan(v) ? "NaN" : "infinite"),
+				 errdetail("Scoring needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
+}
+
 /*
- * Read the float8[] argument argno, which must hold exactly n values;
- * false if it holds a NULL (the answer is then NULL).
+ * Read the float8[] argument argno, which must hold exactly n finite
+ * values; false if it holds a NULL (the answer is then NULL).
  */
 static bool
 row_values(FunctionCallInfo fcinfo, int argno, const char *what, int n,
 		   const double **values)
 {
 	int			len = lmm_read_vector(fcinfo, argno, what, values);
+	int			k;
 
 	if (len >= 0 && len != n)
 		ereport(ERROR,
@@ -202,7 +217,21 @@ row_values(FunctionCallInfo fcinfo, int argno, const char *what, int n,
 				 errmsg("%s has %d elements but the model has %d", what, len, n),
 				 errdetail("Pass the %s values in the order the model was fitted with, without the intercept.",
 						   strcmp(what, "x") == 0 ? "fixed-effect" : "random-effect")));
+	for (k = 0; k < len; k++)
+		check_finite((*values)[k], what, k + 1);
 	return len >= 0;
+}
+
+/* A prediction or residual must be finite: products of huge values overflow. */
+static double
+finite_score(double v)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the prediction is out of range for type double precision"),
+				 errdetail("The row's values times the model's estimates overflow; rescale x or z (and refit).")));
+	return v;
 }
 
 /*
@@ -239,7 +268,7 @@ predict_row(FunctionCallInfo fcinfo, int x_arg, int g_arg, int z_arg,
 		for (k = 1; k < m->q; k++)
 			sum += lmm_index_b(level, k) * z[k - 1];
 	}
-	*eta = sum;
+	*eta = finite_score(sum);
 	return true;
 }
 
@@ -271,7 +300,8 @@ lmm_residual(PG_FUNCTION_ARGS)
 
 	if (!predict_row(fcinfo, 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(PG_GETARG_FLOAT8(1) - eta);
+	check_finite(PG_GETARG_FLOAT8(1), "y", 0);
+	PG_RETURN_FLOAT8(finite_score(PG_GETARG_FLOAT8(1) - eta));
 }
 
 PG_FUNCTION_INFO_V1(lmm_blup);
