@@ -35,6 +35,7 @@ typedef struct TermsState
 {
 	LmmTermStats stats;
 	text	   *spec;			/* the first row's spec, to compare later rows' */
+	text	   *options;		/* the first row's options, or NULL */
 	LmmOptions	opts;
 	int			p;
 	int			k;
@@ -124,6 +125,16 @@ check_finite(const double *v, int n, const char *what, int64 row)
 					 errdetail("lmm needs finite numbers; filter the row out or replace the value.")));
 }
 
+/* Nonzero when two texts (either may be NULL) are equal byte for byte. */
+static bool
+same_text(text *a, text *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
 PG_FUNCTION_INFO_V1(lmm_terms_trans);
 
 /*
@@ -165,10 +176,14 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 		st = palloc0(sizeof(TermsState));
 		st->spec = PG_GETARG_TEXT_P_COPY(5);
 		parse_spec(st, text_to_cstring(st->spec));
-		memset(&st->opts, 0, sizeof(LmmOptions));
-		st->opts.reml = true;
 		if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
-			lmm_parse_options(text_to_cstring(PG_GETARG_TEXT_PP(6)), &st->opts);
+			st->options = PG_GETARG_TEXT_P_COPY(6);
+		lmm_parse_options(st->options ? text_to_cstring(st->options) : NULL, &st->opts);
+		if (st->opts.n_x_names >= 0 || st->opts.n_z_names >= 0 || st->opts.g_name_given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lmm_fit_terms and lmm() take only the option \"method\""),
+					 errdetail("The names of the columns and terms come from the spec (in lmm(), from the formula).")));
 		for (t = 0; t < st->k; t++)
 			q[t] = st->q[t];
 		lmm_terms_init(&st->stats, st->p, st->k, q);
@@ -176,15 +191,17 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		text	   *spec = PG_GETARG_TEXT_PP(5);
-
 		st = (TermsState *) PG_GETARG_POINTER(0);
-		if (VARSIZE_ANY_EXHDR(spec) != VARSIZE_ANY_EXHDR(st->spec) ||
-			memcmp(VARDATA_ANY(spec), VARDATA_ANY(st->spec), VARSIZE_ANY_EXHDR(spec)) != 0)
+		if (!same_text(PG_GETARG_TEXT_PP(5), st->spec))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the spec of lmm_fit_terms changed between rows"),
 					 errdetail("One fit has one spec; pass it as a constant.")));
+		if (PG_NARGS() > 6 && !same_text(PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6), st->options))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the options of lmm_fit_terms changed between rows"),
+					 errdetail("Pass the same options text for every row, e.g. as a constant.")));
 	}
 	st->n_rows++;
 
