@@ -351,6 +351,7 @@ lmm_state_pack(const LmmAggState *st, bool ml)
 	FmgrInfo	send;
 	size_t		size;
 	bytea	   *result;
+	const char *problem;
 	int64		j;
 
 	meta.flags = ml ? LMM_STATS_ML : 0;
@@ -361,6 +362,14 @@ lmm_state_pack(const LmmAggState *st, bool ml)
 	meta.x_names = st->opts.x_names;
 	meta.n_z_names = st->opts.n_z_names;
 	meta.z_names = st->opts.z_names;
+
+	/* never write a value that reading it back would refuse */
+	problem = st->started ? lmm_stats_check(&st->stats, &meta) : NULL;
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the statistics overflow double precision: %s", problem),
+				 errdetail("Values near 1e154 or above square to infinity; rescale y, x or z.")));
 
 	keys.data = palloc_extended(sizeof(unsigned char *) * (J + 1), MCXT_ALLOC_HUGE);
 	keys.len = palloc_extended(sizeof(uint32_t) * (J + 1), MCXT_ALLOC_HUGE);
