@@ -224,12 +224,12 @@ row_values(FunctionCallInfo fcinfo, int argno, const char *what, int n,
 
 /* A prediction or residual must be finite: products of huge values overflow. */
 static double
-finite_score(double v)
+finite_score(double v, const char *what)
 {
 	if (!isfinite(v))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the prediction is out of range for type double precision"),
+				 errmsg("the %s is out of range for type double precision", what),
 				 errdetail("The row's values times the model's estimates overflow; rescale x or z (and refit).")));
 	return v;
 }
@@ -268,7 +268,7 @@ predict_row(FunctionCallInfo fcinfo, int x_arg, int g_arg, int z_arg,
 		for (k = 1; k < m->q; k++)
 			sum += lmm_index_b(level, k) * z[k - 1];
 	}
-	*eta = finite_score(sum);
+	*eta = finite_score(sum, "prediction");
 	return true;
 }
 
@@ -301,7 +301,7 @@ lmm_residual(PG_FUNCTION_ARGS)
 	if (!predict_row(fcinfo, 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
 		PG_RETURN_NULL();
 	check_finite(PG_GETARG_FLOAT8(1), "y", 0);
-	PG_RETURN_FLOAT8(finite_score(PG_GETARG_FLOAT8(1) - eta));
+	PG_RETURN_FLOAT8(finite_score(PG_GETARG_FLOAT8(1) - eta, "residual"));
 }
 
 PG_FUNCTION_INFO_V1(lmm_blup);
