@@ -426,6 +426,12 @@ lmm_state_from_parts(const LmmStats *s, const LmmStatsMeta *meta)
 				 errmsg("the group key type \"%s\" of these statistics does not exist",
 						meta->key_type),
 				 errdetail("Create the type on this server, or compute the statistics with keys cast to text.")));
+	if (get_typtype(key_type) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the group key type \"%s\" of these statistics is a pseudo-type",
+						meta->key_type),
+				 errdetail("Group keys have an ordinary type with a default hash operator class, such as integer, text or date; recompute the statistics with lmm_stats.")));
 	st->ctx = CurrentMemoryContext;
 	st->key_type = key_type;
 	st->collation = get_typcollation(key_type);
