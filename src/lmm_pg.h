@@ -38,6 +38,7 @@ extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
 extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
 extern double lmm_finite_result(double v, const char *what);
+extern void lmm_verify_encoding(const char *type, const char *s);
 
 /* JSON text forms (json_io.c). */
 extern void lmm_json_append_f8(StringInfo buf, double v);

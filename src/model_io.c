@@ -392,6 +392,22 @@ lmm_packed_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * Error unless a string of a binary value is valid in the server encoding:
+ * the same SQLSTATE as PostgreSQL's check, with what to do.
+ */
+void
+lmm_verify_encoding(const char *type, const char *s)
+{
+	if (!pg_verifymbstr(s, strlen(s), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid binary %s value: a string is not valid in encoding \"%s\"",
+						type, GetDatabaseEncodingName()),
+				 errdetail("Send the bytes that %s's binary output produced on a server with the same encoding, or use the text form.",
+						   type)));
+}
+
 PG_FUNCTION_INFO_V1(lmm_model_recv);
 
 /* Binary input: every check of lmm_model_in, plus the strings' encoding. */
@@ -412,25 +428,25 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid binary lmm_model value: %s", problem),
 				 errdetail("Send the bytes that lmm_model's binary output produced.")));
-	pg_verifymbstr(m.grp, strlen(m.grp), false);
-	pg_verifymbstr(m.key_type, strlen(m.key_type), false);
+	lmm_verify_encoding(T, m.grp);
+	lmm_verify_encoding(T, m.key_type);
 	for (k = 0; k < m.p; k++)
-		pg_verifymbstr(m.x_names[k], strlen(m.x_names[k]), false);
+		lmm_verify_encoding(T, m.x_names[k]);
 	for (k = 0; k < m.q; k++)
-		pg_verifymbstr(m.z_names[k], strlen(m.z_names[k]), false);
+		lmm_verify_encoding(T, m.z_names[k]);
 	for (j = 0; j < m.nlevels; j++)
-		pg_verifymbstr(m.levels[j], strlen(m.levels[j]), false);
+		lmm_verify_encoding(T, m.levels[j]);
 	if (m.formula)
-		pg_verifymbstr(m.formula, strlen(m.formula), false);
+		lmm_verify_encoding(T, m.formula);
 	for (t = 0; t < m.nextra; t++)
 	{
 		const LmmModelTerm *et = &m.extra[t];
 
-		pg_verifymbstr(et->grp, strlen(et->grp), false);
+		lmm_verify_encoding(T, et->grp);
 		for (k = 0; k < et->q; k++)
-			pg_verifymbstr(et->z_names[k], strlen(et->z_names[k]), false);
+			lmm_verify_encoding(T, et->z_names[k]);
 		for (j = 0; j < et->nlevels; j++)
-			pg_verifymbstr(et->levels[j], strlen(et->levels[j]), false);
+			lmm_verify_encoding(T, et->levels[j]);
 	}
 	buf->cursor = buf->len;
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));

@@ -493,12 +493,12 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 		bad_packed(source, problem);
 	if (source == LMM_FROM_WIRE)
 	{
-		pg_verifymbstr(meta.g_name, strlen(meta.g_name), false);
-		pg_verifymbstr(meta.key_type, strlen(meta.key_type), false);
+		lmm_verify_encoding("lmm_stats", meta.g_name);
+		lmm_verify_encoding("lmm_stats", meta.key_type);
 		for (k = 0; k < meta.n_x_names; k++)
-			pg_verifymbstr(meta.x_names[k], strlen(meta.x_names[k]), false);
+			lmm_verify_encoding("lmm_stats", meta.x_names[k]);
 		for (k = 0; k < meta.n_z_names; k++)
-			pg_verifymbstr(meta.z_names[k], strlen(meta.z_names[k]), false);
+			lmm_verify_encoding("lmm_stats", meta.z_names[k]);
 	}
 	st = lmm_state_from_parts(&s, &meta);
 	if (s.nlevels == 0)
