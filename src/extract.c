@@ -47,20 +47,20 @@ lmm_fixef(PG_FUNCTION_ARGS)
 		values[1] = Float8GetDatum(m.beta[k]);
 		values[2] = Float8GetDatum(se);
 		if (se > 0.0)
-			values[3] = Float8GetDatum(m.beta[k] / se);
+			values[3] = Float8GetDatum(lmm_finite_result(m.beta[k] / se, "a t value"));
 		else
 			nulls[3] = true;
 		L[k] = 1.0;
 		df = lmm_satterthwaite_df(m.ninf, m.p, m.vcov_varpar, m.jac, m.vcov, L);
 		L[k] = 0.0;
-		if (se > 0.0 && df > 0.0)
+		if (se > 0.0 && df > 0.0 && isfinite(df))
 		{
 			double		half = lmm_qt(0.975, df) * se;
 
 			values[4] = Float8GetDatum(df);
 			values[5] = Float8GetDatum(lmm_pt_two_sided(m.beta[k] / se, df));
-			values[6] = Float8GetDatum(m.beta[k] - half);
-			values[7] = Float8GetDatum(m.beta[k] + half);
+			values[6] = Float8GetDatum(lmm_finite_result(m.beta[k] - half, "a confidence bound"));
+			values[7] = Float8GetDatum(lmm_finite_result(m.beta[k] + half, "a confidence bound"));
 			nulls[4] = nulls[5] = nulls[6] = nulls[7] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -130,7 +130,7 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 
 		for (a = 0; a < term.q; a++)
 		{
-			double		v = re_cov(&term, m.sigma, a, a);
+			double		v = lmm_finite_result(re_cov(&term, m.sigma, a, a), "a variance");
 
 			memset(nulls, false, sizeof(nulls));
 			values[0] = grp;
@@ -144,9 +144,11 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 		for (a = 0; a < term.q; a++)
 			for (b = a + 1; b < term.q; b++)
 			{
-				double		c = re_cov(&term, m.sigma, b, a);
-				double		sd = sqrt(re_cov(&term, m.sigma, a, a) *
-									  re_cov(&term, m.sigma, b, b));
+				double		c = lmm_finite_result(re_cov(&term, m.sigma, b, a), "a covariance");
+
+				/* the correlation from T alone: sigma^2 cancels, and may overflow */
+				double		r = re_cov(&term, 1.0, b, a);
+				double		sd = sqrt(re_cov(&term, 1.0, a, a)) * sqrt(re_cov(&term, 1.0, b, b));
 
 				memset(nulls, false, sizeof(nulls));
 				values[0] = grp;
@@ -155,7 +157,7 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 				values[3] = Float8GetDatum(c);
 				nulls[4] = true;
 				if (sd > 0.0)
-					values[5] = Float8GetDatum(c / sd);
+					values[5] = Float8GetDatum(lmm_finite_result(r / sd, "a correlation"));
 				else
 					nulls[5] = true;
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -164,7 +166,7 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 	memset(nulls, false, sizeof(nulls));
 	values[0] = CStringGetTextDatum("Residual");
 	nulls[1] = nulls[2] = nulls[5] = true;
-	values[3] = Float8GetDatum(m.sigma * m.sigma);
+	values[3] = Float8GetDatum(lmm_finite_result(m.sigma * m.sigma, "the residual variance"));
 	values[4] = Float8GetDatum(m.sigma);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;

@@ -143,10 +143,11 @@ report_fit_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
 					 errdetail("Rescale y, x or z (values near 1e154 or above square to infinity).")));
 			break;
 		case LMM_ERR_INCONSISTENT:
+			/* real rows give consistent sums: this is lost precision (or edited statistics) */
 			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the statistics are inconsistent: a group's cross-product matrix is not positive semidefinite"),
-					 errdetail("Statistics built by lmm_stats from real rows are always consistent; recompute them.")));
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("a group's cross-product matrix is not positive definite in double precision"),
+					 errdetail("This happens when the columns of z (or x) have very different scales, e.g. values near 1e8 next to an intercept; center or rescale them. Statistics edited by hand can cause it too: recompute them with lmm_stats.")));
 			break;
 		case LMM_ERR_OPTIMIZER:
 			ereport(ERROR,

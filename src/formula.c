@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -299,6 +300,7 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 	char		err[256];
 	char	   *nsp,
 			   *rel;
+	char		relkind;
 	const char *fschema;
 	StringInfoData sql,
 				spec,
@@ -326,6 +328,14 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid),
 				 errdetail("Pass the source as a table or view name, e.g. 'patients'::regclass.")));
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW &&
+		relkind != RELKIND_MATVIEW && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table, view or materialized view", rel),
+				 errdetail("lmm() reads its rows from a table, a view, a materialized view or a foreign table.")));
 	rs->relid = relid;
 	rs->relname = rel;
 	rs->source = quote_qualified_identifier(nsp, rel);

@@ -33,22 +33,39 @@ require_stats(const LmmModel *m, const char *what)
 				 errdetail("This model was stored by lmm 0.2 or earlier; refit it with lmm_fit to use %s.", what)));
 }
 
-/* Raise a refit's failure (the statistics fitted once, so this is rare). */
+/*
+ * Raise a refit's failure.  The statistics fitted once, so apart from a
+ * cancel this means lost precision, or statistics that were edited and no
+ * longer belong to the model.
+ */
 static void
 refit_failed(LmmStatus status)
 {
-	if (status == LMM_ERR_INTERRUPTED)
+	switch (status)
 	{
-		CHECK_FOR_INTERRUPTS();
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("canceling the refit on request"),
-				 errdetail("The refit was interrupted; run the statement again.")));
+		case LMM_ERR_INTERRUPTED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling the refit on request"),
+					 errdetail("The refit was interrupted; run the statement again.")));
+			break;
+		case LMM_ERR_NONFINITE:
+		case LMM_ERR_INCONSISTENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the model's statistics cannot be refitted in double precision"),
+					 errdetail("Refit the model on centered or rescaled data.")));
+			break;
+		case LMM_ERR_OPTIMIZER:
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("the optimizer (NLopt BOBYQA) failed in the refit"),
+					 errdetail("Try rescaling the covariates; report the data if it persists.")));
+			break;
+		default:
+			lmm_model_corrupt("its statistics do not describe a model that can be fitted");
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("refitting the model by maximum likelihood failed (status %d)", (int) status),
-			 errdetail("The model's statistics could not be refitted; report the data if it persists.")));
 }
 
 /* What a likelihood-ratio test needs of one model, refitted by ML if it was REML. */
@@ -178,14 +195,15 @@ lmm_anova(PG_FUNCTION_ARGS)
 
 		values[0] = CStringGetTextDatum(x->label);
 		values[1] = Int32GetDatum(x->npar);
-		values[2] = Float8GetDatum(x->deviance + 2.0 * x->npar);
-		values[3] = Float8GetDatum(x->deviance + x->npar * log(x->n));
+		values[2] = Float8GetDatum(lmm_finite_result(x->deviance + 2.0 * x->npar, "AIC"));
+		values[3] = Float8GetDatum(lmm_finite_result(x->deviance + x->npar * log(x->n), "BIC"));
 		values[4] = Float8GetDatum(-x->deviance / 2.0);
 		values[5] = Float8GetDatum(x->deviance);
 		if (r == 1)
 		{
 			const MlFit *s = &f[order[0]];
-			double		chisq = fmax(0.0, s->deviance - x->deviance);
+			double		chisq = lmm_finite_result(fmax(0.0, s->deviance - x->deviance),
+												  "the chi-square statistic");
 			int			df = x->npar - s->npar;
 
 			values[6] = Float8GetDatum(chisq);
@@ -221,16 +239,16 @@ varpar_name(const LmmModel *m, int k)
 	return psprintf("cor_%s.%s|%s", m->z_names[col + k], m->z_names[col], m->grp);
 }
 
-/* Emit one interval row. */
+/* Emit one interval row; a bound the profile could not find is NULL. */
 static void
 put_interval(ReturnSetInfo *rsinfo, const char *name, double est, double lo,
 			 double hi, const char *method)
 {
 	Datum		values[5];
-	bool		nulls[5] = {false, false, isnan(lo), isnan(hi), false};
+	bool		nulls[5] = {false, false, !isfinite(lo), !isfinite(hi), false};
 
 	values[0] = CStringGetTextDatum(name);
-	values[1] = Float8GetDatum(est);
+	values[1] = Float8GetDatum(lmm_finite_result(est, "an estimate"));
 	values[2] = Float8GetDatum(lo);
 	values[3] = Float8GetDatum(hi);
 	values[4] = CStringGetTextDatum(method);
@@ -267,8 +285,9 @@ lmm_confint(PG_FUNCTION_ARGS)
 		{
 			double		se = sqrt(m.vcov[k * m.p + k]);
 
-			put_interval(rsinfo, m.x_names[k], m.beta[k], m.beta[k] - zq * se,
-						 m.beta[k] + zq * se, "wald");
+			put_interval(rsinfo, m.x_names[k], m.beta[k],
+						 lmm_finite_result(m.beta[k] - zq * se, "a Wald bound"),
+						 lmm_finite_result(m.beta[k] + zq * se, "a Wald bound"), "wald");
 		}
 	}
 	else

@@ -195,6 +195,26 @@ lmm_json_str_array(const char *type, JsonbValue v, int64 n, int64 *n_out,
 	return out;
 }
 
+/*
+ * Error unless v is a JSON array of n arrays of w elements, checked before
+ * the caller allocates room for their numbers: the sizes come from other
+ * parts of the text, and a short text must not make us allocate gigabytes.
+ */
+void
+lmm_json_check_rows(const char *type, JsonbValue v, int64 n, int w,
+					const char *what)
+{
+	JsonbContainer *arr = lmm_json_container(type, v, true, n, what);
+	int64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		lmm_json_container(type, lmm_json_elem(arr, i), true, w, what);
+	}
+}
+
 /* Fill n rows of width w from a JSON array of n arrays of w numbers. */
 void
 lmm_json_f8_rows(const char *type, JsonbValue v, int64 n, int w, double *out,

@@ -37,6 +37,8 @@ extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
 extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
 extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
+extern double lmm_finite_result(double v, const char *what);
+extern void lmm_verify_encoding(const char *type, const char *s);
 
 /* JSON text forms (json_io.c). */
 extern void lmm_json_append_f8(StringInfo buf, double v);
@@ -56,6 +58,8 @@ extern void lmm_json_f8_array(const char *type, JsonbValue v, int64 n,
 							  double *out, const char *what);
 extern char **lmm_json_str_array(const char *type, JsonbValue v, int64 n,
 								 int64 *n_out, const char *what);
+extern void lmm_json_check_rows(const char *type, JsonbValue v, int64 n, int w,
+								const char *what);
 extern void lmm_json_f8_rows(const char *type, JsonbValue v, int64 n, int w,
 							 double *out, const char *what);
 

@@ -69,6 +69,23 @@ lmm_model_corrupt(const char *problem)
 			 errdetail("Refit the model with lmm_fit.")));
 }
 
+/*
+ * A result computed from a model must be a finite number.  A model edited by
+ * hand, or one fitted to data near the limits of double precision, can make
+ * a product or a square overflow: report that instead of returning Infinity
+ * or NaN.
+ */
+double
+lmm_finite_result(double v, const char *what)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range for type double precision", what),
+				 errdetail("The model's estimates are too large for this result; refit the model on rescaled data.")));
+	return v;
+}
+
 /* Append n rows of w numbers as a JSON array of arrays. */
 static void
 append_rows(StringInfo buf, const double *a, int64 n, int w)
@@ -131,27 +148,31 @@ read_tail(JsonbContainer *root, LmmModel *m)
 	if (inf.type != jbvNull)
 	{
 		JsonbContainer *o = lmm_json_container(T, inf, false, 2, "inference");
+		JsonbValue	vv = lmm_json_key(T, o, "vcov_varpar");
+		JsonbValue	jv = lmm_json_key(T, o, "jacobian");
 
+		/* sizes first: a short text must not claim gigabytes */
 		m->ninf = lmm_model_ntheta(m) + 1;
+		lmm_json_check_rows(T, vv, m->ninf, m->ninf, "inference.vcov_varpar");
+		lmm_json_check_rows(T, jv, m->ninf, m->p * m->p, "inference.jacobian");
 		m->vcov_varpar = palloc(sizeof(double) * m->ninf * m->ninf);
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "vcov_varpar"), m->ninf, m->ninf,
-						 m->vcov_varpar, "inference.vcov_varpar");
-		m->jac = palloc(sizeof(double) * m->ninf * m->p * m->p);
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "jacobian"), m->ninf, m->p * m->p,
-						 m->jac, "inference.jacobian");
+		lmm_json_f8_rows(T, vv, m->ninf, m->ninf, m->vcov_varpar, "inference.vcov_varpar");
+		m->jac = palloc_extended(sizeof(double) * m->ninf * m->p * m->p, MCXT_ALLOC_HUGE);
+		lmm_json_f8_rows(T, jv, m->ninf, m->p * m->p, m->jac, "inference.jacobian");
 	}
 	if (st.type != jbvNull)
 	{
 		JsonbContainer *o = lmm_json_container(T, st, false, 4, "stats");
+		JsonbValue	lv = lmm_json_key(T, o, "levels");
 		LmmStats   *s = palloc0(sizeof(LmmStats));
 
 		lmm_stats_init(s, m->p, m->q);
+		lmm_json_check_rows(T, lv, m->nlevels, s->stride, "stats.levels");
 		s->n = lmm_json_f8(T, lmm_json_key(T, o, "n"), "stats.n");
 		lmm_json_f8_array(T, lmm_json_key(T, o, "mean"), m->p, s->mean, "stats.mean");
 		lmm_json_f8_rows(T, lmm_json_key(T, o, "comom"), m->p, m->p, s->comom, "stats.comom");
 		s->level = palloc_extended(sizeof(double) * (m->nlevels * s->stride + 1), MCXT_ALLOC_HUGE);
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "levels"), m->nlevels, s->stride, s->level,
-						 "stats.levels");
+		lmm_json_f8_rows(T, lv, m->nlevels, s->stride, s->level, "stats.levels");
 		s->nlevels = s->capacity = m->nlevels;
 		m->stats = s;
 	}
@@ -187,6 +208,8 @@ read_term(JsonbContainer *arr, int64 i, char **grp, char **key_type, int *q,
 		  double **b, double **condvar)
 {
 	JsonbContainer *re = lmm_json_container(T, lmm_json_elem(arr, i), false, 7, "random[]");
+	JsonbValue	bv = lmm_json_key(T, re, "b");
+	JsonbValue	cv = lmm_json_key(T, re, "condvar");
 	int64		n;
 
 	*grp = lmm_json_str(T, lmm_json_key(T, re, "grp"), "grp");
@@ -198,10 +221,12 @@ read_term(JsonbContainer *arr, int64 i, char **grp, char **key_type, int *q,
 	*theta = palloc(sizeof(double) * LMM_NTHETA(*q));
 	lmm_json_f8_array(T, lmm_json_key(T, re, "theta"), LMM_NTHETA(*q), *theta, "theta");
 	*levels = lmm_json_str_array(T, lmm_json_key(T, re, "levels"), -1, nlevels, "levels");
+	lmm_json_check_rows(T, bv, *nlevels, *q, "b");
+	lmm_json_check_rows(T, cv, *nlevels, *q * *q, "condvar");
 	*b = palloc_extended(sizeof(double) * (*nlevels * *q + 1), MCXT_ALLOC_HUGE);
-	lmm_json_f8_rows(T, lmm_json_key(T, re, "b"), *nlevels, *q, *b, "b");
+	lmm_json_f8_rows(T, bv, *nlevels, *q, *b, "b");
 	*condvar = palloc_extended(sizeof(double) * (*nlevels * *q * *q + 1), MCXT_ALLOC_HUGE);
-	lmm_json_f8_rows(T, lmm_json_key(T, re, "condvar"), *nlevels, *q * *q, *condvar, "condvar");
+	lmm_json_f8_rows(T, cv, *nlevels, *q * *q, *condvar, "condvar");
 }
 
 PG_FUNCTION_INFO_V1(lmm_model_out);
@@ -367,6 +392,22 @@ lmm_packed_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * Error unless a string of a binary value is valid in the server encoding:
+ * the same SQLSTATE as PostgreSQL's check, with what to do.
+ */
+void
+lmm_verify_encoding(const char *type, const char *s)
+{
+	if (!pg_verifymbstr(s, strlen(s), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid binary %s value: a string is not valid in encoding \"%s\"",
+						type, GetDatabaseEncodingName()),
+				 errdetail("Send the bytes that %s's binary output produced on a server with the same encoding, or use the text form.",
+						   type)));
+}
+
 PG_FUNCTION_INFO_V1(lmm_model_recv);
 
 /* Binary input: every check of lmm_model_in, plus the strings' encoding. */
@@ -387,25 +428,25 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid binary lmm_model value: %s", problem),
 				 errdetail("Send the bytes that lmm_model's binary output produced.")));
-	pg_verifymbstr(m.grp, strlen(m.grp), false);
-	pg_verifymbstr(m.key_type, strlen(m.key_type), false);
+	lmm_verify_encoding(T, m.grp);
+	lmm_verify_encoding(T, m.key_type);
 	for (k = 0; k < m.p; k++)
-		pg_verifymbstr(m.x_names[k], strlen(m.x_names[k]), false);
+		lmm_verify_encoding(T, m.x_names[k]);
 	for (k = 0; k < m.q; k++)
-		pg_verifymbstr(m.z_names[k], strlen(m.z_names[k]), false);
+		lmm_verify_encoding(T, m.z_names[k]);
 	for (j = 0; j < m.nlevels; j++)
-		pg_verifymbstr(m.levels[j], strlen(m.levels[j]), false);
+		lmm_verify_encoding(T, m.levels[j]);
 	if (m.formula)
-		pg_verifymbstr(m.formula, strlen(m.formula), false);
+		lmm_verify_encoding(T, m.formula);
 	for (t = 0; t < m.nextra; t++)
 	{
 		const LmmModelTerm *et = &m.extra[t];
 
-		pg_verifymbstr(et->grp, strlen(et->grp), false);
+		lmm_verify_encoding(T, et->grp);
 		for (k = 0; k < et->q; k++)
-			pg_verifymbstr(et->z_names[k], strlen(et->z_names[k]), false);
+			lmm_verify_encoding(T, et->z_names[k]);
 		for (j = 0; j < et->nlevels; j++)
-			pg_verifymbstr(et->levels[j], strlen(et->levels[j]), false);
+			lmm_verify_encoding(T, et->levels[j]);
 	}
 	buf->cursor = buf->len;
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));

@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -267,15 +269,28 @@ term_names(const ScoreCache *c)
 	return buf.data;
 }
 
+/* Error for a NaN or infinite input value (as the aggregates refuse them). */
+static void
+check_finite(double v, const char *what, int pos)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is %s", pos > 0 ? psprintf("%s[%d]", what, pos) : what,
+						isnan(v) ? "NaN" : "infinite"),
+				 errdetail("Scoring needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
+}
+
 /*
- * Read the float8[] argument argno, which must hold exactly n values;
- * false if it holds a NULL (the answer is then NULL).
+ * Read the float8[] argument argno, which must hold exactly n finite
+ * values; false if it holds a NULL (the answer is then NULL).
  */
 static bool
 row_values(FunctionCallInfo fcinfo, int argno, const char *what, int n,
 		   const double **values)
 {
 	int			len = lmm_read_vector(fcinfo, argno, what, values);
+	int			k;
 
 	if (len >= 0 && len != n)
 		ereport(ERROR,
@@ -284,7 +299,21 @@ row_values(FunctionCallInfo fcinfo, int argno, const char *what, int n,
 				 strcmp(what, "x") == 0 ?
 				 errdetail("Pass the fixed-effect values in the order the model was fitted with, without the intercept.") :
 				 errdetail("Pass the random-effect values of every term in the model's order (lmm_varcorr's), without intercepts.")));
+	for (k = 0; k < len; k++)
+		check_finite((*values)[k], what, k + 1);
 	return len >= 0;
+}
+
+/* A prediction or residual must be finite: products of huge values overflow. */
+static double
+finite_score(double v, const char *what)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the %s is out of range for type double precision", what),
+				 errdetail("The row's values times the model's estimates overflow; rescale x or z (and refit).")));
+	return v;
 }
 
 /*
@@ -314,7 +343,7 @@ fixed_part(ScoreCache *c, FunctionCallInfo fcinfo, int x_arg, int z_arg,
 		return false;
 	for (k = c->xskip; k < m->p; k++)
 		sum += m->beta[k] * x[k - c->xskip];
-	*eta = sum;
+	*eta = finite_score(sum, "prediction");
 	return true;
 }
 
@@ -368,7 +397,7 @@ predict_one(FunctionCallInfo fcinfo, const char *fn, int x_arg, int g_arg,
 	if (!fixed_part(c, fcinfo, x_arg, z_arg, g_arg >= 0, eta, &z))
 		return false;
 	if (g_arg >= 0 && (level = find_level(c, 0, PG_GETARG_DATUM(g_arg))) != NULL)
-		*eta = add_term(*eta, &c->term[0], level, z);
+		*eta = finite_score(add_term(*eta, &c->term[0], level, z), "prediction");
 	return true;
 }
 
@@ -414,7 +443,7 @@ predict_keys(FunctionCallInfo fcinfo, int x_arg, int keys_arg, int z_arg,
 		if (isnull)
 			return false;
 		if ((level = find_level(c, t, key)) != NULL)
-			*eta = add_term(*eta, st, level, z);
+			*eta = finite_score(add_term(*eta, st, level, z), "prediction");
 		if (z != NULL)
 			z += st->v.q - st->zskip;
 	}
@@ -466,7 +495,8 @@ lmm_residual(PG_FUNCTION_ARGS)
 
 	if (!predict_one(fcinfo, "lmm_residual", 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(PG_GETARG_FLOAT8(1) - eta);
+	check_finite(PG_GETARG_FLOAT8(1), "y", 0);
+	PG_RETURN_FLOAT8(finite_score(PG_GETARG_FLOAT8(1) - eta, "residual"));
 }
 
 PG_FUNCTION_INFO_V1(lmm_residual_keys);

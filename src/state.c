@@ -351,6 +351,7 @@ lmm_state_pack(const LmmAggState *st, bool ml)
 	FmgrInfo	send;
 	size_t		size;
 	bytea	   *result;
+	const char *problem;
 	int64		j;
 
 	meta.flags = ml ? LMM_STATS_ML : 0;
@@ -361,6 +362,14 @@ lmm_state_pack(const LmmAggState *st, bool ml)
 	meta.x_names = st->opts.x_names;
 	meta.n_z_names = st->opts.n_z_names;
 	meta.z_names = st->opts.z_names;
+
+	/* never write a value that reading it back would refuse */
+	problem = st->started ? lmm_stats_check(&st->stats, &meta) : NULL;
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the statistics overflow double precision: %s", problem),
+				 errdetail("Values near 1e154 or above square to infinity; rescale y, x or z.")));
 
 	keys.data = palloc_extended(sizeof(unsigned char *) * (J + 1), MCXT_ALLOC_HUGE);
 	keys.len = palloc_extended(sizeof(uint32_t) * (J + 1), MCXT_ALLOC_HUGE);
@@ -417,6 +426,12 @@ lmm_state_from_parts(const LmmStats *s, const LmmStatsMeta *meta)
 				 errmsg("the group key type \"%s\" of these statistics does not exist",
 						meta->key_type),
 				 errdetail("Create the type on this server, or compute the statistics with keys cast to text.")));
+	if (get_typtype(key_type) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the group key type \"%s\" of these statistics is a pseudo-type",
+						meta->key_type),
+				 errdetail("Group keys have an ordinary type with a default hash operator class, such as integer, text or date; recompute the statistics with lmm_stats.")));
 	st->ctx = CurrentMemoryContext;
 	st->key_type = key_type;
 	st->collation = get_typcollation(key_type);
@@ -478,12 +493,12 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 		bad_packed(source, problem);
 	if (source == LMM_FROM_WIRE)
 	{
-		pg_verifymbstr(meta.g_name, strlen(meta.g_name), false);
-		pg_verifymbstr(meta.key_type, strlen(meta.key_type), false);
+		lmm_verify_encoding("lmm_stats", meta.g_name);
+		lmm_verify_encoding("lmm_stats", meta.key_type);
 		for (k = 0; k < meta.n_x_names; k++)
-			pg_verifymbstr(meta.x_names[k], strlen(meta.x_names[k]), false);
+			lmm_verify_encoding("lmm_stats", meta.x_names[k]);
 		for (k = 0; k < meta.n_z_names; k++)
-			pg_verifymbstr(meta.z_names[k], strlen(meta.z_names[k]), false);
+			lmm_verify_encoding("lmm_stats", meta.z_names[k]);
 	}
 	st = lmm_state_from_parts(&s, &meta);
 	if (s.nlevels == 0)

@@ -170,9 +170,13 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 		lmm_json_bad(T, "statistics without columns cannot have levels");
 	if (p > 0)
 	{
+		JsonbValue	lv = lmm_json_key(T, root, "levels");
+
+		/* sizes first: a short text must not claim gigabytes */
+		lmm_json_check_rows(T, lv, J, s.stride, "levels");
 		s.level = palloc_extended(sizeof(double) * s.stride * (J + 1), MCXT_ALLOC_HUGE);
 		s.nlevels = s.capacity = J;
-		lmm_json_f8_rows(T, lmm_json_key(T, root, "levels"), J, s.stride, s.level, "levels");
+		lmm_json_f8_rows(T, lv, J, s.stride, s.level, "levels");
 		for (j = 0; j < J; j++)
 			s.n += LMM_LEVEL_N(s.level + (size_t) j * s.stride);
 	}

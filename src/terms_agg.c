@@ -103,6 +103,11 @@ new_state(MemoryContext ctx, const char *spec, const char *options)
 	parse_spec(st, st->spec);
 	st->options = options ? pstrdup(options) : NULL;
 	lmm_parse_options(st->options, &st->opts);
+	if (st->opts.n_x_names >= 0 || st->opts.n_z_names >= 0 || st->opts.g_name_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm_fit_terms and lmm() take only the option \"method\""),
+				 errdetail("The names of the columns and terms come from the spec (in lmm(), from the formula).")));
 	lmm_terms_init(&st->stats, st->p, st->k, st->q);
 	MemoryContextSwitchTo(old);
 	return st;

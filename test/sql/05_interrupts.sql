@@ -33,3 +33,43 @@ SELECT converged FROM lmm_summary((SELECT lmm_fit(y, ARRAY[x1, x2], g, ARRAY[x1,
 RESET statement_timeout;
 RESET client_connection_check_interval;
 SELECT 'still alive' AS server;
+
+-- the scan stops as promptly: lmm_fit, lmm_fit_terms and lmm() over 24
+-- million rows (about 20 s of scanning) end within a second or so of a 1 s
+-- statement_timeout
+SET statement_timeout = '1s';
+SELECT clock_timestamp() AS t2 \gset
+SELECT lmm_fit(y, ARRAY[x1, x2], g) FROM big, generate_series(1, 20);
+SELECT clock_timestamp() - :'t2'::timestamptz < interval '2.5 s' AS lmm_fit_scan_stopped;
+SELECT clock_timestamp() AS t3 \gset
+SELECT lmm_fit_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0],
+	'{"x": ["(Intercept)", "x1"], "terms": [{"group": "g", "z": ["(Intercept)"]}]}')
+FROM big, generate_series(1, 20);
+SELECT clock_timestamp() - :'t3'::timestamptz < interval '2.5 s' AS lmm_fit_terms_scan_stopped;
+CREATE VIEW big20 AS SELECT big.* FROM big, generate_series(1, 20);
+SELECT clock_timestamp() AS t4 \gset
+SELECT lmm('y ~ x1 + (1 | g)', 'big20');
+SELECT clock_timestamp() - :'t4'::timestamptz < interval '2.5 s' AS lmm_scan_stopped;
+RESET statement_timeout;
+DROP VIEW big20;
+
+-- and lmm()'s final solve (three correlated random effects per group: the
+-- scan takes about 1.5 s, the solve 40 s) stops at a 3 s statement_timeout
+-- and at pg_cancel_backend()
+SET statement_timeout = '3s';
+SELECT clock_timestamp() AS t5 \gset
+SELECT lmm('y ~ x1 + x2 + (x1 + x2 | g)', 'big');
+SELECT clock_timestamp() - :'t5'::timestamptz < interval '4.5 s' AS lmm_solve_stopped;
+RESET statement_timeout;
+SELECT dblink_connect('bg', format('host=%s port=%s dbname=%s',
+	split_part(current_setting('unix_socket_directories'), ',', 1),
+	current_setting('port'), current_database())) AS connected;
+SELECT dblink_send_query('bg', 'SELECT lmm(''y ~ x1 + x2 + (x1 + x2 | g)'', ''big'') IS NULL') AS sent;
+SELECT pg_sleep(3);
+SELECT clock_timestamp() AS t6 \gset
+SELECT count(pg_cancel_backend(pid)) AS cancelled FROM pg_stat_activity
+WHERE query LIKE 'SELECT lmm(''y ~ x1 + x2 + (x1 + x2 | g)''%' AND pid <> pg_backend_pid();
+SELECT * FROM dblink_get_result('bg') AS r(m bool);
+SELECT clock_timestamp() - :'t6'::timestamptz < interval '1.5 s' AS lmm_cancelled_promptly;
+SELECT dblink_disconnect('bg');
+SELECT 'still alive' AS server;
