@@ -386,6 +386,24 @@ lmm_free_gram(Gram *g)
 	lmm_free(g->Xty);
 }
 
+/* Nonzero when every cross-product of the terms after the first is finite. */
+static int
+blocks_are_finite(const Blocks *bk)
+{
+	int64_t		e;
+	size_t		i;
+
+	for (e = 0; e < bk->ndense; e++)
+		for (i = 0; i < (size_t) bk->dense[e].nr * bk->dense[e].nc; i++)
+			if (!isfinite(bk->dense[e].val[i]))
+				return 0;
+	for (e = 0; e < bk->xptr[bk->J[0]]; e++)
+		for (i = 0; i < (size_t) bk->q[0] * bk->q[bk->xterm[e]]; i++)
+			if (!isfinite(bk->xval[bk->xvoff[e] + i]))
+				return 0;
+	return 1;
+}
+
 /* Nonzero when every cross-product is finite (values near 1e300 overflow their squares). */
 static int
 gram_is_finite(const Gram *g)
@@ -408,7 +426,7 @@ gram_is_finite(const Gram *g)
 	for (i = 0; i < (size_t) g->p; i++)
 		if (!isfinite(g->Xty[i]) || !isfinite(g->centre[i]))
 			return 0;
-	return isfinite(g->yty);
+	return isfinite(g->yty) && (g->blk == NULL || blocks_are_finite(g->blk));
 }
 
 /*

@@ -345,23 +345,29 @@ lmm_satterthwaite_df(int ninf, int p, const double *vcov_varpar,
 	double		var = 0.0,
 				den = 0.0;
 	double		g[LMM_MAX_INF];
-	int			i,
+	int			nz[LMM_MAX_COLUMNS];
+	int			nnz = 0,
+				i,
 				a,
 				b;
 
-	if (ninf < 1 || ninf > LMM_MAX_INF)
+	if (ninf < 1 || ninf > LMM_MAX_INF || p > LMM_MAX_COLUMNS)
 		return NAN;
+	/* the quadratic forms over L's nonzero entries: one coefficient costs O(ninf) */
 	for (a = 0; a < p; a++)
-		for (b = 0; b < p; b++)
-			var += L[a] * vcov[a * p + b] * L[b];
+		if (L[a] != 0.0)
+			nz[nnz++] = a;
+	for (a = 0; a < nnz; a++)
+		for (b = 0; b < nnz; b++)
+			var += L[nz[a]] * vcov[nz[a] * p + nz[b]] * L[nz[b]];
 	for (i = 0; i < ninf; i++)
 	{
 		const double *J = jac + (size_t) i * p * p;
 
 		g[i] = 0.0;
-		for (a = 0; a < p; a++)
-			for (b = 0; b < p; b++)
-				g[i] += L[a] * J[a * p + b] * L[b];
+		for (a = 0; a < nnz; a++)
+			for (b = 0; b < nnz; b++)
+				g[i] += L[nz[a]] * J[nz[a] * p + nz[b]] * L[nz[b]];
 	}
 	for (a = 0; a < ninf; a++)
 		for (b = 0; b < ninf; b++)
