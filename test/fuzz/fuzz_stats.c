@@ -101,6 +101,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (problem == NULL)
 	{
+		/* counts are exact in a double, and the glue converts them to int64 */
+		require(s.n <= LMM_MAX_ROWS);
 		require(lmm_stats_check(&s, &meta) == NULL);
 		check_repack(&s, &meta, &keys, data, size);
 		check_merge(&s);

@@ -1,7 +1,7 @@
 #!/bin/bash
-# test/fuzz/run.sh [SECONDS]: build the libFuzzer harnesses of the
-# PostgreSQL-free core with clang's fuzzer, address and undefined-behaviour
-# sanitizers, then run each for SECONDS (default 20), one after the other,
+# test/fuzz/run.sh [SECONDS [HARNESS...]]: build the libFuzzer harnesses of
+# the PostgreSQL-free core with clang's fuzzer, address and undefined-behaviour
+# sanitizers, then run each (or those named) for SECONDS (default 20), one after the other,
 # on a scratch copy of its seed corpus.  Prints one line per harness and
 # exits non-zero if any crashed; a crashing input is kept in
 # test/fuzz/artifacts/.  Run from anywhere; installs clang's fuzzer runtime
@@ -9,7 +9,8 @@
 set -u
 
 SECONDS_EACH=${1:-20}
-HARNESSES="fuzz_model fuzz_stats fuzz_index fuzz_formula"
+HARNESSES="fuzz_model fuzz_stats fuzz_index fuzz_formula fuzz_profile"
+[ $# -gt 1 ] && { shift; HARNESSES="$*"; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 BUILD="$HERE/build"
