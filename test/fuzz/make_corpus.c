@@ -3,8 +3,8 @@
  *	  Writes the binary part of the fuzzers' seed corpus with the core's own
  *	  packers: real models and statistics from small deterministic fits, the
  *	  older model formats, and a few broken values.
- *	  Usage: make_corpus CORPUS_DIR (which holds model/, stats/, index/ and
- *	  profile/).
+ *	  Usage: make_corpus CORPUS_DIR (which holds model/, stats/, index/,
+ *	  profile/ and terms/).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,6 +350,46 @@ stats_values(void)
 	lmm_stats_free(&st);
 }
 
+/*
+ * Tables for fuzz_terms (see its header): header bytes, then rows of key
+ * bytes, x, y and slopes, one byte each, with y = 1 + x + effects + noise.
+ */
+static void
+terms_table(const char *name, int p, int k, int slopes, int split, int rows)
+{
+	unsigned char buf[4096];
+	unsigned	seed = 11u + (unsigned) (p * 7 + k * 3 + slopes);
+	size_t		n = 0;
+	int			i,
+				t,
+				a;
+
+	buf[n++] = (unsigned char) (p - 1);
+	buf[n++] = (unsigned char) (k - 1);
+	buf[n++] = (unsigned char) slopes;
+	buf[n++] = (unsigned char) split;
+	for (i = 0; i < rows && n + 16 < sizeof(buf); i++)
+	{
+		double		x = 0.0,
+					y;
+
+		for (t = 0; t < k; t++)
+			/* term t's level cycles with period 3 + t: crossed factors */
+			buf[n++] = (unsigned char) (1 + 4 * (i % (3 + t)));
+		for (a = 1; a < p; a++)
+		{
+			x = (i % 5) - 2.0;
+			buf[n++] = (unsigned char) (128 + 8 * x);
+		}
+		y = 1.0 + x + (i % 3) * 0.5 + (i % 4) * 0.25 + 2.0 * (uniform(&seed) - 0.5);
+		buf[n++] = (unsigned char) (128 + 8 * y);
+		for (t = 0; t < k; t++)
+			if ((slopes >> t) & 1)
+				buf[n++] = (unsigned char) (128 + 8 * (double) (i % 4));
+	}
+	put_file("terms", name, buf, n);
+}
+
 /* Write every binary seed. */
 int
 main(int argc, char **argv)
@@ -364,5 +404,9 @@ main(int argc, char **argv)
 	models_of_fit(2);
 	model_several();
 	stats_values();
+	terms_table("crossed", 2, 2, 0, 20, 48);
+	terms_table("crossed_slope", 2, 2, 2, 10, 60);
+	terms_table("three_terms", 1, 3, 0, 30, 60);
+	terms_table("one_term_slope", 3, 1, 1, 12, 40);
 	return 0;
 }

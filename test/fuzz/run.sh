@@ -9,7 +9,7 @@
 set -u
 
 SECONDS_EACH=${1:-20}
-HARNESSES="fuzz_model fuzz_stats fuzz_index fuzz_formula fuzz_profile"
+HARNESSES="fuzz_model fuzz_stats fuzz_index fuzz_formula fuzz_profile fuzz_terms"
 [ $# -gt 1 ] && { shift; HARNESSES="$*"; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
