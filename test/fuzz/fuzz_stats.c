@@ -16,6 +16,7 @@
 #include "lmm_fit.h"
 #include "lmm_host.h"
 #include "lmm_infer.h"
+#include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
 
@@ -68,6 +69,49 @@ check_merge(const LmmStats *s)
 	lmm_stats_free(&m);
 }
 
+/*
+ * The model lmm_state_fit makes of a fit and the statistics: it must pass
+ * lmm_model_check, or lmm_fit would report valid statistics as overflowing.
+ */
+static void
+check_model(const LmmStats *s, const LmmFit *fit, char **keys)
+{
+	static char *names[LMM_MAX_COLUMNS];
+	LmmModel	m;
+	int			k;
+
+	for (k = 0; k < LMM_MAX_COLUMNS; k++)
+		names[k] = "x";
+	memset(&m, 0, sizeof(m));
+	m.flags = LMM_MODEL_REML | (fit->converged ? LMM_MODEL_CONVERGED : 0) |
+		(fit->singular ? LMM_MODEL_SINGULAR : 0);
+	m.p = fit->p;
+	m.q = fit->q;
+	m.nlevels = fit->nlevels;
+	m.n_obs = (int64_t) s->n;
+	m.n_eval = fit->n_eval;
+	m.criterion = fit->criterion;
+	m.loglik = fit->loglik;
+	m.aic = fit->aic;
+	m.bic = fit->bic;
+	m.sigma = fit->sigma;
+	m.grp = "g";
+	m.key_type = "text";
+	m.x_names = names;
+	m.z_names = names;
+	m.beta = fit->beta;
+	m.vcov = fit->vcov;
+	m.theta = fit->theta;
+	m.levels = keys;
+	m.b = fit->b;
+	m.condvar = fit->condvar;
+	m.ninf = fit->ninf;
+	m.vcov_varpar = fit->vcov_varpar;
+	m.jac = fit->jac;
+	m.stats = (LmmStats *) s;
+	require(lmm_model_check(&m) == NULL);
+}
+
 /* The REML fit with Satterthwaite's ingredients that lmm_fit(lmm_stats) runs. */
 static void
 check_fit(const LmmStats *s)
@@ -81,11 +125,16 @@ check_fit(const LmmStats *s)
 	if (status == LMM_OK)
 	{
 		double	   *L = calloc(s->p, sizeof(double));
+		char	   *keys[FIT_MAX_LEVELS];
+		int64_t		j;
 
 		require(isfinite(fit.criterion) && isfinite(fit.sigma));
 		L[0] = 1.0;
 		(void) lmm_satterthwaite_df(fit.ninf, fit.p, fit.vcov_varpar, fit.jac, fit.vcov, L);
 		free(L);
+		for (j = 0; j < s->nlevels; j++)
+			keys[j] = "k";
+		check_model(s, &fit, keys);
 	}
 	lmm_fit_free(&fit);
 }
