@@ -11,11 +11,12 @@
  *	    byte 2: bit t set for a random slope in term t (q = 2)
  *	    byte 3: the row where the second worker's part starts
  *	  then rows of bytes, each: a key byte per term, the x values, y and the
- *	  z slopes, every number one byte.  A fit that succeeds must give a
+ *	  z slopes, every number one byte (at most MAX_ROWS rows).  A fit that succeeds must give a
  *	  model that passes lmm_model_check and survives its binary form.
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@
 #include "lmm_model.h"
 #include "lmm_terms.h"
 
-#define MAX_ROWS 300
+#define MAX_ROWS 120
 
 /* Abort (a crash libFuzzer reports) when an invariant fails. */
 static void
@@ -214,10 +215,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		for (t = 0; t < k; t++)
 		{
-			/* short keys, so levels repeat; an empty key is a level too */
-			keylen[t] = (uint32_t) (r[c] % 3);
-			memset(keybuf[t], 'a' + (r[c] >> 2) % 8, sizeof(keybuf[t]));
-			keybuf[t][keylen[t]] = '\0';
+			/*
+			 * below 64, one of 17 short keys (the empty one too), so levels
+			 * repeat; above, the byte in decimal, so a table can pass the 64
+			 * levels at which the key index grows
+			 */
+			if (r[c] < 0x40)
+			{
+				keylen[t] = (uint32_t) (r[c] % 3);
+				memset(keybuf[t], 'a' + (r[c] >> 2) % 8, sizeof(keybuf[t]));
+				keybuf[t][keylen[t]] = '\0';
+			}
+			else
+				keylen[t] = (uint32_t) snprintf(keybuf[t], sizeof(keybuf[t]), "%d", r[c]);
 			key[t] = keybuf[t];
 			c++;
 		}

@@ -353,9 +353,13 @@ stats_values(void)
 /*
  * Tables for fuzz_terms (see its header): header bytes, then rows of key
  * bytes, x, y and slopes, one byte each, with y = 1 + x + effects + noise.
+ * With many, the levels of term t cycle with period 66 + t, past the 64
+ * levels at which the key index grows, and y is constant, so that the fit
+ * stops at once (it would take long under the sanitizers); otherwise with
+ * period 3 + t, crossed factors.
  */
 static void
-terms_table(const char *name, int p, int k, int slopes, int split, int rows)
+terms_table(const char *name, int p, int k, int slopes, int split, int rows, int many)
 {
 	unsigned char buf[4096];
 	unsigned	seed = 11u + (unsigned) (p * 7 + k * 3 + slopes);
@@ -374,14 +378,15 @@ terms_table(const char *name, int p, int k, int slopes, int split, int rows)
 					y;
 
 		for (t = 0; t < k; t++)
-			/* term t's level cycles with period 3 + t: crossed factors */
-			buf[n++] = (unsigned char) (1 + 4 * (i % (3 + t)));
+			buf[n++] = many ? (unsigned char) (0x40 + i % (66 + t)) :
+				(unsigned char) (1 + 4 * (i % (3 + t)));
 		for (a = 1; a < p; a++)
 		{
 			x = (i % 5) - 2.0;
 			buf[n++] = (unsigned char) (128 + 8 * x);
 		}
-		y = 1.0 + x + (i % 3) * 0.5 + (i % 4) * 0.25 + 2.0 * (uniform(&seed) - 0.5);
+		y = many ? 1.0 :
+			1.0 + x + (i % 3) * 0.5 + (i % 4) * 0.25 + 2.0 * (uniform(&seed) - 0.5);
 		buf[n++] = (unsigned char) (128 + 8 * y);
 		for (t = 0; t < k; t++)
 			if ((slopes >> t) & 1)
@@ -404,9 +409,10 @@ main(int argc, char **argv)
 	models_of_fit(2);
 	model_several();
 	stats_values();
-	terms_table("crossed", 2, 2, 0, 20, 48);
-	terms_table("crossed_slope", 2, 2, 2, 10, 60);
-	terms_table("three_terms", 1, 3, 0, 30, 60);
-	terms_table("one_term_slope", 3, 1, 1, 12, 40);
+	terms_table("crossed", 2, 2, 0, 20, 48, 0);
+	terms_table("crossed_slope", 2, 2, 2, 10, 60, 0);
+	terms_table("three_terms", 1, 3, 0, 30, 60, 0);
+	terms_table("one_term_slope", 3, 1, 1, 12, 40, 0);
+	terms_table("many_levels", 2, 2, 0, 40, 110, 1);
 	return 0;
 }
