@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmm_dist.h"
 #include "lmm_fit.h"
 #include "lmm_infer.h"
 #include "lmm_model.h"
@@ -53,7 +54,7 @@ check_repack(const LmmModel *m, const uint8_t *data, size_t size)
 	free(buf);
 }
 
-/* What lmm_fixef and lmm_varcorr compute from an accepted model. */
+/* What lmm_fixef (df, p-values, intervals) and lmm_varcorr compute from an accepted model. */
 static void
 check_extraction(const LmmModel *m)
 {
@@ -64,9 +65,19 @@ check_extraction(const LmmModel *m)
 
 	for (k = 0; k < m->p; k++)
 	{
+		double		se = sqrt(m->vcov[k * m->p + k]);
+		double		df;
+
 		L[k] = 1.0;
-		(void) lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
+		df = lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
 		L[k] = 0.0;
+		if (se > 0.0 && df > 0.0)
+		{
+			double		pv = lmm_pt_two_sided(m->beta[k] / se, df);
+			double		half = lmm_qt(0.975, df) * se;
+
+			require(!(pv < 0.0 || pv > 1.0) && !(half < 0.0));
+		}
 	}
 	free(L);
 	for (t = 0; t <= m->nextra; t++)
