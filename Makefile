@@ -24,7 +24,8 @@ SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core bench/inference bench/insteval results regression.diffs regression.out
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core bench/inference bench/insteval results regression.diffs regression.out \
+	test/fuzz/build test/fuzz/artifacts test/fuzz/make_corpus
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -48,6 +49,17 @@ bench/insteval: bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.
 .PHONY: coretest
 coretest: test/core/test_core
 	test/core/test_core test/data
+
+# The seed corpus's binary values, written by the core's own packers
+# (test/fuzz/make_corpus test/fuzz/corpus rewrites them).
+test/fuzz/make_corpus: test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+
+# libFuzzer harnesses of the core's parsers, FUZZ_SECONDS (default 20) each.
+FUZZ_SECONDS ?= 20
+.PHONY: fuzz
+fuzz:
+	bash test/fuzz/run.sh $(FUZZ_SECONDS)
 
 # PGXS does not track headers: rebuild every object when any header changes.
 $(OBJS): $(wildcard src/*.h src/core/*.h)

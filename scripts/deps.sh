@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev
 	  liblapacke-dev libnlopt-dev postgresql-15-pgtap postgresql-15-cron
-	  libtap-parser-sourcehandler-pgtap-perl)
+	  libtap-parser-sourcehandler-pgtap-perl clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

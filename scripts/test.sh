@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, install, run the
-# core unit tests, then pg_regress and pgTAP in a throwaway cluster (with
-# two more throwaway servers as shards for the sharded test).
+# core unit tests and the core's fuzzers (test/fuzz), then pg_regress and
+# pgTAP in a throwaway cluster (with two more throwaway servers as shards for
+# the sharded test).
 # Ends with one line "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ status=0
 echo "== core unit tests"
 make -s test/core/test_core || exit 1
 test/core/test_core test/data | tee "$log/core" || status=1
+
+echo "== fuzzing the core's parsers and fits (libFuzzer, ASan, UBSan; 20 s each)"
+bash test/fuzz/run.sh 20 | tee "$log/fuzz" || status=1
 
 echo "== pg_regress and pgTAP in a throwaway cluster"
 echo "   (pg_cron preloaded; two more servers as shards for the sharded test)"
@@ -35,15 +39,18 @@ reg_pass=$(grep -cE '^(ok|test) .* \.\.\. ok' "$log/cluster")
 reg_fail=$(grep -cE '\.\.\. FAILED' "$log/cluster")
 tap_pass=$(grep -cE '^ok ' "$log/pgtap")
 tap_fail=$(grep -cE '^not ok ' "$log/pgtap")
-passed=$(( ${core_pass:-0} + reg_pass + tap_pass ))
-failed=$(( ${core_fail:-1} + reg_fail + tap_fail ))
+fuzz_pass=$(grep -cE '^fuzz_[a-z]+: ok' "$log/fuzz")
+fuzz_fail=$(grep -cE '^fuzz_[a-z]+: CRASH' "$log/fuzz")
+[ "$fuzz_pass" -eq 0 ] && fuzz_fail=$(( fuzz_fail + 1 ))
+passed=$(( ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass ))
+failed=$(( ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail ))
 # a suite that failed without a failing test (a crash, a TAP parse error) counts once
 if [ "$cluster_rc" -ne 0 ] && [ $(( reg_fail + tap_fail )) -eq 0 ]; then
 	echo "the pg_regress/pgTAP run failed outside any single test"
 	failed=$(( failed + 1 ))
 fi
 [ $failed -ne 0 ] && status=1
-echo "core $core_pass/$((core_pass + core_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail))"
+echo "core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail))"
 echo "$passed passed, $failed failed"
 rm -rf "$log"
 exit $status

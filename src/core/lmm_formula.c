@@ -394,7 +394,7 @@ parse_random(Parser *ps, LmmFormula *f)
 		}
 		if (r.intercept)
 		{
-			LmmFRandom	one = {1, 0};
+			LmmFRandom	one = {.intercept = 1};
 
 			one.group = grp;
 			if (!add_random(ps, f, &one))

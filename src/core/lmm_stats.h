@@ -30,6 +30,9 @@
 /* Largest number of random-effects terms in one model. */
 #define LMM_MAX_TERMS 8
 
+/* Most rows statistics may count: 2^53, so counts stay exact and fit in int64. */
+#define LMM_MAX_ROWS 9007199254740992.0
+
 /* Parameters of a q x q lower-triangular factor. */
 #define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)
 

@@ -274,7 +274,7 @@ lmm_stats_check(const LmmStats *s, const LmmStatsMeta *meta)
 		const double *rec = s->level + (size_t) j * s->stride;
 		double		nj = LMM_LEVEL_N(rec);
 
-		if (!(nj >= 1.0 && nj <= 9007199254740992.0 && nj == floor(nj)))
+		if (!(nj >= 1.0 && nj <= LMM_MAX_ROWS && nj == floor(nj)))
 			return "every level needs a positive whole number of rows";
 		for (k = 0; k < s->d; k++)
 			if (!isfinite(LMM_LEVEL_MEAN(rec)[k]))
@@ -282,6 +282,8 @@ lmm_stats_check(const LmmStats *s, const LmmStatsMeta *meta)
 		if (!comoments_valid(LMM_LEVEL_COMOM(rec, s->d), s->q - 1, s->d, s->d))
 			return "level co-moments are not those of real data";
 		total += nj;
+		if (total > LMM_MAX_ROWS)
+			return "the statistics count more than 2^53 rows";
 	}
 	if (total != s->n || (s->n == 0.0) != (s->nlevels == 0))
 		return "the overall count must equal the sum of the level counts";

@@ -514,7 +514,14 @@ test_stats_bytes(const Sleep *s)
 
 	st.level[st.stride] = 2.5;	/* a fractional row count */
 	check(lmm_stats_check(&st, &meta) != NULL, "stats: fractional level count refused");
-	st.level[st.stride] = 10.0;
+	/* fuzz corpus regress_rows_over_2p53: the glue converts the count to int64 */
+	st.level[0] = st.level[st.stride] = LMM_MAX_ROWS;
+	st.n = 0.0;
+	for (j = 0; j < st.nlevels; j++)
+		st.n += st.level[(size_t) j * st.stride];
+	check(lmm_stats_check(&st, &meta) != NULL, "stats: more than 2^53 rows in all refused");
+	st.level[0] = st.level[st.stride] = 10.0;
+	st.n = 180.0;
 	st.level[1 + st.d] = -1.0;	/* negative z variance in level 0 */
 	check(lmm_stats_check(&st, &meta) != NULL, "stats: negative co-moment refused");
 	free(buf);

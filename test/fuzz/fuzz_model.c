@@ -1,0 +1,124 @@
+/*
+ * fuzz_model.c
+ *	  libFuzzer harness for lmm_model_unpack, which reads every stored
+ *	  lmm_model value and every one that lmm_model_recv takes off the wire.
+ *	  Any input must be refused with a message or accepted; an accepted
+ *	  value must pack back to the same bytes (format 3) and survive what the
+ *	  extraction functions compute from it: Satterthwaite's df, the
+ *	  standard deviations and correlations, and the ML refit of its
+ *	  statistics (for small models, to keep each run short).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmm_dist.h"
+#include "lmm_fit.h"
+#include "lmm_infer.h"
+#include "lmm_model.h"
+
+/* Largest statistics the harness refits: a fit of more takes too long per input. */
+#define REFIT_MAX_LEVELS 64
+#define REFIT_MAX_P 4
+#define REFIT_MAX_Q 3
+
+/* Abort (a crash libFuzzer reports) when an invariant fails. */
+static void
+require(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+/* Pack m, and check that the bytes unpack and pack again to themselves. */
+static void
+check_repack(const LmmModel *m, const uint8_t *data, size_t size)
+{
+	size_t		len = lmm_model_packed_size(m);
+	unsigned char *buf = malloc(len);
+	unsigned char *again;
+	LmmModel	back;
+
+	lmm_model_pack(m, buf);
+	/* format 3 is canonical: an accepted value packs to its own bytes */
+	if (size >= 8 && data[4] == 0 && data[5] == 0 && data[6] == 0 && data[7] == LMM_MODEL_VERSION)
+		require(len == size && memcmp(buf, data, size) == 0);
+	require(lmm_model_unpack(buf, len, &back) == NULL);
+	require(lmm_model_packed_size(&back) == len);
+	again = malloc(len);
+	lmm_model_pack(&back, again);
+	require(memcmp(buf, again, len) == 0);
+	lmm_model_free(&back);
+	free(again);
+	free(buf);
+}
+
+/* What lmm_fixef (df, p-values, intervals) and lmm_varcorr compute from an accepted model. */
+static void
+check_extraction(const LmmModel *m)
+{
+	double	   *L = calloc(m->p, sizeof(double));
+	double		sdcor[LMM_MAX_INF];
+	int			k,
+				t;
+
+	for (k = 0; k < m->p; k++)
+	{
+		double		se = sqrt(m->vcov[k * m->p + k]);
+		double		df;
+
+		L[k] = 1.0;
+		df = lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
+		L[k] = 0.0;
+		if (se > 0.0 && df > 0.0)
+		{
+			double		pv = lmm_pt_two_sided(m->beta[k] / se, df);
+			double		half = lmm_qt(0.975, df) * se;
+
+			require(!(pv < 0.0 || pv > 1.0) && !(half < 0.0));
+		}
+	}
+	free(L);
+	for (t = 0; t <= m->nextra; t++)
+	{
+		LmmModelTerm term = lmm_model_term(m, t);
+
+		require(term.q >= 1 && term.q <= LMM_MAX_RANDOM);
+		lmm_theta_to_sdcor(term.q, term.theta, m->sigma, sdcor);
+	}
+}
+
+/* lmm_anova's ML refit of a REML model's statistics, for small ones. */
+static void
+check_refit(const LmmModel *m)
+{
+	LmmFit		fit;
+
+	if (m->stats == NULL || m->nlevels > REFIT_MAX_LEVELS || m->p > REFIT_MAX_P ||
+		m->q > REFIT_MAX_Q)
+		return;
+	if (lmm_fit_ex(m->stats, 0, 0, &fit) == LMM_OK)
+		require(isfinite(fit.criterion));
+	lmm_fit_free(&fit);
+}
+
+/* One input: a candidate lmm_model value. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	LmmModel	m;
+	const char *problem = lmm_model_unpack(data, size, &m);
+
+	if (problem == NULL)
+	{
+		require(lmm_model_check(&m) == NULL);
+		check_repack(&m, data, size);
+		check_extraction(&m);
+		check_refit(&m);
+	}
+	else
+		require(strlen(problem) > 0);
+	lmm_model_free(&m);
+	return 0;
+}
