@@ -370,6 +370,8 @@ lmm_model_in(PG_FUNCTION_ARGS)
 		read_tail(root, &m);
 
 	problem = lmm_model_check(&m);
+	if (problem == NULL)
+		problem = lmm_model_check_unique_levels(&m);
 	if (problem != NULL)
 		lmm_json_bad(T, problem);
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
@@ -423,6 +425,8 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 	int			k,
 				t;
 
+	if (problem == NULL)
+		problem = lmm_model_check_unique_levels(&m);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),

@@ -22,6 +22,7 @@
 #include "lmm_model.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lmm_bytes.h"
@@ -88,6 +89,44 @@ lmm_model_term(const LmmModel *m, int t)
 	v.b = m->b;
 	v.condvar = m->condvar;
 	return v;
+}
+
+/* qsort order of level labels. */
+static int
+label_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * NULL when no term of m has the same level twice, else what is wrong: the
+ * input functions refuse such a model, which scoring could not index and
+ * lmm_ranef would list twice.  O(levels log levels), so not part of the
+ * check every extraction runs.
+ */
+const char *
+lmm_model_check_unique_levels(const LmmModel *m)
+{
+	const char *problem = NULL;
+	int			t;
+
+	for (t = 0; t <= m->nextra && problem == NULL; t++)
+	{
+		LmmModelTerm v = lmm_model_term(m, t);
+		char	  **sorted;
+		int64_t		j;
+
+		if (v.nlevels < 2)
+			continue;
+		sorted = lmm_alloc(sizeof(char *) * (size_t) v.nlevels);
+		memcpy(sorted, v.levels, sizeof(char *) * (size_t) v.nlevels);
+		qsort(sorted, (size_t) v.nlevels, sizeof(char *), label_cmp);
+		for (j = 1; j < v.nlevels && problem == NULL; j++)
+			if (strcmp(sorted[j - 1], sorted[j]) == 0)
+				problem = "a level of a random-effects term appears twice";
+		lmm_free(sorted);
+	}
+	return problem;
 }
 
 /* Variance parameters of all terms: theta of the first and of every extra term. */

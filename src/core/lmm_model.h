@@ -80,6 +80,7 @@ extern const char *lmm_model_unpack_head(const unsigned char *buf, size_t len,
 extern const char *lmm_model_unpack(const unsigned char *buf, size_t len,
 									LmmModel *m);
 extern const char *lmm_model_check(const LmmModel *m);
+extern const char *lmm_model_check_unique_levels(const LmmModel *m);
 extern void lmm_model_free(LmmModel *m);
 
 #endif							/* LMM_MODEL_H */

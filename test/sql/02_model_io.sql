@@ -46,6 +46,14 @@ CREATE TABLE bad_model (m lmm_model);
 \copy (SELECT b FROM bad_bin WHERE id = 6) TO 'results/bad.bin' WITH (FORMAT binary)
 \copy bad_model FROM 'results/bad.bin' WITH (FORMAT binary)
 SELECT count(*) AS accepted FROM bad_model;
+-- a level twice (batch B relabelled A): refused in binary as in text
+CREATE TABLE dup_level AS
+SELECT overlay(b PLACING '\x0000000141'::bytea FROM position('\x0000000142'::bytea IN b)) AS b
+FROM (SELECT lmm_model_send(m) AS b FROM io_models WHERE id = 2) s;
+\copy (SELECT b FROM dup_level) TO 'results/bad.bin' WITH (FORMAT binary)
+\copy bad_model FROM 'results/bad.bin' WITH (FORMAT binary)
+SELECT jsonb_set((m::text)::jsonb, '{random,0,levels,1}', (m::text)::jsonb->'random'->0->'levels'->0)::text::lmm_model
+FROM io_models WHERE id = 2;
 
 -- malformed text input
 SELECT 'not json'::lmm_model;
