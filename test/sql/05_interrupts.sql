@@ -51,6 +51,19 @@ SELECT clock_timestamp() AS t4 \gset
 SELECT lmm('y ~ x1 + (1 | g)', 'big20');
 SELECT clock_timestamp() - :'t4'::timestamptz < interval '2.5 s' AS lmm_scan_stopped;
 RESET statement_timeout;
+-- and at pg_cancel_backend() from another session, one second into the scan
+-- (the leader and any parallel workers)
+SELECT dblink_connect('bg', format('host=%s port=%s dbname=%s',
+	split_part(current_setting('unix_socket_directories'), ',', 1),
+	current_setting('port'), current_database())) AS connected;
+SELECT dblink_send_query('bg', 'SELECT lmm_fit(y, ARRAY[x1, x2], g) IS NULL FROM big20') AS sent;
+SELECT pg_sleep(1);
+SELECT clock_timestamp() AS t7 \gset
+SELECT count(pg_cancel_backend(pid)) > 0 AS cancelled FROM pg_stat_activity
+WHERE query LIKE 'SELECT lmm_fit(y, ARRAY[x1, x2], g) IS NULL FROM big20%' AND pid <> pg_backend_pid();
+SELECT * FROM dblink_get_result('bg') AS r(m bool);
+SELECT clock_timestamp() - :'t7'::timestamptz < interval '1.5 s' AS scan_cancelled_promptly;
+SELECT dblink_disconnect('bg');
 DROP VIEW big20;
 
 -- and lmm()'s final solve (three correlated random effects per group: the
