@@ -79,6 +79,8 @@ fi
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 run_psql -c "CREATE EXTENSION IF NOT EXISTS lmm"
+model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+started="$(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The psql lines that time one statement and print "label seconds".
 timed() {
@@ -169,6 +171,8 @@ SQL
 	done
 done
 
+echo
+echo "${model:-unknown CPU}, $(nproc) cores; lmm $(run_psql -c "SELECT extversion FROM pg_extension WHERE extname = 'lmm'"); started $started; ended $(date -u '+%H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 awk '
 function fmt(x, d) { return x == "-" ? "-" : sprintf("%." d "f", x) }
