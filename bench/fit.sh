@@ -31,7 +31,7 @@
 # 10^6 groups takes many minutes per fit; set them higher to include it),
 # LME4=0 skips R.  A (rows, groups) pair runs only when rows >= 10 * groups
 # (fewer rows per group do not identify a random slope), so the default grid
-# has 7 tables and 14 rows; it takes about 25 minutes on 2 cores.
+# has 7 tables and 14 rows; it takes about 15 minutes on 2 idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
