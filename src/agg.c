@@ -86,6 +86,35 @@ check_finite(double value, const char *what, int pos, int64 row)
 			 errdetail("lmm_fit needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
 }
 
+/* Which optional arguments a call site of lmm_fit_trans passes. */
+typedef struct TransForm
+{
+	bool		has_z;			/* z is passed */
+	int			opt_arg;		/* argument number of options, or -1 */
+} TransForm;
+
+/*
+ * The argument form of this call site, worked out from the argument types
+ * on the first call and kept in fn_extra (not looked up again per row).
+ */
+static const TransForm *
+trans_form(FunctionCallInfo fcinfo)
+{
+	TransForm  *f = (TransForm *) fcinfo->flinfo->fn_extra;
+
+	if (f == NULL)
+	{
+		int			nargs = PG_NARGS();
+
+		f = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TransForm));
+		f->has_z = nargs >= 6 ||
+			(nargs == 5 && get_fn_expr_argtype(fcinfo->flinfo, 4) != TEXTOID);
+		f->opt_arg = (nargs == 6) ? 5 : (nargs == 5 && !f->has_z) ? 4 : -1;
+		fcinfo->flinfo->fn_extra = f;
+	}
+	return f;
+}
+
 PG_FUNCTION_INFO_V1(lmm_fit_trans);
 
 /*
@@ -98,10 +127,9 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "lmm_fit_trans", "lmm_fit");
 	LmmAggState *st;
-	int			nargs = PG_NARGS();
-	bool		has_z = nargs >= 6 ||
-		(nargs == 5 && get_fn_expr_argtype(fcinfo->flinfo, 4) != TEXTOID);
-	int			opt_arg = (nargs == 6) ? 5 : (nargs == 5 && !has_z) ? 4 : -1;
+	const TransForm *form = trans_form(fcinfo);
+	bool		has_z = form->has_z;
+	int			opt_arg = form->opt_arg;
 	const double *x = NULL;
 	const double *z = NULL;
 	int			nx,

@@ -8,6 +8,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -30,8 +31,8 @@ typedef struct LevelEntry
 	int64		index;
 } LevelEntry;
 
-static uint32 level_hash(struct levelhash_hash *tb, Datum key);
-static bool level_equal(struct levelhash_hash *tb, Datum a, Datum b);
+static inline uint32 level_hash(struct levelhash_hash *tb, Datum key);
+static inline bool level_equal(struct levelhash_hash *tb, Datum a, Datum b);
 
 #define SH_PREFIX levelhash
 #define SH_ELEMENT_TYPE LevelEntry
@@ -46,22 +47,57 @@ static bool level_equal(struct levelhash_hash *tb, Datum a, Datum b);
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* Hash a group key with its type's hash function (32 bits suffice for simplehash). */
-static uint32
+/* Mix 64 bits into 32 (MurmurHash3's finalizer, then the low half). */
+static inline uint32
+mix64(uint64 k)
+{
+	k ^= k >> 33;
+	k *= UINT64CONST(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	k *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	k ^= k >> 33;
+	return (uint32) k;
+}
+
+/*
+ * Hash a group key: int and bigint inline, other types with their hash
+ * function (32 bits suffice for simplehash).  The hash never leaves the
+ * table, so it need not match the type's own.
+ */
+static inline uint32
 level_hash(struct levelhash_hash *tb, Datum key)
 {
 	LmmAggState *st = (LmmAggState *) tb->private_data;
 
+	if (st->key_kind == LMM_KEY_INT4)
+		return murmurhash32((uint32) DatumGetInt32(key));
+	if (st->key_kind == LMM_KEY_INT8)
+		return mix64((uint64) DatumGetInt64(key));
 	return DatumGetUInt32(FunctionCall1Coll(&st->hash_fn, st->collation, key));
 }
 
-/* Compare two group keys with their type's equality operator. */
-static bool
+/* Compare two group keys: int and bigint inline, others with their equality operator. */
+static inline bool
 level_equal(struct levelhash_hash *tb, Datum a, Datum b)
 {
 	LmmAggState *st = (LmmAggState *) tb->private_data;
 
+	if (st->key_kind == LMM_KEY_INT4)
+		return DatumGetInt32(a) == DatumGetInt32(b);
+	if (st->key_kind == LMM_KEY_INT8)
+		return DatumGetInt64(a) == DatumGetInt64(b);
 	return DatumGetBool(FunctionCall2Coll(&st->eq_fn, st->collation, a, b));
+}
+
+/* How keys of a type are hashed and compared: inline for int and bigint. */
+static char
+key_kind_of(Oid key_type)
+{
+	if (key_type == INT4OID)
+		return LMM_KEY_INT4;
+	if (key_type == INT8OID && FLOAT8PASSBYVAL)
+		return LMM_KEY_INT8;
+	return LMM_KEY_OTHER;
 }
 
 /*
@@ -78,6 +114,7 @@ lmm_state_create(MemoryContext ctx, Oid key_type, Oid collation)
 	st->ctx = ctx;
 	st->key_type = key_type;
 	st->collation = OidIsValid(collation) ? collation : get_typcollation(key_type);
+	st->key_kind = key_kind_of(key_type);
 	tce = lookup_type_cache(key_type,
 							TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
 	if (!OidIsValid(tce->hash_proc) || !OidIsValid(tce->eq_opr))
@@ -435,6 +472,7 @@ lmm_state_from_parts(const LmmStats *s, const LmmStatsMeta *meta)
 	st->ctx = CurrentMemoryContext;
 	st->key_type = key_type;
 	st->collation = get_typcollation(key_type);
+	st->key_kind = key_kind_of(key_type);
 	get_typlenbyval(key_type, &st->key_typlen, &st->key_byval);
 	lmm_parse_options(NULL, &st->opts);
 	st->opts.reml = !(meta->flags & LMM_STATS_ML);

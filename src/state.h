@@ -33,6 +33,7 @@ typedef struct LmmAggState
 	int16		key_typlen;
 	bool		key_byval;
 	Oid			collation;		/* for hashing, comparing and sorting keys */
+	char		key_kind;		/* LMM_KEY_INT4, LMM_KEY_INT8 or LMM_KEY_OTHER */
 	FmgrInfo	hash_fn;
 	FmgrInfo	eq_fn;
 	struct levelhash_hash *levels;	/* key -> level; NULL in unpacked values */
@@ -40,6 +41,14 @@ typedef struct LmmAggState
 	int64		keys_cap;
 	double	   *v;				/* scratch for one row: z, x, y */
 } LmmAggState;
+
+/*
+ * Key types hashed and compared inline, without a function call per row;
+ * every other type goes through its hash and equality functions.
+ */
+#define LMM_KEY_OTHER	0
+#define LMM_KEY_INT4	1
+#define LMM_KEY_INT8	2
 
 /* How a packed value reached us, which decides the error we raise if it is bad. */
 typedef enum LmmPackedSource

@@ -69,42 +69,48 @@ lmm_stats_add_row(LmmStats *s, int64_t level, const double *v)
 	double	   *rec = s->level + (size_t) s->stride * (size_t) level;
 	double	   *mean = LMM_LEVEL_MEAN(rec);
 	double	   *comom = LMM_LEVEL_COMOM(rec, d);
-	double		delta[2 * LMM_MAX_COLUMNS];
+	double		delta[2 * LMM_MAX_COLUMNS];	/* v - mean before the update */
+	double		dev[2 * LMM_MAX_COLUMNS];	/* v - mean after it */
 	const double *vxy = v + nz;
-	double		n;
+	double		n,
+				inv;
 	int			a,
 				k;
 
 	/* the level: means of all d entries, co-moments of the z rows */
 	n = LMM_LEVEL_N(rec) + 1.0;
 	LMM_LEVEL_N(rec) = n;
+	inv = 1.0 / n;				/* one division per row, not one per entry */
 	for (k = 0; k < d; k++)
 	{
 		delta[k] = v[k] - mean[k];
-		mean[k] += delta[k] / n;
+		mean[k] += delta[k] * inv;
+		dev[k] = v[k] - mean[k];
 	}
 	for (a = 0; a < nz; a++)
 	{
 		double	   *row = comom + (size_t) a * d;
 
 		for (k = 0; k < d; k++)
-			row[k] += delta[a] * (v[k] - mean[k]);
+			row[k] += delta[a] * dev[k];
 	}
 
 	/* overall: the x and y entries, upper triangle of their co-moments */
 	n = s->n + 1.0;
 	s->n = n;
+	inv = 1.0 / n;
 	for (k = 0; k < p; k++)
 	{
 		delta[k] = vxy[k] - s->mean[k];
-		s->mean[k] += delta[k] / n;
+		s->mean[k] += delta[k] * inv;
+		dev[k] = vxy[k] - s->mean[k];
 	}
 	for (a = 0; a < p; a++)
 	{
 		double	   *row = s->comom + (size_t) a * p;
 
 		for (k = a; k < p; k++)
-			row[k] += delta[a] * (vxy[k] - s->mean[k]);
+			row[k] += delta[a] * dev[k];
 	}
 }
 
