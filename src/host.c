@@ -6,12 +6,50 @@
  */
 #include "postgres.h"
 
+#include <dlfcn.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
 #include "core/lmm_host.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* lmm.blas_threads: threads OpenBLAS may use in this backend. */
+static int	blas_threads = 1;
+
+/*
+ * Apply lmm.blas_threads when the BLAS is OpenBLAS (found by name, so that
+ * another BLAS simply ignores the setting).
+ */
+static void
+assign_blas_threads(int newval, void *extra)
+{
+	void		(*set_threads) (int) = (void (*) (int)) dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+
+	if (set_threads != NULL)
+		set_threads(newval);
+}
+
+/*
+ * Module load: the lmm.blas_threads setting.  One thread by default: a
+ * database server runs many backends, and parallel query already spreads a
+ * fit over processes, so a BLAS thread pool per backend mostly competes with
+ * them (its idle threads spin).
+ */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("lmm.blas_threads",
+							"Threads the BLAS (OpenBLAS) may use in each backend for lmm's dense algebra.",
+							"Raise it on an otherwise idle machine to speed up fits whose dense block is large (several crossed grouping factors).",
+							&blas_threads, 1, 1, 64, PGC_USERSET, 0,
+							NULL, assign_blas_threads, NULL);
+	MarkGUCPrefixReserved("lmm");
+}
 
 /* Core allocations may exceed 1 GB for millions of levels, so allow huge chunks. */
 void *

@@ -94,3 +94,15 @@ REVOKE ALL ON penicillin FROM lmm_formula_reader;
 REVOKE USAGE ON SCHEMA public FROM lmm_formula_reader;
 DROP ROLE lmm_formula_reader;
 DROP TABLE pen_nulls, one_level;
+
+-- lmm.blas_threads: one BLAS thread per backend by default; more threads
+-- change how fast the dense block is factored, not the answer
+SHOW lmm.blas_threads;
+CREATE TEMP TABLE threads AS
+SELECT 1 AS n, lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin') AS m;
+SET lmm.blas_threads = 2;
+INSERT INTO threads SELECT 2, lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin');
+RESET lmm.blas_threads;
+SELECT abs((lmm_summary(a.m)).criterion - (lmm_summary(b.m)).criterion) < 1e-9 AS same_fit
+FROM threads a, threads b WHERE a.n = 1 AND b.n = 2;
+SET lmm.blas_threads = 0;
