@@ -226,7 +226,7 @@ initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H
 {
 	int			n = w->ntheta;
 	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
-	double		D[LMM_MAX_TERMS],
+	double		D[LMM_MAX_TERMS] = {0},
 				x[LMM_MAX_TERMS],
 				gh[LMM_MAX_TERMS];
 	double		gmax = 0.0;
@@ -309,6 +309,12 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 		if (theta[a] == 0.0)
 			theta[a] = 0.1;
 	f = eval_grad(w, theta, g);
+	if (!isfinite(f))
+	{
+		/* undefined at the start: the gradient was never written */
+		*fmin = f;
+		return w->interrupted ? -1 : 0;
+	}
 	initial_inverse_hessian(w, theta, g, H);
 	for (it = 0; it < BFGS_MAX_ITER && isfinite(f); it++)
 	{
