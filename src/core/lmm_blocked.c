@@ -213,6 +213,49 @@ lmm_blocked_criterion(Work *w, const double *theta)
 }
 
 /*
+ * The dense terms' spherical modes at the theta last factored, for the
+ * centred fixed effects betac: u_D = L_S'^-1 (cu_D - L_XD' betac), into uD
+ * (m entries).
+ */
+void
+lmm_blocked_dense_modes(const Blocks *bk, int p, const double *betac, double *uD)
+{
+	int64_t		N = bk->N;
+	int64_t		m = bk->m;
+	const double *M = bk->M;
+	int64_t		i;
+	int			a;
+
+	for (i = 0; i < m; i++)
+	{
+		double		s = M[(N - 1) + i * N];
+
+		for (a = 0; a < p; a++)
+			s -= M[(m + a) + i * N] * betac[a];
+		uD[i] = s;
+	}
+	if (m > 0)
+		LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
+							M, (lapack_int) N, uD, (lapack_int) m);
+}
+
+/*
+ * The inverse of the matrix whose Cholesky factor is the leading n x n block
+ * of the factor in M (lower triangle, n x n column-major into Sinv); 0 if
+ * LAPACK refuses it.
+ */
+int
+lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv)
+{
+	int64_t		i;
+
+	for (i = 0; i < n; i++)
+		memcpy(Sinv + i * n, bk->M + i * bk->N, sizeof(double) * (size_t) n);
+	return n == 0 ||
+		LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int) n, Sinv, (lapack_int) n) == 0;
+}
+
+/*
  * The conditional modes and covariances of every term at the theta last
  * evaluated (M factored), for the centred fixed effects betac:
  *	 u_D = L_DD'^-1 (cu_D - L_XD' betac),
@@ -228,17 +271,14 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 	Blocks	   *bk = g->blk;
 	int			p = g->p;
 	int			q0 = bk->q[0];
-	int64_t		N = bk->N;
 	int64_t		m = bk->m;
-	const double *M = bk->M;
 	double	   *uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
 	double	   *Sinv = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m * m : 1));
 	double	   *r = lmm_alloc(sizeof(double) * q0);
 	double	   *G = lmm_alloc(sizeof(double) * q0 * (bk->maxcols + q0));
 	double	   *H = lmm_alloc(sizeof(double) * q0 * q0);
 	double	   *P = lmm_alloc(sizeof(double) * q0 * q0);
-	int64_t		i,
-				j;
+	int64_t		j;
 	int			t,
 				a,
 				b,
@@ -246,22 +286,8 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 				k;
 
 	/* u_D and S^-1 from the leading m x m block of the factor */
-	for (i = 0; i < m; i++)
-	{
-		double		s = M[(N - 1) + i * N];
-
-		for (a = 0; a < p; a++)
-			s -= M[(m + a) + i * N] * betac[a];
-		uD[i] = s;
-	}
-	for (i = 0; i < m; i++)
-		memcpy(Sinv + i * m, M + i * N, sizeof(double) * (size_t) m);
-	if (m > 0)
-	{
-		LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
-					   Sinv, (lapack_int) m, uD, (lapack_int) m);
-		LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int) m, Sinv, (lapack_int) m);
-	}
+	lmm_blocked_dense_modes(bk, p, betac, uD);
+	lmm_blocked_inverse(bk, m, Sinv);
 
 	/* the dense terms: b = T u, condvar = sigma^2 T S^-1_jj T' */
 	for (t = 1; t < bk->k; t++)

@@ -28,7 +28,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <lapacke.h>
 
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
@@ -62,10 +61,8 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;
 	int			p = g->p;
-	int64_t		N = bk->N;
 	int64_t		m = bk->m;
 	int64_t		nS = m + (w->reml ? p : 0);
-	const double *M = bk->M;
 	double		betac[LMM_MAX_COLUMNS];
 	double		trK[LMM_MAX_TERMS] = {0};
 	double		uu[LMM_MAX_TERMS] = {0};
@@ -88,22 +85,9 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 	uD = bk->uD;
 	lmm_solve_beta(w, betac);
 
-	/* u_D = L_S'^-1 (cu_D - L_XD' betac), and S^-1 from the factor's leading nS rows */
-	for (i = 0; i < m; i++)
-	{
-		double		s = M[(N - 1) + i * N];
-
-		for (a = 0; a < p; a++)
-			s -= M[(m + a) + i * N] * betac[a];
-		uD[i] = s;
-	}
-	for (i = 0; i < nS; i++)
-		memcpy(Sinv + i * nS, M + i * N, sizeof(double) * (size_t) nS);
-	if (m > 0)
-		LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, 1,
-					   M, (lapack_int) N, uD, (lapack_int) m);
-	if (nS > 0 &&
-		LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int) nS, Sinv, (lapack_int) nS) != 0)
+	/* u_D, and S^-1 from the factor's leading nS rows */
+	lmm_blocked_dense_modes(bk, p, betac, uD);
+	if (!lmm_blocked_inverse(bk, nS, Sinv))
 		return HUGE_VAL;
 	for (t = 1; t < bk->k; t++)
 		for (j = 0; j < bk->J[t]; j++)
