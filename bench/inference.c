@@ -73,14 +73,20 @@ median3(double a, double b, double c)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	int64_t		sizes[] = {1000, 10000, 100000};
+	int64_t		sizes[8] = {1000, 10000, 100000};
+	int			nsizes = 3;
 	int			k;
+
+	/* sizes from the command line, if given */
+	if (argc > 1)
+		for (nsizes = 0; nsizes < argc - 1 && nsizes < 8; nsizes++)
+			sizes[nsizes] = atoll(argv[nsizes + 1]);
 
 	printf("| groups | rows | lmm_fit (ms) | of which Satterthwaite (ms) | profile intervals, 9 parameters (ms) |\n");
 	printf("|---:|---:|---:|---:|---:|\n");
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < nsizes; k++)
 	{
 		LmmStats	s;
 		double		t_fit[3],

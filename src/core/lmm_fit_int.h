@@ -139,6 +139,9 @@ extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
 extern int	lmm_blocked_optimize(Work *w, double *theta, double *fmin);
 extern int	lmm_theta_is_diagonal(int q, int k);
 extern int	lmm_theta_bounded(const Gram *g, int k);
+extern double lmm_gradient(Work *w, const double *theta, double *dld,
+						   double *dpw);
+extern double lmm_criterion_grad(Work *w, const double *theta, double *grad);
 extern void lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
 extern void lmm_solve_beta(const Work *w, double *betac);
 extern void lmm_beta_user(const Gram *g, const double *betac, double *beta);

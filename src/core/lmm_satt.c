@@ -214,9 +214,18 @@ jacobian(Work *w, const double *x, double *jac)
 	return ok && !w->interrupted;
 }
 
+/* The criterion and its gradient's two parts, from the one-term or the blocked code. */
+static double
+gradient_parts(Work *w, const double *theta, double *dld, double *dpw)
+{
+	if (w->g->blk != NULL)
+		return lmm_blocked_gradient(w, theta, dld, dpw);
+	return lmm_gradient(w, theta, dld, dpw);
+}
+
 /*
- * H and the Jacobian as above for several scalar terms, from the analytic
- * gradient (lmm_blocked_grad.c): central differences of the gradient in
+ * H and the Jacobian as above where the gradient is analytic (one term,
+ * lmm_gradient.c, or several scalar terms, lmm_blocked_grad.c): central differences of the gradient in
  * each theta (step 1e-4 |theta|, or 1e-4 at 0), the sigma row exactly,
  *	 d2 dev / dtheta_a dsigma = -2 dpwrss_a / sigma^3,
  *	 d2 dev / dsigma^2 = 6 pwrss / sigma^4 - 2 nu / sigma^2,
@@ -233,9 +242,9 @@ hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
 	int			pp = w->g->p * w->g->p;
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
 	double		s2 = sigma * sigma;
-	double		x[LMM_MAX_TERMS],
-				dld[2][LMM_MAX_TERMS],
-				dpw[2][LMM_MAX_TERMS];
+	double		x[LMM_MAX_INF],
+				dld[2][LMM_MAX_INF],
+				dpw[2][LMM_MAX_INF];
 	double	   *C = lmm_alloc(sizeof(double) * 2 * pp);
 	double		pwrss;
 	int			a,
@@ -244,7 +253,7 @@ hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
 				side,
 				ok;
 
-	ok = isfinite(lmm_blocked_gradient(w, theta, dld[0], dpw[0]));
+	ok = isfinite(gradient_parts(w, theta, dld[0], dpw[0]));
 	pwrss = w->pwrss;
 	for (a = 0; a < nt && ok; a++)
 	{
@@ -267,7 +276,7 @@ hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
 		for (side = 0; side < 2 && ok; side++)
 		{
 			x[a] = side == 0 ? theta[a] + h : theta[a] - h;
-			ok = isfinite(lmm_blocked_gradient(w, x, dld[side], dpw[side]));
+			ok = isfinite(gradient_parts(w, x, dld[side], dpw[side]));
 			if (ok)
 				lmm_vcov_user(w, s2, C + side * pp);
 		}
@@ -305,7 +314,7 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 
 	memcpy(x, theta, sizeof(double) * w->ntheta);
 	x[w->ntheta] = sigma;
-	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+	if (w->g->blk == NULL || lmm_blocked_scalar(w->g->blk))
 		ok = hessian_jacobian_grad(w, theta, sigma, H, jac);
 	else
 		ok = hessian(w, x, H) && jacobian(w, x, jac);

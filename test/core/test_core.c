@@ -528,43 +528,72 @@ test_stats_bytes(const Sleep *s)
 	lmm_stats_free(&st);
 }
 
-/* The analytic gradient of the criterion agrees with central differences. */
+/*
+ * The analytic gradient of the criterion agrees with central differences,
+ * for q = 1 and q = 2 (their written-out loops) and q = 3 (the general one:
+ * random intercept, days and a centred days^2 / 10).
+ */
 static void
 test_gradient(const Sleep *s)
 {
-	LmmStats	st;
-	int64_t		level_of[400];
-	double		theta[3] = {0.9, 0.05, 0.3};
-	double		grad[3],
-				gdummy[3],
-				fp,
-				fm,
-				f;
-	double		worst = 0.0;
-	int			reml,
-				k;
+	static const double thetas[3][6] = {{0.9}, {0.9, 0.05, 0.3},
+	{0.9, 0.05, -0.02, 0.3, 0.01, 0.2}};
+	int			q;
 
-	memset(level_of, -1, sizeof(level_of));
-	lmm_stats_init(&st, 2, 2);
-	add_sleep_rows(&st, s, 0, s->n, level_of);
-	for (reml = 0; reml <= 1; reml++)
+	for (q = 1; q <= 3; q++)
 	{
-		lmm_criterion_gradient(&st, reml, theta, &f, grad);
-		for (k = 0; k < 3; k++)
-		{
-			double		h = 1e-5;
-			double		x[3];
+		int			nt = q * (q + 1) / 2;
+		LmmStats	st;
+		int64_t		level_of[400];
+		double		grad[6],
+					gdummy[6],
+					fp,
+					fm,
+					f;
+		double		worst = 0.0;
+		int			reml,
+					i,
+					k;
+		char		label[96];
 
-			memcpy(x, theta, sizeof(x));
-			x[k] += h;
-			lmm_criterion_gradient(&st, reml, x, &fp, gdummy);
-			x[k] -= 2 * h;
-			lmm_criterion_gradient(&st, reml, x, &fm, gdummy);
-			worst = fmax(worst, fabs(grad[k] - (fp - fm) / (2 * h)) / fmax(fabs(grad[k]), 1.0));
+		memset(level_of, -1, sizeof(level_of));
+		lmm_stats_init(&st, 2, q);
+		for (i = 0; i < s->n; i++)
+		{
+			double		d = s->days[i];
+			double		v[4] = {d, (d - 4.5) * (d - 4.5) / 10.0, d, s->reaction[i]};
+			int			subj = s->subject[i];
+
+			if (level_of[subj] < 0)
+				level_of[subj] = lmm_stats_add_level(&st);
+			/* z columns (q - 1 of them), then x, then y */
+			if (q == 1)
+				v[0] = d, v[1] = s->reaction[i];
+			else if (q == 2)
+				v[1] = d, v[2] = s->reaction[i];
+			lmm_stats_add_row(&st, level_of[subj], v);
 		}
+		for (reml = 0; reml <= 1; reml++)
+		{
+			lmm_criterion_gradient(&st, reml, thetas[q - 1], &f, grad);
+			for (k = 0; k < nt; k++)
+			{
+				double		h = 1e-5;
+				double		x[6];
+
+				memcpy(x, thetas[q - 1], sizeof(x));
+				x[k] += h;
+				lmm_criterion_gradient(&st, reml, x, &fp, gdummy);
+				x[k] -= 2 * h;
+				lmm_criterion_gradient(&st, reml, x, &fm, gdummy);
+				worst = fmax(worst, fabs(grad[k] - (fp - fm) / (2 * h)) / fmax(fabs(grad[k]), 1.0));
+			}
+		}
+		snprintf(label, sizeof(label),
+				 "gradient: analytic equals central differences (REML and ML, q = %d): %.1e", q, worst);
+		check(worst < 1e-6, label);
+		lmm_stats_free(&st);
 	}
-	check(worst < 1e-6, "gradient: analytic equals central differences (REML and ML, q = 2)");
-	lmm_stats_free(&st);
 }
 
 /* Degenerate statistics give the documented statuses. */

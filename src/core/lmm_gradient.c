@@ -1,0 +1,421 @@
+/*
+ * lmm_gradient.c
+ *	  The analytic gradient of the profiled criterion of a one-term fit, as
+ *	  its two parts: the derivatives of the log-determinants and of pwrss.
+ *
+ * With Lambda = T, A_j = Z_j'Z_j, M_j = T'A_jT + I = L_jL_j', X_j = Z_j'X,
+ * P_j = M_j^-1 T', V = (RX'RX)^-1, S_j = X_j V X_j', and theta_k the
+ * element (r, c) of T, the derivatives are
+ *	 d log|M_j|		= 2 (P_j A_j)[c][r]
+ *	 d log|RX'RX|	= -2 (P_j S_j)[c][r] + 2 (P_j S_j P_j' T'A_j)[c][r]
+ *	 d pwrss		= -2 sum_j u_j[c] (Z_j'r_j)[r]	(envelope theorem),
+ * u_j = P_j e_j the conditional mode, e_j = Z_j'y - X_j betac, and
+ * Z_j'r_j = e_j - A_j T u_j the level's residuals seen through Z_j.  As in
+ * the criterion, q = 1 and q = 2 have their own loops with the algebra
+ * written out; the general loop goes through the factor L_j.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+
+#include "lmm_fit.h"
+#include "lmm_fit_int.h"
+#include "lmm_host.h"
+#include "lmm_infer.h"
+
+/* What every level loop reads: the fixed effects and V at the current theta. */
+typedef struct GradCtx
+{
+	const double *betac;		/* p */
+	const double *V;			/* p x p, both triangles */
+	double	   *VX;				/* p scratch */
+	double	   *D;				/* q x q: d log-determinants, [c][r] */
+	double	   *Dpw;			/* q x q: sum u[c] (Z'r)[r] */
+} GradCtx;
+
+/* x' V x and, in VX, V x: the quadratic form of a level's row of Z'X. */
+static inline double
+quad_V(int p, const double *V, const double *x, double *Vx)
+{
+	double		s = 0.0;
+	int			a,
+				b;
+
+	for (a = 0; a < p; a++)
+	{
+		double		t = 0.0;
+
+		for (b = 0; b < p; b++)
+			t += V[a * p + b] * x[b];
+		Vx[a] = t;
+		s += x[a] * t;
+	}
+	return s;
+}
+
+/* Dot product of two p-vectors. */
+static inline double
+dot(int p, const double *x, const double *y)
+{
+	double		s = 0.0;
+	int			k;
+
+	for (k = 0; k < p; k++)
+		s += x[k] * y[k];
+	return s;
+}
+
+/* Levels of a q = 1 fit: P = t / M, everything a scalar.  Returns 0 on interrupt. */
+static int
+grad_q1(Work *w, GradCtx *cx)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	double		t = w->T[0];
+	double		D = 0.0,
+				Dpw = 0.0;
+	int64_t		j;
+
+	for (j = 0; j < g->nlevels; j++)
+	{
+		const double *X = g->ZtX + (size_t) j * p;
+		double		a = g->ZtZ[j];
+		double		P = t / (t * t * a + 1.0);
+		double		e = g->Zty[j] - dot(p, X, cx->betac);
+		double		u = P * e;
+
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+			return 0;
+		D += 2.0 * P * a;
+		Dpw += u * (e - a * t * u);
+		if (w->reml)
+		{
+			double		S = quad_V(p, cx->V, X, cx->VX);
+
+			D -= 2.0 * P * S - 2.0 * P * S * P * t * a;
+		}
+	}
+	cx->D[0] = D;
+	cx->Dpw[0] = Dpw;
+	return 1;
+}
+
+/*
+ * Levels of a q = 2 fit, T = [t0 0; t1 t2]: M^-1 from the 2 x 2 M directly
+ * and P = M^-1 T'.  Returns 0 on interrupt.
+ */
+static int
+grad_q2(Work *w, GradCtx *cx)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	double		t0 = w->T[0],
+				t1 = w->T[2],
+				t2 = w->T[3];
+	double		D00 = 0.0,
+				D01 = 0.0,
+				D11 = 0.0,
+				W00 = 0.0,
+				W01 = 0.0,
+				W11 = 0.0;
+	int64_t		j;
+
+	for (j = 0; j < g->nlevels; j++)
+	{
+		const double *A = g->ZtZ + (size_t) j * 4;
+		const double *X0 = g->ZtX + (size_t) j * 2 * p;
+		const double *X1 = X0 + p;
+		const double *y = g->Zty + (size_t) j * 2;
+		/* M = T'AT + I and its inverse */
+		double		m00 = t0 * (A[0] * t0 + A[1] * t1) + t1 * (A[2] * t0 + A[3] * t1) + 1.0;
+		double		m10 = t2 * (A[2] * t0 + A[3] * t1);
+		double		m11 = t2 * A[3] * t2 + 1.0;
+		double		id = 1.0 / (m00 * m11 - m10 * m10);
+		double		i00 = m11 * id,
+					i01 = -m10 * id,
+					i11 = m00 * id;
+		/* P = M^-1 T', T' = [t0 t1; 0 t2] */
+		double		p00 = i00 * t0,
+					p01 = i00 * t1 + i01 * t2,
+					p10 = i01 * t0,
+					p11 = i01 * t1 + i11 * t2;
+		/* PA, e, u = P e, Z'r = e - A T u */
+		double		pa00 = p00 * A[0] + p01 * A[2],
+					pa01 = p00 * A[1] + p01 * A[3],
+					pa11 = p10 * A[1] + p11 * A[3];
+		double		e0 = y[0] - dot(p, X0, cx->betac),
+					e1 = y[1] - dot(p, X1, cx->betac);
+		double		u0 = p00 * e0 + p01 * e1,
+					u1 = p10 * e0 + p11 * e1;
+		double		tu0 = t0 * u0,
+					tu1 = t1 * u0 + t2 * u1;
+		double		z0 = e0 - A[0] * tu0 - A[1] * tu1,
+					z1 = e1 - A[2] * tu0 - A[3] * tu1;
+
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+			return 0;
+		D00 += 2.0 * pa00;
+		D01 += 2.0 * pa01;
+		D11 += 2.0 * pa11;
+		W00 += u0 * z0;
+		W01 += u0 * z1;
+		W11 += u1 * z1;
+		if (w->reml)
+		{
+			/* S = X V X'; R = P S; D -= 2 R - 2 R P' T'A */
+			double		s00 = quad_V(p, cx->V, X0, cx->VX),
+						s01 = dot(p, X1, cx->VX),
+						s11 = quad_V(p, cx->V, X1, cx->VX);
+			double		r00 = p00 * s00 + p01 * s01,
+						r01 = p00 * s01 + p01 * s11,
+						r10 = p10 * s00 + p11 * s01,
+						r11 = p10 * s01 + p11 * s11;
+			/* K = P' T'A = P' (T'A); T'A = [t0 A00 + t1 A10, t0 A01 + t1 A11; t2 A10, t2 A11] */
+			double		ta00 = t0 * A[0] + t1 * A[2],
+						ta01 = t0 * A[1] + t1 * A[3],
+						ta10 = t2 * A[2],
+						ta11 = t2 * A[3];
+			double		k00 = p00 * ta00 + p10 * ta10,
+						k01 = p00 * ta01 + p10 * ta11,
+						k10 = p01 * ta00 + p11 * ta10,
+						k11 = p01 * ta01 + p11 * ta11;
+
+			D00 -= 2.0 * r00 - 2.0 * (r00 * k00 + r01 * k10);
+			D01 -= 2.0 * r01 - 2.0 * (r00 * k01 + r01 * k11);
+			D11 -= 2.0 * r11 - 2.0 * (r10 * k01 + r11 * k11);
+		}
+	}
+	cx->D[0] = D00;
+	cx->D[1] = D01;
+	cx->D[3] = D11;
+	cx->Dpw[0] = W00;
+	cx->Dpw[1] = W01;
+	cx->Dpw[3] = W11;
+	return 1;
+}
+
+/* Levels of any q, through the level's factor L.  Returns 0 on interrupt. */
+static int
+grad_any(Work *w, GradCtx *cx)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	int			q = g->q;
+	const double *betac = cx->betac;
+	const double *V = cx->V;
+	double	   *D = cx->D;
+	double	   *Dpw = cx->Dpw;
+	double	   *Linv = lmm_alloc(sizeof(double) * q * q);
+	double	   *TA = lmm_alloc(sizeof(double) * q * q);
+	double	   *G = lmm_alloc(sizeof(double) * q * p);
+	double	   *Q = lmm_alloc(sizeof(double) * q * p);
+	double	   *u = lmm_alloc(sizeof(double) * q);
+	double	   *Tu = lmm_alloc(sizeof(double) * q);
+	int			ok = 1;
+	int64_t		j;
+	int			a,
+				b,
+				c,
+				r,
+				k;
+
+	for (j = 0; j < g->nlevels; j++)
+	{
+		const double *A = g->ZtZ + (size_t) j * q * q;
+		const double *ZtX = g->ZtX + (size_t) j * q * p;
+		const double *Zty = g->Zty + (size_t) j * q;
+		const double *T = w->T;
+		const double *L = w->L;
+
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			ok = 0;
+			break;
+		}
+		lmm_level_factor(w, A, ZtX, Zty);
+
+		/* Linv = L^-1; TA = T'A */
+		for (a = 0; a < q; a++)
+			for (b = 0; b < q; b++)
+				Linv[a * q + b] = (a == b) ? 1.0 : 0.0;
+		lmm_forward_solve(q, q, L, Linv);
+		for (a = 0; a < q; a++)
+			for (b = 0; b < q; b++)
+			{
+				double		s = 0.0;
+
+				for (k = a; k < q; k++)
+					s += T[k * q + a] * A[k * q + b];
+				TA[a * q + b] = s;
+			}
+
+		/* log|M_j|: D += 2 M^-1 T'A with M^-1 = Linv'Linv */
+		for (c = 0; c < q; c++)
+			for (r = 0; r < q; r++)
+			{
+				double		s = 0.0;
+
+				for (a = 0; a < q; a++)
+				{
+					double		mca = 0.0;
+
+					for (k = (a > c ? a : c); k < q; k++)
+						mca += Linv[k * q + c] * Linv[k * q + a];
+					s += mca * TA[a * q + r];
+				}
+				D[c * q + r] += 2.0 * s;
+			}
+
+		/* u = L'^-1 (cu - RZX betac); Z'r = Zty - ZtX betac - A T u */
+		for (a = 0; a < q; a++)
+		{
+			double		s = w->cu[a];
+
+			for (k = 0; k < p; k++)
+				s -= w->RZX[a * p + k] * betac[k];
+			u[a] = s;
+		}
+		lmm_backward_solve(q, 1, L, u);
+		for (a = 0; a < q; a++)
+		{
+			double		s = 0.0;
+
+			for (k = 0; k <= a; k++)
+				s += T[a * q + k] * u[k];
+			Tu[a] = s;
+		}
+		for (r = 0; r < q; r++)
+		{
+			double		zr = Zty[r];
+
+			for (k = 0; k < p; k++)
+				zr -= ZtX[r * p + k] * betac[k];
+			for (k = 0; k < q; k++)
+				zr -= A[r * q + k] * Tu[k];
+			for (c = 0; c < q; c++)
+				Dpw[c * q + r] += u[c] * zr;
+		}
+
+		if (!w->reml)
+			continue;
+
+		/* G = L'^-1 RZX, Q = G V; D -= 2 Q ZtX' - 2 (Q G') T'A */
+		memcpy(G, w->RZX, sizeof(double) * q * p);
+		lmm_backward_solve(q, p, L, G);
+		for (a = 0; a < q; a++)
+			for (b = 0; b < p; b++)
+			{
+				double		s = 0.0;
+
+				for (k = 0; k < p; k++)
+					s += G[a * p + k] * V[k * p + b];
+				Q[a * p + b] = s;
+			}
+		for (c = 0; c < q; c++)
+			for (r = 0; r < q; r++)
+			{
+				double		qz = 0.0;
+				double		pta = 0.0;
+
+				for (k = 0; k < p; k++)
+					qz += Q[c * p + k] * ZtX[r * p + k];
+				for (a = 0; a < q; a++)
+				{
+					double		pca = 0.0;
+
+					for (k = 0; k < p; k++)
+						pca += Q[c * p + k] * G[a * p + k];
+					pta += pca * TA[a * q + r];
+				}
+				D[c * q + r] -= 2.0 * qz - 2.0 * pta;
+			}
+	}
+
+	lmm_free(Linv);
+	lmm_free(TA);
+	lmm_free(G);
+	lmm_free(Q);
+	lmm_free(u);
+	lmm_free(Tu);
+	return ok;
+}
+
+/*
+ * The criterion at theta, and its gradient in two parts: dld, the
+ * derivative of the log-determinants (log|L|^2, plus log|RX|^2 for REML),
+ * and dpw, that of pwrss.  The criterion's gradient is dld + nu dpw / pwrss.
+ * Returns the criterion, or HUGE_VAL/NaN where it is undefined or on
+ * interrupt (the parts are then undefined).
+ */
+double
+lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
+{
+	const Gram *g = w->g;
+	int			p = g->p;
+	int			q = g->q;
+	double		f = lmm_criterion(w, theta);
+	double	   *betac = lmm_alloc(sizeof(double) * p);
+	double	   *V = lmm_alloc(sizeof(double) * p * p);
+	double	   *VX = lmm_alloc(sizeof(double) * p);
+	double	   *D = lmm_alloc0(sizeof(double) * q * q);
+	double	   *Dpw = lmm_alloc0(sizeof(double) * q * q);
+	GradCtx		cx = {betac, V, VX, D, Dpw};
+	int			a,
+				b,
+				c,
+				r,
+				k;
+
+	if (!isfinite(f) || w->interrupted)
+		goto done;
+
+	/* betac from RX betac = cbeta; V = (RX'RX)^-1 from the factor in w->RX */
+	lmm_solve_beta(w, betac);
+	memcpy(V, w->RX, sizeof(double) * p * p);
+	LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, V, p);
+	for (a = 0; a < p; a++)
+		for (b = 0; b < a; b++)
+			V[a * p + b] = V[b * p + a];
+
+	if (!(q == 1 ? grad_q1(w, &cx) : q == 2 ? grad_q2(w, &cx) : grad_any(w, &cx)))
+	{
+		w->interrupted = 1;
+		f = HUGE_VAL;
+		goto done;
+	}
+
+	/* theta lists T's lower triangle column by column */
+	k = 0;
+	for (c = 0; c < q; c++)
+		for (r = c; r < q; r++)
+		{
+			dld[k] = D[c * q + r];
+			dpw[k++] = -2.0 * Dpw[c * q + r];
+		}
+
+done:
+	lmm_free(betac);
+	lmm_free(V);
+	lmm_free(VX);
+	lmm_free(D);
+	lmm_free(Dpw);
+	return f;
+}
+
+/* The criterion at theta and its gradient into grad (ntheta entries). */
+double
+lmm_criterion_grad(Work *w, const double *theta, double *grad)
+{
+	double		dld[LMM_MAX_INF],
+				dpw[LMM_MAX_INF];
+	double		f = lmm_gradient(w, theta, dld, dpw);
+	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
+	int			k;
+
+	if (!isfinite(f) || w->interrupted)
+		return f;
+	for (k = 0; k < w->ntheta; k++)
+		grad[k] = dld[k] + nu / w->pwrss * dpw[k];
+	return f;
+}
