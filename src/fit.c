@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -26,6 +27,49 @@ compare_keys(const void *a, const void *b, void *arg)
 	Datum		kb = st->keys[*(const int64 *) b];
 
 	return DatumGetInt32(FunctionCall2Coll(cmp, st->collation, ka, kb));
+}
+
+/* An integer key and its level, sorted together so the sort reads memory in order. */
+typedef struct IntKey
+{
+	int64		key;
+	int64		level;
+} IntKey;
+
+/* qsort comparator: integer keys in numeric order (their btree order). */
+static int
+compare_int_keys(const void *a, const void *b)
+{
+	int64		ka = ((const IntKey *) a)->key;
+	int64		kb = ((const IntKey *) b)->key;
+
+	return (ka > kb) - (ka < kb);
+}
+
+/*
+ * Order the levels of smallint, integer or bigint keys without the btree
+ * comparator: at a million levels, calling it through fmgr on keys read in
+ * random order took a tenth of the final solve.
+ */
+static void
+sort_int_levels(const LmmAggState *st, int64 *perm)
+{
+	int64		J = st->stats.nlevels;
+	IntKey	   *k = palloc_extended(sizeof(IntKey) * J, MCXT_ALLOC_HUGE);
+	int64		j;
+
+	for (j = 0; j < J; j++)
+	{
+		Datum		d = st->keys[j];
+
+		k[j].key = st->key_type == INT8OID ? DatumGetInt64(d) :
+			st->key_type == INT4OID ? DatumGetInt32(d) : DatumGetInt16(d);
+		k[j].level = j;
+	}
+	qsort(k, J, sizeof(IntKey), compare_int_keys);
+	for (j = 0; j < J; j++)
+		perm[j] = k[j].level;
+	pfree(k);
 }
 
 /* qsort_arg comparator: order level indexes by their keys' text forms. */
@@ -64,7 +108,9 @@ sorted_levels(LmmAggState *st, char ***texts_out)
 		perm[j] = j;
 		texts[j] = OutputFunctionCall(&out, st->keys[j]);
 	}
-	if (OidIsValid(tce->cmp_proc))
+	if (st->key_type == INT8OID || st->key_type == INT4OID || st->key_type == INT2OID)
+		sort_int_levels(st, perm);
+	else if (OidIsValid(tce->cmp_proc))
 	{
 		void	   *ctx[2] = {st, &tce->cmp_proc_finfo};
 

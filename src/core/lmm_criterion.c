@@ -312,27 +312,25 @@ levels_q2(Work *w, LogDet *ld, Stack *st)
 		double		m00 = t0 * b00 + t1 * b10 + 1.0;
 		double		m10 = t2 * b10;
 		double		m11 = t2 * A[3] * t2 + 1.0;
-		double		l00,
-					l10,
-					s11,
-					il00,
+		double		det = m00 * m11 - m10 * m10;
+		double		il00,
 					il11,
+					l10,
 				   *r0,
 				   *r1;
 
 		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
 			return 0;
-		l00 = sqrt(m00);
-		l10 = m10 / l00;
-		s11 = m11 - l10 * l10;
-		if (!(m00 > 0.0 && s11 > 0.0))
+		if (!(m00 > 0.0 && det > 0.0))
 		{
 			w->not_pd = 1;
 			continue;
 		}
-		il00 = 1.0 / l00;
-		il11 = 1.0 / sqrt(s11);
-		logdet_add(ld, m00 * s11);
+		/* L = [l00 0; l10 l11], l00^2 = m00, l11^2 = det / m00: two short chains */
+		il00 = 1.0 / sqrt(m00);
+		il11 = sqrt(m00 / det);
+		l10 = m10 * il00;
+		logdet_add(ld, det);
 		r0 = stack_row(st);
 		r1 = stack_row(st);
 		for (k = 0; k < p; k++)

@@ -29,29 +29,33 @@ typedef struct GradCtx
 {
 	const double *betac;		/* p */
 	const double *V;			/* p x p, both triangles */
-	double	   *VX;				/* p scratch */
+	const double *RX;			/* p x p, upper, row-major */
+	const double *idiag;		/* p: 1 / RX's diagonal */
+	double	   *v0;				/* p scratch */
+	double	   *v1;				/* p scratch */
 	double	   *D;				/* q x q: d log-determinants, [c][r] */
 	double	   *Dpw;			/* q x q: sum u[c] (Z'r)[r] */
 } GradCtx;
 
-/* x' V x and, in VX, V x: the quadratic form of a level's row of Z'X. */
-static inline double
-quad_V(int p, const double *V, const double *x, double *Vx)
+/*
+ * v = RX'^-1 x, so that x' V y = v . (RX'^-1 y): the quadratic forms of
+ * S = X V X' from one triangular solve per row of X, half the work of
+ * multiplying by V.  RX is upper, row-major; idiag its inverse diagonal.
+ */
+static inline void
+solve_RXt(int p, const double *RX, const double *idiag, const double *x, double *v)
 {
-	double		s = 0.0;
-	int			a,
-				b;
+	int			i,
+				a;
 
-	for (a = 0; a < p; a++)
+	for (i = 0; i < p; i++)
 	{
-		double		t = 0.0;
+		double		s = x[i];
 
-		for (b = 0; b < p; b++)
-			t += V[a * p + b] * x[b];
-		Vx[a] = t;
-		s += x[a] * t;
+		for (a = 0; a < i; a++)
+			s -= RX[a * p + i] * v[a];
+		v[i] = s * idiag[i];
 	}
-	return s;
 }
 
 /* Dot product of two p-vectors. */
@@ -91,7 +95,10 @@ grad_q1(Work *w, GradCtx *cx)
 		Dpw += u * (e - a * t * u);
 		if (w->reml)
 		{
-			double		S = quad_V(p, cx->V, X, cx->VX);
+			double		S;
+
+			solve_RXt(p, cx->RX, cx->idiag, X, cx->v0);
+			S = dot(p, cx->v0, cx->v0);
 
 			D -= 2.0 * P * S - 2.0 * P * S * P * t * a;
 		}
@@ -164,13 +171,14 @@ grad_q2(Work *w, GradCtx *cx)
 		if (w->reml)
 		{
 			/* S = X V X'; R = P S; D -= 2 R - 2 R P' T'A */
-			double		s00 = quad_V(p, cx->V, X0, cx->VX),
-						s01 = dot(p, X1, cx->VX),
-						s11 = quad_V(p, cx->V, X1, cx->VX);
-			double		r00 = p00 * s00 + p01 * s01,
-						r01 = p00 * s01 + p01 * s11,
-						r10 = p10 * s00 + p11 * s01,
-						r11 = p10 * s01 + p11 * s11;
+			double		s00,
+						s01,
+						s11,
+						r00,
+						r01,
+						r10,
+						r11;
+
 			/* K = P' T'A = P' (T'A); T'A = [t0 A00 + t1 A10, t0 A01 + t1 A11; t2 A10, t2 A11] */
 			double		ta00 = t0 * A[0] + t1 * A[2],
 						ta01 = t0 * A[1] + t1 * A[3],
@@ -181,6 +189,15 @@ grad_q2(Work *w, GradCtx *cx)
 						k10 = p01 * ta00 + p11 * ta10,
 						k11 = p01 * ta01 + p11 * ta11;
 
+			solve_RXt(p, cx->RX, cx->idiag, X0, cx->v0);
+			solve_RXt(p, cx->RX, cx->idiag, X1, cx->v1);
+			s00 = dot(p, cx->v0, cx->v0);
+			s01 = dot(p, cx->v0, cx->v1);
+			s11 = dot(p, cx->v1, cx->v1);
+			r00 = p00 * s00 + p01 * s01;
+			r01 = p00 * s01 + p01 * s11;
+			r10 = p10 * s00 + p11 * s01;
+			r11 = p10 * s01 + p11 * s11;
 			D00 -= 2.0 * r00 - 2.0 * (r00 * k00 + r01 * k10);
 			D01 -= 2.0 * r01 - 2.0 * (r00 * k01 + r01 * k11);
 			D11 -= 2.0 * r11 - 2.0 * (r10 * k01 + r11 * k11);
@@ -357,10 +374,11 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	double		f = lmm_criterion(w, theta);
 	double	   *betac = lmm_alloc(sizeof(double) * p);
 	double	   *V = lmm_alloc(sizeof(double) * p * p);
-	double	   *VX = lmm_alloc(sizeof(double) * p);
+	double	   *idiag = lmm_alloc(sizeof(double) * p);
+	double	   *v = lmm_alloc(sizeof(double) * 2 * p);
 	double	   *D = lmm_alloc0(sizeof(double) * q * q);
 	double	   *Dpw = lmm_alloc0(sizeof(double) * q * q);
-	GradCtx		cx = {betac, V, VX, D, Dpw};
+	GradCtx		cx = {betac, V, w->RX, idiag, v, v + p, D, Dpw};
 	int			a,
 				b,
 				c,
@@ -377,6 +395,8 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	for (a = 0; a < p; a++)
 		for (b = 0; b < a; b++)
 			V[a * p + b] = V[b * p + a];
+	for (a = 0; a < p; a++)
+		idiag[a] = 1.0 / w->RX[a * p + a];
 
 	if (!(q == 1 ? grad_q1(w, &cx) : q == 2 ? grad_q2(w, &cx) : grad_any(w, &cx)))
 	{
@@ -397,7 +417,8 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 done:
 	lmm_free(betac);
 	lmm_free(V);
-	lmm_free(VX);
+	lmm_free(idiag);
+	lmm_free(v);
 	lmm_free(D);
 	lmm_free(Dpw);
 	return f;
