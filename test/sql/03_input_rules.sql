@@ -63,4 +63,14 @@ SELECT lmm_fit(y, ARRAY[x1], g, 'ml') FROM r;
 SELECT lmm_fit(y, ARRAY[x1], g, CASE WHEN g = 310 THEN 'method=ml' ELSE 'method=reml' END) FROM r;
 -- a key type without hashing
 SELECT lmm_fit(y, ARRAY[x1], point(g, g)) FROM r;
+-- integer keys come out in numeric order (negative, zero, beyond int4), as text keys in text order
+WITH d AS (SELECT i, (ARRAY[-5, 3, -100, 1099511627776, 0, 42])[1 + i % 6] AS k, i % 7 + (i * 0.37) % 1 AS y
+			 FROM generate_series(1, 60) i)
+SELECT t, string_agg(level, ',' ORDER BY ord) AS levels
+FROM (SELECT 'bigint' AS t, lmm_fit(y, ARRAY[]::float8[], k::bigint) AS m FROM d
+	  UNION ALL SELECT 'integer', lmm_fit(y, ARRAY[]::float8[], (k % 1000)::int) FROM d
+	  UNION ALL SELECT 'smallint', lmm_fit(y, ARRAY[]::float8[], (k % 1000)::smallint) FROM d
+	  UNION ALL SELECT 'text', lmm_fit(y, ARRAY[]::float8[], k::text) FROM d) f,
+	lmm_ranef(m) WITH ORDINALITY r(grp, level, term, value, se, ord)
+GROUP BY t ORDER BY t;
 SELECT 'still alive' AS server;
