@@ -6,7 +6,7 @@ EXTENSION = lmm
 EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/p" lmm.control)
 
 MODULE_big = lmm
-CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_criterion.o src/core/lmm_gradient.o src/core/lmm_polish.o \
+CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_criterion.o src/core/lmm_gradient.o src/core/lmm_polish.o src/core/lmm_zscale.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_satt.o \
 	src/core/lmm_profile.o src/core/lmm_terms.o src/core/lmm_terms_io.o src/core/lmm_blocks.o \
 	src/core/lmm_blocked.o src/core/lmm_blocked_grad.o \

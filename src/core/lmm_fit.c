@@ -36,9 +36,15 @@ nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
 	return f;
 }
 
-/* Form the per-level and overall cross-products about the centre from the statistics. */
-void
-lmm_build_gram(const LmmStats *s, Gram *g)
+/*
+ * Form the per-level and overall cross-products about the centre from the
+ * statistics, with each z column k read as (z_k - zc[k]) / zs[k] when zc
+ * and zs are given (scaled_optimum), computed from the levels' means and
+ * co-moments rather than by transforming the cross-products, so no digit is
+ * lost to the shift.
+ */
+static void
+build_gram(const LmmStats *s, Gram *g, const double *zc, const double *zs)
 {
 	int			p = s->p;
 	int			q = s->q;
@@ -76,7 +82,8 @@ lmm_build_gram(const LmmStats *s, Gram *g)
 		/* e = (1, level means of v less the centre; z keeps its origin) */
 		e[0] = 1.0;
 		for (k = 0; k < d; k++)
-			e[1 + k] = (k < nz) ? mean[k] : mean[k] - s->mean[k - nz];
+			e[1 + k] = (k >= nz) ? mean[k] - s->mean[k - nz] :
+				zc ? (mean[k] - zc[k]) / zs[k] : mean[k];
 
 		/* sum over the level of u u' = n_j e e' + co-moments (zero for the intercept) */
 		for (a = 0; a < q; a++)
@@ -86,17 +93,20 @@ lmm_build_gram(const LmmStats *s, Gram *g)
 				double		c = 0.0;
 
 				if (a > 0 && b > 0)
-					c = (a <= b) ? C[(a - 1) * d + (b - 1)] : C[(b - 1) * d + (a - 1)];
+					c = ((a <= b) ? C[(a - 1) * d + (b - 1)] : C[(b - 1) * d + (a - 1)]) *
+						(zs ? 1.0 / (zs[a - 1] * zs[b - 1]) : 1.0);
 				ZtZ[a * q + b] = nj * e[a] * e[b] + c;
 			}
 			for (b = 0; b < p; b++)
 			{
 				double		xe = (b == 0) ? 1.0 : e[nz + b];
-				double		c = (a > 0 && b > 0) ? C[(a - 1) * d + nz + b - 1] : 0.0;
+				double		c = (a > 0 && b > 0) ? C[(a - 1) * d + nz + b - 1] *
+					(zs ? 1.0 / zs[a - 1] : 1.0) : 0.0;
 
 				ZtX[a * p + b] = nj * e[a] * xe + c;
 			}
-			Zty[a] = nj * e[a] * e[d] + ((a > 0) ? C[(a - 1) * d + d - 1] : 0.0);
+			Zty[a] = nj * e[a] * e[d] + ((a > 0) ? C[(a - 1) * d + d - 1] *
+										 (zs ? 1.0 / zs[a - 1] : 1.0) : 0.0);
 		}
 	}
 
@@ -109,6 +119,20 @@ lmm_build_gram(const LmmStats *s, Gram *g)
 		g->Xty[a] = s->comom[(a - 1) * p + p - 1];
 	}
 	g->yty = s->comom[(p - 1) * p + p - 1];
+}
+
+/* Form the cross-products of the statistics, z at its own origin and scale. */
+void
+lmm_build_gram(const LmmStats *s, Gram *g)
+{
+	build_gram(s, g, NULL, NULL);
+}
+
+/* Form the cross-products of the statistics with z read as (z - zc) / zs. */
+void
+lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc, const double *zs)
+{
+	build_gram(s, g, zc, zs);
 }
 
 /* Release the cross-products. */
@@ -326,8 +350,8 @@ first_run(Work *w, const double *lb, double *theta, double *fmin)
  * near-bound parameters moved onto the bound when that is better
  * (boundary.tol = 1e-5).
  */
-static LmmStatus
-optimize_theta(Work *w, double *theta, double *fmin, int *converged)
+LmmStatus
+lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 {
 	int			nt = w->ntheta;
 	double	   *lb = lmm_alloc(sizeof(double) * nt);
@@ -627,7 +651,7 @@ free_gram_blocks(Gram *g)
  * not need them) and only while their Jacobian stays below 2^24 doubles.
  */
 static LmmStatus
-fit_gram(Gram *g, int reml, int with_df, LmmFit *fit)
+fit_gram(Gram *g, const LmmStats *zsrc, int reml, int with_df, LmmFit *fit)
 {
 	Work		w;
 	LmmStatus	status;
@@ -653,7 +677,9 @@ fit_gram(Gram *g, int reml, int with_df, LmmFit *fit)
 	lmm_work_init(&w, g, reml);
 	nt = fit->ntheta = w.ntheta;
 	fit->theta = lmm_alloc(sizeof(double) * nt);
-	status = optimize_theta(&w, fit->theta, &fmin, &converged);
+	status = (zsrc != NULL && lmm_z_badly_scaled(zsrc)) ?
+		lmm_scaled_optimum(zsrc, &w, fit->theta, &fmin, &converged) :
+		lmm_optimize_theta(&w, fit->theta, &fmin, &converged);
 	if (status == LMM_OK && w.not_pd)
 		status = LMM_ERR_INCONSISTENT;
 	else if (status == LMM_OK && !isfinite(fmin))
@@ -746,7 +772,7 @@ lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 		return LMM_ERR_RE_GE_NOBS;
 
 	lmm_build_gram(s, &g);
-	return fit_gram(&g, reml, with_df, fit);
+	return fit_gram(&g, s, reml, with_df, fit);
 }
 
 /*
@@ -783,7 +809,7 @@ lmm_fit_terms(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
 		fit->term[t].q = bk->q[t];
 		fit->term[t].nlevels = bk->J[t];
 	}
-	status = fit_gram(&g, reml, with_df, fit);
+	status = fit_gram(&g, NULL, reml, with_df, fit);
 	lmm_free(bk);
 	return status;
 }

@@ -110,6 +110,8 @@ typedef struct Work
 } Work;
 
 extern void lmm_build_gram(const LmmStats *s, Gram *g);
+extern void lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc,
+							 const double *zs);
 extern void lmm_free_gram(Gram *g);
 extern void lmm_work_init(Work *w, const Gram *g, int reml);
 extern void lmm_work_free(Work *w);
@@ -142,6 +144,11 @@ extern int	lmm_theta_bounded(const Gram *g, int k);
 extern double lmm_gradient(Work *w, const double *theta, double *dld,
 						   double *dpw);
 extern double lmm_criterion_grad(Work *w, const double *theta, double *grad);
+extern LmmStatus lmm_optimize_theta(Work *w, double *theta, double *fmin,
+									int *converged);
+extern int	lmm_z_badly_scaled(const LmmStats *s);
+extern LmmStatus lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta,
+									double *fmin, int *converged);
 extern void lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
 extern void lmm_solve_beta(const Work *w, double *betac);
 extern void lmm_beta_user(const Gram *g, const double *betac, double *beta);

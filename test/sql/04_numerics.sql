@@ -27,6 +27,26 @@ SELECT max_rel_diff(fit_numbers(s.m), fit_numbers(u.m)) < 1e-7 AS epoch_ok
 FROM (SELECT lmm_fit(reaction, ARRAY[1.7e9 + 86400 * days], subject, ARRAY[days]) AS m FROM sleepstudy) s,
 	 (SELECT lmm_fit(reaction, ARRAY[86400 * days], subject, ARRAY[days]) AS m FROM sleepstudy) u;
 
+-- z far from the intercept's scale: with the intercept in the term, z + s or
+-- z * c is the same model, so the criterion, sigma, fixed effects and
+-- predictions must not move (the slope's SD scales by 1 / c); without the
+-- internal standardization of z, BOBYQA stopped at criteria up to 1786 here
+SELECT v.s, v.c,
+	abs(f.criterion - b.criterion) / b.criterion < 1e-10 AS criterion_same,
+	abs(f.sigma - b.sigma) / b.sigma < 1e-7 AS sigma_same,
+	(SELECT max(abs(x.estimate - y.estimate) / abs(y.estimate) + abs(x.std_error - y.std_error) / y.std_error)
+	   FROM lmm_fixef(z.m) x JOIN lmm_fixef(base.m) y USING (term)) < 1e-7 AS fixef_same,
+	abs((SELECT std_dev FROM lmm_varcorr(z.m) WHERE term1 = 'z1' AND term2 IS NULL) * v.c -
+		(SELECT std_dev FROM lmm_varcorr(base.m) WHERE term1 = 'z1' AND term2 IS NULL)) < 1e-6 AS slope_sd_scales,
+	(SELECT max(abs(lmm_predict(z.m, ARRAY[days], subject, ARRAY[(days + v.s) * v.c]) -
+					lmm_predict(base.m, ARRAY[days], subject, ARRAY[days])))
+	   FROM sleepstudy) < 1e-7 AS predictions_same,
+	f.converged
+FROM base, lmm_summary(base.m) b,
+	(VALUES (1000::float8, 1::float8), (0, 1e5), (0, 1e-6), (1000, 1e-3), (-50, 1)) v(s, c),
+	LATERAL (SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[(days + v.s) * v.c]) AS m FROM sleepstudy) z,
+	lmm_summary(z.m) f;
+
 -- row order changes sums at rounding level only; BOBYQA may amplify that
 -- within its tolerance on a flat criterion (about 1e-8 here)
 SELECT max_rel_diff(fit_numbers(s.m), fit_numbers(base.m)) < 1e-6 AS order_ok
