@@ -46,6 +46,15 @@ FROM base, lmm_summary(base.m) b,
 	(VALUES (1000::float8, 1::float8), (0, 1e5), (0, 1e-6), (1000, 1e-3), (-50, 1)) v(s, c),
 	LATERAL (SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[(days + v.s) * v.c]) AS m FROM sleepstudy) z,
 	lmm_summary(z.m) f;
+-- the same with two slopes (q = 3), one shifted, the other scaled
+SELECT v.s, v.c, abs(f.criterion - b.criterion) / b.criterion < 1e-10 AS criterion_same, f.converged
+FROM (SELECT lmm_summary(lmm_fit(reaction, ARRAY[days], subject, ARRAY[days, (days - 4.5)^2 / 10])) AS b
+	  FROM sleepstudy) u,
+	LATERAL (SELECT (u.b).criterion) b(criterion),
+	(VALUES (1000::float8, 1::float8), (0, 1e4)) v(s, c),
+	LATERAL (SELECT (lmm_summary(lmm_fit(reaction, ARRAY[days], subject,
+										 ARRAY[days + v.s, (days - 4.5)^2 * v.c / 10]))).*
+			 FROM sleepstudy) f;
 
 -- row order changes sums at rounding level only; BOBYQA may amplify that
 -- within its tolerance on a flat criterion (about 1e-8 here)
