@@ -234,13 +234,15 @@ scoring_bytes(struct varlena *v, bool *whole)
 
 /*
  * The model of argument 0, from the call site's cache or loaded into it;
- * keys of type key_type (InvalidOid: no key) ready to be looked up.  When
+ * with_key, keys ready to be looked up: those of argument key_arg, or text
+ * keys (a text[] of them) when key_arg is -1; their type is asked for only
+ * when a model is loaded, not every row.  When
  * the prefix of a stored model does not hold its level records (a model
  * whose tail is smaller than lmm_fit's), the whole value is read instead,
  * and its problems, if any, are the ones reported.
  */
 static ScoreCache *
-score_model(FunctionCallInfo fcinfo, bool with_key, Oid key_type)
+score_model(FunctionCallInfo fcinfo, bool with_key, int key_arg)
 {
 	ScoreCache *c = (ScoreCache *) fcinfo->flinfo->fn_extra;
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(0);
@@ -287,7 +289,7 @@ score_model(FunctionCallInfo fcinfo, bool with_key, Oid key_type)
 	if (flat != (bytea *) v)
 		pfree(flat);
 	if (with_key)
-		resolve_key(c, key_type);
+		resolve_key(c, key_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, key_arg) : TEXTOID);
 	MemoryContextSwitchTo(old);
 	c->loaded = true;
 	return c;
@@ -467,8 +469,7 @@ static bool
 predict_one(FunctionCallInfo fcinfo, const char *fn, int x_arg, int g_arg,
 			int z_arg, double *eta)
 {
-	ScoreCache *c = score_model(fcinfo, g_arg >= 0,
-								g_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, g_arg) : InvalidOid);
+	ScoreCache *c = score_model(fcinfo, g_arg >= 0, g_arg);
 	const double *z;
 	const double *level;
 
@@ -491,7 +492,7 @@ static bool
 predict_keys(FunctionCallInfo fcinfo, int x_arg, int keys_arg, int z_arg,
 			 double *eta)
 {
-	ScoreCache *c = score_model(fcinfo, true, TEXTOID);
+	ScoreCache *c = score_model(fcinfo, true, -1);
 	ArrayType  *keys = PG_GETARG_ARRAYTYPE_P(keys_arg);
 	int			nkeys = ARR_NDIM(keys) == 0 ? 0 : ARR_DIMS(keys)[0];
 	array_iter	it;
@@ -668,7 +669,7 @@ PG_FUNCTION_INFO_V1(lmm_blup);
 Datum
 lmm_blup(PG_FUNCTION_ARGS)
 {
-	ScoreCache *c = score_model(fcinfo, true, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	ScoreCache *c = score_model(fcinfo, true, 1);
 	int			t = 0,
 				k = 0;
 	const double *level;
@@ -704,7 +705,7 @@ PG_FUNCTION_INFO_V1(lmm_blup_term);
 Datum
 lmm_blup_term(PG_FUNCTION_ARGS)
 {
-	ScoreCache *c = score_model(fcinfo, true, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	ScoreCache *c = score_model(fcinfo, true, 1);
 	char	   *grp = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	int			k;
