@@ -22,7 +22,9 @@ CREATE TYPE lmm_model (
 	RECEIVE = lmm_model_recv,
 	SEND = lmm_model_send,
 	INTERNALLENGTH = VARIABLE,
-	STORAGE = extended
+	-- out of line and uncompressed (0.6.0): scoring then reads only the
+	-- level records of a large model, without decompressing it all
+	STORAGE = external
 );
 
 COMMENT ON TYPE lmm_model IS 'a fitted linear mixed model; its text form is JSON';

@@ -11,6 +11,12 @@
  * identity (its TOAST pointer when it is stored out of line, else its
  * bytes), so a different model in the next row is noticed.
  *
+ * Loading is what a query with a large model pays once: a one-term model
+ * stored out of line is fetched only as far as its level records go (its
+ * statistics, as large again, are neither read nor decompressed), and
+ * integer keys are indexed by value, one probe of one table per row, with
+ * no text form of the key made.
+ *
  * A row's x holds the fixed-effect values without the intercept, and its z
  * the values of every term's columns without the term's intercept, term
  * after term; an intercept is a first column named "(Intercept)".
@@ -40,7 +46,9 @@ typedef struct ScoreTerm
 	LmmModelTerm v;				/* its factor, columns and levels */
 	char	   *name;			/* as lmm_varcorr names it ("g.1" for a repeat) */
 	int			zskip;			/* 1 when its first column is an intercept */
+	bool		int_keys;		/* indexed by integer value in iix, else in ix */
 	LmmIndex	ix;
+	LmmIntIndex iix;
 } ScoreTerm;
 
 typedef struct ScoreCache
@@ -57,12 +65,14 @@ typedef struct ScoreCache
 	int			xskip;			/* 1 when the first fixed effect is an intercept */
 	int			nz;				/* z values a row passes, all terms together */
 	/* how a group key argument becomes the text form the levels have */
+	Oid			keytype;		/* the model's key type, InvalidOid if unknown */
 	bool		direct;			/* a text key of a text-keyed model: its bytes */
 	bool		parse_text;		/* key passed as text: read it as the key type */
 	FmgrInfo	key_out;
 	FmgrInfo	key_in;
 	Oid			key_ioparam;
 	int32		key_typmod;
+	double		b[LMM_MAX_RANDOM];	/* a text-indexed level's modes, as found */
 } ScoreCache;
 
 /* Nonzero if the datum v is the model the cache holds. */
@@ -91,7 +101,7 @@ same_model(const ScoreCache *c, struct varlena *v)
 static void
 resolve_key(ScoreCache *c, Oid argtype)
 {
-	Oid			keytype;
+	Oid			keytype = c->keytype;
 	Oid			fn;
 	bool		isvarlena;
 
@@ -100,7 +110,6 @@ resolve_key(ScoreCache *c, Oid argtype)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("could not determine the type of the group key"),
 				 errdetail("Call the function with a key whose type is known, e.g. a column or a cast value.")));
-	parseTypeString(c->m.key_type, &keytype, &c->key_typmod, true);
 	if (argtype == keytype)
 	{
 		c->parse_text = false;
@@ -131,14 +140,15 @@ resolve_key(ScoreCache *c, Oid argtype)
 }
 
 /*
- * Index every term of the model whose binary form is len bytes at data.  A
- * one-term model is indexed straight from its level records (after only
- * its head is read: the fast path for millions of levels); a model of
- * several terms is unpacked whole, its later terms' levels lying past the
- * first term's statistics.  NULL or the problem.
+ * Index every term of the model whose binary form is len bytes at data (or
+ * its first len bytes).  A one-term model is indexed straight from its level
+ * records (after only its head is read: the fast path for millions of
+ * levels), by value when its keys are integers and keys will be looked up
+ * (with_key); a model of several terms is unpacked whole, its later terms'
+ * levels lying past the first term's statistics.  NULL or the problem.
  */
 static const char *
-index_model(ScoreCache *c, const unsigned char *data, size_t len)
+index_model(ScoreCache *c, const unsigned char *data, size_t len, bool with_key)
 {
 	size_t		at;
 	const char *problem = lmm_model_unpack_head(data, len, &c->m, &at);
@@ -147,7 +157,15 @@ index_model(ScoreCache *c, const unsigned char *data, size_t len)
 
 	if (problem != NULL)
 		return problem;
-	if (!(c->m.flags & LMM_MODEL_SEVERAL))
+	c->keytype = InvalidOid;
+	if (with_key)
+		parseTypeString(c->m.key_type, &c->keytype, &c->key_typmod, true);
+	c->term[0].int_keys = !(c->m.flags & LMM_MODEL_SEVERAL) &&
+		(c->keytype == INT2OID || c->keytype == INT4OID || c->keytype == INT8OID);
+	if (c->term[0].int_keys)
+		problem = lmm_int_index_build(&c->term[0].iix, data + at, len - at,
+									  c->m.nlevels, c->m.q);
+	else if (!(c->m.flags & LMM_MODEL_SEVERAL))
 		problem = lmm_index_build(&c->term[0].ix, data + at, len - at,
 								  c->m.nlevels, c->m.q);
 	else if ((problem = lmm_model_unpack(data, len, &c->m)) == NULL)
@@ -180,17 +198,57 @@ index_model(ScoreCache *c, const unsigned char *data, size_t len)
 	return NULL;
 }
 
+/* What of a model stored out of line is fetched first: enough for its head. */
+#define HEAD_SLICE 8192
+
+/*
+ * The bytes of model datum v that scoring reads, *whole false when only a
+ * prefix: a one-term model stored out of line is fetched (and, when
+ * compressed, decompressed) only up to where its head says the level
+ * records end, leaving out the statistics, about half of a large model.
+ */
+static bytea *
+scoring_bytes(struct varlena *v, bool *whole)
+{
+	*whole = true;
+	if (VARATT_IS_EXTERNAL_ONDISK(v))
+	{
+		Size		len = toast_raw_datum_size(PointerGetDatum(v)) - VARHDRSZ;
+		struct varlena *head;
+		size_t		prefix;
+
+		if (len <= HEAD_SLICE)
+			return (bytea *) detoast_attr(v);
+		head = detoast_attr_slice(v, 0, HEAD_SLICE);
+		prefix = lmm_model_scoring_prefix((const unsigned char *) VARDATA_ANY(head),
+										  VARSIZE_ANY_EXHDR(head), len);
+		pfree(head);
+		if (prefix > 0)
+		{
+			*whole = false;
+			return (bytea *) detoast_attr_slice(v, 0, prefix);
+		}
+	}
+	return DatumGetByteaPP(PointerGetDatum(v));
+}
+
 /*
  * The model of argument 0, from the call site's cache or loaded into it;
- * keys of type key_type (InvalidOid: no key) ready to be looked up.
+ * with_key, keys ready to be looked up: those of argument key_arg, or text
+ * keys (a text[] of them) when key_arg is -1; their type is asked for only
+ * when a model is loaded, not every row.  When
+ * the prefix of a stored model does not hold its level records (a model
+ * whose tail is smaller than lmm_fit's), the whole value is read instead,
+ * and its problems, if any, are the ones reported.
  */
 static ScoreCache *
-score_model(FunctionCallInfo fcinfo, bool with_key, Oid key_type)
+score_model(FunctionCallInfo fcinfo, bool with_key, int key_arg)
 {
 	ScoreCache *c = (ScoreCache *) fcinfo->flinfo->fn_extra;
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(0);
 	MemoryContext old;
 	bytea	   *flat;
+	bool		whole;
 	const char *problem;
 
 	if (VARATT_IS_EXTERNAL(v) && !VARATT_IS_EXTERNAL_ONDISK(v))
@@ -216,44 +274,69 @@ score_model(FunctionCallInfo fcinfo, bool with_key, Oid key_type)
 		c->raw = palloc_extended(VARSIZE_ANY(v), MCXT_ALLOC_HUGE);
 		memcpy(c->raw, v, VARSIZE_ANY(v));
 	}
-	flat = DatumGetByteaPP(PointerGetDatum(v));
+	flat = scoring_bytes(v, &whole);
 	problem = index_model(c, (const unsigned char *) VARDATA_ANY(flat),
-						  VARSIZE_ANY_EXHDR(flat));
+						  VARSIZE_ANY_EXHDR(flat), with_key);
+	if (problem != NULL && !whole)
+	{
+		pfree(flat);
+		flat = DatumGetByteaPP(PointerGetDatum(v));
+		problem = index_model(c, (const unsigned char *) VARDATA_ANY(flat),
+							  VARSIZE_ANY_EXHDR(flat), with_key);
+	}
 	if (problem != NULL)
 		lmm_model_corrupt(problem);
 	if (flat != (bytea *) v)
 		pfree(flat);
 	if (with_key)
-		resolve_key(c, key_type);
+		resolve_key(c, key_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, key_arg) : TEXTOID);
 	MemoryContextSwitchTo(old);
 	c->loaded = true;
 	return c;
 }
 
-/* The index record of a key in term t, or NULL for a level the model never saw. */
-static const unsigned char *
+/*
+ * The conditional modes of the level of a key in term t, or NULL for a
+ * level the model never saw.  A text-indexed level's are copied into the
+ * cache, valid until the next call.
+ */
+static const double *
 find_level(ScoreCache *c, int t, Datum key)
 {
+	const ScoreTerm *st = &c->term[t];
 	char	   *s;
 	const unsigned char *level;
+	int			k;
 
 	if (c->direct)
 	{
-		text	   *k = DatumGetTextPP(key);
+		text	   *kt = DatumGetTextPP(key);
 
-		return lmm_index_find(&c->term[t].ix, VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
+		level = lmm_index_find(&st->ix, VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt));
 	}
-	if (c->parse_text)
+	else
 	{
-		char	   *txt = TextDatumGetCString(key);
+		if (c->parse_text)
+		{
+			char	   *txt = TextDatumGetCString(key);
 
-		key = InputFunctionCall(&c->key_in, txt, c->key_ioparam, c->key_typmod);
-		pfree(txt);
+			key = InputFunctionCall(&c->key_in, txt, c->key_ioparam, c->key_typmod);
+			pfree(txt);
+		}
+		if (st->int_keys)
+			return lmm_int_index_find(&st->iix,
+									  c->keytype == INT8OID ? DatumGetInt64(key) :
+									  c->keytype == INT4OID ? DatumGetInt32(key) :
+									  DatumGetInt16(key));
+		s = OutputFunctionCall(&c->key_out, key);
+		level = lmm_index_find(&st->ix, s, strlen(s));
+		pfree(s);
 	}
-	s = OutputFunctionCall(&c->key_out, key);
-	level = lmm_index_find(&c->term[t].ix, s, strlen(s));
-	pfree(s);
-	return level;
+	if (level == NULL)
+		return NULL;
+	for (k = 0; k < st->v.q; k++)
+		c->b[k] = lmm_index_b(level, k);
+	return c->b;
 }
 
 /* The terms' names, "a, b", for messages. */
@@ -353,15 +436,14 @@ fixed_part(ScoreCache *c, FunctionCallInfo fcinfo, int x_arg, int z_arg,
  * added them, so its predictions stay the same to the last bit.
  */
 static double
-add_term(double sum, const ScoreTerm *st, const unsigned char *level,
-		 const double *z)
+add_term(double sum, const ScoreTerm *st, const double *b, const double *z)
 {
 	int			k;
 
 	if (st->zskip)
-		sum += lmm_index_b(level, 0);
+		sum += b[0];
 	for (k = st->zskip; k < st->v.q; k++)
-		sum += lmm_index_b(level, k) * z[k - st->zskip];
+		sum += b[k] * z[k - st->zskip];
 	return sum;
 }
 
@@ -387,10 +469,9 @@ static bool
 predict_one(FunctionCallInfo fcinfo, const char *fn, int x_arg, int g_arg,
 			int z_arg, double *eta)
 {
-	ScoreCache *c = score_model(fcinfo, g_arg >= 0,
-								g_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, g_arg) : InvalidOid);
+	ScoreCache *c = score_model(fcinfo, g_arg >= 0, g_arg);
 	const double *z;
-	const unsigned char *level;
+	const double *level;
 
 	if (g_arg >= 0 && c->nterms > 1)
 		one_key_for_several(c, fn);
@@ -411,7 +492,7 @@ static bool
 predict_keys(FunctionCallInfo fcinfo, int x_arg, int keys_arg, int z_arg,
 			 double *eta)
 {
-	ScoreCache *c = score_model(fcinfo, true, TEXTOID);
+	ScoreCache *c = score_model(fcinfo, true, -1);
 	ArrayType  *keys = PG_GETARG_ARRAYTYPE_P(keys_arg);
 	int			nkeys = ARR_NDIM(keys) == 0 ? 0 : ARR_DIMS(keys)[0];
 	array_iter	it;
@@ -438,7 +519,7 @@ predict_keys(FunctionCallInfo fcinfo, int x_arg, int keys_arg, int z_arg,
 		const ScoreTerm *st = &c->term[t];
 		bool		isnull;
 		Datum		key = array_iter_next(&it, &isnull, t, -1, false, TYPALIGN_INT);
-		const unsigned char *level;
+		const double *level;
 
 		if (isnull)
 			return false;
@@ -588,10 +669,10 @@ PG_FUNCTION_INFO_V1(lmm_blup);
 Datum
 lmm_blup(PG_FUNCTION_ARGS)
 {
-	ScoreCache *c = score_model(fcinfo, true, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	ScoreCache *c = score_model(fcinfo, true, 1);
 	int			t = 0,
 				k = 0;
-	const unsigned char *level;
+	const double *level;
 
 	if (PG_NARGS() < 3 && c->nterms > 1)
 		ereport(ERROR,
@@ -612,7 +693,7 @@ lmm_blup(PG_FUNCTION_ARGS)
 	level = find_level(c, t, PG_GETARG_DATUM(1));
 	if (level == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(lmm_index_b(level, k));
+	PG_RETURN_FLOAT8(level[k]);
 }
 
 PG_FUNCTION_INFO_V1(lmm_blup_term);
@@ -624,14 +705,14 @@ PG_FUNCTION_INFO_V1(lmm_blup_term);
 Datum
 lmm_blup_term(PG_FUNCTION_ARGS)
 {
-	ScoreCache *c = score_model(fcinfo, true, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	ScoreCache *c = score_model(fcinfo, true, 1);
 	char	   *grp = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	int			k;
 	int			t = find_term(c, grp, column, &k);
-	const unsigned char *level = find_level(c, t, PG_GETARG_DATUM(1));
+	const double *level = find_level(c, t, PG_GETARG_DATUM(1));
 
 	if (level == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(lmm_index_b(level, k));
+	PG_RETURN_FLOAT8(level[k]);
 }

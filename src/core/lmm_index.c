@@ -7,6 +7,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "lmm_bytes.h"
 #include "lmm_host.h"
@@ -122,10 +125,37 @@ index_insert_all(LmmIndex *ix, uint32_t *hash, size_t *off, int64_t nlevels,
 }
 
 /*
+ * Read one level record at r (u32 key length, key, q f8 b, q*q f8
+ * conditional covariances, big-endian) within bounds: its key and where its
+ * b start.  NULL or the problem (truncation, a key with a NUL byte, a
+ * non-finite b); the builders share it so that both refuse the same values.
+ */
+static const char *
+read_level(LmmReader *r, int q, const unsigned char **key, uint32_t *keylen,
+		   const unsigned char **b)
+{
+	int			k;
+
+	*keylen = lmm_get_u32(r);
+	*key = r->p;
+	if (r->failed || *keylen > lmm_left(r) ||
+		lmm_left(r) - *keylen < 8 * ((size_t) q + (size_t) q * q))
+		return "lmm_model value is truncated";
+	if (memchr(*key, '\0', *keylen) != NULL)
+		return "a level key holds a NUL byte";
+	r->p += *keylen;
+	*b = r->p;
+	for (k = 0; k < q; k++)
+		if (!isfinite(lmm_get_f8(r)))
+			return "estimates must be finite numbers";
+	r->p += 8 * (size_t) q * q;
+	return NULL;
+}
+
+/*
  * Index the nlevels level records of a model's binary form (len bytes at
- * levels: u32 key length, key, q f8 b, q*q f8 conditional covariances, all
- * big-endian), reading every byte within bounds.  Returns NULL on success or
- * a description of the problem (more levels than the bytes can hold,
+ * levels), reading every byte within bounds.  Returns NULL on success or a
+ * description of the problem (more levels than the bytes can hold,
  * truncation, a key with a NUL byte, a non-finite b, a repeated key), having
  * freed what it allocated.
  */
@@ -137,7 +167,7 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 	uint32_t   *hash;
 	size_t	   *off;
 	size_t		used = 0;
-	const char *problem;
+	const char *problem = NULL;
 	int64_t		j;
 	int			k;
 
@@ -152,30 +182,25 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 	off = lmm_alloc(sizeof(size_t) * (nlevels + 1));
 	for (j = 0; j < nlevels && problem == NULL; j++)
 	{
-		uint32_t	keylen = lmm_get_u32(&r);
-		const unsigned char *key = r.p;
+		const unsigned char *key,
+				   *b;
+		uint32_t	keylen;
 		unsigned char *rec = ix->recs + used;
+		LmmReader	br;
 
-		if (r.failed || keylen > lmm_left(&r) ||
-			lmm_left(&r) - keylen < 8 * ((size_t) q + (size_t) q * q))
-		{
-			problem = "lmm_model value is truncated";
+		if ((problem = read_level(&r, q, &key, &keylen, &b)) != NULL)
 			break;
-		}
-		if (memchr(key, '\0', keylen) != NULL)
-			problem = "a level key holds a NUL byte";
+		br.p = b;
+		br.end = r.end;
+		br.failed = 0;
 		memcpy(rec, &keylen, 4);
 		memcpy(rec + 4, key, keylen);
-		r.p += keylen;
 		for (k = 0; k < q; k++)
 		{
-			double		b = lmm_get_f8(&r);
+			double		bk = lmm_get_f8(&br);
 
-			if (!isfinite(b))
-				problem = "estimates must be finite numbers";
-			memcpy(rec + 4 + keylen + 8 * k, &b, 8);
+			memcpy(rec + 4 + keylen + 8 * k, &bk, 8);
 		}
-		r.p += 8 * (size_t) q * q;
 		hash[j] = hash_key(key, keylen);
 		off[j] = used;
 		used += 4 + keylen + 8 * (size_t) q;
@@ -266,4 +291,210 @@ lmm_index_free(LmmIndex *ix)
 	lmm_free(ix->slots);
 	lmm_free(ix->recs);
 	memset(ix, 0, sizeof(LmmIndex));
+}
+
+/*
+ * The integer whose text, as int2out, int4out and int8out write it, is the
+ * len bytes at s; 0 when they are not such a text ("007", "+7", "-0", " 7",
+ * out of range), which no integer key's text can equal.
+ */
+static int
+canonical_int(const unsigned char *s, size_t len, int64_t *v)
+{
+	size_t		i = 0;
+	int			neg = 0;
+	uint64_t	acc = 0;
+
+	if (len > 0 && s[0] == '-')
+	{
+		neg = 1;
+		i = 1;
+	}
+	if (i == len || len - i > 19 || (s[i] == '0' && (len - i > 1 || neg)))
+		return 0;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		acc = acc * 10 + (uint64_t) (s[i] - '0');	/* 19 digits fit in 64 bits */
+	}
+	if (acc > (uint64_t) INT64_MAX + (uint64_t) neg)
+		return 0;
+	*v = neg ? -(int64_t) (acc - 1) - 1 : (int64_t) acc;
+	return 1;
+}
+
+#define HUGE_PAGE ((uintptr_t) 2 * 1024 * 1024)
+
+/* Home slot of an integer key: Fibonacci hashing, the product's top bits. */
+static inline uint64_t
+int_slot(const LmmIntIndex *ix, int64_t key)
+{
+	return ((uint64_t) key * UINT64_C(0x9E3779B97F4A7C15)) >> ix->shift;
+}
+
+/*
+ * Put key and its q conditional modes (big-endian at b) into the integer
+ * index; NULL, or the problem when the key is there already.
+ */
+static const char *
+int_insert(LmmIntIndex *ix, int64_t key, const unsigned char *b)
+{
+	LmmReader	r = {b, b + 8 * (size_t) ix->q, 0};
+	double	   *dest = NULL;
+	uint64_t	i;
+	int			k;
+
+	if (key == LMM_INDEX_EMPTY)
+	{
+		if (ix->has_empty_key)
+			return "a level appears twice";
+		ix->has_empty_key = 1;
+		dest = ix->empty_b;
+	}
+	for (i = int_slot(ix, key); dest == NULL; i = (i + 1) & ix->mask)
+	{
+		double	   *e = ix->table + i * (1 + (size_t) ix->q);
+		int64_t		slot_key;
+
+		memcpy(&slot_key, e, 8);
+		if (slot_key == key)
+			return "a level appears twice";
+		if (slot_key == LMM_INDEX_EMPTY)
+		{
+			memcpy(e, &key, 8);
+			dest = e + 1;
+		}
+	}
+	for (k = 0; k < ix->q; k++)
+		dest[k] = lmm_get_f8(&r);
+	return NULL;
+}
+
+/*
+ * Set up an empty integer index for n levels of q conditional modes: a
+ * table at most half full (a probe rarely goes past its home cache line;
+ * three quarters full measured slower), aligned to a cache line so that an
+ * entry of one or three modes never straddles two, and on huge pages where
+ * the kernel offers them (a probe then rarely misses the TLB as well:
+ * measured 10-25% faster scoring with a million levels).
+ */
+static void
+int_index_alloc(LmmIntIndex *ix, int64_t n, int q)
+{
+	uint64_t	nslots = 16;
+	size_t		w = 1 + (size_t) q;
+	uint64_t	i;
+	int64_t		empty = LMM_INDEX_EMPTY;
+	int			bits = 4;
+
+	while (nslots < 2 * (uint64_t) n)
+	{
+		nslots *= 2;
+		bits++;
+	}
+	ix->q = q;
+	ix->shift = 64 - bits;
+	ix->mask = nslots - 1;
+	ix->table_mem = lmm_alloc(sizeof(double) * w * nslots + 64);
+	ix->table = (double *) (((uintptr_t) ix->table_mem + 63) & ~(uintptr_t) 63);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+	{
+		uintptr_t	lo = ((uintptr_t) ix->table + HUGE_PAGE - 1) & ~(uintptr_t) (HUGE_PAGE - 1);
+		uintptr_t	hi = ((uintptr_t) ix->table + sizeof(double) * w * nslots) & ~(uintptr_t) (HUGE_PAGE - 1);
+
+		if (hi > lo)
+			(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
+	}
+#endif
+	for (i = 0; i < nslots; i++)
+		memcpy(ix->table + i * w, &empty, 8);
+}
+
+/*
+ * Index the nlevels level records of a model whose keys are integers (len
+ * bytes at levels, as lmm_index_build reads them, refusing what it
+ * refuses) by the keys' values.  A level whose text is not an integer as
+ * the integer types print it can never match a key, so it is left out.
+ * Returns NULL or the problem, having freed what it allocated.
+ */
+const char *
+lmm_int_index_build(LmmIntIndex *ix, const unsigned char *levels, size_t len,
+					int64_t nlevels, int q)
+{
+	LmmReader	r = {levels, levels + len, 0};
+	int64_t    *keys;
+	size_t	   *boff;
+	const char *problem = NULL;
+	int64_t		n = 0,
+				j;
+
+	memset(ix, 0, sizeof(LmmIntIndex));
+	if (q < 1 || q > LMM_MAX_RANDOM || nlevels < 0 ||
+		(uint64_t) nlevels > len / (4 + 8 * ((size_t) q + (size_t) q * q)))
+		return "lmm_model value claims more levels than it holds";
+	keys = lmm_alloc(sizeof(int64_t) * (nlevels + 1));
+	boff = lmm_alloc(sizeof(size_t) * (nlevels + 1));
+	for (j = 0; j < nlevels && problem == NULL; j++)
+	{
+		const unsigned char *key,
+				   *b;
+		uint32_t	keylen;
+
+		problem = read_level(&r, q, &key, &keylen, &b);
+		if (problem == NULL && canonical_int(key, keylen, &keys[n]))
+			boff[n++] = (size_t) (b - levels);
+	}
+	if (problem == NULL)
+	{
+		int_index_alloc(ix, n, q);
+		ix->nlevels = n;
+		/* each insert is a cache miss with a million levels: prefetch ahead */
+		for (j = 0; j < n && problem == NULL; j++)
+		{
+#ifdef __GNUC__
+			if (j + PREFETCH_AHEAD < n)
+				__builtin_prefetch(ix->table + int_slot(ix, keys[j + PREFETCH_AHEAD]) * (1 + (size_t) q), 1);
+#endif
+			problem = int_insert(ix, keys[j], levels + boff[j]);
+		}
+	}
+	lmm_free(keys);
+	lmm_free(boff);
+	if (problem != NULL)
+		lmm_int_index_free(ix);
+	return problem;
+}
+
+/*
+ * The q conditional modes of the level keyed key, or NULL if the model has
+ * no such level: one probe of the table, usually within one cache line.
+ */
+const double *
+lmm_int_index_find(const LmmIntIndex *ix, int64_t key)
+{
+	size_t		w = 1 + (size_t) ix->q;
+	uint64_t	i;
+
+	if (key == LMM_INDEX_EMPTY)
+		return ix->has_empty_key ? ix->empty_b : NULL;
+	for (i = int_slot(ix, key);; i = (i + 1) & ix->mask)
+	{
+		const double *e = ix->table + i * w;
+		int64_t		slot_key;
+
+		memcpy(&slot_key, e, 8);
+		if (slot_key == key)
+			return e + 1;
+		if (slot_key == LMM_INDEX_EMPTY)
+			return NULL;
+	}
+}
+
+/* Release what the integer index allocated. */
+void
+lmm_int_index_free(LmmIntIndex *ix)
+{
+	lmm_free(ix->table_mem);
+	memset(ix, 0, sizeof(LmmIntIndex));
 }

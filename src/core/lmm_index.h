@@ -5,12 +5,19 @@
  *	  hash table over them, so scoring finds a row's group in O(1) with few
  *	  cache misses.  Built straight from the level records of the model's
  *	  binary form (the first term), or from an unpacked term's arrays.
+ *
+ *	  A model whose keys are integers also gets an integer index: each
+ *	  level's key as a number and its conditional modes side by side in the
+ *	  hash table itself, so finding a key touches one place in memory and
+ *	  needs no text form of the key.
  */
 #ifndef LMM_INDEX_H
 #define LMM_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lmm_stats.h"
 
 /* One slot: the key's hash and its record's offset plus one (0 = empty). */
 typedef struct LmmIndexSlot
@@ -28,6 +35,25 @@ typedef struct LmmIndex
 	unsigned char *recs;
 } LmmIndex;
 
+/*
+ * Integer keys: nslots entries of 1 + q doubles each, the key's int64 bits
+ * then its q conditional modes; an entry whose key is LMM_INDEX_EMPTY is
+ * free, and a level with that very key is kept aside in empty_b.
+ */
+typedef struct LmmIntIndex
+{
+	int64_t		nlevels;		/* levels indexed (those with canonical keys) */
+	int			q;
+	int			shift;			/* 64 minus log2 of the slot count */
+	uint64_t	mask;			/* slot count minus one */
+	double	   *table;			/* 64-byte aligned, within table_mem */
+	void	   *table_mem;
+	int			has_empty_key;
+	double		empty_b[LMM_MAX_RANDOM];	/* b of the level keyed LMM_INDEX_EMPTY */
+} LmmIntIndex;
+
+#define LMM_INDEX_EMPTY INT64_MIN
+
 extern const char *lmm_index_build(LmmIndex *ix, const unsigned char *levels,
 								   size_t len, int64_t nlevels, int q);
 extern const char *lmm_index_build_arrays(LmmIndex *ix, char *const *levels,
@@ -36,5 +62,10 @@ extern const unsigned char *lmm_index_find(const LmmIndex *ix, const char *key,
 										   size_t len);
 extern double lmm_index_b(const unsigned char *rec, int k);
 extern void lmm_index_free(LmmIndex *ix);
+extern const char *lmm_int_index_build(LmmIntIndex *ix,
+									   const unsigned char *levels, size_t len,
+									   int64_t nlevels, int q);
+extern const double *lmm_int_index_find(const LmmIntIndex *ix, int64_t key);
+extern void lmm_int_index_free(LmmIntIndex *ix);
 
 #endif							/* LMM_INDEX_H */

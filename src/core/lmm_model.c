@@ -310,12 +310,12 @@ check_head(const LmmModel *m)
 
 /*
  * Read the part of a model before its levels into m (nlevels included,
- * bounded by the bytes left), checking sizes before allocating; leaves r at
- * the level records.  Returns NULL on success or a description of the
+ * bounded by the bytes left in r and the rest bytes of the value past r's
+ * end), checking sizes before allocating; leaves r at the level records.  Returns NULL on success or a description of the
  * problem; m then holds nothing lmm_model_free can't release.
  */
 static const char *
-unpack_head(LmmReader *r, LmmModel *m, uint32_t *version)
+unpack_head(LmmReader *r, size_t rest, LmmModel *m, uint32_t *version)
 {
 	uint32_t	p,
 				q;
@@ -356,7 +356,7 @@ unpack_head(LmmReader *r, LmmModel *m, uint32_t *version)
 
 	/* each level takes at least its length word and its numbers */
 	per_level = 4 + 8 * ((size_t) q + (size_t) q * q);
-	if (nlevels > lmm_left(r) / per_level)
+	if (nlevels > (lmm_left(r) + rest) / per_level)
 		return "lmm_model value claims more levels than it holds";
 	m->nlevels = (int64_t) nlevels;
 	return NULL;
@@ -373,10 +373,46 @@ lmm_model_unpack_head(const unsigned char *buf, size_t len, LmmModel *m,
 {
 	LmmReader	r = {buf, buf + len, 0};
 	uint32_t	version;
-	const char *problem = unpack_head(&r, m, &version);
+	const char *problem = unpack_head(&r, 0, m, &version);
 
 	*levels_at = (size_t) (r.p - buf);
 	return problem ? problem : check_head(m);
+}
+
+/*
+ * How many leading bytes of a len-byte model scoring reads when it is a
+ * one-term model as lmm_fit writes it: all but the tail of Satterthwaite's
+ * ingredients, statistics, empty formula and no further terms, whose sizes
+ * follow from the head (its first headlen bytes at buf).  A model with less
+ * in its tail has its level records end later than that, which the reader
+ * of the prefix sees as a truncation.  0 when the head is not within
+ * headlen bytes or is malformed, or the model has several terms or no tail.
+ */
+size_t
+lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen, size_t len)
+{
+	LmmReader	r = {buf, buf + (headlen < len ? headlen : len), 0};
+	LmmModel	m;
+	uint32_t	version;
+	size_t		at,
+				tail = 0;
+
+	if (unpack_head(&r, len - (size_t) (r.end - buf), &m, &version) == NULL &&
+		version >= 2 && !(m.flags & LMM_MODEL_SEVERAL))
+	{
+		size_t		p = (size_t) m.p;
+		size_t		ninf = (size_t) LMM_NTHETA(m.q) + 1;
+		size_t		stride = 1 + (size_t) m.q * (p + m.q - 1);	/* lmm_stats_init's */
+
+		tail = 4 + 8 * (ninf * ninf + ninf * p * p) +
+			4 + 8 * (1 + p + p * p + (size_t) m.nlevels * stride) +
+			(version >= 3 ? 4 + 4 : 0);
+	}
+	at = (size_t) (r.p - buf);
+	lmm_model_free(&m);
+	if (tail == 0 || tail >= len || len - tail <= at)
+		return 0;
+	return len - tail;
 }
 
 /*
@@ -494,7 +530,7 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 {
 	LmmReader	r = {buf, buf + len, 0};
 	uint32_t	version;
-	const char *problem = unpack_head(&r, m, &version);
+	const char *problem = unpack_head(&r, 0, m, &version);
 	uint32_t	q = (uint32_t) m->q;
 	uint64_t	nlevels = (uint64_t) m->nlevels;
 	int64_t		j;

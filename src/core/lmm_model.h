@@ -77,6 +77,8 @@ extern size_t lmm_model_packed_size(const LmmModel *m);
 extern void lmm_model_pack(const LmmModel *m, unsigned char *buf);
 extern const char *lmm_model_unpack_head(const unsigned char *buf, size_t len,
 										 LmmModel *m, size_t *levels_at);
+extern size_t lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen,
+									   size_t len);
 extern const char *lmm_model_unpack(const unsigned char *buf, size_t len,
 									LmmModel *m);
 extern const char *lmm_model_check(const LmmModel *m);

@@ -747,6 +747,90 @@ test_model_tail(const Sleep *s, const char *dir)
 }
 
 /* Run every test and print the summary line the test script reads. */
+/*
+ * The integer index and the scoring prefix: keys by value (the smallest
+ * int64 among them), level texts no integer prints as left out, a repeated
+ * key refused; a one-term model with statistics is scored from exactly its
+ * head and level records, one without them from less, which the index
+ * refuses (the caller then reads the whole value).
+ */
+static void
+test_int_index(void)
+{
+	SmallModel	sm;
+	LmmModel   *m = &sm.m;
+	LmmModel	head;
+	LmmIntIndex ix;
+	LmmStats	st;
+	double		vv[4] = {1, 0, 0, 1},
+				jac[8] = {0};
+	size_t		size,
+				at,
+				prefix;
+	unsigned char *buf;
+	const double *b;
+	int			k;
+
+	make_model(&sm);
+	sm.lv[0] = "-9223372036854775808";
+	sm.lv[1] = "007";
+	sm.lv[2] = "42";
+	size = lmm_model_packed_size(m);
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack_head(buf, size, &head, &at) == NULL &&
+		  lmm_int_index_build(&ix, buf + at, size - at, head.nlevels, head.q) == NULL &&
+		  ix.nlevels == 2,
+		  "int index: builds, leaving out a level text no integer prints as");
+	check((b = lmm_int_index_find(&ix, INT64_MIN)) != NULL && b[0] == sm.b[0] &&
+		  (b = lmm_int_index_find(&ix, 42)) != NULL && b[0] == sm.b[2] &&
+		  lmm_int_index_find(&ix, 7) == NULL && lmm_int_index_find(&ix, 0) == NULL &&
+		  lmm_int_index_find(&ix, INT64_MAX) == NULL,
+		  "int index: keys found by value, others not");
+	lmm_int_index_free(&ix);
+	check(lmm_model_scoring_prefix(buf, size, size) == 0 ||
+		  lmm_int_index_build(&ix, buf + at, lmm_model_scoring_prefix(buf, size, size) - at,
+							  head.nlevels, head.q) != NULL,
+		  "scoring prefix: too short for a model without statistics, which the index refuses");
+	lmm_int_index_free(&ix);
+	lmm_model_free(&head);
+	free(buf);
+
+	sm.lv[1] = "42";
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack_head(buf, size, &head, &at) == NULL &&
+		  lmm_int_index_build(&ix, buf + at, size - at, head.nlevels, head.q) != NULL,
+		  "int index: a repeated key is refused");
+	lmm_model_free(&head);
+	free(buf);
+
+	/* with Satterthwaite's ingredients and statistics, as lmm_fit writes it */
+	sm.lv[1] = "7";
+	lmm_stats_init(&st, m->p, m->q);
+	for (k = 0; k < 3; k++)
+		lmm_stats_add_level(&st);
+	st.n = (double) m->n_obs;
+	m->stats = &st;
+	m->ninf = 2;
+	m->vcov_varpar = vv;
+	m->jac = jac;
+	size = lmm_model_packed_size(m);
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	prefix = lmm_model_scoring_prefix(buf, 200, size);
+	check(lmm_model_unpack_head(buf, size, &head, &at) == NULL &&
+		  prefix == at + 3 * (4 + 8 + 8) + strlen("-9223372036854775808") + 1 + 2,
+		  "scoring prefix: ends where the level records end");
+	check(lmm_int_index_build(&ix, buf + at, prefix - at, head.nlevels, head.q) == NULL &&
+		  lmm_int_index_find(&ix, 7) != NULL,
+		  "scoring prefix: holds every level record");
+	lmm_int_index_free(&ix);
+	lmm_model_free(&head);
+	lmm_stats_free(&st);
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -762,6 +846,7 @@ main(int argc, char **argv)
 	test_fit(&s, dir);
 	test_model_bytes();
 	test_index();
+	test_int_index();
 	test_stats_bytes(&s);
 	test_gradient(&s);
 	test_errors();

@@ -114,3 +114,47 @@ RESET parallel_leader_participation;
 SELECT abs(p.total - s.total) / abs(s.total) < 1e-12 AS parallel_equals_serial
 FROM parallel_sum p, serial_sum s;
 DROP TABLE scored_rows, parallel_sum;
+
+-- A model stored out of line, as large ones are: uncompressed (lmm_model's
+-- storage), compressed (a column set to EXTENDED) and one without
+-- statistics.  Scoring fetches only the level records of the first two and
+-- all of the third; every way scores as the value in memory does.
+CREATE TABLE many_groups AS
+SELECT i % 3000 - 1500 AS g, sin(i * 0.7) AS x, (i % 3000) % 17 + sin(i * 3.1) AS y
+FROM generate_series(1, 12000) i;
+CREATE TABLE stored_models (how text, m lmm_model);
+INSERT INTO stored_models SELECT 'external', lmm_fit(y, ARRAY[x], g) FROM many_groups;
+INSERT INTO stored_models
+SELECT 'no statistics', jsonb_set(m::text::jsonb, '{stats}', 'null')::text::lmm_model
+FROM stored_models;
+ALTER TABLE stored_models ALTER COLUMN m SET STORAGE EXTENDED;
+INSERT INTO stored_models SELECT 'compressed', m FROM stored_models WHERE how = 'external';
+SELECT how, pg_column_size(m) > 10000 AS out_of_line, pg_column_compression(m) AS compression
+FROM stored_models ORDER BY how;
+WITH fitted AS MATERIALIZED (SELECT lmm_fit(y, ARRAY[x], g) AS m FROM many_groups),
+scored AS (
+	SELECT s.how, k.g, lmm_predict(s.m, ARRAY[0.5], k.g) AS stored,
+		lmm_predict(f.m, ARRAY[0.5], k.g) AS in_memory,
+		lmm_blup(s.m, k.g::text) AS blup_text_key, lmm_blup(f.m, k.g) AS blup
+	FROM stored_models s, fitted f, generate_series(-1600, 1600) k(g))
+SELECT how, count(*) FILTER (WHERE stored IS DISTINCT FROM in_memory
+		OR blup_text_key IS DISTINCT FROM blup) AS differ,
+	count(blup) AS levels_found, count(DISTINCT stored) > 2900 AS group_effects
+FROM scored GROUP BY how ORDER BY how;
+-- keys of the other integer types (the smallest bigint among them), keys
+-- as text with leading zeros, and level texts that no integer prints as
+-- ("007", "-0"), which no integer key matches
+WITH m AS MATERIALIZED (
+	SELECT lmm_fit(y, ARRAY[x], g) AS m4, lmm_fit(y, ARRAY[x], g::smallint) AS m2,
+		lmm_fit(y, ARRAY[x], CASE WHEN g = -1500 THEN -9223372036854775808 ELSE g END) AS m8
+	FROM many_groups)
+SELECT count(*) FILTER (WHERE abs(lmm_blup(m2, k.g::smallint) - lmm_blup(m4, k.g)) < 1e-9) AS smallint_keys,
+	count(*) FILTER (WHERE abs(lmm_blup(m8, CASE WHEN k.g = -1500 THEN -9223372036854775808 ELSE k.g END)
+		- lmm_blup(m4, k.g)) < 1e-9) AS bigint_keys,
+	count(*) FILTER (WHERE lmm_blup(m4, lpad(k.g::text, 6, '0')) = lmm_blup(m4, k.g)) AS text_keys
+FROM m, generate_series(0, 1499) k(g);
+SELECT lmm_blup(m, 7) AS seven, lmm_blup(m, '7'::text) AS seven_as_text,
+	lmm_blup(m, 8) AS eight, lmm_blup(m, 0) IS NOT NULL AS zero
+FROM (SELECT replace(replace(lmm_fit(y, ARRAY[x], g)::text, '"7"', '"007"'), '"8"', '"-0"')::lmm_model AS m
+	FROM many_groups WHERE g BETWEEN 0 AND 20) s;
+DROP TABLE many_groups, stored_models;

@@ -15,11 +15,16 @@ SELECT a.aggfnoid::regprocedure::text AS agg, a.aggtransfn::regprocedure::text A
 FROM pg_aggregate a JOIN pg_depend d ON d.objid = a.aggfnoid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
 CREATE TEMP TABLE fresh_aggs AS SELECT * FROM aggs;
+CREATE TEMP TABLE fresh_types AS
+SELECT typname, typstorage FROM pg_type WHERE typname IN ('lmm_model', 'lmm_stats');
 DROP EXTENSION lmm CASCADE;
 CREATE EXTENSION lmm VERSION '0.2.0';
 SELECT proargnames AS fixef_0_2 FROM pg_proc WHERE oid = 'lmm_fixef(lmm_model)'::regprocedure;
 ALTER EXTENSION lmm UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'lmm';
+-- the types' storage too (lmm_model's is external since 0.6.0)
+SELECT t.typname, t.typstorage AS upgraded, f.typstorage AS fresh
+FROM pg_type t JOIN fresh_types f USING (typname) ORDER BY 1;
 CREATE TEMP TABLE upgraded AS
 SELECT p.oid::regprocedure::text AS fn, pg_get_function_result(p.oid) AS result, p.proargnames,
 	p.provolatile, p.proisstrict, p.proparallel, obj_description(p.oid, 'pg_proc') AS comment
