@@ -20,6 +20,25 @@
 #include "lmm_host.h"
 
 
+/*
+ * The criterion at the optimizer's theta, which is of standardized z for
+ * the terms w->zmap maps (lmm_zscale.c), and of z itself otherwise.
+ */
+static double
+optimizer_criterion(Work *w, const double *x)
+{
+	double	   *theta;
+	double		f;
+
+	if (w->zmap == NULL)
+		return lmm_criterion(w, x);
+	theta = lmm_alloc(sizeof(double) * w->ntheta);
+	lmm_zmap_apply(w->zmap, w->ntheta, x, theta);
+	f = lmm_criterion(w, theta);
+	lmm_free(theta);
+	return f;
+}
+
 /* NLopt's view of the criterion: counts evaluations and stops on interrupts. */
 static double
 nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
@@ -30,7 +49,7 @@ nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
 	(void) n;
 	(void) grad;
 	w->n_eval++;
-	f = lmm_criterion(w, theta);
+	f = optimizer_criterion(w, theta);
 	if (w->interrupted && w->opt != NULL)
 		nlopt_force_stop(w->opt);
 	return f;
@@ -380,12 +399,12 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 			if (!restart)
 			{
 				w->n_eval++;
-				f0 = lmm_criterion(w, theta);
+				f0 = optimizer_criterion(w, theta);
 			}
 			memcpy(probe, theta, sizeof(double) * nt);
 			probe[k] = 1e-5;
 			w->n_eval++;
-			if ((lmm_criterion(w, probe) - f0) / 1e-5 < 0.0)
+			if ((optimizer_criterion(w, probe) - f0) / 1e-5 < 0.0)
 				restart = 1;
 		}
 	}
@@ -414,7 +433,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 				probe[k] = 0.0;
 				w->n_eval++;
 				/* ties at rounding level go to the bound: the criterion is flat there */
-				if (lmm_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
+				if (optimizer_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
 					continue;
 				probe[k] = keep;
 			}
@@ -422,7 +441,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		if (memcmp(probe, theta, sizeof(double) * nt) != 0)
 		{
 			memcpy(theta, probe, sizeof(double) * nt);
-			*fmin = lmm_criterion(w, theta);
+			*fmin = optimizer_criterion(w, theta);
 		}
 		if (w->interrupted)
 			status = LMM_ERR_INTERRUPTED;
@@ -444,7 +463,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 			memcpy(theta, probe, sizeof(double) * nt);
 			*fmin = f;
 		}
-		*fmin = lmm_criterion(w, theta);
+		*fmin = optimizer_criterion(w, theta);
 	}
 	if (status == LMM_OK && w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
@@ -651,9 +670,11 @@ free_gram_blocks(Gram *g)
  * not need them) and only while their Jacobian stays below 2^24 doubles.
  */
 static LmmStatus
-fit_gram(Gram *g, const LmmStats *zsrc, int reml, int with_df, LmmFit *fit)
+fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
+		 int with_df, LmmFit *fit)
 {
 	Work		w;
+	ZMap		zm;
 	LmmStatus	status;
 	int			p = g->p;
 	int			nt;
@@ -677,9 +698,12 @@ fit_gram(Gram *g, const LmmStats *zsrc, int reml, int with_df, LmmFit *fit)
 	lmm_work_init(&w, g, reml);
 	nt = fit->ntheta = w.ntheta;
 	fit->theta = lmm_alloc(sizeof(double) * nt);
-	status = (zsrc != NULL && lmm_z_badly_scaled(zsrc)) ?
-		lmm_scaled_optimum(zsrc, &w, fit->theta, &fmin, &converged) :
-		lmm_optimize_theta(&w, fit->theta, &fmin, &converged);
+	if (zsrc != NULL && lmm_z_badly_scaled(zsrc))
+		status = lmm_scaled_optimum(zsrc, &w, fit->theta, &fmin, &converged);
+	else if (tsrc != NULL && lmm_zmap_terms(tsrc, g->blk, &zm) > 0)
+		status = lmm_mapped_optimum(&w, &zm, fit->theta, &fmin, &converged);
+	else
+		status = lmm_optimize_theta(&w, fit->theta, &fmin, &converged);
 	if (status == LMM_OK && w.not_pd)
 		status = LMM_ERR_INCONSISTENT;
 	else if (status == LMM_OK && !isfinite(fmin))
@@ -772,7 +796,7 @@ lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 		return LMM_ERR_RE_GE_NOBS;
 
 	lmm_build_gram(s, &g);
-	return fit_gram(&g, s, reml, with_df, fit);
+	return fit_gram(&g, s, NULL, reml, with_df, fit);
 }
 
 /*
@@ -809,7 +833,7 @@ lmm_fit_terms(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
 		fit->term[t].q = bk->q[t];
 		fit->term[t].nlevels = bk->J[t];
 	}
-	status = fit_gram(&g, NULL, reml, with_df, fit);
+	status = fit_gram(&g, NULL, s, reml, with_df, fit);
 	lmm_free(bk);
 	return status;
 }

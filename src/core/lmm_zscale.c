@@ -61,11 +61,21 @@ z_moments(const LmmStats *s, double *zc, double *zs)
 }
 
 /*
- * Nonzero when some z column is far from the intercept's scale: its mean
- * more than ZSCALE_MAX_SHIFT standard deviations from 0, or its standard
- * deviation outside [ZSCALE_MIN_SD, ZSCALE_MAX_SD].  A constant column (sd
- * 0) is left to the usual checks.
+ * Nonzero when a column of z, of mean zc and standard deviation zs, is far
+ * from the intercept's scale: its mean more than ZSCALE_MAX_SHIFT standard
+ * deviations from 0, or its standard deviation outside [ZSCALE_MIN_SD,
+ * ZSCALE_MAX_SD].  A constant or non-finite column is left to the usual
+ * checks.
  */
+static int
+far_from_scale(double zc, double zs)
+{
+	if (!(zs > 0.0) || !isfinite(zs) || !isfinite(zc))
+		return 0;
+	return fabs(zc) > ZSCALE_MAX_SHIFT * zs || zs < ZSCALE_MIN_SD || zs > ZSCALE_MAX_SD;
+}
+
+/* Nonzero when a one-term fit has a z column far from the intercept's scale. */
 int
 lmm_z_badly_scaled(const LmmStats *s)
 {
@@ -77,24 +87,24 @@ lmm_z_badly_scaled(const LmmStats *s)
 		return 0;
 	z_moments(s, zc, zs);
 	for (k = 0; k < s->q - 1; k++)
-	{
 		if (!(zs[k] > 0.0) || !isfinite(zs[k]) || !isfinite(zc[k]))
 			return 0;
-		if (fabs(zc[k]) > ZSCALE_MAX_SHIFT * zs[k] ||
-			zs[k] < ZSCALE_MIN_SD || zs[k] > ZSCALE_MAX_SD)
+	for (k = 0; k < s->q - 1; k++)
+		if (far_from_scale(zc[k], zs[k]))
 			return 1;
-	}
 	return 0;
 }
 
 /*
- * theta of z from theta of zt: T = L of the LQ factorization of
- * B = A^-1 Tt, A^-1 = [1 -zc'/zs'; 0 diag(1/zs)], with non-negative
- * diagonal.  Returns 0 when LAPACK fails.
+ * theta of one term's z from theta of its standardized z: T = L of the LQ
+ * factorization of B = A^-1 Tt, A^-1 the identity but for column k's 1 / zs[k]
+ * on the diagonal and -zc[k] / zs[k] in the intercept's row i0, with
+ * non-negative diagonal.  zc and zs are by z column (i0's unused).  Returns
+ * 0 when LAPACK fails.
  */
 static int
-theta_from_scaled(int q, const double *zc, const double *zs, const double *theta_t,
-				  double *theta)
+theta_from_scaled(int q, int i0, const double *zc, const double *zs,
+				  const double *theta_t, double *theta)
 {
 	double		Tt[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
 	double		B[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
@@ -104,17 +114,18 @@ theta_from_scaled(int q, const double *zc, const double *zs, const double *theta
 				k = 0;
 
 	lmm_theta_to_T(q, theta_t, Tt);
-	/* B = A^-1 Tt: row 0 is Tt's row 0 less sum_k zc_k / zs_k times row k + 1 */
 	for (j = 0; j < q; j++)
 	{
-		double		s = Tt[j];
+		double		s = Tt[i0 * q + j];
 
-		for (i = 1; i < q; i++)
+		for (i = 0; i < q; i++)
 		{
-			s -= zc[i - 1] / zs[i - 1] * Tt[i * q + j];
-			B[i * q + j] = Tt[i * q + j] / zs[i - 1];
+			if (i == i0)
+				continue;
+			s -= zc[i] / zs[i] * Tt[i * q + j];
+			B[i * q + j] = Tt[i * q + j] / zs[i];
 		}
-		B[j] = s;
+		B[i0 * q + j] = s;
 	}
 	if (LAPACKE_dgelqf(LAPACK_ROW_MAJOR, q, q, B, q, tau) != 0)
 		return 0;
@@ -127,6 +138,83 @@ theta_from_scaled(int q, const double *zc, const double *zs, const double *theta
 			theta[k++] = sign * B[i * q + j];
 	}
 	return 1;
+}
+
+/*
+ * The map of a several-term fit: its terms with a random intercept and a
+ * slope far from scale, each z column's mean and standard deviation taken
+ * from the levels' sums.  The intercept is the column that is 1 on every row
+ * (its sum and its sum of squares are n).  Returns the number of terms
+ * mapped; 0 leaves the fit as it is.
+ */
+int
+lmm_zmap_terms(const LmmTermStats *s, const Blocks *bk, ZMap *zm)
+{
+	int			t;
+
+	memset(zm, 0, sizeof(ZMap));
+	for (t = 0; t < bk->k; t++)
+	{
+		const LmmTermLevels *tl = &s->term[bk->src[t]];
+		int			q = tl->q;
+		double		sz[LMM_MAX_RANDOM] = {0},
+					szz[LMM_MAX_RANDOM] = {0};
+		int			i0 = -1,
+					far = 0,
+					k,
+					m = zm->nterms;
+		int64_t		j;
+
+		if (q < 2)
+			continue;
+		for (j = 0; j < tl->nlevels; j++)
+		{
+			const double *rec = tl->rec + (size_t) j * tl->stride;
+
+			for (k = 0; k < q; k++)
+			{
+				sz[k] += LMM_TREC_SZ(rec)[k];
+				szz[k] += LMM_TREC_ZZ(rec, q)[k * q + k];
+			}
+		}
+		for (k = 0; k < q; k++)
+			if (i0 < 0 && sz[k] == s->n && szz[k] == s->n)
+				i0 = k;
+		if (i0 < 0)
+			continue;
+		for (k = 0; k < q; k++)
+		{
+			double		mean = sz[k] / s->n;
+
+			zm->zc[m][k] = mean;
+			zm->zs[m][k] = sqrt(fmax(szz[k] / s->n - mean * mean, 0.0));
+			if (k != i0 && far_from_scale(zm->zc[m][k], zm->zs[m][k]))
+				far = 1;
+		}
+		for (k = 0; k < q && far; k++)
+			if (k != i0 && !(zm->zs[m][k] > 0.0 && isfinite(zm->zs[m][k])))
+				far = 0;
+		if (!far)
+			continue;
+		zm->toff[m] = bk->toff[t];
+		zm->q[m] = q;
+		zm->i0[m] = i0;
+		zm->nterms++;
+	}
+	return zm->nterms;
+}
+
+/* theta of z from the optimizer's theta: the mapped terms' blocks replaced. */
+void
+lmm_zmap_apply(const ZMap *zm, int ntheta, const double *theta_t, double *theta)
+{
+	int			m;
+
+	memcpy(theta, theta_t, sizeof(double) * ntheta);
+	for (m = 0; m < zm->nterms; m++)
+		if (!theta_from_scaled(zm->q[m], zm->i0[m], zm->zc[m], zm->zs[m],
+							   theta_t + zm->toff[m], theta + zm->toff[m]))
+			theta[zm->toff[m]] = NAN;
 }
 
 /*
@@ -160,7 +248,13 @@ lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta, double *fmin,
 	lmm_work_free(&ws);
 	lmm_free_gram(&gs);
 
-	if (status == LMM_OK && !theta_from_scaled(w->g->q, zc, zs, theta_t, theta))
+	/* by z column, the intercept's (0) unused */
+	for (k = w->g->q - 1; k > 0; k--)
+	{
+		zc[k] = zc[k - 1];
+		zs[k] = zs[k - 1];
+	}
+	if (status == LMM_OK && !theta_from_scaled(w->g->q, 0, zc, zs, theta_t, theta))
 		status = LMM_ERR_OPTIMIZER;
 	if (status == LMM_OK)
 	{
@@ -174,5 +268,33 @@ lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta, double *fmin,
 	}
 	lmm_free(theta_t);
 	lmm_free(lb);
+	return status;
+}
+
+/*
+ * The optimum of a several-term fit with the optimizer in standardized z for
+ * the terms zm maps: lmm_optimize_theta on the mapped criterion (BOBYQA and
+ * its continuation at rounding-level tolerances), its theta carried back to
+ * z.  Same contract as lmm_optimize_theta.
+ */
+LmmStatus
+lmm_mapped_optimum(Work *w, const ZMap *zm, double *theta, double *fmin,
+				   int *converged)
+{
+	double	   *theta_t = lmm_alloc(sizeof(double) * w->ntheta);
+	LmmStatus	status;
+
+	w->zmap = zm;
+	status = lmm_optimize_theta(w, theta_t, fmin, converged);
+	w->zmap = NULL;
+	lmm_zmap_apply(zm, w->ntheta, theta_t, theta);
+	if (status == LMM_OK)
+	{
+		w->n_eval++;
+		*fmin = lmm_criterion(w, theta);
+		if (w->interrupted)
+			status = LMM_ERR_INTERRUPTED;
+	}
+	lmm_free(theta_t);
 	return status;
 }

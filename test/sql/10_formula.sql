@@ -106,3 +106,13 @@ RESET lmm.blas_threads;
 SELECT abs((lmm_summary(a.m)).criterion - (lmm_summary(b.m)).criterion) < 1e-9 AS same_fit
 FROM threads a, threads b WHERE a.n = 1 AND b.n = 2;
 SET lmm.blas_threads = 0;
+-- a slope far from the intercept's scale (days + 1000, x 1e5, x 1e-6): the
+-- optimizer works in standardized z, so the fit is the same model's as with
+-- days, alone or next to another term
+CREATE TEMP VIEW sleep_scaled AS
+SELECT reaction, days, days + 1000 AS d1000, days * 1e5 AS dbig, days * 1e-6 AS dsmall, subject FROM sleepstudy;
+SELECT f, abs((lmm_summary(lmm(f, 'sleep_scaled'))).criterion -
+			  (lmm_summary(lmm(replace(replace(replace(f, 'd1000', 'days'), 'dbig', 'days'), 'dsmall', 'days'),
+							   'sleep_scaled'))).criterion) < 1e-8 AS same_criterion
+FROM (VALUES ('reaction ~ days + (d1000 | subject)'), ('reaction ~ days + (dbig | subject)'),
+			 ('reaction ~ days + (dsmall | subject)'), ('reaction ~ days + (d1000 | subject) + (1 | days)')) v(f);
