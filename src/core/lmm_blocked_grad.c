@@ -53,10 +53,13 @@ lmm_blocked_scalar(const Blocks *bk)
  * The derivatives of the criterion's log-determinant part (dld: log|K|
  * under REML, log|A| under ML) and of pwrss by each theta_k, at the theta
  * the criterion was last evaluated at, its value being f: the factor in M
- * is reused.  Returns f, or HUGE_VAL (derivatives undefined) on interrupt.
+ * is reused.  When gp is not NULL it also receives the sums the Hessian
+ * builds on (GradParts).  Returns f, or HUGE_VAL (derivatives undefined)
+ * on interrupt.
  */
-static double
-gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
+double
+lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
+						   double *dpw, GradParts *gp)
 {
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;
@@ -140,6 +143,28 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 			s += wa * (2.0 * row + wa * Sinv[ra + ra * nS]);
 		}
 		trK[0] += (1.0 + s) / (Lj * Lj);
+		if (gp != NULL)
+		{
+			double		L2 = Lj * Lj;
+
+			/* G += W_j'W_j / L_j^2 on the lower triangle (widx increases) */
+			for (b = 0; b < nw; b++)
+			{
+				double	   *Gc = gp->G + bk->widx[b] * nS;
+				double		wb = bk->W[b] / L2;
+
+				for (a = b; a < nw; a++)
+					Gc[bk->widx[a]] += bk->W[a] * wb;
+			}
+			gp->u0[j] = r;
+			gp->inv4 += 1.0 / (L2 * L2);
+			gp->s4 += s / (L2 * L2);
+		}
+	}
+	if (gp != NULL)
+	{
+		memcpy(gp->trK, trK, sizeof(trK));
+		memcpy(gp->uu, uu, sizeof(uu));
 	}
 
 	for (t = 0; t < bk->k; t++)
@@ -159,13 +184,14 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 
 /*
  * The criterion at theta, with the derivatives of its log-determinant part
- * and of pwrss by each theta_k (gradient_here).  Leaves w as lmm_criterion
+ * and of pwrss by each theta_k (lmm_blocked_gradient_parts).  Leaves w as lmm_criterion
  * does.  Returns HUGE_VAL where the criterion is undefined, or on interrupt.
  */
 double
 lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 {
-	return gradient_here(w, theta, lmm_blocked_criterion(w, theta), dld, dpw);
+	return lmm_blocked_gradient_parts(w, theta, lmm_blocked_criterion(w, theta),
+									  dld, dpw, NULL);
 }
 
 /* The gradient of the criterion (ntheta entries) at the theta last evaluated, whose value is f. */
@@ -177,7 +203,7 @@ criterion_grad_here(Work *w, const double *theta, double f, double *grad)
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
 	int			k;
 
-	f = gradient_here(w, theta, f, dld, dpw);
+	f = lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
 	if (!isfinite(f))
 		return f;
 	for (k = 0; k < w->ntheta; k++)
@@ -192,66 +218,81 @@ lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
 	return criterion_grad_here(w, theta, lmm_blocked_criterion(w, theta), grad);
 }
 
-/* The criterion and gradient at x, counted as one evaluation; HUGE_VAL on interrupt. */
+/*
+ * The criterion at theta (all entries nonzero), its gradient g and its
+ * Hessian B from the analytic second derivatives (lmm_blocked_hessian):
+ *	 f = ld + nu log pwrss, so B = d2ld + nu (d2pw / pwrss - dpw dpw' / pwrss^2).
+ * Counted as one evaluation; HUGE_VAL when the Hessian is not available.
+ */
 static double
-eval_grad(Work *w, const double *x, double *grad)
+eval_hessian(Work *w, const double *theta, double *g, double *B)
 {
+	int			n = w->ntheta;
+	int			p = w->g->p;
+	double		nu = w->reml ? w->g->n - p : w->g->n;
+	double		f,
+				dld[LMM_MAX_TERMS],
+				dpw[LMM_MAX_TERMS],
+				d2ld[LMM_MAX_TERMS * LMM_MAX_TERMS],
+				d2pw[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double	   *dV = lmm_alloc(sizeof(double) * n * p * p);
+	int			a,
+				b,
+				ok;
+
 	w->n_eval++;
-	return lmm_blocked_criterion_grad(w, x, grad);
+	ok = lmm_blocked_hessian(w, theta, &f, dld, dpw, d2ld, d2pw, dV);
+	lmm_free(dV);
+	if (!ok)
+		return HUGE_VAL;
+	for (a = 0; a < n; a++)
+	{
+		g[a] = dld[a] + nu * dpw[a] / w->pwrss;
+		for (b = 0; b < n; b++)
+			B[a * n + b] = d2ld[a * n + b] + nu * (d2pw[a * n + b] / w->pwrss -
+												   dpw[a] * dpw[b] / (w->pwrss * w->pwrss));
+	}
+	return f;
 }
 
 /*
- * The starting inverse Hessian for BFGS at theta (gradient g): the inverse
- * of forward differences of the gradient when they are positive definite,
- * else the identity scaled so that the first step moves theta by 0.1.
+ * The starting point of BFGS at theta (no entry 0): the criterion f, the
+ * gradient g and the inverse Hessian H, from the analytic Hessian when it
+ * is positive definite, else the identity scaled by its diagonal (or so
+ * that the first step moves theta by 0.1).  Returns f, HUGE_VAL where the
+ * criterion is undefined.
  */
-static void
-initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H)
+static double
+starting_point(Work *w, const double *theta, double *g, double *H)
 {
 	int			n = w->ntheta;
 	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
-	double		D[LMM_MAX_TERMS] = {0},
-				x[LMM_MAX_TERMS],
-				gh[LMM_MAX_TERMS];
-	double		gmax = 0.0;
-	int			a,
-				b,
-				ok = 1;
+	double		D[LMM_MAX_TERMS];
+	double		f = eval_hessian(w, theta, g, B),
+				gmax = 0.0;
+	int			a;
 
-	memcpy(x, theta, sizeof(double) * n);
-	for (a = 0; a < n && ok; a++)
-	{
-		double		h = 1e-4 * fmax(1.0, fabs(theta[a]));
-
-		x[a] = theta[a] + h;
-		ok = isfinite(eval_grad(w, x, gh));
-		x[a] = theta[a];
-		for (b = 0; b < n && ok; b++)
-			B[b * n + a] = (gh[b] - g[b]) / h;
-	}
-	for (a = 0; a < n && ok; a++)
+	if (!isfinite(f))
+		return f;
+	memset(H, 0, sizeof(double) * n * n);
+	for (a = 0; a < n; a++)
 	{
 		D[a] = B[a * n + a];
-		for (b = 0; b < a; b++)
-			B[a * n + b] = B[b * n + a] = 0.5 * (B[a * n + b] + B[b * n + a]);
+		gmax = fmax(gmax, fabs(g[a]));
 	}
-	memset(H, 0, sizeof(double) * n * n);
-	if (ok && lmm_chol_lower(n, B, 0.0) < 0)
+	if (lmm_chol_lower(n, B, 0.0) < 0)
 	{
 		/* H = B^-1 = L'^-1 L^-1, column by column */
 		for (a = 0; a < n; a++)
-		{
 			H[a * n + a] = 1.0;
-		}
 		lmm_forward_solve(n, n, B, H);
 		lmm_backward_solve(n, n, B, H);
-		return;
+		return f;
 	}
 	for (a = 0; a < n; a++)
-		gmax = fmax(gmax, fabs(g[a]));
-	for (a = 0; a < n; a++)
-		H[a * n + a] = (ok && fabs(D[a]) > 0.0) ? 1.0 / fabs(D[a]) :
+		H[a * n + a] = fabs(D[a]) > 0.0 ? 1.0 / fabs(D[a]) :
 			gmax > 0.0 ? 0.1 / gmax : 1.0;
+	return f;
 }
 
 /*
@@ -267,7 +308,7 @@ initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H
  * there (a restart from a bound) moves to 0.1.  Steps are capped at
  * BFGS_MAX_STEP in each coordinate and backtracked (on the criterion alone,
  * the cheaper evaluation) until the Armijo condition holds; the inverse
- * Hessian starts from differences of the gradient (initial_inverse_hessian).
+ * Hessian starts from the analytic one (starting_point).
  */
 int
 lmm_blocked_optimize(Work *w, double *theta, double *fmin)
@@ -292,14 +333,13 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 	for (a = 0; a < n; a++)
 		if (theta[a] == 0.0)
 			theta[a] = 0.1;
-	f = eval_grad(w, theta, g);
+	f = starting_point(w, theta, g, H);
 	if (!isfinite(f))
 	{
 		/* undefined at the start: the gradient was never written */
 		*fmin = f;
 		return w->interrupted ? -1 : 0;
 	}
-	initial_inverse_hessian(w, theta, g, H);
 	for (it = 0; it < BFGS_MAX_ITER && isfinite(f); it++)
 	{
 		double		big = 0.0,
@@ -422,13 +462,14 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 }
 
 /*
- * The criterion and its gradient at theta (in lme4's term order) from
- * statistics whose terms are all scalar, for tests; LMM_ERR_INCONSISTENT
- * when a term is not scalar.
+ * The criterion, its gradient and, when hess is not NULL, its Hessian
+ * (ntheta x ntheta; needs every theta nonzero) at theta (in lme4's term
+ * order) from statistics whose terms are all scalar, for tests;
+ * LMM_ERR_INCONSISTENT when a term is not scalar.
  */
-LmmStatus
-lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
-							 double *f, double *grad)
+static LmmStatus
+terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
+				  double *f, double *grad, double *hess)
 {
 	Gram		g;
 	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
@@ -441,7 +482,8 @@ lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *thet
 	if (status == LMM_OK)
 	{
 		lmm_work_init(&w, &g, reml);
-		*f = lmm_blocked_criterion_grad(&w, theta, grad);
+		*f = hess != NULL ? eval_hessian(&w, theta, grad, hess) :
+			lmm_blocked_criterion_grad(&w, theta, grad);
 		if (w.interrupted)
 			status = LMM_ERR_INTERRUPTED;
 		lmm_work_free(&w);
@@ -449,4 +491,20 @@ lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *thet
 	lmm_blocked_free(&g, bk);
 	lmm_free(bk);
 	return status;
+}
+
+/* The criterion and its gradient (terms_derivatives), for tests. */
+LmmStatus
+lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
+							 double *f, double *grad)
+{
+	return terms_derivatives(s, reml, theta, f, grad, NULL);
+}
+
+/* The criterion, its gradient and its Hessian (terms_derivatives), for tests. */
+LmmStatus
+lmm_terms_criterion_hessian(const LmmTermStats *s, int reml, const double *theta,
+							double *f, double *grad, double *hess)
+{
+	return terms_derivatives(s, reml, theta, f, grad, hess);
 }

@@ -66,6 +66,20 @@ typedef struct Blocks
 	double	   *uD;				/* m */
 } Blocks;
 
+/*
+ * What the gradient of several scalar terms (lmm_blocked_grad.c) leaves for
+ * their Hessian (lmm_blocked_hess.c); G and u0 are filled only when set.
+ */
+typedef struct GradParts
+{
+	double		trK[LMM_MAX_TERMS]; /* sum over each term's rows of diag(K^-1) */
+	double		uu[LMM_MAX_TERMS];	/* sum over each term of u_i^2 */
+	double		inv4;			/* sum over the first term's levels of 1 / L_j^4 */
+	double		s4;				/* sum of W_j S^-1 W_j' / L_j^4 */
+	double	   *G;				/* nS x nS lower: sum of W_j'W_j / L_j^2 */
+	double	   *u0;				/* J[0]: the first term's spherical modes */
+} GradParts;
+
 /* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
 typedef struct Gram
 {
@@ -136,6 +150,13 @@ extern double lmm_blocked_gradient(Work *w, const double *theta, double *dld,
 								   double *dpw);
 extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
 										 double *grad);
+extern double lmm_blocked_gradient_parts(Work *w, const double *theta, double f,
+										 double *dld, double *dpw, GradParts *gp);
+extern int	lmm_blocked_hessian(Work *w, const double *theta, double *f,
+								double *dld, double *dpw, double *d2ld,
+								double *d2pw, double *dV);
+extern void lmm_vcov_centred_to_user(const Gram *g, const double *V,
+									 double *vcov);
 extern int	lmm_blocked_optimize(Work *w, double *theta, double *fmin);
 extern int	lmm_theta_is_diagonal(int q, int k);
 extern int	lmm_theta_bounded(const Gram *g, int k);

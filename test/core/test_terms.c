@@ -201,6 +201,53 @@ check_gradient(const LmmTermStats *st, int reml, const char *name)
 	check(worst < 1e-5, "terms: analytic gradient matches central differences");
 }
 
+/*
+ * The analytic Hessian against central differences of the analytic
+ * gradient, and its gradient against lmm_terms_criterion_gradient's, at
+ * a few thetas.
+ */
+static void
+check_hessian(const LmmTermStats *st, int reml, const char *name)
+{
+	static const double at[3][2] = {{1.0, 1.0}, {0.3, 2.5}, {1e-3, 0.7}};
+	double		worst = 0.0;
+	int			i,
+				a,
+				b;
+
+	for (i = 0; i < 3; i++)
+	{
+		double		f,
+					fg,
+					grad[2],
+					gg[2],
+					hess[4],
+					gp[2],
+					gm[2],
+					th[2];
+
+		check(lmm_terms_criterion_hessian(st, reml, at[i], &f, grad, hess) == LMM_OK &&
+			  lmm_terms_criterion_gradient(st, reml, at[i], &fg, gg) == LMM_OK &&
+			  f == fg && grad[0] == gg[0] && grad[1] == gg[1],
+			  "terms: the Hessian's criterion and gradient are the gradient's");
+		for (b = 0; b < 2; b++)
+		{
+			double		h = 1e-4 * at[i][b];
+
+			memcpy(th, at[i], sizeof(th));
+			th[b] = at[i][b] + h;
+			lmm_terms_criterion_gradient(st, reml, th, &fg, gp);
+			th[b] = at[i][b] - h;
+			lmm_terms_criterion_gradient(st, reml, th, &fg, gm);
+			for (a = 0; a < 2; a++)
+				worst = fmax(worst, fabs(hess[a * 2 + b] - (gp[a] - gm[a]) / (2.0 * h)) /
+							 fmax(1.0, fabs(hess[a * 2 + b])));
+		}
+	}
+	printf("%s %s: Hessian vs differences %.3g\n", name, reml ? "REML" : "ML", worst);
+	check(worst < 1e-5, "terms: analytic Hessian matches central differences of the gradient");
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -229,6 +276,7 @@ test_terms(const char *dir)
 		lmm_terms_init(&st, 1, 2, q);
 		add_rows(&st, &tb, col(&tb, "diameter"), g, g2, 0, tb.nrow);
 		check_gradient(&st, reml, "penicillin");
+		check_hessian(&st, reml, "penicillin");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
 		check(fit.nterms == 2 && fit.term[0].nlevels == 24 && fit.term[1].nlevels == 6,
 			  "terms: penicillin terms in lme4's order (plate, sample)");
@@ -290,6 +338,7 @@ test_terms(const char *dir)
 		lmm_terms_init(&st, 1, 2, q);
 		add_rows(&st, &tb, col(&tb, "strength"), g, g2, 0, tb.nrow);
 		check_gradient(&st, reml, "pastes");
+		check_hessian(&st, reml, "pastes");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK && fit.term[0].src == 1,
 			  "terms: pastes fits, batch:cask first");
 #undef REL
