@@ -154,8 +154,19 @@ lmm_blocked_criterion(Work *w, const double *theta)
 	for (i = 0; i < m; i++)
 		M[i + i * N] += 1.0;
 
-	w->ldL2 = 0.0;
-	for (j = 0; j < g->nlevels; j++)
+	if (bk->pptr != NULL)
+	{
+		/* all terms scalar: the update column by column (lmm_blocked_pairs.c) */
+		w->ldL2 = lmm_blocked_pairs_weights(g, bk, theta, bk->pS, bk->pomega);
+		if (!lmm_blocked_pairs_update(bk, bk->pS, bk->pomega, M))
+		{
+			w->interrupted = 1;
+			return HUGE_VAL;
+		}
+	}
+	else
+		w->ldL2 = 0.0;
+	for (j = 0; j < g->nlevels && bk->pptr == NULL; j++)
 	{
 		int			ncol;
 

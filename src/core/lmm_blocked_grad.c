@@ -50,6 +50,61 @@ lmm_blocked_scalar(const Blocks *bk)
 }
 
 /*
+ * The first term's part of the gradient when M's update is listed by pair
+ * (lmm_blocked_pairs.c): per level, u_j = theta_0 (Z_j'y - Z_j'X betac -
+ * sum theta_u Z_j'Z_u u_u) / L_j^2, and over the levels, with psi_j =
+ * omega_j / L_j^2, sum_j W_j S^-1 W_j' / L_j^2 = sum_ab S^-1_ab G_ab.
+ * Adds to trK[0] and uu[0], fills gp's sums when gp is not NULL; 0 on
+ * interrupt.
+ */
+static int
+first_term_by_pairs(Work *w, double theta0, int64_t nS, const double *betac,
+					double *trK, double *uu, GradParts *gp)
+{
+	const Gram *g = w->g;
+	Blocks	   *bk = g->blk;
+	int			p = g->p;
+	int64_t		J0 = g->nlevels;
+	double	   *psi = lmm_alloc(sizeof(double) * (size_t) (2 * J0));
+	double		t2 = theta0 * theta0,
+				out[2];
+	int64_t		j,
+				e;
+	int			b,
+				ok;
+
+	for (j = 0; j < J0; j++)
+	{
+		double		L2 = t2 * g->ZtZ[j] + 1.0;
+		double		r = g->Zty[j];
+
+		for (b = 0; b < p; b++)
+			r -= g->ZtX[j * p + b] * betac[b];
+		for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
+			r -= bk->pS[bk->xcol[e]] * bk->xval[bk->xvoff[e]] * bk->uD[bk->xcol[e]];
+		r *= theta0 / L2;
+		uu[0] += r * r;
+		trK[0] += 1.0 / L2;
+		psi[j] = bk->pomega[j] / L2;
+		psi[J0 + j] = psi[j] / L2;
+		if (gp != NULL)
+		{
+			gp->u0[j] = r;
+			gp->inv4 += 1.0 / (L2 * L2);
+		}
+	}
+	ok = lmm_blocked_pairs_traces(bk, nS, bk->pS, psi, psi + J0, bk->Sinv,
+								  gp != NULL ? gp->G : NULL, out);
+	trK[0] += out[0];
+	if (gp != NULL)
+		gp->s4 = out[1];
+	lmm_free(psi);
+	if (!ok)
+		w->interrupted = 1;
+	return ok;
+}
+
+/*
  * The derivatives of the criterion's log-determinant part (dld: log|K|
  * under REML, log|A| under ML) and of pwrss by each theta_k, at the theta
  * the criterion was last evaluated at, its value being f: the factor in M
@@ -101,7 +156,10 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 		}
 
 	/* the first term, level by level: u_j and (K^-1)_jj */
-	for (j = 0; j < g->nlevels; j++)
+	if (bk->pptr != NULL &&
+		!first_term_by_pairs(w, theta[0], nS, betac, trK, uu, gp))
+		return HUGE_VAL;
+	for (j = 0; j < g->nlevels && bk->pptr == NULL; j++)
 	{
 		int			ncol,
 					nx,
@@ -219,19 +277,19 @@ lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
 }
 
 /*
- * The criterion at theta (all entries nonzero), its gradient g and its
- * Hessian B from the analytic second derivatives (lmm_blocked_hessian):
+ * The gradient g and the Hessian B of the criterion at theta (all entries
+ * nonzero), where it was last evaluated (its value being f), from the
+ * analytic second derivatives (lmm_blocked_hessian):
  *	 f = ld + nu log pwrss, so B = d2ld + nu (d2pw / pwrss - dpw dpw' / pwrss^2).
- * Counted as one evaluation; HUGE_VAL when the Hessian is not available.
+ * Returns f, HUGE_VAL when the Hessian is not available.
  */
 static double
-eval_hessian(Work *w, const double *theta, double *g, double *B)
+hessian_here(Work *w, const double *theta, double f, double *g, double *B)
 {
 	int			n = w->ntheta;
 	int			p = w->g->p;
 	double		nu = w->reml ? w->g->n - p : w->g->n;
-	double		f,
-				dld[LMM_MAX_TERMS],
+	double		dld[LMM_MAX_TERMS],
 				dpw[LMM_MAX_TERMS],
 				d2ld[LMM_MAX_TERMS * LMM_MAX_TERMS],
 				d2pw[LMM_MAX_TERMS * LMM_MAX_TERMS];
@@ -240,8 +298,7 @@ eval_hessian(Work *w, const double *theta, double *g, double *B)
 				b,
 				ok;
 
-	w->n_eval++;
-	ok = lmm_blocked_hessian(w, theta, &f, dld, dpw, d2ld, d2pw, dV);
+	ok = lmm_blocked_hessian(w, theta, f, dld, dpw, d2ld, d2pw, dV);
 	lmm_free(dV);
 	if (!ok)
 		return HUGE_VAL;
@@ -268,10 +325,12 @@ starting_point(Work *w, const double *theta, double *g, double *H)
 	int			n = w->ntheta;
 	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
 	double		D[LMM_MAX_TERMS];
-	double		f = eval_hessian(w, theta, g, B),
+	double		f,
 				gmax = 0.0;
 	int			a;
 
+	w->n_eval++;
+	f = hessian_here(w, theta, lmm_blocked_criterion(w, theta), g, B);
 	if (!isfinite(f))
 		return f;
 	memset(H, 0, sizeof(double) * n * n);
@@ -482,7 +541,8 @@ terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
 	if (status == LMM_OK)
 	{
 		lmm_work_init(&w, &g, reml);
-		*f = hess != NULL ? eval_hessian(&w, theta, grad, hess) :
+		*f = hess != NULL ?
+			hessian_here(&w, theta, lmm_blocked_criterion(&w, theta), grad, hess) :
 			lmm_blocked_criterion_grad(&w, theta, grad);
 		if (w.interrupted)
 			status = LMM_ERR_INTERRUPTED;

@@ -158,15 +158,16 @@ trace_products(const Blocks *bk, const GradParts *gp, int64_t nS, double *Sinv,
 }
 
 /*
- * At theta, all of whose entries are nonzero, for several scalar terms:
- * the criterion (f), the first derivatives of the log-determinant part and of pwrss (dld,
+ * At theta, all of whose entries are nonzero, for several scalar terms,
+ * where the criterion was last evaluated (its value being f, M holding
+ * the factor): the first derivatives of the log-determinant part and of pwrss (dld,
  * dpw, as lmm_blocked_gradient), their second derivatives (d2ld, d2pw:
  * ntheta x ntheta) and the derivatives of the centred (RX'RX)^-1 by each
- * theta (dV: ntheta blocks of p x p).  Leaves w at theta.  Returns 0 when
- * the criterion is undefined there, a theta is 0, or on interrupt.
+ * theta (dV: ntheta blocks of p x p).  Returns 0 when the criterion is
+ * undefined there, a theta is 0, or on interrupt.
  */
 int
-lmm_blocked_hessian(Work *w, const double *theta, double *f, double *dld,
+lmm_blocked_hessian(Work *w, const double *theta, double f, double *dld,
 					double *dpw, double *d2ld, double *d2pw, double *dV)
 {
 	const Gram *g = w->g;
@@ -197,9 +198,7 @@ lmm_blocked_hessian(Work *w, const double *theta, double *f, double *dld,
 	gp.u0 = lmm_alloc(sizeof(double) * (size_t) J0);
 	Y = lmm_alloc(sizeof(double) * (size_t) (nS > 0 ? nS * nS : 1));
 	Z = lmm_alloc0(sizeof(double) * (size_t) nK * nr);
-	*f = lmm_blocked_gradient_parts(w, theta, lmm_blocked_criterion(w, theta),
-									dld, dpw, &gp);
-	ok = isfinite(*f);
+	ok = isfinite(lmm_blocked_gradient_parts(w, theta, f, dld, dpw, &gp));
 	if (ok)
 	{
 		trace_products(bk, &gp, nS, bk->Sinv, Y, F);

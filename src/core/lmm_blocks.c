@@ -394,6 +394,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 		tmpsize = (size_t) maxq * maxq;
 	bk->tmp = lmm_alloc(sizeof(double) * tmpsize);
 	bk->scratch = lmm_alloc(sizeof(double) * (tmpsize > (size_t) n1 * n1 ? tmpsize : (size_t) n1 * n1));
+	lmm_blocked_pairs_build(g, bk);
 	return LMM_OK;
 }
 
@@ -420,6 +421,7 @@ lmm_blocked_free(Gram *g, Blocks *bk)
 	lmm_free(bk->widx);
 	lmm_free(bk->tmp);
 	lmm_free(bk->scratch);
+	lmm_blocked_pairs_free(bk);
 	lmm_free(bk->Sinv);
 	lmm_free(bk->uD);
 	memset(bk, 0, sizeof(Blocks));

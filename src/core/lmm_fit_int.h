@@ -61,6 +61,14 @@ typedef struct Blocks
 	int64_t    *widx;			/* maxcols */
 	double	   *tmp;
 	double	   *scratch;
+	/* all terms scalar: W_j'W_j's products by entry of M, or NULL (lmm_blocked_pairs.c) */
+	int64_t    *pptr;			/* N + 1: each column's first pair */
+	int32_t    *prow;			/* each pair's row in M */
+	int64_t    *eptr;			/* each pair's first product */
+	int32_t    *elev;			/* each product's level j of the first term */
+	double	   *eval;			/* raw_ja raw_jb */
+	double	   *pS;				/* N: column scales at the last theta */
+	double	   *pomega;			/* J[0]: omega_j at the last theta */
 	/* the gradient's workspace (lmm_blocked_grad.c), allocated on first use */
 	double	   *Sinv;			/* (m + p) x (m + p) */
 	double	   *uD;				/* m */
@@ -146,13 +154,23 @@ extern void lmm_blocked_dense_modes(const Blocks *bk, int p, const double *betac
 									double *uD);
 extern int	lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv);
 extern int	lmm_blocked_scalar(const Blocks *bk);
+extern void lmm_blocked_pairs_build(const Gram *g, Blocks *bk);
+extern void lmm_blocked_pairs_free(Blocks *bk);
+extern double lmm_blocked_pairs_weights(const Gram *g, const Blocks *bk,
+										const double *theta, double *S,
+										double *omega);
+extern int	lmm_blocked_pairs_update(const Blocks *bk, const double *S,
+									 const double *omega, double *M);
+extern int	lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
+									 const double *psi1, const double *psi2,
+									 const double *A, double *G, double *out);
 extern double lmm_blocked_gradient(Work *w, const double *theta, double *dld,
 								   double *dpw);
 extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
 										 double *grad);
 extern double lmm_blocked_gradient_parts(Work *w, const double *theta, double f,
 										 double *dld, double *dpw, GradParts *gp);
-extern int	lmm_blocked_hessian(Work *w, const double *theta, double *f,
+extern int	lmm_blocked_hessian(Work *w, const double *theta, double f,
 								double *dld, double *dpw, double *d2ld,
 								double *d2pw, double *dV);
 extern void lmm_vcov_centred_to_user(const Gram *g, const double *V,

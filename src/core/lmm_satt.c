@@ -301,8 +301,7 @@ hessian_jacobian_exact(Work *w, const double *theta, double sigma, double *H,
 	int			pp = p * p;
 	double		nu = w->reml ? w->g->n - p : w->g->n;
 	double		s2 = sigma * sigma;
-	double		f,
-				dld[LMM_MAX_TERMS],
+	double		dld[LMM_MAX_TERMS],
 				dpw[LMM_MAX_TERMS],
 				d2ld[LMM_MAX_TERMS * LMM_MAX_TERMS],
 				d2pw[LMM_MAX_TERMS * LMM_MAX_TERMS];
@@ -312,7 +311,8 @@ hessian_jacobian_exact(Work *w, const double *theta, double sigma, double *H,
 				e,
 				ok;
 
-	ok = lmm_blocked_hessian(w, theta, &f, dld, dpw, d2ld, d2pw, dV);
+	ok = lmm_blocked_hessian(w, theta, lmm_blocked_criterion(w, theta), dld, dpw,
+							 d2ld, d2pw, dV);
 	for (a = 0; a < nt && ok; a++)
 	{
 		for (b = 0; b < nt; b++)
