@@ -157,7 +157,7 @@ lmm_blocked_criterion(Work *w, const double *theta)
 	if (bk->pptr != NULL)
 	{
 		/* all terms scalar: the update column by column (lmm_blocked_pairs.c) */
-		w->ldL2 = lmm_blocked_pairs_weights(g, bk, theta, bk->pS, bk->pomega);
+		w->ldL2 = lmm_blocked_pairs_weights(bk, theta, bk->pS, bk->pomega);
 		if (!lmm_blocked_pairs_update(bk, bk->pS, bk->pomega, M))
 		{
 			w->interrupted = 1;

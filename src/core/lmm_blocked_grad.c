@@ -53,7 +53,8 @@ lmm_blocked_scalar(const Blocks *bk)
  * The first term's part of the gradient when M's update is listed by pair
  * (lmm_blocked_pairs.c): per level, u_j = theta_0 (Z_j'y - Z_j'X betac -
  * sum theta_u Z_j'Z_u u_u) / L_j^2, and over the levels, with psi_j =
- * omega_j / L_j^2, sum_j W_j S^-1 W_j' / L_j^2 = sum_ab S^-1_ab G_ab.
+ * omega_j / L_j^2 (by class of levels), sum_j W_j S^-1 W_j' / L_j^2 =
+ * sum_ab S^-1_ab G_ab.
  * Adds to trK[0] and uu[0], fills gp's sums when gp is not NULL; 0 on
  * interrupt.
  */
@@ -65,7 +66,7 @@ first_term_by_pairs(Work *w, double theta0, int64_t nS, const double *betac,
 	Blocks	   *bk = g->blk;
 	int			p = g->p;
 	int64_t		J0 = g->nlevels;
-	double	   *psi = lmm_alloc(sizeof(double) * (size_t) (2 * J0));
+	double	   *psi = lmm_alloc(sizeof(double) * (size_t) (2 * bk->ncls));
 	double		t2 = theta0 * theta0,
 				out[2];
 	int64_t		j,
@@ -85,15 +86,20 @@ first_term_by_pairs(Work *w, double theta0, int64_t nS, const double *betac,
 		r *= theta0 / L2;
 		uu[0] += r * r;
 		trK[0] += 1.0 / L2;
-		psi[j] = bk->pomega[j] / L2;
-		psi[J0 + j] = psi[j] / L2;
 		if (gp != NULL)
 		{
 			gp->u0[j] = r;
 			gp->inv4 += 1.0 / (L2 * L2);
 		}
 	}
-	ok = lmm_blocked_pairs_traces(bk, nS, bk->pS, psi, psi + J0, bk->Sinv,
+	for (j = 0; j < bk->ncls; j++)
+	{
+		double		L2 = t2 * bk->pz[j] + 1.0;
+
+		psi[j] = bk->pomega[j] / L2;
+		psi[bk->ncls + j] = psi[j] / L2;
+	}
+	ok = lmm_blocked_pairs_traces(bk, nS, bk->pS, psi, psi + bk->ncls, bk->Sinv,
 								  gp != NULL ? gp->G : NULL, out);
 	trK[0] += out[0];
 	if (gp != NULL)

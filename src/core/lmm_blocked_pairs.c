@@ -16,6 +16,7 @@
  * list gives sums over the levels with other weights (lmm_blocked_grad.c).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lmm_fit_int.h"
@@ -55,118 +56,231 @@ level_columns(const Gram *g, const Blocks *bk, int64_t j, int64_t *col, double *
 	return n;
 }
 
+/* A level's Z_j'Z_j and index, to sort levels into classes. */
+typedef struct LevelKey
+{
+	double		ztz;
+	int64_t		j;
+} LevelKey;
+
+/* qsort order of LevelKey: by Z_j'Z_j, then by level. */
+static int
+cmp_level_key(const void *x, const void *y)
+{
+	const LevelKey *a = x,
+			   *b = y;
+
+	if (a->ztz != b->ztz)
+		return a->ztz < b->ztz ? -1 : 1;
+	return a->j < b->j ? -1 : a->j > b->j;
+}
+
+/* qsort order of int32_t. */
+static int
+cmp_int32(const void *x, const void *y)
+{
+	int32_t		a = *(const int32_t *) x,
+				b = *(const int32_t *) y;
+
+	return a < b ? -1 : a > b;
+}
+
 /*
  * Build the list of products for statistics whose terms are all scalar,
- * unless it is too long (PAIRS_MAX): the entries
- * (level, raw_ja raw_jb) are sorted by row a, then stably by column b, and
- * grouped by pair (a, b).
+ * unless it is too long (PAIRS_MAX).  omega_j depends on the level only
+ * through Z_j'Z_j, so the levels fall into classes of equal Z_j'Z_j and
+ * the products of one entry of M and one class are summed once here.
+ * Column by column of M: the levels holding the column (in class order),
+ * each one's rows from the column down, grouped by row.
  */
 void
 lmm_blocked_pairs_build(const Gram *g, Blocks *bk)
 {
 	int64_t		N = bk->N;
-	int64_t    *col,
-			   *cnt;
-	int32_t    *ka,
-			   *kb;
-	double	   *raw;
-	int32_t    *tlev,
-			   *rows;
-	double	   *tval;
+	int64_t		J0 = g->nlevels;
+	LevelKey   *key;
+	int32_t    *cls,
+			   *lcol,
+			   *clev,
+			   *cpos,
+			   *used,
+			   *trow,
+			   *tcls;
+	int64_t    *lptr,
+			   *cptr,
+			   *rowcnt,
+			   *col;
+	double	   *lraw,
+			   *raw,
+			   *tval;
 	int64_t		j,
 				e,
-				at,
 				E = 0,
-				U = 0;
+				U = 0,
+				V = 0,
+				maxE = 0;
 	int			a,
 				b,
-				n;
+				n,
+				nu;
 
 	if (!lmm_blocked_scalar(bk))
 		return;
-	for (j = 0; j < g->nlevels; j++)
+	for (j = 0; j < J0; j++)
 		E += (int64_t) bk->ncols[j] * (bk->ncols[j] + 1) / 2;
 	if (E > PAIRS_MAX && E > PAIRS_MAX_RATIO * N * N)
 		return;
 
+	/* classes of equal Z_j'Z_j, ascending */
+	key = lmm_alloc(sizeof(LevelKey) * (size_t) J0);
+	cls = lmm_alloc(sizeof(int32_t) * (size_t) J0);
+	bk->pz = lmm_alloc(sizeof(double) * (size_t) J0);
+	bk->pcount = lmm_alloc(sizeof(double) * (size_t) J0);
+	for (j = 0; j < J0; j++)
+	{
+		key[j].ztz = g->ZtZ[j];
+		key[j].j = j;
+	}
+	qsort(key, (size_t) J0, sizeof(LevelKey), cmp_level_key);
+	bk->ncls = 0;
+	for (j = 0; j < J0; j++)
+	{
+		if (j == 0 || key[j].ztz != key[j - 1].ztz)
+		{
+			bk->pz[bk->ncls] = key[j].ztz;
+			bk->pcount[bk->ncls++] = 0.0;
+		}
+		cls[key[j].j] = bk->ncls - 1;
+		bk->pcount[bk->ncls - 1] += 1.0;
+	}
+
+	/* each level's columns and values, then each column's levels in class order */
 	col = lmm_alloc(sizeof(int64_t) * bk->maxcols);
 	raw = lmm_alloc(sizeof(double) * bk->maxcols);
-	cnt = lmm_alloc(sizeof(int64_t) * (size_t) (N + 1));
-	ka = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
-	kb = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
-	tlev = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
-	tval = lmm_alloc(sizeof(double) * (size_t) (E + 1));
-	rows = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
-	bk->elev = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
-	bk->eval = lmm_alloc(sizeof(double) * (size_t) (E + 1));
-
-	/* by row a: counts, offsets, then the entries into the temporaries */
-	memset(cnt, 0, sizeof(int64_t) * (size_t) (N + 1));
-	for (j = 0; j < g->nlevels; j++)
+	lptr = lmm_alloc(sizeof(int64_t) * (size_t) (J0 + 1));
+	lptr[0] = 0;
+	for (j = 0; j < J0; j++)
+		lptr[j + 1] = lptr[j] + bk->ncols[j];
+	lcol = lmm_alloc(sizeof(int32_t) * (size_t) (lptr[J0] + 1));
+	lraw = lmm_alloc(sizeof(double) * (size_t) (lptr[J0] + 1));
+	cptr = lmm_alloc0(sizeof(int64_t) * (size_t) (N + 1));
+	for (j = 0; j < J0; j++)
 	{
 		n = level_columns(g, bk, j, col, raw);
 		for (a = 0; a < n; a++)
-			cnt[col[a] + 1] += a + 1;
+		{
+			lcol[lptr[j] + a] = (int32_t) col[a];
+			lraw[lptr[j] + a] = raw[a];
+			cptr[col[a] + 1]++;
+		}
 	}
 	for (j = 0; j < N; j++)
-		cnt[j + 1] += cnt[j];
-	for (j = 0; j < g->nlevels; j++)
+		cptr[j + 1] += cptr[j];
+	clev = lmm_alloc(sizeof(int32_t) * (size_t) (lptr[J0] + 1));
+	cpos = lmm_alloc(sizeof(int32_t) * (size_t) (lptr[J0] + 1));
+	rowcnt = lmm_alloc0(sizeof(int64_t) * (size_t) (N + 1));
+	for (e = 0; e < J0; e++)
 	{
-		n = level_columns(g, bk, j, col, raw);
-		for (b = 0; b < n; b++)
-			for (a = b; a < n; a++)
-			{
-				at = cnt[col[a]]++;
-				ka[at] = (int32_t) col[a];
-				kb[at] = (int32_t) col[b];
-				tlev[at] = (int32_t) j;
-				tval[at] = raw[a] * raw[b];
-			}
-	}
+		j = key[e].j;
+		for (a = 0; a < bk->ncols[j]; a++)
+		{
+			int64_t		at = cptr[lcol[lptr[j] + a]] + rowcnt[lcol[lptr[j] + a]]++;
 
-	/* stably by column b, with the rows into rows */
-	memset(cnt, 0, sizeof(int64_t) * (size_t) (N + 1));
-	for (e = 0; e < E; e++)
-		cnt[kb[e] + 1]++;
-	for (j = 0; j < N; j++)
-		cnt[j + 1] += cnt[j];
-	bk->pptr = lmm_alloc(sizeof(int64_t) * (size_t) (N + 1));
-	memcpy(bk->pptr, cnt, sizeof(int64_t) * (size_t) (N + 1));
-	for (e = 0; e < E; e++)
-	{
-		at = cnt[kb[e]]++;
-		bk->elev[at] = tlev[e];
-		bk->eval[at] = tval[e];
-		rows[at] = ka[e];
+			clev[at] = (int32_t) j;
+			cpos[at] = a;
+		}
 	}
-
-	/* group equal (a, b): pptr counts pairs by column, eptr entries by pair */
-	bk->prow = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
-	bk->eptr = lmm_alloc(sizeof(int64_t) * (size_t) (E + 1));
 	for (b = 0; b < N; b++)
 	{
-		int64_t		first = U;
+		int64_t		nb = 0;
 
-		for (e = bk->pptr[b]; e < bk->pptr[b + 1]; e++)
-			if (U == first || bk->prow[U - 1] != rows[e])
+		rowcnt[b] = 0;
+		for (e = cptr[b]; e < cptr[b + 1]; e++)
+			nb += bk->ncols[clev[e]] - cpos[e];
+		if (nb > maxE)
+			maxE = nb;
+	}
+
+	/* column by column: the products grouped by row, merged by class */
+	used = lmm_alloc(sizeof(int32_t) * (size_t) (N + 1));
+	trow = lmm_alloc(sizeof(int32_t) * (size_t) (maxE + 1));
+	tcls = lmm_alloc(sizeof(int32_t) * (size_t) (maxE + 1));
+	tval = lmm_alloc(sizeof(double) * (size_t) (maxE + 1));
+	bk->pptr = lmm_alloc(sizeof(int64_t) * (size_t) (N + 1));
+	bk->prow = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
+	bk->eptr = lmm_alloc(sizeof(int64_t) * (size_t) (E + 1));
+	bk->elev = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
+	bk->eval = lmm_alloc(sizeof(double) * (size_t) (E + 1));
+	for (b = 0; b < N; b++)
+	{
+		int64_t		nb = 0,
+					at;
+		int			r;
+
+		bk->pptr[b] = U;
+		nu = 0;
+		for (e = cptr[b]; e < cptr[b + 1]; e++)
+			for (a = cpos[e]; a < bk->ncols[clev[e]]; a++)
+				if (rowcnt[lcol[lptr[clev[e]] + a]]++ == 0)
+					used[nu++] = lcol[lptr[clev[e]] + a];
+		qsort(used, (size_t) nu, sizeof(int32_t), cmp_int32);
+		for (r = 0; r < nu; r++)
+		{
+			int64_t		c = rowcnt[used[r]];
+
+			rowcnt[used[r]] = nb;	/* now the row's next slot */
+			nb += c;
+		}
+		for (e = cptr[b]; e < cptr[b + 1]; e++)
+		{
+			int64_t		l0 = lptr[clev[e]];
+			double		vb = lraw[l0 + cpos[e]];
+
+			for (a = cpos[e]; a < bk->ncols[clev[e]]; a++)
 			{
-				bk->prow[U] = rows[e];
-				bk->eptr[U++] = e;
+				at = rowcnt[lcol[l0 + a]]++;
+				trow[at] = lcol[l0 + a];
+				tcls[at] = cls[clev[e]];
+				tval[at] = lraw[l0 + a] * vb;
 			}
-		bk->pptr[b] = first;
+		}
+		for (at = 0; at < nb; at++)
+		{
+			if (at == 0 || trow[at] != trow[at - 1])
+			{
+				bk->prow[U] = trow[at];
+				bk->eptr[U++] = V;
+			}
+			else if (tcls[at] == bk->elev[V - 1])
+			{
+				bk->eval[V - 1] += tval[at];
+				continue;
+			}
+			bk->elev[V] = tcls[at];
+			bk->eval[V++] = tval[at];
+		}
+		for (r = 0; r < nu; r++)
+			rowcnt[used[r]] = 0;
 	}
 	bk->pptr[N] = U;
-	bk->eptr[U] = E;
+	bk->eptr[U] = V;
 	bk->pS = lmm_alloc(sizeof(double) * (size_t) N);
-	bk->pomega = lmm_alloc(sizeof(double) * (size_t) g->nlevels);
+	bk->pomega = lmm_alloc(sizeof(double) * (size_t) bk->ncls);
+	lmm_free(key);
+	lmm_free(cls);
 	lmm_free(col);
 	lmm_free(raw);
-	lmm_free(cnt);
-	lmm_free(ka);
-	lmm_free(kb);
-	lmm_free(tlev);
+	lmm_free(lptr);
+	lmm_free(lcol);
+	lmm_free(lraw);
+	lmm_free(cptr);
+	lmm_free(clev);
+	lmm_free(cpos);
+	lmm_free(rowcnt);
+	lmm_free(used);
+	lmm_free(trow);
+	lmm_free(tcls);
 	lmm_free(tval);
-	lmm_free(rows);
 }
 
 /* Release the list; the level-by-level update runs from then on. */
@@ -180,25 +294,27 @@ lmm_blocked_pairs_free(Blocks *bk)
 	lmm_free(bk->eval);
 	lmm_free(bk->pS);
 	lmm_free(bk->pomega);
+	lmm_free(bk->pz);
+	lmm_free(bk->pcount);
 	bk->pptr = NULL;
 	bk->prow = bk->elev = NULL;
 	bk->eptr = NULL;
-	bk->eval = bk->pS = bk->pomega = NULL;
+	bk->eval = bk->pS = bk->pomega = bk->pz = bk->pcount = NULL;
 }
 
 /*
  * For theta (all terms scalar): each column's scale into S (N entries: the
- * term's theta on the dense rows, 1 on X and y) and omega_j (J[0]) into
- * omega; returns log|L|^2 = sum_j log L_j^2.
+ * term's theta on the dense rows, 1 on X and y) and omega for each class
+ * of levels into omega; returns log|L|^2 = sum_j log L_j^2.
  */
 double
-lmm_blocked_pairs_weights(const Gram *g, const Blocks *bk, const double *theta,
-						  double *S, double *omega)
+lmm_blocked_pairs_weights(const Blocks *bk, const double *theta, double *S,
+						  double *omega)
 {
 	double		t2 = theta[0] * theta[0];
 	double		ld = 0.0;
 	int64_t		i,
-				j;
+				c;
 	int			t;
 
 	for (t = 1; t < bk->k; t++)
@@ -206,12 +322,12 @@ lmm_blocked_pairs_weights(const Gram *g, const Blocks *bk, const double *theta,
 			S[i] = theta[t];
 	for (i = bk->m; i < bk->N; i++)
 		S[i] = 1.0;
-	for (j = 0; j < g->nlevels; j++)
+	for (c = 0; c < bk->ncls; c++)
 	{
-		double		L2 = t2 * g->ZtZ[j] + 1.0;
+		double		L2 = t2 * bk->pz[c] + 1.0;
 
-		omega[j] = t2 / L2;
-		ld += log(L2);
+		omega[c] = t2 / L2;
+		ld += bk->pcount[c] * log(L2);
 	}
 	return ld;
 }
@@ -250,7 +366,8 @@ lmm_blocked_pairs_update(const Blocks *bk, const double *S, const double *omega,
 
 /*
  * For the gradient and the Hessian: with H_ab = S_a S_b sum_j psi_j raw_ja
- * raw_jb over rows and columns below nS (psi = psi1, then psi2), the sums
+ * raw_jb over rows and columns below nS (psi = psi1, then psi2, given for
+ * each class of levels), the sums
  * sum_ab A_ab H_ab for the symmetric nS x nS A (lower triangle, leading
  * dimension nS) into out[0], out[1]; when G is not NULL, H for psi1 into
  * its lower triangle.  0 on interrupt.

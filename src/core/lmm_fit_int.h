@@ -65,10 +65,13 @@ typedef struct Blocks
 	int64_t    *pptr;			/* N + 1: each column's first pair */
 	int32_t    *prow;			/* each pair's row in M */
 	int64_t    *eptr;			/* each pair's first product */
-	int32_t    *elev;			/* each product's level j of the first term */
-	double	   *eval;			/* raw_ja raw_jb */
+	int32_t    *elev;			/* each product's class of levels */
+	double	   *eval;			/* sum of raw_ja raw_jb over the class */
+	int64_t		ncls;			/* classes: levels of equal Z_j'Z_j */
+	double	   *pz;				/* each class's Z_j'Z_j */
+	double	   *pcount;			/* its levels */
 	double	   *pS;				/* N: column scales at the last theta */
-	double	   *pomega;			/* J[0]: omega_j at the last theta */
+	double	   *pomega;			/* omega of each class at the last theta */
 	/* the gradient's workspace (lmm_blocked_grad.c), allocated on first use */
 	double	   *Sinv;			/* (m + p) x (m + p) */
 	double	   *uD;				/* m */
@@ -156,9 +159,8 @@ extern int	lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv);
 extern int	lmm_blocked_scalar(const Blocks *bk);
 extern void lmm_blocked_pairs_build(const Gram *g, Blocks *bk);
 extern void lmm_blocked_pairs_free(Blocks *bk);
-extern double lmm_blocked_pairs_weights(const Gram *g, const Blocks *bk,
-										const double *theta, double *S,
-										double *omega);
+extern double lmm_blocked_pairs_weights(const Blocks *bk, const double *theta,
+										double *S, double *omega);
 extern int	lmm_blocked_pairs_update(const Blocks *bk, const double *S,
 									 const double *omega, double *M);
 extern int	lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
