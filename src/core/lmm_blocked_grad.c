@@ -410,6 +410,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 		double		big = 0.0,
 					slope = 0.0,
 					t = 1.0,
+					tq,
 					sy = 0.0,
 					yHy = 0.0,
 					move = 0.0,
@@ -435,6 +436,12 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			slope = 0.0;
 			for (a = 0; a < n; a++)
 				slope -= g[a] * g[a];
+		}
+		if (-slope <= 1e-15 * fabs(f))
+		{
+			/* the decrease d promises is at rounding level: theta is the optimum */
+			result = 1;
+			break;
 		}
 		for (a = 0; a < n; a++)
 			big = fmax(big, fabs(d[a]));
@@ -473,7 +480,9 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				return -1;
 			if (fn <= f + 1e-4 * t * slope)
 				break;
-			t *= 0.5;
+			/* the minimum of the quadratic through f, slope and fn, within [t/10, t/2] */
+			tq = isfinite(fn) ? -slope * t * t / (2.0 * (fn - f - slope * t)) : 0.5 * t;
+			t = tq < 0.1 * t ? 0.1 * t : tq > 0.5 * t ? 0.5 * t : tq;
 			if (-t * slope < 1e-15 * fabs(f))
 				k = 40;
 		}
