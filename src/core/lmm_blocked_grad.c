@@ -211,14 +211,13 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 		{
 			double		L2 = Lj * Lj;
 
-			/* G += W_j'W_j / L_j^2 on the lower triangle (widx increases) */
+			/* G += W_j'W_j / L_j^2, both triangles */
 			for (b = 0; b < nw; b++)
 			{
-				double	   *Gc = gp->G + bk->widx[b] * nS;
 				double		wb = bk->W[b] / L2;
 
-				for (a = b; a < nw; a++)
-					Gc[bk->widx[a]] += bk->W[a] * wb;
+				for (a = 0; a < nw; a++)
+					gp->G[bk->widx[a] + bk->widx[b] * nS] += bk->W[a] * wb;
 			}
 			gp->u0[j] = r;
 			gp->inv4 += 1.0 / (L2 * L2);

@@ -39,7 +39,7 @@
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
 
-/* The side of the square tiles in which tr(Y Y) reads Y and Y'. */
+/* The side of the square tiles in which a matrix and its transpose are read. */
 #define TILE 64
 
 /*
@@ -118,13 +118,12 @@ trace_products(const Blocks *bk, const GradParts *gp, int64_t nS, double *Sinv,
 	int			a,
 				b;
 
-	/* full S^-1 and G, then Y = S^-1 G */
-	for (l = 0; l < nS; l++)
-		for (i = l + 1; i < nS; i++)
-		{
-			Sinv[l + i * nS] = Sinv[i + l * nS];
-			gp->G[l + i * nS] = gp->G[i + l * nS];
-		}
+	/* S^-1 in full (its upper triangle from the lower, in tiles), then Y = S^-1 G */
+	for (l0 = 0; l0 < nS; l0 += TILE)
+		for (i0 = l0; i0 < nS; i0 += TILE)
+			for (l = l0; l < l0 + TILE && l < nS; l++)
+				for (i = i0 > l + 1 ? i0 : l + 1; i < i0 + TILE && i < nS; i++)
+					Sinv[l + i * nS] = Sinv[i + l * nS];
 	cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int) nS, (int) nS, 1.0,
 				Sinv, (int) nS, gp->G, (int) nS, 0.0, Y, (int) nS);
 
@@ -193,10 +192,16 @@ lmm_blocked_hessian(Work *w, const double *theta, double f, double *dld,
 	for (a = 0; a < k; a++)
 		if (theta[a] == 0.0)
 			return 0;
+	if (bk->hG == NULL)
+	{
+		bk->hG = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
+		bk->hY = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
+	}
 	memset(&gp, 0, sizeof(gp));
-	gp.G = lmm_alloc0(sizeof(double) * (size_t) (nS > 0 ? nS * nS : 1));
+	gp.G = bk->hG;
+	memset(gp.G, 0, sizeof(double) * (size_t) nS * (size_t) nS);
 	gp.u0 = lmm_alloc(sizeof(double) * (size_t) J0);
-	Y = lmm_alloc(sizeof(double) * (size_t) (nS > 0 ? nS * nS : 1));
+	Y = bk->hY;
 	Z = lmm_alloc0(sizeof(double) * (size_t) nK * nr);
 	ok = isfinite(lmm_blocked_gradient_parts(w, theta, f, dld, dpw, &gp));
 	if (ok)
@@ -246,9 +251,7 @@ lmm_blocked_hessian(Work *w, const double *theta, double f, double *dld,
 			d2ld[a * k + b] = d2ld[b * k + a] = 0.5 * (d2ld[a * k + b] + d2ld[b * k + a]);
 			d2pw[a * k + b] = d2pw[b * k + a] = 0.5 * (d2pw[a * k + b] + d2pw[b * k + a]);
 		}
-	lmm_free(gp.G);
 	lmm_free(gp.u0);
-	lmm_free(Y);
 	lmm_free(Z);
 	return ok && !w->interrupted;
 }

@@ -370,7 +370,7 @@ lmm_blocked_pairs_update(const Blocks *bk, const double *S, const double *omega,
  * each class of levels), the sums
  * sum_ab A_ab H_ab for the symmetric nS x nS A (lower triangle, leading
  * dimension nS) into out[0], out[1]; when G is not NULL, H for psi1 into
- * its lower triangle.  0 on interrupt.
+ * it (both triangles).  0 on interrupt.
  */
 int
 lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
@@ -405,7 +405,7 @@ lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
 			out[0] += m * acc1;
 			out[1] += m * acc2;
 			if (G != NULL)
-				G[a + b * nS] = s * acc1;
+				G[a + b * nS] = G[b + a * nS] = s * acc1;
 		}
 	}
 	return 1;

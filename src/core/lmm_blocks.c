@@ -424,5 +424,7 @@ lmm_blocked_free(Gram *g, Blocks *bk)
 	lmm_blocked_pairs_free(bk);
 	lmm_free(bk->Sinv);
 	lmm_free(bk->uD);
+	lmm_free(bk->hG);
+	lmm_free(bk->hY);
 	memset(bk, 0, sizeof(Blocks));
 }

@@ -75,6 +75,9 @@ typedef struct Blocks
 	/* the gradient's workspace (lmm_blocked_grad.c), allocated on first use */
 	double	   *Sinv;			/* (m + p) x (m + p) */
 	double	   *uD;				/* m */
+	/* the Hessian's (lmm_blocked_hess.c), allocated on first use */
+	double	   *hG;				/* (m + p) x (m + p) */
+	double	   *hY;				/* (m + p) x (m + p) */
 } Blocks;
 
 /*
@@ -87,7 +90,7 @@ typedef struct GradParts
 	double		uu[LMM_MAX_TERMS];	/* sum over each term of u_i^2 */
 	double		inv4;			/* sum over the first term's levels of 1 / L_j^4 */
 	double		s4;				/* sum of W_j S^-1 W_j' / L_j^4 */
-	double	   *G;				/* nS x nS lower: sum of W_j'W_j / L_j^2 */
+	double	   *G;				/* nS x nS: sum of W_j'W_j / L_j^2 */
 	double	   *u0;				/* J[0]: the first term's spherical modes */
 } GradParts;
 

@@ -349,6 +349,7 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 	double	   *H = lmm_alloc(sizeof(double) * n * n);
 	double	   *ev = lmm_alloc(sizeof(double) * n);
 	int			ok,
+				exact = 0,
 				a,
 				b,
 				k;
@@ -356,8 +357,11 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 	memcpy(x, theta, sizeof(double) * w->ntheta);
 	x[w->ntheta] = sigma;
 	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
-		ok = hessian_jacobian_exact(w, theta, sigma, H, jac) ||
+	{
+		exact = hessian_jacobian_exact(w, theta, sigma, H, jac);
+		ok = exact ||
 			(!w->interrupted && hessian_jacobian_grad(w, theta, sigma, H, jac));
+	}
 	else
 		ok = hessian(w, x, H) && jacobian(w, x, jac);
 
@@ -375,8 +379,9 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 			vcov_varpar[a * n + b] = 2.0 * s;
 		}
 
-	/* leave w at the optimum, as the caller had it */
-	lmm_criterion(w, theta);
+	/* leave w at the optimum, as the caller had it (the analytic Hessian did) */
+	if (!exact)
+		lmm_criterion(w, theta);
 	lmm_free(x);
 	lmm_free(H);
 	lmm_free(ev);
