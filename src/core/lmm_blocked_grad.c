@@ -33,9 +33,13 @@
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
 
-/* BFGS iterations at most, and the largest step in any theta. */
+/*
+ * BFGS iterations at most, and the largest step in any theta relative to
+ * its size, that size being taken as at least BFGS_STEP_FLOOR.
+ */
 #define BFGS_MAX_ITER	200
 #define BFGS_MAX_STEP	1.0
+#define BFGS_STEP_FLOOR 0.1
 
 /* Nonzero when every term has one z column, which the gradient needs. */
 int
@@ -369,10 +373,13 @@ starting_point(Work *w, const double *theta, double *g, double *H)
  * unbounded and folds theta back to |theta| at the end: a bound would make
  * theta_k = 0, where the gradient vanishes, a trap a projected step could
  * fall into; for the same reason no step comes close to 0, and a start
- * there (a restart from a bound) moves to 0.1.  Steps are capped at
- * BFGS_MAX_STEP in each coordinate and backtracked (on the criterion alone,
- * the cheaper evaluation) until the Armijo condition holds; the inverse
- * Hessian starts from the analytic one (starting_point).
+ * there (a restart from a bound) moves to 0.1.  Steps are capped so that
+ * no theta changes by more than BFGS_MAX_STEP times its size (at least
+ * BFGS_STEP_FLOOR): a small theta, near the flat middle of the even
+ * criterion, would otherwise be thrown far past the optimum and back (on
+ * InstEval, 19 evaluations instead of 14).  They are backtracked (on the
+ * criterion alone, the cheaper evaluation) until the Armijo condition
+ * holds; the inverse Hessian starts from the analytic one (starting_point).
  */
 int
 lmm_blocked_optimize(Work *w, double *theta, double *fmin)
@@ -443,7 +450,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			break;
 		}
 		for (a = 0; a < n; a++)
-			big = fmax(big, fabs(d[a]));
+			big = fmax(big, fabs(d[a]) / fmax(fabs(theta[a]), BFGS_STEP_FLOOR));
 		if (big > BFGS_MAX_STEP)
 		{
 			for (a = 0; a < n; a++)
