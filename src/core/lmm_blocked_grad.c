@@ -155,8 +155,12 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 
 	/* u_D, and S^-1 from the factor's leading nS rows */
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	if (!lmm_blocked_inverse(bk, nS, Sinv))
-		return HUGE_VAL;
+	if (bk->sinv_n != nS)
+	{
+		if (!lmm_blocked_inverse(bk, nS, Sinv))
+			return HUGE_VAL;
+		bk->sinv_n = nS;
+	}
 	for (t = 1; t < bk->k; t++)
 		for (j = 0; j < bk->J[t]; j++)
 		{

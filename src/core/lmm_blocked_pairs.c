@@ -126,6 +126,7 @@ lmm_blocked_pairs_build(const Gram *g, Blocks *bk)
 
 	if (!lmm_blocked_scalar(bk))
 		return;
+	bk->mvalid = 0;				/* M is to be built the other way */
 	for (j = 0; j < J0; j++)
 		E += (int64_t) bk->ncols[j] * (bk->ncols[j] + 1) / 2;
 	if (E > PAIRS_MAX && E > PAIRS_MAX_RATIO * N * N)
@@ -300,6 +301,7 @@ lmm_blocked_pairs_free(Blocks *bk)
 	bk->prow = bk->elev = NULL;
 	bk->eptr = NULL;
 	bk->eval = bk->pS = bk->pomega = bk->pz = bk->pcount = NULL;
+	bk->mvalid = 0;				/* M is to be built the other way */
 }
 
 /*

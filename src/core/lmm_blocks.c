@@ -387,6 +387,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 	for (t = 0; t < k; t++)
 		bk->T[t] = lmm_alloc(sizeof(double) * bk->q[t] * bk->q[t]);
 	bk->M = lmm_alloc(sizeof(double) * (size_t) bk->N * (size_t) bk->N);
+	bk->mtheta = lmm_alloc(sizeof(double) * (bk->toff[k - 1] + LMM_NTHETA(bk->q[k - 1])));
 	bk->W = lmm_alloc(sizeof(double) * (size_t) bk->q[0] * bk->maxcols);
 	bk->widx = lmm_alloc(sizeof(int64_t) * (size_t) bk->maxcols);
 	tmpsize = (size_t) n1 * maxq;
@@ -417,6 +418,7 @@ lmm_blocked_free(Gram *g, Blocks *bk)
 	for (t = 0; t < bk->k; t++)
 		lmm_free(bk->T[t]);
 	lmm_free(bk->M);
+	lmm_free(bk->mtheta);
 	lmm_free(bk->W);
 	lmm_free(bk->widx);
 	lmm_free(bk->tmp);

@@ -57,6 +57,11 @@ typedef struct Blocks
 	/* workspace */
 	double	   *T[LMM_MAX_TERMS];
 	double	   *M;				/* N x N, column-major, lower triangle */
+	int			mvalid;			/* M holds the factor at mtheta */
+	double	   *mtheta;			/* the theta M was last factored at */
+	double		ld0;			/* the first term's sum_j log|L_j|^2 there */
+	int64_t		sinv_n;			/* Sinv holds the inverse of that factor's
+								 * leading sinv_n rows (0: not yet) */
 	double	   *W;				/* q[0] x maxcols */
 	int64_t    *widx;			/* maxcols */
 	double	   *tmp;
@@ -159,6 +164,7 @@ extern int	lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j);
 extern void lmm_blocked_dense_modes(const Blocks *bk, int p, const double *betac,
 									double *uD);
 extern int	lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv);
+extern void lmm_blocked_share_inverse(Work *w, const double *SDinv);
 extern int	lmm_blocked_scalar(const Blocks *bk);
 extern void lmm_blocked_pairs_build(const Gram *g, Blocks *bk);
 extern void lmm_blocked_pairs_free(Blocks *bk);

@@ -306,6 +306,101 @@ check_pairs(const LmmTermStats *st, int reml, const char *name)
 		  "terms: M's update by pair equals the level-by-level update");
 }
 
+/*
+ * The inverse of the dense part's factor with the fixed effects
+ * (lmm_blocked_share_inverse, from the one without them) equals LAPACK's
+ * inverse of the whole leading block, at a few thetas.
+ */
+static void
+check_share(const LmmTermStats *st, int reml, const char *name)
+{
+	static const double at[2][2] = {{1.0, 1.0}, {0.3, 2.5}};
+	Gram		g;
+	Blocks		bk;
+	Work		w;
+	int			bad = -1,
+				i;
+	int64_t		a,
+				b,
+				nS;
+	double		worst = 0.0,
+				scale = 0.0;
+	double	   *SD,
+			   *full;
+
+	if (lmm_blocked_build(st, &g, &bk, &bad) != LMM_OK)
+	{
+		check(0, "terms: blocks build for the shared inverse test");
+		return;
+	}
+	lmm_work_init(&w, &g, reml);
+	nS = bk.m + (reml ? g.p : 0);
+	SD = malloc(sizeof(double) * bk.m * bk.m);
+	full = malloc(sizeof(double) * nS * nS);
+	for (i = 0; i < 2; i++)
+	{
+		lmm_blocked_criterion(&w, at[i]);
+		check(lmm_blocked_inverse(&bk, bk.m, SD) && lmm_blocked_inverse(&bk, nS, full),
+			  "terms: LAPACK inverts the dense part");
+		lmm_blocked_share_inverse(&w, SD);
+		check(bk.sinv_n == nS, "terms: the shared inverse is marked for the gradient");
+		for (b = 0; b < nS; b++)
+			for (a = b; a < nS; a++)
+			{
+				worst = fmax(worst, fabs(bk.Sinv[a + b * nS] - full[a + b * nS]));
+				scale = fmax(scale, fabs(full[a + b * nS]));
+			}
+	}
+	free(SD);
+	free(full);
+	lmm_work_free(&w);
+	lmm_blocked_free(&g, &bk);
+	printf("%s %s: shared inverse vs LAPACK's %.3g (largest entry %.3g)\n", name,
+		   reml ? "REML" : "ML", worst, scale);
+	check(worst < 1e-12 * scale, "terms: the shared inverse equals LAPACK's");
+}
+
+/* The ratings data (test/data/ratings.csv): y ~ x + (1 | a) + (1 | b), two fixed effects. */
+static void
+ratings_share(const char *dir)
+{
+	static Table tb;
+	int			q[2] = {1, 1};
+	int			ya,
+				xa,
+				ga,
+				gb,
+				i,
+				reml;
+
+	if (read_table(dir, "ratings.csv", &tb) != 0)
+	{
+		check(0, "terms: read ratings.csv");
+		return;
+	}
+	ya = col(&tb, "y");
+	xa = col(&tb, "x");
+	ga = col(&tb, "a");
+	gb = col(&tb, "b");
+	for (reml = 0; reml <= 1; reml++)
+	{
+		LmmTermStats st;
+
+		lmm_terms_init(&st, 2, 2, q);
+		for (i = 0; i < tb.nrow; i++)
+		{
+			double		x[2] = {1.0, atof(tb.cell[i][xa])};
+			double		z[2] = {1.0, 1.0};
+			const char *kp[2] = {tb.cell[i][ga], tb.cell[i][gb]};
+			uint32_t	kl[2] = {(uint32_t) strlen(kp[0]), (uint32_t) strlen(kp[1])};
+
+			lmm_terms_add_row(&st, x, atof(tb.cell[i][ya]), kp, kl, z);
+		}
+		check_share(&st, reml, "ratings");
+		lmm_terms_free(&st);
+	}
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -313,6 +408,8 @@ test_terms(const char *dir)
 	static Table tb;
 	const char *method[2] = {"ML", "REML"};
 	int			reml;
+
+	ratings_share(dir);
 
 	if (read_table(dir, "penicillin.csv", &tb) != 0 || tb.nrow != 144)
 	{
@@ -336,6 +433,7 @@ test_terms(const char *dir)
 		check_gradient(&st, reml, "penicillin");
 		check_hessian(&st, reml, "penicillin");
 		check_pairs(&st, reml, "penicillin");
+		check_share(&st, reml, "penicillin");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
 		check(fit.nterms == 2 && fit.term[0].nlevels == 24 && fit.term[1].nlevels == 6,
 			  "terms: penicillin terms in lme4's order (plate, sample)");
