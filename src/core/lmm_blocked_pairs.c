@@ -122,7 +122,8 @@ lmm_blocked_pairs_build(const Gram *g, Blocks *bk)
 	int			a,
 				b,
 				n,
-				nu;
+				nu,
+				interrupted = 0;
 
 	if (!lmm_blocked_scalar(bk))
 		return;
@@ -212,12 +213,14 @@ lmm_blocked_pairs_build(const Gram *g, Blocks *bk)
 	bk->eptr = lmm_alloc(sizeof(int64_t) * (size_t) (E + 1));
 	bk->elev = lmm_alloc(sizeof(int32_t) * (size_t) (E + 1));
 	bk->eval = lmm_alloc(sizeof(double) * (size_t) (E + 1));
-	for (b = 0; b < N; b++)
+	for (b = 0; b < N && !interrupted; b++)
 	{
 		int64_t		nb = 0,
 					at;
 		int			r;
 
+		if (b % 256 == 0 && lmm_interrupt_pending())
+			interrupted = 1;
 		bk->pptr[b] = U;
 		nu = 0;
 		for (e = cptr[b]; e < cptr[b + 1]; e++)
@@ -282,6 +285,9 @@ lmm_blocked_pairs_build(const Gram *g, Blocks *bk)
 	lmm_free(trow);
 	lmm_free(tcls);
 	lmm_free(tval);
+	/* an interrupted build is dropped: the fit's own checks then stop it */
+	if (interrupted)
+		lmm_blocked_pairs_free(bk);
 }
 
 /* Release the list; the level-by-level update runs from then on. */
