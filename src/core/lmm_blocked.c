@@ -317,7 +317,7 @@ lmm_blocked_share_inverse(Work *w, const double *SDinv)
 	const double *M = bk->M;
 	double	   *Sinv,
 			   *Y,
-				E[LMM_MAX_COLUMNS * LMM_MAX_COLUMNS];
+			   *E;
 	int64_t		i,
 				j;
 	int			x,
@@ -332,10 +332,11 @@ lmm_blocked_share_inverse(Work *w, const double *SDinv)
 	Sinv = bk->Sinv;
 	for (j = 0; j < m; j++)
 		memcpy(Sinv + j + j * nS, SDinv + j + j * m, sizeof(double) * (size_t) (m - j));
-	if (nS > m && p <= LMM_MAX_COLUMNS)
+	if (nS > m)
 	{
 		/* Y = L_DD^-T L_XD' L_XX^-T = -C' (m x p) */
 		Y = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1) * p);
+		E = lmm_alloc(sizeof(double) * p * p);
 		for (x = 0; x < p; x++)
 			for (i = 0; i < m; i++)
 				Y[i + x * m] = M[(m + x) + i * N];
@@ -390,6 +391,7 @@ lmm_blocked_share_inverse(Work *w, const double *SDinv)
 			}
 		}
 		lmm_free(Y);
+		lmm_free(E);
 	}
 	bk->sinv_n = nS;
 }
