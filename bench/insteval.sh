@@ -4,8 +4,10 @@
 # lmer() in R and by lmm() in a throwaway PostgreSQL cluster, in one run on
 # one machine.  Prints the median of 3 runs of each and both REML criteria.
 # Needs R with lme4 (apt-get install r-cran-lme4) and the installed
-# extension; run as root (the cluster runs as postgres).  A benchmark, not a
-# test: nothing fails on a timing.
+# extension; run as root (the cluster runs as postgres).  With PGPORT set
+# (and PGHOST, e.g. /tmp), the lmm side runs in a new database of that
+# running server instead, e.g. one whose extension was installed with
+# DESTDIR.  A benchmark, not a test: nothing fails on a timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -46,7 +48,14 @@ SELECT format('lmm %s %s', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY sec
 SQL
 chmod 644 "$work/bench.sql"
 touch "$work/lmm.txt" && chmod 666 "$work/lmm.txt"
-runuser -u postgres -- pg_virtualenv -s psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/bench.sql" >/dev/null
+if [ -n "${PGPORT:-}" ]; then
+	db=insteval_bench_$$
+	runuser -u postgres -- createdb "$db"
+	runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$work/bench.sql" >/dev/null
+	runuser -u postgres -- dropdb "$db"
+else
+	runuser -u postgres -- pg_virtualenv -s psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/bench.sql" >/dev/null
+fi
 
 read -r _ lme4_s lme4_crit < "$work/lme4.txt"
 read -r _ lmm_s lmm_crit < "$work/lmm.txt"

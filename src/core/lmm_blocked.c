@@ -113,12 +113,12 @@ lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j)
 }
 
 /*
- * The profiled criterion at theta for several terms: fills M, takes the
- * first term's levels out of it, factors it, and leaves RX, cbeta, pwrss,
- * log|L|^2 and log|RX|^2 in w as lmm_criterion does.
+ * Fill M at theta, take the first term's levels out of it and factor it;
+ * returns the first term's log-determinant sum_j log|L_j|^2, HUGE_VAL
+ * when M is not positive definite or on interrupt (w->interrupted).
  */
-double
-lmm_blocked_criterion(Work *w, const double *theta)
+static double
+factor_M(Work *w, const double *theta)
 {
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;
@@ -154,8 +154,19 @@ lmm_blocked_criterion(Work *w, const double *theta)
 	for (i = 0; i < m; i++)
 		M[i + i * N] += 1.0;
 
-	w->ldL2 = 0.0;
-	for (j = 0; j < g->nlevels; j++)
+	if (bk->pptr != NULL)
+	{
+		/* all terms scalar: the update column by column (lmm_blocked_pairs.c) */
+		w->ldL2 = lmm_blocked_pairs_weights(bk, theta, bk->pS, bk->pomega);
+		if (!lmm_blocked_pairs_update(bk, bk->pS, bk->pomega, M))
+		{
+			w->interrupted = 1;
+			return HUGE_VAL;
+		}
+	}
+	else
+		w->ldL2 = 0.0;
+	for (j = 0; j < g->nlevels && bk->pptr == NULL; j++)
 	{
 		int			ncol;
 
@@ -195,9 +206,41 @@ lmm_blocked_criterion(Work *w, const double *theta)
 		return HUGE_VAL;
 	}
 	info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int) N, M, (lapack_int) N);
-	if (info != 0)
-		return HUGE_VAL;
+	return info == 0 ? w->ldL2 : HUGE_VAL;
+}
 
+/*
+ * The profiled criterion at theta for several terms: M filled and factored
+ * (factor_M), and RX, cbeta, pwrss, log|L|^2 and log|RX|^2 left in w as
+ * lmm_criterion does.  M is kept with the theta it was factored at, so that
+ * evaluating there again (the solution at the optimum, then Satterthwaite's
+ * step) reads it instead of factoring it anew.
+ */
+double
+lmm_blocked_criterion(Work *w, const double *theta)
+{
+	const Gram *g = w->g;
+	Blocks	   *bk = g->blk;
+	int			p = g->p;
+	int64_t		N = bk->N;
+	int64_t		m = bk->m;
+	double	   *M = bk->M;
+	int64_t		i;
+	int			a,
+				b;
+
+	if (!bk->mvalid || memcmp(bk->mtheta, theta, sizeof(double) * w->ntheta) != 0)
+	{
+		bk->mvalid = 0;
+		bk->sinv_n = 0;
+		bk->ld0 = factor_M(w, theta);
+		if (!isfinite(bk->ld0))
+			return HUGE_VAL;
+		memcpy(bk->mtheta, theta, sizeof(double) * w->ntheta);
+		bk->mvalid = 1;
+	}
+	memcpy(w->T, bk->T[0], sizeof(double) * bk->q[0] * bk->q[0]);
+	w->ldL2 = bk->ld0;
 	for (i = 0; i < m; i++)
 		w->ldL2 += 2.0 * log(M[i + i * N]);
 	w->ldRX2 = 0.0;
@@ -256,6 +299,104 @@ lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv)
 }
 
 /*
+ * From S_D^-1 (m x m, lower), the inverse of the leading m rows of M's
+ * factor, the inverse of its leading nS = m (+ p under REML) rows into
+ * bk->Sinv, which the gradient at the same theta then reads instead of
+ * inverting anew.  With that factor [L_DD 0; L_XD L_XX], E = L_XX^-1 and
+ * C = -E L_XD L_DD^-1, the inverse is [S_D^-1 + C'C, C'E; E'C, E'E]:
+ * additions only, O(m^2 p).
+ */
+void
+lmm_blocked_share_inverse(Work *w, const double *SDinv)
+{
+	Blocks	   *bk = w->g->blk;
+	int			p = w->g->p;
+	int64_t		m = bk->m;
+	int64_t		N = bk->N;
+	int64_t		nS = m + (w->reml ? p : 0);
+	const double *M = bk->M;
+	double	   *Sinv,
+			   *Y,
+			   *E;
+	int64_t		i,
+				j;
+	int			x,
+				y,
+				z;
+
+	if (bk->Sinv == NULL)
+	{
+		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
+		bk->uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
+	}
+	Sinv = bk->Sinv;
+	for (j = 0; j < m; j++)
+		memcpy(Sinv + j + j * nS, SDinv + j + j * m, sizeof(double) * (size_t) (m - j));
+	if (nS > m)
+	{
+		/* Y = L_DD^-T L_XD' L_XX^-T = -C' (m x p) */
+		Y = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1) * p);
+		E = lmm_alloc(sizeof(double) * p * p);
+		for (x = 0; x < p; x++)
+			for (i = 0; i < m; i++)
+				Y[i + x * m] = M[(m + x) + i * N];
+		if (m > 0)
+			LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int) m, p,
+								M, (lapack_int) N, Y, (lapack_int) m);
+		for (i = 0; i < m; i++)
+			for (x = 0; x < p; x++)
+			{
+				double		v = Y[i + x * m];
+
+				for (z = 0; z < x; z++)
+					v -= M[(m + x) + (m + z) * N] * Y[i + z * m];
+				Y[i + x * m] = v / M[(m + x) + (m + x) * N];
+			}
+		/* E = L_XX^-1, lower */
+		for (x = 0; x < p; x++)
+			for (y = 0; y < p; y++)
+			{
+				double		v = x == y ? 1.0 : 0.0;
+
+				for (z = y; z < x; z++)
+					v -= M[(m + x) + (m + z) * N] * E[z * p + y];
+				E[x * p + y] = x < y ? 0.0 : v / M[(m + x) + (m + x) * N];
+			}
+		for (j = 0; j < m; j++)
+			for (i = j; i < m; i++)
+			{
+				double		v = 0.0;
+
+				for (x = 0; x < p; x++)
+					v += Y[i + x * m] * Y[j + x * m];
+				Sinv[i + j * nS] += v;
+			}
+		for (x = 0; x < p; x++)
+		{
+			for (j = 0; j < m; j++)
+			{
+				double		v = 0.0;
+
+				for (z = x; z < p; z++)
+					v -= E[z * p + x] * Y[j + z * m];
+				Sinv[(m + x) + j * nS] = v;
+			}
+			for (y = 0; y <= x; y++)
+			{
+				double		v = 0.0;
+
+				for (z = x; z < p; z++)
+					v += E[z * p + x] * E[z * p + y];
+				Sinv[(m + x) + (m + y) * nS] = v;
+			}
+		}
+		lmm_free(Y);
+		lmm_free(E);
+	}
+	bk->sinv_n = nS;
+}
+
+/*
  * The conditional modes and covariances of every term at the theta last
  * evaluated (M factored), for the centred fixed effects betac:
  *	 u_D = L_DD'^-1 (cu_D - L_XD' betac),
@@ -285,9 +426,10 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 				c,
 				k;
 
-	/* u_D and S^-1 from the leading m x m block of the factor */
+	/* u_D and S^-1 from the leading m x m block of the factor, shared with the gradient */
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	lmm_blocked_inverse(bk, m, Sinv);
+	if (lmm_blocked_inverse(bk, m, Sinv) && lmm_blocked_scalar(bk))
+		lmm_blocked_share_inverse(w, Sinv);
 
 	/* the dense terms: b = T u, condvar = sigma^2 T S^-1_jj T' */
 	for (t = 1; t < bk->k; t++)

@@ -33,9 +33,13 @@
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
 
-/* BFGS iterations at most, and the largest step in any theta. */
+/*
+ * BFGS iterations at most, and the largest step in any theta relative to
+ * its size, that size being taken as at least BFGS_STEP_FLOOR.
+ */
 #define BFGS_MAX_ITER	200
 #define BFGS_MAX_STEP	1.0
+#define BFGS_STEP_FLOOR 0.1
 
 /* Nonzero when every term has one z column, which the gradient needs. */
 int
@@ -50,13 +54,77 @@ lmm_blocked_scalar(const Blocks *bk)
 }
 
 /*
+ * The first term's part of the gradient when M's update is listed by pair
+ * (lmm_blocked_pairs.c): per level, u_j = theta_0 (Z_j'y - Z_j'X betac -
+ * sum theta_u Z_j'Z_u u_u) / L_j^2, and over the levels, with psi_j =
+ * omega_j / L_j^2 (by class of levels), sum_j W_j S^-1 W_j' / L_j^2 =
+ * sum_ab S^-1_ab G_ab.
+ * Adds to trK[0] and uu[0], fills gp's sums when gp is not NULL; 0 on
+ * interrupt.
+ */
+static int
+first_term_by_pairs(Work *w, double theta0, int64_t nS, const double *betac,
+					double *trK, double *uu, GradParts *gp)
+{
+	const Gram *g = w->g;
+	Blocks	   *bk = g->blk;
+	int			p = g->p;
+	int64_t		J0 = g->nlevels;
+	double	   *psi = lmm_alloc(sizeof(double) * (size_t) (2 * bk->ncls));
+	double		t2 = theta0 * theta0,
+				out[2];
+	int64_t		j,
+				e;
+	int			b,
+				ok;
+
+	for (j = 0; j < J0; j++)
+	{
+		double		L2 = t2 * g->ZtZ[j] + 1.0;
+		double		r = g->Zty[j];
+
+		for (b = 0; b < p; b++)
+			r -= g->ZtX[j * p + b] * betac[b];
+		for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
+			r -= bk->pS[bk->xcol[e]] * bk->xval[bk->xvoff[e]] * bk->uD[bk->xcol[e]];
+		r *= theta0 / L2;
+		uu[0] += r * r;
+		trK[0] += 1.0 / L2;
+		if (gp != NULL)
+		{
+			gp->u0[j] = r;
+			gp->inv4 += 1.0 / (L2 * L2);
+		}
+	}
+	for (j = 0; j < bk->ncls; j++)
+	{
+		double		L2 = t2 * bk->pz[j] + 1.0;
+
+		psi[j] = bk->pomega[j] / L2;
+		psi[bk->ncls + j] = psi[j] / L2;
+	}
+	ok = lmm_blocked_pairs_traces(bk, nS, bk->pS, psi, psi + bk->ncls, bk->Sinv,
+								  gp != NULL ? gp->G : NULL, out);
+	trK[0] += out[0];
+	if (gp != NULL)
+		gp->s4 = out[1];
+	lmm_free(psi);
+	if (!ok)
+		w->interrupted = 1;
+	return ok;
+}
+
+/*
  * The derivatives of the criterion's log-determinant part (dld: log|K|
  * under REML, log|A| under ML) and of pwrss by each theta_k, at the theta
  * the criterion was last evaluated at, its value being f: the factor in M
- * is reused.  Returns f, or HUGE_VAL (derivatives undefined) on interrupt.
+ * is reused.  When gp is not NULL it also receives the sums the Hessian
+ * builds on (GradParts).  Returns f, or HUGE_VAL (derivatives undefined)
+ * on interrupt.
  */
-static double
-gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
+double
+lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
+						   double *dpw, GradParts *gp)
 {
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;
@@ -87,8 +155,12 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 
 	/* u_D, and S^-1 from the factor's leading nS rows */
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	if (!lmm_blocked_inverse(bk, nS, Sinv))
-		return HUGE_VAL;
+	if (bk->sinv_n != nS)
+	{
+		if (!lmm_blocked_inverse(bk, nS, Sinv))
+			return HUGE_VAL;
+		bk->sinv_n = nS;
+	}
 	for (t = 1; t < bk->k; t++)
 		for (j = 0; j < bk->J[t]; j++)
 		{
@@ -98,7 +170,10 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 		}
 
 	/* the first term, level by level: u_j and (K^-1)_jj */
-	for (j = 0; j < g->nlevels; j++)
+	if (bk->pptr != NULL &&
+		!first_term_by_pairs(w, theta[0], nS, betac, trK, uu, gp))
+		return HUGE_VAL;
+	for (j = 0; j < g->nlevels && bk->pptr == NULL; j++)
 	{
 		int			ncol,
 					nx,
@@ -140,6 +215,27 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 			s += wa * (2.0 * row + wa * Sinv[ra + ra * nS]);
 		}
 		trK[0] += (1.0 + s) / (Lj * Lj);
+		if (gp != NULL)
+		{
+			double		L2 = Lj * Lj;
+
+			/* G += W_j'W_j / L_j^2, both triangles */
+			for (b = 0; b < nw; b++)
+			{
+				double		wb = bk->W[b] / L2;
+
+				for (a = 0; a < nw; a++)
+					gp->G[bk->widx[a] + bk->widx[b] * nS] += bk->W[a] * wb;
+			}
+			gp->u0[j] = r;
+			gp->inv4 += 1.0 / (L2 * L2);
+			gp->s4 += s / (L2 * L2);
+		}
+	}
+	if (gp != NULL)
+	{
+		memcpy(gp->trK, trK, sizeof(trK));
+		memcpy(gp->uu, uu, sizeof(uu));
 	}
 
 	for (t = 0; t < bk->k; t++)
@@ -159,13 +255,14 @@ gradient_here(Work *w, const double *theta, double f, double *dld, double *dpw)
 
 /*
  * The criterion at theta, with the derivatives of its log-determinant part
- * and of pwrss by each theta_k (gradient_here).  Leaves w as lmm_criterion
+ * and of pwrss by each theta_k (lmm_blocked_gradient_parts).  Leaves w as lmm_criterion
  * does.  Returns HUGE_VAL where the criterion is undefined, or on interrupt.
  */
 double
 lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 {
-	return gradient_here(w, theta, lmm_blocked_criterion(w, theta), dld, dpw);
+	return lmm_blocked_gradient_parts(w, theta, lmm_blocked_criterion(w, theta),
+									  dld, dpw, NULL);
 }
 
 /* The gradient of the criterion (ntheta entries) at the theta last evaluated, whose value is f. */
@@ -177,7 +274,7 @@ criterion_grad_here(Work *w, const double *theta, double f, double *grad)
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
 	int			k;
 
-	f = gradient_here(w, theta, f, dld, dpw);
+	f = lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
 	if (!isfinite(f))
 		return f;
 	for (k = 0; k < w->ntheta; k++)
@@ -192,66 +289,82 @@ lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
 	return criterion_grad_here(w, theta, lmm_blocked_criterion(w, theta), grad);
 }
 
-/* The criterion and gradient at x, counted as one evaluation; HUGE_VAL on interrupt. */
+/*
+ * The gradient g and the Hessian B of the criterion at theta (all entries
+ * nonzero), where it was last evaluated (its value being f), from the
+ * analytic second derivatives (lmm_blocked_hessian):
+ *	 f = ld + nu log pwrss, so B = d2ld + nu (d2pw / pwrss - dpw dpw' / pwrss^2).
+ * Returns f, HUGE_VAL when the Hessian is not available.
+ */
 static double
-eval_grad(Work *w, const double *x, double *grad)
+hessian_here(Work *w, const double *theta, double f, double *g, double *B)
 {
-	w->n_eval++;
-	return lmm_blocked_criterion_grad(w, x, grad);
+	int			n = w->ntheta;
+	int			p = w->g->p;
+	double		nu = w->reml ? w->g->n - p : w->g->n;
+	double		dld[LMM_MAX_TERMS],
+				dpw[LMM_MAX_TERMS],
+				d2ld[LMM_MAX_TERMS * LMM_MAX_TERMS],
+				d2pw[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double	   *dV = lmm_alloc(sizeof(double) * n * p * p);
+	int			a,
+				b,
+				ok;
+
+	ok = lmm_blocked_hessian(w, theta, f, dld, dpw, d2ld, d2pw, dV);
+	lmm_free(dV);
+	if (!ok)
+		return HUGE_VAL;
+	for (a = 0; a < n; a++)
+	{
+		g[a] = dld[a] + nu * dpw[a] / w->pwrss;
+		for (b = 0; b < n; b++)
+			B[a * n + b] = d2ld[a * n + b] + nu * (d2pw[a * n + b] / w->pwrss -
+												   dpw[a] * dpw[b] / (w->pwrss * w->pwrss));
+	}
+	return f;
 }
 
 /*
- * The starting inverse Hessian for BFGS at theta (gradient g): the inverse
- * of forward differences of the gradient when they are positive definite,
- * else the identity scaled so that the first step moves theta by 0.1.
+ * The starting point of BFGS at theta (no entry 0): the criterion f, the
+ * gradient g and the inverse Hessian H, from the analytic Hessian when it
+ * is positive definite, else the identity scaled by its diagonal (or so
+ * that the first step moves theta by 0.1).  Returns f, HUGE_VAL where the
+ * criterion is undefined.
  */
-static void
-initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H)
+static double
+starting_point(Work *w, const double *theta, double *g, double *H)
 {
 	int			n = w->ntheta;
 	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
-	double		D[LMM_MAX_TERMS] = {0},
-				x[LMM_MAX_TERMS],
-				gh[LMM_MAX_TERMS];
-	double		gmax = 0.0;
-	int			a,
-				b,
-				ok = 1;
+	double		D[LMM_MAX_TERMS];
+	double		f,
+				gmax = 0.0;
+	int			a;
 
-	memcpy(x, theta, sizeof(double) * n);
-	for (a = 0; a < n && ok; a++)
-	{
-		double		h = 1e-4 * fmax(1.0, fabs(theta[a]));
-
-		x[a] = theta[a] + h;
-		ok = isfinite(eval_grad(w, x, gh));
-		x[a] = theta[a];
-		for (b = 0; b < n && ok; b++)
-			B[b * n + a] = (gh[b] - g[b]) / h;
-	}
-	for (a = 0; a < n && ok; a++)
+	w->n_eval++;
+	f = hessian_here(w, theta, lmm_blocked_criterion(w, theta), g, B);
+	if (!isfinite(f))
+		return f;
+	memset(H, 0, sizeof(double) * n * n);
+	for (a = 0; a < n; a++)
 	{
 		D[a] = B[a * n + a];
-		for (b = 0; b < a; b++)
-			B[a * n + b] = B[b * n + a] = 0.5 * (B[a * n + b] + B[b * n + a]);
+		gmax = fmax(gmax, fabs(g[a]));
 	}
-	memset(H, 0, sizeof(double) * n * n);
-	if (ok && lmm_chol_lower(n, B, 0.0) < 0)
+	if (lmm_chol_lower(n, B, 0.0) < 0)
 	{
 		/* H = B^-1 = L'^-1 L^-1, column by column */
 		for (a = 0; a < n; a++)
-		{
 			H[a * n + a] = 1.0;
-		}
 		lmm_forward_solve(n, n, B, H);
 		lmm_backward_solve(n, n, B, H);
-		return;
+		return f;
 	}
 	for (a = 0; a < n; a++)
-		gmax = fmax(gmax, fabs(g[a]));
-	for (a = 0; a < n; a++)
-		H[a * n + a] = (ok && fabs(D[a]) > 0.0) ? 1.0 / fabs(D[a]) :
+		H[a * n + a] = fabs(D[a]) > 0.0 ? 1.0 / fabs(D[a]) :
 			gmax > 0.0 ? 0.1 / gmax : 1.0;
+	return f;
 }
 
 /*
@@ -264,10 +377,13 @@ initial_inverse_hessian(Work *w, const double *theta, const double *g, double *H
  * unbounded and folds theta back to |theta| at the end: a bound would make
  * theta_k = 0, where the gradient vanishes, a trap a projected step could
  * fall into; for the same reason no step comes close to 0, and a start
- * there (a restart from a bound) moves to 0.1.  Steps are capped at
- * BFGS_MAX_STEP in each coordinate and backtracked (on the criterion alone,
- * the cheaper evaluation) until the Armijo condition holds; the inverse
- * Hessian starts from differences of the gradient (initial_inverse_hessian).
+ * there (a restart from a bound) moves to 0.1.  Steps are capped so that
+ * no theta changes by more than BFGS_MAX_STEP times its size (at least
+ * BFGS_STEP_FLOOR): a small theta, near the flat middle of the even
+ * criterion, would otherwise be thrown far past the optimum and back (on
+ * InstEval, 19 evaluations instead of 14).  They are backtracked (on the
+ * criterion alone, the cheaper evaluation) until the Armijo condition
+ * holds; the inverse Hessian starts from the analytic one (starting_point).
  */
 int
 lmm_blocked_optimize(Work *w, double *theta, double *fmin)
@@ -292,19 +408,19 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 	for (a = 0; a < n; a++)
 		if (theta[a] == 0.0)
 			theta[a] = 0.1;
-	f = eval_grad(w, theta, g);
+	f = starting_point(w, theta, g, H);
 	if (!isfinite(f))
 	{
 		/* undefined at the start: the gradient was never written */
 		*fmin = f;
 		return w->interrupted ? -1 : 0;
 	}
-	initial_inverse_hessian(w, theta, g, H);
 	for (it = 0; it < BFGS_MAX_ITER && isfinite(f); it++)
 	{
 		double		big = 0.0,
 					slope = 0.0,
 					t = 1.0,
+					tq,
 					sy = 0.0,
 					yHy = 0.0,
 					move = 0.0,
@@ -331,8 +447,14 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			for (a = 0; a < n; a++)
 				slope -= g[a] * g[a];
 		}
+		if (-slope <= 1e-15 * fabs(f))
+		{
+			/* the decrease d promises is at rounding level: theta is the optimum */
+			result = 1;
+			break;
+		}
 		for (a = 0; a < n; a++)
-			big = fmax(big, fabs(d[a]));
+			big = fmax(big, fabs(d[a]) / fmax(fabs(theta[a]), BFGS_STEP_FLOOR));
 		if (big > BFGS_MAX_STEP)
 		{
 			for (a = 0; a < n; a++)
@@ -368,7 +490,9 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				return -1;
 			if (fn <= f + 1e-4 * t * slope)
 				break;
-			t *= 0.5;
+			/* the minimum of the quadratic through f, slope and fn, within [t/10, t/2] */
+			tq = isfinite(fn) ? -slope * t * t / (2.0 * (fn - f - slope * t)) : 0.5 * t;
+			t = tq < 0.1 * t ? 0.1 * t : tq > 0.5 * t ? 0.5 * t : tq;
 			if (-t * slope < 1e-15 * fabs(f))
 				k = 40;
 		}
@@ -422,13 +546,14 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 }
 
 /*
- * The criterion and its gradient at theta (in lme4's term order) from
- * statistics whose terms are all scalar, for tests; LMM_ERR_INCONSISTENT
- * when a term is not scalar.
+ * The criterion, its gradient and, when hess is not NULL, its Hessian
+ * (ntheta x ntheta; needs every theta nonzero) at theta (in lme4's term
+ * order) from statistics whose terms are all scalar, for tests;
+ * LMM_ERR_INCONSISTENT when a term is not scalar.
  */
-LmmStatus
-lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
-							 double *f, double *grad)
+static LmmStatus
+terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
+				  double *f, double *grad, double *hess)
 {
 	Gram		g;
 	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
@@ -441,7 +566,9 @@ lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *thet
 	if (status == LMM_OK)
 	{
 		lmm_work_init(&w, &g, reml);
-		*f = lmm_blocked_criterion_grad(&w, theta, grad);
+		*f = hess != NULL ?
+			hessian_here(&w, theta, lmm_blocked_criterion(&w, theta), grad, hess) :
+			lmm_blocked_criterion_grad(&w, theta, grad);
 		if (w.interrupted)
 			status = LMM_ERR_INTERRUPTED;
 		lmm_work_free(&w);
@@ -449,4 +576,20 @@ lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *thet
 	lmm_blocked_free(&g, bk);
 	lmm_free(bk);
 	return status;
+}
+
+/* The criterion and its gradient (terms_derivatives), for tests. */
+LmmStatus
+lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
+							 double *f, double *grad)
+{
+	return terms_derivatives(s, reml, theta, f, grad, NULL);
+}
+
+/* The criterion, its gradient and its Hessian (terms_derivatives), for tests. */
+LmmStatus
+lmm_terms_criterion_hessian(const LmmTermStats *s, int reml, const double *theta,
+							double *f, double *grad, double *hess)
+{
+	return terms_derivatives(s, reml, theta, f, grad, hess);
 }

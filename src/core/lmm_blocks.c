@@ -387,6 +387,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 	for (t = 0; t < k; t++)
 		bk->T[t] = lmm_alloc(sizeof(double) * bk->q[t] * bk->q[t]);
 	bk->M = lmm_alloc(sizeof(double) * (size_t) bk->N * (size_t) bk->N);
+	bk->mtheta = lmm_alloc(sizeof(double) * (bk->toff[k - 1] + LMM_NTHETA(bk->q[k - 1])));
 	bk->W = lmm_alloc(sizeof(double) * (size_t) bk->q[0] * bk->maxcols);
 	bk->widx = lmm_alloc(sizeof(int64_t) * (size_t) bk->maxcols);
 	tmpsize = (size_t) n1 * maxq;
@@ -394,6 +395,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 		tmpsize = (size_t) maxq * maxq;
 	bk->tmp = lmm_alloc(sizeof(double) * tmpsize);
 	bk->scratch = lmm_alloc(sizeof(double) * (tmpsize > (size_t) n1 * n1 ? tmpsize : (size_t) n1 * n1));
+	lmm_blocked_pairs_build(g, bk);
 	return LMM_OK;
 }
 
@@ -416,11 +418,15 @@ lmm_blocked_free(Gram *g, Blocks *bk)
 	for (t = 0; t < bk->k; t++)
 		lmm_free(bk->T[t]);
 	lmm_free(bk->M);
+	lmm_free(bk->mtheta);
 	lmm_free(bk->W);
 	lmm_free(bk->widx);
 	lmm_free(bk->tmp);
 	lmm_free(bk->scratch);
+	lmm_blocked_pairs_free(bk);
 	lmm_free(bk->Sinv);
 	lmm_free(bk->uD);
+	lmm_free(bk->hG);
+	lmm_free(bk->hY);
 	memset(bk, 0, sizeof(Blocks));
 }

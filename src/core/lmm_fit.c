@@ -510,10 +510,8 @@ lmm_beta_user(const Gram *g, const double *betac, double *beta)
 void
 lmm_vcov_user(const Work *w, double sigma2, double *vcov)
 {
-	const Gram *g = w->g;
-	int			p = g->p;
+	int			p = w->g->p;
 	double	   *V = lmm_alloc(sizeof(double) * p * p);
-	double		v00 = 0.0;
 	int			a,
 				b;
 
@@ -522,6 +520,23 @@ lmm_vcov_user(const Work *w, double sigma2, double *vcov)
 	for (a = 0; a < p; a++)
 		for (b = 0; b <= a; b++)
 			V[a * p + b] = V[b * p + a] = sigma2 * V[b * p + a];
+	lmm_vcov_centred_to_user(w->g, V, vcov);
+	lmm_free(V);
+}
+
+/*
+ * A p x p symmetric matrix V about the centred x's (a covariance of the
+ * centred fixed effects, or its derivative) moved to the user's
+ * coordinates: A V A', A being I but for row 0 = (1, -c_1, ..., -c_{p-1}).
+ */
+void
+lmm_vcov_centred_to_user(const Gram *g, const double *V, double *vcov)
+{
+	int			p = g->p;
+	double		v00 = 0.0;
+	int			a,
+				b;
+
 	for (b = 0; b < p; b++)
 	{
 		double		s = 0.0;
@@ -538,7 +553,6 @@ lmm_vcov_user(const Work *w, double sigma2, double *vcov)
 	for (b = 1; b < p; b++)
 		vcov[b * p] = vcov[b];
 	vcov[0] = v00;
-	lmm_free(V);
 }
 
 /*

@@ -86,6 +86,9 @@ extern LmmStatus lmm_fit_terms(const LmmTermStats *s, int reml, int with_df,
 extern LmmStatus lmm_terms_criterion_gradient(const LmmTermStats *s, int reml,
 											  const double *theta, double *f,
 											  double *grad);
+extern LmmStatus lmm_terms_criterion_hessian(const LmmTermStats *s, int reml,
+											 const double *theta, double *f,
+											 double *grad, double *hess);
 extern void lmm_fit_free(LmmFit *fit);
 extern LmmStatus lmm_criterion_gradient(const LmmStats *s, int reml,
 										const double *theta, double *f,

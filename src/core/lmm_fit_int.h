@@ -57,14 +57,47 @@ typedef struct Blocks
 	/* workspace */
 	double	   *T[LMM_MAX_TERMS];
 	double	   *M;				/* N x N, column-major, lower triangle */
+	int			mvalid;			/* M holds the factor at mtheta */
+	double	   *mtheta;			/* the theta M was last factored at */
+	double		ld0;			/* the first term's sum_j log|L_j|^2 there */
+	int64_t		sinv_n;			/* Sinv holds the inverse of that factor's
+								 * leading sinv_n rows (0: not yet) */
 	double	   *W;				/* q[0] x maxcols */
 	int64_t    *widx;			/* maxcols */
 	double	   *tmp;
 	double	   *scratch;
+	/* all terms scalar: W_j'W_j's products by entry of M, or NULL (lmm_blocked_pairs.c) */
+	int64_t    *pptr;			/* N + 1: each column's first pair */
+	int32_t    *prow;			/* each pair's row in M */
+	int64_t    *eptr;			/* each pair's first product */
+	int32_t    *elev;			/* each product's class of levels */
+	double	   *eval;			/* sum of raw_ja raw_jb over the class */
+	int64_t		ncls;			/* classes: levels of equal Z_j'Z_j */
+	double	   *pz;				/* each class's Z_j'Z_j */
+	double	   *pcount;			/* its levels */
+	double	   *pS;				/* N: column scales at the last theta */
+	double	   *pomega;			/* omega of each class at the last theta */
 	/* the gradient's workspace (lmm_blocked_grad.c), allocated on first use */
 	double	   *Sinv;			/* (m + p) x (m + p) */
 	double	   *uD;				/* m */
+	/* the Hessian's (lmm_blocked_hess.c), allocated on first use */
+	double	   *hG;				/* (m + p) x (m + p) */
+	double	   *hY;				/* (m + p) x (m + p) */
 } Blocks;
+
+/*
+ * What the gradient of several scalar terms (lmm_blocked_grad.c) leaves for
+ * their Hessian (lmm_blocked_hess.c); G and u0 are filled only when set.
+ */
+typedef struct GradParts
+{
+	double		trK[LMM_MAX_TERMS]; /* sum over each term's rows of diag(K^-1) */
+	double		uu[LMM_MAX_TERMS];	/* sum over each term of u_i^2 */
+	double		inv4;			/* sum over the first term's levels of 1 / L_j^4 */
+	double		s4;				/* sum of W_j S^-1 W_j' / L_j^4 */
+	double	   *G;				/* nS x nS: sum of W_j'W_j / L_j^2 */
+	double	   *u0;				/* J[0]: the first term's spherical modes */
+} GradParts;
 
 /* Cross-products of (1, z), (1, x - centre) and y - centre per level and overall. */
 typedef struct Gram
@@ -149,11 +182,28 @@ extern int	lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j);
 extern void lmm_blocked_dense_modes(const Blocks *bk, int p, const double *betac,
 									double *uD);
 extern int	lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv);
+extern void lmm_blocked_share_inverse(Work *w, const double *SDinv);
 extern int	lmm_blocked_scalar(const Blocks *bk);
+extern void lmm_blocked_pairs_build(const Gram *g, Blocks *bk);
+extern void lmm_blocked_pairs_free(Blocks *bk);
+extern double lmm_blocked_pairs_weights(const Blocks *bk, const double *theta,
+										double *S, double *omega);
+extern int	lmm_blocked_pairs_update(const Blocks *bk, const double *S,
+									 const double *omega, double *M);
+extern int	lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
+									 const double *psi1, const double *psi2,
+									 const double *A, double *G, double *out);
 extern double lmm_blocked_gradient(Work *w, const double *theta, double *dld,
 								   double *dpw);
 extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
 										 double *grad);
+extern double lmm_blocked_gradient_parts(Work *w, const double *theta, double f,
+										 double *dld, double *dpw, GradParts *gp);
+extern int	lmm_blocked_hessian(Work *w, const double *theta, double f,
+								double *dld, double *dpw, double *d2ld,
+								double *d2pw, double *dV);
+extern void lmm_vcov_centred_to_user(const Gram *g, const double *V,
+									 double *vcov);
 extern int	lmm_blocked_optimize(Work *w, double *theta, double *fmin);
 extern int	lmm_theta_is_diagonal(int q, int k);
 extern int	lmm_theta_bounded(const Gram *g, int k);

@@ -295,6 +295,56 @@ hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
 }
 
 /*
+ * H and the Jacobian as hessian_jacobian_grad, from the analytic Hessian
+ * (lmm_blocked_hess.c): one gradient and one dense product in place of
+ * 2 ntheta gradients, and exact.  Returns 0 (and the caller takes the
+ * differences) when a theta is 0, where that Hessian is not defined.
+ */
+static int
+hessian_jacobian_exact(Work *w, const double *theta, double sigma, double *H,
+					   double *jac)
+{
+	int			nt = w->ntheta;
+	int			n = nt + 1;
+	int			p = w->g->p;
+	int			pp = p * p;
+	double		nu = w->reml ? w->g->n - p : w->g->n;
+	double		s2 = sigma * sigma;
+	double		dld[LMM_MAX_TERMS],
+				dpw[LMM_MAX_TERMS],
+				d2ld[LMM_MAX_TERMS * LMM_MAX_TERMS],
+				d2pw[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double	   *dV = lmm_alloc(sizeof(double) * nt * pp);
+	int			a,
+				b,
+				e,
+				ok;
+
+	ok = lmm_blocked_hessian(w, theta, lmm_blocked_criterion(w, theta), dld, dpw,
+							 d2ld, d2pw, dV);
+	for (a = 0; a < nt && ok; a++)
+	{
+		for (b = 0; b < nt; b++)
+			H[a * n + b] = d2ld[a * nt + b] + d2pw[a * nt + b] / s2;
+		H[a * n + nt] = H[nt * n + a] = -2.0 * dpw[a] / (s2 * sigma);
+		for (e = 0; e < pp; e++)
+			dV[a * pp + e] *= s2;
+		lmm_vcov_centred_to_user(w->g, dV + a * pp, jac + (size_t) a * pp);
+	}
+	if (ok)
+	{
+		H[nt * n + nt] = 6.0 * w->pwrss / (s2 * s2) - 2.0 * nu / s2;
+		lmm_vcov_user(w, s2, jac + (size_t) nt * pp);
+		for (e = 0; e < pp; e++)
+			jac[(size_t) nt * pp + e] *= 2.0 / sigma;
+	}
+	for (a = 0; a < n * n && ok; a++)
+		ok = isfinite(H[a]);
+	lmm_free(dV);
+	return ok;
+}
+
+/*
  * A = 2 H^+ and the Jacobian of vcov(beta) at the optimum (theta, sigma) of
  * the criterion w evaluates; returns 0 (and leaves the outputs undefined)
  * when the deviance is undefined near the optimum or H cannot be decomposed.
@@ -308,13 +358,20 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 	double	   *H = lmm_alloc(sizeof(double) * n * n);
 	double	   *ev = lmm_alloc(sizeof(double) * n);
 	int			ok,
+				exact = 0,
 				a,
 				b,
 				k;
 
 	memcpy(x, theta, sizeof(double) * w->ntheta);
 	x[w->ntheta] = sigma;
-	if (w->g->blk == NULL || lmm_blocked_scalar(w->g->blk))
+	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+	{
+		exact = hessian_jacobian_exact(w, theta, sigma, H, jac);
+		ok = exact ||
+			(!w->interrupted && hessian_jacobian_grad(w, theta, sigma, H, jac));
+	}
+	else if (w->g->blk == NULL)
 		ok = hessian_jacobian_grad(w, theta, sigma, H, jac);
 	else
 		ok = hessian(w, x, H) && jacobian(w, x, jac);
@@ -333,8 +390,9 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 			vcov_varpar[a * n + b] = 2.0 * s;
 		}
 
-	/* leave w at the optimum, as the caller had it */
-	lmm_criterion(w, theta);
+	/* leave w at the optimum, as the caller had it (the analytic Hessian did) */
+	if (!exact)
+		lmm_criterion(w, theta);
 	lmm_free(x);
 	lmm_free(H);
 	lmm_free(ev);

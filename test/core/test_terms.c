@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lmm_fit.h"
+#include "lmm_fit_int.h"
 #include "lmm_infer.h"
 #include "lmm_terms.h"
 #include "test_core.h"
@@ -201,6 +202,205 @@ check_gradient(const LmmTermStats *st, int reml, const char *name)
 	check(worst < 1e-5, "terms: analytic gradient matches central differences");
 }
 
+/*
+ * The analytic Hessian against central differences of the analytic
+ * gradient, and its gradient against lmm_terms_criterion_gradient's, at
+ * a few thetas.
+ */
+static void
+check_hessian(const LmmTermStats *st, int reml, const char *name)
+{
+	static const double at[3][2] = {{1.0, 1.0}, {0.3, 2.5}, {1e-3, 0.7}};
+	double		worst = 0.0;
+	int			i,
+				a,
+				b;
+
+	for (i = 0; i < 3; i++)
+	{
+		double		f,
+					fg,
+					grad[2],
+					gg[2],
+					hess[4],
+					gp[2],
+					gm[2],
+					th[2];
+
+		check(lmm_terms_criterion_hessian(st, reml, at[i], &f, grad, hess) == LMM_OK &&
+			  lmm_terms_criterion_gradient(st, reml, at[i], &fg, gg) == LMM_OK &&
+			  f == fg && grad[0] == gg[0] && grad[1] == gg[1],
+			  "terms: the Hessian's criterion and gradient are the gradient's");
+		for (b = 0; b < 2; b++)
+		{
+			double		h = 1e-4 * at[i][b];
+
+			memcpy(th, at[i], sizeof(th));
+			th[b] = at[i][b] + h;
+			lmm_terms_criterion_gradient(st, reml, th, &fg, gp);
+			th[b] = at[i][b] - h;
+			lmm_terms_criterion_gradient(st, reml, th, &fg, gm);
+			for (a = 0; a < 2; a++)
+				worst = fmax(worst, fabs(hess[a * 2 + b] - (gp[a] - gm[a]) / (2.0 * h)) /
+							 fmax(1.0, fabs(hess[a * 2 + b])));
+		}
+	}
+	printf("%s %s: Hessian vs differences %.3g\n", name, reml ? "REML" : "ML", worst);
+	check(worst < 1e-5, "terms: analytic Hessian matches central differences of the gradient");
+}
+
+/*
+ * The criterion, gradient, Hessian and derivatives of (RX'RX)^-1 with M's
+ * update listed by pair (lmm_blocked_pairs.c) equal those of the
+ * level-by-level update, at a few thetas: to 1e-8, as at theta = 1e-3 the
+ * log-determinant's derivatives, (J - t) / theta and (3t - J - 2F) /
+ * theta^2, lose about 7 digits to cancellation whatever the order of the sums.
+ */
+static void
+check_pairs(const LmmTermStats *st, int reml, const char *name)
+{
+	static const double at[3][2] = {{1.0, 1.0}, {0.3, 2.5}, {1e-3, 0.7}};
+	Gram		g;
+	Blocks		bk;
+	Work		w;
+	int			bad = -1,
+				i,
+				e,
+				listed = 0;
+	double		worst = 0.0;
+
+	if (lmm_blocked_build(st, &g, &bk, &bad) != LMM_OK)
+	{
+		check(0, "terms: blocks build for the pair list test");
+		return;
+	}
+	lmm_work_init(&w, &g, reml);
+	for (i = 0; i < 3; i++)
+	{
+		double		r[2][2 + 2 + 4 + 4 + 2 * LMM_MAX_COLUMNS];
+		int			v;
+
+		for (v = 0; v < 2; v++)
+		{
+			double	   *x = r[v];
+			int			p = g.p;
+
+			if (v == 0)
+				listed = bk.pptr != NULL;
+			else
+				lmm_blocked_pairs_free(&bk);
+			x[0] = lmm_blocked_criterion(&w, at[i]);
+			x[1] = w.pwrss;
+			check(lmm_blocked_hessian(&w, at[i], x[0], x + 2, x + 4, x + 6, x + 10,
+									  x + 14), "terms: Hessian defined");
+			for (e = 0; e < 14 + 2 * p * p; e++)
+				if (v == 1)
+					worst = fmax(worst, fabs(r[0][e] - r[1][e]) / fmax(1.0, fabs(r[1][e])));
+		}
+		lmm_blocked_pairs_build(&g, &bk);
+	}
+	lmm_work_free(&w);
+	lmm_blocked_free(&g, &bk);
+	printf("%s %s: pair list vs levels %.3g\n", name, reml ? "REML" : "ML", worst);
+	check(listed && worst < 1e-8,
+		  "terms: M's update by pair equals the level-by-level update");
+}
+
+/*
+ * The inverse of the dense part's factor with the fixed effects
+ * (lmm_blocked_share_inverse, from the one without them) equals LAPACK's
+ * inverse of the whole leading block, at a few thetas.
+ */
+static void
+check_share(const LmmTermStats *st, int reml, const char *name)
+{
+	static const double at[2][2] = {{1.0, 1.0}, {0.3, 2.5}};
+	Gram		g;
+	Blocks		bk;
+	Work		w;
+	int			bad = -1,
+				i;
+	int64_t		a,
+				b,
+				nS;
+	double		worst = 0.0,
+				scale = 0.0;
+	double	   *SD,
+			   *full;
+
+	if (lmm_blocked_build(st, &g, &bk, &bad) != LMM_OK)
+	{
+		check(0, "terms: blocks build for the shared inverse test");
+		return;
+	}
+	lmm_work_init(&w, &g, reml);
+	nS = bk.m + (reml ? g.p : 0);
+	SD = malloc(sizeof(double) * bk.m * bk.m);
+	full = malloc(sizeof(double) * nS * nS);
+	for (i = 0; i < 2; i++)
+	{
+		lmm_blocked_criterion(&w, at[i]);
+		check(lmm_blocked_inverse(&bk, bk.m, SD) && lmm_blocked_inverse(&bk, nS, full),
+			  "terms: LAPACK inverts the dense part");
+		lmm_blocked_share_inverse(&w, SD);
+		check(bk.sinv_n == nS, "terms: the shared inverse is marked for the gradient");
+		for (b = 0; b < nS; b++)
+			for (a = b; a < nS; a++)
+			{
+				worst = fmax(worst, fabs(bk.Sinv[a + b * nS] - full[a + b * nS]));
+				scale = fmax(scale, fabs(full[a + b * nS]));
+			}
+	}
+	free(SD);
+	free(full);
+	lmm_work_free(&w);
+	lmm_blocked_free(&g, &bk);
+	printf("%s %s: shared inverse vs LAPACK's %.3g (largest entry %.3g)\n", name,
+		   reml ? "REML" : "ML", worst, scale);
+	check(worst < 1e-12 * scale, "terms: the shared inverse equals LAPACK's");
+}
+
+/* The ratings data (test/data/ratings.csv): y ~ x + (1 | a) + (1 | b), two fixed effects. */
+static void
+ratings_share(const char *dir)
+{
+	static Table tb;
+	int			q[2] = {1, 1};
+	int			ya,
+				xa,
+				ga,
+				gb,
+				i,
+				reml;
+
+	if (read_table(dir, "ratings.csv", &tb) != 0)
+	{
+		check(0, "terms: read ratings.csv");
+		return;
+	}
+	ya = col(&tb, "y");
+	xa = col(&tb, "x");
+	ga = col(&tb, "a");
+	gb = col(&tb, "b");
+	for (reml = 0; reml <= 1; reml++)
+	{
+		LmmTermStats st;
+
+		lmm_terms_init(&st, 2, 2, q);
+		for (i = 0; i < tb.nrow; i++)
+		{
+			double		x[2] = {1.0, atof(tb.cell[i][xa])};
+			double		z[2] = {1.0, 1.0};
+			const char *kp[2] = {tb.cell[i][ga], tb.cell[i][gb]};
+			uint32_t	kl[2] = {(uint32_t) strlen(kp[0]), (uint32_t) strlen(kp[1])};
+
+			lmm_terms_add_row(&st, x, atof(tb.cell[i][ya]), kp, kl, z);
+		}
+		check_share(&st, reml, "ratings");
+		lmm_terms_free(&st);
+	}
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -208,6 +408,8 @@ test_terms(const char *dir)
 	static Table tb;
 	const char *method[2] = {"ML", "REML"};
 	int			reml;
+
+	ratings_share(dir);
 
 	if (read_table(dir, "penicillin.csv", &tb) != 0 || tb.nrow != 144)
 	{
@@ -229,6 +431,9 @@ test_terms(const char *dir)
 		lmm_terms_init(&st, 1, 2, q);
 		add_rows(&st, &tb, col(&tb, "diameter"), g, g2, 0, tb.nrow);
 		check_gradient(&st, reml, "penicillin");
+		check_hessian(&st, reml, "penicillin");
+		check_pairs(&st, reml, "penicillin");
+		check_share(&st, reml, "penicillin");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
 		check(fit.nterms == 2 && fit.term[0].nlevels == 24 && fit.term[1].nlevels == 6,
 			  "terms: penicillin terms in lme4's order (plate, sample)");
@@ -290,6 +495,8 @@ test_terms(const char *dir)
 		lmm_terms_init(&st, 1, 2, q);
 		add_rows(&st, &tb, col(&tb, "strength"), g, g2, 0, tb.nrow);
 		check_gradient(&st, reml, "pastes");
+		check_hessian(&st, reml, "pastes");
+		check_pairs(&st, reml, "pastes");
 		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK && fit.term[0].src == 1,
 			  "terms: pastes fits, batch:cask first");
 #undef REL
