@@ -334,13 +334,12 @@ int_slot(const LmmIntIndex *ix, int64_t key)
 }
 
 /*
- * Put key and its q conditional modes (big-endian at b) into the integer
- * index; NULL, or the problem when the key is there already.
+ * Put key and its q conditional modes b into the hashed integer index;
+ * NULL, or the problem when the key is there already.
  */
 static const char *
-int_insert(LmmIntIndex *ix, int64_t key, const unsigned char *b)
+int_insert(LmmIntIndex *ix, int64_t key, const double *b)
 {
-	LmmReader	r = {b, b + 8 * (size_t) ix->q, 0};
 	double	   *dest = NULL;
 	uint64_t	i;
 	int			k;
@@ -367,17 +366,36 @@ int_insert(LmmIntIndex *ix, int64_t key, const unsigned char *b)
 		}
 	}
 	for (k = 0; k < ix->q; k++)
-		dest[k] = lmm_get_f8(&r);
+		dest[k] = b[k];
 	return NULL;
 }
 
 /*
- * Set up an empty integer index for n levels of q conditional modes: a
- * table at most half full (a probe rarely goes past its home cache line;
- * three quarters full measured slower), aligned to a cache line so that an
- * entry of one or three modes never straddles two, and on huge pages where
- * the kernel offers them (a probe then rarely misses the TLB as well:
+ * Allocate the integer index's table of ndoubles, aligned to a cache line so
+ * that an entry of one or three modes never straddles two, and on huge pages
+ * where the kernel offers them (a probe then rarely misses the TLB as well:
  * measured 10-25% faster scoring with a million levels).
+ */
+static void
+int_table_alloc(LmmIntIndex *ix, size_t ndoubles)
+{
+	ix->table_mem = lmm_alloc(sizeof(double) * ndoubles + 64);
+	ix->table = (double *) (((uintptr_t) ix->table_mem + 63) & ~(uintptr_t) 63);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+	{
+		uintptr_t	lo = ((uintptr_t) ix->table + HUGE_PAGE - 1) & ~(uintptr_t) (HUGE_PAGE - 1);
+		uintptr_t	hi = ((uintptr_t) ix->table + sizeof(double) * ndoubles) & ~(uintptr_t) (HUGE_PAGE - 1);
+
+		if (hi > lo)
+			(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
+	}
+#endif
+}
+
+/*
+ * Set up an empty hashed integer index for n levels of q conditional modes:
+ * a table at most half full (a probe rarely goes past its home cache line;
+ * three quarters full measured slower).
  */
 static void
 int_index_alloc(LmmIntIndex *ix, int64_t n, int q)
@@ -396,19 +414,89 @@ int_index_alloc(LmmIntIndex *ix, int64_t n, int q)
 	ix->q = q;
 	ix->shift = 64 - bits;
 	ix->mask = nslots - 1;
-	ix->table_mem = lmm_alloc(sizeof(double) * w * nslots + 64);
-	ix->table = (double *) (((uintptr_t) ix->table_mem + 63) & ~(uintptr_t) 63);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-	{
-		uintptr_t	lo = ((uintptr_t) ix->table + HUGE_PAGE - 1) & ~(uintptr_t) (HUGE_PAGE - 1);
-		uintptr_t	hi = ((uintptr_t) ix->table + sizeof(double) * w * nslots) & ~(uintptr_t) (HUGE_PAGE - 1);
-
-		if (hi > lo)
-			(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
-	}
-#endif
+	int_table_alloc(ix, w * nslots);
 	for (i = 0; i < nslots; i++)
 		memcpy(ix->table + i * w, &empty, 8);
+}
+
+/*
+ * Set up an empty dense integer index for the keys base .. base + span - 1,
+ * q modes each, every entry NaN (no level): a row's look-up is then one
+ * subtraction and one load from a table a quarter the size of a hashed one
+ * when the keys are consecutive, as surrogate keys usually are.
+ */
+static void
+int_dense_alloc(LmmIntIndex *ix, int64_t base, uint64_t span, int q)
+{
+	size_t		i;
+
+	ix->q = q;
+	ix->dense = 1;
+	ix->base = base;
+	ix->span = span;
+	int_table_alloc(ix, (size_t) span * q);
+	for (i = 0; i < (size_t) span * q; i++)
+		ix->table[i] = NAN;
+}
+
+/*
+ * Put key and its q finite conditional modes b into the dense index, which
+ * covers it; NULL, or the problem when the key is there already.
+ */
+static const char *
+dense_insert(LmmIntIndex *ix, int64_t key, const double *b)
+{
+	double	   *e = ix->table + ((uint64_t) key - (uint64_t) ix->base) * ix->q;
+	int			k;
+
+	if (!isnan(e[0]))
+		return "a level appears twice";
+	for (k = 0; k < ix->q; k++)
+		e[k] = b[k];
+	return NULL;
+}
+
+/*
+ * Insert the n keys with their modes (q each, row by row in b) into
+ * a dense table when their span is no larger than a hashed table would be
+ * (span q <= 2 n (1 + q) doubles), else into a hashed one.  NULL or the
+ * problem.
+ */
+static const char *
+int_index_fill(LmmIntIndex *ix, const int64_t *keys, const double *b,
+			   int64_t n, int q)
+{
+	const char *problem = NULL;
+	int64_t		lo = n > 0 ? keys[0] : 0,
+				hi = lo,
+				j;
+	uint64_t	span;
+
+	for (j = 1; j < n; j++)
+	{
+		lo = keys[j] < lo ? keys[j] : lo;
+		hi = keys[j] > hi ? keys[j] : hi;
+	}
+	span = (uint64_t) hi - (uint64_t) lo + 1;
+	ix->nlevels = n;
+	if (n > 0 && span != 0 && span <= 2 * (uint64_t) n * (1 + q) / q)
+	{
+		int_dense_alloc(ix, lo, span, q);
+		for (j = 0; j < n && problem == NULL; j++)
+			problem = dense_insert(ix, keys[j], b + j * q);
+		return problem;
+	}
+	int_index_alloc(ix, n, q);
+	/* each insert is a cache miss with a million levels: prefetch ahead */
+	for (j = 0; j < n && problem == NULL; j++)
+	{
+#ifdef __GNUC__
+		if (j + PREFETCH_AHEAD < n)
+			__builtin_prefetch(ix->table + int_slot(ix, keys[j + PREFETCH_AHEAD]) * (1 + (size_t) q), 1);
+#endif
+		problem = int_insert(ix, keys[j], b + j * q);
+	}
+	return problem;
 }
 
 /*
@@ -422,45 +510,64 @@ const char *
 lmm_int_index_build(LmmIntIndex *ix, const unsigned char *levels, size_t len,
 					int64_t nlevels, int q)
 {
-	LmmReader	r = {levels, levels + len, 0};
+	const unsigned char *p = levels,
+			   *end = levels + len;
+	size_t		rest = 8 * ((size_t) q + (size_t) q * q);
 	int64_t    *keys;
-	size_t	   *boff;
+	double	   *b;
 	const char *problem = NULL;
 	int64_t		n = 0,
 				j;
+	int			k;
 
 	memset(ix, 0, sizeof(LmmIntIndex));
 	if (q < 1 || q > LMM_MAX_RANDOM || nlevels < 0 ||
-		(uint64_t) nlevels > len / (4 + 8 * ((size_t) q + (size_t) q * q)))
+		(uint64_t) nlevels > len / (4 + rest))
 		return "lmm_model value claims more levels than it holds";
 	keys = lmm_alloc(sizeof(int64_t) * (nlevels + 1));
-	boff = lmm_alloc(sizeof(size_t) * (nlevels + 1));
+	b = lmm_alloc(sizeof(double) * q * (nlevels + 1));
+	/* read_level's checks, with the modes decoded once (a million levels) */
 	for (j = 0; j < nlevels && problem == NULL; j++)
 	{
-		const unsigned char *key,
-				   *b;
 		uint32_t	keylen;
 
-		problem = read_level(&r, q, &key, &keylen, &b);
-		if (problem == NULL && canonical_int(key, keylen, &keys[n]))
-			boff[n++] = (size_t) (b - levels);
+		if (end - p < 4)
+		{
+			problem = "lmm_model value is truncated";
+			break;
+		}
+		keylen = ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
+			((uint32_t) p[2] << 8) | (uint32_t) p[3];
+		p += 4;
+		if (keylen > (size_t) (end - p) || (size_t) (end - p) - keylen < rest)
+			problem = "lmm_model value is truncated";
+		else if (canonical_int(p, keylen, &keys[n]))
+		{
+			for (k = 0; k < q; k++)
+			{
+				LmmReader	r = {p + keylen + 8 * k, end, 0};
+
+				b[n * q + k] = lmm_get_f8(&r);
+				if (!isfinite(b[n * q + k]))
+					problem = "estimates must be finite numbers";
+			}
+			n++;
+		}
+		else
+		{
+			/* a level no integer key can match; refused as read_level would */
+			LmmReader	r = {p - 4, end, 0};
+			const unsigned char *key,
+					   *bb;
+
+			problem = read_level(&r, q, &key, &keylen, &bb);
+		}
+		p += keylen + rest;
 	}
 	if (problem == NULL)
-	{
-		int_index_alloc(ix, n, q);
-		ix->nlevels = n;
-		/* each insert is a cache miss with a million levels: prefetch ahead */
-		for (j = 0; j < n && problem == NULL; j++)
-		{
-#ifdef __GNUC__
-			if (j + PREFETCH_AHEAD < n)
-				__builtin_prefetch(ix->table + int_slot(ix, keys[j + PREFETCH_AHEAD]) * (1 + (size_t) q), 1);
-#endif
-			problem = int_insert(ix, keys[j], levels + boff[j]);
-		}
-	}
+		problem = int_index_fill(ix, keys, b, n, q);
 	lmm_free(keys);
-	lmm_free(boff);
+	lmm_free(b);
 	if (problem != NULL)
 		lmm_int_index_free(ix);
 	return problem;
@@ -468,7 +575,8 @@ lmm_int_index_build(LmmIntIndex *ix, const unsigned char *levels, size_t len,
 
 /*
  * The q conditional modes of the level keyed key, or NULL if the model has
- * no such level: one probe of the table, usually within one cache line.
+ * no such level: one load from the dense table, or one probe of the hashed
+ * one, usually within one cache line.
  */
 const double *
 lmm_int_index_find(const LmmIntIndex *ix, int64_t key)
@@ -476,6 +584,14 @@ lmm_int_index_find(const LmmIntIndex *ix, int64_t key)
 	size_t		w = 1 + (size_t) ix->q;
 	uint64_t	i;
 
+	if (ix->dense)
+	{
+		uint64_t	off = (uint64_t) key - (uint64_t) ix->base;
+
+		if (off >= ix->span || isnan(ix->table[off * ix->q]))
+			return NULL;
+		return ix->table + off * ix->q;
+	}
 	if (key == LMM_INDEX_EMPTY)
 		return ix->has_empty_key ? ix->empty_b : NULL;
 	for (i = int_slot(ix, key);; i = (i + 1) & ix->mask)

@@ -36,14 +36,21 @@ typedef struct LmmIndex
 } LmmIndex;
 
 /*
- * Integer keys: nslots entries of 1 + q doubles each, the key's int64 bits
- * then its q conditional modes; an entry whose key is LMM_INDEX_EMPTY is
- * free, and a level with that very key is kept aside in empty_b.
+ * Integer keys, in one of two tables.  Dense keys (their span no more than
+ * a hash table would take) are addressed directly: span entries of q
+ * doubles, the modes of key base + i at entry i, NaN where no level has
+ * that key.  Other keys are hashed: nslots entries of 1 + q doubles each,
+ * the key's int64 bits then its q conditional modes; an entry whose key is
+ * LMM_INDEX_EMPTY is free, and a level with that very key is kept aside in
+ * empty_b.
  */
 typedef struct LmmIntIndex
 {
 	int64_t		nlevels;		/* levels indexed (those with canonical keys) */
 	int			q;
+	int			dense;			/* addressed by key - base, not hashed */
+	int64_t		base;			/* the smallest key, when dense */
+	uint64_t	span;			/* entries of the dense table */
 	int			shift;			/* 64 minus log2 of the slot count */
 	uint64_t	mask;			/* slot count minus one */
 	double	   *table;			/* 64-byte aligned, within table_mem */

@@ -750,9 +750,10 @@ test_model_tail(const Sleep *s, const char *dir)
 /*
  * The integer index and the scoring prefix: keys by value (the smallest
  * int64 among them), level texts no integer prints as left out, a repeated
- * key refused; a one-term model with statistics is scored from exactly its
- * head and level records, one without them from less, which the index
- * refuses (the caller then reads the whole value).
+ * key refused, close keys in a dense table with holes that miss; a
+ * one-term model with statistics is scored from exactly its head and level
+ * records, one without them from less, which the index refuses (the caller
+ * then reads the whole value).
  */
 static void
 test_int_index(void)
@@ -804,6 +805,37 @@ test_int_index(void)
 		  "int index: a repeated key is refused");
 	lmm_model_free(&head);
 	free(buf);
+
+	/* keys close together are addressed directly; holes and outsiders miss */
+	sm.lv[0] = "13";
+	sm.lv[1] = "10";
+	sm.lv[2] = "12";
+	buf = malloc(size = lmm_model_packed_size(m));
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack_head(buf, size, &head, &at) == NULL &&
+		  lmm_int_index_build(&ix, buf + at, size - at, head.nlevels, head.q) == NULL &&
+		  ix.dense && ix.base == 10 && ix.span == 4,
+		  "int index: keys 10, 12, 13 get a dense table");
+	check((b = lmm_int_index_find(&ix, 13)) != NULL && b[0] == sm.b[0] &&
+		  (b = lmm_int_index_find(&ix, 10)) != NULL && b[0] == sm.b[1] &&
+		  (b = lmm_int_index_find(&ix, 12)) != NULL && b[0] == sm.b[2] &&
+		  lmm_int_index_find(&ix, 11) == NULL && lmm_int_index_find(&ix, 9) == NULL &&
+		  lmm_int_index_find(&ix, 14) == NULL &&
+		  lmm_int_index_find(&ix, INT64_MIN) == NULL &&
+		  lmm_int_index_find(&ix, INT64_MAX) == NULL,
+		  "int index: dense keys found, holes and keys outside the span not");
+	lmm_int_index_free(&ix);
+	lmm_model_free(&head);
+	free(buf);
+	sm.lv[0] = "12";
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack_head(buf, size, &head, &at) == NULL &&
+		  lmm_int_index_build(&ix, buf + at, size - at, head.nlevels, head.q) != NULL,
+		  "int index: a repeated key is refused by the dense table too");
+	lmm_model_free(&head);
+	free(buf);
+	sm.lv[0] = "-9223372036854775808";
 
 	/* with Satterthwaite's ingredients and statistics, as lmm_fit writes it */
 	sm.lv[1] = "7";
