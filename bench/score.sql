@@ -1,5 +1,6 @@
 -- Scoring benchmark (issue 5): 500,000 rows scored with lmm_predict against
--- a model of 10,000 groups and one of 1,000,000 groups, next to the cost of
+-- a model of 10,000 groups and one of 1,000,000 groups (keys 0 .. n - 1, and
+-- again with keys spread over the bigint range), next to the cost of
 -- building and measuring the same arrays, SELECT sum(array_length(ARRAY[...], 1)).
 -- Run by bench/score.sh; prints one line per query with the median of 5 runs.
 \set QUIET 1
@@ -7,7 +8,7 @@
 SET client_min_messages = warning;
 SET max_parallel_workers_per_gather = 0;
 CREATE EXTENSION IF NOT EXISTS lmm;
-DROP TABLE IF EXISTS bench_fit, bench_score, bench_score_by_group, bench_models;
+DROP TABLE IF EXISTS bench_fit, bench_score, bench_score_by_group, bench_score_spread, bench_models;
 
 -- training rows: 10,000 groups x 10 rows and 1,000,000 groups x 3 rows
 CREATE TABLE bench_fit AS
@@ -20,6 +21,9 @@ CREATE TABLE bench_models (name text PRIMARY KEY, m lmm_model);
 INSERT INTO bench_models SELECT 'g10k', lmm_fit(y, ARRAY[x1, x2], g) FROM bench_fit WHERE size = 10000;
 \echo fit 1M groups (3,000,000 rows)
 INSERT INTO bench_models SELECT 'g1m', lmm_fit(y, ARRAY[x1, x2], g) FROM bench_fit WHERE size = 1000000;
+\echo fit 1M groups, keys spread over the bigint range (3,000,000 rows)
+INSERT INTO bench_models SELECT 'g1m_spread', lmm_fit(y, ARRAY[x1, x2], (g::bigint * 2654435761) % 4294967291)
+FROM bench_fit WHERE size = 1000000;
 \timing off
 -- rows to score: keys spread over the 1M groups (a tenth of them in the 10k model)
 CREATE TABLE bench_score AS
@@ -27,8 +31,12 @@ SELECT i AS id, ((i::bigint * 7919) % 1000000)::int AS g, sin(i * 0.11) AS x1, c
 FROM generate_series(1, 500000) i;
 -- the same rows stored in group order (as a table loaded group by group is)
 CREATE TABLE bench_score_by_group AS SELECT * FROM bench_score ORDER BY g;
+-- the same rows with the spread keys: too far apart to address directly
+CREATE TABLE bench_score_spread AS
+SELECT id, (g::bigint * 2654435761) % 4294967291 AS g, x1, x2 FROM bench_score;
 VACUUM ANALYZE bench_score;
 VACUUM ANALYZE bench_score_by_group;
+VACUUM ANALYZE bench_score_spread;
 VACUUM ANALYZE bench_models;
 SELECT name, pg_size_pretty(pg_column_size(m)::bigint) AS stored_size FROM bench_models ORDER BY name;
 
@@ -60,13 +68,17 @@ FROM (VALUES
 	 'SELECT sum(lmm_blup(m.m, s.g)) FROM bench_score s, bench_models m WHERE m.name = ''g1m'''),
 	(5, 'lmm_predict, 1M-group model, rows stored in group order',
 	 'SELECT sum(lmm_predict(m.m, ARRAY[s.x1, s.x2], s.g)) FROM bench_score_by_group s, bench_models m WHERE m.name = ''g1m'''),
-	(6, 'model load alone (one row), 1M-group model',
+	(6, 'lmm_predict, 1M-group model, keys spread over bigint (hashed)',
+	 'SELECT sum(lmm_predict(m.m, ARRAY[s.x1, s.x2], s.g)) FROM bench_score_spread s, bench_models m WHERE m.name = ''g1m_spread'''),
+	(7, 'model load alone (one row), 1M-group model',
 	 'SELECT lmm_blup(m, 5) FROM bench_models WHERE name = ''g1m'''),
-	(7, 'join lmm_ranef on level = key::text, 1M-group model',
+	(8, 'model load alone (one row), 1M-group model, spread keys',
+	 'SELECT lmm_blup(m, 5::bigint) FROM bench_models WHERE name = ''g1m_spread'''),
+	(9, 'join lmm_ranef on level = key::text, 1M-group model',
 	 'SELECT sum(r.estimate) FROM bench_score s JOIN lmm_ranef((SELECT m FROM bench_models WHERE name = ''g1m'')) r ON r.level = s.g::text')
 ) q(ord, label, sql) ORDER BY q.ord;
 
 SELECT label, round(ms::numeric, 1) AS median_ms,
 	round((ms / (SELECT ms FROM timings WHERE label LIKE 'baseline%'))::numeric, 2) AS x_baseline
 FROM timings;
-DROP TABLE bench_fit, bench_score, bench_score_by_group, bench_models;
+DROP TABLE bench_fit, bench_score, bench_score_by_group, bench_score_spread, bench_models;
