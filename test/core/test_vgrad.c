@@ -126,8 +126,9 @@ gradient_error(const LmmTermStats *st, int reml, int nt, const double *theta)
 /*
  * One shape of terms: the gradient at two thetas (in lme4's order: the
  * term with more levels, a, first), REML and ML; then the fit of all rows
- * against the fit of the rows reversed and of two merged parts, which must
- * agree to rounding level, and its gradient at the optimum near 0.
+ * (with Satterthwaite's ingredients) against the fit of the rows reversed
+ * and of two merged parts, which must agree to rounding level, and its
+ * gradient at the optimum near 0.
  */
 static void
 check_shape(int qa, int qb, const double at[2][7], const char *name)
@@ -163,7 +164,7 @@ check_shape(int qa, int qb, const double at[2][7], const char *name)
 		vg_stats(&a, qa, qb, 0, 250, 1);
 		vg_stats(&b, qa, qb, 250, VG_ROWS, 0);
 		lmm_terms_merge(&a, &b);
-		check(lmm_fit_terms(&st, reml, 0, &fit) == LMM_OK &&
+		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK &&
 			  lmm_fit_terms(&rev, reml, 0, &fr) == LMM_OK &&
 			  lmm_fit_terms(&a, reml, 0, &fm) == LMM_OK,
 			  "vgrad: vector terms fit");
@@ -185,6 +186,9 @@ check_shape(int qa, int qb, const double at[2][7], const char *name)
 		printf("%s %s: %stheta reordered/merged vs whole %.3g, criterion %.3g, |gradient| at the optimum %.3g (%d evaluations)\n",
 			   name, reml ? "REML" : "ML", singular ? "singular, " : "", far, fdiff,
 			   isfinite(f) ? worst : NAN, fit.n_eval);
+		/* Satterthwaite's ingredients: from the gradient, or numDeriv's where it is undefined */
+		check(fit.ninf == nt + 1 && isfinite(fit.vcov_varpar[0]) && isfinite(fit.jac[0]),
+			  "vgrad: Satterthwaite's ingredients of vector terms, singular or not");
 		if (singular == NULL)
 		{
 			check(far < 1e-11 && fdiff < 1e-13,
