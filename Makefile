@@ -9,7 +9,7 @@ MODULE_big = lmm
 CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_fit.o src/core/lmm_criterion.o src/core/lmm_gradient.o src/core/lmm_polish.o src/core/lmm_zscale.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_satt.o \
 	src/core/lmm_profile.o src/core/lmm_terms.o src/core/lmm_terms_io.o src/core/lmm_blocks.o \
-	src/core/lmm_blocked.o src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_blocked_pairs.o \
+	src/core/lmm_blocked.o src/core/lmm_blocked_grad.o src/core/lmm_blocked_vgrad.o src/core/lmm_blocked_hess.o src/core/lmm_blocked_pairs.o \
 	src/core/lmm_formula.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
 	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o $(CORE_OBJS)
@@ -35,8 +35,8 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
-test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 # Inference benchmark on the core (bench/inference.sh runs it).
 bench/inference: bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h

@@ -428,7 +428,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 
 	/* u_D and S^-1 from the leading m x m block of the factor, shared with the gradient */
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	if (lmm_blocked_inverse(bk, m, Sinv) && lmm_blocked_scalar(bk))
+	if (lmm_blocked_inverse(bk, m, Sinv))
 		lmm_blocked_share_inverse(w, Sinv);
 
 	/* the dense terms: b = T u, condvar = sigma^2 T S^-1_jj T' */

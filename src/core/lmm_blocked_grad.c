@@ -119,8 +119,9 @@ first_term_by_pairs(Work *w, double theta0, int64_t nS, const double *betac,
  * under REML, log|A| under ML) and of pwrss by each theta_k, at the theta
  * the criterion was last evaluated at, its value being f: the factor in M
  * is reused.  When gp is not NULL it also receives the sums the Hessian
- * builds on (GradParts).  Returns f, or HUGE_VAL (derivatives undefined)
- * on interrupt.
+ * builds on (GradParts; all terms scalar only).  Terms with q > 1 go to
+ * lmm_blocked_vgrad.c.  Returns f, or HUGE_VAL (derivatives undefined) on
+ * interrupt, NAN where a vector term's T is singular.
  */
 double
 lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
@@ -144,6 +145,8 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 
 	if (!isfinite(f))
 		return f;
+	if (!lmm_blocked_scalar(bk))
+		return gp == NULL ? lmm_blocked_vgradient_parts(w, f, dld, dpw) : HUGE_VAL;
 	if (bk->Sinv == NULL)
 	{
 		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
@@ -269,16 +272,15 @@ lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 static double
 criterion_grad_here(Work *w, const double *theta, double f, double *grad)
 {
-	double		dld[LMM_MAX_TERMS],
-				dpw[LMM_MAX_TERMS];
+	double	   *dld = lmm_alloc(sizeof(double) * 2 * w->ntheta);
+	double	   *dpw = dld + w->ntheta;
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
 	int			k;
 
 	f = lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
-	if (!isfinite(f))
-		return f;
-	for (k = 0; k < w->ntheta; k++)
+	for (k = 0; k < w->ntheta && isfinite(f); k++)
 		grad[k] = dld[k] + nu * dpw[k] / w->pwrss;
+	lmm_free(dld);
 	return f;
 }
 
@@ -548,8 +550,8 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 /*
  * The criterion, its gradient and, when hess is not NULL, its Hessian
  * (ntheta x ntheta; needs every theta nonzero) at theta (in lme4's term
- * order) from statistics whose terms are all scalar, for tests;
- * LMM_ERR_INCONSISTENT when a term is not scalar.
+ * order) from statistics, for tests; the Hessian needs every term scalar
+ * (LMM_ERR_INCONSISTENT otherwise).
  */
 static LmmStatus
 terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
@@ -561,7 +563,7 @@ terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
 	int			bad_term = -1;
 	LmmStatus	status = lmm_blocked_build(s, &g, bk, &bad_term);
 
-	if (status == LMM_OK && !lmm_blocked_scalar(bk))
+	if (status == LMM_OK && hess != NULL && !lmm_blocked_scalar(bk))
 		status = LMM_ERR_INCONSISTENT;
 	if (status == LMM_OK)
 	{

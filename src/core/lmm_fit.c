@@ -448,12 +448,16 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	}
 	/*
 	 * Newton polish on the analytic gradient: the optimum to rounding level.
-	 * Several terms have no analytic gradient here; BOBYQA goes on from its
-	 * optimum with tolerances at rounding level instead.
+	 * Several terms with a vector-valued one are polished the same way; where
+	 * that fails (a singular T_k leaves the gradient undefined), or in a
+	 * mapped parameterization (lmm_mapped_optimum polishes after mapping
+	 * back), BOBYQA goes on from its optimum with tolerances at rounding
+	 * level instead.  BFGS left scalar terms at rounding level already.
 	 */
 	if (status == LMM_OK && w->g->blk == NULL)
 		lmm_polish(w, lb, theta, fmin);
-	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk))
+	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk) &&
+			 (w->zmap != NULL || !lmm_polish(w, lb, theta, fmin)))
 	{
 		double		f = *fmin;
 

@@ -37,11 +37,13 @@ finite_vector(const double *v, int n)
 /*
  * Newton's method on the gradient from BOBYQA's theta, over the parameters
  * not held at their bound, with a forward-difference Hessian of the
- * analytic gradient.  The result replaces theta (and fmin) only when every
- * step stayed feasible and finite and the criterion is no worse; otherwise
- * theta is left as BOBYQA found it.
+ * analytic gradient (one term, lmm_gradient.c, or several,
+ * lmm_blocked_grad.c).  The result replaces theta (and fmin) only when
+ * every step stayed feasible and finite and the criterion is no worse;
+ * otherwise theta is left as BOBYQA found it.  Returns 1 when the polished
+ * theta was taken.
  */
-void
+int
 lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 {
 	int			nt = w->ntheta;
@@ -54,7 +56,8 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 	double		f,
 				last = 0.0;
 	int			nf = 0;
-	int			ok = 1;
+	int			ok = 1,
+				taken = 0;
 	int			a,
 				b,
 				it;
@@ -127,6 +130,7 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 		{
 			memcpy(theta, x, sizeof(double) * nt);
 			*fmin = f;
+			taken = 1;
 		}
 	}
 
@@ -137,6 +141,7 @@ done:
 	lmm_free(gp);
 	lmm_free(H);
 	lmm_free(step);
+	return taken;
 }
 
 /* The criterion and its gradient at theta, from statistics (for tests and callers). */

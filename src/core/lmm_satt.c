@@ -225,7 +225,8 @@ gradient_parts(Work *w, const double *theta, double *dld, double *dpw)
 
 /*
  * H and the Jacobian as above where the gradient is analytic (one term,
- * lmm_gradient.c, or several scalar terms, lmm_blocked_grad.c): central differences of the gradient in
+ * lmm_gradient.c, or several terms, lmm_blocked_grad.c and
+ * lmm_blocked_vgrad.c): central differences of the gradient in
  * each theta (step 1e-4 |theta|, or 1e-4 at 0), the sigma row exactly,
  *	 d2 dev / dtheta_a dsigma = -2 dpwrss_a / sigma^3,
  *	 d2 dev / dsigma^2 = 6 pwrss / sigma^4 - 2 nu / sigma^2,
@@ -374,7 +375,16 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 	else if (w->g->blk == NULL)
 		ok = hessian_jacobian_grad(w, theta, sigma, H, jac);
 	else
-		ok = hessian(w, x, H) && jacobian(w, x, jac);
+	{
+		/*
+		 * vector-valued terms: differences of the analytic gradient
+		 * (lmm_blocked_vgrad.c), or numDeriv's differences of the criterion
+		 * where that is undefined (a singular T) or too long for its arrays
+		 */
+		ok = w->ntheta < LMM_MAX_INF && hessian_jacobian_grad(w, theta, sigma, H, jac);
+		if (!ok && !w->interrupted)
+			ok = hessian(w, x, H) && jacobian(w, x, jac);
+	}
 
 	/* H = V diag(ev) V'; eigenvectors come back in the columns (row-major: V[a*n+k]) */
 	if (ok)

@@ -282,26 +282,35 @@ lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta, double *fmin,
  * The optimum of a several-term fit with the optimizer in standardized z for
  * the terms zm maps: lmm_optimize_theta on the mapped criterion (BOBYQA and
  * its continuation at rounding-level tolerances), its theta carried back to
- * z.  Same contract as lmm_optimize_theta.
+ * z, and a Newton polish there on the analytic gradient (which is of theta
+ * of z).  Same contract as lmm_optimize_theta.
  */
 LmmStatus
 lmm_mapped_optimum(Work *w, const ZMap *zm, double *theta, double *fmin,
 				   int *converged)
 {
-	double	   *theta_t = lmm_alloc(sizeof(double) * w->ntheta);
+	int			nt = w->ntheta;
+	double	   *theta_t = lmm_alloc(sizeof(double) * nt);
+	double	   *lb = lmm_alloc(sizeof(double) * nt);
 	LmmStatus	status;
+	int			k;
 
 	w->zmap = zm;
 	status = lmm_optimize_theta(w, theta_t, fmin, converged);
 	w->zmap = NULL;
-	lmm_zmap_apply(zm, w->ntheta, theta_t, theta);
+	lmm_zmap_apply(zm, nt, theta_t, theta);
 	if (status == LMM_OK)
 	{
+		for (k = 0; k < nt; k++)
+			lb[k] = lmm_theta_bounded(w->g, k) ? 0.0 : -HUGE_VAL;
 		w->n_eval++;
 		*fmin = lmm_criterion(w, theta);
+		if (isfinite(*fmin))
+			lmm_polish(w, lb, theta, fmin);
 		if (w->interrupted)
 			status = LMM_ERR_INTERRUPTED;
 	}
 	lmm_free(theta_t);
+	lmm_free(lb);
 	return status;
 }

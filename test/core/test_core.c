@@ -886,6 +886,7 @@ main(int argc, char **argv)
 	test_model_tail(&s, dir);
 	test_terms(dir);
 	test_terms_io(dir);
+	test_vgrad(dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

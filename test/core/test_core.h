@@ -9,5 +9,6 @@
 extern void check(int ok, const char *what);
 extern void test_terms(const char *dir);
 extern void test_terms_io(const char *dir);
+extern void test_vgrad(const char *dir);
 
 #endif							/* TEST_CORE_H */
