@@ -361,6 +361,18 @@ first_run(Work *w, const double *lb, double *theta, double *fmin)
 	return run_bobyqa(w, lb, theta, fmin, 1e-8);
 }
 
+/* Nonzero when some of the n entries of theta is 0. */
+static int
+has_zero(const double *theta, int n)
+{
+	int			k;
+
+	for (k = 0; k < n; k++)
+		if (theta[k] == 0.0)
+			return 1;
+	return 0;
+}
+
 /*
  * Minimize the criterion over theta as lme4's lmer does by default: BOBYQA
  * from T = I with xtol_abs = ftol_abs = 1e-8 (so that we follow lme4's path
@@ -452,9 +464,12 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	 * that fails (a singular T_k leaves the gradient undefined), or in a
 	 * mapped parameterization (lmm_mapped_optimum polishes after mapping
 	 * back), BOBYQA goes on from its optimum with tolerances at rounding
-	 * level instead.  BFGS left scalar terms at rounding level already.
+	 * level instead.  BFGS polished scalar terms with Newton steps on the
+	 * exact Hessian, which needs every theta nonzero; where one is 0 (on its
+	 * bound: a singular fit), the others are polished here.
 	 */
-	if (status == LMM_OK && w->g->blk == NULL)
+	if (status == LMM_OK && (w->g->blk == NULL ||
+							 (lmm_blocked_scalar(w->g->blk) && has_zero(theta, nt))))
 		lmm_polish(w, lb, theta, fmin);
 	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk) &&
 			 (w->zmap != NULL || !lmm_polish(w, lb, theta, fmin)))
