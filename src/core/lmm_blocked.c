@@ -397,6 +397,36 @@ lmm_blocked_share_inverse(Work *w, const double *SDinv)
 }
 
 /*
+ * The spherical conditional modes u_j of the first term's level whose rows
+ * lmm_blocked_level_rhs just left in bk->W (ncol columns: the dense rows',
+ * then X's, then the right-hand side), given the centred beta and the
+ * dense rows' modes uD, into r (q0 values): L_j' u_j = c_j - W_j [uD; beta].
+ * Shared by the modes and the gradient of vector-valued terms.
+ */
+void
+lmm_blocked_level_u(Work *w, const Blocks *bk, int ncol, const double *betac,
+					const double *uD, double *r)
+{
+	int			q0 = bk->q[0];
+	int			p = w->g->p;
+	int			nx = ncol - p - 1;
+	int			a,
+				c;
+
+	for (a = 0; a < q0; a++)
+	{
+		double		s = bk->W[a * ncol + ncol - 1];
+
+		for (c = 0; c < p; c++)
+			s -= bk->W[a * ncol + nx + c] * betac[c];
+		for (c = 0; c < nx; c++)
+			s -= bk->W[a * ncol + c] * uD[bk->widx[c]];
+		r[a] = s;
+	}
+	lmm_backward_solve(q0, 1, w->L, r);
+}
+
+/*
  * The conditional modes and covariances of every term at the theta last
  * evaluated (M factored), for the centred fixed effects betac:
  *	 u_D = L_DD'^-1 (cu_D - L_XD' betac),
@@ -487,17 +517,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 		lmm_level_factor(w, g->ZtZ + (size_t) j * q0 * q0,
 						 g->ZtX + (size_t) j * q0 * p, g->Zty + (size_t) j * q0);
 		ncol = lmm_blocked_level_rhs(w, bk, j);
-		for (a = 0; a < q0; a++)
-		{
-			double		s = bk->W[a * ncol + ncol - 1];
-
-			for (c = 0; c < p; c++)
-				s -= bk->W[a * ncol + nx + c] * betac[c];
-			for (c = 0; c < nx; c++)
-				s -= bk->W[a * ncol + c] * uD[bk->widx[c]];
-			r[a] = s;
-		}
-		lmm_backward_solve(q0, 1, w->L, r);
+		lmm_blocked_level_u(w, bk, ncol, betac, uD, r);
 		for (a = 0; a < q0; a++)
 		{
 			double		s = 0.0;

@@ -109,17 +109,7 @@ first_term(Work *w, int64_t nS, const double *betac, const double *Sinv,
 		nw = w->reml ? nx + p : nx;
 
 		/* u_j, and U += u_j u_j' */
-		for (a = 0; a < q0; a++)
-		{
-			double		s = bk->W[a * ncol + ncol - 1];
-
-			for (c = 0; c < p; c++)
-				s -= bk->W[a * ncol + nx + c] * betac[c];
-			for (c = 0; c < nx; c++)
-				s -= bk->W[a * ncol + c] * uD[bk->widx[c]];
-			r[a] = s;
-		}
-		lmm_backward_solve(q0, 1, w->L, r);
+		lmm_blocked_level_u(w, bk, ncol, betac, uD, r);
 		for (a = 0; a < q0; a++)
 			for (b = 0; b < q0; b++)
 				U[a * q0 + b] += r[a] * r[b];

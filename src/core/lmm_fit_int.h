@@ -179,6 +179,8 @@ extern double lmm_blocked_criterion(Work *w, const double *theta);
 extern void lmm_blocked_modes(Work *w, const double *betac, double sigma2,
 							  LmmFit *fit);
 extern int	lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j);
+extern void lmm_blocked_level_u(Work *w, const Blocks *bk, int ncol,
+								const double *betac, const double *uD, double *r);
 extern void lmm_blocked_dense_modes(const Blocks *bk, int p, const double *betac,
 									double *uD);
 extern int	lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv);
