@@ -284,10 +284,15 @@ criterion_grad_here(Work *w, const double *theta, double f, double *grad)
 	return f;
 }
 
-/* The profiled criterion at theta and its gradient (ntheta entries). */
+/*
+ * The profiled criterion at theta and its gradient (ntheta entries); where
+ * a vector term's T is singular, by lmm_blocked_singular_grad.
+ */
 double
 lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
 {
+	if (lmm_blocked_singular(w, theta))
+		return lmm_blocked_singular_grad(w, theta, grad);
 	return criterion_grad_here(w, theta, lmm_blocked_criterion(w, theta), grad);
 }
 

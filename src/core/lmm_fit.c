@@ -460,13 +460,15 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	}
 	/*
 	 * Newton polish on the analytic gradient: the optimum to rounding level.
-	 * Several terms with a vector-valued one are polished the same way; where
-	 * that fails (a singular T_k leaves the gradient undefined), or in a
-	 * mapped parameterization (lmm_mapped_optimum polishes after mapping
-	 * back), BOBYQA goes on from its optimum with tolerances at rounding
-	 * level instead.  BFGS polished scalar terms with Newton steps on the
-	 * exact Hessian, which needs every theta nonzero; where one is 0 (on its
-	 * bound: a singular fit), the others are polished here.
+	 * Several terms with a vector-valued one are polished the same way (a
+	 * singular T_k too, over the thetas off their bound); where that fails
+	 * (the optimum is on a bound BOBYQA did not reach), or in a mapped
+	 * parameterization (lmm_mapped_optimum polishes after mapping back),
+	 * BOBYQA goes on from its optimum with tolerances at rounding level
+	 * instead.  Near-bound thetas are then tried on their bound, polished
+	 * (lmm_polish_bound).  BFGS polished scalar terms with Newton steps on
+	 * the exact Hessian, which needs every theta nonzero; where one is 0 (on
+	 * its bound: a singular fit), the others are polished here.
 	 */
 	if (status == LMM_OK && (w->g->blk == NULL ||
 							 (lmm_blocked_scalar(w->g->blk) && has_zero(theta, nt))))
@@ -484,6 +486,9 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		}
 		*fmin = optimizer_criterion(w, theta);
 	}
+	if (status == LMM_OK && w->g->blk != NULL && !lmm_blocked_scalar(w->g->blk) &&
+		w->zmap == NULL)
+		lmm_polish_bound(w, lb, theta, fmin);
 	if (status == LMM_OK && w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
 	lmm_free(lb);

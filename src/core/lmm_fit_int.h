@@ -203,6 +203,9 @@ extern double lmm_blocked_gradient_parts(Work *w, const double *theta, double f,
 										 double *dld, double *dpw, GradParts *gp);
 extern double lmm_blocked_vgradient_parts(Work *w, double f, double *dld,
 										  double *dpw);
+extern int	lmm_blocked_singular(const Work *w, const double *theta);
+extern double lmm_blocked_singular_grad(Work *w, const double *theta,
+										double *grad);
 extern int	lmm_blocked_hessian(Work *w, const double *theta, double f,
 								double *dld, double *dpw, double *d2ld,
 								double *d2pw, double *dV);
@@ -225,6 +228,8 @@ extern LmmStatus lmm_mapped_optimum(Work *w, const ZMap *zm, double *theta,
 extern LmmStatus lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta,
 									double *fmin, int *converged);
 extern int	lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
+extern int	lmm_polish_bound(Work *w, const double *lb, double *theta,
+							 double *fmin);
 extern void lmm_solve_beta(const Work *w, double *betac);
 extern void lmm_beta_user(const Gram *g, const double *betac, double *beta);
 extern void lmm_vcov_user(const Work *w, double sigma2, double *vcov);

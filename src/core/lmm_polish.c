@@ -144,6 +144,49 @@ done:
 	return taken;
 }
 
+/*
+ * Where some bounded theta is near its bound (0 < theta < 1e-5, lme4's
+ * boundary.tol), the polish with those on the bound (lmm_polish), taken
+ * when its criterion is no worse than fmin's (ties at rounding level go to
+ * the bound, where the criterion is flat).  Why: BOBYQA and its
+ * continuation stop at such a theta or at 0 depending on the last bits of
+ * the statistics, and the boundary.tol check compares unpolished criteria;
+ * comparing with the polished optimum on the bound makes the choice the
+ * same for any order of the sums.  Returns 1 when theta was replaced.
+ */
+int
+lmm_polish_bound(Work *w, const double *lb, double *theta, double *fmin)
+{
+	int			nt = w->ntheta;
+	double	   *probe = lmm_alloc(sizeof(double) * nt);
+	double		fp;
+	int			near = 0,
+				taken = 0,
+				k;
+
+	memcpy(probe, theta, sizeof(double) * nt);
+	for (k = 0; k < nt; k++)
+		if (lb[k] == 0.0 && theta[k] > 0.0 && theta[k] < 1e-5)
+		{
+			probe[k] = 0.0;
+			near = 1;
+		}
+	if (near && !w->interrupted)
+	{
+		w->n_eval++;
+		fp = lmm_criterion(w, probe);
+		if (isfinite(fp) && lmm_polish(w, lb, probe, &fp) &&
+			fp <= *fmin + 1e-14 * fabs(*fmin))
+		{
+			memcpy(theta, probe, sizeof(double) * nt);
+			*fmin = fp;
+			taken = 1;
+		}
+	}
+	lmm_free(probe);
+	return taken;
+}
+
 /* The criterion and its gradient at theta, from statistics (for tests and callers). */
 LmmStatus
 lmm_criterion_gradient(const LmmStats *s, int reml, const double *theta,

@@ -306,7 +306,10 @@ lmm_mapped_optimum(Work *w, const ZMap *zm, double *theta, double *fmin,
 		w->n_eval++;
 		*fmin = lmm_criterion(w, theta);
 		if (isfinite(*fmin))
+		{
 			lmm_polish(w, lb, theta, fmin);
+			lmm_polish_bound(w, lb, theta, fmin);
+		}
 		if (w->interrupted)
 			status = LMM_ERR_INTERRUPTED;
 	}

@@ -40,16 +40,19 @@ CREATE FUNCTION pg_temp.maxrel(a lmm_model, b lmm_model, kind text) RETURNS floa
 -- Penicillin-like crossed data: 240 plates, each with an intercept and a
 -- slope on x, crossed with 13 samples; rows of every plate and sample on
 -- every page, so each worker sees part of every level and of most pairs.
--- Every 1000th row has a NULL x (dropped and counted).
+-- Every 1000th row has a NULL x (dropped and counted).  flat is diameter
+-- without the plates' slopes: (x | plate) fits it with a slope variance of
+-- 0, a singular fit.
 SELECT setseed(0.3);
 CREATE TABLE terms_par AS
-SELECT i AS id, 'p' || (i % 240) AS plate, 's' || (i % 37 / 3) AS sample,
-	CASE WHEN i % 1000 = 0 THEN NULL ELSE x END AS x,
-	20 + 0.5 * x + pe.u + se.u + pe.v * x + random() AS diameter
-FROM (SELECT i, random() * 3 AS x FROM generate_series(1, 30000) i) r
-JOIN (SELECT j, 2 * random() AS u, 0.3 * random() AS v FROM generate_series(0, 239) j) pe
-	ON pe.j = i % 240
-JOIN (SELECT j, 3 * random() AS u FROM generate_series(0, 12) j) se ON se.j = i % 37 / 3;
+SELECT id, plate, sample, x, diameter, diameter - v * x AS flat FROM (
+	SELECT i AS id, 'p' || (i % 240) AS plate, 's' || (i % 37 / 3) AS sample,
+		CASE WHEN i % 1000 = 0 THEN NULL ELSE x END AS x, pe.v,
+		20 + 0.5 * x + pe.u + se.u + pe.v * x + random() AS diameter
+	FROM (SELECT i, random() * 3 AS x FROM generate_series(1, 30000) i) r
+	JOIN (SELECT j, 2 * random() AS u, 0.3 * random() AS v FROM generate_series(0, 239) j) pe
+		ON pe.j = i % 240
+	JOIN (SELECT j, 3 * random() AS u FROM generate_series(0, 12) j) se ON se.j = i % 37 / 3) d;
 ANALYZE terms_par;
 
 CREATE TABLE specs (name text PRIMARY KEY, spec text);
@@ -80,13 +83,16 @@ SELECT pg_temp.plan($$CREATE TABLE tfit2 AS SELECT 'slope reml'::text AS form, '
 SELECT pg_temp.plan($$CREATE TABLE tfit3 AS SELECT 'slope ml'::text AS form, 'parallel'::text AS how,
 	lmm_fit_terms(diameter, ARRAY[1, x], ARRAY[plate, sample], ARRAY[1, x, 1],
 		(SELECT spec FROM specs WHERE name = 'slope'), 'method=ml') AS m FROM terms_par$$);
+SELECT pg_temp.plan($$CREATE TABLE tfit5 AS SELECT 'slope singular reml'::text AS form, 'parallel'::text AS how,
+	lmm_fit_terms(flat, ARRAY[1, x], ARRAY[plate, sample], ARRAY[1, x, 1],
+		(SELECT spec FROM specs WHERE name = 'slope')) AS m FROM terms_par$$);
 -- lmm() runs the same aggregate through SPI, in parallel too (no worker
 -- count to show here: auto_explain's log_nested_statements shows 2)
 CREATE TABLE tfit4 AS SELECT 'slope reml'::text AS form, 'lmm parallel'::text AS how,
 	lmm('diameter ~ x + (x | plate) + (1 | sample)', 'terms_par') AS m;
 CREATE TABLE tfits AS
 SELECT * FROM tfit1 UNION ALL SELECT * FROM tfit2 UNION ALL SELECT * FROM tfit3
-UNION ALL SELECT * FROM tfit4;
+UNION ALL SELECT * FROM tfit4 UNION ALL SELECT * FROM tfit5;
 
 SET max_parallel_workers_per_gather = 0;
 SELECT pg_temp.plan($$SELECT lmm_fit_terms(diameter, ARRAY[1, x], ARRAY[plate, sample], ARRAY[1, 1],
@@ -100,6 +106,9 @@ SELECT 'slope reml', 'serial', lmm_fit_terms(diameter, ARRAY[1, x], ARRAY[plate,
 INSERT INTO tfits
 SELECT 'slope ml', 'serial', lmm_fit_terms(diameter, ARRAY[1, x], ARRAY[plate, sample], ARRAY[1, x, 1],
 	(SELECT spec FROM specs WHERE name = 'slope'), 'method=ml') FROM terms_par;
+INSERT INTO tfits
+SELECT 'slope singular reml', 'serial', lmm_fit_terms(flat, ARRAY[1, x], ARRAY[plate, sample], ARRAY[1, x, 1],
+	(SELECT spec FROM specs WHERE name = 'slope')) FROM terms_par;
 -- the serial fit of the same rows in another order, for scale
 INSERT INTO tfits
 SELECT 'slope reml', 'serial shuffled', lmm_fit_terms(diameter, ARRAY[1, x], ARRAY[plate, sample], ARRAY[1, x, 1],
@@ -128,7 +137,7 @@ SELECT p.form, p.how,
 	pg_temp.maxrel(p.m, s.m, 'ranef') < 3e-9 AS ranef,
 	pg_temp.maxrel(p.m, s.m, 'condsd') < 1e-11 AS condsd,
 	(lmm_summary(p.m)).n_obs AS n_obs, p.m::text::jsonb -> 'n_dropped' AS n_dropped,
-	(lmm_summary(p.m)).method
+	(lmm_summary(p.m)).method, (lmm_summary(p.m)).singular AS singular
 FROM tfits p JOIN tfits s ON s.form = p.form AND s.how = 'serial'
 WHERE p.how <> 'serial' ORDER BY 1, 2;
 
@@ -180,4 +189,4 @@ SELECT lmm_fit_terms(diameter, ARRAY[1], ARRAY[plate, sample], ARRAY[1, 1], spec
 SET enable_partitionwise_aggregate = off;
 SELECT lmm_fit_terms(diameter, ARRAY[1], ARRAY[plate, sample], ARRAY[1, 1],
 	(SELECT spec FROM specs WHERE name = 'penicillin'), options) FROM pen_parts;
-DROP TABLE terms_par, specs, tfit1, tfit2, tfit3, tfit4, tfits, pen_par, pen_parts;
+DROP TABLE terms_par, specs, tfit1, tfit2, tfit3, tfit4, tfit5, tfits, pen_par, pen_parts;
