@@ -57,14 +57,16 @@ else
 	runuser -u postgres -- pg_virtualenv -s psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/bench.sql" >/dev/null
 fi
 
-Rscript -e '
+cat > "$work/fit.R" <<'R'
 suppressMessages(library(lme4))
 for (l in c("random", "banded")) {
 	d <- read.csv(file.path(commandArgs(TRUE)[1], paste0(l, ".csv")))
 	d$a <- factor(d$a); d$b <- factor(d$b)
 	t <- system.time(m <- suppressWarnings(lmer(y ~ x + (1 | a) + (1 | b), d)))[["elapsed"]]
 	cat(sprintf("%s %.1f %.10f\n", l, t, m@devcomp$cmp[["REML"]]))
-}' "$work" > "$work/lme4.txt"
+}
+R
+Rscript "$work/fit.R" "$work" > "$work/lme4.txt"
 
 printf '%-8s %12s %12s %22s %22s\n' layout "lme4 s" "lmm s" "lme4 REML criterion" "lmm REML criterion"
 join <(sort "$work/lme4.txt") <(sort "$work/lmm.txt") |
