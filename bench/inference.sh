@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s bench/inference
+# one BLAS thread, as in the server (lmm.blas_threads)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 exec bench/inference

@@ -10,10 +10,9 @@
 # DESTDIR.  A benchmark, not a test: nothing fails on a timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# R's OpenBLAS uses every core unless told otherwise, so lmm gets as many
-# BLAS threads (lmm.blas_threads) by default; BLAS_THREADS=1 compares one
-# thread of ours against R's default.
-blas_threads=${BLAS_THREADS:-$(nproc)}
+# lmm runs on one BLAS thread (lmm.blas_threads, the server's default) and
+# R's OpenBLAS on every core, its default; BLAS_THREADS=N gives lmm N.
+blas_threads=${BLAS_THREADS:-1}
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT

@@ -10,4 +10,4 @@ fi
 bash scripts/deps.sh
 make -s
 make -s install
-exec pg_virtualenv -v 15 psql -X -f bench/score.sql
+exec pg_virtualenv -t -v 15 psql -X -f bench/score.sql

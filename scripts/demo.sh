@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 make -s
 make -s install
-pg_virtualenv -v 15 psql -X -q -v ON_ERROR_STOP=1 -f scripts/demo.sql
+pg_virtualenv -t -v 15 psql -X -q -v ON_ERROR_STOP=1 -f scripts/demo.sql
