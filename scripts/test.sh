@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build, install, run the
-# core unit tests, replay the fuzzers' corpus and fuzz from a fixed seed
-# (test/fuzz), then pg_regress and pgTAP in a throwaway cluster (with two
-# more throwaway servers as shards for the sharded test).
+# The whole test suite: install what is missing, build, install into a
+# scratch directory, run the core unit tests, replay the fuzzers' corpus and
+# fuzz from a fixed seed (test/fuzz), then pg_regress and pgTAP in a
+# throwaway cluster that loads lmm from that directory (with two more
+# throwaway servers as shards for the sharded test).  Nothing is installed
+# into the system's PostgreSQL, so runs from two checkouts never collide.
 # Ends with one line "N passed, M failed"; exits non-zero on any failure.
 # The result depends only on the commit, not on how busy the machine is:
 # one BLAS thread in every process, fuzzing by run count from a fixed seed,
@@ -15,7 +17,12 @@ export OPENBLAS_NUM_THREADS=1
 started=$(date +%s)
 bash scripts/deps.sh || exit 1
 make -s || exit 1
-make -s install || exit 1
+# Debian's PostgreSQL looks for extensions under extension_destdir first.
+LMM_DESTDIR=$(mktemp -d /tmp/lmm-install.XXXXXX)
+chmod 755 "$LMM_DESTDIR"
+trap 'rm -rf "$LMM_DESTDIR"' EXIT
+make -s install DESTDIR="$LMM_DESTDIR" >/dev/null || exit 1
+export LMM_SERVER_OPTIONS="-c extension_destdir=$LMM_DESTDIR -c dynamic_library_path=$LMM_DESTDIR$(pg_config --pkglibdir):$(pg_config --pkglibdir)"
 
 log=$(mktemp -d)
 status=0
@@ -30,7 +37,9 @@ bash test/fuzz/run.sh fixed | tee "$log/fuzz" || status=1
 echo "== pg_regress and pgTAP in a throwaway cluster"
 echo "   (pg_cron preloaded; two more servers as shards for the sharded test)"
 # -t: a temporary cluster directory even as root, so that runs never collide
-pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron bash -c '
+pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
+	-o "extension_destdir=$LMM_DESTDIR" \
+	-o "dynamic_library_path=$LMM_DESTDIR$(pg_config --pkglibdir):$(pg_config --pkglibdir)" bash -c '
 	make -s installcheck; r=$?
 	[ $r -ne 0 ] && cat regression.diffs 2>/dev/null | head -200
 	psql -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null

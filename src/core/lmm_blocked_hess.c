@@ -124,8 +124,9 @@ trace_products(const Blocks *bk, const GradParts *gp, int64_t nS, double *Sinv,
 			for (l = l0; l < l0 + TILE && l < nS; l++)
 				for (i = i0 > l + 1 ? i0 : l + 1; i < i0 + TILE && i < nS; i++)
 					Sinv[l + i * nS] = Sinv[i + l * nS];
-	cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int) nS, (int) nS, 1.0,
-				Sinv, (int) nS, gp->G, (int) nS, 0.0, Y, (int) nS);
+	if (nS > 0)					/* the BLAS refuses leading dimensions of 0 */
+		cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int) nS, (int) nS, 1.0,
+					Sinv, (int) nS, gp->G, (int) nS, 0.0, Y, (int) nS);
 
 	/* tr(Y Y) = sum Y_il Y_li, in tiles so that both stay in cache */
 	F[0] = gp->inv4 + 2.0 * gp->s4;
