@@ -131,54 +131,16 @@ var_label(const LmmFVar *v)
 }
 
 /*
- * R's rule for coding factor v of term t: by contrasts (every level but
- * the first) when the term without v is also in the part (the empty term
- * being the intercept), else by an indicator of every level.
- */
-static bool
-use_contrasts(const LmmFTerm *t, int v, bool intercept, const LmmFTerm *terms, int nterms)
-{
-	int			u,
-				i,
-				j;
-
-	if (t->nvars == 1)
-		return intercept;
-	for (u = 0; u < nterms; u++)
-	{
-		const LmmFTerm *o = &terms[u];
-		bool		same = (o->nvars == t->nvars - 1);
-
-		for (i = 0; same && i < t->nvars; i++)
-		{
-			if (i == v)
-				continue;
-			for (j = 0; j < o->nvars; j++)
-				if (strcmp(o->var[j].name, t->var[i].name) == 0 &&
-					o->var[j].factor == t->var[i].factor)
-					break;
-			if (j == o->nvars)
-				same = false;
-		}
-		if (same)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Append the design columns of term ti of a part to cols: numeric
- * variables multiply, a categorical one multiplies by its indicators of
- * every level but the first, or of every level (use_contrasts).
+ * Append the design columns of term t to cols as R's model.matrix makes
+ * them: numeric variables multiply; a categorical one multiplies by its
+ * indicators of every level but the first, or of every level when it is
+ * full or is variable full_var; earlier variables vary fastest.
  */
 static void
-term_columns(Resolver *rs, const LmmFTerm *terms, int nterms, int ti, bool intercept,
-			 DesignCol *cols, int *n, int max)
+term_columns(Resolver *rs, const LmmFTerm *t, int full_var, DesignCol *cols, int *n, int max)
 {
-	const LmmFTerm *t = &terms[ti];
 	int			first = *n;
 	int			v;
-	bool		full;
 
 	if (*n >= max)
 		goto too_many;
@@ -208,10 +170,9 @@ term_columns(Resolver *rs, const LmmFTerm *terms, int nterms, int ti, bool inter
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("categorical column \"%s\" has fewer than two levels", c->var->name),
 					 errdetail("A factor with one level is constant; remove it from the formula.")));
-		/* each existing column times each indicator */
-		full = !use_contrasts(t, v, intercept, terms, nterms);
-		for (i = first; i < last; i++)
-			for (l = full ? 0 : 1; l < c->nlevels; l++)
+		/* each indicator times each existing column */
+		for (l = (t->var[v].full || v == full_var) ? 0 : 1; l < c->nlevels; l++)
+			for (i = first; i < last; i++)
 			{
 				DesignCol  *d;
 
@@ -261,13 +222,20 @@ append_columns(StringInfo sql, StringInfo spec, DesignCol *cols, int n, bool mor
 	appendStringInfoChar(spec, ']');
 }
 
-/* The design columns of a fixed part or of a random term's left side. */
+/*
+ * The design columns of a fixed part or of a random term's left side.
+ * Without an intercept, the first categorical variable of the first term
+ * that has one is coded by every level, as R's model.matrix does.
+ */
 static int
 part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
 			 DesignCol *cols, int max)
 {
 	int			n = 0,
-				t;
+				t,
+				v,
+				full_term = -1,
+				full_var = -1;
 
 	if (intercept)
 	{
@@ -277,8 +245,17 @@ part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
 		appendStringInfoString(&cols[0].name, "(Intercept)");
 		n = 1;
 	}
+	else
+		for (t = 0; t < nterms && full_term < 0; t++)
+			for (v = 0; v < terms[t].nvars; v++)
+				if (resolve(rs, &terms[t].var[v], false)->categorical)
+				{
+					full_term = t;
+					full_var = v;
+					break;
+				}
 	for (t = 0; t < nterms; t++)
-		term_columns(rs, terms, nterms, t, intercept, cols, &n, max);
+		term_columns(rs, &terms[t], t == full_term ? full_var : -1, cols, &n, max);
 	return n;
 }
 

@@ -4,14 +4,21 @@
  *	  knowledge of tables or types (the PostgreSQL glue resolves the names).
  *
  *	 formula := name '~' terms
- *	 terms	 := term (('+' | '-') term)*		'- 1', '+ 0', '0 +' drop the intercept
+ *	 terms	 := '-'? term (('+' | '-') term)*	'- 1', '+ 0', '0 +' drop the intercept
  *	 term	 := '0' | '1' | '(' terms ('|' | '||') groups ')' | product
  *	 product := inter ('*' inter)*				a*b is a + b + a:b
- *	 inter	 := var (':' var)*
+ *	 inter	 := power (':' power)*				(a + b):c is a:c + b:c
+ *	 power	 := atom ('^' digits)?				(a + b)^2 is a + b + a:b
+ *	 atom	 := var | '(' terms ')'				no 0, 1 or random term inside
  *	 var	 := name | 'factor' '(' name ')'
  *	 groups  := group ('/' group)*				a/b is a + b:a (lme4's order)
  *	 group	 := name (':' name)*
  *	 name	 := [A-Za-z_.][A-Za-z0-9_.]* | '`' anything but '`' '`'
+ *
+ * The terms of a part (the fixed part, a random term's left side) are R's
+ * terms(): repeats dropped, sorted by degree (main effects, then two-way
+ * interactions, ...) in formula order within a degree, each with its
+ * variables in the order they first appear in the part.
  */
 #ifndef LMM_FORMULA_H
 #define LMM_FORMULA_H
@@ -28,9 +35,16 @@ typedef struct LmmFVar
 	char		name[LMM_FORMULA_MAX_NAME + 1];
 	int			factor;			/* written factor(name) */
 	int			pos;			/* 1-based position in the formula */
+	int			full;			/* in a term: coded by every level, not contrasts */
 } LmmFVar;
 
-/* An interaction of variables (one variable for a main effect). */
+/*
+ * An interaction of variables (one variable for a main effect).  A variable
+ * is full where R's terms() codes it by an indicator of every level: the
+ * term without it is neither empty nor within an earlier term of the part.
+ * (Without an intercept, model.matrix also codes the first factor of the
+ * first term that has one so; the glue, which knows the types, does that.)
+ */
 typedef struct LmmFTerm
 {
 	int			nvars;

@@ -887,6 +887,7 @@ main(int argc, char **argv)
 	test_terms(dir);
 	test_terms_io(dir);
 	test_vgrad(dir);
+	test_formula(dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

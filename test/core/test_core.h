@@ -8,6 +8,7 @@
 
 extern void check(int ok, const char *what);
 extern void test_terms(const char *dir);
+extern void test_formula(const char *dir);
 extern void test_terms_io(const char *dir);
 extern void test_vgrad(const char *dir);
 

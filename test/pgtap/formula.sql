@@ -4,6 +4,9 @@
 -- with lme4 run to convergence ("tight") to 1e-6 relative; our criterion must
 -- be no worse than lme4's with its default settings.  Satterthwaite df are
 -- compared with lmerTest's (make_formula_df_refs.R, formula_df.ref.csv).
+-- The design columns come in R's order, names and values: terms by degree,
+-- the first factor of an interaction varying fastest, R's choice of
+-- contrasts or every level (make_formula_order_refs.R, formula_order.ref.csv).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
@@ -39,7 +42,7 @@ FROM (VALUES ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penici
 CREATE FUNCTION pg_temp.rel(a float8, b float8) RETURNS float8
 	LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) / greatest(abs(b), 1e-300) $$;
 
-SELECT plan(21);
+SELECT plan(25);
 
 SELECT is((SELECT count(*) FROM ffits WHERE m IS NOT NULL), 10::bigint, 'ten formula fits');
 
@@ -167,5 +170,44 @@ SELECT is((SELECT lmm_fit_terms(diameter, ARRAY[1], ARRAY[plate, sample], ARRAY[
 		   FROM penicillin),
 		  (SELECT m::text FROM ffits WHERE fit = 'penicillin' AND method = 'REML'),
 		  'lmm_fit_terms with the spec lmm() builds gives the same model');
+
+-- the order of the design columns: model.matrix's for fixed effects, lme4's
+-- for the columns of every random term, on 23 formulas of assay.csv
+CREATE TEMP TABLE assay (y float8, x float8, z float8, k int, sample text, dilut text,
+	trt text, flag boolean, g text);
+\copy assay FROM 'test/data/assay.csv' CSV HEADER
+CREATE TEMP TABLE oref (fit text, formula text, kind text, ord int, grp text, name text, value float8);
+\copy oref FROM 'test/data/formula_order.ref.csv' CSV HEADER
+CREATE TEMP TABLE ofits AS
+SELECT fit, lmm(formula, 'assay') AS m FROM (SELECT DISTINCT fit, formula FROM oref) f;
+CREATE TEMP TABLE ocols AS
+SELECT fit, 'x' AS kind, ord::int, NULL::text AS grp, term AS name, estimate AS value
+FROM ofits, lmm_fixef(m) WITH ORDINALITY f(term, estimate, s, t, df, p, lo, hi, ord)
+UNION ALL
+SELECT fit, 'z', row_number() OVER (PARTITION BY fit ORDER BY ord)::int, grp, term1, NULL
+FROM ofits, lmm_varcorr(m) WITH ORDINALITY v(grp, term1, term2, va, sd, co, ord)
+WHERE term2 IS NULL AND grp <> 'Residual';
+
+SELECT is((SELECT count(*) FROM ofits WHERE m IS NOT NULL), 23::bigint, '23 fits of formulas on assay.csv');
+SELECT is((SELECT string_agg(DISTINCT fit, ', ') FROM (
+			 (SELECT fit, ord, name FROM oref WHERE kind = 'x'
+			  EXCEPT SELECT fit, ord, name FROM ocols WHERE kind = 'x')
+			 UNION
+			 (SELECT fit, ord, name FROM ocols WHERE kind = 'x'
+			  EXCEPT SELECT fit, ord, name FROM oref WHERE kind = 'x')) d), NULL,
+		  'fixed-effect columns in model.matrix''s order with its names: main effects first, first factor fastest, R''s contrasts');
+SELECT is((SELECT string_agg(DISTINCT fit, ', ') FROM (
+			 (SELECT fit, ord, grp, name FROM oref WHERE kind = 'z'
+			  EXCEPT SELECT fit, ord, grp, name FROM ocols WHERE kind = 'z')
+			 UNION
+			 (SELECT fit, ord, grp, name FROM ocols WHERE kind = 'z'
+			  EXCEPT SELECT fit, ord, grp, name FROM oref WHERE kind = 'z')) d), NULL,
+		  'random terms'' columns in lme4''s order with its names, (trt * x | g), (x:trt | g) and (x + trt || g) among them');
+SELECT cmp_ok(greatest((SELECT max(pg_temp.rel(o.value, r.value)) FROM oref r
+						JOIN ocols o ON o.fit = r.fit AND o.kind = 'x' AND o.ord = r.ord AND o.name = r.name
+						WHERE r.kind = 'beta'),
+					   (SELECT max(pg_temp.rel((lmm_summary(f.m)).criterion, r.value)) FROM oref r
+						JOIN ofits f USING (fit) WHERE r.kind = 'criterion')), '<', 1e-6::float8,
+			  'fixed effects column by column and REML criteria agree with lme4 to 1e-6');
 
 SELECT * FROM finish();

@@ -11,6 +11,9 @@ CREATE TABLE cake (replicate int, recipe text, temperature text, angle float8, t
 \copy cake FROM 'test/data/cake.csv' CSV HEADER
 CREATE TABLE ratings (y float8, x float8, a text, b text);
 \copy ratings FROM 'test/data/ratings.csv' CSV HEADER
+CREATE TABLE assay (y float8, x float8, z float8, k int, sample text, dilut text,
+	trt text, flag boolean, g text);
+\copy assay FROM 'test/data/assay.csv' CSV HEADER
 
 -- crossed: plate and sample
 SELECT grp, term1, round(std_dev::numeric, 5) AS sd
@@ -41,6 +44,19 @@ SELECT term FROM lmm_fixef(lmm('angle ~ temp * factor(replicate) + (1 | recipe)'
 SELECT term FROM lmm_fixef(lmm('angle ~ 0 + recipe + temp + (1 | replicate)', 'cake'));
 SELECT term FROM lmm_fixef(lmm('angle ~ recipe:temp - 1 + (1 | replicate)', 'cake'));
 SELECT term FROM lmm_fixef(lmm('angle ~ temp + recipe:temp + (1 | replicate)', 'cake'));
+
+-- the columns in R's model.matrix order (names and values; test/pgtap/formula.sql
+-- checks them against R): main effects first, then interactions by degree, the
+-- first factor varying fastest; a factor whose margin is missing gets every level
+SELECT f, string_agg(term, ' ' ORDER BY ord) AS columns
+FROM (VALUES ('y ~ x * trt + z + sample + (1 | g)'), ('y ~ sample * dilut + (1 | g)'),
+			 ('y ~ dilut:sample + sample + (1 | g)'), ('y ~ 0 + sample + dilut + (1 | g)'),
+			 ('y ~ (trt + sample):x + (1 | g)'), ('y ~ (x + z + sample)^2 + (1 | g)')) v(f),
+	 lmm_fixef(lmm(f, 'assay')) WITH ORDINALITY x(term, e, s, t, df, p, lo, hi, ord)
+GROUP BY f ORDER BY f;
+-- and a random term's columns likewise
+SELECT grp, term1 FROM lmm_varcorr(lmm('y ~ x * trt + (trt * x | g)', 'assay'))
+WHERE term2 IS NULL;
 
 -- rows with NULLs in a used column are dropped and counted
 CREATE TABLE pen_nulls AS SELECT * FROM penicillin;
