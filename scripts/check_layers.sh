@@ -11,9 +11,12 @@ cd "$(dirname "$0")/.."
 objdir=${1:-src/core}
 layers=src/core/LAYERS
 
+# The objects of the core's sources (a stale object of a removed file is no module).
 nm_all() {
-	local o
-	for o in "$objdir"/*.o; do
+	local c o
+	for c in src/core/*.c; do
+		o="$objdir/$(basename "$c" .c).o"
+		[ -f "$o" ] || { echo "layers: $o is missing: build first" >&2; exit 2; }
 		nm "$o" | awk -v m="$(basename "$o" .o)" '
 			NF == 3 && $2 ~ /^[TDBR]$/ { print "def", m, $3 }
 			NF == 2 && $1 == "U" { print "use", m, $2 }'

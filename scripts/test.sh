@@ -27,6 +27,9 @@ export LMM_SERVER_OPTIONS="-c extension_destdir=$LMM_DESTDIR -c dynamic_library_
 log=$(mktemp -d)
 status=0
 
+echo "== the core's layers (src/core/LAYERS): no call to a module on its own layer or above"
+bash scripts/check_layers.sh | tee "$log/layers" || status=1
+
 echo "== core unit tests"
 make -s test/core/test_core || exit 1
 test/core/test_core test/data | tee "$log/core" || status=1
@@ -59,15 +62,18 @@ tap_fail=$(grep -cE '^not ok ' "$log/pgtap")
 fuzz_pass=$(grep -cE '^fuzz_[a-z]+: ok' "$log/fuzz")
 fuzz_fail=$(grep -cE '^fuzz_[a-z]+: CRASH' "$log/fuzz")
 [ "$fuzz_pass" -eq 0 ] && fuzz_fail=$(( fuzz_fail + 1 ))
-passed=$(( ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass ))
-failed=$(( ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail ))
+layers_pass=$(grep -c '^layers: ok' "$log/layers")
+layers_fail=$(grep '^layers: ' "$log/layers" | grep -vc '^layers: ok')
+[ $(( layers_pass + layers_fail )) -eq 0 ] && layers_fail=1
+passed=$(( layers_pass + ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass ))
+failed=$(( layers_fail + ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail ))
 # a suite that failed without a failing test (a crash, a TAP parse error) counts once
 if [ "$cluster_rc" -ne 0 ] && [ $(( reg_fail + tap_fail )) -eq 0 ]; then
 	echo "the pg_regress/pgTAP run failed outside any single test"
 	failed=$(( failed + 1 ))
 fi
 [ $failed -ne 0 ] && status=1
-echo "core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail))"
+echo "layers $layers_pass/$((layers_pass + layers_fail)), core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail))"
 echo "took $(( $(date +%s) - started )) s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "$passed passed, $failed failed"
 rm -rf "$log"

@@ -8,7 +8,7 @@
  * exactly depends on the last bits of the statistics, so a parallel fit
  * (the same rows summed in another order) would differ from the serial
  * one in the sixth digit of its variance components.  The gradient lets a
- * Newton polish (lmm_polish.c) find the optimum to rounding level.
+ * Newton polish (lmm_optimize.c) find the optimum to rounding level.
  *
  * As in lmm_blocked_grad.c, K = Lambda~'C Lambda~ + J is the whole
  * penalized system (REML; ML takes A, its Z block), and Lambda = T_k on
@@ -29,18 +29,8 @@
  * cross (and, under REML, X) columns (lmm_blocked_level_rhs).
  *
  * Where some T_k is singular (a diagonal of theta at its bound 0) these
- * identities do not hold (lmm_blocked_vgradient_parts returns NAN), but the
- * criterion is smooth there and even in each column of T_k: flipping the
- * sign of column c leaves Lambda Lambda' unchanged.  So
- * lmm_blocked_singular_grad evaluates the gradient with each zero diagonal
- * at +delta and at -delta (T_k invertible both times) and averages: the
- * O(delta) terms cancel, leaving O(delta^2), which Richardson's
- * extrapolation with 2 delta removes too (four gradients in all).  delta
- * = 1e-4 of the term's largest theta keeps the 1/delta entries of T_k^-1
- * harmless: against five-point differences of the criterion (test_vgrad.c)
- * the plain average is off by ~1e-5 at delta = 1e-4 and ~1e-6 at 1e-5 (where
- * rounding takes over), the extrapolated one by ~1e-8, the differences'
- * own error.
+ * identities do not hold (lmm_blocked_vgradient_parts returns NAN); the
+ * gradient there is lmm_blocked_singular_grad's (lmm_deriv.c).
  */
 #include <math.h>
 #include <string.h>
@@ -48,9 +38,6 @@
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
-
-/* The zero diagonals' offset in lmm_blocked_singular_grad, relative to the term's scale. */
-#define SINGULAR_DELTA 1e-4
 
 /*
  * T^-1 (q x q, lower, row-major) of one term's T; 0 when a diagonal is 0
@@ -281,91 +268,5 @@ lmm_blocked_vgradient_parts(Work *w, double f, double *dld, double *dpw)
 		lmm_free(D[t]);
 		lmm_free(U[t]);
 	}
-	return f;
-}
-
-/*
- * Nonzero when some diagonal of theta is 0 (on its bound) in a fit with a
- * vector-valued term, where lmm_blocked_vgradient_parts is undefined.
- */
-int
-lmm_blocked_singular(const Work *w, const double *theta)
-{
-	int			k;
-
-	if (lmm_blocked_scalar(w->g->blk))
-		return 0;
-	for (k = 0; k < w->ntheta; k++)
-		if (theta[k] == 0.0 && lmm_theta_bounded(w->g, k))
-			return 1;
-	return 0;
-}
-
-/*
- * The mean of the gradients (ntheta entries) at theta with its zero bounded
- * diagonals at +h and at -h, h being delta times their term's scale.
- */
-static double
-mirrored_grad(Work *w, const double *theta, const double *scale, double delta,
-			  double *grad)
-{
-	int			nt = w->ntheta;
-	double	   *x = lmm_alloc(sizeof(double) * 2 * nt);
-	double	   *gm = x + nt;
-	double		f;
-	int			k;
-
-	memcpy(x, theta, sizeof(double) * nt);
-	for (k = 0; k < nt; k++)
-		if (scale[k] > 0.0)
-			x[k] = delta * scale[k];
-	f = lmm_blocked_criterion_grad(w, x, grad);
-	for (k = 0; k < nt; k++)
-		if (scale[k] > 0.0)
-			x[k] = -x[k];
-	if (isfinite(f))
-		f = lmm_blocked_criterion_grad(w, x, gm);
-	for (k = 0; k < nt && isfinite(f); k++)
-		grad[k] = 0.5 * (grad[k] + gm[k]);
-	lmm_free(x);
-	return f;
-}
-
-/*
- * The criterion at a singular theta (lmm_blocked_singular) and its gradient
- * (ntheta entries): (4 g(delta) - g(2 delta)) / 3 of the mirrored gradients
- * (see the header).  Leaves w at theta.  Returns the criterion, or
- * HUGE_VAL / NAN where a gradient is undefined.
- */
-double
-lmm_blocked_singular_grad(Work *w, const double *theta, double *grad)
-{
-	const Blocks *bk = w->g->blk;
-	int			nt = w->ntheta;
-	double	   *scale = lmm_alloc0(sizeof(double) * 2 * nt);
-	double	   *g2 = scale + nt;
-	double		f;
-	int			t,
-				k;
-
-	for (t = 0; t < bk->k; t++)
-	{
-		int			n = bk->q[t] * (bk->q[t] + 1) / 2;
-		double		s = 0.0;
-
-		for (k = bk->toff[t]; k < bk->toff[t] + n; k++)
-			s = fmax(s, fabs(theta[k]));
-		for (k = bk->toff[t]; k < bk->toff[t] + n; k++)
-			if (theta[k] == 0.0 && lmm_theta_bounded(w->g, k))
-				scale[k] = s > 0.0 ? s : 1.0;
-	}
-	f = mirrored_grad(w, theta, scale, SINGULAR_DELTA, grad);
-	if (isfinite(f))
-		f = mirrored_grad(w, theta, scale, 2.0 * SINGULAR_DELTA, g2);
-	for (k = 0; k < nt && isfinite(f); k++)
-		grad[k] = (4.0 * grad[k] - g2[k]) / 3.0;
-	if (isfinite(f))
-		f = lmm_blocked_criterion(w, theta);
-	lmm_free(scale);
 	return f;
 }

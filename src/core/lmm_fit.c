@@ -1,12 +1,13 @@
 /*
  * lmm_fit.c
- *	  The cross-products of a fit, the optimization of the profiled REML/ML
- *	  criterion over theta, and the mixed-model solution at the optimum.
+ *	  A fit from its statistics, in stages: build the system (lmm_system.c,
+ *	  lmm_blocks.c), check it, optimize theta (lmm_optimize.c, or in
+ *	  standardized z, lmm_zscale.c), and assemble the solution at the
+ *	  optimum (beta, sigma, the conditional modes and variances, and
+ *	  Satterthwaite's ingredients).  Also the core's entry points that
+ *	  evaluate the criterion and its derivatives from statistics.
  *
- * All matrices are row-major.  The cross-products are formed about the
- * overall means of the x and y columns (z columns keep their origin, since
- * moving it would change the random-effects model); the intercept absorbs
- * the shift and is moved back at the end.
+ * All matrices are row-major.
  */
 #include "lmm_fit.h"
 
@@ -18,152 +19,6 @@
 
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
-
-
-/*
- * The criterion at the optimizer's theta, which is of standardized z for
- * the terms w->zmap maps (lmm_zscale.c), and of z itself otherwise.
- */
-static double
-optimizer_criterion(Work *w, const double *x)
-{
-	double	   *theta;
-	double		f;
-
-	if (w->zmap == NULL)
-		return lmm_criterion(w, x);
-	theta = lmm_alloc(sizeof(double) * w->ntheta);
-	lmm_zmap_apply(w->zmap, w->ntheta, x, theta);
-	f = lmm_criterion(w, theta);
-	lmm_free(theta);
-	return f;
-}
-
-/* NLopt's view of the criterion: counts evaluations and stops on interrupts. */
-static double
-nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
-{
-	Work	   *w = data;
-	double		f;
-
-	(void) n;
-	(void) grad;
-	w->n_eval++;
-	f = optimizer_criterion(w, theta);
-	if (w->interrupted && w->opt != NULL)
-		nlopt_force_stop(w->opt);
-	return f;
-}
-
-/*
- * Form the per-level and overall cross-products about the centre from the
- * statistics, with each z column k read as (z_k - zc[k]) / zs[k] when zc
- * and zs are given (scaled_optimum), computed from the levels' means and
- * co-moments rather than by transforming the cross-products, so no digit is
- * lost to the shift.
- */
-static void
-build_gram(const LmmStats *s, Gram *g, const double *zc, const double *zs)
-{
-	int			p = s->p;
-	int			q = s->q;
-	int			d = s->d;
-	int			nz = q - 1;
-	double		e[1 + 2 * LMM_MAX_COLUMNS];
-	int64_t		j;
-	int			a,
-				b;
-
-	g->p = p;
-	g->q = q;
-	g->nlevels = s->nlevels;
-	g->n = s->n;
-	g->centre = s->mean;
-	g->intercept = 1;
-	g->blk = NULL;
-	g->ZtZ = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
-	g->ZtX = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * p);
-	g->Zty = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
-	g->XtX = lmm_alloc0(sizeof(double) * p * p);
-	g->Xty = lmm_alloc0(sizeof(double) * p);
-
-	for (j = 0; j < s->nlevels; j++)
-	{
-		const double *rec = s->level + (size_t) j * s->stride;
-		double		nj = LMM_LEVEL_N(rec);
-		const double *mean = LMM_LEVEL_MEAN(rec);
-		const double *C = LMM_LEVEL_COMOM(rec, d);
-		double	   *ZtZ = g->ZtZ + (size_t) j * q * q;
-		double	   *ZtX = g->ZtX + (size_t) j * q * p;
-		double	   *Zty = g->Zty + (size_t) j * q;
-		int			k;
-
-		/* e = (1, level means of v less the centre; z keeps its origin) */
-		e[0] = 1.0;
-		for (k = 0; k < d; k++)
-			e[1 + k] = (k >= nz) ? mean[k] - s->mean[k - nz] :
-				zc ? (mean[k] - zc[k]) / zs[k] : mean[k];
-
-		/* sum over the level of u u' = n_j e e' + co-moments (zero for the intercept) */
-		for (a = 0; a < q; a++)
-		{
-			for (b = 0; b < q; b++)
-			{
-				double		c = 0.0;
-
-				if (a > 0 && b > 0)
-					c = ((a <= b) ? C[(a - 1) * d + (b - 1)] : C[(b - 1) * d + (a - 1)]) *
-						(zs ? 1.0 / (zs[a - 1] * zs[b - 1]) : 1.0);
-				ZtZ[a * q + b] = nj * e[a] * e[b] + c;
-			}
-			for (b = 0; b < p; b++)
-			{
-				double		xe = (b == 0) ? 1.0 : e[nz + b];
-				double		c = (a > 0 && b > 0) ? C[(a - 1) * d + nz + b - 1] *
-					(zs ? 1.0 / zs[a - 1] : 1.0) : 0.0;
-
-				ZtX[a * p + b] = nj * e[a] * xe + c;
-			}
-			Zty[a] = nj * e[a] * e[d] + ((a > 0) ? C[(a - 1) * d + d - 1] *
-										 (zs ? 1.0 / zs[a - 1] : 1.0) : 0.0);
-		}
-	}
-
-	/* overall, about the overall means: the intercept column is orthogonal */
-	g->XtX[0] = s->n;
-	for (a = 1; a < p; a++)
-	{
-		for (b = a; b < p; b++)
-			g->XtX[a * p + b] = g->XtX[b * p + a] = s->comom[(a - 1) * p + (b - 1)];
-		g->Xty[a] = s->comom[(a - 1) * p + p - 1];
-	}
-	g->yty = s->comom[(p - 1) * p + p - 1];
-}
-
-/* Form the cross-products of the statistics, z at its own origin and scale. */
-void
-lmm_build_gram(const LmmStats *s, Gram *g)
-{
-	build_gram(s, g, NULL, NULL);
-}
-
-/* Form the cross-products of the statistics with z read as (z - zc) / zs. */
-void
-lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc, const double *zs)
-{
-	build_gram(s, g, zc, zs);
-}
-
-/* Release the cross-products. */
-void
-lmm_free_gram(Gram *g)
-{
-	lmm_free(g->ZtZ);
-	lmm_free(g->ZtX);
-	lmm_free(g->Zty);
-	lmm_free(g->XtX);
-	lmm_free(g->Xty);
-}
 
 /* Nonzero when every cross-product of the terms after the first is finite. */
 static int
@@ -249,334 +104,6 @@ check_rank(const Gram *g, int *bad_column)
 	}
 	lmm_free(R);
 	return status;
-}
-
-/* Allocate the evaluation workspace. */
-void
-lmm_work_init(Work *w, const Gram *g, int reml)
-{
-	int			p = g->p;
-	int			q = g->q;
-
-	memset(w, 0, sizeof(Work));
-	w->g = g;
-	w->reml = reml;
-	w->ntheta = LMM_NTHETA(q);
-	if (g->blk != NULL)
-		w->ntheta = g->blk->toff[g->blk->k - 1] + LMM_NTHETA(g->blk->q[g->blk->k - 1]);
-	w->T = lmm_alloc(sizeof(double) * q * q);
-	w->L = lmm_alloc0(sizeof(double) * q * q);
-	w->B = lmm_alloc(sizeof(double) * q * q);
-	w->RZX = lmm_alloc(sizeof(double) * q * p);
-	w->cu = lmm_alloc(sizeof(double) * q);
-	w->SXX = lmm_alloc(sizeof(double) * p * p);
-	w->SXy = lmm_alloc(sizeof(double) * p);
-	w->RX = lmm_alloc(sizeof(double) * p * p);
-	w->cbeta = lmm_alloc(sizeof(double) * p);
-}
-
-/* Release the evaluation workspace. */
-void
-lmm_work_free(Work *w)
-{
-	lmm_free(w->T);
-	lmm_free(w->L);
-	lmm_free(w->B);
-	lmm_free(w->RZX);
-	lmm_free(w->cu);
-	lmm_free(w->SXX);
-	lmm_free(w->SXy);
-	lmm_free(w->RX);
-	lmm_free(w->cbeta);
-}
-
-/* Nonzero if theta index k is a diagonal element of T (bounded below by 0). */
-int
-lmm_theta_is_diagonal(int q, int k)
-{
-	int			j;
-
-	for (j = 0; j < q; j++)
-	{
-		if (k == 0)
-			return 1;
-		if (k < q - j)
-			return 0;
-		k -= q - j;
-	}
-	return 0;
-}
-
-/* Nonzero if theta index k of the fit's terms is bounded below by 0 (a diagonal of some T). */
-int
-lmm_theta_bounded(const Gram *g, int k)
-{
-	const Blocks *bk = g->blk;
-	int			t;
-
-	if (bk == NULL)
-		return lmm_theta_is_diagonal(g->q, k);
-	for (t = bk->k - 1; t > 0 && k < bk->toff[t]; t--)
-		;
-	return lmm_theta_is_diagonal(bk->q[t], k - bk->toff[t]);
-}
-
-/*
- * One BOBYQA run from theta with lme4's nloptwrap settings (xtol_abs =
- * ftol_abs = tol = 1e-8), or tighter; returns NLopt's code.
- */
-static nlopt_result
-run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
-{
-	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned) w->ntheta);
-	nlopt_result res;
-
-	if (opt == NULL)
-		return NLOPT_OUT_OF_MEMORY;
-	nlopt_set_lower_bounds(opt, lb);
-	nlopt_set_min_objective(opt, nlopt_criterion, w);
-	nlopt_set_xtol_abs1(opt, tol);
-	nlopt_set_ftol_abs(opt, tol);
-	nlopt_set_maxeval(opt, 100000);
-	w->opt = opt;
-	res = nlopt_optimize(opt, theta, fmin);
-	w->opt = NULL;
-	nlopt_destroy(opt);
-	return res;
-}
-
-/*
- * The optimizer's run from theta: L-BFGS on the analytic gradient where
- * every term is scalar and there are several, else BOBYQA as lme4.
- */
-static nlopt_result
-first_run(Work *w, const double *lb, double *theta, double *fmin)
-{
-	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
-	{
-		int			r = lmm_blocked_optimize(w, theta, fmin);
-
-		return r > 0 ? NLOPT_SUCCESS : r == 0 ? NLOPT_MAXEVAL_REACHED : NLOPT_FORCED_STOP;
-	}
-	return run_bobyqa(w, lb, theta, fmin, 1e-8);
-}
-
-/* Nonzero when some of the n entries of theta is 0. */
-static int
-has_zero(const double *theta, int n)
-{
-	int			k;
-
-	for (k = 0; k < n; k++)
-		if (theta[k] == 0.0)
-			return 1;
-	return 0;
-}
-
-/*
- * Minimize the criterion over theta as lme4's lmer does by default: BOBYQA
- * from T = I with xtol_abs = ftol_abs = 1e-8 (so that we follow lme4's path
- * and stop where it stops), a restart when a parameter sits on its bound
- * but the criterion falls towards the interior (restart_edge), and then
- * near-bound parameters moved onto the bound when that is better
- * (boundary.tol = 1e-5).
- */
-LmmStatus
-lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
-{
-	int			nt = w->ntheta;
-	double	   *lb = lmm_alloc(sizeof(double) * nt);
-	double	   *probe = lmm_alloc(sizeof(double) * nt);
-	double		f0 = 0.0;
-	int			k,
-				restart = 0;
-	nlopt_result res;
-	LmmStatus	status = LMM_OK;
-
-	for (k = 0; k < nt; k++)
-	{
-		int			diag = lmm_theta_bounded(w->g, k);
-
-		lb[k] = diag ? 0.0 : -HUGE_VAL;
-		theta[k] = diag ? 1.0 : 0.0;
-	}
-
-	res = first_run(w, lb, theta, fmin);
-
-	/* restart_edge: a bound parameter whose one-sided slope is negative */
-	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
-	{
-		if (lb[k] == 0.0 && theta[k] == 0.0)
-		{
-			if (!restart)
-			{
-				w->n_eval++;
-				f0 = optimizer_criterion(w, theta);
-			}
-			memcpy(probe, theta, sizeof(double) * nt);
-			probe[k] = 1e-5;
-			w->n_eval++;
-			if ((optimizer_criterion(w, probe) - f0) / 1e-5 < 0.0)
-				restart = 1;
-		}
-	}
-	if (restart && !w->interrupted)
-		res = first_run(w, lb, theta, fmin);
-
-	if (w->interrupted)
-		status = LMM_ERR_INTERRUPTED;
-	else if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
-		status = LMM_ERR_OPTIMIZER;
-	*converged = (res > 0 && res != NLOPT_MAXEVAL_REACHED &&
-				  res != NLOPT_MAXTIME_REACHED);
-
-	/* boundary.tol: try each near-bound parameter on its bound */
-	if (status == LMM_OK)
-	{
-		double		fopt = *fmin;
-
-		memcpy(probe, theta, sizeof(double) * nt);
-		for (k = 0; k < nt; k++)
-		{
-			if (lb[k] == 0.0 && theta[k] > 0.0 && theta[k] < 1e-5)
-			{
-				double		keep = probe[k];
-
-				probe[k] = 0.0;
-				w->n_eval++;
-				/* ties at rounding level go to the bound: the criterion is flat there */
-				if (optimizer_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
-					continue;
-				probe[k] = keep;
-			}
-		}
-		if (memcmp(probe, theta, sizeof(double) * nt) != 0)
-		{
-			memcpy(theta, probe, sizeof(double) * nt);
-			*fmin = optimizer_criterion(w, theta);
-		}
-		if (w->interrupted)
-			status = LMM_ERR_INTERRUPTED;
-	}
-	/*
-	 * Newton polish on the analytic gradient: the optimum to rounding level.
-	 * Several terms with a vector-valued one are polished the same way (a
-	 * singular T_k too, over the thetas off their bound); where that fails
-	 * (the optimum is on a bound BOBYQA did not reach), or in a mapped
-	 * parameterization (lmm_mapped_optimum polishes after mapping back),
-	 * BOBYQA goes on from its optimum with tolerances at rounding level
-	 * instead.  Near-bound thetas are then tried on their bound, polished
-	 * (lmm_polish_bound).  BFGS polished scalar terms with Newton steps on
-	 * the exact Hessian, which needs every theta nonzero; where one is 0 (on
-	 * its bound: a singular fit), the others are polished here.
-	 */
-	if (status == LMM_OK && (w->g->blk == NULL ||
-							 (lmm_blocked_scalar(w->g->blk) && has_zero(theta, nt))))
-		lmm_polish(w, lb, theta, fmin);
-	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk) &&
-			 (w->zmap != NULL || !lmm_polish(w, lb, theta, fmin)))
-	{
-		double		f = *fmin;
-
-		memcpy(probe, theta, sizeof(double) * nt);
-		if (run_bobyqa(w, lb, probe, &f, 1e-12) > 0 && f <= *fmin)
-		{
-			memcpy(theta, probe, sizeof(double) * nt);
-			*fmin = f;
-		}
-		*fmin = optimizer_criterion(w, theta);
-	}
-	if (status == LMM_OK && w->g->blk != NULL && !lmm_blocked_scalar(w->g->blk) &&
-		w->zmap == NULL)
-		lmm_polish_bound(w, lb, theta, fmin);
-	if (status == LMM_OK && w->interrupted)
-		status = LMM_ERR_INTERRUPTED;
-	lmm_free(lb);
-	lmm_free(probe);
-	return status;
-}
-
-/* The centred fixed effects at the theta last evaluated: RX betac = cbeta. */
-void
-lmm_solve_beta(const Work *w, double *betac)
-{
-	int			p = w->g->p;
-	int			i,
-				k;
-
-	for (i = p - 1; i >= 0; i--)
-	{
-		double		s = w->cbeta[i];
-
-		for (k = i + 1; k < p; k++)
-			s -= w->RX[i * p + k] * betac[k];
-		betac[i] = s / w->RX[i * p + i];
-	}
-}
-
-/* Centred fixed effects moved to the user's origin: beta_0 = betac_0 + c_y - sum c_b betac_b. */
-void
-lmm_beta_user(const Gram *g, const double *betac, double *beta)
-{
-	int			p = g->p;
-	int			b;
-
-	memcpy(beta, betac, sizeof(double) * p);
-	beta[0] += g->centre[p - 1];
-	for (b = 1; b < p; b++)
-		beta[0] -= g->centre[b - 1] * betac[b];
-}
-
-/*
- * sigma2 (RX'RX)^-1 at the theta last evaluated, in the user's coordinates:
- * A V A' where A is I but for row 0 = (1, -c_1, ..., -c_{p-1}).
- */
-void
-lmm_vcov_user(const Work *w, double sigma2, double *vcov)
-{
-	int			p = w->g->p;
-	double	   *V = lmm_alloc(sizeof(double) * p * p);
-	int			a,
-				b;
-
-	memcpy(V, w->RX, sizeof(double) * p * p);
-	LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, V, p);
-	for (a = 0; a < p; a++)
-		for (b = 0; b <= a; b++)
-			V[a * p + b] = V[b * p + a] = sigma2 * V[b * p + a];
-	lmm_vcov_centred_to_user(w->g, V, vcov);
-	lmm_free(V);
-}
-
-/*
- * A p x p symmetric matrix V about the centred x's (a covariance of the
- * centred fixed effects, or its derivative) moved to the user's
- * coordinates: A V A', A being I but for row 0 = (1, -c_1, ..., -c_{p-1}).
- */
-void
-lmm_vcov_centred_to_user(const Gram *g, const double *V, double *vcov)
-{
-	int			p = g->p;
-	double		v00 = 0.0;
-	int			a,
-				b;
-
-	for (b = 0; b < p; b++)
-	{
-		double		s = 0.0;
-
-		for (a = 0; a < p; a++)
-			s += (a == 0 ? 1.0 : -g->centre[a - 1]) * V[a * p + b];
-		vcov[b] = s;			/* row 0, before the column transform */
-	}
-	for (b = 0; b < p; b++)
-		v00 += vcov[b] * (b == 0 ? 1.0 : -g->centre[b - 1]);
-	for (a = 1; a < p; a++)
-		for (b = 1; b < p; b++)
-			vcov[a * p + b] = V[a * p + b];
-	for (b = 1; b < p; b++)
-		vcov[b * p] = vcov[b];
-	vcov[0] = v00;
 }
 
 /*
@@ -898,4 +425,69 @@ lmm_fit_free(LmmFit *fit)
 	fit->term[0].b = fit->term[0].condvar = NULL;
 	fit->beta = fit->vcov = fit->theta = fit->b = fit->condvar = NULL;
 	fit->vcov_varpar = fit->jac = NULL;
+}
+
+/*
+ * The criterion, its gradient and, when hess is not NULL, its Hessian
+ * (ntheta x ntheta; needs every theta nonzero) at theta (in lme4's term
+ * order) from statistics, for tests; the Hessian needs every term scalar
+ * (LMM_ERR_INCONSISTENT otherwise).
+ */
+static LmmStatus
+terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
+				  double *f, double *grad, double *hess)
+{
+	Gram		g;
+	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
+	Work		w;
+	int			bad_term = -1;
+	LmmStatus	status = lmm_blocked_build(s, &g, bk, &bad_term);
+
+	if (status == LMM_OK && hess != NULL && !lmm_blocked_scalar(bk))
+		status = LMM_ERR_INCONSISTENT;
+	if (status == LMM_OK)
+	{
+		lmm_work_init(&w, &g, reml);
+		*f = hess != NULL ?
+			lmm_blocked_hess_at(&w, theta, lmm_blocked_criterion(&w, theta), grad, hess) :
+			lmm_blocked_criterion_grad(&w, theta, grad);
+		if (w.interrupted)
+			status = LMM_ERR_INTERRUPTED;
+		lmm_work_free(&w);
+	}
+	lmm_blocked_free(&g, bk);
+	lmm_free(bk);
+	return status;
+}
+
+/* The criterion and its gradient (terms_derivatives), for tests. */
+LmmStatus
+lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
+							 double *f, double *grad)
+{
+	return terms_derivatives(s, reml, theta, f, grad, NULL);
+}
+
+/* The criterion, its gradient and its Hessian (terms_derivatives), for tests. */
+LmmStatus
+lmm_terms_criterion_hessian(const LmmTermStats *s, int reml, const double *theta,
+							double *f, double *grad, double *hess)
+{
+	return terms_derivatives(s, reml, theta, f, grad, hess);
+}
+
+/* The criterion and its gradient at theta, from statistics (for tests and callers). */
+LmmStatus
+lmm_criterion_gradient(const LmmStats *s, int reml, const double *theta,
+					   double *f, double *grad)
+{
+	Gram		g;
+	Work		w;
+
+	lmm_build_gram(s, &g);
+	lmm_work_init(&w, &g, reml);
+	*f = lmm_criterion_grad(&w, theta, grad);
+	lmm_work_free(&w);
+	lmm_free_gram(&g);
+	return w.interrupted ? LMM_ERR_INTERRUPTED : LMM_OK;
 }

@@ -1,8 +1,8 @@
 /*
  * lmm_fit_int.h
- *	  Internals shared by the files of the fit (lmm_fit.c, lmm_polish.c):
- *	  the cross-products, the evaluation workspace and the routines that
- *	  evaluate the profiled criterion.  Not part of the core's interface.
+ *	  Internals shared by the layers of the fit (src/core/LAYERS,
+ *	  docs/architecture.md): the cross-products, the evaluation workspace and
+ *	  the routines of each layer.  Not part of the core's interface.
  */
 #ifndef LMM_FIT_INT_H
 #define LMM_FIT_INT_H
@@ -199,6 +199,10 @@ extern double lmm_blocked_gradient(Work *w, const double *theta, double *dld,
 								   double *dpw);
 extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
 										 double *grad);
+extern double lmm_blocked_grad_at(Work *w, const double *theta, double f,
+								  double *grad);
+extern double lmm_blocked_hess_at(Work *w, const double *theta, double f,
+								  double *g, double *B);
 extern double lmm_blocked_gradient_parts(Work *w, const double *theta, double f,
 										 double *dld, double *dpw, GradParts *gp);
 extern double lmm_blocked_vgradient_parts(Work *w, double f, double *dld,
@@ -221,6 +225,9 @@ extern LmmStatus lmm_optimize_theta(Work *w, double *theta, double *fmin,
 									int *converged);
 extern int	lmm_z_badly_scaled(const LmmStats *s);
 extern int	lmm_zmap_terms(const LmmTermStats *s, const Blocks *bk, ZMap *zm);
+extern int	lmm_theta_from_scaled(int q, int i0, const double *zc,
+								  const double *zs, const double *theta_t,
+								  double *theta);
 extern void lmm_zmap_apply(const ZMap *zm, int ntheta, const double *theta_t,
 						   double *theta);
 extern LmmStatus lmm_mapped_optimum(Work *w, const ZMap *zm, double *theta,

@@ -423,23 +423,3 @@ done:
 	lmm_free(Dpw);
 	return f;
 }
-
-/* The criterion at theta and its gradient into grad (ntheta entries); several terms: lmm_blocked_grad.c. */
-double
-lmm_criterion_grad(Work *w, const double *theta, double *grad)
-{
-	double		dld[LMM_MAX_INF],
-				dpw[LMM_MAX_INF];
-	double		f;
-	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
-	int			k;
-
-	if (w->g->blk != NULL)
-		return lmm_blocked_criterion_grad(w, theta, grad);
-	f = lmm_gradient(w, theta, dld, dpw);
-	if (!isfinite(f) || w->interrupted)
-		return f;
-	for (k = 0; k < w->ntheta; k++)
-		grad[k] = dld[k] + nu / w->pwrss * dpw[k];
-	return f;
-}

@@ -10,7 +10,7 @@
  * update; Chan et al.'s formula merges two partial states exactly).  Over
  * all rows we keep n, the means of the x and y entries and their centred
  * co-moment matrix.  Cross-products about any centre follow exactly from
- * these (see lmm_fit.c), so adding a constant to y or to an x column costs
+ * these (see lmm_system.c), so adding a constant to y or to an x column costs
  * no accuracy.
  */
 #ifndef LMM_STATS_H

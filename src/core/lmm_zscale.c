@@ -103,51 +103,6 @@ lmm_z_badly_scaled(const LmmStats *s)
 }
 
 /*
- * theta of one term's z from theta of its standardized z: T = L of the LQ
- * factorization of B = A^-1 Tt, A^-1 the identity but for column k's 1 / zs[k]
- * on the diagonal and -zc[k] / zs[k] in the intercept's row i0, with
- * non-negative diagonal.  zc and zs are by z column (i0's unused).  Returns
- * 0 when LAPACK fails.
- */
-static int
-theta_from_scaled(int q, int i0, const double *zc, const double *zs,
-				  const double *theta_t, double *theta)
-{
-	double		Tt[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
-	double		B[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
-	double		tau[LMM_MAX_RANDOM];
-	int			i,
-				j,
-				k = 0;
-
-	lmm_theta_to_T(q, theta_t, Tt);
-	for (j = 0; j < q; j++)
-	{
-		double		s = Tt[i0 * q + j];
-
-		for (i = 0; i < q; i++)
-		{
-			if (i == i0)
-				continue;
-			s -= zc[i] / zs[i] * Tt[i * q + j];
-			B[i * q + j] = Tt[i * q + j] / zs[i];
-		}
-		B[i0 * q + j] = s;
-	}
-	if (LAPACKE_dgelqf(LAPACK_ROW_MAJOR, q, q, B, q, tau) != 0)
-		return 0;
-	/* T = L with columns turned to a non-negative diagonal */
-	for (j = 0; j < q; j++)
-	{
-		double		sign = B[j * q + j] < 0.0 ? -1.0 : 1.0;
-
-		for (i = j; i < q; i++)
-			theta[k++] = sign * B[i * q + j];
-	}
-	return 1;
-}
-
-/*
  * The map of a several-term fit: its terms with a random intercept and a
  * slope far from scale, each z column's mean and standard deviation taken
  * from the levels' sums.  The intercept is the column that is 1 on every row
@@ -211,19 +166,6 @@ lmm_zmap_terms(const LmmTermStats *s, const Blocks *bk, ZMap *zm)
 	return zm->nterms;
 }
 
-/* theta of z from the optimizer's theta: the mapped terms' blocks replaced. */
-void
-lmm_zmap_apply(const ZMap *zm, int ntheta, const double *theta_t, double *theta)
-{
-	int			m;
-
-	memcpy(theta, theta_t, sizeof(double) * ntheta);
-	for (m = 0; m < zm->nterms; m++)
-		if (!theta_from_scaled(zm->q[m], zm->i0[m], zm->zc[m], zm->zs[m],
-							   theta_t + zm->toff[m], theta + zm->toff[m]))
-			theta[zm->toff[m]] = NAN;
-}
-
 /*
  * The optimum of w's criterion (z as given) found through the statistics s
  * with z standardized: the usual optimization in zt, its theta carried back,
@@ -261,7 +203,7 @@ lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta, double *fmin,
 		zc[k] = zc[k - 1];
 		zs[k] = zs[k - 1];
 	}
-	if (status == LMM_OK && !theta_from_scaled(w->g->q, 0, zc, zs, theta_t, theta))
+	if (status == LMM_OK && !lmm_theta_from_scaled(w->g->q, 0, zc, zs, theta_t, theta))
 		status = LMM_ERR_OPTIMIZER;
 	if (status == LMM_OK)
 	{

@@ -1,0 +1,705 @@
+/*
+ * lmm_optimize.c
+ *	  The search for the optimum of the profiled criterion over theta.
+ *
+ * The strategy follows what the derivatives offer:
+ *	  no gradient in use	BOBYQA with lme4's settings, restarted from the
+ *							bounds it stops on (lmm_optimize_theta), then a
+ *							Newton polish on the analytic gradient
+ *							(lmm_polish) or, at a bound, on the free
+ *							parameters (lmm_polish_bound);
+ *	  analytic Hessian		BFGS from the analytic Hessian, then Newton
+ *							steps on it (lmm_blocked_optimize), for several
+ *							scalar terms.
+ * lmm_fit.c picks one; standardizing badly scaled z columns is a
+ * reparametrization of theta on top of either (lmm_zscale.c).
+ *
+ * Why polish: BOBYQA stops (at lme4's tolerances) somewhere within about
+ * 1e-7 of the optimum on flat criteria, and where exactly depends on the
+ * last bits of the statistics, so the same data summed in another order (a
+ * parallel plan, merged parts) would give variance components that differ
+ * in the seventh digit.  Function values cannot locate the optimum more
+ * closely than sqrt(machine epsilon); the gradient can, to about machine
+ * epsilon.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+#include <nlopt.h>
+
+#include "lmm_fit.h"
+#include "lmm_fit_int.h"
+#include "lmm_host.h"
+
+/* Newton steps of the polish at most; it normally needs two or three. */
+#define POLISH_STEPS 6
+
+/*
+ * BFGS iterations at most, and the largest step in any theta relative to
+ * its size, that size being taken as at least BFGS_STEP_FLOOR.
+ */
+#define BFGS_MAX_ITER	200
+#define BFGS_MAX_STEP	1.0
+#define BFGS_STEP_FLOOR 0.1
+
+/*
+ * The criterion at the optimizer's theta, which is of standardized z for
+ * the terms w->zmap maps (lmm_zscale.c), and of z itself otherwise.
+ */
+static double
+optimizer_criterion(Work *w, const double *x)
+{
+	double	   *theta;
+	double		f;
+
+	if (w->zmap == NULL)
+		return lmm_criterion(w, x);
+	theta = lmm_alloc(sizeof(double) * w->ntheta);
+	lmm_zmap_apply(w->zmap, w->ntheta, x, theta);
+	f = lmm_criterion(w, theta);
+	lmm_free(theta);
+	return f;
+}
+
+/* NLopt's view of the criterion: counts evaluations and stops on interrupts. */
+static double
+nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
+{
+	Work	   *w = data;
+	double		f;
+
+	(void) n;
+	(void) grad;
+	w->n_eval++;
+	f = optimizer_criterion(w, theta);
+	if (w->interrupted && w->opt != NULL)
+		nlopt_force_stop(w->opt);
+	return f;
+}
+
+/*
+ * One BOBYQA run from theta with lme4's nloptwrap settings (xtol_abs =
+ * ftol_abs = tol = 1e-8), or tighter; returns NLopt's code.
+ */
+static nlopt_result
+run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
+{
+	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned) w->ntheta);
+	nlopt_result res;
+
+	if (opt == NULL)
+		return NLOPT_OUT_OF_MEMORY;
+	nlopt_set_lower_bounds(opt, lb);
+	nlopt_set_min_objective(opt, nlopt_criterion, w);
+	nlopt_set_xtol_abs1(opt, tol);
+	nlopt_set_ftol_abs(opt, tol);
+	nlopt_set_maxeval(opt, 100000);
+	w->opt = opt;
+	res = nlopt_optimize(opt, theta, fmin);
+	w->opt = NULL;
+	nlopt_destroy(opt);
+	return res;
+}
+
+/*
+ * The optimizer's run from theta: L-BFGS on the analytic gradient where
+ * every term is scalar and there are several, else BOBYQA as lme4.
+ */
+static nlopt_result
+first_run(Work *w, const double *lb, double *theta, double *fmin)
+{
+	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+	{
+		int			r = lmm_blocked_optimize(w, theta, fmin);
+
+		return r > 0 ? NLOPT_SUCCESS : r == 0 ? NLOPT_MAXEVAL_REACHED : NLOPT_FORCED_STOP;
+	}
+	return run_bobyqa(w, lb, theta, fmin, 1e-8);
+}
+
+/* Nonzero when some of the n entries of theta is 0. */
+static int
+has_zero(const double *theta, int n)
+{
+	int			k;
+
+	for (k = 0; k < n; k++)
+		if (theta[k] == 0.0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Minimize the criterion over theta as lme4's lmer does by default: BOBYQA
+ * from T = I with xtol_abs = ftol_abs = 1e-8 (so that we follow lme4's path
+ * and stop where it stops), a restart when a parameter sits on its bound
+ * but the criterion falls towards the interior (restart_edge), and then
+ * near-bound parameters moved onto the bound when that is better
+ * (boundary.tol = 1e-5).
+ */
+LmmStatus
+lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
+{
+	int			nt = w->ntheta;
+	double	   *lb = lmm_alloc(sizeof(double) * nt);
+	double	   *probe = lmm_alloc(sizeof(double) * nt);
+	double		f0 = 0.0;
+	int			k,
+				restart = 0;
+	nlopt_result res;
+	LmmStatus	status = LMM_OK;
+
+	for (k = 0; k < nt; k++)
+	{
+		int			diag = lmm_theta_bounded(w->g, k);
+
+		lb[k] = diag ? 0.0 : -HUGE_VAL;
+		theta[k] = diag ? 1.0 : 0.0;
+	}
+
+	res = first_run(w, lb, theta, fmin);
+
+	/* restart_edge: a bound parameter whose one-sided slope is negative */
+	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
+	{
+		if (lb[k] == 0.0 && theta[k] == 0.0)
+		{
+			if (!restart)
+			{
+				w->n_eval++;
+				f0 = optimizer_criterion(w, theta);
+			}
+			memcpy(probe, theta, sizeof(double) * nt);
+			probe[k] = 1e-5;
+			w->n_eval++;
+			if ((optimizer_criterion(w, probe) - f0) / 1e-5 < 0.0)
+				restart = 1;
+		}
+	}
+	if (restart && !w->interrupted)
+		res = first_run(w, lb, theta, fmin);
+
+	if (w->interrupted)
+		status = LMM_ERR_INTERRUPTED;
+	else if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
+		status = LMM_ERR_OPTIMIZER;
+	*converged = (res > 0 && res != NLOPT_MAXEVAL_REACHED &&
+				  res != NLOPT_MAXTIME_REACHED);
+
+	/* boundary.tol: try each near-bound parameter on its bound */
+	if (status == LMM_OK)
+	{
+		double		fopt = *fmin;
+
+		memcpy(probe, theta, sizeof(double) * nt);
+		for (k = 0; k < nt; k++)
+		{
+			if (lb[k] == 0.0 && theta[k] > 0.0 && theta[k] < 1e-5)
+			{
+				double		keep = probe[k];
+
+				probe[k] = 0.0;
+				w->n_eval++;
+				/* ties at rounding level go to the bound: the criterion is flat there */
+				if (optimizer_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
+					continue;
+				probe[k] = keep;
+			}
+		}
+		if (memcmp(probe, theta, sizeof(double) * nt) != 0)
+		{
+			memcpy(theta, probe, sizeof(double) * nt);
+			*fmin = optimizer_criterion(w, theta);
+		}
+		if (w->interrupted)
+			status = LMM_ERR_INTERRUPTED;
+	}
+	/*
+	 * Newton polish on the analytic gradient: the optimum to rounding level.
+	 * Several terms with a vector-valued one are polished the same way (a
+	 * singular T_k too, over the thetas off their bound); where that fails
+	 * (the optimum is on a bound BOBYQA did not reach), or in a mapped
+	 * parameterization (lmm_mapped_optimum polishes after mapping back),
+	 * BOBYQA goes on from its optimum with tolerances at rounding level
+	 * instead.  Near-bound thetas are then tried on their bound, polished
+	 * (lmm_polish_bound).  BFGS polished scalar terms with Newton steps on
+	 * the exact Hessian, which needs every theta nonzero; where one is 0 (on
+	 * its bound: a singular fit), the others are polished here.
+	 */
+	if (status == LMM_OK && (w->g->blk == NULL ||
+							 (lmm_blocked_scalar(w->g->blk) && has_zero(theta, nt))))
+		lmm_polish(w, lb, theta, fmin);
+	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk) &&
+			 (w->zmap != NULL || !lmm_polish(w, lb, theta, fmin)))
+	{
+		double		f = *fmin;
+
+		memcpy(probe, theta, sizeof(double) * nt);
+		if (run_bobyqa(w, lb, probe, &f, 1e-12) > 0 && f <= *fmin)
+		{
+			memcpy(theta, probe, sizeof(double) * nt);
+			*fmin = f;
+		}
+		*fmin = optimizer_criterion(w, theta);
+	}
+	if (status == LMM_OK && w->g->blk != NULL && !lmm_blocked_scalar(w->g->blk) &&
+		w->zmap == NULL)
+		lmm_polish_bound(w, lb, theta, fmin);
+	if (status == LMM_OK && w->interrupted)
+		status = LMM_ERR_INTERRUPTED;
+	lmm_free(lb);
+	lmm_free(probe);
+	return status;
+}
+
+/* Nonzero when every entry of v is finite. */
+static int
+finite_vector(const double *v, int n)
+{
+	int			k;
+
+	for (k = 0; k < n; k++)
+		if (!isfinite(v[k]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Newton's method on the gradient from BOBYQA's theta, over the parameters
+ * not held at their bound, with a forward-difference Hessian of the
+ * analytic gradient (one term, lmm_gradient.c, or several,
+ * lmm_blocked_grad.c).  The result replaces theta (and fmin) only when
+ * every step stayed feasible and finite and the criterion is no worse;
+ * otherwise theta is left as BOBYQA found it.  Returns 1 when the polished
+ * theta was taken.
+ */
+int
+lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
+{
+	int			nt = w->ntheta;
+	int		   *free_k = lmm_alloc(sizeof(int) * nt);
+	double	   *x = lmm_alloc(sizeof(double) * nt);
+	double	   *grad = lmm_alloc(sizeof(double) * nt);
+	double	   *gp = lmm_alloc(sizeof(double) * nt);
+	double	   *H = NULL;
+	double	   *step = NULL;
+	double		f,
+				last = 0.0;
+	int			nf = 0;
+	int			ok = 1,
+				taken = 0;
+	int			a,
+				b,
+				it;
+
+	for (a = 0; a < nt; a++)
+		if (!(lb[a] == 0.0 && theta[a] <= 0.0))
+			free_k[nf++] = a;
+	if (nf == 0)
+		goto done;
+	H = lmm_alloc(sizeof(double) * nf * nf);
+	step = lmm_alloc(sizeof(double) * nf);
+	memcpy(x, theta, sizeof(double) * nt);
+
+	/*
+	 * Hessian by forward differences of the gradient from the first Newton
+	 * step's own gradient, symmetrized: nf gradients.  Its error, about
+	 * 1e-5 relative, only slows the Newton steps' convergence to machine
+	 * precision by a step or so; central differences would cost nf more.
+	 */
+	ok = isfinite(lmm_criterion_grad(w, x, grad)) && finite_vector(grad, nt);
+	for (a = 0; a < nf && ok; a++)
+	{
+		int			k = free_k[a];
+		double		h = 1e-5 * fmax(1.0, fabs(x[k]));
+
+		x[k] = theta[k] + h;
+		ok = isfinite(lmm_criterion_grad(w, x, gp)) && finite_vector(gp, nt);
+		x[k] = theta[k];
+		for (b = 0; b < nf && ok; b++)
+			H[b * nf + a] = (gp[free_k[b]] - grad[free_k[b]]) / h;
+	}
+	for (a = 0; a < nf && ok; a++)
+		for (b = 0; b < a; b++)
+			H[a * nf + b] = H[b * nf + a] = 0.5 * (H[a * nf + b] + H[b * nf + a]);
+	ok = ok && lmm_chol_lower(nf, H, 0.0) < 0;
+
+	/* Newton steps with that Hessian until the step is at rounding level */
+	for (it = 0; it < POLISH_STEPS && ok; it++)
+	{
+		double		biggest = 0.0;
+
+		if (it > 0)
+			ok = isfinite(lmm_criterion_grad(w, x, grad)) && finite_vector(grad, nt);
+		if (!ok)
+			break;
+		for (a = 0; a < nf; a++)
+			step[a] = -grad[free_k[a]];
+		lmm_forward_solve(nf, 1, H, step);
+		lmm_backward_solve(nf, 1, H, step);
+		for (a = 0; a < nf; a++)
+		{
+			int			k = free_k[a];
+
+			x[k] += step[a];
+			if (!isfinite(x[k]) || (lb[k] == 0.0 && x[k] < 0.0))
+				ok = 0;
+			biggest = fmax(biggest, fabs(step[a]) / fmax(1.0, fabs(x[k])));
+		}
+		/* done at rounding level, or when the steps stop shrinking (rounding noise) */
+		if (biggest < 1e-15 || (it > 0 && biggest > 0.1 * last))
+			break;
+		last = biggest;
+	}
+
+	if (ok && !w->interrupted)
+	{
+		f = lmm_criterion(w, x);
+		/* no worse than BOBYQA's point, allowing for rounding in the criterion */
+		if (isfinite(f) && f <= *fmin + 1e-12 * fabs(*fmin))
+		{
+			memcpy(theta, x, sizeof(double) * nt);
+			*fmin = f;
+			taken = 1;
+		}
+	}
+
+done:
+	lmm_free(free_k);
+	lmm_free(x);
+	lmm_free(grad);
+	lmm_free(gp);
+	lmm_free(H);
+	lmm_free(step);
+	return taken;
+}
+
+/*
+ * Where some bounded theta is near its bound (0 < theta < 1e-5, lme4's
+ * boundary.tol), the polish with those on the bound (lmm_polish), taken
+ * when its criterion is no worse than fmin's (ties at rounding level go to
+ * the bound, where the criterion is flat).  Why: BOBYQA and its
+ * continuation stop at such a theta or at 0 depending on the last bits of
+ * the statistics, and the boundary.tol check compares unpolished criteria;
+ * comparing with the polished optimum on the bound makes the choice the
+ * same for any order of the sums.  Returns 1 when theta was replaced.
+ */
+int
+lmm_polish_bound(Work *w, const double *lb, double *theta, double *fmin)
+{
+	int			nt = w->ntheta;
+	double	   *probe = lmm_alloc(sizeof(double) * nt);
+	double		fp;
+	int			near = 0,
+				taken = 0,
+				k;
+
+	memcpy(probe, theta, sizeof(double) * nt);
+	for (k = 0; k < nt; k++)
+		if (lb[k] == 0.0 && theta[k] > 0.0 && theta[k] < 1e-5)
+		{
+			probe[k] = 0.0;
+			near = 1;
+		}
+	if (near && !w->interrupted)
+	{
+		w->n_eval++;
+		fp = lmm_criterion(w, probe);
+		if (isfinite(fp) && lmm_polish(w, lb, probe, &fp) &&
+			fp <= *fmin + 1e-14 * fabs(*fmin))
+		{
+			memcpy(theta, probe, sizeof(double) * nt);
+			*fmin = fp;
+			taken = 1;
+		}
+	}
+	lmm_free(probe);
+	return taken;
+}
+
+/*
+ * The starting point of BFGS at theta (no entry 0): the criterion f, the
+ * gradient g and the inverse Hessian H, from the analytic Hessian when it
+ * is positive definite, else the identity scaled by its diagonal (or so
+ * that the first step moves theta by 0.1).  Returns f, HUGE_VAL where the
+ * criterion is undefined.
+ */
+static double
+starting_point(Work *w, const double *theta, double *g, double *H)
+{
+	int			n = w->ntheta;
+	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double		D[LMM_MAX_TERMS];
+	double		f,
+				gmax = 0.0;
+	int			a;
+
+	w->n_eval++;
+	f = lmm_blocked_hess_at(w, theta, lmm_blocked_criterion(w, theta), g, B);
+	if (!isfinite(f))
+		return f;
+	memset(H, 0, sizeof(double) * n * n);
+	for (a = 0; a < n; a++)
+	{
+		D[a] = B[a * n + a];
+		gmax = fmax(gmax, fabs(g[a]));
+	}
+	if (lmm_chol_lower(n, B, 0.0) < 0)
+	{
+		/* H = B^-1 = L'^-1 L^-1, column by column */
+		for (a = 0; a < n; a++)
+			H[a * n + a] = 1.0;
+		lmm_forward_solve(n, n, B, H);
+		lmm_backward_solve(n, n, B, H);
+		return f;
+	}
+	for (a = 0; a < n; a++)
+		H[a * n + a] = fabs(D[a]) > 0.0 ? 1.0 / fabs(D[a]) :
+			gmax > 0.0 ? 0.1 / gmax : 1.0;
+	return f;
+}
+
+/*
+ * Newton steps on the exact Hessian from BFGS's optimum, while a step is
+ * more than 1e-6 of theta (the next would be about its square: on
+ * InstEval 1.6e-7 was followed by 1.9e-14), at most three, each kept only
+ * if the criterion is no worse (allowing for its rounding).  BFGS stops where its line search can no longer tell the
+ * criterion's values apart, which on a flat criterion leaves theta about
+ * 1e-7 from the optimum, at a point that depends on the last bits of the
+ * statistics (a parallel fit's differ); the gradient locates the optimum to
+ * rounding level.  Not where a theta is 0 (the Hessian needs all nonzero).
+ * Returns 1 when theta moved, 0 when not, -1 on interrupt.
+ */
+static int
+newton_polish(Work *w, double *theta, double *fmin)
+{
+	int			n = w->ntheta;
+	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double		g[LMM_MAX_TERMS],
+				x[LMM_MAX_TERMS];
+	double		f = *fmin;
+	int			it,
+				a,
+				moved = 0;
+
+	for (a = 0; a < n; a++)
+		if (theta[a] == 0.0)
+			return 0;
+	for (it = 0; it < 3; it++)
+	{
+		double		biggest = 0.0,
+					fx;
+
+		/* the Hessian is taken where the criterion was last evaluated */
+		w->n_eval++;
+		if (!isfinite(lmm_blocked_hess_at(w, theta, lmm_blocked_criterion(w, theta), g, B)) ||
+			lmm_chol_lower(n, B, 0.0) >= 0)
+			break;
+		for (a = 0; a < n; a++)
+			x[a] = -g[a];
+		lmm_forward_solve(n, 1, B, x);
+		lmm_backward_solve(n, 1, B, x);
+		for (a = 0; a < n; a++)
+		{
+			biggest = fmax(biggest, fabs(x[a]) / fabs(theta[a]));
+			x[a] += theta[a];
+		}
+		/* a step that would cross or near 0 is no Newton step to trust */
+		if (biggest > 0.5)
+			break;
+		w->n_eval++;
+		fx = lmm_blocked_criterion(w, x);
+		if (w->interrupted)
+			return -1;
+		if (!(fx <= f + 1e-12 * fabs(f)))
+			break;
+		memcpy(theta, x, sizeof(double) * n);
+		f = fx;
+		moved = 1;
+		if (biggest < 1e-6)
+			break;
+	}
+	*fmin = f;
+	return w->interrupted ? -1 : moved;
+}
+
+/*
+ * Minimize the criterion from theta by BFGS on the analytic gradient; on
+ * return theta and fmin hold the best point found.  Returns 1 when the
+ * steps or the gradient reached rounding level, 0 when the iterations ran
+ * out or the criterion became undefined, -1 on interrupt.
+ *
+ * The criterion is even in each scalar term's theta, so the search runs
+ * unbounded and folds theta back to |theta| at the end: a bound would make
+ * theta_k = 0, where the gradient vanishes, a trap a projected step could
+ * fall into; for the same reason no step comes close to 0, and a start
+ * there (a restart from a bound) moves to 0.1.  Steps are capped so that
+ * no theta changes by more than BFGS_MAX_STEP times its size (at least
+ * BFGS_STEP_FLOOR): a small theta, near the flat middle of the even
+ * criterion, would otherwise be thrown far past the optimum and back (on
+ * InstEval, 19 evaluations instead of 14).  They are backtracked (on the
+ * criterion alone, the cheaper evaluation) until the Armijo condition
+ * holds; the inverse Hessian starts from the analytic one (starting_point).
+ */
+int
+lmm_blocked_optimize(Work *w, double *theta, double *fmin)
+{
+	int			n = w->ntheta;
+	double		H[LMM_MAX_TERMS * LMM_MAX_TERMS];
+	double		g[LMM_MAX_TERMS],
+				gn[LMM_MAX_TERMS],
+				d[LMM_MAX_TERMS],
+				xn[LMM_MAX_TERMS],
+				sv[LMM_MAX_TERMS],
+				yv[LMM_MAX_TERMS],
+				Hy[LMM_MAX_TERMS];
+	double		f,
+				fn;
+	int			it,
+				a,
+				b,
+				result = 0;
+
+	/* a start on theta_k = 0 would stay there: start such terms at 0.1 */
+	for (a = 0; a < n; a++)
+		if (theta[a] == 0.0)
+			theta[a] = 0.1;
+	f = starting_point(w, theta, g, H);
+	if (!isfinite(f))
+	{
+		/* undefined at the start: the gradient was never written */
+		*fmin = f;
+		return w->interrupted ? -1 : 0;
+	}
+	for (it = 0; it < BFGS_MAX_ITER && isfinite(f); it++)
+	{
+		double		big = 0.0,
+					slope = 0.0,
+					t = 1.0,
+					tq,
+					sy = 0.0,
+					yHy = 0.0,
+					move = 0.0,
+					gmax = 0.0;
+		int			k;
+
+		/* d = -H g, capped; a direction that does not descend restarts H */
+		for (a = 0; a < n; a++)
+		{
+			d[a] = 0.0;
+			for (b = 0; b < n; b++)
+				d[a] -= H[a * n + b] * g[b];
+			slope += d[a] * g[a];
+		}
+		if (!(slope < 0.0))
+		{
+			memset(H, 0, sizeof(H));
+			for (a = 0; a < n; a++)
+			{
+				H[a * n + a] = 1.0;
+				d[a] = -g[a];
+			}
+			slope = 0.0;
+			for (a = 0; a < n; a++)
+				slope -= g[a] * g[a];
+		}
+		if (-slope <= 1e-15 * fabs(f))
+		{
+			/* the decrease d promises is at rounding level: theta is the optimum */
+			result = 1;
+			break;
+		}
+		for (a = 0; a < n; a++)
+			big = fmax(big, fabs(d[a]) / fmax(fabs(theta[a]), BFGS_STEP_FLOOR));
+		if (big > BFGS_MAX_STEP)
+		{
+			for (a = 0; a < n; a++)
+				d[a] *= BFGS_MAX_STEP / big;
+			slope *= BFGS_MAX_STEP / big;
+		}
+
+		/* backtrack on the criterion alone, then the gradient at the point taken */
+		for (k = 0; k < 40; k++)
+		{
+			int			near_zero = 0;
+
+			/*
+			 * No step comes within a tenth of a theta's size of 0, where the
+			 * gradient vanishes by symmetry (a saddle when 0 is no minimum):
+			 * theta falls at most tenfold a step, and a singular fit's theta
+			 * reaches the boundary check below 1e-5 in a few steps.
+			 */
+			for (a = 0; a < n; a++)
+			{
+				xn[a] = theta[a] + t * d[a];
+				if (fabs(xn[a]) < 0.1 * fabs(theta[a]))
+					near_zero = 1;
+			}
+			if (near_zero)
+			{
+				t *= 0.5;
+				continue;
+			}
+			w->n_eval++;
+			fn = lmm_blocked_criterion(w, xn);
+			if (w->interrupted)
+				return -1;
+			if (fn <= f + 1e-4 * t * slope)
+				break;
+			/* the minimum of the quadratic through f, slope and fn, within [t/10, t/2] */
+			tq = isfinite(fn) ? -slope * t * t / (2.0 * (fn - f - slope * t)) : 0.5 * t;
+			t = tq < 0.1 * t ? 0.1 * t : tq > 0.5 * t ? 0.5 * t : tq;
+			if (-t * slope < 1e-15 * fabs(f))
+				k = 40;
+		}
+		if (k >= 40)
+		{
+			/* no decrease along d: theta is the optimum to rounding level */
+			result = 1;
+			break;
+		}
+		fn = lmm_blocked_grad_at(w, xn, fn, gn);
+		if (w->interrupted)
+			return -1;
+		if (!isfinite(fn))
+			break;
+
+		for (a = 0; a < n; a++)
+		{
+			sv[a] = xn[a] - theta[a];
+			yv[a] = gn[a] - g[a];
+			sy += sv[a] * yv[a];
+			move = fmax(move, fabs(sv[a]) / fmax(1.0, fabs(xn[a])));
+			gmax = fmax(gmax, fabs(gn[a]) * fmax(1.0, fabs(xn[a])));
+		}
+		memcpy(theta, xn, sizeof(double) * n);
+		memcpy(g, gn, sizeof(double) * n);
+		f = fn;
+		if (move < 1e-11 || gmax < 1e-11 * fabs(f))
+		{
+			result = 1;
+			break;
+		}
+		if (sy <= 0.0)
+			continue;
+		/* H = (I - rho s y') H (I - rho y s') + rho s s', rho = 1 / y's */
+		for (a = 0; a < n; a++)
+		{
+			Hy[a] = 0.0;
+			for (b = 0; b < n; b++)
+				Hy[a] += H[a * n + b] * yv[b];
+			yHy += yv[a] * Hy[a];
+		}
+		for (a = 0; a < n; a++)
+			for (b = 0; b < n; b++)
+				H[a * n + b] += ((sy + yHy) * sv[a] * sv[b] / sy -
+								 Hy[a] * sv[b] - sv[a] * Hy[b]) / sy;
+	}
+	if (result == 1 && newton_polish(w, theta, &f) < 0)
+		return -1;
+	for (a = 0; a < n; a++)
+		theta[a] = fabs(theta[a]);
+	*fmin = f;
+	return result;
+}
