@@ -589,6 +589,7 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
 	m.formula = st->formula;
+	m.tstats = &sorted;
 	m.key_type = "text";
 	m.nextra = fit.nterms - 1;
 	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);

@@ -401,6 +401,50 @@ ratings_share(const char *dir)
 	}
 }
 
+/*
+ * The profile intervals of the model of st at level 0.95 against lme4's
+ * (profile_terms.ref.csv rows fit,method,0.95,name): the worst relative
+ * difference of an end, an end of 0 being compared absolutely.
+ */
+static double
+profile_error(const char *dir, const LmmTermStats *st, const char *fit,
+			  const char *method, const char *const *names)
+{
+	LmmProfile	prof;
+	double		err = 0.0;
+	int			k;
+
+	if (lmm_profile_terms(st, 0.95, &prof) != LMM_OK)
+		return HUGE_VAL;
+	for (k = 0; k < prof.npar; k++)
+	{
+		char		path[1024],
+					line[512],
+					pre[128];
+		double		est = NAN,
+					lo = NAN,
+					hi = NAN;
+		FILE	   *f;
+
+		snprintf(path, sizeof(path), "%s/profile_terms.ref.csv", dir);
+		snprintf(pre, sizeof(pre), "%s,%s,0.95,%s,", fit, method, names[k]);
+		if ((f = fopen(path, "r")) == NULL)
+			return HUGE_VAL;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, pre, strlen(pre)) == 0)
+				sscanf(line + strlen(pre), "%lf,%lf,%lf", &est, &lo, &hi);
+		fclose(f);
+		printf("profile %s %s %s: [%.10g, %.10g], lme4 [%.10g, %.10g]\n", fit, method,
+			   names[k], prof.lower[k], prof.upper[k], lo, hi);
+		err = fmax(err, fabs(prof.lower[k] - lo) / (lo != 0.0 ? fabs(lo) : 1.0));
+		err = fmax(err, fabs(prof.upper[k] - hi) / (hi != 0.0 ? fabs(hi) : 1.0));
+		if (isnan(lo) || isnan(hi))
+			err = HUGE_VAL;
+	}
+	lmm_profile_free(&prof);
+	return err;
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -455,6 +499,14 @@ test_terms(const char *dir)
 		check(df_error(dir, &fit, "penicillin") < 1e-6, "terms: penicillin df agree with lmerTest to 1e-6");
 		snprintf(pre, sizeof(pre), "penicillin,%s,default,criterion,", method[reml]);
 		check(fit.criterion <= ref(dir, pre) + 1e-9, "terms: penicillin criterion no worse than lme4's");
+		{
+			const char *names[4] = {"sd_(Intercept)|plate", "sd_(Intercept)|sample", "sigma",
+			"(Intercept)"};
+
+			err = profile_error(dir, &st, "penicillin", method[reml], names);
+			printf("penicillin %s: profile ends vs lme4 %.3g\n", method[reml], err);
+			check(err < 1e-3, "terms: penicillin profile intervals agree with lme4 to 1e-3");
+		}
 
 		/* two parts merged: the same fit */
 		lmm_terms_init(&a, 1, 2, q);
@@ -510,6 +562,14 @@ test_terms(const char *dir)
 		printf("pastes %s: max rel err %.3g\n", method[reml], err);
 		check(err < 1e-6, "terms: pastes agrees with lme4 to 1e-6");
 		check(df_error(dir, &fit, "pastes") < 1e-6, "terms: pastes df agree with lmerTest to 1e-6");
+		{
+			const char *names[4] = {"sd_(Intercept)|cask:batch", "sd_(Intercept)|batch", "sigma",
+			"(Intercept)"};
+
+			err = profile_error(dir, &st, "pastes", method[reml], names);
+			printf("pastes %s: profile ends vs lme4 %.3g\n", method[reml], err);
+			check(err < 1e-3, "terms: pastes profile intervals agree with lme4 to 1e-3");
+		}
 		lmm_fit_free(&fit);
 		lmm_terms_free(&st);
 	}
