@@ -625,5 +625,8 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 		}
 		toff += LMM_NTHETA(ft->q);
 	}
+	/* a model too big with its statistics keeps its estimates, without refits */
+	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
+		m.tstats = NULL;
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
 }
