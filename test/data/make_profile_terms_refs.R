@@ -4,7 +4,8 @@
 # confint(profile(m, signames = FALSE), level) on the default-control lme4 fit.
 #
 # Run:  cd test/data && Rscript make_profile_terms_refs.R
-# Reads penicillin.csv, pastes.csv and ratings.csv (formula_models.R); writes
+# Reads penicillin.csv, pastes.csv, ratings.csv and sleepstudy.csv
+# (formula_models.R); writes
 # profile_terms.ref.csv with header fit,method,level,parameter,estimate,lower,upper
 # (17 digits), parameter being lme4's row name ("sd_(Intercept)|plate",
 # "cor_x.(Intercept)|a", "sigma", "(Intercept)", ...) and estimate the value
@@ -14,12 +15,13 @@
 #   penicillin: diameter ~ 1 + (1 | plate) + (1 | sample)     crossed
 #   pastes:     strength ~ 1 + (1 | batch/cask)               nested
 #   ratings:    y ~ x + (x | a) + (1 | b)                     crossed, random slope
+#   sleep_uncor: Reaction ~ Days + (Days || Subject)          two terms of one factor
 # CI never runs R.
 suppressPackageStartupMessages(library(lme4))
 source("formula_models.R")
 num <- function(x) sprintf("%.17g", x)
 rows <- character(0)
-for (name in c("penicillin", "pastes", "ratings")) {
+for (name in c("penicillin", "pastes", "ratings", "sleep_uncor")) {
   s <- specs[[name]]
   d <- read_data(s$file, s$keys)
   for (method in c("REML", "ML")) {

@@ -1,8 +1,9 @@
 -- Likelihood-profile intervals (lmm_confint, method=profile) of models of
 -- lmm() and lmm_fit_terms against lme4 1.1-31's confint(m, method =
 -- "profile", oldNames = FALSE) (test/data/make_profile_terms_refs.R,
--- profile_terms.ref.csv): Penicillin (crossed), Pastes (nested) and a
--- crossed model with a random slope, REML and ML, levels 0.95 and 0.90.
+-- profile_terms.ref.csv): Penicillin (crossed), Pastes (nested), a crossed
+-- model with a random slope and (Days || Subject) (two terms of one
+-- factor), REML and ML, levels 0.95 and 0.90.
 -- Such models carry their statistics (format 4); those stored by lmm 0.6
 -- (format 3) still load, without refits.
 \set ON_ERROR_STOP 1
@@ -17,6 +18,8 @@ CREATE TEMP TABLE pastes (strength float8, batch text, cask text, sample text);
 \copy pastes FROM 'test/data/pastes.csv' CSV HEADER
 CREATE TEMP TABLE ratings (y float8, x float8, a text, b text);
 \copy ratings FROM 'test/data/ratings.csv' CSV HEADER
+CREATE TEMP TABLE sleepstudy ("Reaction" float8, "Days" float8, "Subject" text);
+\copy sleepstudy FROM 'test/data/sleepstudy.csv' CSV HEADER
 CREATE TEMP TABLE pref (ord serial, fit text, method text, level text, parameter text,
 	estimate float8, lower float8, upper float8);
 \copy pref (fit, method, level, parameter, estimate, lower, upper) FROM 'test/data/profile_terms.ref.csv' CSV HEADER
@@ -25,7 +28,8 @@ CREATE TEMP TABLE pfits AS
 SELECT f.fit, me.method, lmm(f.formula, f.source::regclass, 'method=' || lower(me.method)) AS m
 FROM (VALUES ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'),
 			 ('pastes', 'strength ~ 1 + (1 | batch/cask)', 'pastes'),
-			 ('ratings', 'y ~ x + (x | a) + (1 | b)', 'ratings')) f(fit, formula, source),
+			 ('ratings', 'y ~ x + (x | a) + (1 | b)', 'ratings'),
+			 ('sleep_uncor', 'Reaction ~ Days + (Days || Subject)', 'sleepstudy')) f(fit, formula, source),
 	 (VALUES ('REML'), ('ML')) me(method);
 
 CREATE TEMP TABLE pours AS
@@ -39,7 +43,7 @@ FROM pfits f, (VALUES ('0.95'), ('0.90')) l(level),
 CREATE FUNCTION pg_temp.rel(a float8, b float8) RETURNS float8
 	LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) / greatest(abs(b), 1e-300) $$;
 
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT is((SELECT count(*) FROM pref r JOIN pours o USING (fit, method, level, parameter)),
 		  (SELECT count(*) FROM pref),
@@ -50,7 +54,7 @@ SELECT is((SELECT count(*) FROM
 			(SELECT fit, method, level, array_agg(parameter ORDER BY ord) AS names FROM pref GROUP BY 1, 2, 3) r
 			JOIN (SELECT fit, method, level, array_agg(parameter ORDER BY ord) AS names FROM pours GROUP BY 1, 2, 3) o
 			USING (fit, method, level) WHERE r.names = o.names),
-		  12::bigint, 'parameters in lme4''s order: sd and cor term by term, sigma, fixed effects');
+		  16::bigint, 'parameters in lme4''s order: sd and cor term by term, sigma, fixed effects');
 
 -- the tolerance of the one-term profile tests (inference.sql): lme4
 -- interpolates a spline through profile points, we solve for the ends
@@ -63,6 +67,9 @@ SELECT cmp_ok((SELECT max(greatest(pg_temp.rel(o.lower, r.lower), pg_temp.rel(o.
 SELECT cmp_ok((SELECT max(greatest(pg_temp.rel(o.lower, r.lower), pg_temp.rel(o.upper, r.upper)))
 			   FROM pref r JOIN pours o USING (fit, method, level, parameter) WHERE r.fit = 'ratings'),
 			  '<=', 1e-3::float8, 'crossed with a random slope: profile intervals agree with lme4 to 1e-3');
+SELECT cmp_ok((SELECT max(greatest(pg_temp.rel(o.lower, r.lower), pg_temp.rel(o.upper, r.upper)))
+			   FROM pref r JOIN pours o USING (fit, method, level, parameter) WHERE r.fit = 'sleep_uncor'),
+			  '<=', 1e-3::float8, '(Days || Subject): profile intervals agree with lme4 to 1e-3, both terms named by Subject');
 SELECT is((SELECT count(*) FROM pours WHERE method_used <> 'profile' OR lower IS NULL OR upper IS NULL
 			 OR NOT (lower <= estimate AND estimate <= upper)),
 		  0::bigint, 'every interval found, and it holds the model''s estimate');
@@ -88,7 +95,7 @@ SELECT ok((SELECT m::text::lmm_model::text = m::text FROM pfits WHERE fit = 'rat
 CREATE TEMP TABLE pback (fit text, method text, m lmm_model);
 \copy pback FROM '/tmp/lmm_profile_terms.bin' WITH (FORMAT binary)
 SELECT is((SELECT count(*) FROM pfits a JOIN pback b USING (fit, method)
-		   WHERE lmm_model_send(a.m) = lmm_model_send(b.m)), 6::bigint,
+		   WHERE lmm_model_send(a.m) = lmm_model_send(b.m)), 8::bigint,
 		  'binary round trip: the same bytes');
 
 -- a model of lmm() stored by lmm 0.6 (format 3): no statistics, no refits
