@@ -512,11 +512,6 @@ profile_fit(const Gram *g, const LmmFit *fit, double level, LmmProfile *prof)
 					hi = HUGE_VAL,
 					step0;
 
-		if (lmm_interrupt_pending())
-		{
-			w.interrupted = 1;
-			break;
-		}
 		pr.which = k;
 		inner_setup(&pr, prof->estimate, fit->theta, start, lb, ub, step);
 		if (k > nt)
