@@ -21,16 +21,12 @@
 static void
 require_stats(const LmmModel *m, const char *what)
 {
-	if (m->nextra > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s is not supported yet for models with several random-effects terms", what),
-				 errdetail("Satterthwaite df and p-values (lmm_fixef) and Wald intervals (lmm_confint(m, 'method=wald')) are available.")));
-	if (m->stats == NULL)
+	if (m->stats == NULL && m->tstats == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s needs a model that carries its statistics", what),
-				 errdetail("This model was stored by lmm 0.2 or earlier; refit it with lmm_fit to use %s.", what)));
+				 errdetail("This model was stored by lmm 0.2 or earlier, or fitted by lmm() or lmm_fit_terms in lmm 0.6 or earlier."),
+				 errhint("Refit it (with lmm_fit, lmm() or lmm_fit_terms) to use %s.", what)));
 }
 
 /*
@@ -117,13 +113,14 @@ ml_fit(const char *arg, const LmmModel *m)
 		LmmFit		fit;
 		LmmStatus	status;
 
-		if (m->stats == NULL)
+		if (m->stats == NULL && m->tstats == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("lmm_anova cannot refit model %s by maximum likelihood", arg),
-					 errdetail("Models of lmm() or lmm_fit_terms, and models stored by lmm 0.2 or earlier, do not carry the statistics a refit needs."),
-					 errhint("Fit both models with the option 'method=ml', as lme4's anova compares ML fits.")));
-		status = lmm_fit_ex(m->stats, 0, 0, &fit);
+					 errdetail("Models stored by lmm 0.2 or earlier, and models of lmm() or lmm_fit_terms stored by lmm 0.6 or earlier, do not carry the statistics a refit needs."),
+					 errhint("Refit the model, or fit both models with the option 'method=ml', as lme4's anova compares ML fits.")));
+		status = m->stats ? lmm_fit_ex(m->stats, 0, 0, &fit) :
+			lmm_fit_terms(m->tstats, 0, 0, &fit);
 
 		if (status != LMM_OK)
 			refit_failed(status);
@@ -133,6 +130,34 @@ ml_fit(const char *arg, const LmmModel *m)
 	else
 		r.deviance = m->criterion;
 	return r;
+}
+
+/*
+ * The mean of the response and its sum of squares about the mean, from the
+ * statistics the model carries; false when it carries none.
+ */
+static bool
+response_moments(const LmmModel *m, double *mean, double *ss)
+{
+	if (m->stats)
+	{
+		const LmmStats *s = m->stats;
+
+		*mean = s->mean[s->p - 1];
+		*ss = s->comom[s->p * s->p - 1];
+		return true;
+	}
+	if (m->tstats)
+	{
+		const LmmTermStats *s = m->tstats;
+		int			p = s->p;
+		double		sy = s->sum[p];
+
+		*mean = s->shift[p] + sy / s->n;
+		*ss = s->cross[p * (p + 1) + p] - sy * sy / s->n;
+		return true;
+	}
+	return false;
 }
 
 /* Nonzero if a and b agree to about 1e-10 relative (sums in another row order differ by rounding). */
@@ -157,8 +182,10 @@ lmm_anova(PG_FUNCTION_ARGS)
 				mb;
 	MlFit		f[2];
 	int			order[2] = {0, 1};
-	const LmmStats *sa,
-			   *sb;
+	double		mean_a,
+				mean_b,
+				ss_a,
+				ss_b;
 	int			r;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -168,12 +195,9 @@ lmm_anova(PG_FUNCTION_ARGS)
 	 * The same rows: the count, as lme4 checks, and where both models carry
 	 * their statistics the response's mean and spread too.
 	 */
-	sa = ma.stats;
-	sb = mb.stats;
 	if (ma.n_obs != mb.n_obs ||
-		(sa != NULL && sb != NULL &&
-		 (!close_enough(sa->mean[sa->p - 1], sb->mean[sb->p - 1]) ||
-		  !close_enough(sa->comom[sa->p * sa->p - 1], sb->comom[sb->p * sb->p - 1]))))
+		(response_moments(&ma, &mean_a, &ss_a) && response_moments(&mb, &mean_b, &ss_b) &&
+		 (!close_enough(mean_a, mean_b) || !close_enough(ss_a, ss_b))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("models were not fitted to the same data"),
@@ -220,23 +244,31 @@ lmm_anova(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* lme4's name of variance parameter k (theta's order), or "sigma" after them. */
+/* lme4's name of variance parameter k (theta's order, term by term), or "sigma" after them. */
 static char *
 varpar_name(const LmmModel *m, int k)
 {
-	int			q = m->q;
-	int			col = 0;
+	int			t,
+				col = 0;
+	LmmModelTerm v;
 
-	if (k == LMM_NTHETA(q))
-		return "sigma";
-	while (k >= q - col)
+	for (t = 0; t <= m->nextra; t++)
 	{
-		k -= q - col;
+		v = lmm_model_term(m, t);
+		if (k < LMM_NTHETA(v.q))
+			break;
+		k -= LMM_NTHETA(v.q);
+	}
+	if (t > m->nextra)
+		return "sigma";
+	while (k >= v.q - col)
+	{
+		k -= v.q - col;
 		col++;
 	}
 	if (k == 0)
-		return psprintf("sd_%s|%s", m->z_names[col], m->grp);
-	return psprintf("cor_%s.%s|%s", m->z_names[col + k], m->z_names[col], m->grp);
+		return psprintf("sd_%s|%s", v.z_names[col], v.grp);
+	return psprintf("cor_%s.%s|%s", v.z_names[col + k], v.z_names[col], v.grp);
 }
 
 /* Emit one interval row; a bound the profile could not find is NULL. */
@@ -271,12 +303,13 @@ lmm_confint(PG_FUNCTION_ARGS)
 	bool		profile;
 	double		level;
 	int			nt,
-				k;
+				k,
+				t;
 
 	lmm_parse_confint_options(opts, &profile, &level);
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
-	nt = LMM_NTHETA(m.q);
+	nt = lmm_model_ntheta(&m);
 	if (!profile)
 	{
 		double		zq = -lmm_qnorm((1.0 - level) / 2.0);
@@ -295,12 +328,24 @@ lmm_confint(PG_FUNCTION_ARGS)
 		LmmProfile	prof;
 		LmmStatus	status;
 		double	   *est = palloc(sizeof(double) * (nt + 1));
+		double		sdcor[LMM_MAX_INF];
 
 		require_stats(&m, "lmm_confint(method=profile)");
-		status = lmm_profile(m.stats, level, &prof);
+		status = m.stats ? lmm_profile(m.stats, level, &prof) :
+			lmm_profile_terms(m.tstats, level, &prof);
 		if (status != LMM_OK)
 			refit_failed(status);
-		lmm_theta_to_sdcor(m.q, m.theta, m.sigma, est);
+		if (prof.npar != nt + 1 + m.p)
+			lmm_model_corrupt("its statistics do not describe its terms");
+		for (t = 0, k = 0; t <= m.nextra; t++)
+		{
+			LmmModelTerm v = lmm_model_term(&m, t);
+
+			lmm_theta_to_sdcor(v.q, v.theta, m.sigma, sdcor);
+			memcpy(est + k, sdcor, sizeof(double) * LMM_NTHETA(v.q));
+			k += LMM_NTHETA(v.q);
+		}
+		est[nt] = m.sigma;
 		for (k = 0; k <= nt; k++)
 			put_interval(rsinfo, varpar_name(&m, k), est[k], prof.lower[k],
 						 prof.upper[k], "profile");

@@ -55,6 +55,8 @@ lmm_model_from_datum(Datum d, LmmModel *m)
 
 	if ((Pointer) v != DatumGetPointer(d))
 		pfree(v);
+	if (problem != NULL && strcmp(problem, "interrupted") == 0)
+		CHECK_FOR_INTERRUPTS();
 	if (problem != NULL)
 		lmm_model_corrupt(problem);
 }
@@ -136,6 +138,71 @@ append_tail(StringInfo buf, const LmmModel *m)
 		append_rows(buf, s->level, s->nlevels, s->stride);
 		appendStringInfoChar(buf, '}');
 	}
+}
+
+/*
+ * Append the version 4 part: the several-term statistics as the hex digits
+ * of their binary form (null when the model has none).
+ */
+static void
+append_tstats(StringInfo buf, const LmmModel *m)
+{
+	size_t		len;
+	char	   *bin;
+
+	appendStringInfoString(buf, ", \"terms_stats\": ");
+	if (m->tstats == NULL)
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	len = lmm_model_tstats_size(m);
+	if (2 * len + 2 > MaxAllocSize - (size_t) buf->len)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the text form of this lmm_model value would exceed 1 GB"),
+				 errdetail("Its statistics take %zu bytes.", len),
+				 errhint("Use the binary form (COPY ... WITH (FORMAT binary)) to move it.")));
+	bin = palloc_extended(len, MCXT_ALLOC_HUGE);
+	lmm_model_tstats_pack(m, (unsigned char *) bin);
+	enlargeStringInfo(buf, (int) (2 * len + 2));
+	buf->data[buf->len++] = '"';
+	buf->len += (int) hex_encode(bin, len, buf->data + buf->len);
+	buf->data[buf->len++] = '"';
+	buf->data[buf->len] = '\0';
+	pfree(bin);
+}
+
+/* Read the version 4 part of a model's JSON into m: hex digits, then their checks. */
+static void
+read_tstats(JsonbContainer *root, LmmModel *m)
+{
+	JsonbValue	v = lmm_json_key(T, root, "terms_stats");
+	const char *hex;
+	size_t		len,
+				i;
+	char	   *bin;
+	const char *problem;
+
+	if (v.type == jbvNull)
+		return;
+	if (v.type != jbvString)
+		lmm_json_bad(T, "\"terms_stats\" must be null or a string of hex digits");
+	hex = v.val.string.val;
+	len = v.val.string.len;
+	for (i = 0; i < len; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+			break;
+	if (i < len || len % 2 != 0)
+		lmm_json_bad(T, "\"terms_stats\" must be an even number of lower-case hex digits");
+	bin = palloc_extended(len / 2 + 1, MCXT_ALLOC_HUGE);
+	hex_decode(hex, len, bin);
+	problem = lmm_model_tstats_unpack((const unsigned char *) bin, len / 2, m);
+	if (problem != NULL && strcmp(problem, "interrupted") == 0)
+		CHECK_FOR_INTERRUPTS();
+	if (problem != NULL)
+		lmm_json_bad(T, psprintf("\"terms_stats\": %s", problem));
+	pfree(bin);
 }
 
 /* Read the version 2 parts of a model's JSON into m. */
@@ -280,6 +347,7 @@ lmm_model_out(PG_FUNCTION_ARGS)
 	append_tail(&buf, &m);
 	appendStringInfoString(&buf, ", \"formula\": ");
 	escape_json(&buf, m.formula ? m.formula : "");
+	append_tstats(&buf, &m);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -301,7 +369,7 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	int			k;
 	const char *problem;
 
-	/* version 1 had 15 keys; 2 adds "inference" and "stats", 3 "formula" */
+	/* version 1 had 15 keys; 2 adds "inference" and "stats", 3 "formula", 4 "terms_stats" */
 	version = lmm_json_count(T, lmm_json_key(T, root, "lmm_model"), "lmm_model");
 	if (version < 1 || version > LMM_MODEL_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_model\" format version");
@@ -368,6 +436,8 @@ lmm_model_in(PG_FUNCTION_ARGS)
 		m.formula = lmm_json_str(T, lmm_json_key(T, root, "formula"), "formula");
 	if (version >= 2)
 		read_tail(root, &m);
+	if (version >= 4)
+		read_tstats(root, &m);
 
 	problem = lmm_model_check(&m);
 	if (problem == NULL)

@@ -589,6 +589,7 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
 	m.formula = st->formula;
+	m.tstats = &sorted;
 	m.key_type = "text";
 	m.nextra = fit.nterms - 1;
 	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
@@ -624,5 +625,8 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 		}
 		toff += LMM_NTHETA(ft->q);
 	}
+	/* a model too big with its statistics keeps its estimates, without refits */
+	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
+		m.tstats = NULL;
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
 }

@@ -33,26 +33,6 @@ add_dense(Blocks *bk, int64_t r0, int64_t c0, int tr, int tc, int nr, int nc)
 	return db;
 }
 
-/* Sorted positions of the statistics' terms: decreasing levels, ties in order. */
-static void
-sort_terms(const LmmTermStats *s, Blocks *bk)
-{
-	int			t,
-				u,
-				k = s->nterms;
-
-	for (t = 0; t < k; t++)
-		bk->src[t] = t;
-	for (t = 1; t < k; t++)
-		for (u = t; u > 0 && s->term[bk->src[u]].nlevels > s->term[bk->src[u - 1]].nlevels; u--)
-		{
-			int			keep = bk->src[u];
-
-			bk->src[u] = bk->src[u - 1];
-			bk->src[u - 1] = keep;
-		}
-}
-
 /* One cross block of a first-term level, for sorting. */
 typedef struct CrossRef
 {
@@ -143,7 +123,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 
 	memset(g, 0, sizeof(Gram));
 	memset(bk, 0, sizeof(Blocks));
-	sort_terms(s, bk);
+	lmm_terms_order(s, bk->src);
 	bk->k = k;
 	for (t = 0; t < k; t++)
 	{

@@ -9,6 +9,7 @@
 
 #include "lmm_fit.h"
 #include "lmm_stats.h"
+#include "lmm_terms.h"
 
 /* Most variance parameters (theta and sigma) a model has. */
 #define LMM_MAX_INF (LMM_MAX_RANDOM * (LMM_MAX_RANDOM + 1) / 2 + 1)
@@ -35,6 +36,8 @@ typedef struct LmmProfile
 } LmmProfile;
 
 extern LmmStatus lmm_profile(const LmmStats *s, double level, LmmProfile *prof);
+extern LmmStatus lmm_profile_terms(const LmmTermStats *s, double level,
+								   LmmProfile *prof);
 extern void lmm_profile_free(LmmProfile *prof);
 extern void lmm_theta_to_sdcor(int q, const double *theta, double sigma,
 							   double *sdcor);

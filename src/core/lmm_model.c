@@ -15,9 +15,14 @@
  * and, from version 3 on,
  *	 str formula, u32 nextra, nextra x (str grp, u32 q, q x str z_names,
  *	 q(q+1)/2 f8 theta, u64 nlevels, nlevels x (str level, q f8 b, q*q f8 condvar))
+ * and, from version 4 on,
+ *	 u32 has_tstats, [u64 length, that many bytes of the several-term
+ *	 statistics in lmm_terms_io.h's form, with n_rows = n_obs + n_dropped,
+ *	 an empty spec and no options]
  * where str is a u32 length and that many bytes.  Version 1 values (no
  * tail) are still read: they lack Satterthwaite's df and refits; version 2
- * values have one term and no formula.
+ * values have one term and no formula; version 3 values of lmm() lack the
+ * statistics that its refits need.
  */
 #include "lmm_model.h"
 
@@ -29,12 +34,67 @@
 #include "lmm_host.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
+#include "lmm_terms_io.h"
 
 /* Doubles of the statistics' part of the tail: n, mean, comom, level records. */
 static size_t
 stats_doubles(const LmmStats *s)
 {
 	return 1 + (size_t) s->p + (size_t) s->p * s->p + (size_t) s->nlevels * s->stride;
+}
+
+/* What the binary form of a model's several-term statistics carries besides them. */
+static LmmTermsMeta
+tstats_meta(const LmmModel *m)
+{
+	LmmTermsMeta meta;
+
+	meta.n_rows = m->n_obs + m->n_dropped;
+	meta.n_dropped = m->n_dropped;
+	meta.spec = "";
+	meta.options = NULL;
+	return meta;
+}
+
+/* Bytes of the binary form of m's several-term statistics (m->tstats set). */
+size_t
+lmm_model_tstats_size(const LmmModel *m)
+{
+	LmmTermsMeta meta = tstats_meta(m);
+
+	return lmm_terms_packed_size(m->tstats, &meta);
+}
+
+/* Write the binary form of m's several-term statistics into buf (lmm_model_tstats_size bytes). */
+void
+lmm_model_tstats_pack(const LmmModel *m, unsigned char *buf)
+{
+	LmmTermsMeta meta = tstats_meta(m);
+
+	lmm_terms_pack(m->tstats, &meta, buf);
+}
+
+/*
+ * Read len bytes of several-term statistics into m->tstats (m's counts
+ * already read), their own reader checking every count against the bytes
+ * before allocating and every value after reading.  They must be in the
+ * canonical form lmm_model_tstats_pack writes, so that an accepted value
+ * packs back to its own bytes; "interrupted" when the host asked to stop.
+ * Whether they belong to m is lmm_model_check's question.
+ */
+const char *
+lmm_model_tstats_unpack(const unsigned char *buf, size_t len, LmmModel *m)
+{
+	LmmTermsMeta meta;
+	const char *problem;
+
+	m->tstats = lmm_alloc0(sizeof(LmmTermStats));
+	problem = lmm_terms_unpack(buf, len, m->tstats, &meta);
+	if (problem == NULL &&
+		(meta.spec[0] != '\0' || meta.options != NULL || meta.n_dropped != m->n_dropped))
+		problem = "the several-term statistics do not match the model's counts";
+	lmm_terms_meta_free(&meta);
+	return problem;
 }
 
 /* Bytes lmm_model_pack will write for m. */
@@ -69,6 +129,7 @@ lmm_model_packed_size(const LmmModel *m)
 			size += 4 + strlen(t->levels[j]);
 		size += 8 * (size_t) t->nlevels * ((size_t) t->q + (size_t) t->q * t->q);
 	}
+	size += 4 + (m->tstats ? 8 + lmm_model_tstats_size(m) : 0);
 	return size;
 }
 
@@ -225,6 +286,12 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 			for (a = 0; a < t->q * t->q; a++)
 				w = lmm_put_f8(w, t->condvar[j * t->q * t->q + a]);
 		}
+	}
+	w = lmm_put_u32(w, m->tstats ? 1 : 0);
+	if (m->tstats)
+	{
+		w = lmm_put_u64(w, (uint64_t) lmm_model_tstats_size(m));
+		lmm_model_tstats_pack(m, w);
 	}
 }
 
@@ -406,7 +473,7 @@ lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen, size_t len)
 
 		tail = 4 + 8 * (ninf * ninf + ninf * p * p) +
 			4 + 8 * (1 + p + p * p + (size_t) m.nlevels * stride) +
-			(version >= 3 ? 4 + 4 : 0);
+			(version >= 3 ? 4 + 4 : 0) + (version >= 4 ? 4 : 0);
 	}
 	at = (size_t) (r.p - buf);
 	lmm_model_free(&m);
@@ -521,6 +588,31 @@ unpack_extra(LmmReader *r, LmmModel *m)
 }
 
 /*
+ * Read the version 4 part: the several-term statistics, a length and their
+ * binary form (lmm_model_tstats_unpack).
+ */
+static const char *
+unpack_tstats(LmmReader *r, LmmModel *m)
+{
+	uint32_t	has_tstats = lmm_get_u32(r);
+	uint64_t	len;
+	const char *problem;
+
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (has_tstats > 1)
+		return "lmm_model value has a bad several-term statistics marker";
+	if (has_tstats == 0)
+		return NULL;
+	len = lmm_get_u64(r);
+	if (r->failed || len > lmm_left(r))
+		return "lmm_model value is truncated";
+	problem = lmm_model_tstats_unpack(r->p, (size_t) len, m);
+	r->p += len;
+	return problem;
+}
+
+/*
  * Parse len bytes into m, checking sizes before allocating and every field
  * after reading; returns NULL on success or a description of the problem.
  * On failure m holds nothing that needs freeing beyond lmm_model_free.
@@ -556,6 +648,8 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 		return problem;
 	if (version >= 3 && (problem = unpack_extra(&r, m)) != NULL)
 		return problem;
+	if (version >= 4 && (problem = unpack_tstats(&r, m)) != NULL)
+		return problem;
 	if (r.p != r.end)
 		return "lmm_model value has trailing bytes";
 	return lmm_model_check(m);
@@ -584,6 +678,39 @@ check_extra(const LmmModel *m, const LmmModelTerm *t)
 		for (k = 0; k < q; k++)
 			if (t->condvar[(j * q + k) * q + k] < 0.0)
 				return "conditional variances must not be negative";
+	return NULL;
+}
+
+/*
+ * Check that the several-term statistics are those of the model: its counts,
+ * and term by term (in the fit's order) its columns and its levels' keys.
+ */
+static const char *
+check_tstats(const LmmModel *m)
+{
+	const LmmTermStats *s = m->tstats;
+	int			src[LMM_MAX_TERMS];
+	int			t;
+
+	if (m->stats)
+		return "a model carries one kind of statistics";
+	if (s->p != m->p || s->nterms != m->nextra + 1 || s->n != (double) m->n_obs ||
+		m->n_dropped > INT64_MAX - m->n_obs)
+		return "the several-term statistics do not match the model's counts";
+	lmm_terms_order(s, src);
+	for (t = 0; t < s->nterms; t++)
+	{
+		const LmmTermLevels *lv = &s->term[src[t]];
+		LmmModelTerm v = lmm_model_term(m, t);
+		int64_t		j;
+
+		if (lv->q != v.q || lv->nlevels != v.nlevels)
+			return "the several-term statistics do not match the model's terms";
+		for (j = 0; j < v.nlevels; j++)
+			if (lv->keylen[j] != strlen(v.levels[j]) ||
+				memcmp(lv->key[j], v.levels[j], lv->keylen[j]) != 0)
+				return "the several-term statistics do not match the model's levels";
+	}
 	return NULL;
 }
 
@@ -631,6 +758,8 @@ lmm_model_check(const LmmModel *m)
 		if ((problem = lmm_stats_check(s, &meta)) != NULL)
 			return problem;
 	}
+	if (m->tstats)
+		return check_tstats(m);
 	return NULL;
 }
 
@@ -687,5 +816,10 @@ lmm_model_free(LmmModel *m)
 	}
 	lmm_free(m->extra);
 	lmm_free(m->formula);
+	if (m->tstats)
+	{
+		lmm_terms_free(m->tstats);
+		lmm_free(m->tstats);
+	}
 	memset(m, 0, sizeof(LmmModel));
 }

@@ -11,9 +11,10 @@
 #include <stdint.h>
 
 #define LMM_MODEL_MAGIC		0x4C4D4D6Du	/* "LMMm" */
-#define LMM_MODEL_VERSION	3u
+#define LMM_MODEL_VERSION	4u
 
 #include "lmm_stats.h"
+#include "lmm_terms.h"
 
 #define LMM_MODEL_REML		0x1u
 #define LMM_MODEL_CONVERGED	0x2u
@@ -67,6 +68,8 @@ typedef struct LmmModel
 	char	   *formula;		/* "" for a model of lmm_fit */
 	int			nextra;
 	LmmModelTerm *extra;
+	/* version 4: the statistics of a model of lmm() or lmm_fit_terms, for refits */
+	LmmTermStats *tstats;		/* NULL, or with each term's levels in model order */
 } LmmModel;
 
 /* Variance parameters of all terms: theta of the first and of every extra term. */
@@ -81,6 +84,10 @@ extern size_t lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen,
 									   size_t len);
 extern const char *lmm_model_unpack(const unsigned char *buf, size_t len,
 									LmmModel *m);
+extern size_t lmm_model_tstats_size(const LmmModel *m);
+extern void lmm_model_tstats_pack(const LmmModel *m, unsigned char *buf);
+extern const char *lmm_model_tstats_unpack(const unsigned char *buf, size_t len,
+										   LmmModel *m);
 extern const char *lmm_model_check(const LmmModel *m);
 extern const char *lmm_model_check_unique_levels(const LmmModel *m);
 extern void lmm_model_free(LmmModel *m);

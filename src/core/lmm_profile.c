@@ -14,7 +14,10 @@
  * fixed effect beta_j at v, the other fixed effects and sigma are profiled
  * out exactly: the penalized residual sum of squares at theta becomes
  * pwrss + (v - betahat_j)^2 / [(RX'RX)^-1]_jj, and BOBYQA minimizes the
- * ML deviance over theta.  Each evaluation is one pass over the levels.
+ * ML deviance over theta.  Each evaluation is one evaluation of the fit's
+ * criterion (lmm_criterion), one term's or several terms' alike, so one
+ * profile serves every model; with several terms the parameters are every
+ * term's sd/cor in the fit's order, then sigma and the fixed effects.
  */
 #include <math.h>
 #include <string.h>
@@ -34,7 +37,9 @@
 typedef struct Prof
 {
 	Work	   *w;
-	int			q;
+	int			nterms;
+	int			q[LMM_MAX_TERMS];	/* z columns of each term, in the fit's order */
+	int			toff[LMM_MAX_TERMS];	/* its first theta */
 	int			nt;
 	int			p;
 	int			which;			/* 0..nt: variance parameter; nt+1+j: beta_j */
@@ -104,15 +109,14 @@ lmm_theta_to_sdcor(int q, const double *theta, double sigma, double *sdcor)
 }
 
 /*
- * theta from sd/cor/sigma: the Cholesky factor of Cov(b) / sigma^2, a zero
- * column where a standard deviation is zero.  0 if the correlations do not
- * form a positive semidefinite matrix.
+ * theta of one term from its sd/cor and sigma: the Cholesky factor of
+ * Cov(b) / sigma^2, a zero column where a standard deviation is zero.  0 if
+ * the correlations do not form a positive semidefinite matrix.
  */
 static int
-sdcor_to_theta(int q, const double *sdcor, double *theta)
+term_sdcor_to_theta(int q, const double *sdcor, double sigma, double *theta)
 {
 	int			nt = q * (q + 1) / 2;
-	double		sigma = sdcor[nt];
 	double		A[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
 	double		sd[LMM_MAX_RANDOM];
 	int			k,
@@ -172,6 +176,19 @@ sdcor_to_theta(int q, const double *sdcor, double *theta)
 	return 1;
 }
 
+/* theta of every term from the sd/cor of every term followed by sigma. */
+static int
+sdcor_to_theta(const Prof *pr, const double *full, double *theta)
+{
+	int			t;
+
+	for (t = 0; t < pr->nterms; t++)
+		if (!term_sdcor_to_theta(pr->q[t], full + pr->toff[t], full[pr->nt],
+								 theta + pr->toff[t]))
+			return 0;
+	return 1;
+}
+
 /* lme4's devfun2: the ML deviance at sd/cor/sigma, the fixed effects profiled out. */
 static double
 dev_sdcor(Prof *pr, const double *full)
@@ -180,7 +197,7 @@ dev_sdcor(Prof *pr, const double *full)
 	double		sigma = full[pr->nt];
 	double		sigma2 = sigma * sigma;
 
-	if (!(sigma > 0.0) || !sdcor_to_theta(pr->q, full, pr->theta) ||
+	if (!(sigma > 0.0) || !sdcor_to_theta(pr, full, pr->theta) ||
 		!isfinite(lmm_criterion(w, pr->theta)))
 		return HUGE_VAL;
 	return w->ldL2 + w->pwrss / sigma2 + w->g->n * log(2.0 * M_PI * sigma2);
@@ -394,7 +411,7 @@ inner_setup(Prof *pr, const double *sdcor_hat, const double *theta_hat,
 	{
 		for (k = 0; k < nt; k++)
 		{
-			int			diag = lmm_theta_is_diagonal(pr->q, k);
+			int			diag = lmm_theta_bounded(pr->w->g, k);
 
 			start[k] = theta_hat[k];
 			lb[k] = diag ? 0.0 : -HUGE_VAL;
@@ -416,7 +433,7 @@ inner_setup(Prof *pr, const double *sdcor_hat, const double *theta_hat,
 			ub[i] = HUGE_VAL;
 			step[i] = 0.05 * sigma;
 		}
-		else if (lmm_theta_is_diagonal(pr->q, k))
+		else if (lmm_theta_bounded(pr->w->g, k))
 		{
 			lb[i] = 0.0;
 			ub[i] = HUGE_VAL;
@@ -435,49 +452,49 @@ inner_setup(Prof *pr, const double *sdcor_hat, const double *theta_hat,
 }
 
 /*
- * Profile intervals at the given level for the model of s (see
- * lmm_infer.h).  The statistics must be those the model was fitted to.
+ * Profile intervals at the given level (see lmm_infer.h) of the ML fit fit,
+ * whose cross-products g are (one term, or several in the fit's order).
  */
-LmmStatus
-lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
+static LmmStatus
+profile_fit(const Gram *g, const LmmFit *fit, double level, LmmProfile *prof)
 {
-	LmmFit		fit;
-	LmmStatus	status = lmm_fit_ex(s, 0, 0, &fit);
-	Gram		g;
+	LmmStatus	status = LMM_OK;
 	Work		w;
 	Prof		pr;
-	int			nt,
-				p,
-				npar,
-				k;
+	int			nt = fit->ntheta,
+				p = fit->p,
+				npar = nt + 1 + p,
+				k,
+				t;
 	double		z = -lmm_qnorm((1.0 - level) / 2.0);
+	double		sdcor[LMM_MAX_INF];
 	double	   *start,
 			   *lb,
 			   *ub,
 			   *step;
 
-	memset(prof, 0, sizeof(LmmProfile));
-	if (status != LMM_OK)
-		return status;
-	nt = fit.ntheta;
-	p = fit.p;
-	npar = nt + 1 + p;
 	prof->npar = npar;
-	prof->deviance = fit.criterion;
+	prof->deviance = fit->criterion;
 	prof->estimate = lmm_alloc(sizeof(double) * npar);
 	prof->lower = lmm_alloc(sizeof(double) * npar);
 	prof->upper = lmm_alloc(sizeof(double) * npar);
-	lmm_theta_to_sdcor(fit.q, fit.theta, fit.sigma, prof->estimate);
-	memcpy(prof->estimate + nt + 1, fit.beta, sizeof(double) * p);
 
-	lmm_build_gram(s, &g);
-	lmm_work_init(&w, &g, 0);
+	lmm_work_init(&w, g, 0);
 	memset(&pr, 0, sizeof(pr));
 	pr.w = &w;
-	pr.q = fit.q;
+	pr.nterms = fit->nterms;
+	for (t = 0; t < fit->nterms; t++)
+	{
+		pr.q[t] = fit->term[t].q;
+		pr.toff[t] = t == 0 ? 0 : pr.toff[t - 1] + LMM_NTHETA(pr.q[t - 1]);
+		lmm_theta_to_sdcor(pr.q[t], fit->theta + pr.toff[t], fit->sigma, sdcor);
+		memcpy(prof->estimate + pr.toff[t], sdcor, sizeof(double) * LMM_NTHETA(pr.q[t]));
+	}
+	prof->estimate[nt] = fit->sigma;
+	memcpy(prof->estimate + nt + 1, fit->beta, sizeof(double) * p);
 	pr.nt = nt;
 	pr.p = p;
-	pr.base = fit.criterion;
+	pr.base = fit->criterion;
 	pr.full = lmm_alloc(sizeof(double) * (nt + 1));
 	pr.theta = lmm_alloc(sizeof(double) * nt);
 	pr.betac = lmm_alloc(sizeof(double) * p);
@@ -496,18 +513,18 @@ lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
 					step0;
 
 		pr.which = k;
-		inner_setup(&pr, prof->estimate, fit.theta, start, lb, ub, step);
+		inner_setup(&pr, prof->estimate, fit->theta, start, lb, ub, step);
 		if (k > nt)
-			step0 = sqrt(fit.vcov[(k - nt - 1) * (p + 1)]);
+			step0 = sqrt(fit->vcov[(k - nt - 1) * (p + 1)]);
 		else if (k == nt)
 		{
 			lo = 0.0;
 			step0 = 0.1 * xhat;
 		}
-		else if (lmm_theta_is_diagonal(fit.q, k))
+		else if (lmm_theta_bounded(g, k))
 		{
 			lo = 0.0;
-			step0 = xhat > 0.0 ? 0.3 * xhat : 0.1 * fit.sigma;
+			step0 = xhat > 0.0 ? 0.3 * xhat : 0.1 * fit->sigma;
 		}
 		else
 		{
@@ -537,10 +554,57 @@ lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
 	lmm_free(ub);
 	lmm_free(step);
 	lmm_work_free(&w);
-	lmm_free_gram(&g);
-	lmm_fit_free(&fit);
 	if (status != LMM_OK)
 		lmm_profile_free(prof);
+	return status;
+}
+
+/*
+ * Profile intervals at the given level for the one-term model of s (see
+ * lmm_infer.h).  The statistics must be those the model was fitted to.
+ */
+LmmStatus
+lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
+{
+	LmmFit		fit;
+	LmmStatus	status = lmm_fit_ex(s, 0, 0, &fit);
+	Gram		g;
+
+	memset(prof, 0, sizeof(LmmProfile));
+	if (status != LMM_OK)
+		return status;
+	lmm_build_gram(s, &g);
+	status = profile_fit(&g, &fit, level, prof);
+	lmm_free_gram(&g);
+	lmm_fit_free(&fit);
+	return status;
+}
+
+/*
+ * Profile intervals at the given level for the model of the several-term
+ * statistics s (any number of terms), its parameters in the order of
+ * lmm_fit_terms' fit (lme4's).  The same profile as lmm_profile's, on the
+ * several-term criterion.
+ */
+LmmStatus
+lmm_profile_terms(const LmmTermStats *s, double level, LmmProfile *prof)
+{
+	LmmFit		fit;
+	LmmStatus	status = lmm_fit_terms(s, 0, 0, &fit);
+	Gram		g;
+	Blocks	   *bk;
+	int			bad_term;
+
+	memset(prof, 0, sizeof(LmmProfile));
+	if (status != LMM_OK)
+		return status;
+	bk = lmm_alloc0(sizeof(Blocks));
+	status = lmm_blocked_build(s, &g, bk, &bad_term);
+	if (status == LMM_OK)
+		status = profile_fit(&g, &fit, level, prof);
+	lmm_blocked_free(&g, bk);
+	lmm_free(bk);
+	lmm_fit_free(&fit);
 	return status;
 }
 

@@ -105,6 +105,28 @@ lmm_terms_init(LmmTermStats *s, int p, int nterms, const int *q)
 		}
 }
 
+/*
+ * The fit's order of the statistics' terms, lme4's: src[t] is the term at
+ * position t, by decreasing levels, ties in the statistics' order.
+ */
+void
+lmm_terms_order(const LmmTermStats *s, int *src)
+{
+	int			t,
+				u;
+
+	for (t = 0; t < s->nterms; t++)
+		src[t] = t;
+	for (t = 1; t < s->nterms; t++)
+		for (u = t; u > 0 && s->term[src[u]].nlevels > s->term[src[u - 1]].nlevels; u--)
+		{
+			int			keep = src[u];
+
+			src[u] = src[u - 1];
+			src[u - 1] = keep;
+		}
+}
+
 /* Release everything the statistics hold. */
 void
 lmm_terms_free(LmmTermStats *s)

@@ -375,10 +375,11 @@ test_index(void)
 	lmm_index_free(&ix);
 
 	/*
-	 * the records end 16 bytes early: the version 2 tail (ninf = 0, no
-	 * statistics) and the version 3 one (empty formula, no extra terms)
+	 * the records end 20 bytes early: the version 2 tail (ninf = 0, no
+	 * statistics), the version 3 one (empty formula, no extra terms) and the
+	 * version 4 one (no several-term statistics)
 	 */
-	for (len = 0; len < size - at - 16; len++)
+	for (len = 0; len < size - at - 20; len++)
 	{
 		if (lmm_index_build(&ix, buf + at, len, head.nlevels, head.q) == NULL)
 			refused = 0;

@@ -12,6 +12,7 @@
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
 #include "lmm_infer.h"
+#include "lmm_model.h"
 #include "lmm_terms.h"
 #include "test_core.h"
 
@@ -401,6 +402,208 @@ ratings_share(const char *dir)
 	}
 }
 
+/*
+ * The profile intervals of the model of st at level 0.95 against lme4's
+ * (profile_terms.ref.csv rows fit,method,0.95,name): the worst relative
+ * difference of an end, an end of 0 being compared absolutely.
+ */
+static double
+profile_error(const char *dir, const LmmTermStats *st, const char *fit,
+			  const char *method, const char *const *names)
+{
+	LmmProfile	prof;
+	double		err = 0.0;
+	int			k;
+
+	if (lmm_profile_terms(st, 0.95, &prof) != LMM_OK)
+		return HUGE_VAL;
+	for (k = 0; k < prof.npar; k++)
+	{
+		char		path[1024],
+					line[512],
+					pre[128];
+		double		est = NAN,
+					lo = NAN,
+					hi = NAN;
+		FILE	   *f;
+
+		snprintf(path, sizeof(path), "%s/profile_terms.ref.csv", dir);
+		snprintf(pre, sizeof(pre), "%s,%s,0.95,%s,", fit, method, names[k]);
+		if ((f = fopen(path, "r")) == NULL)
+			return HUGE_VAL;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, pre, strlen(pre)) == 0)
+				sscanf(line + strlen(pre), "%lf,%lf,%lf", &est, &lo, &hi);
+		fclose(f);
+		printf("profile %s %s %s: [%.10g, %.10g], lme4 [%.10g, %.10g]\n", fit, method,
+			   names[k], prof.lower[k], prof.upper[k], lo, hi);
+		err = fmax(err, fabs(prof.lower[k] - lo) / (lo != 0.0 ? fabs(lo) : 1.0));
+		err = fmax(err, fabs(prof.upper[k] - hi) / (hi != 0.0 ? fabs(hi) : 1.0));
+		if (isnan(lo) || isnan(hi))
+			err = HUGE_VAL;
+	}
+	lmm_profile_free(&prof);
+	return err;
+}
+
+/*
+ * The model of a several-term fit as lmm_fit_terms' final function builds
+ * it, carrying st (its terms' names g<t>, their levels st's keys); free
+ * with model_terms_free.
+ */
+static void
+model_of_terms(LmmTermStats *st, LmmFit *fit, LmmModel *m)
+{
+	static char *names[1] = {"(Intercept)"};
+	static char *grp[LMM_MAX_TERMS] = {"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"};
+	int			t,
+				toff = 0;
+
+	memset(m, 0, sizeof(LmmModel));
+	m->flags = LMM_MODEL_SEVERAL | (fit->reml ? LMM_MODEL_REML : 0);
+	m->p = fit->p;
+	m->n_obs = (int64_t) st->n;
+	m->n_dropped = 3;
+	m->criterion = fit->criterion;
+	m->loglik = fit->loglik;
+	m->aic = fit->aic;
+	m->bic = fit->bic;
+	m->sigma = fit->sigma;
+	m->key_type = "text";
+	m->x_names = names;
+	m->beta = fit->beta;
+	m->vcov = fit->vcov;
+	m->formula = "";
+	m->tstats = st;
+	m->nextra = fit->nterms - 1;
+	m->extra = calloc(fit->nterms, sizeof(LmmModelTerm));
+	for (t = 0; t < fit->nterms; t++)
+	{
+		LmmModelTerm *mt = &m->extra[t];
+
+		mt->grp = grp[fit->term[t].src];
+		mt->q = fit->term[t].q;
+		mt->z_names = names;
+		mt->theta = fit->theta + toff;
+		mt->nlevels = fit->term[t].nlevels;
+		mt->levels = st->term[fit->term[t].src].key;
+		mt->b = fit->term[t].b;
+		mt->condvar = fit->term[t].condvar;
+		toff += LMM_NTHETA(mt->q);
+	}
+	m->grp = m->extra[0].grp;
+	m->q = m->extra[0].q;
+	m->z_names = names;
+	m->theta = m->extra[0].theta;
+	m->nlevels = m->extra[0].nlevels;
+	m->levels = m->extra[0].levels;
+	m->b = m->extra[0].b;
+	m->condvar = m->extra[0].condvar;
+	m->extra++;
+}
+
+/* Release what model_of_terms allocated. */
+static void
+model_terms_free(LmmModel *m)
+{
+	free(m->extra - 1);
+}
+
+/*
+ * Format 4: a model of several terms carries its statistics through a pack
+ * and unpack, which refuses them truncated or not the model's; its format 3
+ * form (as lmm 0.6 stored it) loads without them; the profile and refit of
+ * the unpacked statistics are those of the originals.
+ */
+static void
+model_tstats(LmmTermStats *st)
+{
+	LmmFit		fit,
+				refit,
+				ml;
+	LmmModel	m,
+				back;
+	LmmProfile	a,
+				b;
+	unsigned char *buf;
+	size_t		size,
+				len;
+	int			refused = 1,
+				k;
+	double		err = 0.0;
+	char	   *key;
+
+	check(lmm_fit_terms(st, 1, 0, &fit) == LMM_OK, "model format 4: the REML fit");
+	model_of_terms(st, &fit, &m);
+	check(lmm_model_check(&m) == NULL, "model format 4: a model with its statistics passes the check");
+	size = lmm_model_packed_size(&m);
+	buf = malloc(size);
+	lmm_model_pack(&m, buf);
+	check(lmm_model_unpack(buf, size, &back) == NULL && back.tstats != NULL &&
+		  lmm_model_packed_size(&back) == size,
+		  "model format 4: the statistics round-trip");
+	/* to 1e-10, not bit for bit: BLAS may round differently at other addresses */
+	check(lmm_profile_terms(st, 0.95, &a) == LMM_OK &&
+		  lmm_profile_terms(back.tstats, 0.95, &b) == LMM_OK &&
+		  a.npar == lmm_model_ntheta(&back) + 1 + back.p,
+		  "model format 4: the unpacked statistics profile");
+	for (k = 0; k < a.npar; k++)
+		err = fmax(err, fmax(fabs(a.lower[k] - b.lower[k]) / fabs(a.lower[k]),
+							 fabs(a.upper[k] - b.upper[k]) / fabs(a.upper[k])));
+	check(err < 1e-10, "model format 4: the unpacked statistics profile as the originals");
+	lmm_profile_free(&a);
+	lmm_profile_free(&b);
+	check(lmm_fit_terms(back.tstats, 0, 0, &refit) == LMM_OK &&
+		  lmm_fit_terms(st, 0, 0, &ml) == LMM_OK &&
+		  fabs(refit.criterion - ml.criterion) < 1e-10 * fabs(ml.criterion),
+		  "model format 4: the ML refit of the unpacked statistics is that of the originals");
+	lmm_fit_free(&refit);
+	lmm_fit_free(&ml);
+	lmm_model_free(&back);
+	for (len = size - lmm_model_tstats_size(&m) - 12; len < size; len++)
+	{
+		if (lmm_model_unpack(buf, len, &back) == NULL)
+			refused = 0;
+		lmm_model_free(&back);
+	}
+	check(refused, "model format 4: every truncation of the statistics is refused");
+	free(buf);
+
+	/* statistics of other levels, rows or dropped rows are not the model's */
+	key = m.levels[1];
+	m.levels[1] = "no such level";
+	check(lmm_model_check(&m) != NULL, "model format 4: statistics of other levels are refused");
+	m.levels[1] = key;
+	m.n_obs++;
+	check(lmm_model_check(&m) != NULL, "model format 4: statistics of another row count are refused");
+	m.n_obs--;
+	buf = malloc(size);
+	lmm_model_pack(&m, buf);
+	m.n_dropped++;
+	check(lmm_model_unpack(buf, size, &back) == NULL, "model format 4: unpacks");
+	lmm_model_free(&back);
+	buf[size - lmm_model_tstats_size(&m) + 27] ^= 1;	/* n_dropped of the statistics */
+	check(lmm_model_unpack(buf, size, &back) != NULL,
+		  "model format 4: statistics whose dropped rows differ are refused");
+	lmm_model_free(&back);
+	m.n_dropped--;
+	free(buf);
+
+	/* format 3: the same model without its statistics (and the word that says so) */
+	m.tstats = NULL;
+	size = lmm_model_packed_size(&m);
+	buf = malloc(size);
+	lmm_model_pack(&m, buf);
+	buf[7] = 3;
+	check(lmm_model_unpack(buf, size - 4, &back) == NULL && back.tstats == NULL &&
+		  back.nextra == 1 && back.theta[0] == fit.theta[0],
+		  "model format 3: a model of lmm 0.6 loads, without statistics");
+	lmm_model_free(&back);
+	free(buf);
+	model_terms_free(&m);
+	lmm_fit_free(&fit);
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -455,6 +658,14 @@ test_terms(const char *dir)
 		check(df_error(dir, &fit, "penicillin") < 1e-6, "terms: penicillin df agree with lmerTest to 1e-6");
 		snprintf(pre, sizeof(pre), "penicillin,%s,default,criterion,", method[reml]);
 		check(fit.criterion <= ref(dir, pre) + 1e-9, "terms: penicillin criterion no worse than lme4's");
+		{
+			const char *names[4] = {"sd_(Intercept)|plate", "sd_(Intercept)|sample", "sigma",
+			"(Intercept)"};
+
+			err = profile_error(dir, &st, "penicillin", method[reml], names);
+			printf("penicillin %s: profile ends vs lme4 %.3g\n", method[reml], err);
+			check(err < 1e-3, "terms: penicillin profile intervals agree with lme4 to 1e-3");
+		}
 
 		/* two parts merged: the same fit */
 		lmm_terms_init(&a, 1, 2, q);
@@ -474,6 +685,8 @@ test_terms(const char *dir)
 		lmm_terms_free(&a);
 		lmm_terms_free(&b);
 		lmm_fit_free(&fit);
+		if (reml)
+			model_tstats(&st);
 		lmm_terms_free(&st);
 	}
 
@@ -510,6 +723,14 @@ test_terms(const char *dir)
 		printf("pastes %s: max rel err %.3g\n", method[reml], err);
 		check(err < 1e-6, "terms: pastes agrees with lme4 to 1e-6");
 		check(df_error(dir, &fit, "pastes") < 1e-6, "terms: pastes df agree with lmerTest to 1e-6");
+		{
+			const char *names[4] = {"sd_(Intercept)|cask:batch", "sd_(Intercept)|batch", "sigma",
+			"(Intercept)"};
+
+			err = profile_error(dir, &st, "pastes", method[reml], names);
+			printf("pastes %s: profile ends vs lme4 %.3g\n", method[reml], err);
+			check(err < 1e-3, "terms: pastes profile intervals agree with lme4 to 1e-3");
+		}
 		lmm_fit_free(&fit);
 		lmm_terms_free(&st);
 	}

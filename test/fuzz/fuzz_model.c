@@ -3,10 +3,11 @@
  *	  libFuzzer harness for lmm_model_unpack, which reads every stored
  *	  lmm_model value and every one that lmm_model_recv takes off the wire.
  *	  Any input must be refused with a message or accepted; an accepted
- *	  value must pack back to the same bytes (format 3) and survive what the
+ *	  value must pack back to the same bytes (format 4) and survive what the
  *	  extraction functions compute from it: Satterthwaite's df, the
  *	  standard deviations and correlations, and the ML refit of its
- *	  statistics (for small models, to keep each run short).
+ *	  statistics, one term's or several terms' (for small models, to keep
+ *	  each run short).
  */
 #include <math.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@ check_repack(const LmmModel *m, const uint8_t *data, size_t size)
 	LmmModel	back;
 
 	lmm_model_pack(m, buf);
-	/* format 3 is canonical: an accepted value packs to its own bytes */
+	/* format 4 is canonical: an accepted value packs to its own bytes */
 	if (size >= 8 && data[4] == 0 && data[5] == 0 && data[6] == 0 && data[7] == LMM_MODEL_VERSION)
 		require(len == size && memcmp(buf, data, size) == 0);
 	require(lmm_model_unpack(buf, len, &back) == NULL);
@@ -89,17 +90,41 @@ check_extraction(const LmmModel *m)
 	}
 }
 
+/* Levels of all terms of a model, and its largest q. */
+static int64_t
+model_levels(const LmmModel *m, int *maxq)
+{
+	int64_t		n = 0;
+	int			t;
+
+	*maxq = 0;
+	for (t = 0; t <= m->nextra; t++)
+	{
+		LmmModelTerm v = lmm_model_term(m, t);
+
+		n += v.nlevels;
+		if (v.q > *maxq)
+			*maxq = v.q;
+	}
+	return n;
+}
+
 /* lmm_anova's ML refit of a REML model's statistics, for small ones. */
 static void
 check_refit(const LmmModel *m)
 {
 	LmmFit		fit;
+	int			maxq;
 
-	if (m->stats == NULL || m->nlevels > REFIT_MAX_LEVELS || m->p > REFIT_MAX_P ||
-		m->q > REFIT_MAX_Q)
+	if ((m->stats == NULL && m->tstats == NULL) || model_levels(m, &maxq) > REFIT_MAX_LEVELS ||
+		m->p > REFIT_MAX_P || maxq > REFIT_MAX_Q)
 		return;
-	if (lmm_fit_ex(m->stats, 0, 0, &fit) == LMM_OK)
+	if ((m->stats ? lmm_fit_ex(m->stats, 0, 0, &fit) :
+		 lmm_fit_terms(m->tstats, 0, 0, &fit)) == LMM_OK)
+	{
 		require(isfinite(fit.criterion));
+		require(fit.ntheta == lmm_model_ntheta(m));
+	}
 	lmm_fit_free(&fit);
 }
 

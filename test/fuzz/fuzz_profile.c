@@ -1,7 +1,8 @@
 /*
  * fuzz_profile.c
  *	  libFuzzer harness for lmm_confint's likelihood profile of a stored
- *	  model's statistics: lmm_model_unpack, then lmm_profile on what it
+ *	  model's statistics: lmm_model_unpack, then lmm_profile (one term) or
+ *	  lmm_profile_terms (a model of lmm() or lmm_fit_terms) on what it
  *	  accepted.  A profile is some dozens of fits, so only small models are
  *	  profiled, in a harness of their own that leaves fuzz_model fast.
  */
@@ -24,6 +25,26 @@ require(int ok)
 		abort();
 }
 
+/* Nonzero when m carries statistics and is small enough to profile. */
+static int
+small(const LmmModel *m)
+{
+	int64_t		n = 0;
+	int			t;
+
+	if (m->stats == NULL && m->tstats == NULL)
+		return 0;
+	for (t = 0; t <= m->nextra; t++)
+	{
+		LmmModelTerm v = lmm_model_term(m, t);
+
+		n += v.nlevels;
+		if (v.q > PROFILE_MAX_Q)
+			return 0;
+	}
+	return n <= PROFILE_MAX_LEVELS && m->p <= PROFILE_MAX_P;
+}
+
 /* One input: a candidate lmm_model value with statistics. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,9 +53,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	LmmProfile	prof;
 	int			k;
 
-	if (lmm_model_unpack(data, size, &m) == NULL && m.stats != NULL &&
-		m.nlevels <= PROFILE_MAX_LEVELS && m.p <= PROFILE_MAX_P && m.q <= PROFILE_MAX_Q &&
-		lmm_profile(m.stats, 0.95, &prof) == LMM_OK)
+	if (lmm_model_unpack(data, size, &m) == NULL && small(&m) &&
+		(m.stats ? lmm_profile(m.stats, 0.95, &prof) :
+		 lmm_profile_terms(m.tstats, 0.95, &prof)) == LMM_OK)
 	{
 		require(prof.npar == lmm_model_ntheta(&m) + 1 + m.p);
 		for (k = 0; k < prof.npar; k++)

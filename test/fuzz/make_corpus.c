@@ -14,6 +14,7 @@
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
+#include "lmm_terms.h"
 
 static const char *corpus;
 
@@ -114,7 +115,9 @@ set_version(unsigned char *buf, unsigned v)
 
 /*
  * Models of a real fit: with q random columns, with and without Satterthwaite's
- * ingredients and statistics, and (without the tail) in formats 1 and 2.
+ * ingredients and statistics, in format 4 and (as lmm 0.6 stored them) 3, and
+ * (without the tail) in formats 1 and 2.  A format 4 model without
+ * several-term statistics is its format 3 bytes and a last word of 0.
  */
 static void
 models_of_fit(int q)
@@ -166,15 +169,23 @@ models_of_fit(int q)
 	m.formula = q == 1 ? "y ~ x + (1 | g)" : "y ~ x + (x | g)";
 
 	buf = pack_model(&m, &size);
-	snprintf(name, sizeof(name), "fit_q%d_full", q);
+	snprintf(name, sizeof(name), "fit_q%d_v4", q);
 	put_model(name, buf, size, 1, 1);
+	set_version(buf, 3);
+	snprintf(name, sizeof(name), "fit_q%d_full", q);
+	put_model(name, buf, size - 4, 1, 1);
 	free(buf);
 
-	/* no tail: the last 16 bytes are ninf, has_stats, the formula's length, nextra */
+	/*
+	 * no tail: the last 20 bytes are ninf, has_stats, the formula's length,
+	 * nextra and has_tstats
+	 */
 	m.ninf = 0;
 	m.stats = NULL;
 	m.formula = "";
 	buf = pack_model(&m, &size);
+	size -= 4;
+	set_version(buf, 3);
 	snprintf(name, sizeof(name), "fit_q%d_v3", q);
 	put_model(name, buf, size, 1, 0);
 	set_version(buf, 2);
@@ -195,7 +206,7 @@ models_of_fit(int q)
 	lmm_stats_free(&st);
 }
 
-/* A hand-made model with a second random-effects term (format 3's extra terms). */
+/* A hand-made model with a second random-effects term (format 3's extra terms, as lmm 0.6 stored it). */
 static void
 model_several(void)
 {
@@ -251,8 +262,112 @@ model_several(void)
 	m.nextra = 1;
 	m.extra = &t;
 	buf = pack_model(&m, &size);
-	put_model("several_terms", buf, size, 0, 0);
+	set_version(buf, 3);
+	put_model("several_terms", buf, size - 4, 0, 0);
 	free(buf);
+}
+
+/*
+ * A model of lmm_fit_terms with its statistics (format 4): y ~ x + (1 | a)
+ * + (1 | b), or with slopes (x | a), on 4 x 3 crossed levels, 3 rows each.
+ */
+static void
+model_terms(const char *name, int slope)
+{
+	int			q[2] = {slope ? 2 : 1, 1};
+	char	   *xn[2] = {"(Intercept)", "x"},
+			   *zn[2] = {"(Intercept)", "x"},
+			   *gn[2] = {"a", "b"};
+	char	  **levels[2];
+	unsigned	seed = 23u + (unsigned) slope;
+	LmmTermStats st;
+	LmmFit		fit;
+	LmmModel	m;
+	LmmModelTerm extra;
+	unsigned char *buf;
+	size_t		size;
+	int			i,
+				t,
+				toff = 0;
+
+	lmm_terms_init(&st, 2, 2, q);
+	for (i = 0; i < 36; i++)
+	{
+		char		ka[2] = {(char) ('A' + i % 4), '\0'},
+					kb[2] = {(char) ('p' + (i / 4) % 3), '\0'};
+		const char *kp[2] = {ka, kb};
+		uint32_t	kl[2] = {1, 1};
+		double		x[2] = {1.0, (double) (i % 5)};
+		double		z[3] = {1.0, x[1], 1.0};
+		double		y = 1.0 + 0.5 * x[1] + 0.3 * (i % 4) - 0.2 * ((i / 4) % 3) +
+			(slope ? 0.1 * (i % 4) * x[1] : 0.0) + uniform(&seed) - 0.5;
+
+		if (!slope)
+			z[1] = 1.0;
+		lmm_terms_add_row(&st, x, y, kp, kl, z);
+	}
+	if (lmm_fit_terms(&st, 1, 1, &fit) != LMM_OK)
+	{
+		fprintf(stderr, "make_corpus: the several-term fit failed\n");
+		exit(1);
+	}
+	memset(&m, 0, sizeof(m));
+	m.flags = LMM_MODEL_REML | LMM_MODEL_SEVERAL | (fit.converged ? LMM_MODEL_CONVERGED : 0) |
+		(fit.singular ? LMM_MODEL_SINGULAR : 0);
+	m.p = fit.p;
+	m.n_obs = (int64_t) st.n;
+	m.n_eval = fit.n_eval;
+	m.criterion = fit.criterion;
+	m.loglik = fit.loglik;
+	m.aic = fit.aic;
+	m.bic = fit.bic;
+	m.sigma = fit.sigma;
+	m.key_type = "text";
+	m.x_names = xn;
+	m.beta = fit.beta;
+	m.vcov = fit.vcov;
+	m.ninf = fit.ninf;
+	m.vcov_varpar = fit.vcov_varpar;
+	m.jac = fit.jac;
+	m.formula = slope ? "y ~ x + (x | a) + (1 | b)" : "y ~ x + (1 | a) + (1 | b)";
+	m.tstats = &st;
+	m.nextra = 1;
+	m.extra = &extra;
+	for (t = 0; t < 2; t++)
+	{
+		const LmmFitTerm *ft = &fit.term[t];
+		LmmModelTerm *mt = t == 0 ? NULL : &extra;
+
+		levels[t] = st.term[ft->src].key;
+		if (t == 0)
+		{
+			m.grp = gn[ft->src];
+			m.q = ft->q;
+			m.z_names = zn;
+			m.theta = fit.theta;
+			m.nlevels = ft->nlevels;
+			m.levels = levels[t];
+			m.b = ft->b;
+			m.condvar = ft->condvar;
+		}
+		else
+		{
+			mt->grp = gn[ft->src];
+			mt->q = ft->q;
+			mt->z_names = zn;
+			mt->theta = fit.theta + toff;
+			mt->nlevels = ft->nlevels;
+			mt->levels = levels[t];
+			mt->b = ft->b;
+			mt->condvar = ft->condvar;
+		}
+		toff += LMM_NTHETA(ft->q);
+	}
+	buf = pack_model(&m, &size);
+	put_model(name, buf, size, 0, 1);
+	free(buf);
+	lmm_fit_free(&fit);
+	lmm_terms_free(&st);
 }
 
 /*
@@ -408,6 +523,8 @@ main(int argc, char **argv)
 	models_of_fit(1);
 	models_of_fit(2);
 	model_several();
+	model_terms("terms_crossed", 0);
+	model_terms("terms_crossed_slope", 1);
 	stats_values();
 	terms_table("crossed", 2, 2, 0, 20, 48, 0);
 	terms_table("crossed_slope", 2, 2, 2, 10, 60, 0);

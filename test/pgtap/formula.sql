@@ -121,9 +121,10 @@ SELECT is((SELECT count(*) FROM sfits JOIN sref ON sref.method = sfits.fit_metho
 		   WHERE sfits.criterion <= sref.criterion + 1e-12 * abs(sref.criterion)),
 		  2::bigint, 'singular crossed fit: criterion no worse than lme4''s converged fit');
 
--- likelihood-ratio tests between ML fits with several terms, as lme4's
--- anova(a, b) (make_anova_terms_refs.R); a REML fit of lmm() cannot be
--- refitted, so it is refused with a hint
+-- likelihood-ratio tests between fits with several terms, as lme4's
+-- anova(a, b) (make_anova_terms_refs.R): ML fits compared as they are, REML
+-- fits after refitting both by ML from the statistics they carry (lme4's
+-- refit = TRUE), a one-term fit of lmm_fit against one of lmm() included
 CREATE TEMP TABLE aref (test text, row int, npar int, aic float8, bic float8,
 	loglik float8, deviance float8, chisq float8, df int, p float8);
 \copy aref FROM 'test/data/anova_terms.ref.csv' CSV HEADER
@@ -134,22 +135,35 @@ FROM lmm_anova(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin', 'm
 UNION ALL
 SELECT 'pastes', row_number() OVER (), a.*
 FROM lmm_anova(lmm('strength ~ 1 + (1 | batch)', 'pastes', 'method=ml'),
-			   lmm('strength ~ 1 + (1 | batch/cask)', 'pastes', 'method=ml')) a;
+			   lmm('strength ~ 1 + (1 | batch/cask)', 'pastes', 'method=ml')) a
+UNION ALL
+SELECT 'penicillin_reml', row_number() OVER (), a.*
+FROM lmm_anova(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'),
+			   (SELECT lmm_fit(diameter, ARRAY[]::float8[], plate, 'g_name=plate') FROM penicillin)) a
+UNION ALL
+SELECT 'pastes_reml', row_number() OVER (), a.*
+FROM lmm_anova(lmm('strength ~ 1 + (1 | batch)', 'pastes'),
+			   lmm('strength ~ 1 + (1 | batch/cask)', 'pastes')) a
+UNION ALL
+SELECT 'ratings_reml', row_number() OVER (), a.*
+FROM lmm_anova((SELECT m FROM ffits WHERE fit = 'ratings' AND method = 'REML'),
+			   lmm('y ~ x + (1 | a) + (1 | b)', 'ratings')) a;
 SELECT is((SELECT count(*) FROM aref r JOIN aours o USING (test, row)
-		   WHERE o.npar = r.npar AND o.df IS NOT DISTINCT FROM r.df), 4::bigint,
+		   WHERE o.npar = r.npar AND o.df IS NOT DISTINCT FROM r.df), 10::bigint,
 		  'lmm_anova with several terms: the smaller model first, npar and df as lme4');
 SELECT cmp_ok((SELECT max(greatest(pg_temp.rel(o.aic, r.aic), pg_temp.rel(o.bic, r.bic),
 								   pg_temp.rel(o.loglik, r.loglik), pg_temp.rel(o.deviance, r.deviance),
 								   coalesce(pg_temp.rel(o.chisq, r.chisq), 0)))
 			   FROM aref r JOIN aours o USING (test, row)), '<', 1e-8::float8,
-			  'lmm_anova with several terms: AIC, BIC, logLik, deviance and Chisq agree with lme4 to 1e-8');
+			  'lmm_anova with several terms, ML or refitted from REML: AIC, BIC, logLik, deviance and Chisq agree with lme4 to 1e-8');
 SELECT cmp_ok((SELECT max(pg_temp.rel(o.p_value, r.p)) FROM aref r JOIN aours o USING (test, row)
 			   WHERE r.row = 2), '<', 1e-6::float8,
 			  'lmm_anova with several terms: p-values agree with lme4 to 1e-6');
+CREATE TEMP VIEW penicillin_doubled AS SELECT 2 * diameter AS diameter, plate, sample FROM penicillin;
 SELECT throws_ok($$SELECT * FROM lmm_anova(lmm('diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin'),
-											lmm('diameter ~ 1 + (1 | plate)', 'penicillin', 'method=ml'))$$,
-				 '0A000', 'lmm_anova cannot refit model a by maximum likelihood',
-				 'lmm_anova refuses a REML fit of lmm(), which carries no statistics to refit');
+											lmm('diameter ~ 1 + (1 | plate)', 'penicillin_doubled'))$$,
+				 '22023', 'models were not fitted to the same data',
+				 'lmm_anova refuses fits of lmm() with as many rows but another response');
 
 -- names and order as lme4 reports them
 SELECT is((SELECT array_agg(grp ORDER BY ord) FROM ffits, lmm_varcorr(m) WITH ORDINALITY v(grp, t1, t2, va, sd, co, ord)

@@ -59,7 +59,7 @@ FROM io_models WHERE id = 2;
 SELECT 'not json'::lmm_model;
 SELECT '[1, 2]'::lmm_model;
 SELECT '{}'::lmm_model;
-SELECT jsonb_set((m::text)::jsonb, '{lmm_model}', '4')::text::lmm_model FROM io_models WHERE id = 2;
+SELECT jsonb_set((m::text)::jsonb, '{lmm_model}', '5')::text::lmm_model FROM io_models WHERE id = 2;
 SELECT jsonb_set((m::text)::jsonb, '{sigma}', '-1')::text::lmm_model FROM io_models WHERE id = 2;
 SELECT jsonb_set((m::text)::jsonb, '{sigma}', '"x"')::text::lmm_model FROM io_models WHERE id = 2;
 SELECT jsonb_set((m::text)::jsonb, '{n_groups}', '7')::text::lmm_model FROM io_models WHERE id = 2;
