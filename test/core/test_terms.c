@@ -492,15 +492,12 @@ fuzz_table(const char *path, LmmTermStats *st, int *reml)
 }
 
 /*
- * fuzz corpus regress_slow_fit: 45 rows, three terms (20 levels; 18 and 16
- * with a slope), 88 random effects of which 45 are independent, so Z
- * reproduces any y.  The ML criterion falls as theta grows, towards zero
- * residual variance; BOBYQA followed it for over ten thousand evaluations
- * and stopped at an arbitrary small sigma.  The fit is refused as exact
- * after a few looks along the ray (lmm_fit.c), 800 evaluations apart.
+ * The fit of a fuzz_terms seed (test/fuzz/corpus/terms/name), interrupted
+ * after polls polls of the host when polls >= 0: its status, and its
+ * evaluations in *n_eval.  LMM_ERR_INCONSISTENT when the seed is missing.
  */
-static void
-slow_fit(const char *dir)
+static LmmStatus
+fit_seed(const char *dir, const char *name, long polls, int *n_eval)
 {
 	char		path[1024];
 	LmmTermStats st;
@@ -508,19 +505,44 @@ slow_fit(const char *dir)
 	LmmStatus	status;
 	int			reml;
 
-	snprintf(path, sizeof(path), "%s/../fuzz/corpus/terms/regress_slow_fit", dir);
+	snprintf(path, sizeof(path), "%s/../fuzz/corpus/terms/%s", dir, name);
 	if (!fuzz_table(path, &st, &reml))
-	{
-		check(0, "terms: read test/fuzz/corpus/terms/regress_slow_fit");
-		return;
-	}
+		return LMM_ERR_INCONSISTENT;
+	host_polls_left = polls;
 	status = lmm_fit_terms(&st, reml, 1, &fit);
-	printf("regress_slow_fit: status %d after %d evaluations\n", (int) status, fit.n_eval);
-	check(status == LMM_ERR_PERFECT_FIT, "terms: regress_slow_fit refused as an exact fit");
-	check(fit.n_eval <= 4000, "terms: regress_slow_fit refused within 4000 evaluations");
+	host_polls_left = -1;
+	*n_eval = fit.n_eval;
+	printf("%s: status %d after %d evaluations\n", name, (int) status, fit.n_eval);
 	if (status == LMM_OK)
 		lmm_fit_free(&fit);
 	lmm_terms_free(&st);
+	return status;
+}
+
+/*
+ * fuzz corpus regress_slow_fit: 45 rows, three terms (20 levels; 18 and 16
+ * with a slope), 88 random effects of which 45 are independent, so Z
+ * reproduces any y.  The ML criterion falls as theta grows, towards zero
+ * residual variance, where BOBYQA alone would walk for over ten thousand
+ * evaluations and stop at an arbitrary small sigma: the fit is refused as
+ * exact after a few looks along the ray (lmm_fit.c), 800 evaluations
+ * apart.  regress_slow_walk: 44 rows, three terms, y within 2e-5 of what
+ * the fixed and two of the random terms reproduce, so the optimum is
+ * finite but far out, twenty thousand evaluations away: fuzz_terms'
+ * budget of 4000 polls of the host interrupts the fit cleanly.
+ */
+static void
+slow_seeds(const char *dir)
+{
+	int			n_eval = 0;
+	LmmStatus	status;
+
+	status = fit_seed(dir, "regress_slow_fit", -1, &n_eval);
+	check(status == LMM_ERR_PERFECT_FIT, "terms: regress_slow_fit refused as an exact fit");
+	check(n_eval <= 4000, "terms: regress_slow_fit refused within 4000 evaluations");
+	status = fit_seed(dir, "regress_slow_walk", 4000, &n_eval);
+	check(status == LMM_ERR_INTERRUPTED && n_eval <= 2100,
+		  "terms: regress_slow_walk interrupted by 4000 polls within 2100 evaluations");
 }
 
 /*
@@ -594,7 +616,7 @@ test_terms(const char *dir)
 	int			reml;
 
 	ratings_share(dir);
-	slow_fit(dir);
+	slow_seeds(dir);
 	exact_slope();
 
 	if (read_table(dir, "penicillin.csv", &tb) != 0 || tb.nrow != 144)
