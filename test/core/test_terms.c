@@ -529,7 +529,7 @@ fit_seed(const char *dir, const char *name, long polls, int *n_eval)
  * apart.  regress_slow_walk: 44 rows, three terms, y within 2e-5 of what
  * the fixed and two of the random terms reproduce, so the optimum is
  * finite but far out, twenty thousand evaluations away: fuzz_terms'
- * budget of 4000 polls of the host interrupts the fit cleanly.
+ * budget of 3000 polls of the host interrupts the fit cleanly.
  */
 static void
 slow_seeds(const char *dir)
@@ -540,9 +540,9 @@ slow_seeds(const char *dir)
 	status = fit_seed(dir, "regress_slow_fit", -1, &n_eval);
 	check(status == LMM_ERR_PERFECT_FIT, "terms: regress_slow_fit refused as an exact fit");
 	check(n_eval <= 4000, "terms: regress_slow_fit refused within 4000 evaluations");
-	status = fit_seed(dir, "regress_slow_walk", 4000, &n_eval);
-	check(status == LMM_ERR_INTERRUPTED && n_eval <= 2100,
-		  "terms: regress_slow_walk interrupted by 4000 polls within 2100 evaluations");
+	status = fit_seed(dir, "regress_slow_walk", 3000, &n_eval);
+	check(status == LMM_ERR_INTERRUPTED && n_eval <= 1600,
+		  "terms: regress_slow_walk interrupted by 3000 polls within 1600 evaluations");
 }
 
 /*

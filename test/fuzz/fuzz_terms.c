@@ -30,7 +30,7 @@
 #define MAX_ROWS 120
 
 /* Polls of the host's interrupt check (test/core/host.c) a fit may make. */
-#define FIT_POLLS 4000
+#define FIT_POLLS 3000
 
 extern long host_polls_left;
 
