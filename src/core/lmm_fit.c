@@ -206,8 +206,8 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 /*
  * Fit the model to the statistics by REML (reml != 0) or ML.  On LMM_OK the
  * caller owns fit's arrays (lmm_fit_free); on an error nothing is left
- * allocated and fit->bad_column may name the offending x column (1-based,
- * the intercept being 0).
+ * allocated, fit->bad_column may name the offending x column (1-based, the
+ * intercept being 0) and fit->n_eval counts the evaluations made.
  */
 LmmStatus
 lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
@@ -269,6 +269,7 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 		status = lmm_mapped_optimum(&w, &zm, fit->theta, &fmin, &converged);
 	else
 		status = lmm_optimize_theta(&w, fit->theta, &fmin, &converged);
+	fit->n_eval = w.n_eval;
 	if (status == LMM_OK && w.not_pd)
 		status = LMM_ERR_INCONSISTENT;
 	else if (status == LMM_OK && !isfinite(fmin))

@@ -154,6 +154,9 @@ typedef struct Work
 	int			n_eval;
 	int			interrupted;
 	int			not_pd;			/* a level's T'Z'ZT + I was not positive definite */
+	int			n_bobyqa;		/* of n_eval, BOBYQA's */
+	int			exact;			/* BOBYQA stopped where the fit tends to zero
+								 * residual (lmm_optimize.c) */
 	nlopt_opt	opt;			/* the running optimizer, to stop it */
 	const ZMap *zmap;		/* the optimizer's theta is of standardized z */
 } Work;

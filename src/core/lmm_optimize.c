@@ -62,17 +62,93 @@ optimizer_criterion(Work *w, const double *x)
 	return f;
 }
 
-/* NLopt's view of the criterion: counts evaluations and stops on interrupts. */
+/* BOBYQA evaluations of a fit between two looks along the ray of the best theta. */
+#define RAY_EVERY(ntheta) (100 * ((ntheta) + 1))
+
+/* Points c theta, c = 4, 16, ..., 4^RAY_STEPS, that a look along the ray may take. */
+#define RAY_STEPS 16
+
+/* One BOBYQA run: its best point so far. */
+typedef struct BobyqaRun
+{
+	Work	   *w;
+	double		fbest;
+	double	   *best;			/* ntheta */
+} BobyqaRun;
+
+/*
+ * Nonzero when, along the ray c theta (c = 4, 16, ...), the criterion
+ * reaches a point whose penalized residual is at most 1e-12 of y'y (what
+ * fit_gram refuses as an exact fit) and whose criterion is below fbest.
+ * Why: where the fixed and random effects can reproduce y, the criterion
+ * may keep falling as theta grows without bound, towards zero residual
+ * variance, and BOBYQA follows it one small step at a time for as long as
+ * its tolerances allow.  The look stops as soon as the residual falls more
+ * slowly than it does when y is reproduced (as 1 / c^2), so that a fit
+ * with a residual spends few evaluations on it, or when the criterion is
+ * no longer finite that far out; a level found not positive definite there
+ * is rounding, not the statistics, and is forgotten.
+ */
+static int
+tends_to_exact(Work *w, const double *theta, double fbest)
+{
+	int			nt = w->ntheta;
+	int			not_pd = w->not_pd;
+	double	   *ray = lmm_alloc(sizeof(double) * nt);
+	double		c = 1.0,
+				last = HUGE_VAL;
+	int			found = 0,
+				step,
+				k;
+
+	for (step = 0; step < RAY_STEPS && !found && !w->interrupted; step++)
+	{
+		double		f;
+
+		c *= 4.0;
+		for (k = 0; k < nt; k++)
+			ray[k] = c * theta[k];
+		w->n_eval++;
+		f = optimizer_criterion(w, ray);
+		if (!isfinite(f) || !(w->pwrss < 0.25 * last))
+			break;
+		last = w->pwrss;
+		found = w->pwrss <= 1e-12 * w->g->yty && f < fbest;
+	}
+	w->not_pd = not_pd;
+	lmm_free(ray);
+	return found;
+}
+
+/*
+ * NLopt's view of the criterion: counts evaluations, stops on interrupts,
+ * and every RAY_EVERY evaluations of the fit looks along the ray of the
+ * run's best theta (once the run has one), stopping with w->exact set when
+ * the fit tends to zero residual there (tends_to_exact).
+ */
 static double
 nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
 {
-	Work	   *w = data;
+	BobyqaRun  *run = data;
+	Work	   *w = run->w;
 	double		f;
 
-	(void) n;
 	(void) grad;
+	if (w->n_bobyqa > 0 && w->n_bobyqa % RAY_EVERY(w->ntheta) == 0 &&
+		run->fbest < HUGE_VAL && tends_to_exact(w, run->best, run->fbest))
+	{
+		w->exact = 1;
+		nlopt_force_stop(w->opt);
+		return run->fbest;
+	}
+	w->n_bobyqa++;
 	w->n_eval++;
 	f = optimizer_criterion(w, theta);
+	if (f < run->fbest)
+	{
+		run->fbest = f;
+		memcpy(run->best, theta, sizeof(double) * n);
+	}
 	if (w->interrupted && w->opt != NULL)
 		nlopt_force_stop(w->opt);
 	return f;
@@ -86,12 +162,15 @@ static nlopt_result
 run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
 {
 	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned) w->ntheta);
+	BobyqaRun	run = {w, HUGE_VAL, NULL};
 	nlopt_result res;
 
 	if (opt == NULL)
 		return NLOPT_OUT_OF_MEMORY;
+	run.best = lmm_alloc(sizeof(double) * w->ntheta);
+	memcpy(run.best, theta, sizeof(double) * w->ntheta);
 	nlopt_set_lower_bounds(opt, lb);
-	nlopt_set_min_objective(opt, nlopt_criterion, w);
+	nlopt_set_min_objective(opt, nlopt_criterion, &run);
 	nlopt_set_xtol_abs1(opt, tol);
 	nlopt_set_ftol_abs(opt, tol);
 	nlopt_set_maxeval(opt, 100000);
@@ -99,6 +178,7 @@ run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
 	res = nlopt_optimize(opt, theta, fmin);
 	w->opt = NULL;
 	nlopt_destroy(opt);
+	lmm_free(run.best);
 	return res;
 }
 
@@ -182,6 +262,8 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 
 	if (w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
+	else if (w->exact)
+		status = LMM_ERR_PERFECT_FIT;
 	else if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
 		status = LMM_ERR_OPTIMIZER;
 	*converged = (res > 0 && res != NLOPT_MAXEVAL_REACHED &&
@@ -248,6 +330,8 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		lmm_polish_bound(w, lb, theta, fmin);
 	if (status == LMM_OK && w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
+	else if (status == LMM_OK && w->exact)
+		status = LMM_ERR_PERFECT_FIT;
 	lmm_free(lb);
 	lmm_free(probe);
 	return status;

@@ -1,7 +1,7 @@
 /*
  * host.c
- *	  The core's host interface for standalone tests: plain malloc, and no
- *	  interrupts.
+ *	  The core's host interface for standalone tests: plain malloc, and an
+ *	  interrupt only when a driver sets a budget of polls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +48,21 @@ lmm_free(void *ptr)
 	free(ptr);
 }
 
-/* Standalone runs are never interrupted. */
+/*
+ * Polls of lmm_interrupt_pending left before it reports an interrupt, as
+ * statement_timeout would stop a fit in the server; negative (the default)
+ * for never.  A fuzzer sets it around a fit so that no input runs long.
+ */
+long		host_polls_left = -1;
+
+/* An interrupt once the budget of polls is spent; never without one. */
 int
 lmm_interrupt_pending(void)
 {
+	if (host_polls_left < 0)
+		return 0;
+	if (host_polls_left == 0)
+		return 1;
+	host_polls_left--;
 	return 0;
 }

@@ -6,6 +6,8 @@
 #ifndef TEST_CORE_H
 #define TEST_CORE_H
 
+extern long host_polls_left;
+
 extern void check(int ok, const char *what);
 extern void test_terms(const char *dir);
 extern void test_formula(const char *dir);

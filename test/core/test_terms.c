@@ -604,6 +604,212 @@ model_tstats(LmmTermStats *st)
 	lmm_fit_free(&fit);
 }
 
+/* A number of a fuzz_terms table: one byte, small steps, with a few huge and tiny ones. */
+static double
+fuzz_number(unsigned char b)
+{
+	if (b == 0xFF)
+		return 1e150;
+	if (b == 0xFE)
+		return -3e-160;
+	if (b == 0xFD)
+		return 1e15 + 0.5;
+	return ((int) b - 128) / 8.0;
+}
+
+/*
+ * The statistics of a table in fuzz_terms' format (test/fuzz/fuzz_terms.c),
+ * its rows added in order to one state; *reml as its header says.  Returns
+ * 0 when the file cannot be read.
+ */
+static int
+fuzz_table(const char *path, LmmTermStats *st, int *reml)
+{
+	unsigned char data[4096];
+	int			q[LMM_MAX_TERMS];
+	int			p,
+				k,
+				nz = 0,
+				intercept,
+				width,
+				t,
+				row;
+	size_t		size,
+				at = 4;
+	FILE	   *f = fopen(path, "rb");
+
+	if (f == NULL)
+		return 0;
+	size = fread(data, 1, sizeof(data), f);
+	fclose(f);
+	if (size < 4)
+		return 0;
+	p = 1 + data[0] % 3;
+	intercept = !(data[0] & 0x4);
+	k = 1 + data[1] % 3;
+	*reml = !(data[1] & 0x4);
+	for (t = 0; t < k; t++)
+	{
+		q[t] = (data[2] >> t) & 1 ? 2 : 1;
+		nz += q[t];
+	}
+	width = k + (intercept ? p - 1 : p) + 1 + (nz - k);
+	lmm_terms_init(st, p, k, q);
+	for (row = 0; row < 120 && at + width <= size; row++, at += width)
+	{
+		const unsigned char *r = data + at;
+		char		keybuf[LMM_MAX_TERMS][4];
+		const char *key[LMM_MAX_TERMS];
+		uint32_t	keylen[LMM_MAX_TERMS];
+		double		x[3],
+					z[2 * LMM_MAX_TERMS],
+					y;
+		int			c = 0,
+					a,
+					zi = 0;
+
+		for (t = 0; t < k; t++, c++)
+		{
+			if (r[c] < 0x40)
+			{
+				keylen[t] = (uint32_t) (r[c] % 3);
+				memset(keybuf[t], 'a' + (r[c] >> 2) % 8, sizeof(keybuf[t]));
+				keybuf[t][keylen[t]] = '\0';
+			}
+			else
+				keylen[t] = (uint32_t) snprintf(keybuf[t], sizeof(keybuf[t]), "%d", r[c]);
+			key[t] = keybuf[t];
+		}
+		for (a = 0; a < p; a++)
+			x[a] = (a == 0 && intercept) ? 1.0 : fuzz_number(r[c++]);
+		y = fuzz_number(r[c++]);
+		for (t = 0; t < k; t++)
+		{
+			z[zi++] = 1.0;
+			if (q[t] == 2)
+				z[zi++] = fuzz_number(r[c++]);
+		}
+		lmm_terms_add_row(st, x, y, key, keylen, z);
+	}
+	return 1;
+}
+
+/*
+ * The fit of a fuzz_terms seed (test/fuzz/corpus/terms/name), interrupted
+ * after polls polls of the host when polls >= 0: its status, and its
+ * evaluations in *n_eval.  LMM_ERR_INCONSISTENT when the seed is missing.
+ */
+static LmmStatus
+fit_seed(const char *dir, const char *name, long polls, int *n_eval)
+{
+	char		path[1024];
+	LmmTermStats st;
+	LmmFit		fit;
+	LmmStatus	status;
+	int			reml;
+
+	snprintf(path, sizeof(path), "%s/../fuzz/corpus/terms/%s", dir, name);
+	if (!fuzz_table(path, &st, &reml))
+		return LMM_ERR_INCONSISTENT;
+	host_polls_left = polls;
+	status = lmm_fit_terms(&st, reml, 1, &fit);
+	host_polls_left = -1;
+	*n_eval = fit.n_eval;
+	printf("%s: status %d after %d evaluations\n", name, (int) status, fit.n_eval);
+	if (status == LMM_OK)
+		lmm_fit_free(&fit);
+	lmm_terms_free(&st);
+	return status;
+}
+
+/*
+ * fuzz corpus regress_slow_fit: 45 rows, three terms (20 levels; 18 and 16
+ * with a slope), 88 random effects of which 45 are independent, so Z
+ * reproduces any y.  The ML criterion falls as theta grows, towards zero
+ * residual variance, where BOBYQA alone would walk for over ten thousand
+ * evaluations and stop at an arbitrary small sigma: the fit is refused as
+ * exact after a few looks along the ray (lmm_fit.c), 800 evaluations
+ * apart.  regress_slow_walk: 44 rows, three terms, y within 2e-5 of what
+ * the fixed and two of the random terms reproduce, so the optimum is
+ * finite but far out, twenty thousand evaluations away: fuzz_terms'
+ * budget of 3000 polls of the host interrupts the fit cleanly.
+ */
+static void
+slow_seeds(const char *dir)
+{
+	int			n_eval = 0;
+	LmmStatus	status;
+
+	status = fit_seed(dir, "regress_slow_fit", -1, &n_eval);
+	check(status == LMM_ERR_PERFECT_FIT, "terms: regress_slow_fit refused as an exact fit");
+	check(n_eval <= 4000, "terms: regress_slow_fit refused within 4000 evaluations");
+	status = fit_seed(dir, "regress_slow_walk", 3000, &n_eval);
+	check(status == LMM_ERR_INTERRUPTED && n_eval <= 1600,
+		  "terms: regress_slow_walk interrupted by 3000 polls within 1600 evaluations");
+}
+
+/*
+ * y reproduced exactly by two crossed factors, one with a random slope
+ * (BOBYQA's path): refused as an exact fit within a bounded number of
+ * evaluations, REML and ML, where it used to stop at a small arbitrary
+ * sigma; the same table with noise fits.
+ */
+static void
+exact_slope(void)
+{
+	int			q[2] = {1, 2};
+	int			reml,
+				noisy;
+
+	for (noisy = 0; noisy <= 1; noisy++)
+		for (reml = 0; reml <= 1; reml++)
+		{
+			LmmTermStats st;
+			LmmFit		fit;
+			LmmStatus	status;
+			char		what[128];
+			int			i;
+
+			lmm_terms_init(&st, 1, 2, q);
+			for (i = 0; i < 60; i++)
+			{
+				int			a = i % 9,
+							b = i * 7 / 3 % 6;
+				char		ka[8],
+							kb[8];
+				const char *key[2] = {ka, kb};
+				uint32_t	kl[2];
+				double		x[1] = {1.0};
+				double		zv = (i * 37 % 100) / 10.0;
+				double		z[3] = {1.0, 1.0, zv};
+				double		y = 2.0 * sin(a) + 1.3 * b + 0.2 * (b - 2.5) * zv;
+
+				if (noisy)
+					y += 0.1 * ((i * 7919 % 1000) / 1000.0 - 0.5);
+				kl[0] = (uint32_t) snprintf(ka, sizeof(ka), "a%d", a);
+				kl[1] = (uint32_t) snprintf(kb, sizeof(kb), "b%d", b);
+				lmm_terms_add_row(&st, x, y, key, kl, z);
+			}
+			status = lmm_fit_terms(&st, reml, 1, &fit);
+			printf("exact slope%s %s: status %d after %d evaluations\n",
+				   noisy ? " with noise" : "", reml ? "REML" : "ML", (int) status, fit.n_eval);
+			if (noisy)
+			{
+				snprintf(what, sizeof(what), "terms: y with noise fits (%s)", reml ? "REML" : "ML");
+				check(status == LMM_OK && fit.converged, what);
+			}
+			else
+			{
+				snprintf(what, sizeof(what), "terms: y reproduced exactly refused within 1100 evaluations (%s)",
+						 reml ? "REML" : "ML");
+				check(status == LMM_ERR_PERFECT_FIT && fit.n_eval <= 1100, what);
+			}
+			if (status == LMM_OK)
+				lmm_fit_free(&fit);
+			lmm_terms_free(&st);
+		}
+}
+
 /* Penicillin (crossed) and Pastes (nested) against lme4, REML and ML; merges of parts. */
 void
 test_terms(const char *dir)
@@ -613,6 +819,8 @@ test_terms(const char *dir)
 	int			reml;
 
 	ratings_share(dir);
+	slow_seeds(dir);
+	exact_slope();
 
 	if (read_table(dir, "penicillin.csv", &tb) != 0 || tb.nrow != 144)
 	{

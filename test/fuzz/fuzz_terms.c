@@ -12,7 +12,10 @@
  *	    byte 3: the row where the second worker's part starts
  *	  then rows of bytes, each: a key byte per term, the x values, y and the
  *	  z slopes, every number one byte (at most MAX_ROWS rows).  A fit that succeeds must give a
- *	  model that passes lmm_model_check and survives its binary form.
+ *	  model that passes lmm_model_check and survives its binary form.  The
+ *	  fit is interrupted after FIT_POLLS polls of the host (about two a
+ *	  criterion evaluation), as statement_timeout would stop it in the
+ *	  server, so that no input runs long under the sanitizers.
  */
 #include <math.h>
 #include <stdint.h>
@@ -25,6 +28,11 @@
 #include "lmm_terms.h"
 
 #define MAX_ROWS 120
+
+/* Polls of the host's interrupt check (test/core/host.c) a fit may make. */
+#define FIT_POLLS 3000
+
+extern long host_polls_left;
 
 /* Abort (a crash libFuzzer reports) when an invariant fails. */
 static void
@@ -250,8 +258,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(merged.term[t].nlevels == whole.term[t].nlevels);
 	if (merged.n > 0)
 	{
+		host_polls_left = FIT_POLLS;
 		if (lmm_fit_terms(&merged, reml, 1, &fit) == LMM_OK)
 			check_model(&merged, &fit, reml);
+		host_polls_left = -1;
 		lmm_fit_free(&fit);
 	}
 	lmm_terms_free(&whole);
