@@ -263,10 +263,9 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	lmm_work_init(&w, g, reml);
 	nt = fit->ntheta = w.ntheta;
 	fit->theta = lmm_alloc(sizeof(double) * nt);
-	if (zsrc != NULL && lmm_z_badly_scaled(zsrc))
-		status = lmm_scaled_optimum(zsrc, &w, fit->theta, &fmin, &converged);
-	else if (tsrc != NULL && lmm_zmap_terms(tsrc, g->blk, &zm) > 0)
-		status = lmm_mapped_optimum(&w, &zm, fit->theta, &fmin, &converged);
+	if ((zsrc != NULL && lmm_zmap_stats(zsrc, &zm) > 0) ||
+		(tsrc != NULL && lmm_zmap_terms(tsrc, g->blk, &zm) > 0))
+		status = lmm_mapped_optimum(&w, zsrc, &zm, fit->theta, &fmin, &converged);
 	else
 		status = lmm_optimize_theta(&w, fit->theta, &fmin, &converged);
 	if (status == LMM_OK && w.not_pd)
