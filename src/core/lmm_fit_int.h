@@ -159,6 +159,27 @@ typedef struct Work
 	nlopt_opt	opt;			/* the running optimizer, to stop it */
 } Work;
 
+/*
+ * A fit's system with its mapped terms in standardized z (lmm_zscale.c):
+ * a one-term fit's own copy, or a several-term fit's system transformed in
+ * place with what that overwrote.
+ */
+typedef struct ZScaled
+{
+	const ZMap *zm;
+	Work	   *w;				/* the fit's work, z as given */
+	int			own;			/* gs and ws are the system in zt */
+	Gram		gs;
+	Work		ws;
+	double	   *ZtZ;			/* several terms: the first term's, when mapped */
+	double	   *ZtX;
+	double	   *Zty;
+	double	   *dval;			/* the constant blocks of M */
+	size_t		ndval;
+	double	   *xval;			/* the first term's cross blocks */
+	size_t		nxval;
+} ZScaled;
+
 extern void lmm_build_gram(const LmmStats *s, Gram *g);
 extern void lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc,
 							 const double *zs);
@@ -231,8 +252,12 @@ extern int	lmm_theta_from_scaled(int q, int i0, const double *zc,
 								  double *theta);
 extern void lmm_zmap_apply(const ZMap *zm, int ntheta, const double *theta_t,
 						   double *theta);
-extern LmmStatus lmm_mapped_optimum(Work *w, const LmmStats *s, const ZMap *zm,
-									double *theta, double *fmin, int *converged);
+extern Work *lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm,
+							  ZScaled *zsys);
+extern void lmm_zscale_end(ZScaled *zsys);
+extern void lmm_zmap_modes(const ZMap *zm, LmmFit *fit);
+extern int	lmm_zmap_inference(const ZMap *zm, const Work *wt, const double *theta_t,
+							   int p, int ninf, double *vcov_varpar, double *jac);
 extern int	lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
 extern int	lmm_polish_bound(Work *w, const double *lb, double *theta,
 							 double *fmin);

@@ -1,7 +1,7 @@
 /*
  * lmm_zscale.c
- *	  The optimization of a fit whose random slopes are far from their
- *	  intercept's scale, on its system in standardized z.
+ *	  A fit whose random slopes are far from their intercept's scale, done
+ *	  on its system in standardized z.
  *
  * Reading each z column of such a term as zt = (z - zc) / zs, zc and zs
  * its mean and standard deviation, is only a reparametrization while the
@@ -9,15 +9,19 @@
  * b = A^-1 bt and the relative covariance factor is any lower-triangular T
  * with TT' = BB', B = A^-1 Tt: T is the L of B's LQ factorization, each
  * column's sign chosen so that its diagonal is not negative
- * (lmm_theta_from_scaled).  So one mechanism serves every fit: the terms to
- * map (ZMap: lmm_zmap_stats for one-term statistics, lmm_zmap_terms for
- * several), their cross-products in zt, the whole optimization there
- * (BOBYQA or BFGS, and the Newton polish), and its theta carried back to z
- * (lmm_mapped_optimum).  The solution at the optimum is then assembled in
- * z as for any fit.  A one-term fit forms its zt cross-products from the
- * statistics' co-moments (lmm_build_gram_z); a several-term fit transforms
- * its own in place (Zt'Zt = A^-T Z'Z A^-1, Zt'[X y] = A^-T Z'[X y], and the
- * blocks between terms alike, in long double) and restores them after.
+ * (lmm_theta_from_scaled).  One mechanism serves every fit (lmm_fit.c): the
+ * terms to map (ZMap: lmm_zmap_stats for one-term statistics,
+ * lmm_zmap_terms for several), the system with their z standardized
+ * (lmm_zscale_begin), the whole fit on it (the optimization with its
+ * Newton polish, the solution, Satterthwaite's ingredients), and what
+ * depends on the parametrization mapped back to z: theta (lmm_zmap_apply),
+ * the modes and their covariances (lmm_zmap_modes), and Satterthwaite's
+ * covariance of (theta, sigma) and Jacobian (lmm_zmap_inference).  beta,
+ * sigma, vcov(beta), the criterion and the df are the same in both.  A
+ * one-term fit forms its zt cross-products from the statistics' co-moments
+ * (lmm_build_gram_z); a several-term fit transforms its own in place
+ * (Zt'Zt = A^-T Z'Z A^-1, Zt'[X y] = A^-T Z'[X y], and the blocks between
+ * terms alike, in long double) and restores them after (lmm_zscale_end).
  *
  * Why standardize: in z the elements of theta differ by orders of
  * magnitude and are strongly coupled, and BOBYQA stops far from the
@@ -25,26 +29,32 @@
  * sleepstudy with z = days + 1000: REML criterion 1743.6289 against
  * 1743.6283, the slope's SD 5e-3 off; days x 1e5: 1759.06).
  *
- * Why the optimizer must see the cross-products in zt, not only theta of
- * zt: with z = days + 1000 (sleepstudy) each level's Z_j'Z_j has condition
- * 1e11 and forming T'Z_j'Z_jT cancels ten digits, so the criterion in z is
- * rounding noise of 1e-9 (5000 ulp) over theta(1 + k 1e-9), against 1e-13
- * in zt, and its gradient is noise of 1e-6; the Hessian in theta of z has
- * condition 5e10 (6 in zt).  With z = days x 1e5 theta of z is 1e-7 to
- * 1e-6, below the polish's difference step (1e-5), and the Hessian's
- * condition is 2e11.  Mapping theta alone (the criterion evaluated in z at
- * theta of zt) left BOBYQA 2e-6 from the optimum in theta (function values
- * locate it to sqrt(eps) at best, and this criterion is noisier), and a
- * polish in z could get no closer than the noise: 2e-7 to 4e-5 in theta,
- * 1e-8 to 4e-7 in sigma and 3e-8 to 5e-6 in the slope's SD, on sleepstudy
- * alone or next to a second term.  In zt the polish reaches the optimum to
- * 3e-13 in theta and 5e-12 in sigma, beta, the slope's SD and the
- * criterion, against the days fit mapped analytically
- * (test/core/test_zscale.c); a polish in z after it would only move theta
- * by the noise, 1e-11 to 1e-10.
+ * Why the system, not only theta: with z = days + 1000 each level's
+ * Z_j'Z_j has condition 1e11 and forming T'Z_j'Z_jT cancels ten digits, so
+ * the criterion in z is rounding noise of 1e-9 (5000 ulp) over
+ * theta(1 + k 1e-9), against 1e-13 in zt, and its gradient is noise of
+ * 1e-6; the Hessian in theta of z has condition 5e10 (6 in zt).  With
+ * z = days x 1e5 theta of z is 1e-7 to 1e-6, below the polish's difference
+ * step (1e-5), and the Hessian's condition is 2e11.  Mapping theta alone
+ * (the criterion evaluated in z at theta of zt) left BOBYQA 2e-6 from the
+ * optimum in theta (function values locate it to sqrt(eps) at best, and
+ * this criterion is noisier), and a polish in z could get no closer than
+ * the noise: 2e-7 to 4e-5 in theta, 1e-8 to 4e-7 in sigma and 3e-8 to 5e-6
+ * in the slope's SD, on sleepstudy alone or next to a second term; a
+ * polish in z after an optimum found in zt moves theta by 1e-11 to 1e-10.
+ * What is solved at the optimum suffers alike: sigma solved in z is 2e-10
+ * off at days + 1e4 and 5e-7 at days + 1e6, and
+ * Satterthwaite's df (differences of the gradient) come out 16.9995 and
+ * 17.006 for 17 at days + 1000, 7e15 and 0.007 at days x 1e5.  Done in zt,
+ * the fit is the days fit mapped analytically to 3e-13 in theta, beta,
+ * sigma, the slope's SD, the criterion and the modes, and to 2e-8 in the
+ * df (test/core/test_zscale.c); at days + 1e5 to 2e-11, the several-term
+ * statistics' raw sums of z z' (1e11) holding no more.
  */
 #include <math.h>
 #include <string.h>
+
+#include <lapacke.h>
 
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
@@ -274,21 +284,10 @@ side_of(const ZMap *zm, const ZSide *sides, int t)
  * A several-term system's cross-products with the mapped terms' z
  * standardized, in place: the first term's levels (g), the constant blocks
  * of M on a mapped term's rows or columns, and the first term's cross
- * blocks.  What it overwrites is kept in *saved for restore_system.
+ * blocks.  What it overwrites is kept in zs for restore_system.
  */
-typedef struct SavedSystem
-{
-	double	   *ZtZ;
-	double	   *ZtX;
-	double	   *Zty;
-	double	   *dval;
-	size_t		ndval;
-	double	   *xval;
-	size_t		nxval;
-} SavedSystem;
-
 static void
-standardize_system(Gram *g, const ZMap *zm, SavedSystem *saved)
+standardize_system(Gram *g, const ZMap *zm, ZScaled *saved)
 {
 	Blocks	   *bk = g->blk;
 	ZSide		sides[LMM_MAX_TERMS];
@@ -302,7 +301,7 @@ standardize_system(Gram *g, const ZMap *zm, SavedSystem *saved)
 	int			m,
 				t;
 
-	memset(saved, 0, sizeof(SavedSystem));
+	
 	for (t = 0; t < bk->k; t++)
 		if (bk->q[t] > maxq)
 			maxq = bk->q[t];
@@ -370,7 +369,7 @@ standardize_system(Gram *g, const ZMap *zm, SavedSystem *saved)
 
 /* The system as standardize_system found it. */
 static void
-restore_system(Gram *g, SavedSystem *saved)
+restore_system(Gram *g, ZScaled *saved)
 {
 	Blocks	   *bk = g->blk;
 	size_t		J = (size_t) g->nlevels;
@@ -394,67 +393,239 @@ restore_system(Gram *g, SavedSystem *saved)
 }
 
 /*
- * The optimum of w's criterion (z as given) found on the same system with
- * the terms zm maps in standardized z: the usual optimization there
- * (lmm_optimize_theta: BOBYQA or BFGS, and the Newton polish), its theta
- * carried back to z (lmm_zmap_apply), and the criterion evaluated in z at
- * it.  A one-term fit's standardized cross-products are formed from its
- * statistics s (lmm_build_gram_z, from the levels' co-moments); a
- * several-term fit's (s NULL) are its own, transformed in place and
- * restored after.  Same contract as lmm_optimize_theta.
+ * The fit's system with the terms zm maps in standardized z, and the work
+ * to evaluate it: a one-term fit's is formed from its statistics s (from
+ * the levels' co-moments, lmm_build_gram_z), a several-term fit's (s NULL)
+ * is w's own, transformed in place until lmm_zscale_end.  The fit is then
+ * done on the returned work (optimization, solution, Satterthwaite's
+ * ingredients) and its outputs mapped to z (lmm_zmap_apply, lmm_zmap_modes,
+ * lmm_zmap_inference).
  */
-LmmStatus
-lmm_mapped_optimum(Work *w, const LmmStats *s, const ZMap *zm, double *theta,
-				   double *fmin, int *converged)
+Work *
+lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm, ZScaled *zsys)
 {
-	int			nt = w->ntheta;
-	double	   *theta_t = lmm_alloc(sizeof(double) * nt);
-	LmmStatus	status;
-	int			k;
-
+	memset(zsys, 0, sizeof(ZScaled));
+	zsys->zm = zm;
+	zsys->w = w;
 	if (s != NULL)
 	{
 		double		zc[LMM_MAX_RANDOM],
 					zs[LMM_MAX_RANDOM];
-		Gram		gs;
-		Work		ws;
+		int			k;
 
 		for (k = 1; k < zm->q[0]; k++)
 		{
 			zc[k - 1] = zm->zc[0][k];
 			zs[k - 1] = zm->zs[0][k];
 		}
-		lmm_build_gram_z(s, &gs, zc, zs);
-		lmm_work_init(&ws, &gs, w->reml);
-		status = lmm_optimize_theta(&ws, theta_t, fmin, converged);
-		w->n_eval += ws.n_eval;
-		if (ws.interrupted)
-			w->interrupted = 1;
-		if (ws.not_pd)
-			w->not_pd = 1;
-		lmm_work_free(&ws);
-		lmm_free_gram(&gs);
+		lmm_build_gram_z(s, &zsys->gs, zc, zs);
+		lmm_work_init(&zsys->ws, &zsys->gs, w->reml);
+		zsys->own = 1;
+		return &zsys->ws;
+	}
+	standardize_system((Gram *) w->g, zm, zsys);
+	return w;
+}
+
+/* Release or restore what lmm_zscale_begin made of the system. */
+void
+lmm_zscale_end(ZScaled *zsys)
+{
+	if (zsys->own)
+	{
+		lmm_work_free(&zsys->ws);
+		lmm_free_gram(&zsys->gs);
 	}
 	else
-	{
-		SavedSystem saved;
+		restore_system((Gram *) zsys->w->g, zsys);
+	memset(zsys, 0, sizeof(ZScaled));
+}
 
-		standardize_system((Gram *) w->g, zm, &saved);
-		status = lmm_optimize_theta(w, theta_t, fmin, converged);
-		restore_system((Gram *) w->g, &saved);
+/*
+ * The conditional modes and covariances of the mapped terms, found in
+ * standardized z, moved to z: b = A^-1 bt and C = A^-1 Ct A^-T per level.
+ */
+void
+lmm_zmap_modes(const ZMap *zm, LmmFit *fit)
+{
+	int			m;
+
+	for (m = 0; m < zm->nterms; m++)
+	{
+		LmmFitTerm *ft = &fit->term[zm->term[m]];
+		int			q = zm->q[m];
+		int			i0 = zm->i0[m];
+		double		M[LMM_MAX_RANDOM * LMM_MAX_RANDOM] = {0};
+		double		tmp[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+		int64_t		j;
+		int			a,
+					b,
+					k;
+
+		/* M = A^-1: 1 / zs on the diagonal, -zc / zs in row i0 */
+		for (a = 0; a < q; a++)
+		{
+			M[a * q + a] = a == i0 ? 1.0 : 1.0 / zm->zs[m][a];
+			if (a != i0)
+				M[i0 * q + a] = -zm->zc[m][a] / zm->zs[m][a];
+		}
+		for (j = 0; j < ft->nlevels; j++)
+		{
+			double	   *bj = ft->b + (size_t) j * q;
+			double	   *C = ft->condvar + (size_t) j * q * q;
+
+			for (a = 0; a < q; a++)
+			{
+				long double s = 0.0;
+
+				for (k = 0; k < q; k++)
+					s += (long double) M[a * q + k] * bj[k];
+				tmp[a] = (double) s;
+			}
+			memcpy(bj, tmp, sizeof(double) * q);
+			/* tmp = M C, then C = tmp M' */
+			for (a = 0; a < q; a++)
+				for (b = 0; b < q; b++)
+				{
+					long double s = 0.0;
+
+					for (k = 0; k < q; k++)
+						s += (long double) M[a * q + k] * C[k * q + b];
+					tmp[a * q + b] = (double) s;
+				}
+			for (a = 0; a < q; a++)
+				for (b = 0; b <= a; b++)
+				{
+					long double s = 0.0;
+
+					for (k = 0; k < q; k++)
+						s += (long double) tmp[a * q + k] * M[b * q + k];
+					C[a * q + b] = C[b * q + a] = (double) s;
+				}
+		}
+	}
+}
+
+/*
+ * Satterthwaite's ingredients found in standardized z at theta_t moved to
+ * the parameters (theta of z, sigma): with J = d theta / d theta_t (by
+ * differences of lmm_zmap_apply, second order, one-sided towards the
+ * interior at a bound), vcov_varpar = J V_t J' and jac_k = sum_l jac_t,l
+ * (J^-1)_lk.  The df (lmm_satterthwaite_df) are invariant under this change
+ * of parameters, so they are those of the standardized fit exactly; they
+ * cannot be had in z itself, where the differences of the gradient are
+ * rounding noise (on sleepstudy with days x 1e5, df 7e15 and 0.007 for 17).
+ * Returns 0 when J cannot be inverted or the result overflows.
+ */
+int
+lmm_zmap_inference(const ZMap *zm, const Work *wt, const double *theta_t,
+				   int p, int ninf, double *vcov_varpar, double *jac)
+{
+	int			nt = ninf - 1;
+	size_t		pp = (size_t) p * p;
+	double	   *J = lmm_alloc0(sizeof(double) * ninf * ninf);
+	double	   *Ji = lmm_alloc0(sizeof(double) * ninf * ninf);
+	double	   *x = lmm_alloc(sizeof(double) * nt);
+	double	   *f1 = lmm_alloc(sizeof(double) * nt);
+	double	   *f2 = lmm_alloc(sizeof(double) * nt);
+	double	   *f0 = lmm_alloc(sizeof(double) * nt);
+	double	   *tmp = lmm_alloc(sizeof(double) * ninf * (ninf > (int) pp ? ninf : (int) pp));
+	lapack_int *ipiv = lmm_alloc(sizeof(lapack_int) * ninf);
+	int			ok = 1,
+				a,
+				b,
+				k;
+	size_t		e;
+
+	/* J: identity outside the mapped terms; their columns by differences */
+	lmm_zmap_apply(zm, nt, theta_t, f0);
+	for (a = 0; a < ninf; a++)
+		J[a * ninf + a] = 1.0;
+	for (k = 0; k < nt && ok; k++)
+	{
+		int			m,
+					mapped = 0;
+		double		h = 1e-5 * fmax(fabs(theta_t[k]), 1e-2);
+
+		for (m = 0; m < zm->nterms; m++)
+			if (k >= zm->toff[m] && k < zm->toff[m] + LMM_NTHETA(zm->q[m]))
+				mapped = 1;
+		if (!mapped)
+			continue;
+		memcpy(x, theta_t, sizeof(double) * nt);
+		x[k] = theta_t[k] + h;
+		lmm_zmap_apply(zm, nt, x, f1);
+		if (lmm_theta_bounded(wt->g, k) && theta_t[k] < 2.0 * h)
+		{
+			/* forward: (-3 f(x) + 4 f(x + h) - f(x + 2h)) / 2h */
+			x[k] = theta_t[k] + 2.0 * h;
+			lmm_zmap_apply(zm, nt, x, f2);
+			for (a = 0; a < nt; a++)
+				J[a * ninf + k] = (-3.0 * f0[a] + 4.0 * f1[a] - f2[a]) / (2.0 * h);
+		}
+		else
+		{
+			x[k] = theta_t[k] - h;
+			lmm_zmap_apply(zm, nt, x, f2);
+			for (a = 0; a < nt; a++)
+				J[a * ninf + k] = (f1[a] - f2[a]) / (2.0 * h);
+		}
+		for (a = 0; a < nt; a++)
+			ok = ok && isfinite(J[a * ninf + k]);
 	}
 
-	lmm_zmap_apply(zm, nt, theta_t, theta);
-	for (k = 0; k < nt && status == LMM_OK; k++)
-		if (!isfinite(theta[k]))
-			status = LMM_ERR_OPTIMIZER;
-	if (status == LMM_OK)
+	/* Ji = J^-1 */
+	memcpy(Ji, J, sizeof(double) * ninf * ninf);
+	ok = ok && LAPACKE_dgetrf(LAPACK_ROW_MAJOR, ninf, ninf, Ji, ninf, ipiv) == 0 &&
+		LAPACKE_dgetri(LAPACK_ROW_MAJOR, ninf, Ji, ninf, ipiv) == 0;
+	if (ok)
 	{
-		w->n_eval++;
-		*fmin = lmm_criterion(w, theta);
-		if (w->interrupted)
-			status = LMM_ERR_INTERRUPTED;
+		/* vcov_varpar = J V J' */
+		for (a = 0; a < ninf; a++)
+			for (b = 0; b < ninf; b++)
+			{
+				long double s = 0.0;
+
+				for (k = 0; k < ninf; k++)
+					s += (long double) J[a * ninf + k] * vcov_varpar[k * ninf + b];
+				tmp[a * ninf + b] = (double) s;
+			}
+		for (a = 0; a < ninf; a++)
+			for (b = 0; b <= a; b++)
+			{
+				long double s = 0.0;
+
+				for (k = 0; k < ninf; k++)
+					s += (long double) tmp[a * ninf + k] * J[b * ninf + k];
+				vcov_varpar[a * ninf + b] = vcov_varpar[b * ninf + a] = (double) s;
+			}
+		/* jac_k = sum_l jac_l Ji[l][k], entry by entry of vcov(beta) */
+		for (e = 0; e < pp; e++)
+		{
+			for (k = 0; k < ninf; k++)
+			{
+				long double s = 0.0;
+
+				for (a = 0; a < ninf; a++)
+					s += (long double) jac[(size_t) a * pp + e] * Ji[a * ninf + k];
+				tmp[k] = (double) s;
+			}
+			for (k = 0; k < ninf; k++)
+				jac[(size_t) k * pp + e] = tmp[k];
+		}
+		/* theta of z can be far below theta_t's scale: J^-1 may overflow */
+		for (a = 0; a < ninf * ninf && ok; a++)
+			ok = isfinite(vcov_varpar[a]);
+		for (e = 0; e < (size_t) ninf * pp && ok; e++)
+			ok = isfinite(jac[e]);
 	}
-	lmm_free(theta_t);
-	return status;
+	lmm_free(J);
+	lmm_free(Ji);
+	lmm_free(x);
+	lmm_free(f0);
+	lmm_free(f1);
+	lmm_free(f2);
+	lmm_free(tmp);
+	lmm_free(ipiv);
+	return ok;
 }
