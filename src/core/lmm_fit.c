@@ -229,21 +229,46 @@ free_gram_blocks(Gram *g)
 }
 
 /*
+ * What fit_gram releases on every way out: the system in standardized z
+ * (when zsys is not NULL) and the theta it was fitted at, the work and the
+ * cross-products.
+ */
+static void
+release_fit(ZScaled *zsys, double *theta_t, Work *w, Gram *g)
+{
+	if (zsys != NULL)
+	{
+		lmm_zscale_end(zsys);
+		lmm_free(theta_t);
+	}
+	lmm_work_free(w);
+	free_gram_blocks(g);
+}
+
+/*
  * The fit proper, from the cross-products (which it releases): checks,
  * optimization, the solution at the optimum, Satterthwaite's ingredients
  * only when with_df (a refit for a likelihood-ratio test or a profile does
  * not need them) and only while their Jacobian stays below 2^24 doubles.
+ * Where random slopes are far from their intercept's scale (lmm_zscale.c)
+ * all of it is done on the system in standardized z (wo, at theta_t), and
+ * theta, the modes and Satterthwaite's ingredients are mapped to z; beta,
+ * sigma, their covariance and the criterion are the same in both.
  */
 static LmmStatus
 fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 		 int with_df, LmmFit *fit)
 {
 	Work		w;
+	Work	   *wo = &w;
 	ZMap		zm;
+	ZScaled		zsys;
+	ZScaled    *zp = NULL;
 	LmmStatus	status;
 	int			p = g->p;
 	int			nt;
 	double		fmin;
+	double	   *theta_t;
 	int			converged = 0;
 	int			k,
 				t;
@@ -262,15 +287,24 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 
 	lmm_work_init(&w, g, reml);
 	nt = fit->ntheta = w.ntheta;
-	fit->theta = lmm_alloc(sizeof(double) * nt);
-	if (zsrc != NULL && lmm_z_badly_scaled(zsrc))
-		status = lmm_scaled_optimum(zsrc, &w, fit->theta, &fmin, &converged);
-	else if (tsrc != NULL && lmm_zmap_terms(tsrc, g->blk, &zm) > 0)
-		status = lmm_mapped_optimum(&w, &zm, fit->theta, &fmin, &converged);
-	else
-		status = lmm_optimize_theta(&w, fit->theta, &fmin, &converged);
-	fit->n_eval = w.n_eval;
-	if (status == LMM_OK && w.not_pd)
+	fit->theta = theta_t = lmm_alloc(sizeof(double) * nt);
+	if ((zsrc != NULL && lmm_zmap_stats(zsrc, &zm) > 0) ||
+		(tsrc != NULL && lmm_zmap_terms(tsrc, g->blk, &zm) > 0))
+	{
+		zp = &zsys;
+		wo = lmm_zscale_begin(&w, zsrc, &zm, zp);
+		theta_t = lmm_alloc(sizeof(double) * nt);
+	}
+	status = lmm_optimize_theta(wo, theta_t, &fmin, &converged);
+	fit->n_eval = wo->n_eval;
+	if (zp != NULL)
+	{
+		lmm_zmap_apply(&zm, nt, theta_t, fit->theta);
+		for (k = 0; k < nt && status == LMM_OK; k++)
+			if (!isfinite(fit->theta[k]))
+				status = LMM_ERR_OPTIMIZER;
+	}
+	if (status == LMM_OK && wo->not_pd)
 		status = LMM_ERR_INCONSISTENT;
 	else if (status == LMM_OK && !isfinite(fmin))
 		status = LMM_ERR_PERFECT_FIT;
@@ -278,8 +312,7 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	{
 		lmm_free(fit->theta);
 		fit->theta = NULL;
-		lmm_work_free(&w);
-		free_gram_blocks(g);
+		release_fit(zp, theta_t, &w, g);
 		return status;
 	}
 
@@ -294,17 +327,18 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	}
 	fit->b = fit->term[0].b;
 	fit->condvar = fit->term[0].condvar;
-	solve_at_optimum(&w, fit->theta, fit);
-	if (w.interrupted || w.not_pd || !isfinite(fit->criterion) ||
-		w.pwrss <= 1e-12 * g->yty)
+	solve_at_optimum(wo, theta_t, fit);
+	if (wo->interrupted || wo->not_pd || !isfinite(fit->criterion) ||
+		wo->pwrss <= 1e-12 * g->yty)
 	{
-		status = w.interrupted ? LMM_ERR_INTERRUPTED :
-			w.not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
+		status = wo->interrupted ? LMM_ERR_INTERRUPTED :
+			wo->not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
 		lmm_fit_free(fit);
-		lmm_work_free(&w);
-		free_gram_blocks(g);
+		release_fit(zp, theta_t, &w, g);
 		return status;
 	}
+	if (zp != NULL)
+		lmm_zmap_modes(&zm, fit);
 
 	/* what Satterthwaite's df need, once per fit (lmm_satt.c) */
 	fit->ninf = (with_df && (size_t) (nt + 1) * p * p <= ((size_t) 1 << 24)) ? nt + 1 : 0;
@@ -312,29 +346,30 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	{
 		fit->vcov_varpar = lmm_alloc(sizeof(double) * fit->ninf * fit->ninf);
 		fit->jac = lmm_alloc(sizeof(double) * fit->ninf * p * p);
-		if (!lmm_satterthwaite(&w, fit->theta, fit->sigma, fit->vcov_varpar, fit->jac))
+		if (!lmm_satterthwaite(wo, theta_t, fit->sigma, fit->vcov_varpar, fit->jac) ||
+			(zp != NULL && !lmm_zmap_inference(&zm, wo, theta_t, p, fit->ninf,
+											   fit->vcov_varpar, fit->jac)))
 			fit->ninf = 0;
 	}
-	if (w.interrupted)
+	if (wo->interrupted)
 	{
 		lmm_fit_free(fit);
-		lmm_work_free(&w);
-		free_gram_blocks(g);
+		release_fit(zp, theta_t, &w, g);
 		return LMM_ERR_INTERRUPTED;
 	}
 
-	fit->n_eval = w.n_eval;
+	fit->n_eval = wo->n_eval + (wo != &w ? w.n_eval : 0);
 	fit->converged = converged;
 	fit->singular = 0;
+	/* judged in standardized z, where it does not depend on z's units */
 	for (k = 0; k < nt; k++)
-		if (lmm_theta_bounded(g, k) && fit->theta[k] < LMM_SINGULAR_TOL)
+		if (lmm_theta_bounded(g, k) && theta_t[k] < LMM_SINGULAR_TOL)
 			fit->singular = 1;
 	fit->loglik = -fit->criterion / 2.0;
 	fit->aic = fit->criterion + 2.0 * (p + nt + 1);
 	fit->bic = fit->criterion + (p + nt + 1) * log(g->n);
 
-	lmm_work_free(&w);
-	free_gram_blocks(g);
+	release_fit(zp, theta_t, &w, g);
 	return LMM_OK;
 }
 

@@ -118,14 +118,16 @@ typedef struct Gram
 } Gram;
 
 /*
- * theta of standardized z to theta of z, term by term (lmm_zscale.c): the
- * optimizer of a several-term fit sees the terms whose slopes are far from
- * their intercept's scale in standardized z.
+ * The terms of a fit whose slopes are far from their intercept's scale,
+ * with each z column's centre and scale (lmm_zscale.c): the optimizer sees
+ * the system with those z standardized, and its theta is mapped back to
+ * theta of z term by term.
  */
 typedef struct ZMap
 {
 	int			nterms;			/* terms mapped */
-	int			toff[LMM_MAX_TERMS];	/* first theta of each */
+	int			term[LMM_MAX_TERMS];	/* each one's term in the fit */
+	int			toff[LMM_MAX_TERMS];	/* its first theta */
 	int			q[LMM_MAX_TERMS];
 	int			i0[LMM_MAX_TERMS];	/* the intercept's z column */
 	double		zc[LMM_MAX_TERMS][LMM_MAX_RANDOM];	/* by z column; unused at i0 */
@@ -158,8 +160,28 @@ typedef struct Work
 	int			exact;			/* BOBYQA stopped where the fit tends to zero
 								 * residual (lmm_optimize.c) */
 	nlopt_opt	opt;			/* the running optimizer, to stop it */
-	const ZMap *zmap;		/* the optimizer's theta is of standardized z */
 } Work;
+
+/*
+ * A fit's system with its mapped terms in standardized z (lmm_zscale.c):
+ * a one-term fit's own copy, or a several-term fit's system transformed in
+ * place with what that overwrote.
+ */
+typedef struct ZScaled
+{
+	const ZMap *zm;
+	Work	   *w;				/* the fit's work, z as given */
+	int			own;			/* gs and ws are the system in zt */
+	Gram		gs;
+	Work		ws;
+	double	   *ZtZ;			/* several terms: the first term's, when mapped */
+	double	   *ZtX;
+	double	   *Zty;
+	double	   *dval;			/* the constant blocks of M */
+	size_t		ndval;
+	double	   *xval;			/* the first term's cross blocks */
+	size_t		nxval;
+} ZScaled;
 
 extern void lmm_build_gram(const LmmStats *s, Gram *g);
 extern void lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc,
@@ -226,17 +248,19 @@ extern double lmm_gradient(Work *w, const double *theta, double *dld,
 extern double lmm_criterion_grad(Work *w, const double *theta, double *grad);
 extern LmmStatus lmm_optimize_theta(Work *w, double *theta, double *fmin,
 									int *converged);
-extern int	lmm_z_badly_scaled(const LmmStats *s);
+extern int	lmm_zmap_stats(const LmmStats *s, ZMap *zm);
 extern int	lmm_zmap_terms(const LmmTermStats *s, const Blocks *bk, ZMap *zm);
 extern int	lmm_theta_from_scaled(int q, int i0, const double *zc,
 								  const double *zs, const double *theta_t,
 								  double *theta);
 extern void lmm_zmap_apply(const ZMap *zm, int ntheta, const double *theta_t,
 						   double *theta);
-extern LmmStatus lmm_mapped_optimum(Work *w, const ZMap *zm, double *theta,
-									double *fmin, int *converged);
-extern LmmStatus lmm_scaled_optimum(const LmmStats *s, Work *w, double *theta,
-									double *fmin, int *converged);
+extern Work *lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm,
+							  ZScaled *zsys);
+extern void lmm_zscale_end(ZScaled *zsys);
+extern void lmm_zmap_modes(const ZMap *zm, LmmFit *fit);
+extern int	lmm_zmap_inference(const ZMap *zm, const Work *wt, const double *theta_t,
+							   int p, int ninf, double *vcov_varpar, double *jac);
 extern int	lmm_polish(Work *w, const double *lb, double *theta, double *fmin);
 extern int	lmm_polish_bound(Work *w, const double *lb, double *theta,
 							 double *fmin);

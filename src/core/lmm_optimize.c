@@ -11,8 +11,8 @@
  *	  analytic Hessian		BFGS from the analytic Hessian, then Newton
  *							steps on it (lmm_blocked_optimize), for several
  *							scalar terms.
- * lmm_fit.c picks one; standardizing badly scaled z columns is a
- * reparametrization of theta on top of either (lmm_zscale.c).
+ * lmm_fit.c picks one; for badly scaled z columns it runs on the system in
+ * standardized z, a reparametrization of theta (lmm_zscale.c).
  *
  * Why polish: BOBYQA stops (at lme4's tolerances) somewhere within about
  * 1e-7 of the optimum on flat criteria, and where exactly depends on the
@@ -42,25 +42,6 @@
 #define BFGS_MAX_ITER	200
 #define BFGS_MAX_STEP	1.0
 #define BFGS_STEP_FLOOR 0.1
-
-/*
- * The criterion at the optimizer's theta, which is of standardized z for
- * the terms w->zmap maps (lmm_zscale.c), and of z itself otherwise.
- */
-static double
-optimizer_criterion(Work *w, const double *x)
-{
-	double	   *theta;
-	double		f;
-
-	if (w->zmap == NULL)
-		return lmm_criterion(w, x);
-	theta = lmm_alloc(sizeof(double) * w->ntheta);
-	lmm_zmap_apply(w->zmap, w->ntheta, x, theta);
-	f = lmm_criterion(w, theta);
-	lmm_free(theta);
-	return f;
-}
 
 /* BOBYQA evaluations of a fit between two looks along the ray of the best theta. */
 #define RAY_EVERY(ntheta) (100 * ((ntheta) + 1))
@@ -109,7 +90,7 @@ tends_to_exact(Work *w, const double *theta, double fbest)
 		for (k = 0; k < nt; k++)
 			ray[k] = c * theta[k];
 		w->n_eval++;
-		f = optimizer_criterion(w, ray);
+		f = lmm_criterion(w, ray);
 		if (!isfinite(f) || !(w->pwrss < 0.25 * last))
 			break;
 		last = w->pwrss;
@@ -143,7 +124,7 @@ nlopt_criterion(unsigned n, const double *theta, double *grad, void *data)
 	}
 	w->n_bobyqa++;
 	w->n_eval++;
-	f = optimizer_criterion(w, theta);
+	f = lmm_criterion(w, theta);
 	if (f < run->fbest)
 	{
 		run->fbest = f;
@@ -248,12 +229,12 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 			if (!restart)
 			{
 				w->n_eval++;
-				f0 = optimizer_criterion(w, theta);
+				f0 = lmm_criterion(w, theta);
 			}
 			memcpy(probe, theta, sizeof(double) * nt);
 			probe[k] = 1e-5;
 			w->n_eval++;
-			if ((optimizer_criterion(w, probe) - f0) / 1e-5 < 0.0)
+			if ((lmm_criterion(w, probe) - f0) / 1e-5 < 0.0)
 				restart = 1;
 		}
 	}
@@ -284,7 +265,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 				probe[k] = 0.0;
 				w->n_eval++;
 				/* ties at rounding level go to the bound: the criterion is flat there */
-				if (optimizer_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
+				if (lmm_criterion(w, probe) <= fopt + 1e-14 * fabs(fopt))
 					continue;
 				probe[k] = keep;
 			}
@@ -292,7 +273,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		if (memcmp(probe, theta, sizeof(double) * nt) != 0)
 		{
 			memcpy(theta, probe, sizeof(double) * nt);
-			*fmin = optimizer_criterion(w, theta);
+			*fmin = lmm_criterion(w, theta);
 		}
 		if (w->interrupted)
 			status = LMM_ERR_INTERRUPTED;
@@ -301,10 +282,8 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	 * Newton polish on the analytic gradient: the optimum to rounding level.
 	 * Several terms with a vector-valued one are polished the same way (a
 	 * singular T_k too, over the thetas off their bound); where that fails
-	 * (the optimum is on a bound BOBYQA did not reach), or in a mapped
-	 * parameterization (lmm_mapped_optimum polishes after mapping back),
-	 * BOBYQA goes on from its optimum with tolerances at rounding level
-	 * instead.  Near-bound thetas are then tried on their bound, polished
+	 * (the optimum is on a bound BOBYQA did not reach), BOBYQA goes on from
+	 * its optimum with tolerances at rounding level instead.  Near-bound thetas are then tried on their bound, polished
 	 * (lmm_polish_bound).  BFGS polished scalar terms with Newton steps on
 	 * the exact Hessian, which needs every theta nonzero; where one is 0 (on
 	 * its bound: a singular fit), the others are polished here.
@@ -313,7 +292,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 							 (lmm_blocked_scalar(w->g->blk) && has_zero(theta, nt))))
 		lmm_polish(w, lb, theta, fmin);
 	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk) &&
-			 (w->zmap != NULL || !lmm_polish(w, lb, theta, fmin)))
+			 !lmm_polish(w, lb, theta, fmin))
 	{
 		double		f = *fmin;
 
@@ -323,10 +302,9 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 			memcpy(theta, probe, sizeof(double) * nt);
 			*fmin = f;
 		}
-		*fmin = optimizer_criterion(w, theta);
+		*fmin = lmm_criterion(w, theta);
 	}
-	if (status == LMM_OK && w->g->blk != NULL && !lmm_blocked_scalar(w->g->blk) &&
-		w->zmap == NULL)
+	if (status == LMM_OK && w->g->blk != NULL && !lmm_blocked_scalar(w->g->blk))
 		lmm_polish_bound(w, lb, theta, fmin);
 	if (status == LMM_OK && w->interrupted)
 		status = LMM_ERR_INTERRUPTED;

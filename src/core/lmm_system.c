@@ -23,7 +23,7 @@
 /*
  * Form the per-level and overall cross-products about the centre from the
  * statistics, with each z column k read as (z_k - zc[k]) / zs[k] when zc
- * and zs are given (scaled_optimum), computed from the levels' means and
+ * and zs are given (lmm_zscale_begin), computed from the levels' means and
  * co-moments rather than by transforming the cross-products, so no digit is
  * lost to the shift.
  */

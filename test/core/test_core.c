@@ -889,6 +889,7 @@ main(int argc, char **argv)
 	test_terms_io(dir);
 	test_vgrad(dir);
 	test_formula(dir);
+	test_zscale(dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }
