@@ -261,11 +261,12 @@ part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
 
 /*
  * Resolve the formula against the source's columns, build the query of the
- * aggregate agg (lmm_fit_terms, or lmm_stats_terms, which takes no options)
- * and run it: the model of lmm() or the statistics of lmm_stats().
+ * aggregate agg (lmm_fit_terms with its options, or lmm_stats_terms, which
+ * takes none) and run it: the model of lmm() or the statistics of
+ * lmm_stats().
  */
 static Datum
-formula_query(FunctionCallInfo fcinfo, const char *agg)
+formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 {
 	char	   *ftext = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			relid = PG_GETARG_OID(1);
@@ -372,12 +373,12 @@ formula_query(FunctionCallInfo fcinfo, const char *agg)
 	}
 	appendStringInfoString(&spec, "]}");
 	appendStringInfo(&sql, "%s]::text[], %s]::float8[], $1%s) FROM %s",
-					 keys.data, zs.data, options ? ", $2" : "", rs->source);
+					 keys.data, zs.data, with_options ? ", $2" : "", rs->source);
 
 	values[0] = CStringGetTextDatum(spec.data);
 	values[1] = options ? PointerGetDatum(options) : (Datum) 0;
 	/* no row limit: with one, the executor would launch no parallel workers */
-	if (SPI_execute_with_args(sql.data, options ? 2 : 1, argtypes, values, nulls, true, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_with_args(sql.data, with_options ? 2 : 1, argtypes, values, nulls, true, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("the %s query on the source failed", agg), errdetail("Check that the source can be read.")));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -395,7 +396,7 @@ PG_FUNCTION_INFO_V1(lmm_formula_fit);
 Datum
 lmm_formula_fit(PG_FUNCTION_ARGS)
 {
-	return formula_query(fcinfo, "lmm_fit_terms");
+	return formula_query(fcinfo, "lmm_fit_terms", true);
 }
 
 PG_FUNCTION_INFO_V1(lmm_formula_stats);
@@ -404,5 +405,5 @@ PG_FUNCTION_INFO_V1(lmm_formula_stats);
 Datum
 lmm_formula_stats(PG_FUNCTION_ARGS)
 {
-	return formula_query(fcinfo, "lmm_stats_terms");
+	return formula_query(fcinfo, "lmm_stats_terms", false);
 }

@@ -80,14 +80,21 @@ lmm_tstats_unpack(const char *data, size_t len, LmmPackedSource source)
 	return st;
 }
 
-/* The packed form of a state, as a new bytea (an lmm_stats value). */
+/* The packed form of a state, as a new bytea (an lmm_stats value); never one unpacking would refuse. */
 bytea *
 lmm_tstats_pack(const TermsState *st)
 {
 	LmmTermsMeta meta;
 	size_t		size;
 	bytea	   *result;
+	const char *problem = lmm_terms_check(&st->stats);
 
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the statistics overflow double precision: %s", problem),
+				 errdetail("Values near 1e154 or above square to infinity."),
+				 errhint("Rescale the response or the covariates.")));
 	meta.n_rows = st->n_rows;
 	meta.n_dropped = st->n_dropped;
 	meta.spec = st->spec;
@@ -111,7 +118,8 @@ check_same_spec(const TermsState *a, const TermsState *b)
 {
 	if (strcmp(a->spec, b->spec) == 0)
 		return;
-	if (strcmp(a->formula, b->formula) != 0)
+	if (a->formula[0] != '\0' && b->formula[0] != '\0' &&
+		strcmp(a->formula, b->formula) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot merge statistics of different formulas: \"%s\" and \"%s\"",
