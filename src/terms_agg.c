@@ -314,6 +314,7 @@ lmm_terms_serialize(PG_FUNCTION_ARGS)
 				 errmsg("lmm_terms_serialize called in non-aggregate context"),
 				 errdetail("Call the aggregate lmm_fit_terms instead.")));
 	st = (TermsState *) PG_GETARG_POINTER(0);
+	lmm_tstats_check(&st->stats);
 	meta.n_rows = st->n_rows;
 	meta.n_dropped = st->n_dropped;
 	meta.spec = st->spec;

@@ -48,6 +48,7 @@ extern Datum lmm_terms_state_fit(TermsState *st, bool reml);
 extern bool lmm_is_terms_stats(const char *data, size_t len);
 extern TermsState *lmm_tstats_unpack(const char *data, size_t len,
 									 LmmPackedSource source);
+extern void lmm_tstats_check(const LmmTermStats *s);
 extern bytea *lmm_tstats_pack(const TermsState *st);
 extern TermsState *lmm_tstats_merge(MemoryContext ctx, TermsState *dst,
 									const TermsState *src);

@@ -80,14 +80,14 @@ lmm_tstats_unpack(const char *data, size_t len, LmmPackedSource source)
 	return st;
 }
 
-/* The packed form of a state, as a new bytea (an lmm_stats value); never one unpacking would refuse. */
-bytea *
-lmm_tstats_pack(const TermsState *st)
+/*
+ * Error unless statistics can be packed: sums of huge values overflow to
+ * infinity, and a value that unpacking refuses must never be written.
+ */
+void
+lmm_tstats_check(const LmmTermStats *s)
 {
-	LmmTermsMeta meta;
-	size_t		size;
-	bytea	   *result;
-	const char *problem = lmm_terms_check(&st->stats);
+	const char *problem = lmm_terms_check(s);
 
 	if (problem != NULL)
 		ereport(ERROR,
@@ -95,6 +95,17 @@ lmm_tstats_pack(const TermsState *st)
 				 errmsg("the statistics overflow double precision: %s", problem),
 				 errdetail("Values near 1e154 or above square to infinity."),
 				 errhint("Rescale the response or the covariates.")));
+}
+
+/* The packed form of a state, as a new bytea (an lmm_stats value). */
+bytea *
+lmm_tstats_pack(const TermsState *st)
+{
+	LmmTermsMeta meta;
+	size_t		size;
+	bytea	   *result;
+
+	lmm_tstats_check(&st->stats);
 	meta.n_rows = st->n_rows;
 	meta.n_dropped = st->n_dropped;
 	meta.spec = st->spec;

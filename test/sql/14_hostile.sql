@@ -491,7 +491,9 @@ SELECT c AS "case", pg_temp.try_parallel(c) AS outcome FROM (VALUES
 	('SELECT pg_temp.brief(lmm_fit(CASE WHEN rep < 20 THEN y END, ARRAY[x1], g)) FROM hpar'),
 	('SELECT pg_temp.brief(lmm_fit(NULL::float8, ARRAY[x1], g)) FROM hpar'),
 	('SELECT pg_temp.brief(lmm_stats(y, ARRAY[x1], (g, rep)::hkey)) FROM hpar'),
-	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT lmm_stats(y, ARRAY[x1], g) s FROM hpar GROUP BY rep) t')
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT lmm_stats(y, ARRAY[x1], g) s FROM hpar GROUP BY rep) t'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y * 1e300, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hpar'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}'') s FROM hpar GROUP BY rep) t')
 ) v(c);
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
