@@ -28,15 +28,6 @@ append_names(StringInfo buf, int n, char **names)
 		lmm_json_append_str_array(buf, names, n);
 }
 
-/* Unpack a stored lmm_stats argument. */
-static LmmAggState *
-stats_arg(FunctionCallInfo fcinfo, int argno)
-{
-	bytea	   *v = PG_GETARG_BYTEA_PP(argno);
-
-	return lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
-}
-
 PG_FUNCTION_INFO_V1(lmm_stats_out);
 
 /*
@@ -59,7 +50,7 @@ lmm_stats_out(PG_FUNCTION_ARGS)
 
 	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
 		PG_RETURN_CSTRING(lmm_tstats_out(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
-	st = stats_arg(fcinfo, 0);
+	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	s = &st->stats;
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"lmm_stats\": %u, \"key_type\": ", LMM_STATS_VERSION);
@@ -272,7 +263,7 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(lmm_terms_state_fit(ts, opts.reml));
 	}
-	st = stats_arg(fcinfo, 0);
+	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	if (!st->started)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(lmm_state_fit(st, opts.reml));
