@@ -57,7 +57,7 @@ CREATE TYPE lmm_stats (
 	STORAGE = extended
 );
 
-COMMENT ON TYPE lmm_stats IS 'per-group sufficient statistics of a linear mixed model: mergeable, storable, shippable; its text form is JSON';
+COMMENT ON TYPE lmm_stats IS 'per-level sufficient statistics of a linear mixed model with one random-effects term or several: mergeable, storable, shippable; its text form is JSON';
 COMMENT ON FUNCTION lmm_stats_in(cstring) IS 'parse and validate the JSON text form of lmm_stats';
 COMMENT ON FUNCTION lmm_stats_out(lmm_stats) IS 'JSON text form of lmm_stats (exact float8 round trip)';
 COMMENT ON FUNCTION lmm_stats_recv(internal) IS 'binary input of lmm_stats, validated as the text input is';
@@ -169,13 +169,13 @@ CREATE AGGREGATE lmm_merge(s lmm_stats) (
 	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
 	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values (groups split across values combine)';
+COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values of one model (groups and level pairs split across values combine); NULL values are skipped';
 
 -- STABLE: level labels come from the key type's output function
 CREATE FUNCTION lmm_fit(s lmm_stats, options text DEFAULT NULL) RETURNS lmm_model
 	AS 'MODULE_PATHNAME', 'lmm_fit_stats'
 	LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION lmm_fit(lmm_stats, text) IS 'fit from statistics (REML by default; options: method=reml|ml); NULL statistics give NULL';
+COMMENT ON FUNCTION lmm_fit(lmm_stats, text) IS 'fit from statistics of one term or of several (REML by default; options: method=reml|ml); NULL statistics give NULL';
 
 -- Results as rows -------------------------------------------------------
 
@@ -344,3 +344,24 @@ CREATE FUNCTION lmm(formula text, source regclass, options text) RETURNS lmm_mod
 	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION lmm(text, regclass) IS 'REML fit of an lme4 formula, e.g. lmm(''y ~ x + (1 | a) + (1 | b)'', ''t''), reading the source with the caller''s rights';
 COMMENT ON FUNCTION lmm(text, regclass, text) IS 'fit of an lme4 formula with options (method=reml|ml), reading the source with the caller''s rights';
+
+-- Statistics of any model, stored, merged and fitted (0.7.0) ---------------
+
+CREATE FUNCTION lmm_terms_stats_final(internal) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME', 'lmm_terms_stats_final'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_terms_stats_final(internal) IS 'lmm_stats_terms final: the statistics of every random-effects term and pair of terms as an lmm_stats value';
+
+CREATE AGGREGATE lmm_stats_terms(y float8, x float8[], keys text[], z float8[], spec text) (
+	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_stats_final,
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) IS 'sufficient statistics of a model with several random-effects terms (the arguments of lmm_fit_terms), to store, merge with lmm_merge and fit later with lmm_fit';
+
+-- STABLE: reads the source in the calling statement's snapshot; PARALLEL
+-- RESTRICTED: runs its own query through SPI
+CREATE FUNCTION lmm_stats(formula text, source regclass) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME', 'lmm_formula_stats'
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION lmm_stats(text, regclass) IS 'sufficient statistics of an lme4 formula over the source''s rows (the grammar of lmm()), to store, merge with lmm_merge and fit later with lmm_fit';

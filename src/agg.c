@@ -13,7 +13,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "state.h"
+#include "terms_state.h"
 
 /* Error unless called as part of an aggregate; returns the aggregate context. */
 static MemoryContext
@@ -201,12 +201,16 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(lmm_merge_trans);
 
-/* lmm_merge_trans(state, s): merge one lmm_stats value; NULL values are skipped. */
+/*
+ * lmm_merge_trans(state, s): merge one lmm_stats value; NULL values are
+ * skipped.  The state is an LmmAggState for one-term values and a
+ * TermsState for several-term ones; the two never mix.
+ */
 Datum
 lmm_merge_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "lmm_merge_trans", "lmm_merge");
-	LmmAggState *st = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
+	void	   *st = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
 	bytea	   *v;
 	LmmAggState *src;
 
@@ -217,10 +221,21 @@ lmm_merge_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(st);
 	}
 	v = PG_GETARG_BYTEA_PP(1);
+	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
+	{
+		TermsState *tsrc = lmm_tstats_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
+											 LMM_FROM_STORED);
+
+		if (st != NULL && !LMM_IS_TERMS_STATE(st))
+			lmm_tstats_mixed();
+		PG_RETURN_POINTER(lmm_tstats_merge(aggctx, (TermsState *) st, tsrc));
+	}
+	if (st != NULL && LMM_IS_TERMS_STATE(st))
+		lmm_tstats_mixed();
 	src = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	if (st == NULL)
 		st = lmm_state_copy_empty(aggctx, src, InvalidOid);
-	lmm_state_merge(st, src);
+	lmm_state_merge((LmmAggState *) st, src);
 	PG_RETURN_POINTER(st);
 }
 
@@ -229,13 +244,14 @@ PG_FUNCTION_INFO_V1(lmm_agg_combine);
 /*
  * Combine two partial states (parallel workers, partitions).  Not strict: a
  * NULL first state adopts the second, copied into the aggregate context.
+ * lmm_merge's states may hold several-term statistics, which merge as such.
  */
 Datum
 lmm_agg_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "lmm_agg_combine", "lmm_fit");
-	LmmAggState *dst = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
-	LmmAggState *src = PG_ARGISNULL(1) ? NULL : (LmmAggState *) PG_GETARG_POINTER(1);
+	void	   *dst = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
+	void	   *src = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
 
 	if (src == NULL)
 	{
@@ -243,9 +259,14 @@ lmm_agg_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(dst);
 	}
+	if (dst != NULL && LMM_IS_TERMS_STATE(dst) != LMM_IS_TERMS_STATE(src))
+		lmm_tstats_mixed();
+	if (LMM_IS_TERMS_STATE(src))
+		PG_RETURN_POINTER(lmm_tstats_merge(aggctx, (TermsState *) dst,
+										   (TermsState *) src));
 	if (dst == NULL)
-		dst = lmm_state_copy_empty(aggctx, src, PG_GET_COLLATION());
-	lmm_state_merge(dst, src);
+		dst = lmm_state_copy_empty(aggctx, (LmmAggState *) src, PG_GET_COLLATION());
+	lmm_state_merge((LmmAggState *) dst, (LmmAggState *) src);
 	PG_RETURN_POINTER(dst);
 }
 
@@ -258,6 +279,8 @@ lmm_agg_serialize(PG_FUNCTION_ARGS)
 	LmmAggState *st;
 
 	agg_context(fcinfo, "lmm_agg_serialize", "lmm_fit");
+	if (LMM_IS_TERMS_STATE(PG_GETARG_POINTER(0)))
+		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0)));
 	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	PG_RETURN_BYTEA_P(lmm_state_pack(st, !st->opts.reml));
 }
@@ -276,6 +299,9 @@ lmm_agg_deserialize(PG_FUNCTION_ARGS)
 
 	agg_context(fcinfo, "lmm_agg_deserialize", "lmm_fit");
 	v = PG_GETARG_BYTEA_PP(0);
+	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
+		PG_RETURN_POINTER(lmm_tstats_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
+											LMM_FROM_STATE));
 	PG_RETURN_POINTER(lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
 									   LMM_FROM_STATE));
 }
@@ -301,8 +327,8 @@ PG_FUNCTION_INFO_V1(lmm_stats_final);
 
 /*
  * Final function of lmm_stats and lmm_merge: the statistics as an lmm_stats
- * value (NULL when there were no rows at all).  The method belongs to the
- * fit, so lmm_stats refuses it.
+ * value (NULL when there were no rows at all), of one term or of several as
+ * merged.  The method belongs to the fit, so lmm_stats refuses it.
  */
 Datum
 lmm_stats_final(PG_FUNCTION_ARGS)
@@ -312,6 +338,8 @@ lmm_stats_final(PG_FUNCTION_ARGS)
 	agg_context(fcinfo, "lmm_stats_final", "lmm_stats");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	if (LMM_IS_TERMS_STATE(PG_GETARG_POINTER(0)))
+		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0)));
 	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	if (st->opts.method_given)
 		ereport(ERROR,

@@ -259,14 +259,14 @@ part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
 	return n;
 }
 
-PG_FUNCTION_INFO_V1(lmm_formula_fit);
-
 /*
- * lmm(formula, source [, options]): resolve the formula against the
- * source's columns, build the lmm_fit_terms query, run it, return the model.
+ * Resolve the formula against the source's columns, build the query of the
+ * aggregate agg (lmm_fit_terms with its options, or lmm_stats_terms, which
+ * takes none) and run it: the model of lmm() or the statistics of
+ * lmm_stats().
  */
-Datum
-lmm_formula_fit(PG_FUNCTION_ARGS)
+static Datum
+formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 {
 	char	   *ftext = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			relid = PG_GETARG_OID(1);
@@ -328,7 +328,7 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 
 	initStringInfo(&sql);
 	initStringInfo(&spec);
-	appendStringInfo(&sql, "SELECT %s.lmm_fit_terms((%s)::float8, ", fschema,
+	appendStringInfo(&sql, "SELECT %s.%s((%s)::float8, ", fschema, agg,
 					 quote_identifier(f->response.name));
 	appendStringInfoString(&spec, "{\"formula\": ");
 	escape_json(&spec, ftext);
@@ -372,15 +372,15 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&spec, '}');
 	}
 	appendStringInfoString(&spec, "]}");
-	appendStringInfo(&sql, "%s]::text[], %s]::float8[], $1, $2) FROM %s",
-					 keys.data, zs.data, rs->source);
+	appendStringInfo(&sql, "%s]::text[], %s]::float8[], $1%s) FROM %s",
+					 keys.data, zs.data, with_options ? ", $2" : "", rs->source);
 
 	values[0] = CStringGetTextDatum(spec.data);
 	values[1] = options ? PointerGetDatum(options) : (Datum) 0;
 	/* no row limit: with one, the executor would launch no parallel workers */
-	if (SPI_execute_with_args(sql.data, 2, argtypes, values, nulls, true, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_with_args(sql.data, with_options ? 2 : 1, argtypes, values, nulls, true, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-		ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("the lmm_fit_terms query on the source failed"), errdetail("Check that the source can be read.")));
+		ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("the %s query on the source failed", agg), errdetail("Check that the source can be read.")));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		result = SPI_datumTransfer(result, false, -1);
@@ -388,4 +388,22 @@ lmm_formula_fit(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(lmm_formula_fit);
+
+/* lmm(formula, source [, options]): the model of a formula fitted to the source's rows. */
+Datum
+lmm_formula_fit(PG_FUNCTION_ARGS)
+{
+	return formula_query(fcinfo, "lmm_fit_terms", true);
+}
+
+PG_FUNCTION_INFO_V1(lmm_formula_stats);
+
+/* lmm_stats(formula, source): the formula's statistics over the source's rows, to merge and fit later. */
+Datum
+lmm_formula_stats(PG_FUNCTION_ARGS)
+{
+	return formula_query(fcinfo, "lmm_stats_terms", false);
 }

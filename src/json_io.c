@@ -58,6 +58,33 @@ lmm_json_append_str_array(StringInfo buf, char **s, int64 n)
 	appendStringInfoChar(buf, ']');
 }
 
+/*
+ * The bytes a JSON string of lower-case hex digits encodes, as a new buffer
+ * of *len bytes: the text form of a binary part of a value.
+ */
+char *
+lmm_json_hex(const char *type, JsonbValue v, const char *what, size_t *len)
+{
+	const char *hex;
+	size_t		n,
+				i;
+	char	   *bin;
+
+	if (v.type != jbvString)
+		lmm_json_bad(type, psprintf("\"%s\" must be a string of hex digits", what));
+	hex = v.val.string.val;
+	n = v.val.string.len;
+	for (i = 0; i < n; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+			break;
+	if (i < n || n % 2 != 0)
+		lmm_json_bad(type, psprintf("\"%s\" must be an even number of lower-case hex digits", what));
+	bin = palloc_extended(n / 2 + 1, MCXT_ALLOC_HUGE);
+	hex_decode(hex, n, bin);
+	*len = n / 2;
+	return bin;
+}
+
 /* Raise the error for malformed text of the given type. */
 void
 lmm_json_bad(const char *type, const char *problem)

@@ -60,6 +60,8 @@ extern char **lmm_json_str_array(const char *type, JsonbValue v, int64 n,
 								 int64 *n_out, const char *what);
 extern void lmm_json_check_rows(const char *type, JsonbValue v, int64 n, int w,
 								const char *what);
+extern char *lmm_json_hex(const char *type, JsonbValue v, const char *what,
+						  size_t *len);
 extern void lmm_json_f8_rows(const char *type, JsonbValue v, int64 n, int w,
 							 double *out, const char *what);
 

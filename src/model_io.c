@@ -178,26 +178,14 @@ static void
 read_tstats(JsonbContainer *root, LmmModel *m)
 {
 	JsonbValue	v = lmm_json_key(T, root, "terms_stats");
-	const char *hex;
-	size_t		len,
-				i;
+	size_t		len;
 	char	   *bin;
 	const char *problem;
 
 	if (v.type == jbvNull)
 		return;
-	if (v.type != jbvString)
-		lmm_json_bad(T, "\"terms_stats\" must be null or a string of hex digits");
-	hex = v.val.string.val;
-	len = v.val.string.len;
-	for (i = 0; i < len; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			break;
-	if (i < len || len % 2 != 0)
-		lmm_json_bad(T, "\"terms_stats\" must be an even number of lower-case hex digits");
-	bin = palloc_extended(len / 2 + 1, MCXT_ALLOC_HUGE);
-	hex_decode(hex, len, bin);
-	problem = lmm_model_tstats_unpack((const unsigned char *) bin, len / 2, m);
+	bin = lmm_json_hex(T, v, "terms_stats", &len);
+	problem = lmm_model_tstats_unpack((const unsigned char *) bin, len, m);
 	if (problem != NULL && strcmp(problem, "interrupted") == 0)
 		CHECK_FOR_INTERRUPTS();
 	if (problem != NULL)

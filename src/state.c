@@ -111,6 +111,7 @@ lmm_state_create(MemoryContext ctx, Oid key_type, Oid collation)
 	LmmAggState *st = palloc0(sizeof(LmmAggState));
 	TypeCacheEntry *tce;
 
+	st->magic = LMM_STATS_MAGIC;
 	st->ctx = ctx;
 	st->key_type = key_type;
 	st->collation = OidIsValid(collation) ? collation : get_typcollation(key_type);
@@ -469,6 +470,7 @@ lmm_state_from_parts(const LmmStats *s, const LmmStatsMeta *meta)
 				 errmsg("the group key type \"%s\" of these statistics is a pseudo-type",
 						meta->key_type),
 				 errdetail("Group keys have an ordinary type with a default hash operator class, such as integer, text or date; recompute the statistics with lmm_stats.")));
+	st->magic = LMM_STATS_MAGIC;
 	st->ctx = CurrentMemoryContext;
 	st->key_type = key_type;
 	st->collation = get_typcollation(key_type);

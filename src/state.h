@@ -20,6 +20,7 @@ struct levelhash_hash;
 /* Statistics per level of the grouping factor, keyed by the group keys. */
 typedef struct LmmAggState
 {
+	uint32		magic;			/* LMM_STATS_MAGIC, telling it from a TermsState */
 	MemoryContext ctx;			/* where the state and its keys live */
 	bool		started;		/* p and q fixed by a first usable row */
 	int			nx;				/* length of x (p - 1) */
@@ -55,7 +56,8 @@ typedef enum LmmPackedSource
 {
 	LMM_FROM_STATE,				/* our own serialized aggregate state */
 	LMM_FROM_STORED,			/* a stored lmm_stats datum */
-	LMM_FROM_WIRE				/* binary input from a client or another server */
+	LMM_FROM_WIRE,				/* binary input from a client or another server */
+	LMM_FROM_TEXT				/* text input (several-term values only) */
 } LmmPackedSource;
 
 extern LmmAggState *lmm_state_create(MemoryContext ctx, Oid key_type,

@@ -13,7 +13,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 
-#include "state.h"
+#include "terms_state.h"
 
 /* The type name in input errors. */
 static const char T[] = "lmm_stats";
@@ -28,26 +28,19 @@ append_names(StringInfo buf, int n, char **names)
 		lmm_json_append_str_array(buf, names, n);
 }
 
-/* Unpack a stored lmm_stats argument. */
-static LmmAggState *
-stats_arg(FunctionCallInfo fcinfo, int argno)
-{
-	bytea	   *v = PG_GETARG_BYTEA_PP(argno);
-
-	return lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
-}
-
 PG_FUNCTION_INFO_V1(lmm_stats_out);
 
 /*
  * Text output: JSON with the keys in their type's text form and each level
- * as one array [n_j, means of v, co-moments of z against v].
+ * as one array [n_j, means of v, co-moments of z against v]; several-term
+ * statistics as the hex digits of their binary form.
  */
 Datum
 lmm_stats_out(PG_FUNCTION_ARGS)
 {
-	LmmAggState *st = stats_arg(fcinfo, 0);
-	LmmStats   *s = &st->stats;
+	bytea	   *v = PG_GETARG_BYTEA_PP(0);
+	LmmAggState *st;
+	LmmStats   *s;
 	StringInfoData buf;
 	Oid			outfn;
 	bool		isvarlena;
@@ -55,6 +48,10 @@ lmm_stats_out(PG_FUNCTION_ARGS)
 	int64		j;
 	int			k;
 
+	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
+		PG_RETURN_CSTRING(lmm_tstats_out(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
+	s = &st->stats;
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"lmm_stats\": %u, \"key_type\": ", LMM_STATS_VERSION);
 	escape_json(&buf, format_type_be_qualified(st->key_type));
@@ -124,7 +121,8 @@ PG_FUNCTION_INFO_V1(lmm_stats_in);
 Datum
 lmm_stats_in(PG_FUNCTION_ARGS)
 {
-	JsonbContainer *root = lmm_json_parse(T, PG_GETARG_CSTRING(0), 13);
+	JsonbContainer *root = lmm_json_parse(T, PG_GETARG_CSTRING(0), -1);
+	JsonbValue	tv;
 	LmmStats	s;
 	LmmStatsMeta meta;
 	LmmAggState *st;
@@ -141,6 +139,10 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 	Oid			ioparam;
 	FmgrInfo	in;
 
+	if (getKeyJsonValueFromContainer(root, "lmm_stats_terms", 15, &tv) != NULL)
+		PG_RETURN_BYTEA_P(lmm_tstats_in(root));
+	if (JsonContainerSize(root) != 13)
+		lmm_json_bad(T, "the object must have exactly the 13 keys that lmm_stats's output has");
 	if (lmm_json_count(T, lmm_json_key(T, root, "lmm_stats"), "lmm_stats") != LMM_STATS_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_stats\" format version");
 	memset(&meta, 0, sizeof(meta));
@@ -203,15 +205,26 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(lmm_stats_recv);
 
-/* Binary input: every check of lmm_stats_in, plus the strings' encoding. */
+/*
+ * Binary input: every check of lmm_stats_in, plus the strings' encoding;
+ * the magic tells one-term from several-term statistics.
+ */
 Datum
 lmm_stats_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	const char *data = buf->data + buf->cursor;
 	size_t		len = buf->len - buf->cursor;
-	LmmAggState *st = lmm_state_unpack(data, len, LMM_FROM_WIRE);
+	LmmAggState *st;
 
+	if (lmm_is_terms_stats(data, len))
+	{
+		TermsState *ts = lmm_tstats_unpack(data, len, LMM_FROM_WIRE);
+
+		buf->cursor = buf->len;
+		PG_RETURN_BYTEA_P(lmm_tstats_pack(ts));
+	}
+	st = lmm_state_unpack(data, len, LMM_FROM_WIRE);
 	lmm_state_check_unique(st, true);
 	buf->cursor = buf->len;
 	PG_RETURN_BYTEA_P(lmm_state_pack(st, false));
@@ -220,13 +233,15 @@ lmm_stats_recv(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(lmm_fit_stats);
 
 /*
- * lmm_fit(s lmm_stats [, options text]): fit from statistics.  Only the
- * method may be chosen here; the names were fixed by lmm_stats.
+ * lmm_fit(s lmm_stats [, options text]): fit from statistics of one term or
+ * of several.  Only the method may be chosen here; the names were fixed
+ * when the statistics were computed (several terms: by their spec).
  */
 Datum
 lmm_fit_stats(PG_FUNCTION_ARGS)
 {
 	LmmOptions	opts;
+	bytea	   *v;
 	LmmAggState *st;
 
 	if (PG_ARGISNULL(0))
@@ -238,7 +253,17 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lmm_fit on statistics takes only the option \"method\""),
 				 errdetail("Names are fixed when the statistics are computed: pass x_names, z_names and g_name to lmm_stats.")));
-	st = stats_arg(fcinfo, 0);
+	v = PG_GETARG_BYTEA_PP(0);
+	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
+	{
+		TermsState *ts = lmm_tstats_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
+										   LMM_FROM_STORED);
+
+		if (ts->stats.n == 0)
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(lmm_terms_state_fit(ts, opts.reml));
+	}
+	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	if (!st->started)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(lmm_state_fit(st, opts.reml));

@@ -30,28 +30,9 @@
 
 #include "core/lmm_fit.h"
 #include "core/lmm_terms_io.h"
-#include "lmm_pg.h"
+#include "terms_state.h"
 
 #define SPEC "lmm_fit_terms spec"
-
-/* The aggregate's state: the statistics and what the spec and options say. */
-typedef struct TermsState
-{
-	LmmTermStats stats;
-	char	   *spec;			/* the first row's spec, to compare later rows' */
-	char	   *options;		/* the first row's options, or NULL */
-	LmmOptions	opts;
-	int			p;
-	int			k;
-	int			q[LMM_MAX_TERMS];
-	int			nz;				/* sum of q */
-	char	  **x_names;
-	char	   *grp[LMM_MAX_TERMS];
-	char	  **z_names[LMM_MAX_TERMS];
-	char	   *formula;
-	int64		n_rows;
-	int64		n_dropped;
-} TermsState;
 
 /* Read the spec into st (in the aggregate context), checking its shape. */
 static void
@@ -93,12 +74,13 @@ parse_spec(TermsState *st, const char *text)
  * A new state in ctx for a spec and options text (NULL for none), both
  * parsed and checked, with empty statistics of the shape the spec gives.
  */
-static TermsState *
-new_state(MemoryContext ctx, const char *spec, const char *options)
+TermsState *
+lmm_terms_state_new(MemoryContext ctx, const char *spec, const char *options)
 {
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	TermsState *st = palloc0(sizeof(TermsState));
 
+	st->magic = LMM_TERMS_MAGIC;
 	st->spec = pstrdup(spec);
 	parse_spec(st, st->spec);
 	st->options = options ? pstrdup(options) : NULL;
@@ -199,8 +181,8 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 
 	options = (PG_NARGS() > 6 && !PG_ARGISNULL(6)) ? PG_GETARG_TEXT_PP(6) : NULL;
 	if (PG_ARGISNULL(0))
-		st = new_state(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(5)),
-					   options ? text_to_cstring(options) : NULL);
+		st = lmm_terms_state_new(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(5)),
+								 options ? text_to_cstring(options) : NULL);
 	else
 	{
 		st = (TermsState *) PG_GETARG_POINTER(0);
@@ -305,7 +287,7 @@ lmm_terms_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(dst);
 	}
 	if (dst == NULL)
-		dst = new_state(aggctx, src->spec, src->options);
+		dst = lmm_terms_state_new(aggctx, src->spec, src->options);
 	check_same_fit(dst, src);
 	old = MemoryContextSwitchTo(aggctx);
 	lmm_terms_merge(&dst->stats, &src->stats);
@@ -332,6 +314,7 @@ lmm_terms_serialize(PG_FUNCTION_ARGS)
 				 errmsg("lmm_terms_serialize called in non-aggregate context"),
 				 errdetail("Call the aggregate lmm_fit_terms instead.")));
 	st = (TermsState *) PG_GETARG_POINTER(0);
+	lmm_tstats_check(&st->stats);
 	meta.n_rows = st->n_rows;
 	meta.n_dropped = st->n_dropped;
 	meta.spec = st->spec;
@@ -362,22 +345,50 @@ bad_state(const char *problem)
 			 errhint("Run the query again; to avoid parallel workers, SET max_parallel_workers_per_gather = 0.")));
 }
 
-PG_FUNCTION_INFO_V1(lmm_terms_deserialize);
-
 /*
- * Deserialize a worker's partial state, validating every byte and checking
- * the statistics against the shape the spec gives.  The result lives in the
- * current (per-call) context: the combine function copies what it keeps.
+ * Unpack and validate the binary form into a new state in the current
+ * context, checking the statistics against the shape the spec gives:
+ * returns NULL, or the problem (with *out unset) when the bytes are bad.
  */
-Datum
-lmm_terms_deserialize(PG_FUNCTION_ARGS)
+const char *
+lmm_terms_state_unpack(const char *data, size_t len, TermsState **out)
 {
-	bytea	   *v;
 	LmmTermStats stats;
 	LmmTermsMeta meta;
 	const char *problem;
 	TermsState *st;
 	int			t;
+
+	problem = lmm_terms_unpack((const unsigned char *) data, len, &stats, &meta);
+	if (problem != NULL)
+		return problem;
+	st = lmm_terms_state_new(CurrentMemoryContext, meta.spec, meta.options);
+	if (stats.p != st->p || stats.nterms != st->k)
+		return "the statistics do not have the spec's shape";
+	for (t = 0; t < st->k; t++)
+		if (stats.term[t].q != st->q[t])
+			return "the statistics do not have the spec's shape";
+	lmm_terms_free(&st->stats);
+	st->stats = stats;
+	st->n_rows = meta.n_rows;
+	st->n_dropped = meta.n_dropped;
+	*out = st;
+	return NULL;
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_deserialize);
+
+/*
+ * Deserialize a worker's partial state, validating every byte.  The result
+ * lives in the current (per-call) context: the combine function copies
+ * what it keeps.
+ */
+Datum
+lmm_terms_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *v;
+	const char *problem;
+	TermsState *st = NULL;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -385,20 +396,9 @@ lmm_terms_deserialize(PG_FUNCTION_ARGS)
 				 errmsg("lmm_terms_deserialize called in non-aggregate context"),
 				 errdetail("Call the aggregate lmm_fit_terms instead.")));
 	v = PG_GETARG_BYTEA_PP(0);
-	problem = lmm_terms_unpack((const unsigned char *) VARDATA_ANY(v),
-							   VARSIZE_ANY_EXHDR(v), &stats, &meta);
+	problem = lmm_terms_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &st);
 	if (problem != NULL)
 		bad_state(problem);
-	st = new_state(CurrentMemoryContext, meta.spec, meta.options);
-	if (stats.p != st->p || stats.nterms != st->k)
-		bad_state("the statistics do not have the spec's shape");
-	for (t = 0; t < st->k; t++)
-		if (stats.term[t].q != st->q[t])
-			bad_state("the statistics do not have the spec's shape");
-	lmm_terms_free(&st->stats);
-	st->stats = stats;
-	st->n_rows = meta.n_rows;
-	st->n_dropped = meta.n_dropped;
 	PG_RETURN_POINTER(st);
 }
 
@@ -538,13 +538,13 @@ level_keys(const LmmTermLevels *lv)
 	return keys;
 }
 
-PG_FUNCTION_INFO_V1(lmm_terms_final);
-
-/* lmm_fit_terms' final function: fit and return the model; NULL without usable rows. */
+/*
+ * Fit the statistics of a state that has rows and return the model: the
+ * final step of lmm_fit_terms and of lmm_fit on several-term lmm_stats.
+ */
 Datum
-lmm_terms_final(PG_FUNCTION_ARGS)
+lmm_terms_state_fit(TermsState *st, bool reml)
 {
-	TermsState *st;
 	LmmTermStats sorted;
 	LmmFit		fit;
 	LmmModel	m;
@@ -552,24 +552,13 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 	int			t,
 				toff;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("lmm_terms_final called in non-aggregate context"),
-				 errdetail("Call the aggregate lmm_fit_terms instead.")));
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	st = (TermsState *) PG_GETARG_POINTER(0);
-	if (st->stats.n == 0)
-		PG_RETURN_NULL();
-
 	sorted_stats(&st->stats, &sorted);
-	status = lmm_fit_terms(&sorted, st->opts.reml, 1, &fit);
+	status = lmm_fit_terms(&sorted, reml, 1, &fit);
 	if (status != LMM_OK)
 		report_terms_error(status, st, &fit);
 
 	memset(&m, 0, sizeof(m));
-	m.flags = (st->opts.reml ? LMM_MODEL_REML : 0) |
+	m.flags = (reml ? LMM_MODEL_REML : 0) |
 		(fit.converged ? LMM_MODEL_CONVERGED : 0) |
 		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
 		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0);
@@ -628,5 +617,26 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 	/* a model too big with its statistics keeps its estimates, without refits */
 	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
 		m.tstats = NULL;
-	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
+	return PointerGetDatum(lmm_model_to_datum(&m));
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_final);
+
+/* lmm_fit_terms' final function: fit and return the model; NULL without usable rows. */
+Datum
+lmm_terms_final(PG_FUNCTION_ARGS)
+{
+	TermsState *st;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_final called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_fit_terms instead.")));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (TermsState *) PG_GETARG_POINTER(0);
+	if (st->stats.n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(lmm_terms_state_fit(st, st->opts.reml));
 }

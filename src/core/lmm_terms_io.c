@@ -165,6 +165,47 @@ gram_valid(const double *G, int n, int ld)
 	return 1;
 }
 
+/*
+ * The first problem that unpacking would find in the numbers of s, or NULL:
+ * packers check first, so that they never write a value reading refuses
+ * (sums of huge values overflow to infinity).
+ */
+const char *
+lmm_terms_check(const LmmTermStats *s)
+{
+	int			p = s->p;
+	int			a,
+				t;
+	int64_t		j;
+
+	if (!all_finite(s->shift, p + 1) || !all_finite(s->sum, p + 1) ||
+		!all_finite(s->cross, (size_t) (p + 1) * (p + 1)))
+		return "sums must be finite numbers";
+	if (!gram_valid(s->cross, p + 1, p + 1))
+		return "cross-products are not those of real data";
+	for (a = 0; a <= p; a++)
+		if (s->sum[a] * s->sum[a] > s->n * s->cross[a * (p + 1) + a] * (1.0 + 1e-9) + 1e-300)
+			return "sums are not those of real data";
+	for (t = 0; t < s->nterms; t++)
+	{
+		const LmmTermLevels *lv = &s->term[t];
+
+		for (j = 0; j < lv->nlevels; j++)
+		{
+			const double *rec = lv->rec + (size_t) j * lv->stride;
+
+			if (!all_finite(rec, lv->stride))
+				return "level sums must be finite numbers";
+			if (!gram_valid(LMM_TREC_ZZ(rec, lv->q), lv->q, lv->q))
+				return "level cross-products are not those of real data";
+		}
+	}
+	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
+		if (!all_finite(s->pair[t].blk, (size_t) s->pair[t].npairs * s->pair[t].bsize))
+			return "level pair sums must be finite numbers";
+	return NULL;
+}
+
 /* Read the overall part (after the shape words): n, shift, sum, cross; checked. */
 static const char *
 unpack_overall(LmmReader *r, LmmTermStats *s, const LmmTermsMeta *meta)
@@ -174,7 +215,7 @@ unpack_overall(LmmReader *r, LmmTermStats *s, const LmmTermsMeta *meta)
 				b;
 
 	if (1 + 2 * (size_t) (p + 1) + cross_doubles(p) > lmm_left(r) / 8)
-		return "lmm_fit_terms state is truncated";
+		return "the statistics are truncated";
 	s->n = lmm_get_f8(r);
 	for (a = 0; a <= p; a++)
 		s->shift[a] = lmm_get_f8(r);
@@ -213,10 +254,10 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t)
 	int			a;
 
 	if (r->failed)
-		return "lmm_fit_terms state is truncated";
+		return "the statistics are truncated";
 	/* each level takes at least its key length word and its record */
 	if (nlevels > lmm_left(r) / (4 + 8 * (size_t) lv->stride))
-		return "lmm_fit_terms state claims more levels than it holds";
+		return "the statistics claim more levels than they hold";
 	if ((double) nlevels > s->n)
 		return "a term has more levels than rows";
 	for (j = 0; j < nlevels; j++)
@@ -227,7 +268,7 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t)
 
 		if (r->failed || keylen > lmm_left(r) ||
 			(size_t) lv->stride > (lmm_left(r) - keylen) / 8)
-			return "lmm_fit_terms state is truncated";
+			return "the statistics are truncated";
 		if (memchr(key, '\0', keylen) != NULL)
 			return "a level key holds a NUL byte";
 		if ((j & 4095) == 0 && lmm_interrupt_pending())
@@ -257,9 +298,9 @@ unpack_pairs(LmmReader *r, LmmTermStats *s, int k)
 	uint64_t	m;
 
 	if (r->failed)
-		return "lmm_fit_terms state is truncated";
+		return "the statistics are truncated";
 	if (npairs > lmm_left(r) / (16 + 8 * (size_t) pr->bsize))
-		return "lmm_fit_terms state claims more level pairs than it holds";
+		return "the statistics claim more level pairs than they hold";
 	if ((double) npairs > s->n)
 		return "a pair of terms has more level pairs than rows";
 	for (m = 0; m < npairs; m++)
@@ -309,9 +350,9 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	memset(s, 0, sizeof(LmmTermStats));
 	memset(meta, 0, sizeof(LmmTermsMeta));
 	if (lmm_get_u32(&r) != LMM_TERMS_MAGIC)
-		return "not an lmm_fit_terms state (bad magic number)";
+		return "not statistics of several terms (bad magic number)";
 	if (lmm_get_u32(&r) != LMM_TERMS_VERSION)
-		return "unsupported lmm_fit_terms state version";
+		return "unsupported version of the statistics of several terms";
 	if (lmm_get_u32(&r) != 0)
 		return "unknown flag bits";
 	n_rows = lmm_get_u64(&r);
@@ -323,7 +364,7 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	p = lmm_get_u32(&r);
 	nterms = lmm_get_u32(&r);
 	if (r.failed)
-		return "lmm_fit_terms state is truncated";
+		return "the statistics are truncated";
 	if (has_options > 1)
 		return "bad options marker";
 	if (n_rows > (uint64_t) INT64_MAX || n_dropped > n_rows)
@@ -337,13 +378,13 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 		uint32_t	qt = lmm_get_u32(&r);
 
 		if (qt < 1 || qt > LMM_MAX_RANDOM)
-			return r.failed ? "lmm_fit_terms state is truncated" :
+			return r.failed ? "the statistics are truncated" :
 				"number of random-effect columns out of range";
 		q[t] = (int) qt;
 	}
 	first = lmm_get_u32(&r);
 	if (r.failed)
-		return "lmm_fit_terms state is truncated";
+		return "the statistics are truncated";
 	if (first > 1)
 		return "bad intercept marker";
 	lmm_terms_init(s, (int) p, (int) nterms, q);
@@ -357,9 +398,9 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 		if ((problem = unpack_pairs(&r, s, t)) != NULL)
 			return problem;
 	if (r.failed)
-		return "lmm_fit_terms state is truncated";
+		return "the statistics are truncated";
 	if (r.p != r.end)
-		return "lmm_fit_terms state has trailing bytes";
+		return "the statistics have trailing bytes";
 	return NULL;
 }
 

@@ -33,6 +33,7 @@ extern void lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 						   unsigned char *buf);
 extern const char *lmm_terms_unpack(const unsigned char *buf, size_t len,
 									LmmTermStats *s, LmmTermsMeta *meta);
+extern const char *lmm_terms_check(const LmmTermStats *s);
 extern void lmm_terms_meta_free(LmmTermsMeta *meta);
 
 #endif							/* LMM_TERMS_IO_H */

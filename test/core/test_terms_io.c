@@ -196,7 +196,7 @@ test_damage(void)
 	/* term 0 claims 2^56 levels */
 	at = find_bytes(buf, size, "\0\0\0\1a", 5);
 	buf[at - 8] = 1;
-	check(refused_as(buf, size, "lmm_fit_terms state claims more levels than it holds"),
+	check(refused_as(buf, size, "the statistics claim more levels than they hold"),
 		  "terms io: a level count beyond the bytes is refused before allocating");
 	buf[at - 8] = 0;
 
@@ -309,6 +309,14 @@ test_terms_io(const char *dir)
 		buf[len] ^= 0x21;
 	}
 	check(header, "terms io: a changed magic number, version or flag word is refused");
+
+	/* packers check the numbers first: what unpacking refuses, the check finds */
+	check(lmm_terms_check(&back) == NULL, "terms io: real statistics pass the packers' check");
+	back.term[1].rec[0] = INFINITY;
+	check(lmm_terms_check(&back) != NULL, "terms io: a level sum overflowed to infinity fails the packers' check");
+	back.term[1].rec[0] = 0.0;
+	back.cross[0] = HUGE_VAL;
+	check(lmm_terms_check(&back) != NULL, "terms io: an overflowed cross-product fails the packers' check");
 
 	free(buf);
 	lmm_terms_meta_free(&bmeta);

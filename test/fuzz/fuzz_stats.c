@@ -1,12 +1,16 @@
 /*
  * fuzz_stats.c
- *	  libFuzzer harness for lmm_stats_unpack, which reads every stored
- *	  lmm_stats value, every one that lmm_stats_recv takes off the wire and
- *	  the serialized state of the lmm_fit aggregate.  Any input must be
- *	  refused with a message or accepted; accepted statistics must pack back
- *	  to the same bytes, merge with themselves as lmm_merge does, and (when
- *	  small, to keep each run short) go through the fit that lmm_fit(lmm_stats)
- *	  runs on them.
+ *	  libFuzzer harness for the unpacking of lmm_stats values, as the glue
+ *	  does it for every stored value, every one that lmm_stats_recv takes
+ *	  off the wire and the serialized state of lmm_fit and lmm_merge: by the
+ *	  magic, one-term statistics (LMMs) through lmm_stats_unpack and
+ *	  several-term statistics (LMMt, from lmm_stats(formula, source) and
+ *	  lmm_stats_terms) through lmm_terms_unpack.  Any input must be refused
+ *	  with a message or accepted; accepted statistics must pack back to the
+ *	  same bytes and merge with themselves as lmm_merge does; one-term ones
+ *	  (when small, to keep each run short) also go through the fit that
+ *	  lmm_fit(lmm_stats) runs on them.  (fuzz_model fits several-term
+ *	  statistics, those that models carry, which unpack the same way.)
  */
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +23,7 @@
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
+#include "lmm_terms_io.h"
 
 /* Largest statistics the harness fits: a fit of more takes too long per input. */
 #define FIT_MAX_LEVELS 64
@@ -139,14 +144,62 @@ check_fit(const LmmStats *s)
 	lmm_fit_free(&fit);
 }
 
-/* One input: a candidate lmm_stats value. */
+/*
+ * Several-term statistics: accepted ones pass the packers' check, pack back
+ * to the input's bytes, and merge with themselves into twice the rows and
+ * the same levels.
+ */
+static void
+check_terms(const uint8_t *data, size_t size)
+{
+	LmmTermStats s;
+	LmmTermStats m;
+	LmmTermsMeta meta;
+	const char *problem = lmm_terms_unpack(data, size, &s, &meta);
+
+	if (problem == NULL)
+	{
+		size_t		len = lmm_terms_packed_size(&s, &meta);
+		unsigned char *buf = malloc(len);
+		int			q[LMM_MAX_TERMS];
+		int			t;
+
+		require(lmm_terms_check(&s) == NULL);
+		lmm_terms_pack(&s, &meta, buf);
+		require(len == size && memcmp(buf, data, size) == 0);
+		free(buf);
+		for (t = 0; t < s.nterms; t++)
+			q[t] = s.term[t].q;
+		lmm_terms_init(&m, s.p, s.nterms, q);
+		lmm_terms_merge(&m, &s);
+		lmm_terms_merge(&m, &s);
+		require(m.n == 2.0 * s.n);
+		for (t = 0; t < s.nterms; t++)
+			require(m.term[t].nlevels == s.term[t].nlevels);
+		lmm_terms_free(&m);
+	}
+	else
+		require(strlen(problem) > 0);
+	lmm_terms_free(&s);
+	lmm_terms_meta_free(&meta);
+}
+
+/* One input: a candidate lmm_stats value, of one term or of several by its magic. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	LmmStats	s;
 	LmmStatsMeta meta;
 	LmmStatsKeys keys;
-	const char *problem = lmm_stats_unpack(data, size, &s, &meta, &keys);
+	const char *problem;
+
+	if (size >= 4 && ((uint32_t) data[0] << 24 | (uint32_t) data[1] << 16 |
+					  (uint32_t) data[2] << 8 | data[3]) == LMM_TERMS_MAGIC)
+	{
+		check_terms(data, size);
+		return 0;
+	}
+	problem = lmm_stats_unpack(data, size, &s, &meta, &keys);
 
 	if (problem == NULL)
 	{

@@ -15,6 +15,7 @@
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
 #include "lmm_terms.h"
+#include "lmm_terms_io.h"
 
 static const char *corpus;
 
@@ -466,6 +467,63 @@ stats_values(void)
 }
 
 /*
+ * Several-term lmm_stats values (the binary form of lmm_terms_io.h, magic
+ * LMMt), as lmm_stats(formula, source) stores them: y ~ x + (1 | a) +
+ * (1 | b), or with slopes (x | a), on 4 x 3 crossed levels; the statistics
+ * of rows that were all dropped; and a truncated copy of the first.
+ */
+static void
+stats_terms(const char *name, int slope, int rows)
+{
+	int			q[2] = {slope ? 2 : 1, 1};
+	unsigned	seed = 41u + (unsigned) slope;
+	LmmTermStats st;
+	LmmTermsMeta meta;
+	unsigned char *buf;
+	size_t		size;
+	int			i;
+
+	lmm_terms_init(&st, 2, 2, q);
+	for (i = 0; i < rows; i++)
+	{
+		char		ka[2] = {(char) ('A' + i % 4), '\0'},
+					kb[3] = {'b', (char) ('0' + (i / 4) % 3), '\0'};
+		const char *kp[2] = {ka, kb};
+		uint32_t	kl[2] = {1, 2};
+		double		x[2] = {1.0, (double) (i % 5)};
+		double		z[3] = {1.0, slope ? x[1] : 1.0, 1.0};
+		double		y = 2.0 + 0.5 * x[1] + 0.3 * (i % 4) - 0.2 * ((i / 4) % 3) +
+			(slope ? 0.1 * (i % 4) * x[1] : 0.0) + uniform(&seed) - 0.5;
+
+		lmm_terms_add_row(&st, x, y, kp, kl, z);
+	}
+	meta.n_rows = rows + 2;
+	meta.n_dropped = 2;
+	meta.spec = slope ?
+		"{\"formula\": \"y ~ x + (x | a) + (1 | b)\", \"x\": [\"(Intercept)\", \"x\"], \"terms\": [{\"group\": \"a\", \"z\": [\"(Intercept)\", \"x\"]}, {\"group\": \"b\", \"z\": [\"(Intercept)\"]}]}" :
+		"{\"formula\": \"y ~ x + (1 | a) + (1 | b)\", \"x\": [\"(Intercept)\", \"x\"], \"terms\": [{\"group\": \"a\", \"z\": [\"(Intercept)\"]}, {\"group\": \"b\", \"z\": [\"(Intercept)\"]}]}";
+	meta.options = NULL;
+	if (lmm_terms_check(&st) != NULL)
+	{
+		fprintf(stderr, "make_corpus: invalid statistics: %s\n", lmm_terms_check(&st));
+		exit(1);
+	}
+	size = lmm_terms_packed_size(&st, &meta);
+	buf = malloc(size);
+	lmm_terms_pack(&st, &meta, buf);
+	put_file("stats", name, buf, size);
+	if (rows > 0 && !slope)
+	{
+		char		bad[64];
+
+		snprintf(bad, sizeof(bad), "bad_%s_truncated", name);
+		put_file("stats", bad, buf, size - 13);
+	}
+	free(buf);
+	lmm_terms_free(&st);
+}
+
+/*
  * Tables for fuzz_terms (see its header): header bytes, then rows of key
  * bytes, x, y and slopes, one byte each, with y = 1 + x + effects + noise.
  * With many, the levels of term t cycle with period 66 + t, past the 64
@@ -526,6 +584,9 @@ main(int argc, char **argv)
 	model_terms("terms_crossed", 0);
 	model_terms("terms_crossed_slope", 1);
 	stats_values();
+	stats_terms("terms_crossed", 0, 36);
+	stats_terms("terms_crossed_slope", 1, 36);
+	stats_terms("terms_dropped_only", 0, 0);
 	terms_table("crossed", 2, 2, 0, 20, 48, 0);
 	terms_table("crossed_slope", 2, 2, 2, 10, 60, 0);
 	terms_table("three_terms", 1, 3, 0, 30, 60, 0);

@@ -9,18 +9,18 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lmm;
 CREATE EXTENSION IF NOT EXISTS dblink;
 BEGIN;
-SELECT plan(9);
+SELECT plan(13);
 
 -- The same rows on every server, without random(): measurements 1..6000 in
--- 40 groups; shard 1 holds ids up to 2500, shard 2 the rest, so every
--- group is split across the shards.
+-- 40 groups crossed with 13 batches; shard 1 holds ids up to 2500, shard 2
+-- the rest, so every group is split across the shards.
 CREATE FUNCTION pg_temp.rows_sql(cond text) RETURNS text LANGUAGE sql AS $$
 	SELECT format($q$CREATE TABLE measurements AS
-		SELECT i AS id, 'site-' || (i %% 40) AS g, (i * 7919 %% 1000) / 100.0 AS x1,
-			10 * sin(i * 0.37) AS x2,
+		SELECT i AS id, 'site-' || (i %% 40) AS g, 'batch-' || (i %% 13) AS h,
+			(i * 7919 %% 1000) / 100.0 AS x1, 10 * sin(i * 0.37) AS x2,
 			3 + 0.5 * ((i * 7919 %% 1000) / 100.0) - 0.2 * 10 * sin(i * 0.37)
 				+ 2 * sin((i %% 40) * 1.3) + 0.3 * cos((i %% 40) * 0.7) * ((i * 7919 %% 1000) / 100.0)
-				+ 0.8 * sin(i * 1.7) AS y
+				+ 0.7 * cos((i %% 13) * 2.1) + 0.8 * sin(i * 1.7) AS y
 		FROM generate_series(1, 6000) i WHERE %s$q$, cond) $$;
 
 SELECT lives_ok(format('SELECT dblink_connect(%L, %L)', 'shard1', :'shard1'), 'connect to shard 1');
@@ -78,6 +78,34 @@ SELECT lmm_fit(lmm_merge(s), 'method=ml') AS m FROM (
 SELECT cmp_ok(pg_temp.maxrel(p.m, (SELECT lmm_fit(y, ARRAY[x1, x2], g, ARRAY[x1], 'method=ml') FROM measurements)),
 	'<', 1e-10::float8, 'per-group statistics from each shard, merged: equals the single-server ML fit')
 FROM per_group p;
+
+-- A model of several terms: each shard computes the statistics of the
+-- formula; the coordinator merges and fits them as lmm() fits the whole
+-- table, to 1e-10 in standard errors too.
+CREATE FUNCTION pg_temp.se_rel(a lmm_model, b lmm_model) RETURNS float8 LANGUAGE sql AS $$
+	SELECT max(abs(fa.std_error - fb.std_error) / fb.std_error)
+	FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term) $$;
+CREATE TEMP TABLE crossed_single AS
+SELECT lmm('y ~ x1 + x2 + (x1 | g) + (1 | h)', 'measurements') AS m;
+CREATE TEMP TABLE crossed_sharded AS
+SELECT lmm_fit(lmm_merge(s)) AS m FROM (
+    SELECT s FROM dblink('shard1', $q$SELECT lmm_stats('y ~ x1 + x2 + (x1 | g) + (1 | h)', 'measurements')::text$q$) AS r(s lmm_stats)
+    UNION ALL
+    SELECT s FROM dblink('shard2', $q$SELECT lmm_stats('y ~ x1 + x2 + (x1 | g) + (1 | h)', 'measurements')::text$q$) AS r(s lmm_stats)
+) u;
+SELECT is((SELECT row((lmm_summary(m)).n_obs,
+		(SELECT count(DISTINCT grp || '/' || level) FROM lmm_ranef(m)))::text FROM crossed_sharded),
+	'(6000,53)', 'the sharded several-term fit saw every row and every level of both factors once');
+SELECT is((SELECT m::text::jsonb->'formula' FROM crossed_sharded), (SELECT m::text::jsonb->'formula' FROM crossed_single),
+	'the sharded several-term fit carries the formula');
+SELECT cmp_ok(greatest(pg_temp.maxrel(s.m, o.m), pg_temp.se_rel(s.m, o.m)), '<', 1e-10::float8,
+	'sharded statistics of a crossed formula, merged: equal lmm() on one server to 1e-10') FROM crossed_sharded s, crossed_single o;
+SELECT throws_ok($$SELECT lmm_merge(s) FROM (
+    SELECT s FROM dblink('shard1', 'SELECT lmm_stats(y, ARRAY[x1, x2], g)::text FROM measurements') AS r(s lmm_stats)
+    UNION ALL
+    SELECT s FROM dblink('shard2', $q$SELECT lmm_stats('y ~ x1 + x2 + (1 | g)', 'measurements')::text$q$) AS r(s lmm_stats)) u$$,
+	'22023', 'cannot merge statistics of one grouping factor with statistics of a formula',
+	'one-term statistics and statistics of a formula are refused');
 
 -- a shard whose statistics have another shape is refused with the reason
 SELECT throws_ok($$SELECT lmm_merge(s) FROM (

@@ -20,6 +20,9 @@ SELECT typname, typstorage FROM pg_type WHERE typname IN ('lmm_model', 'lmm_stat
 DROP EXTENSION lmm CASCADE;
 CREATE EXTENSION lmm VERSION '0.2.0';
 SELECT proargnames AS fixef_0_2 FROM pg_proc WHERE oid = 'lmm_fixef(lmm_model)'::regprocedure;
+-- statistics stored before the update load and fit after it
+CREATE TABLE stored_stats AS
+SELECT lmm_stats(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') AS s FROM sleepstudy;
 ALTER EXTENSION lmm UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'lmm';
 -- the types' storage too (lmm_model's is external since 0.6.0)
@@ -38,6 +41,15 @@ SELECT count(*) AS aggregates, count(combine) FILTER (WHERE combine <> '-') AS p
 (SELECT * FROM fresh_aggs EXCEPT SELECT * FROM aggs)
 UNION ALL
 (SELECT * FROM aggs EXCEPT SELECT * FROM fresh_aggs);
+-- the new functions of 0.7.0 exist and work after the update
+SELECT 'lmm_stats(text, regclass)'::regprocedure AS formula_stats,
+	'lmm_stats_terms(float8, float8[], text[], float8[], text)'::regprocedure AS stats_terms;
+SELECT (lmm_summary(lmm_fit(lmm_merge(s)))).n_obs AS merged_terms_rows
+FROM (SELECT lmm_stats('reaction ~ days + (days | subject)', 'sleepstudy') s
+	  UNION ALL SELECT lmm_stats('reaction ~ days + (days | subject)', 'sleepstudy')) u;
 -- the upgraded extension fits and tests
 SELECT term, round(df::numeric, 3) AS df, p_value < 1e-6 AS small_p
 FROM lmm_fixef((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') FROM sleepstudy));
+SELECT term, round(estimate::numeric, 6) AS stored_before_update
+FROM lmm_fixef((SELECT lmm_fit(s) FROM stored_stats));
+DROP TABLE stored_stats;

@@ -491,7 +491,9 @@ SELECT c AS "case", pg_temp.try_parallel(c) AS outcome FROM (VALUES
 	('SELECT pg_temp.brief(lmm_fit(CASE WHEN rep < 20 THEN y END, ARRAY[x1], g)) FROM hpar'),
 	('SELECT pg_temp.brief(lmm_fit(NULL::float8, ARRAY[x1], g)) FROM hpar'),
 	('SELECT pg_temp.brief(lmm_stats(y, ARRAY[x1], (g, rep)::hkey)) FROM hpar'),
-	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT lmm_stats(y, ARRAY[x1], g) s FROM hpar GROUP BY rep) t')
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT lmm_stats(y, ARRAY[x1], g) s FROM hpar GROUP BY rep) t'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y * 1e300, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hpar'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}'') s FROM hpar GROUP BY rep) t')
 ) v(c);
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
@@ -523,6 +525,8 @@ SELECT c AS "case", pg_temp.try(c) AS outcome FROM (VALUES
 	('SELECT pg_temp.brief(lmm(''y ~ f + (1 | g)'', ''hf''))'),
 	('SELECT pg_temp.brief(lmm(''y ~ x1 + (1 | id)'', ''hf''))'),
 	('SELECT pg_temp.brief(lmm(''y ~ x2 + (1 | g)'', ''hf''))'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats(''y ~ x1 + (1 | g)'', ''hf'')))'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats(''y ~ x2 + (1 | g)'', ''hf'')))'),
 	('SELECT pg_temp.brief(lmm_fit(y, ARRAY[x1], g)) FROM hf'),
 	('SELECT pg_temp.brief(lmm_fit(y, ARRAY[x1], g)) FROM hx')
 ) v(c);
@@ -534,7 +538,49 @@ REVOKE USAGE ON SCHEMA public FROM lmm_hostile_reader;
 DROP ROLE lmm_hostile_reader;
 SELECT 1 AS server_answers;
 
--- 12. every function and aggregate of the extension (but the aggregates'
+-- 12. statistics of several terms: lmm_stats(formula, source) and
+-- lmm_stats_terms on hostile arguments, lmm_merge and lmm_fit of what they
+-- make, and every third byte of a small value's binary form set to 0xff in
+-- its text form (each refused with a reason, or accepted and fitted)
+CREATE TABLE htstats AS
+SELECT 'formula'::text AS part, lmm_stats('y ~ x1 + (1 | g) + (1 | f)', 'hf') AS s
+UNION ALL
+SELECT 'terms', lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text, f], ARRAY[1.0, 1.0],
+	'{"x": ["(Intercept)", "x1"], "terms": [{"group": "g", "z": ["(Intercept)"]}, {"group": "f", "z": ["(Intercept)"]}]}') FROM hf;
+SELECT c AS "case", pg_temp.try(c) AS outcome FROM (VALUES
+	('SELECT pg_temp.brief(lmm_fit(s)) FROM htstats WHERE part = ''formula'''),
+	('SELECT pg_temp.brief(lmm_fit(s, ''method=ml'')) FROM htstats WHERE part = ''terms'''),
+	('SELECT pg_temp.brief(lmm_fit(s, ''g_name=a'')) FROM htstats WHERE part = ''terms'''),
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM htstats'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT s FROM htstats WHERE part = ''terms'' UNION ALL SELECT s FROM hstats) u'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT s FROM hstats UNION ALL SELECT s FROM htstats WHERE part = ''terms'') u'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_merge(s))) FROM (SELECT s FROM htstats WHERE part = ''formula'' UNION ALL SELECT NULL) u'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats(''y ~ x1 + (1 | g)'', ''hempty'')))'),
+	('SELECT lmm_stats(NULL, ''hf'')::text'),
+	('SELECT lmm_stats(''y ~ x1 + (1 | g)'', NULL)::text'),
+	('SELECT lmm_stats(''y ~ x1 + (1 | g)'', 0)::text'),
+	('SELECT lmm_stats(''y ~ pt + (1 | g)'', ''hf'')::text'),
+	('SELECT lmm_stats(''y ~ x1 + (1 | g)'', ''hseq'')::text'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats(''y ~ x1 + (1 | g) + (1 | id)'', ''hf'')))'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], NULL))) FROM hf'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0, 2.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hf'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y * 1e300, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hf'),
+	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}'') FILTER (WHERE false))) FROM hf')
+) v(c);
+CREATE TABLE htmut AS
+SELECT k, pg_temp.try(format('SELECT pg_temp.brief(lmm_fit(%L::lmm_stats))',
+	overlay(t PLACING 'ff' FROM 40 + 2 * k FOR 2))) AS outcome
+FROM (SELECT s::text AS t, length(s::text) AS len
+	  FROM (SELECT lmm_stats('y ~ 1 + (1 | g) + (1 | f)', 'hf') AS s) v) v,
+	generate_series(0, (len - 42) / 2 - 1, 3) k;
+SELECT count(*) > 100 AS mutations, count(*) FILTER (WHERE outcome LIKE 'ok:%') > 0 AS some_accepted,
+	count(*) FILTER (WHERE outcome ~ '^22P02: invalid input syntax for type lmm_stats') > 0 AS some_refused,
+	count(*) FILTER (WHERE outcome ~ '^XX') AS internal_errors
+FROM htmut;
+DROP TABLE htstats, htmut;
+SELECT 1 AS server_answers;
+
+-- 13. every function and aggregate of the extension (but the aggregates'
 -- support functions, run by the aggregates above, in parallel too) was
 -- fed something here
 SELECT DISTINCT p.proname AS never_called

@@ -1,0 +1,31 @@
+-- lmm 0.6.0 -> 0.7.0: statistics of any model.  lmm_stats values may hold
+-- the statistics of several random-effects terms (computed by
+-- lmm_stats(formula, source) or the aggregate lmm_stats_terms); lmm_merge
+-- merges them and lmm_fit fits them.  Values stored by 0.6.0 keep loading.
+
+\echo Use "ALTER EXTENSION lmm UPDATE TO '0.7.0'" to load this file. \quit
+
+COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values of one model (groups and level pairs split across values combine); NULL values are skipped';
+COMMENT ON FUNCTION lmm_fit(lmm_stats, text) IS 'fit from statistics of one term or of several (REML by default; options: method=reml|ml); NULL statistics give NULL';
+COMMENT ON TYPE lmm_stats IS 'per-level sufficient statistics of a linear mixed model with one random-effects term or several: mergeable, storable, shippable; its text form is JSON';
+
+-- Statistics of any model, stored, merged and fitted (0.7.0) ---------------
+
+CREATE FUNCTION lmm_terms_stats_final(internal) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME', 'lmm_terms_stats_final'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_terms_stats_final(internal) IS 'lmm_stats_terms final: the statistics of every random-effects term and pair of terms as an lmm_stats value';
+
+CREATE AGGREGATE lmm_stats_terms(y float8, x float8[], keys text[], z float8[], spec text) (
+	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_stats_final,
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) IS 'sufficient statistics of a model with several random-effects terms (the arguments of lmm_fit_terms), to store, merge with lmm_merge and fit later with lmm_fit';
+
+-- STABLE: reads the source in the calling statement's snapshot; PARALLEL
+-- RESTRICTED: runs its own query through SPI
+CREATE FUNCTION lmm_stats(formula text, source regclass) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME', 'lmm_formula_stats'
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION lmm_stats(text, regclass) IS 'sufficient statistics of an lme4 formula over the source''s rows (the grammar of lmm()), to store, merge with lmm_merge and fit later with lmm_fit';

@@ -1,0 +1,346 @@
+-- lmm: linear mixed models fitted where the data live.
+-- The Makefile copies this file to lmm--VERSION.sql.
+
+\echo Use "CREATE EXTENSION lmm" to load this file. \quit
+
+-- The fitted model -------------------------------------------------------
+
+CREATE TYPE lmm_model;
+
+CREATE FUNCTION lmm_model_in(cstring) RETURNS lmm_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_model_out(lmm_model) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_model_recv(internal) RETURNS lmm_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_model_send(lmm_model) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'lmm_packed_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE lmm_model (
+	INPUT = lmm_model_in,
+	OUTPUT = lmm_model_out,
+	RECEIVE = lmm_model_recv,
+	SEND = lmm_model_send,
+	INTERNALLENGTH = VARIABLE,
+	-- out of line and uncompressed (0.6.0): scoring then reads only the
+	-- level records of a large model, without decompressing it all
+	STORAGE = external
+);
+
+COMMENT ON TYPE lmm_model IS 'a fitted linear mixed model; its text form is JSON';
+COMMENT ON FUNCTION lmm_model_in(cstring) IS 'parse and validate the JSON text form of lmm_model';
+COMMENT ON FUNCTION lmm_model_out(lmm_model) IS 'JSON text form of lmm_model (exact float8 round trip)';
+COMMENT ON FUNCTION lmm_model_recv(internal) IS 'binary input of lmm_model, validated as the text input is';
+COMMENT ON FUNCTION lmm_model_send(lmm_model) IS 'binary output of lmm_model (portable, big-endian)';
+
+-- Streamed statistics as a value ------------------------------------------
+
+CREATE TYPE lmm_stats;
+
+-- STABLE: group keys are read and written with their type's I/O functions,
+-- which may follow DateStyle or TimeZone
+CREATE FUNCTION lmm_stats_in(cstring) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_stats_out(lmm_stats) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_stats_recv(internal) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_stats_send(lmm_stats) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'lmm_packed_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE lmm_stats (
+	INPUT = lmm_stats_in,
+	OUTPUT = lmm_stats_out,
+	RECEIVE = lmm_stats_recv,
+	SEND = lmm_stats_send,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended
+);
+
+COMMENT ON TYPE lmm_stats IS 'per-group sufficient statistics of a linear mixed model: mergeable, storable, shippable; its text form is JSON';
+COMMENT ON FUNCTION lmm_stats_in(cstring) IS 'parse and validate the JSON text form of lmm_stats';
+COMMENT ON FUNCTION lmm_stats_out(lmm_stats) IS 'JSON text form of lmm_stats (exact float8 round trip)';
+COMMENT ON FUNCTION lmm_stats_recv(internal) IS 'binary input of lmm_stats, validated as the text input is';
+COMMENT ON FUNCTION lmm_stats_send(lmm_stats) IS 'binary output of lmm_stats (portable, big-endian; keys in their type''s binary form)';
+
+-- Support functions of the aggregates -------------------------------------
+
+CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[])
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+-- STABLE: unpacking a value reads its keys with the key type's receive function
+CREATE FUNCTION lmm_merge_trans(internal, lmm_stats)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_merge_trans'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_agg_combine(internal, internal)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_agg_combine'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_agg_serialize(internal)
+	RETURNS bytea AS 'MODULE_PATHNAME', 'lmm_agg_serialize'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_agg_deserialize(bytea, internal)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_agg_deserialize'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+-- STABLE: level labels come from the key type's output function, which may
+-- follow DateStyle or TimeZone
+CREATE FUNCTION lmm_fit_final(internal) RETURNS lmm_model
+	AS 'MODULE_PATHNAME', 'lmm_fit_final'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_stats_final(internal) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME', 'lmm_stats_final'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
+COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, text) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
+COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[]) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
+COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
+COMMENT ON FUNCTION lmm_merge_trans(internal, lmm_stats) IS 'lmm_merge transition: merge one lmm_stats value exactly';
+COMMENT ON FUNCTION lmm_agg_combine(internal, internal) IS 'combine two partial states of lmm_fit, lmm_stats or lmm_merge exactly (Chan et al.)';
+COMMENT ON FUNCTION lmm_agg_serialize(internal) IS 'serialize a partial aggregate state (the lmm_stats binary form)';
+COMMENT ON FUNCTION lmm_agg_deserialize(bytea, internal) IS 'deserialize and validate a partial aggregate state';
+COMMENT ON FUNCTION lmm_fit_final(internal) IS 'lmm_fit final: optimize the REML/ML criterion and solve the mixed model equations';
+COMMENT ON FUNCTION lmm_stats_final(internal) IS 'lmm_stats/lmm_merge final: the statistics as an lmm_stats value';
+
+-- The aggregates ----------------------------------------------------------
+
+CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, options text) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, z float8[]) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, z float8[], options text) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement) IS 'REML fit of y ~ 1 + x + (1 | g)';
+COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, text) IS 'fit of y ~ 1 + x + (1 | g) with options (method=reml|ml, x_names=..., g_name=...)';
+COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8[]) IS 'REML fit of y ~ 1 + x + (1 + z | g), correlated random effects';
+COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8[], text) IS 'fit of y ~ 1 + x + (1 + z | g) with options (method=reml|ml, x_names=..., z_names=..., g_name=...)';
+
+CREATE AGGREGATE lmm_stats(y float8, x float8[], g anyelement) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_stats(y float8, x float8[], g anyelement, options text) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_stats(y float8, x float8[], g anyelement, z float8[]) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_stats(y float8, x float8[], g anyelement, z float8[], options text) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement) IS 'sufficient statistics of y ~ 1 + x + (1 | g), to store, merge and fit later';
+COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement, text) IS 'sufficient statistics of y ~ 1 + x + (1 | g) with options (x_names=..., g_name=...)';
+COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement, float8[]) IS 'sufficient statistics of y ~ 1 + x + (1 + z | g)';
+COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement, float8[], text) IS 'sufficient statistics of y ~ 1 + x + (1 + z | g) with options (x_names=..., z_names=..., g_name=...)';
+
+CREATE AGGREGATE lmm_merge(s lmm_stats) (
+	SFUNC = lmm_merge_trans, STYPE = internal, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values (groups split across values combine)';
+
+-- STABLE: level labels come from the key type's output function
+CREATE FUNCTION lmm_fit(s lmm_stats, options text DEFAULT NULL) RETURNS lmm_model
+	AS 'MODULE_PATHNAME', 'lmm_fit_stats'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_fit(lmm_stats, text) IS 'fit from statistics (REML by default; options: method=reml|ml); NULL statistics give NULL';
+
+-- Results as rows -------------------------------------------------------
+
+CREATE FUNCTION lmm_fixef(m lmm_model,
+	OUT term text, OUT estimate float8, OUT std_error float8, OUT t_value float8,
+	OUT df float8, OUT p_value float8, OUT conf_low float8, OUT conf_high float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION lmm_fixef(lmm_model) IS 'fixed effects, intercept first: estimate, standard error, t value, Satterthwaite df (as lmerTest), two-sided p-value and 95% t interval';
+
+CREATE FUNCTION lmm_varcorr(m lmm_model,
+	OUT grp text, OUT term1 text, OUT term2 text,
+	OUT variance float8, OUT std_dev float8, OUT corr float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION lmm_varcorr(lmm_model) IS 'variance components as lme4''s as.data.frame(VarCorr(m)): variances, covariances with correlations, residual';
+
+CREATE FUNCTION lmm_ranef(m lmm_model,
+	OUT grp text, OUT level text, OUT term text,
+	OUT estimate float8, OUT cond_sd float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION lmm_ranef(lmm_model) IS 'conditional modes (BLUPs) and conditional SDs per group level and term';
+
+CREATE FUNCTION lmm_summary(m lmm_model,
+	OUT method text, OUT n_obs bigint, OUT n_groups bigint, OUT n_dropped bigint,
+	OUT criterion float8, OUT loglik float8, OUT aic float8, OUT bic float8,
+	OUT sigma float8, OUT theta float8[], OUT n_eval int,
+	OUT converged bool, OUT singular bool)
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_summary(lmm_model) IS 'fit summary: method, counts, REML criterion or ML deviance, logLik, AIC, BIC, sigma, theta, convergence and singularity';
+
+-- Inference ------------------------------------------------------------
+
+CREATE FUNCTION lmm_anova(a lmm_model, b lmm_model,
+	OUT model text, OUT npar int, OUT aic float8, OUT bic float8,
+	OUT loglik float8, OUT deviance float8, OUT chisq float8, OUT df int,
+	OUT p_value float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2;
+COMMENT ON FUNCTION lmm_anova(lmm_model, lmm_model) IS 'likelihood-ratio test of two models of the same data, as lme4''s anova(a, b): REML fits are refitted by ML from their statistics';
+
+CREATE FUNCTION lmm_confint(m lmm_model, options text DEFAULT '',
+	OUT parameter text, OUT estimate float8, OUT lower float8, OUT upper float8,
+	OUT method text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION lmm_confint(lmm_model, text) IS 'confidence intervals as lme4''s confint: options method=profile (default; every sd, correlation, sigma and fixed effect) or method=wald (fixed effects), level=0.95';
+
+-- Using the model where the rows are ------------------------------------
+
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g anyelement, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], g text, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[]) IS 'population prediction: the fixed part for one row''s x (without the intercept)';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], anyelement) IS 'conditional prediction: fixed part plus group g''s intercept effect; a level the model never saw gets the population prediction';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], anyelement, float8[]) IS 'conditional prediction with random slopes: fixed part plus group g''s effects at the row''s z; an unseen level gets the population prediction';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text) IS 'conditional prediction for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text, float8[]) IS 'conditional prediction with random slopes for a key given as text (read as the model''s key type)';
+
+CREATE FUNCTION lmm_blup(m lmm_model, g anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g anyelement, term text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g text, term text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement) IS 'conditional mode (BLUP) of group g''s random intercept; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text) IS 'conditional mode (BLUP) of group g for the named random-effect term, or for a model with several terms the intercept of the named grouping factor; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text) IS 'BLUP of the random intercept for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text, text) IS 'BLUP of a named random-effect term (several terms: of the named grouping factor''s intercept) for a key given as text (read as the model''s key type)';
+
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g anyelement, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g text) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], g text, z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement) IS 'conditional residual: y minus the conditional prediction';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], anyelement, float8[]) IS 'conditional residual with random slopes: y minus the conditional prediction at the row''s z';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text) IS 'conditional residual for a key given as text (read as the model''s key type)';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text, float8[]) IS 'conditional residual with random slopes for a key given as text (read as the model''s key type)';
+
+-- Scoring models with several random-effects terms (0.5.0) ----------------
+
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], keys text[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_predict_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_predict(m lmm_model, x float8[], keys text[], z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_predict_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text[]) IS 'conditional prediction with one key per random-effects term (lmm_varcorr''s order): fixed part plus every term''s intercept effect; a level a term never saw adds nothing';
+COMMENT ON FUNCTION lmm_predict(lmm_model, float8[], text[], float8[]) IS 'conditional prediction with one key per term and z, every term''s non-intercept columns in term order: fixed part plus every term''s effects';
+
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], keys text[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_residual_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, x float8[], keys text[], z float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_residual_keys' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text[]) IS 'conditional residual with one key per random-effects term: y minus lmm_predict(m, x, keys)';
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8[], text[], float8[]) IS 'conditional residual with one key per term and the terms'' z values: y minus lmm_predict(m, x, keys, z)';
+
+CREATE FUNCTION lmm_blup(m lmm_model, g anyelement, grp text, term text) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_blup_term' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_blup(m lmm_model, g text, grp text, term text) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_blup_term' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_blup(lmm_model, anyelement, text, text) IS 'conditional mode (BLUP) of level g of grouping factor grp (as lmm_ranef names it) for the column term; NULL for a level the model never saw';
+COMMENT ON FUNCTION lmm_blup(lmm_model, text, text, text) IS 'BLUP of level g of grouping factor grp for the column term, for a key given as text (read as the model''s key type)';
+
+-- Several random-effects terms and formulas (0.4.0) ------------------------
+
+CREATE FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text, text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_final(internal) RETURNS lmm_model
+	AS 'MODULE_PATHNAME', 'lmm_terms_final'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
+COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text, text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
+COMMENT ON FUNCTION lmm_terms_final(internal) IS 'lmm_fit_terms final: fit several crossed or nested random-effects terms with a blocked Cholesky factor';
+
+CREATE FUNCTION lmm_terms_combine(internal, internal)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_combine'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_serialize(internal)
+	RETURNS bytea AS 'MODULE_PATHNAME', 'lmm_terms_serialize'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_deserialize(bytea, internal)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_deserialize'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_terms_combine(internal, internal) IS 'combine two partial states of lmm_fit_terms exactly (levels by key, pair blocks by level)';
+COMMENT ON FUNCTION lmm_terms_serialize(internal) IS 'serialize a partial lmm_fit_terms state (portable, versioned binary form)';
+COMMENT ON FUNCTION lmm_terms_deserialize(bytea, internal) IS 'deserialize and validate a partial lmm_fit_terms state';
+
+CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text) (
+	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text, options text) (
+	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text) IS 'REML fit of a model with several random-effects terms: x the fixed-effects row, keys the level of each term, z the terms'' columns, spec their names (JSON)';
+COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text, text) IS 'fit of a model with several random-effects terms, with options (method=reml|ml)';
+
+-- STABLE: reads the source in the calling statement's snapshot; PARALLEL
+-- RESTRICTED: runs its own query through SPI
+CREATE FUNCTION lmm(formula text, source regclass) RETURNS lmm_model
+	AS 'MODULE_PATHNAME', 'lmm_formula_fit'
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION lmm(formula text, source regclass, options text) RETURNS lmm_model
+	AS 'MODULE_PATHNAME', 'lmm_formula_fit'
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION lmm(text, regclass) IS 'REML fit of an lme4 formula, e.g. lmm(''y ~ x + (1 | a) + (1 | b)'', ''t''), reading the source with the caller''s rights';
+COMMENT ON FUNCTION lmm(text, regclass, text) IS 'fit of an lme4 formula with options (method=reml|ml), reading the source with the caller''s rights';
