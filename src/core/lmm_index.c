@@ -294,12 +294,13 @@ lmm_index_free(LmmIndex *ix)
 }
 
 /*
- * The integer whose text, as int2out, int4out and int8out write it, is the
- * len bytes at s; 0 when they are not such a text ("007", "+7", "-0", " 7",
- * out of range), which no integer key's text can equal.
+ * Set *v to the integer whose text, as int2out, int4out and int8out write
+ * it, is the len bytes at s, and return 1; 0 when they are not such a text
+ * ("007", "+7", "-0", " 7", out of range), which no integer key's text can
+ * equal.
  */
-static int
-canonical_int(const unsigned char *s, size_t len, int64_t *v)
+int
+lmm_index_parse_int(const unsigned char *s, size_t len, int64_t *v)
 {
 	size_t		i = 0;
 	int			neg = 0;
@@ -541,7 +542,7 @@ lmm_int_index_build(LmmIntIndex *ix, const unsigned char *levels, size_t len,
 		p += 4;
 		if (keylen > (size_t) (end - p) || (size_t) (end - p) - keylen < rest)
 			problem = "lmm_model value is truncated";
-		else if (canonical_int(p, keylen, &keys[n]))
+		else if (lmm_index_parse_int(p, keylen, &keys[n]))
 		{
 			for (k = 0; k < q; k++)
 			{

@@ -72,6 +72,7 @@ extern void lmm_index_free(LmmIndex *ix);
 extern const char *lmm_int_index_build(LmmIntIndex *ix,
 									   const unsigned char *levels, size_t len,
 									   int64_t nlevels, int q);
+extern int	lmm_index_parse_int(const unsigned char *s, size_t len, int64_t *v);
 extern const double *lmm_int_index_find(const LmmIntIndex *ix, int64_t key);
 extern void lmm_int_index_free(LmmIntIndex *ix);
 
