@@ -102,8 +102,9 @@ parse_spec(TermsState *st, const char *text)
 
 		st->grp[t] = lmm_json_str(SPEC, lmm_json_key(SPEC, o, "group"), "group");
 		st->key_type[t] = TEXTOID;
-		if (JsonContainerSize(o) == 3)
-			st->key_type[t] = spec_key_type(lmm_json_str(SPEC, lmm_json_key(SPEC, o, "key_type"), "key_type"));
+		if (JsonContainerSize(o) == 3 &&
+			getKeyJsonValueFromContainer(o, "key_type", 8, &v) != NULL)
+			st->key_type[t] = spec_key_type(lmm_json_str(SPEC, v, "key_type"));
 		else if (JsonContainerSize(o) != 2)
 			lmm_json_bad(SPEC, "a term must have \"group\" and \"z\", and may have \"key_type\"");
 		st->z_names[t] = lmm_json_str_array(SPEC, lmm_json_key(SPEC, o, "z"), -1, &n, "z");
@@ -683,7 +684,7 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 		if (t == 0)
 		{
 			m.grp = st->grp[src];
-			m.key_type = format_type_be_qualified(st->key_type[src]);
+			m.key_type = format_type_be(st->key_type[src]);
 			m.q = ft->q;
 			m.z_names = st->z_names[src];
 			m.theta = fit.theta;
@@ -697,7 +698,7 @@ lmm_terms_final(PG_FUNCTION_ARGS)
 			LmmModelTerm *mt = &m.extra[t - 1];
 
 			mt->grp = st->grp[src];
-			mt->key_type = format_type_be_qualified(st->key_type[src]);
+			mt->key_type = format_type_be(st->key_type[src]);
 			mt->q = ft->q;
 			mt->z_names = st->z_names[src];
 			mt->theta = fit.theta + toff;
