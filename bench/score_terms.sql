@@ -1,0 +1,97 @@
+-- Scoring benchmark for models of several terms: 1,000,000 rows scored with
+-- lmm_predict(m, x, keys text[]) and lmm_blup against a model of two
+-- crossed terms, 100,000 levels in the first and 1,000 in the second, keyed
+-- by integers (as lmm() makes it for integer columns) and by text (as
+-- lmm() made it before keys kept their type).  The models are made through
+-- the text form from a small fit (no fit of 100,000 levels is timed); a
+-- version of lmm that refuses integer keys in a later term times only the
+-- text-keyed one.  Run by bench/score.sh after score.sql; prints one line
+-- per query with the median of 3 runs.
+\set QUIET 1
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+SET max_parallel_workers_per_gather = 0;
+CREATE EXTENSION IF NOT EXISTS lmm;
+DROP TABLE IF EXISTS bench_terms_fit, bench_terms_score, bench_terms_models;
+
+CREATE TABLE bench_terms_fit AS
+SELECT i, i % 7 AS a, i % 5 AS b, sin(i * 0.37) AS x,
+	sin(i * 0.37) + sin((i % 7) * 1.7) + cos((i % 5) * 2.3) + 0.5 * sin(i * 2.9) AS y
+FROM generate_series(1, 200) i;
+CREATE TABLE bench_terms_models (name text PRIMARY KEY, m lmm_model);
+
+-- a template with two scalar terms, its terms replaced by large ones
+CREATE FUNCTION pg_temp.big_model(key_type text) RETURNS lmm_model
+LANGUAGE sql AS $$
+SELECT jsonb_set(jsonb_set(jsonb_set(lmm('y ~ x + (1 | a) + (1 | b)', 'bench_terms_fit')::text::jsonb,
+	'{n_obs}', '3000000'), '{n_groups}', '100000'),
+	'{random}', jsonb_build_array(
+		(SELECT jsonb_build_object('grp', 'a', 'key_type', key_type, 'terms', '["(Intercept)"]'::jsonb,
+				'theta', '[0.8]'::jsonb,
+				'levels', jsonb_agg(j::text ORDER BY j),
+				'b', jsonb_agg(jsonb_build_array(sin(j * 1.7)) ORDER BY j),
+				'condvar', jsonb_agg(jsonb_build_array(0.1 + 0.01 * cos(j)) ORDER BY j))
+		 FROM generate_series(1, 100000) j),
+		(SELECT jsonb_build_object('grp', 'b', 'key_type', key_type, 'terms', '["(Intercept)"]'::jsonb,
+				'theta', '[0.5]'::jsonb,
+				'levels', jsonb_agg(j::text ORDER BY j),
+				'b', jsonb_agg(jsonb_build_array(cos(j * 2.3)) ORDER BY j),
+				'condvar', jsonb_agg(jsonb_build_array(0.05) ORDER BY j))
+		 FROM generate_series(1, 1000) j)))::text::lmm_model
+$$;
+INSERT INTO bench_terms_models VALUES ('text', pg_temp.big_model('text'));
+DO $$
+BEGIN
+	INSERT INTO bench_terms_models VALUES ('integer', pg_temp.big_model('integer'));
+EXCEPTION WHEN invalid_text_representation THEN
+	RAISE WARNING 'this lmm refuses integer keys in a later term: only the text-keyed model is timed';
+END $$;
+DROP TABLE bench_terms_fit;
+
+-- rows to score: keys spread over both terms' levels
+CREATE TABLE bench_terms_score AS
+SELECT i AS id, ((i::bigint * 7919) % 100000)::int + 1 AS a, i % 1000 + 1 AS b, sin(i * 0.11) AS x
+FROM generate_series(1, 1000000) i;
+VACUUM ANALYZE bench_terms_score;
+VACUUM ANALYZE bench_terms_models;
+SELECT name, pg_size_pretty(pg_column_size(m)::bigint) AS stored_size FROM bench_terms_models ORDER BY name;
+DO $$ BEGIN EXECUTE 'CHECKPOINT'; EXCEPTION WHEN insufficient_privilege THEN NULL; END $$;
+
+CREATE FUNCTION pg_temp.median_ms(q text, runs int DEFAULT 3) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+	t float8[] := '{}';
+	t0 timestamptz;
+BEGIN
+	EXECUTE q;		-- warm the cache
+	FOR k IN 1..runs LOOP
+		t0 := clock_timestamp();
+		EXECUTE q;
+		t := t || extract(epoch FROM clock_timestamp() - t0) * 1000;
+	END LOOP;
+	RETURN (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
+END $$;
+
+CREATE TEMP TABLE timings AS
+SELECT q.ord, q.label, pg_temp.median_ms(q.sql) AS ms
+FROM (VALUES
+	(1, 'baseline: sum(array_length(ARRAY[a::text, b::text], 1))',
+	 'SELECT sum(array_length(ARRAY[a::text, b::text], 1)) FROM bench_terms_score'),
+	(2, 'lmm_predict(m, x, keys), text keys',
+	 'SELECT sum(lmm_predict(m.m, ARRAY[s.x], ARRAY[s.a::text, s.b::text])) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''text'''),
+	(3, 'lmm_predict(m, x, keys), integer keys',
+	 'SELECT sum(lmm_predict(m.m, ARRAY[s.x], ARRAY[s.a::text, s.b::text])) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''integer'''),
+	(4, 'lmm_blup(m, a::text, ''a''), text keys',
+	 'SELECT sum(lmm_blup(m.m, s.a::text, ''a'')) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''text'''),
+	(5, 'lmm_blup(m, a, ''a''), integer keys',
+	 'SELECT sum(lmm_blup(m.m, s.a, ''a'')) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''integer'''),
+	(6, 'model load alone (one row), text keys',
+	 'SELECT lmm_blup(m, ''5'', ''a'') FROM bench_terms_models WHERE name = ''text'''),
+	(7, 'model load alone (one row), integer keys',
+	 'SELECT lmm_blup(m, 5, ''a'') FROM bench_terms_models WHERE name = ''integer''')
+) q(ord, label, sql)
+WHERE q.sql NOT LIKE '%''integer''%' OR EXISTS (SELECT FROM bench_terms_models WHERE name = 'integer')
+ORDER BY q.ord;
+
+SELECT label, round(ms::numeric, 1) AS median_ms FROM timings ORDER BY ord;
+DROP TABLE bench_terms_score, bench_terms_models;
