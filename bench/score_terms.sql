@@ -6,7 +6,9 @@
 -- the text form from a small fit (no fit of 100,000 levels is timed); a
 -- version of lmm that refuses integer keys in a later term times only the
 -- text-keyed one.  Run by bench/score.sh after score.sql; prints one line
--- per query with the median of 3 runs.
+-- per query with the median of 5 runs, in wall-clock time and in the
+-- backend's CPU time (from /proc/self/stat, so Linux and a superuser only;
+-- NULL otherwise), which other work on the machine disturbs less.
 \set QUIET 1
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -57,23 +59,41 @@ VACUUM ANALYZE bench_terms_models;
 SELECT name, pg_size_pretty(pg_column_size(m)::bigint) AS stored_size FROM bench_terms_models ORDER BY name;
 DO $$ BEGIN EXECUTE 'CHECKPOINT'; EXCEPTION WHEN insufficient_privilege THEN NULL; END $$;
 
-CREATE FUNCTION pg_temp.median_ms(q text, runs int DEFAULT 3) RETURNS float8
+-- this backend's user and system CPU time in ms (clock ticks of 10 ms)
+CREATE FUNCTION pg_temp.cpu_ms() RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+	f text[];
+BEGIN
+	f := string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ');
+	RETURN (f[12]::float8 + f[13]::float8) * 10;
+EXCEPTION WHEN OTHERS THEN
+	RETURN NULL;
+END $$;
+
+-- the medians of runs of q: wall-clock ms and CPU ms
+CREATE FUNCTION pg_temp.median_ms(q text, runs int DEFAULT 5, OUT ms float8, OUT cpu_ms float8)
 LANGUAGE plpgsql AS $$
 DECLARE
 	t float8[] := '{}';
+	c float8[] := '{}';
 	t0 timestamptz;
+	c0 float8;
 BEGIN
 	EXECUTE q;		-- warm the cache
 	FOR k IN 1..runs LOOP
+		c0 := pg_temp.cpu_ms();
 		t0 := clock_timestamp();
 		EXECUTE q;
 		t := t || extract(epoch FROM clock_timestamp() - t0) * 1000;
+		c := c || (pg_temp.cpu_ms() - c0);
 	END LOOP;
-	RETURN (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
+	ms := (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
+	cpu_ms := (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(c) x);
 END $$;
 
 CREATE TEMP TABLE timings AS
-SELECT q.ord, q.label, pg_temp.median_ms(q.sql) AS ms
+SELECT q.ord, q.label, (pg_temp.median_ms(q.sql)).*
 FROM (VALUES
 	(1, 'baseline: sum(array_length(ARRAY[a::text, b::text], 1))',
 	 'SELECT sum(array_length(ARRAY[a::text, b::text], 1)) FROM bench_terms_score'),
@@ -93,5 +113,6 @@ FROM (VALUES
 WHERE q.sql NOT LIKE '%''integer''%' OR EXISTS (SELECT FROM bench_terms_models WHERE name = 'integer')
 ORDER BY q.ord;
 
-SELECT label, round(ms::numeric, 1) AS median_ms FROM timings ORDER BY ord;
+SELECT label, round(ms::numeric, 1) AS median_ms, round(cpu_ms::numeric) AS median_cpu_ms
+FROM timings ORDER BY ord;
 DROP TABLE bench_terms_score, bench_terms_models;
