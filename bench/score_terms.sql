@@ -92,27 +92,36 @@ BEGIN
 	cpu_ms := (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(c) x);
 END $$;
 
+-- run q n times, each a query of its own: a new load of the model each time
+CREATE FUNCTION pg_temp.repeat(q text, n int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR k IN 1..n LOOP
+		EXECUTE q;
+	END LOOP;
+END $$;
+
 CREATE TEMP TABLE timings AS
-SELECT q.ord, q.label, (pg_temp.median_ms(q.sql)).*
+SELECT q.ord, q.label, q.per, (pg_temp.median_ms(q.sql)).*
 FROM (VALUES
 	(1, 'baseline: sum(array_length(ARRAY[a::text, b::text], 1))',
-	 'SELECT sum(array_length(ARRAY[a::text, b::text], 1)) FROM bench_terms_score'),
+	 $q$SELECT sum(array_length(ARRAY[a::text, b::text], 1)) FROM bench_terms_score$q$, 1),
 	(2, 'lmm_predict(m, x, keys), text keys',
-	 'SELECT sum(lmm_predict(m.m, ARRAY[s.x], ARRAY[s.a::text, s.b::text])) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''text'''),
+	 $q$SELECT sum(lmm_predict(m.m, ARRAY[s.x], ARRAY[s.a::text, s.b::text])) FROM bench_terms_score s, bench_terms_models m WHERE m.name = 'text'$q$, 1),
 	(3, 'lmm_predict(m, x, keys), integer keys',
-	 'SELECT sum(lmm_predict(m.m, ARRAY[s.x], ARRAY[s.a::text, s.b::text])) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''integer'''),
+	 $q$SELECT sum(lmm_predict(m.m, ARRAY[s.x], ARRAY[s.a::text, s.b::text])) FROM bench_terms_score s, bench_terms_models m WHERE m.name = 'integer'$q$, 1),
 	(4, 'lmm_blup(m, a::text, ''a''), text keys',
-	 'SELECT sum(lmm_blup(m.m, s.a::text, ''a'')) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''text'''),
+	 $q$SELECT sum(lmm_blup(m.m, s.a::text, 'a')) FROM bench_terms_score s, bench_terms_models m WHERE m.name = 'text'$q$, 1),
 	(5, 'lmm_blup(m, a, ''a''), integer keys',
-	 'SELECT sum(lmm_blup(m.m, s.a, ''a'')) FROM bench_terms_score s, bench_terms_models m WHERE m.name = ''integer'''),
-	(6, 'model load alone (one row), text keys',
-	 'SELECT lmm_blup(m, ''5'', ''a'') FROM bench_terms_models WHERE name = ''text'''),
-	(7, 'model load alone (one row), integer keys',
-	 'SELECT lmm_blup(m, 5, ''a'') FROM bench_terms_models WHERE name = ''integer''')
-) q(ord, label, sql)
+	 $q$SELECT sum(lmm_blup(m.m, s.a, 'a')) FROM bench_terms_score s, bench_terms_models m WHERE m.name = 'integer'$q$, 1),
+	(6, 'model load alone (one row, mean of 20 loads), text keys',
+	 $q$SELECT pg_temp.repeat($r$SELECT lmm_blup(m, '5', 'a') FROM bench_terms_models WHERE name = 'text'$r$, 20)$q$, 20),
+	(7, 'model load alone (one row, mean of 20 loads), integer keys',
+	 $q$SELECT pg_temp.repeat($r$SELECT lmm_blup(m, 5, 'a') FROM bench_terms_models WHERE name = 'integer'$r$, 20)$q$, 20)
+) q(ord, label, sql, per)
 WHERE q.sql NOT LIKE '%''integer''%' OR EXISTS (SELECT FROM bench_terms_models WHERE name = 'integer')
 ORDER BY q.ord;
 
-SELECT label, round(ms::numeric, 1) AS median_ms, round(cpu_ms::numeric) AS median_cpu_ms
+SELECT label, round((ms / per)::numeric, 1) AS median_ms, round((cpu_ms / per)::numeric, 1) AS median_cpu_ms
 FROM timings ORDER BY ord;
 DROP TABLE bench_terms_score, bench_terms_models;
