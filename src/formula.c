@@ -343,7 +343,10 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 	append_columns(&sql, &spec, cols, n, false);
 	appendStringInfoString(&sql, "]::float8[], ");
 
-	/* the terms: group keys as text, z columns one term after another */
+	/*
+	 * the terms: group keys as text (an integer key's type in the spec, a
+	 * composite key a:b stays text), z columns one term after another
+	 */
 	initStringInfo(&keys);
 	initStringInfo(&zs);
 	appendStringInfoString(&keys, "ARRAY[");
@@ -367,6 +370,13 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 		nz = part_columns(rs, re->intercept, re->term, re->nterms, cols, LMM_MAX_RANDOM);
 		appendStringInfoString(&spec, r > 0 ? ", {\"group\": " : "{\"group\": ");
 		escape_json(&spec, gname.data);
+		if (re->group.nvars == 1)
+		{
+			Oid			type = get_atttype(relid, get_attnum(relid, re->group.var[0].name));
+
+			if (type == INT2OID || type == INT4OID || type == INT8OID)
+				appendStringInfo(&spec, ", \"key_type\": \"%s\"", format_type_be(type));
+		}
 		appendStringInfoString(&spec, ", \"z\": ");
 		append_columns(&zs, &spec, cols, nz, r > 0);
 		appendStringInfoChar(&spec, '}');

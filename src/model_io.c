@@ -328,7 +328,7 @@ lmm_model_out(PG_FUNCTION_ARGS)
 		const LmmModelTerm *t = &m.extra[k];
 
 		appendStringInfoString(&buf, ", ");
-		append_term(&buf, t->grp, "text", t->z_names, t->q, t->theta, t->levels,
+		append_term(&buf, t->grp, t->key_type ? t->key_type : "text", t->z_names, t->q, t->theta, t->levels,
 					t->nlevels, t->b, t->condvar);
 	}
 	appendStringInfoChar(&buf, ']');
@@ -413,12 +413,11 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	for (k = 0; k < m.nextra; k++)
 	{
 		LmmModelTerm *t = &m.extra[k];
-		char	   *key_type;
 
-		read_term(re, k + 1, &t->grp, &key_type, &t->q, &t->z_names, &t->theta,
+		read_term(re, k + 1, &t->grp, &t->key_type, &t->q, &t->z_names, &t->theta,
 				  &t->nlevels, &t->levels, &t->b, &t->condvar);
-		if (strcmp(key_type, "text") != 0)
-			lmm_json_bad(T, "\"key_type\" of a random-effects term after the first must be \"text\"");
+		if (t->key_type[0] == '\0')
+			lmm_json_bad(T, "\"key_type\" of a random-effects term must not be empty");
 	}
 	if (version >= 3)
 		m.formula = lmm_json_str(T, lmm_json_key(T, root, "formula"), "formula");
@@ -505,6 +504,8 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 		const LmmModelTerm *et = &m.extra[t];
 
 		lmm_verify_encoding(T, et->grp);
+		if (et->key_type)
+			lmm_verify_encoding(T, et->key_type);
 		for (k = 0; k < et->q; k++)
 			lmm_verify_encoding(T, et->z_names[k]);
 		for (j = 0; j < et->nlevels; j++)

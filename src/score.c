@@ -11,11 +11,14 @@
  * identity (its TOAST pointer when it is stored out of line, else its
  * bytes), so a different model in the next row is noticed.
  *
- * Loading is what a query with a large model pays once: a one-term model
- * stored out of line is fetched only as far as its level records go (its
- * statistics, as large again, are neither read nor decompressed), and
- * integer keys are indexed by value, one probe of one table per row, with
- * no text form of the key made.
+ * Loading is what a query with a large model pays once: a model stored out
+ * of line is fetched only as far as its terms' level records go (a one-term
+ * model's statistics, as large again, are neither read nor decompressed),
+ * every term is indexed straight from its level records, and a term whose
+ * keys are integers is indexed by value, one probe of one table per row,
+ * with no text form of the key made (a key passed as text is read as an
+ * integer without the type's input function when it is one as integers
+ * print).
  *
  * A row's x holds the fixed-effect values without the intercept, and its z
  * the values of every term's columns without the term's intercept, term
@@ -28,6 +31,7 @@
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
@@ -43,12 +47,21 @@
 /* One random-effects term as scoring sees it. */
 typedef struct ScoreTerm
 {
-	LmmModelTerm v;				/* its factor, columns and levels */
+	LmmModelTerm v;				/* its factor and columns (not its levels) */
 	char	   *name;			/* as lmm_varcorr names it ("g.1" for a repeat) */
 	int			zskip;			/* 1 when its first column is an intercept */
 	bool		int_keys;		/* indexed by integer value in iix, else in ix */
 	LmmIndex	ix;
 	LmmIntIndex iix;
+	/* how a group key argument becomes a level, set up at the term's first key */
+	Oid			keytype;		/* the term's key type, InvalidOid if unknown */
+	int32		key_typmod;
+	bool		resolved;
+	bool		direct;			/* a text key of a text-keyed term: its bytes */
+	bool		parse_text;		/* key passed as text: read it as the key type */
+	FmgrInfo	key_out;
+	FmgrInfo	key_in;
+	Oid			key_ioparam;
 } ScoreTerm;
 
 typedef struct ScoreCache
@@ -64,14 +77,7 @@ typedef struct ScoreCache
 	ScoreTerm	term[LMM_MAX_TERMS];
 	int			xskip;			/* 1 when the first fixed effect is an intercept */
 	int			nz;				/* z values a row passes, all terms together */
-	/* how a group key argument becomes the text form the levels have */
-	Oid			keytype;		/* the model's key type, InvalidOid if unknown */
-	bool		direct;			/* a text key of a text-keyed model: its bytes */
-	bool		parse_text;		/* key passed as text: read it as the key type */
-	FmgrInfo	key_out;
-	FmgrInfo	key_in;
-	Oid			key_ioparam;
-	int32		key_typmod;
+	Oid			argtype;		/* type of the group key argument */
 	double		b[LMM_MAX_RANDOM];	/* a text-indexed level's modes, as found */
 } ScoreCache;
 
@@ -93,37 +99,36 @@ same_model(const ScoreCache *c, struct varlena *v)
 }
 
 /*
- * Decide how keys of type argtype reach the model's level texts: through
- * their own output function when their type is the model's key type (as
+ * Decide how keys of type argtype reach the levels of term st: through
+ * their own output function when their type is the term's key type (as
  * they are when both are text), through the key type's input and output
  * functions when they are text; any other type is an error naming both.
  */
 static void
-resolve_key(ScoreCache *c, Oid argtype)
+resolve_key(ScoreCache *c, ScoreTerm *st, Oid argtype)
 {
-	Oid			keytype = c->keytype;
+	Oid			keytype = st->keytype;
 	Oid			fn;
 	bool		isvarlena;
 
-	if (!OidIsValid(argtype))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("could not determine the type of the group key"),
-				 errdetail("Call the function with a key whose type is known, e.g. a column or a cast value.")));
 	if (argtype == keytype)
 	{
-		c->parse_text = false;
-		c->direct = (argtype == TEXTOID);
+		st->parse_text = false;
+		st->direct = (argtype == TEXTOID);
 		getTypeOutputInfo(argtype, &fn, &isvarlena);
-		fmgr_info_cxt(fn, &c->key_out, c->cxt);
+		fmgr_info_cxt(fn, &st->key_out, c->cxt);
+		st->resolved = true;
 		return;
 	}
 	if (argtype != TEXTOID || !OidIsValid(keytype))
 	{
-		const char *keyname = OidIsValid(keytype) ? format_type_be(keytype) : c->m.key_type;
+		const char *keyname = OidIsValid(keytype) ? format_type_be(keytype) : st->v.key_type;
 
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 c->nterms > 1 ?
+				 errmsg("group key of type %s does not match the key type %s of grouping factor \"%s\"",
+						format_type_be(argtype), keyname, st->name) :
 				 errmsg("group key of type %s does not match the model's key type %s",
 						format_type_be(argtype), keyname),
 				 OidIsValid(keytype) ?
@@ -131,53 +136,44 @@ resolve_key(ScoreCache *c, Oid argtype)
 				 errdetail("Type %s does not exist in this database; create it, or pass keys as text to a model fitted on text keys.",
 						   keyname)));
 	}
-	c->parse_text = true;
-	c->direct = false;
-	getTypeInputInfo(keytype, &fn, &c->key_ioparam);
-	fmgr_info_cxt(fn, &c->key_in, c->cxt);
+	st->parse_text = true;
+	st->direct = false;
+	getTypeInputInfo(keytype, &fn, &st->key_ioparam);
+	fmgr_info_cxt(fn, &st->key_in, c->cxt);
 	getTypeOutputInfo(keytype, &fn, &isvarlena);
-	fmgr_info_cxt(fn, &c->key_out, c->cxt);
+	fmgr_info_cxt(fn, &st->key_out, c->cxt);
+	st->resolved = true;
 }
 
 /*
- * Index every term of the model whose binary form is len bytes at data (or
- * its first len bytes).  A one-term model is indexed straight from its level
- * records (after only its head is read: the fast path for millions of
- * levels), by value when its keys are integers and keys will be looked up
- * (with_key); a model of several terms is unpacked whole, its later terms'
- * levels lying past the first term's statistics.  NULL or the problem.
+ * Index every term of the model whose binary form (total bytes) starts
+ * with the len bytes at data, straight from its level records: after only
+ * the head of a one-term model is read (the fast path for millions of
+ * levels), after the parts before and between the records of a model of
+ * several terms.  A term whose keys are integers is indexed by value when
+ * keys will be looked up (with_key).  NULL or the problem.
  */
 static const char *
-index_model(ScoreCache *c, const unsigned char *data, size_t len, bool with_key)
+index_model(ScoreCache *c, const unsigned char *data, size_t len, size_t total,
+			bool with_key)
 {
-	size_t		at;
-	const char *problem = lmm_model_unpack_head(data, len, &c->m, &at);
+	size_t		at[LMM_MAX_TERMS];
+	size_t		need;
+	const char *problem = lmm_model_unpack_head(data, len, &c->m, &at[0]);
 	int			t,
 				u;
 
 	if (problem != NULL)
 		return problem;
-	c->keytype = InvalidOid;
-	if (with_key)
-		parseTypeString(c->m.key_type, &c->keytype, &c->key_typmod, true);
-	c->term[0].int_keys = !(c->m.flags & LMM_MODEL_SEVERAL) &&
-		(c->keytype == INT2OID || c->keytype == INT4OID || c->keytype == INT8OID);
-	if (c->term[0].int_keys)
-		problem = lmm_int_index_build(&c->term[0].iix, data + at, len - at,
-									  c->m.nlevels, c->m.q);
-	else if (!(c->m.flags & LMM_MODEL_SEVERAL))
-		problem = lmm_index_build(&c->term[0].ix, data + at, len - at,
-								  c->m.nlevels, c->m.q);
-	else if ((problem = lmm_model_unpack(data, len, &c->m)) == NULL)
-		for (t = 0; t <= c->m.nextra && problem == NULL; t++)
-		{
-			LmmModelTerm v = lmm_model_term(&c->m, t);
-
-			problem = lmm_index_build_arrays(&c->term[t].ix, v.levels, v.b,
-											 v.nlevels, v.q);
-		}
-	if (problem != NULL)
-		return problem;
+	if (c->m.flags & LMM_MODEL_SEVERAL)
+	{
+		lmm_model_free(&c->m);
+		problem = lmm_model_unpack_terms(data, len, total, &c->m, at, &need);
+		if (problem == NULL && need > 0)
+			problem = "lmm_model value is truncated";
+		if (problem != NULL)
+			return problem;
+	}
 
 	c->nterms = c->m.nextra + 1;
 	c->xskip = strcmp(c->m.x_names[0], INTERCEPT) == 0 ? 1 : 0;
@@ -187,7 +183,19 @@ index_model(ScoreCache *c, const unsigned char *data, size_t len, bool with_key)
 		ScoreTerm  *st = &c->term[t];
 		int			repeats = 0;
 
+		memset(st, 0, sizeof(ScoreTerm));
 		st->v = lmm_model_term(&c->m, t);
+		st->keytype = InvalidOid;
+		if (with_key)
+			parseTypeString(st->v.key_type ? st->v.key_type : "text",
+							&st->keytype, &st->key_typmod, true);
+		st->int_keys = st->keytype == INT2OID || st->keytype == INT4OID ||
+			st->keytype == INT8OID;
+		problem = st->int_keys ?
+			lmm_int_index_build(&st->iix, data + at[t], len - at[t], st->v.nlevels, st->v.q) :
+			lmm_index_build(&st->ix, data + at[t], len - at[t], st->v.nlevels, st->v.q);
+		if (problem != NULL)
+			return problem;
 		st->zskip = strcmp(st->v.z_names[0], INTERCEPT) == 0 ? 1 : 0;
 		c->nz += st->v.q - st->zskip;
 		for (u = 0; u < t; u++)
@@ -202,33 +210,76 @@ index_model(ScoreCache *c, const unsigned char *data, size_t len, bool with_key)
 #define HEAD_SLICE 8192
 
 /*
- * The bytes of model datum v that scoring reads, *whole false when only a
- * prefix: a one-term model stored out of line is fetched (and, when
- * compressed, decompressed) only up to where its head says the level
- * records end, leaving out the statistics, about half of a large model.
+ * The first bytes of a several-term model stored out of line (total bytes;
+ * head holds its first ones) that hold everything scoring reads, fetched
+ * piece by piece as lmm_model_unpack_terms asks for more; NULL when it
+ * finds a problem (the whole value is then read, and its problems
+ * reported).
  */
 static bytea *
-scoring_bytes(struct varlena *v, bool *whole)
+terms_prefix(struct varlena *v, bytea *head, size_t total)
 {
-	*whole = true;
+	bytea	   *buf = head;
+	size_t		have = VARSIZE_ANY_EXHDR(head);
+
+	for (;;)
+	{
+		LmmModel	m;
+		size_t		at[LMM_MAX_TERMS];
+		size_t		need;
+		const char *problem = lmm_model_unpack_terms((const unsigned char *) VARDATA_ANY(buf),
+													 have, total, &m, at, &need);
+		struct varlena *more;
+
+		lmm_model_free(&m);
+		if (problem != NULL)
+		{
+			pfree(buf);
+			return NULL;
+		}
+		if (need == 0)
+			return buf;
+		CHECK_FOR_INTERRUPTS();
+		more = detoast_attr_slice(v, have, need - have);
+		buf = repalloc_huge(buf, VARHDRSZ + need);
+		memcpy(VARDATA(buf) + have, VARDATA_ANY(more), need - have);
+		SET_VARSIZE(buf, VARHDRSZ + need);
+		pfree(more);
+		have = need;
+	}
+}
+
+/*
+ * The bytes of model datum v that scoring reads, *total the size of the
+ * whole value: a model stored out of line is fetched (and, when
+ * compressed, decompressed) only up to where its terms' level records end,
+ * leaving out a one-term model's statistics, about half of it.
+ */
+static bytea *
+scoring_bytes(struct varlena *v, size_t *total)
+{
 	if (VARATT_IS_EXTERNAL_ONDISK(v))
 	{
 		Size		len = toast_raw_datum_size(PointerGetDatum(v)) - VARHDRSZ;
-		struct varlena *head;
+		bytea	   *head;
+		bytea	   *terms;
 		size_t		prefix;
 
+		*total = len;
 		if (len <= HEAD_SLICE)
 			return (bytea *) detoast_attr(v);
-		head = detoast_attr_slice(v, 0, HEAD_SLICE);
+		head = (bytea *) detoast_attr_slice(v, 0, HEAD_SLICE);
 		prefix = lmm_model_scoring_prefix((const unsigned char *) VARDATA_ANY(head),
 										  VARSIZE_ANY_EXHDR(head), len);
-		pfree(head);
 		if (prefix > 0)
 		{
-			*whole = false;
+			pfree(head);
 			return (bytea *) detoast_attr_slice(v, 0, prefix);
 		}
+		if ((terms = terms_prefix(v, head, len)) != NULL)
+			return terms;
 	}
+	*total = toast_raw_datum_size(PointerGetDatum(v)) - VARHDRSZ;
 	return DatumGetByteaPP(PointerGetDatum(v));
 }
 
@@ -248,7 +299,7 @@ score_model(FunctionCallInfo fcinfo, bool with_key, int key_arg)
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(0);
 	MemoryContext old;
 	bytea	   *flat;
-	bool		whole;
+	size_t		total;
 	const char *problem;
 
 	if (VARATT_IS_EXTERNAL(v) && !VARATT_IS_EXTERNAL_ONDISK(v))
@@ -274,25 +325,40 @@ score_model(FunctionCallInfo fcinfo, bool with_key, int key_arg)
 		c->raw = palloc_extended(VARSIZE_ANY(v), MCXT_ALLOC_HUGE);
 		memcpy(c->raw, v, VARSIZE_ANY(v));
 	}
-	flat = scoring_bytes(v, &whole);
+	flat = scoring_bytes(v, &total);
 	problem = index_model(c, (const unsigned char *) VARDATA_ANY(flat),
-						  VARSIZE_ANY_EXHDR(flat), with_key);
-	if (problem != NULL && !whole)
+						  VARSIZE_ANY_EXHDR(flat), total, with_key);
+	if (problem != NULL && VARSIZE_ANY_EXHDR(flat) < total)
 	{
 		pfree(flat);
 		flat = DatumGetByteaPP(PointerGetDatum(v));
 		problem = index_model(c, (const unsigned char *) VARDATA_ANY(flat),
-							  VARSIZE_ANY_EXHDR(flat), with_key);
+							  VARSIZE_ANY_EXHDR(flat), total, with_key);
 	}
 	if (problem != NULL)
 		lmm_model_corrupt(problem);
 	if (flat != (bytea *) v)
 		pfree(flat);
-	if (with_key)
-		resolve_key(c, key_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, key_arg) : TEXTOID);
+	c->argtype = key_arg >= 0 ? get_fn_expr_argtype(fcinfo->flinfo, key_arg) : TEXTOID;
+	if (with_key && !OidIsValid(c->argtype))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("could not determine the type of the group key"),
+				 errdetail("Call the function with a key whose type is known, e.g. a column or a cast value.")));
 	MemoryContextSwitchTo(old);
 	c->loaded = true;
 	return c;
+}
+
+/* Nonzero when v is within the range of integer type type. */
+static bool
+int_in_range(Oid type, int64 v)
+{
+	if (type == INT2OID)
+		return v >= PG_INT16_MIN && v <= PG_INT16_MAX;
+	if (type == INT4OID)
+		return v >= PG_INT32_MIN && v <= PG_INT32_MAX;
+	return true;
 }
 
 /*
@@ -303,12 +369,14 @@ score_model(FunctionCallInfo fcinfo, bool with_key, int key_arg)
 static const double *
 find_level(ScoreCache *c, int t, Datum key)
 {
-	const ScoreTerm *st = &c->term[t];
+	ScoreTerm  *st = &c->term[t];
 	char	   *s;
 	const unsigned char *level;
 	int			k;
 
-	if (c->direct)
+	if (!st->resolved)
+		resolve_key(c, st, c->argtype);
+	if (st->direct)
 	{
 		text	   *kt = DatumGetTextPP(key);
 
@@ -316,19 +384,28 @@ find_level(ScoreCache *c, int t, Datum key)
 	}
 	else
 	{
-		if (c->parse_text)
+		if (st->parse_text)
 		{
-			char	   *txt = TextDatumGetCString(key);
+			text	   *kt = DatumGetTextPP(key);
+			char	   *txt;
+			int64		v;
 
-			key = InputFunctionCall(&c->key_in, txt, c->key_ioparam, c->key_typmod);
+			/* an integer as integers print: no input function needed */
+			if (st->int_keys &&
+				lmm_index_parse_int((const unsigned char *) VARDATA_ANY(kt),
+									VARSIZE_ANY_EXHDR(kt), &v) &&
+				int_in_range(st->keytype, v))
+				return lmm_int_index_find(&st->iix, v);
+			txt = text_to_cstring(kt);
+			key = InputFunctionCall(&st->key_in, txt, st->key_ioparam, st->key_typmod);
 			pfree(txt);
 		}
 		if (st->int_keys)
 			return lmm_int_index_find(&st->iix,
-									  c->keytype == INT8OID ? DatumGetInt64(key) :
-									  c->keytype == INT4OID ? DatumGetInt32(key) :
+									  st->keytype == INT8OID ? DatumGetInt64(key) :
+									  st->keytype == INT4OID ? DatumGetInt32(key) :
 									  DatumGetInt16(key));
-		s = OutputFunctionCall(&c->key_out, key);
+		s = OutputFunctionCall(&st->key_out, key);
 		level = lmm_index_find(&st->ix, s, strlen(s));
 		pfree(s);
 	}

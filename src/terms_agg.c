@@ -13,6 +13,10 @@
  *	  {"x": ["(Intercept)", "days"],
  *	   "terms": [{"group": "subject", "z": ["(Intercept)", "days"]}, ...],
  *	   "formula": "reaction ~ days + (days | subject)"}		(formula optional)
+ * A term may add "key_type": "integer" (or "smallint", "bigint"; "text" is
+ * the default) when its keys are the text forms of integers: its levels
+ * are then ordered by value and the model records the type, so scoring
+ * indexes them by value.
  *
  * The aggregate runs in parallel: a worker's state travels as the binary
  * form of core/lmm_terms_io.h (statistics, counts, spec and options), and
@@ -24,15 +28,33 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "core/lmm_fit.h"
+#include "core/lmm_index.h"
 #include "core/lmm_terms_io.h"
 #include "terms_state.h"
 
 #define SPEC "lmm_fit_terms spec"
+
+/* The key type a term's "key_type" names: an integer type or text. */
+static Oid
+spec_key_type(const char *name)
+{
+	Oid			type;
+	int32		typmod;
+
+	parseTypeString(name, &type, &typmod, true);
+	if (type != INT2OID && type != INT4OID && type != INT8OID && type != TEXTOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: \"key_type\" is \"%s\", not an integer type or text", SPEC, name),
+				 errhint("Use \"smallint\", \"integer\" or \"bigint\" for keys that are the text of integers, or leave \"key_type\" out.")));
+	return type;
+}
 
 /* Read the spec into st (in the aggregate context), checking its shape. */
 static void
@@ -56,9 +78,15 @@ parse_spec(TermsState *st, const char *text)
 	st->nz = 0;
 	for (t = 0; t < st->k; t++)
 	{
-		JsonbContainer *o = lmm_json_container(SPEC, lmm_json_elem(terms, t), false, 2, "terms[]");
+		JsonbContainer *o = lmm_json_container(SPEC, lmm_json_elem(terms, t), false, -1, "terms[]");
 
 		st->grp[t] = lmm_json_str(SPEC, lmm_json_key(SPEC, o, "group"), "group");
+		st->key_type[t] = TEXTOID;
+		if (JsonContainerSize(o) == 3 &&
+			getKeyJsonValueFromContainer(o, "key_type", 8, &v) != NULL)
+			st->key_type[t] = spec_key_type(lmm_json_str(SPEC, v, "key_type"));
+		else if (JsonContainerSize(o) != 2)
+			lmm_json_bad(SPEC, "a term must have \"group\" and \"z\", and may have \"key_type\"");
 		st->z_names[t] = lmm_json_str_array(SPEC, lmm_json_key(SPEC, o, "z"), -1, &n, "z");
 		if (n < 1 || n > LMM_MAX_RANDOM)
 			lmm_json_bad(SPEC, "\"z\" of a term must name between 1 and 20 columns");
@@ -409,13 +437,65 @@ compare_cstr(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* An integer key's value and its text, sorted together. */
+typedef struct IntKey
+{
+	int64		value;
+	char	   *text;
+} IntKey;
+
+/* qsort comparator: integer keys in numeric order. */
+static int
+compare_int_keys(const void *a, const void *b)
+{
+	int64		x = ((const IntKey *) a)->value;
+	int64		y = ((const IntKey *) b)->value;
+
+	return (x > y) - (x < y);
+}
+
 /*
- * A copy of the statistics with every term's levels in byte order of their
- * keys, so that the model does not depend on the order of the rows.
+ * Order the nlevels keys of a term whose key type is an integer type by
+ * value, in place; an error for a key that is not an integer of that type
+ * as the type prints it (the text lmm() casts to).
  */
 static void
-sorted_stats(const LmmTermStats *s, LmmTermStats *out)
+sort_int_keys(char **keys, int64 nlevels, Oid type, const char *grp)
 {
+	IntKey	   *k = palloc_extended(sizeof(IntKey) * (nlevels + 1), MCXT_ALLOC_HUGE);
+	int64		lo = type == INT2OID ? PG_INT16_MIN : type == INT4OID ? PG_INT32_MIN : PG_INT64_MIN;
+	int64		hi = type == INT2OID ? PG_INT16_MAX : type == INT4OID ? PG_INT32_MAX : PG_INT64_MAX;
+	int64		j;
+
+	for (j = 0; j < nlevels; j++)
+	{
+		if ((j & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!lmm_index_parse_int((const unsigned char *) keys[j], strlen(keys[j]), &k[j].value) ||
+			k[j].value < lo || k[j].value > hi)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("key \"%s\" of grouping factor \"%s\" is not a value of type %s as it prints",
+							keys[j], grp, format_type_be(type)),
+					 errhint("Pass the keys of a term with \"key_type\" %s as key::text, or leave \"key_type\" out of the spec.",
+							 format_type_be(type))));
+		k[j].text = keys[j];
+	}
+	qsort(k, nlevels, sizeof(IntKey), compare_int_keys);
+	for (j = 0; j < nlevels; j++)
+		keys[j] = k[j].text;
+	pfree(k);
+}
+
+/*
+ * A copy of the statistics with every term's levels in the order of their
+ * keys (by value for integer keys, else bytewise), so that the model does
+ * not depend on the order of the rows.
+ */
+static void
+sorted_stats(const TermsState *st, LmmTermStats *out)
+{
+	const LmmTermStats *s = &st->stats;
 	int			q[LMM_MAX_TERMS];
 	int			t;
 	int64		j;
@@ -430,7 +510,10 @@ sorted_stats(const LmmTermStats *s, LmmTermStats *out)
 
 		for (j = 0; j < lv->nlevels; j++)
 			keys[j] = lv->key[j];
-		qsort(keys, lv->nlevels, sizeof(char *), compare_cstr);
+		if (st->key_type[t] == TEXTOID)
+			qsort(keys, lv->nlevels, sizeof(char *), compare_cstr);
+		else
+			sort_int_keys(keys, lv->nlevels, st->key_type[t], st->grp[t]);
 		for (j = 0; j < lv->nlevels; j++)
 		{
 			if ((j & 65535) == 0)
@@ -552,7 +635,7 @@ lmm_terms_state_fit(TermsState *st, bool reml)
 	int			t,
 				toff;
 
-	sorted_stats(&st->stats, &sorted);
+	sorted_stats(st, &sorted);
 	status = lmm_fit_terms(&sorted, reml, 1, &fit);
 	if (status != LMM_OK)
 		report_terms_error(status, st, &fit);
@@ -579,7 +662,6 @@ lmm_terms_state_fit(TermsState *st, bool reml)
 	m.jac = fit.jac;
 	m.formula = st->formula;
 	m.tstats = &sorted;
-	m.key_type = "text";
 	m.nextra = fit.nterms - 1;
 	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
 	toff = 0;
@@ -591,6 +673,7 @@ lmm_terms_state_fit(TermsState *st, bool reml)
 		if (t == 0)
 		{
 			m.grp = st->grp[src];
+			m.key_type = format_type_be(st->key_type[src]);
 			m.q = ft->q;
 			m.z_names = st->z_names[src];
 			m.theta = fit.theta;
@@ -604,6 +687,7 @@ lmm_terms_state_fit(TermsState *st, bool reml)
 			LmmModelTerm *mt = &m.extra[t - 1];
 
 			mt->grp = st->grp[src];
+			mt->key_type = format_type_be(st->key_type[src]);
 			mt->q = ft->q;
 			mt->z_names = st->z_names[src];
 			mt->theta = fit.theta + toff;

@@ -30,6 +30,7 @@ typedef struct TermsState
 	char	  **x_names;
 	char	   *grp[LMM_MAX_TERMS];
 	char	  **z_names[LMM_MAX_TERMS];
+	Oid			key_type[LMM_MAX_TERMS];	/* INT2OID, INT4OID, INT8OID or TEXTOID */
 	char	   *formula;
 	int64		n_rows;
 	int64		n_dropped;

@@ -208,51 +208,6 @@ lmm_index_build(LmmIndex *ix, const unsigned char *levels, size_t len,
 	return index_insert_all(ix, hash, off, nlevels, problem);
 }
 
-/*
- * Index the levels of a term of an unpacked model: nlevels keys (C
- * strings) and their q conditional modes each, b row by row.  Returns NULL
- * or the problem (a non-finite b, a repeated key, too large), having freed
- * what it allocated.
- */
-const char *
-lmm_index_build_arrays(LmmIndex *ix, char *const *levels, const double *b,
-					   int64_t nlevels, int q)
-{
-	size_t		len = 0;
-	uint32_t   *hash;
-	size_t	   *off;
-	size_t		used = 0;
-	const char *problem = NULL;
-	int64_t		j;
-
-	memset(ix, 0, sizeof(LmmIndex));
-	if (q < 1 || nlevels < 0)
-		return "number of random-effect columns out of range";
-	for (j = 0; j < nlevels; j++)
-		len += 4 + strlen(levels[j]) + 8 * (size_t) q;
-	if ((problem = index_alloc(ix, len, nlevels)) != NULL)
-		return problem;
-	hash = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
-	off = lmm_alloc(sizeof(size_t) * (nlevels + 1));
-	for (j = 0; j < nlevels; j++)
-	{
-		uint32_t	keylen = (uint32_t) strlen(levels[j]);
-		unsigned char *rec = ix->recs + used;
-		int			k;
-
-		for (k = 0; k < q; k++)
-			if (!isfinite(b[j * q + k]))
-				problem = "estimates must be finite numbers";
-		memcpy(rec, &keylen, 4);
-		memcpy(rec + 4, levels[j], keylen);
-		memcpy(rec + 4 + keylen, b + j * q, 8 * (size_t) q);
-		hash[j] = hash_key((const unsigned char *) levels[j], keylen);
-		off[j] = used;
-		used += 4 + keylen + 8 * (size_t) q;
-	}
-	return index_insert_all(ix, hash, off, nlevels, problem);
-}
-
 /* The record of the len-byte key, or NULL if the model has no such level. */
 const unsigned char *
 lmm_index_find(const LmmIndex *ix, const char *key, size_t len)
@@ -294,12 +249,13 @@ lmm_index_free(LmmIndex *ix)
 }
 
 /*
- * The integer whose text, as int2out, int4out and int8out write it, is the
- * len bytes at s; 0 when they are not such a text ("007", "+7", "-0", " 7",
- * out of range), which no integer key's text can equal.
+ * Set *v to the integer whose text, as int2out, int4out and int8out write
+ * it, is the len bytes at s, and return 1; 0 when they are not such a text
+ * ("007", "+7", "-0", " 7", out of range), which no integer key's text can
+ * equal.
  */
-static int
-canonical_int(const unsigned char *s, size_t len, int64_t *v)
+int
+lmm_index_parse_int(const unsigned char *s, size_t len, int64_t *v)
 {
 	size_t		i = 0;
 	int			neg = 0;
@@ -541,7 +497,7 @@ lmm_int_index_build(LmmIntIndex *ix, const unsigned char *levels, size_t len,
 		p += 4;
 		if (keylen > (size_t) (end - p) || (size_t) (end - p) - keylen < rest)
 			problem = "lmm_model value is truncated";
-		else if (canonical_int(p, keylen, &keys[n]))
+		else if (lmm_index_parse_int(p, keylen, &keys[n]))
 		{
 			for (k = 0; k < q; k++)
 			{

@@ -3,8 +3,8 @@
  *	  The scoring index of a model: each level's key (its text form) and
  *	  conditional modes b, packed next to each other, and an open-addressing
  *	  hash table over them, so scoring finds a row's group in O(1) with few
- *	  cache misses.  Built straight from the level records of the model's
- *	  binary form (the first term), or from an unpacked term's arrays.
+ *	  cache misses.  Built straight from a term's level records in the
+ *	  model's binary form.
  *
  *	  A model whose keys are integers also gets an integer index: each
  *	  level's key as a number and its conditional modes side by side in the
@@ -63,8 +63,6 @@ typedef struct LmmIntIndex
 
 extern const char *lmm_index_build(LmmIndex *ix, const unsigned char *levels,
 								   size_t len, int64_t nlevels, int q);
-extern const char *lmm_index_build_arrays(LmmIndex *ix, char *const *levels,
-										  const double *b, int64_t nlevels, int q);
 extern const unsigned char *lmm_index_find(const LmmIndex *ix, const char *key,
 										   size_t len);
 extern double lmm_index_b(const unsigned char *rec, int k);
@@ -72,6 +70,7 @@ extern void lmm_index_free(LmmIndex *ix);
 extern const char *lmm_int_index_build(LmmIntIndex *ix,
 									   const unsigned char *levels, size_t len,
 									   int64_t nlevels, int q);
+extern int	lmm_index_parse_int(const unsigned char *s, size_t len, int64_t *v);
 extern const double *lmm_int_index_find(const LmmIntIndex *ix, int64_t key);
 extern void lmm_int_index_free(LmmIntIndex *ix);
 

@@ -15,7 +15,10 @@
  * and, from version 3 on,
  *	 str formula, u32 nextra, nextra x (str grp, u32 q, q x str z_names,
  *	 q(q+1)/2 f8 theta, u64 nlevels, nlevels x (str level, q f8 b, q*q f8 condvar))
- * and, from version 4 on,
+ * and, from version 4 on, when a term after the first has keys of a type
+ * other than text,
+ *	 u32 LMM_MODEL_KEYS_MAGIC, nextra x str key_type
+ * and then
  *	 u32 has_tstats, [u64 length, that many bytes of the several-term
  *	 statistics in lmm_terms_io.h's form, with n_rows = n_obs + n_dropped,
  *	 an empty spec and no options]
@@ -97,6 +100,25 @@ lmm_model_tstats_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	return problem;
 }
 
+/* The key type of a term after the first: "text" unless it says otherwise. */
+static const char *
+extra_key_type(const LmmModelTerm *t)
+{
+	return t->key_type ? t->key_type : "text";
+}
+
+/* Nonzero when a term after the first has keys other than text: the keys section is written. */
+static int
+has_key_types(const LmmModel *m)
+{
+	int			k;
+
+	for (k = 0; k < m->nextra; k++)
+		if (strcmp(extra_key_type(&m->extra[k]), "text") != 0)
+			return 1;
+	return 0;
+}
+
 /* Bytes lmm_model_pack will write for m. */
 size_t
 lmm_model_packed_size(const LmmModel *m)
@@ -129,6 +151,12 @@ lmm_model_packed_size(const LmmModel *m)
 			size += 4 + strlen(t->levels[j]);
 		size += 8 * (size_t) t->nlevels * ((size_t) t->q + (size_t) t->q * t->q);
 	}
+	if (has_key_types(m))
+	{
+		size += 4;
+		for (k = 0; k < m->nextra; k++)
+			size += 4 + strlen(extra_key_type(&m->extra[k]));
+	}
 	size += 4 + (m->tstats ? 8 + lmm_model_tstats_size(m) : 0);
 	return size;
 }
@@ -142,6 +170,7 @@ lmm_model_term(const LmmModel *m, int t)
 	if (t > 0)
 		return m->extra[t - 1];
 	v.grp = m->grp;
+	v.key_type = m->key_type;
 	v.q = m->q;
 	v.z_names = m->z_names;
 	v.theta = m->theta;
@@ -286,6 +315,12 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 			for (a = 0; a < t->q * t->q; a++)
 				w = lmm_put_f8(w, t->condvar[j * t->q * t->q + a]);
 		}
+	}
+	if (has_key_types(m))
+	{
+		w = lmm_put_u32(w, LMM_MODEL_KEYS_MAGIC);
+		for (k = 0; k < m->nextra; k++)
+			w = lmm_put_str(w, extra_key_type(&m->extra[k]));
 	}
 	w = lmm_put_u32(w, m->tstats ? 1 : 0);
 	if (m->tstats)
@@ -613,6 +648,182 @@ unpack_tstats(LmmReader *r, LmmModel *m)
 }
 
 /*
+ * Read the optional section of the key types of the terms after the first,
+ * when the next word is its magic (else nothing is consumed): it must name
+ * a type other than text, as lmm_model_pack writes it only then (so a
+ * value has one binary form).
+ */
+static const char *
+unpack_key_types(LmmReader *r, LmmModel *m)
+{
+	const unsigned char *at = r->p;
+	int			k,
+				typed = 0;
+
+	if (lmm_left(r) < 4 || lmm_get_u32(r) != LMM_MODEL_KEYS_MAGIC)
+	{
+		r->p = at;
+		return NULL;
+	}
+	if (m->nextra == 0)
+		return "lmm_model value lists key types but has one random-effects term";
+	for (k = 0; k < m->nextra && !r->failed; k++)
+	{
+		LmmModelTerm *t = &m->extra[k];
+
+		t->key_type = lmm_get_str(r);
+		if (t->key_type != NULL && t->key_type[0] == '\0')
+			return "a key type of a random-effects term is empty";
+		if (t->key_type != NULL && strcmp(t->key_type, "text") != 0)
+			typed = 1;
+	}
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (!typed)
+		return "lmm_model value lists the key types of terms that all have text keys";
+	return NULL;
+}
+
+/* Step r over nlevels level records of q modes each; r fails on a truncation. */
+static void
+skip_levels(LmmReader *r, int64_t nlevels, int q)
+{
+	size_t		rest = 8 * ((size_t) q + (size_t) q * q);
+	int64_t		j;
+
+	for (j = 0; j < nlevels && !r->failed; j++)
+	{
+		uint32_t	keylen = lmm_get_u32(r);
+
+		if (lmm_left(r) < rest || keylen > lmm_left(r) - rest)
+			r->failed = 1;
+		else
+			r->p += keylen + rest;
+	}
+}
+
+/*
+ * Read what scoring needs of a model with several terms, all but the level
+ * records, from the first len of its total bytes: the head, the tail (which
+ * such a model has without statistics), the formula, every later term's
+ * head, and their key types; levels_at[t] is where term t's records begin
+ * (its nlevels in m).  m holds no levels, b or conditional variances.
+ */
+static const char *
+unpack_terms(LmmReader *r, size_t total, LmmModel *m, size_t *levels_at)
+{
+	const unsigned char *buf = r->p;
+	uint32_t	version;
+	uint32_t	nextra;
+	const char *problem = unpack_head(r, total - lmm_left(r), m, &version);
+	int			k;
+
+	if (problem != NULL)
+		return problem;
+	if (version < 3 || !(m->flags & LMM_MODEL_SEVERAL))
+		return "not an lmm_model value with several random-effects terms";
+	levels_at[0] = (size_t) (r->p - buf);
+	skip_levels(r, m->nlevels, m->q);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if ((problem = unpack_tail(r, m)) != NULL)
+		return problem;
+	if (m->stats != NULL)
+		return "a model with several random-effects terms carries no single-factor statistics";
+	m->formula = lmm_get_str(r);
+	nextra = lmm_get_u32(r);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (nextra < 1 || nextra > LMM_MAX_TERMS - 1)
+		return "lmm_model value has a wrong number of random-effects terms";
+	m->extra = lmm_alloc0(sizeof(LmmModelTerm) * (nextra + 1));
+	m->nextra = (int) nextra;
+	for (k = 0; k < m->nextra; k++)
+	{
+		LmmModelTerm *t = &m->extra[k];
+		uint32_t	q;
+		uint64_t	nlevels;
+
+		t->grp = lmm_get_str(r);
+		q = lmm_get_u32(r);
+		if (r->failed)
+			return "lmm_model value is truncated";
+		if (q < 1 || q > LMM_MAX_RANDOM)
+			return "number of fixed or random terms out of range";
+		t->q = (int) q;
+		t->z_names = get_str_array(r, q);
+		t->theta = get_f8_array(r, LMM_NTHETA(q));
+		nlevels = lmm_get_u64(r);
+		if (r->failed)
+			return "lmm_model value is truncated";
+		if (nlevels > (total - (size_t) (r->p - buf)) / (4 + 8 * ((size_t) q + (size_t) q * q)))
+			return "lmm_model value claims more levels than it holds";
+		t->nlevels = (int64_t) nlevels;
+		levels_at[k + 1] = (size_t) (r->p - buf);
+		skip_levels(r, t->nlevels, t->q);
+		if (r->failed)
+			return "lmm_model value is truncated";
+	}
+	/* the keys section's magic may lie past the bytes read so far */
+	if (lmm_left(r) < 4 && (size_t) (r->p - buf) + 4 <= total)
+	{
+		r->failed = 1;
+		return "lmm_model value is truncated";
+	}
+	if (version < 4)
+		return NULL;
+	return unpack_key_types(r, m);
+}
+
+/*
+ * Parse and check what scoring reads of a model with several terms (see
+ * unpack_terms) from the first len of its total bytes, which may be fewer
+ * when it is read piece by piece.  *need is 0 when those bytes held it all,
+ * else how many leading bytes to read before trying again (at most total).
+ * NULL or the problem; on a problem or a shortfall m holds nothing that
+ * lmm_model_free can't release.
+ */
+const char *
+lmm_model_unpack_terms(const unsigned char *buf, size_t len, size_t total,
+					   LmmModel *m, size_t *levels_at, size_t *need)
+{
+	LmmReader	r = {buf, buf + (len < total ? len : total), 0};
+	const char *problem = unpack_terms(&r, total, m, levels_at);
+	int			k;
+
+	*need = 0;
+	if (r.failed && len < total)
+	{
+		/* the bytes ran out before the parts did: read twice as many */
+		lmm_model_free(m);
+		*need = len < total / 2 ? 2 * len : total;
+		return NULL;
+	}
+	if (problem == NULL)
+		problem = check_head(m);
+	for (k = 0; k < m->nextra && problem == NULL; k++)
+	{
+		const LmmModelTerm *t = &m->extra[k];
+		int			a;
+
+		if (t->nlevels < 2 || m->n_obs <= t->nlevels)
+			problem = "counts are inconsistent (need at least 2 levels and more observations than levels)";
+		else if (!all_finite(t->theta, LMM_NTHETA(t->q)))
+			problem = "estimates must be finite numbers";
+		for (a = 0; a < t->q && problem == NULL; a++)
+			if (t->theta[a * t->q - a * (a - 1) / 2] < 0.0)
+				problem = "diagonal elements of theta must not be negative";
+	}
+	if (problem == NULL && m->ninf != 0 && m->ninf != lmm_model_ntheta(m) + 1)
+		problem = "wrong number of variance parameters";
+	if (problem == NULL &&
+		(!all_finite(m->vcov_varpar, (size_t) m->ninf * m->ninf) ||
+		 !all_finite(m->jac, (size_t) m->ninf * m->p * m->p)))
+		problem = "Satterthwaite's ingredients must be finite numbers";
+	return problem;
+}
+
+/*
  * Parse len bytes into m, checking sizes before allocating and every field
  * after reading; returns NULL on success or a description of the problem.
  * On failure m holds nothing that needs freeing beyond lmm_model_free.
@@ -647,6 +858,8 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	if (version >= 2 && (problem = unpack_tail(&r, m)) != NULL)
 		return problem;
 	if (version >= 3 && (problem = unpack_extra(&r, m)) != NULL)
+		return problem;
+	if (version >= 4 && (problem = unpack_key_types(&r, m)) != NULL)
 		return problem;
 	if (version >= 4 && (problem = unpack_tstats(&r, m)) != NULL)
 		return problem;
@@ -808,6 +1021,7 @@ lmm_model_free(LmmModel *m)
 			for (j = 0; j < t->nlevels; j++)
 				lmm_free(t->levels[j]);
 		lmm_free(t->grp);
+		lmm_free(t->key_type);
 		lmm_free(t->z_names);
 		lmm_free(t->theta);
 		lmm_free(t->levels);

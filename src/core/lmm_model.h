@@ -22,10 +22,14 @@
 #define LMM_MODEL_SEVERAL	0x8u	/* more than one random-effects term */
 #define LMM_MODEL_FLAGS		0xFu
 
+/* Marks the optional section of the terms' key types after the terms (version 3). */
+#define LMM_MODEL_KEYS_MAGIC 0x4C4D4D6Bu	/* "LMMk" */
+
 /* A random-effects term after the first (version 3), in lme4's order. */
 typedef struct LmmModelTerm
 {
 	char	   *grp;			/* name of the grouping factor, e.g. "batch" */
+	char	   *key_type;		/* SQL type of its keys; NULL reads as "text" */
 	int			q;
 	char	  **z_names;		/* q */
 	double	   *theta;			/* q (q + 1) / 2 */
@@ -82,6 +86,9 @@ extern const char *lmm_model_unpack_head(const unsigned char *buf, size_t len,
 										 LmmModel *m, size_t *levels_at);
 extern size_t lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen,
 									   size_t len);
+extern const char *lmm_model_unpack_terms(const unsigned char *buf, size_t len,
+										  size_t total, LmmModel *m,
+										  size_t *levels_at, size_t *need);
 extern const char *lmm_model_unpack(const unsigned char *buf, size_t len,
 									LmmModel *m);
 extern size_t lmm_model_tstats_size(const LmmModel *m);

@@ -398,26 +398,112 @@ test_index(void)
 	lmm_index_free(&ix);
 	lmm_model_free(&head);
 	free(buf);
+}
 
-	/* from a term's arrays (two columns per level) */
+/*
+ * What scoring reads of a model of two terms, the second keyed by bigint:
+ * the key types' section round-trips; lmm_model_unpack_terms finds every
+ * term's level records, on the whole value and piece by piece; the integer
+ * index of each term finds its levels; a section that names only text, or
+ * bytes after it, are refused.
+ */
+static void
+test_index_terms(void)
+{
+	SmallModel	sm;
+	LmmModel   *m = &sm.m;
+	LmmModel	back;
+	LmmModelTerm t;
+	LmmIntIndex iix;
+	double		ttheta[1] = {0.4},
+				tb[2] = {0.25, -0.25},
+				tcv[2] = {0.01, 0.02};
+	char	   *tzn[1] = {"(Intercept)"},
+			   *tlv[2] = {"-7", "9000000000"};
+	size_t		at[LMM_MAX_TERMS],
+				size,
+				have,
+				need;
+	unsigned char *buf,
+			   *longer;
+	const double *b;
+	int			steps = 0;
+
+	make_model(&sm);
+	memset(&t, 0, sizeof(t));
+	t.grp = "h";
+	t.key_type = "bigint";
+	t.q = 1;
+	t.z_names = tzn;
+	t.theta = ttheta;
+	t.nlevels = 2;
+	t.levels = tlv;
+	t.b = tb;
+	t.condvar = tcv;
+	m->flags |= LMM_MODEL_SEVERAL;
+	m->nextra = 1;
+	m->extra = &t;
+	size = lmm_model_packed_size(m);
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack(buf, size, &back) == NULL && back.nextra == 1 &&
+		  strcmp(back.extra[0].key_type, "bigint") == 0,
+		  "terms: a later term's key type survives the round trip");
+	lmm_model_free(&back);
+
+	check(lmm_model_unpack_terms(buf, size, size, &back, at, &need) == NULL && need == 0 &&
+		  back.nextra == 1 && back.extra[0].nlevels == 2 && back.levels == NULL &&
+		  strcmp(back.extra[0].key_type, "bigint") == 0,
+		  "terms: the parts scoring reads, without the levels");
+	lmm_model_free(&back);
+	for (have = 16; steps < 64; steps++)
 	{
-		char	   *levels[3] = {"a:A", "b:A", "a:B"};
-		double		b[6] = {0.5, -1.0, 2.0, 0.25, -3.0, 1e-3};
-		double		bad[6] = {0.5, -1.0, 2.0, NAN, -3.0, 1e-3};
-
-		check(lmm_index_build_arrays(&ix, levels, b, 3, 2) == NULL &&
-			  (rec = lmm_index_find(&ix, "b:A", 3)) != NULL &&
-			  lmm_index_b(rec, 0) == 2.0 && lmm_index_b(rec, 1) == 0.25 &&
-			  (rec = lmm_index_find(&ix, "a:B", 3)) != NULL && lmm_index_b(rec, 1) == 1e-3 &&
-			  lmm_index_find(&ix, "a:", 2) == NULL,
-			  "index: built from a term's arrays, every level found with its b");
-		lmm_index_free(&ix);
-		check(lmm_index_build_arrays(&ix, levels, bad, 3, 2) != NULL,
-			  "index: a NaN among a term's b is refused");
-		levels[2] = "a:A";
-		check(lmm_index_build_arrays(&ix, levels, b, 3, 2) != NULL,
-			  "index: a repeated level among a term's keys is refused");
+		check(lmm_model_unpack_terms(buf, have, size, &back, at, &need) == NULL,
+			  "terms: a prefix is no problem");
+		lmm_model_free(&back);
+		if (need == 0)
+			break;
+		have = need;
 	}
+	check(need == 0 && have == size, "terms: read piece by piece, the prefixes reach the end");
+
+	lmm_model_unpack_terms(buf, size, size, &back, at, &need);
+	check(lmm_int_index_build(&iix, buf + at[0], size - at[0], back.nlevels, back.q) == NULL &&
+		  (b = lmm_int_index_find(&iix, 2)) != NULL && b[0] == -0.2 &&
+		  lmm_int_index_find(&iix, 4) == NULL,
+		  "terms: the first term indexed by value");
+	lmm_int_index_free(&iix);
+	check(lmm_int_index_build(&iix, buf + at[1], size - at[1], back.extra[0].nlevels,
+							  back.extra[0].q) == NULL &&
+		  (b = lmm_int_index_find(&iix, INT64_C(9000000000))) != NULL && b[0] == -0.25 &&
+		  (b = lmm_int_index_find(&iix, -7)) != NULL && b[0] == 0.25 &&
+		  lmm_int_index_find(&iix, 7) == NULL,
+		  "terms: the second term indexed by value");
+	lmm_int_index_free(&iix);
+	lmm_model_free(&back);
+
+	longer = malloc(size + 1);
+	memcpy(longer, buf, size);
+	longer[size] = 0;
+	check(lmm_model_unpack(longer, size + 1, &back) != NULL,
+		  "terms: a byte after the statistics' part is refused");
+	lmm_model_free(&back);
+	free(longer);
+	free(buf);
+
+	/* a section that lists text keys only is not the canonical form */
+	t.key_type = "text";
+	size = lmm_model_packed_size(m);
+	buf = malloc(size + 4 + 4 + 4);
+	lmm_model_pack(m, buf);
+	memcpy(buf + size, "\x4C\x4D\x4D\x6B\0\0\0\x04text", 12);
+	check(lmm_model_unpack(buf, size, &back) == NULL,
+		  "terms: text keys need no section");
+	lmm_model_free(&back);
+	check(lmm_model_unpack(buf, size + 12, &back) != NULL,
+		  "terms: a section that lists only text keys is refused");
+	lmm_model_free(&back);
+	free(buf);
 }
 
 /* Statistics round-trip through their binary form; bad bytes are refused, never crash. */
@@ -879,6 +965,7 @@ main(int argc, char **argv)
 	test_fit(&s, dir);
 	test_model_bytes();
 	test_index();
+	test_index_terms();
 	test_int_index();
 	test_stats_bytes(&s);
 	test_gradient(&s);

@@ -7,7 +7,8 @@
  *	  extraction functions compute from it: Satterthwaite's df, the
  *	  standard deviations and correlations, and the ML refit of its
  *	  statistics, one term's or several terms' (for small models, to keep
- *	  each run short).
+ *	  each run short).  What scoring reads of a model of several terms,
+ *	  piece by piece, must agree.
  */
 #include <math.h>
 #include <stdint.h>
@@ -128,6 +129,51 @@ check_refit(const LmmModel *m)
 	lmm_fit_free(&fit);
 }
 
+/*
+ * What scoring reads of a model of several terms: lmm_model_unpack_terms
+ * on the whole value, and on prefixes growing as it asks, must agree with
+ * lmm_model_unpack (ok is nonzero when that accepted the value); every
+ * term's level records must begin with their level's key.
+ */
+static void
+check_terms(const LmmModel *full, int ok, const uint8_t *data, size_t size)
+{
+	LmmModel	m;
+	size_t		at[LMM_MAX_TERMS];
+	size_t		have = size < 64 ? size : 64;
+	size_t		need;
+	const char *problem;
+	int			t;
+
+	for (;;)
+	{
+		problem = lmm_model_unpack_terms(data, have, size, &m, at, &need);
+		if (problem != NULL || need == 0)
+			break;
+		require(need > have && need <= size);
+		lmm_model_free(&m);
+		have = need;
+	}
+	if (ok && (full->flags & LMM_MODEL_SEVERAL))
+	{
+		require(problem == NULL);
+		require(m.nextra == full->nextra && lmm_model_ntheta(&m) == lmm_model_ntheta(full));
+		for (t = 0; t <= m.nextra; t++)
+		{
+			LmmModelTerm a = lmm_model_term(&m, t);
+			LmmModelTerm b = lmm_model_term(full, t);
+			size_t		len = strlen(b.levels[0]);
+
+			require(a.nlevels == b.nlevels && a.q == b.q);
+			require(strcmp(a.key_type ? a.key_type : "text", b.key_type ? b.key_type : "text") == 0);
+			require(at[t] + 4 + len <= size && memcmp(data + at[t] + 4, b.levels[0], len) == 0);
+		}
+	}
+	else if (problem == NULL)
+		require(m.nextra >= 1);
+	lmm_model_free(&m);
+}
+
 /* One input: a candidate lmm_model value. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -144,6 +190,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	else
 		require(strlen(problem) > 0);
+	check_terms(&m, problem == NULL, data, size);
 	lmm_model_free(&m);
 	return 0;
 }

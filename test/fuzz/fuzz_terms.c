@@ -109,6 +109,7 @@ check_model(const LmmTermStats *s, const LmmFit *fit, int reml)
 	const char *problem;
 
 	memset(&m, 0, sizeof(m));
+	memset(extra, 0, sizeof(extra));
 	m.flags = (reml ? LMM_MODEL_REML : 0) | (fit->converged ? LMM_MODEL_CONVERGED : 0) |
 		(fit->singular ? LMM_MODEL_SINGULAR : 0) | (fit->nterms > 1 ? LMM_MODEL_SEVERAL : 0);
 	m.p = fit->p;

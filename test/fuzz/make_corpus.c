@@ -207,7 +207,11 @@ models_of_fit(int q)
 	lmm_stats_free(&st);
 }
 
-/* A hand-made model with a second random-effects term (format 3's extra terms, as lmm 0.6 stored it). */
+/*
+ * Hand-made models with a second random-effects term: format 3's extra
+ * terms with text keys, as lmm 0.6 stored them, and format 4 with integer
+ * keys.
+ */
 static void
 model_several(void)
 {
@@ -225,7 +229,9 @@ model_several(void)
 			   *zn[1] = {"(Intercept)"},
 			   *tzn[2] = {"(Intercept)", "temp"},
 			   *lv[3] = {"A", "B", "C"},
-			   *tlv[2] = {"x:1", "x:2"};
+			   *tlv[2] = {"x:1", "x:2"},
+			   *ilv[3] = {"2", "10", "11"},
+			   *tilv[2] = {"-5", "9000000000"};
 	unsigned char *buf;
 	size_t		size;
 
@@ -262,9 +268,20 @@ model_several(void)
 	t.condvar = tcv;
 	m.nextra = 1;
 	m.extra = &t;
+	t.key_type = NULL;
 	buf = pack_model(&m, &size);
 	set_version(buf, 3);
 	put_model("several_terms", buf, size - 4, 0, 0);
+	free(buf);
+	/* integer keys in both terms: the key types' section after the terms */
+	m.key_type = "integer";
+	m.levels = ilv;
+	t.grp = "cask";
+	t.key_type = "bigint";
+	t.levels = tilv;
+	m.formula = "strength ~ 1 + (1 | batch) + (temp | cask)";
+	buf = pack_model(&m, &size);
+	put_model("several_terms_typed", buf, size, 0, 0);
 	free(buf);
 }
 
@@ -332,6 +349,7 @@ model_terms(const char *name, int slope)
 	m.jac = fit.jac;
 	m.formula = slope ? "y ~ x + (x | a) + (1 | b)" : "y ~ x + (1 | a) + (1 | b)";
 	m.tstats = &st;
+	memset(&extra, 0, sizeof(extra));
 	m.nextra = 1;
 	m.extra = &extra;
 	for (t = 0; t < 2; t++)

@@ -193,7 +193,7 @@ SELECT throws_ok(format('SELECT lmm_blup(%L::lmm_model, %L::text, %L, %L)', m, '
 				 'the model has no random-effect term "z"', 'an unknown column of a factor')
 FROM tfits WHERE fit = 'ratings' AND method = 'REML';
 SELECT throws_ok(format('SELECT lmm_blup(%L::lmm_model, 3, %L)', m, 'plate'), '42804',
-				 'group key of type integer does not match the model''s key type text', 'an integer key for text levels')
+				 'group key of type integer does not match the key type text of grouping factor "plate"', 'an integer key for text levels')
 FROM tfits WHERE fit = 'penicillin' AND method = 'REML';
 SELECT throws_ok(format('SELECT lmm_predict(%L::lmm_model, ARRAY[]::float8[], ARRAY[%L::varchar, %L::varchar])', m, 'a', 'F'),
 				 '42725', NULL, 'varchar[] keys are ambiguous (cast them to text[])')
