@@ -7,37 +7,7 @@
 SET client_min_messages = warning;
 SET extra_float_digits = 0;
 \i test/helpers/plan.psql
-
--- Largest relative difference between two models' numbers of one kind (as
--- in 12_terms_parallel): covariances relative to the product of their SDs,
--- BLUPs relative to the largest BLUP of their term.
-CREATE FUNCTION pg_temp.maxrel(a lmm_model, b lmm_model, kind text) RETURNS float8 LANGUAGE sql AS $$
-	SELECT max(abs(x - y) / greatest(scale, 1e-300)) FROM (
-		SELECT fa.estimate x, fb.estimate y, abs(fb.estimate) scale
-			FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term) WHERE kind = 'fixef'
-		UNION ALL
-		SELECT fa.std_error, fb.std_error, fb.std_error
-			FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term) WHERE kind = 'se'
-		UNION ALL
-		SELECT va.variance, vb.variance,
-			CASE WHEN vb.term2 IS NULL THEN abs(vb.variance)
-				ELSE abs(vb.variance / vb.corr) END
-			FROM lmm_varcorr(a) va JOIN lmm_varcorr(b) vb
-			ON va.grp = vb.grp AND va.term1 IS NOT DISTINCT FROM vb.term1
-				AND va.term2 IS NOT DISTINCT FROM vb.term2
-			WHERE kind = 'varcorr'
-		UNION ALL
-		SELECT ra.estimate, rb.estimate, max(abs(rb.estimate)) OVER (PARTITION BY grp, term)
-			FROM lmm_ranef(a) ra JOIN lmm_ranef(b) rb USING (grp, level, term) WHERE kind = 'ranef'
-		UNION ALL
-		SELECT ra.cond_sd, rb.cond_sd, rb.cond_sd
-			FROM lmm_ranef(a) ra JOIN lmm_ranef(b) rb USING (grp, level, term) WHERE kind = 'condsd'
-		UNION ALL
-		SELECT (lmm_summary(a)).criterion, (lmm_summary(b)).criterion, abs((lmm_summary(b)).criterion)
-			WHERE kind = 'criterion'
-		UNION ALL
-		SELECT (lmm_summary(a)).sigma, (lmm_summary(b)).sigma, (lmm_summary(b)).sigma
-			WHERE kind = 'sigma') d $$;
+\i test/helpers/maxrel.psql
 
 -- Every kind of number of two models agrees to 1e-10, and the models have
 -- the same formula, names, levels and counts.
