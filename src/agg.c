@@ -280,7 +280,7 @@ lmm_agg_serialize(PG_FUNCTION_ARGS)
 
 	agg_context(fcinfo, "lmm_agg_serialize", "lmm_fit");
 	if (LMM_IS_TERMS_STATE(PG_GETARG_POINTER(0)))
-		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0)));
+		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0), true));
 	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	PG_RETURN_BYTEA_P(lmm_state_pack(st, !st->opts.reml));
 }
@@ -339,7 +339,7 @@ lmm_stats_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	if (LMM_IS_TERMS_STATE(PG_GETARG_POINTER(0)))
-		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0)));
+		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0), false));
 	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	if (st->opts.method_given)
 		ereport(ERROR,

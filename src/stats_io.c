@@ -222,7 +222,7 @@ lmm_stats_recv(PG_FUNCTION_ARGS)
 		TermsState *ts = lmm_tstats_unpack(data, len, LMM_FROM_WIRE);
 
 		buf->cursor = buf->len;
-		PG_RETURN_BYTEA_P(lmm_tstats_pack(ts));
+		PG_RETURN_BYTEA_P(lmm_tstats_pack(ts, false));
 	}
 	st = lmm_state_unpack(data, len, LMM_FROM_WIRE);
 	lmm_state_check_unique(st, true);

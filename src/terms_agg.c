@@ -331,33 +331,12 @@ PG_FUNCTION_INFO_V1(lmm_terms_serialize);
 Datum
 lmm_terms_serialize(PG_FUNCTION_ARGS)
 {
-	TermsState *st;
-	LmmTermsMeta meta;
-	size_t		size;
-	bytea	   *result;
-
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("lmm_terms_serialize called in non-aggregate context"),
 				 errdetail("Call the aggregate lmm_fit_terms instead.")));
-	st = (TermsState *) PG_GETARG_POINTER(0);
-	lmm_tstats_check(&st->stats);
-	meta.n_rows = st->n_rows;
-	meta.n_dropped = st->n_dropped;
-	meta.spec = st->spec;
-	meta.options = st->options;
-	size = lmm_terms_packed_size(&st->stats, &meta);
-	if (size > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a partial lmm_fit_terms state of %zu bytes is more than a value can hold", size),
-				 errdetail("A parallel worker's state is limited to 1 GB."),
-				 errhint("Fit without parallel workers: SET max_parallel_workers_per_gather = 0.")));
-	result = palloc(VARHDRSZ + size);
-	SET_VARSIZE(result, VARHDRSZ + size);
-	lmm_terms_pack(&st->stats, &meta, (unsigned char *) VARDATA(result));
-	PG_RETURN_BYTEA_P(result);
+	PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0), true));
 }
 
 /* Raise the error for a partial state that fails validation. */

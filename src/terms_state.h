@@ -50,7 +50,7 @@ extern bool lmm_is_terms_stats(const char *data, size_t len);
 extern TermsState *lmm_tstats_unpack(const char *data, size_t len,
 									 LmmPackedSource source);
 extern void lmm_tstats_check(const LmmTermStats *s);
-extern bytea *lmm_tstats_pack(const TermsState *st);
+extern bytea *lmm_tstats_pack(const TermsState *st, bool partial);
 extern TermsState *lmm_tstats_merge(MemoryContext ctx, TermsState *dst,
 									const TermsState *src);
 extern void lmm_tstats_mixed(void) pg_attribute_noreturn();

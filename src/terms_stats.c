@@ -97,9 +97,13 @@ lmm_tstats_check(const LmmTermStats *s)
 				 errhint("Rescale the response or the covariates.")));
 }
 
-/* The packed form of a state, as a new bytea (an lmm_stats value). */
+/*
+ * The packed form of a state, as a new bytea: an lmm_stats value, or a
+ * parallel worker's partial state when partial (the two differ only in
+ * what a state too large for a value tells the user to do).
+ */
 bytea *
-lmm_tstats_pack(const TermsState *st)
+lmm_tstats_pack(const TermsState *st, bool partial)
 {
 	LmmTermsMeta meta;
 	size_t		size;
@@ -111,6 +115,12 @@ lmm_tstats_pack(const TermsState *st)
 	meta.spec = st->spec;
 	meta.options = st->options;
 	size = lmm_terms_packed_size(&st->stats, &meta);
+	if (size > MaxAllocSize - VARHDRSZ && partial)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a partial state of several terms of %zu bytes is more than a value can hold", size),
+				 errdetail("A parallel worker's state is limited to 1 GB."),
+				 errhint("Fit without parallel workers: SET max_parallel_workers_per_gather = 0.")));
 	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -188,7 +198,7 @@ lmm_terms_stats_final(PG_FUNCTION_ARGS)
 				 errdetail("Call the aggregate lmm_stats_terms instead.")));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0)));
+	PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0), false));
 }
 
 /*
@@ -226,5 +236,5 @@ lmm_tstats_in(JsonbContainer *root)
 	if (lmm_json_count(T, lmm_json_key(T, root, "lmm_stats_terms"), "lmm_stats_terms") != LMM_TERMS_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_stats_terms\" format version");
 	bin = lmm_json_hex(T, lmm_json_key(T, root, "terms_stats"), "terms_stats", &len);
-	return lmm_tstats_pack(lmm_tstats_unpack(bin, len, LMM_FROM_TEXT));
+	return lmm_tstats_pack(lmm_tstats_unpack(bin, len, LMM_FROM_TEXT), false);
 }
