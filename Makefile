@@ -9,7 +9,7 @@ MODULE_big = lmm
 CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_formula.o \
 	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
-	src/core/lmm_blocked.o src/core/lmm_criterion.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
+	src/core/lmm_levels.o src/core/lmm_blocked.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
 	src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_deriv.o src/core/lmm_optimize.o \
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \

@@ -100,6 +100,7 @@ main(int argc, char **argv)
 			LmmFit		fit;
 			LmmProfile	prof;
 			Gram		g;
+			Blocks		bk;
 			Work		w;
 			double		t0 = now();
 			double	   *A,
@@ -111,6 +112,7 @@ main(int argc, char **argv)
 
 			/* the Satterthwaite step again, alone, at the fit's optimum */
 			lmm_build_gram(&s, &g);
+			lmm_blocks_single(&g, &bk);
 			lmm_work_init(&w, &g, 1);
 			A = malloc(sizeof(double) * fit.ninf * fit.ninf);
 			J = malloc(sizeof(double) * fit.ninf * 9);
@@ -121,7 +123,7 @@ main(int argc, char **argv)
 			free(A);
 			free(J);
 			lmm_work_free(&w);
-			lmm_free_gram(&g);
+			lmm_blocked_free(&g, &bk);
 			lmm_fit_free(&fit);
 
 			t0 = now();

@@ -165,8 +165,26 @@ factor_M(Work *w, const double *theta)
 		}
 	}
 	else
+	{
+		/* the levels that meet no other term, by the kernel for q0 (lmm_levels.c) */
+		double	   *C = bk->scratch;
+		int64_t		n1 = p + 1;
+
+		memset(C, 0, sizeof(double) * n1 * n1);
 		w->ldL2 = 0.0;
-	for (j = 0; j < g->nlevels && bk->pptr == NULL; j++)
+		if (!lmm_levels_fold(w, &w->ldL2, C))
+		{
+			w->interrupted = 1;
+			return HUGE_VAL;
+		}
+		if (w->not_pd)
+			return HUGE_VAL;
+		for (b = 0; b < n1; b++)
+			for (a = b; a < n1; a++)
+				M[(m + a) + (m + b) * N] -= C[b + a * n1];
+	}
+	/* the levels that do, through W_j and its columns of M */
+	for (j = 0; j < g->nlevels && bk->pptr == NULL && bk->xptr[g->nlevels] > 0; j++)
 	{
 		int			ncol;
 
@@ -175,6 +193,8 @@ factor_M(Work *w, const double *theta)
 			w->interrupted = 1;
 			return HUGE_VAL;
 		}
+		if (bk->xptr[j] == bk->xptr[j + 1])
+			continue;
 		w->ldL2 += lmm_level_factor(w, g->ZtZ + (size_t) j * q0 * q0,
 									g->ZtX + (size_t) j * q0 * p,
 									g->Zty + (size_t) j * q0);
@@ -217,7 +237,7 @@ factor_M(Work *w, const double *theta)
  * step) reads it instead of factoring it anew.
  */
 double
-lmm_blocked_criterion(Work *w, const double *theta)
+lmm_criterion(Work *w, const double *theta)
 {
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;

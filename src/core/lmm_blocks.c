@@ -33,6 +33,26 @@ add_dense(Blocks *bk, int64_t r0, int64_t c0, int tr, int tc, int nr, int nc)
 	return db;
 }
 
+/* Append M's constant block [X'X X'y; y'X y'y] of g, its values into val ((p + 1)^2). */
+static void
+add_xy_block(const Gram *g, Blocks *bk, double *val)
+{
+	int			p = g->p;
+	int			n1 = p + 1;
+	int			a,
+				b;
+
+	for (a = 0; a < n1; a++)
+		for (b = 0; b < n1; b++)
+		{
+			int			r = a < b ? a : b,
+						c = a < b ? b : a;
+
+			val[a * n1 + b] = c == p ? (r == p ? g->yty : g->Xty[r]) : g->XtX[r * p + c];
+		}
+	add_dense(bk, bk->m, bk->m, -1, -1, n1, n1)->val = val;
+}
+
 /* One cross block of a first-term level, for sorting. */
 typedef struct CrossRef
 {
@@ -91,6 +111,46 @@ sort_cross_blocks(Blocks *bk)
 }
 
 /*
+ * What every evaluation writes: W_j's column counts, each term's T, M and
+ * the scratch arrays, then the scalar terms' product list (lmm_blocked_pairs.c).
+ */
+static void
+blocks_workspace(Gram *g, Blocks *bk, int maxq)
+{
+	int			n1 = g->p + 1;
+	int			k = bk->k;
+	size_t		tmpsize;
+	int64_t		j,
+				e;
+	int			t;
+
+	bk->ncols = lmm_alloc(sizeof(int) * (size_t) (bk->J[0] + 1));
+	bk->maxcols = n1;
+	for (j = 0; j < bk->J[0]; j++)
+	{
+		int			c = n1;
+
+		for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
+			c += bk->q[bk->xterm[e]];
+		bk->ncols[j] = c;
+		if (c > bk->maxcols)
+			bk->maxcols = c;
+	}
+	for (t = 0; t < k; t++)
+		bk->T[t] = lmm_alloc(sizeof(double) * bk->q[t] * bk->q[t]);
+	bk->M = lmm_alloc(sizeof(double) * (size_t) bk->N * (size_t) bk->N);
+	bk->mtheta = lmm_alloc(sizeof(double) * (bk->toff[k - 1] + LMM_NTHETA(bk->q[k - 1])));
+	bk->W = lmm_alloc(sizeof(double) * (size_t) bk->q[0] * bk->maxcols);
+	bk->widx = lmm_alloc(sizeof(int64_t) * (size_t) bk->maxcols);
+	tmpsize = (size_t) n1 * maxq;
+	if (tmpsize < (size_t) maxq * maxq)
+		tmpsize = (size_t) maxq * maxq;
+	bk->tmp = lmm_alloc(sizeof(double) * tmpsize);
+	bk->scratch = lmm_alloc(sizeof(double) * (tmpsize > (size_t) n1 * n1 ? tmpsize : (size_t) n1 * n1));
+	lmm_blocked_pairs_build(g, bk);
+}
+
+/*
  * Build g and bk from the statistics.  LMM_ERR_FEW_GROUPS (or
  * LEVELS_GE_NOBS, RE_GE_NOBS) with fit-style bad_term in *bad_term when a
  * term cannot be estimated, LMM_ERR_TOO_MANY_LEVELS when the dense part
@@ -114,7 +174,6 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 				b,
 				intercept = s->first_is_one && p > 0,
 				maxq = 1;
-	size_t		tmpsize;
 	double	   *val,
 			   *zx;
 	int64_t		nx,
@@ -266,16 +325,7 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 	}
 	lmm_free(zx);
 
-	/* X'X, X'y, y'y */
-	for (a = 0; a < n1; a++)
-		for (b = 0; b < n1; b++)
-		{
-			int			r = a < b ? a : b,
-						c = a < b ? b : a;
-
-			val[a * n1 + b] = c == p ? (r == p ? g->yty : g->Xty[r]) : g->XtX[r * p + c];
-		}
-	add_dense(bk, bk->m, bk->m, -1, -1, n1, n1)->val = val;
+	add_xy_block(g, bk, val);
 	val += n1 * n1;
 
 	/*
@@ -351,32 +401,35 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 	lmm_free(fill);
 	sort_cross_blocks(bk);
 
-	/* workspace */
-	bk->ncols = lmm_alloc(sizeof(int) * (size_t) (bk->J[0] + 1));
-	bk->maxcols = n1;
-	for (j = 0; j < bk->J[0]; j++)
-	{
-		int			c = n1;
-
-		for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
-			c += bk->q[bk->xterm[e]];
-		bk->ncols[j] = c;
-		if (c > bk->maxcols)
-			bk->maxcols = c;
-	}
-	for (t = 0; t < k; t++)
-		bk->T[t] = lmm_alloc(sizeof(double) * bk->q[t] * bk->q[t]);
-	bk->M = lmm_alloc(sizeof(double) * (size_t) bk->N * (size_t) bk->N);
-	bk->mtheta = lmm_alloc(sizeof(double) * (bk->toff[k - 1] + LMM_NTHETA(bk->q[k - 1])));
-	bk->W = lmm_alloc(sizeof(double) * (size_t) bk->q[0] * bk->maxcols);
-	bk->widx = lmm_alloc(sizeof(int64_t) * (size_t) bk->maxcols);
-	tmpsize = (size_t) n1 * maxq;
-	if (tmpsize < (size_t) maxq * maxq)
-		tmpsize = (size_t) maxq * maxq;
-	bk->tmp = lmm_alloc(sizeof(double) * tmpsize);
-	bk->scratch = lmm_alloc(sizeof(double) * (tmpsize > (size_t) n1 * n1 ? tmpsize : (size_t) n1 * n1));
-	lmm_blocked_pairs_build(g, bk);
+	blocks_workspace(g, bk, maxq);
 	return LMM_OK;
+}
+
+/*
+ * Make g, the cross-products of a one-term model (lmm_build_gram), the
+ * system of the blocked engine with k = 1: no dense terms, so M is
+ * [X'X X'y; y'X y'y] and the first term's levels are the whole of Z.
+ */
+void
+lmm_blocks_single(Gram *g, Blocks *bk)
+{
+	int			n1 = g->p + 1;
+
+	memset(bk, 0, sizeof(Blocks));
+	bk->k = 1;
+	bk->q[0] = g->q;
+	bk->J[0] = g->nlevels;
+	bk->N = n1;
+	bk->dense = lmm_alloc(sizeof(DenseBlock));
+	bk->dval = lmm_alloc(sizeof(double) * n1 * n1);
+	add_xy_block(g, bk, bk->dval);
+	bk->xptr = lmm_alloc0(sizeof(int64_t) * (size_t) (g->nlevels + 1));
+	bk->xcol = lmm_alloc(sizeof(int64_t));
+	bk->xterm = lmm_alloc(sizeof(int));
+	bk->xvoff = lmm_alloc(sizeof(int64_t));
+	bk->xval = lmm_alloc(sizeof(double));
+	g->blk = bk;
+	blocks_workspace(g, bk, g->q);
 }
 
 /* Release what lmm_blocked_build allocated. */

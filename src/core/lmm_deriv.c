@@ -4,11 +4,14 @@
  *	  the gradient (and the several-term Hessian where it is derived),
  *	  chosen by what the terms are.
  *
- *	  one term			lmm_gradient (lmm_gradient.c)
- *	  several, scalar	lmm_blocked_gradient_parts (lmm_blocked_grad.c), with
- *						the analytic Hessian (lmm_blocked_hess.c)
- *	  several, vector	lmm_blocked_vgradient_parts (lmm_blocked_vgrad.c)
- *	  singular T		lmm_blocked_singular_grad below
+ *	  L block-diagonal (no dense part, m = 0), any q
+ *						lmm_gradient (lmm_gradient.c), the per-level
+ *						kernels; holds at a singular T
+ *	  every term scalar	lmm_blocked_gradient_parts (lmm_blocked_grad.c), with
+ *						the analytic Hessian (lmm_blocked_hess.c), which
+ *						needs every theta nonzero
+ *	  a vector term		lmm_blocked_vgradient_parts (lmm_blocked_vgrad.c),
+ *	  and a dense part	and at a singular T lmm_blocked_singular_grad below
  *
  * The criterion is f = ld + nu log pwrss (nu = n - p for REML, n for ML),
  * so its gradient is dld + nu dpw / pwrss from the parts each kernel gives.
@@ -35,15 +38,27 @@
 /* The zero diagonals' offset in lmm_blocked_singular_grad, relative to the term's scale. */
 #define SINGULAR_DELTA 1e-4
 
+/* Which derivatives the factor's shape offers (see the header). */
+LmmDerivs
+lmm_derivs(const Blocks *bk)
+{
+	if (bk->m == 0)
+		return LMM_DERIVS_LEVELS;
+	return lmm_blocked_scalar(bk) ? LMM_DERIVS_HESSIAN : LMM_DERIVS_VECTOR;
+}
+
 /*
  * The criterion at theta, with the derivatives of its log-determinant part
- * and of pwrss by each theta_k (lmm_blocked_gradient_parts).  Leaves w as lmm_criterion
- * does.  Returns HUGE_VAL where the criterion is undefined, or on interrupt.
+ * and of pwrss by each theta_k, from the kernel lmm_derivs names.  Leaves w
+ * as lmm_criterion does.  Returns HUGE_VAL where the criterion is
+ * undefined, or on interrupt.
  */
 double
 lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 {
-	return lmm_blocked_gradient_parts(w, theta, lmm_blocked_criterion(w, theta),
+	if (lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS)
+		return lmm_gradient(w, theta, dld, dpw);
+	return lmm_blocked_gradient_parts(w, theta, lmm_criterion(w, theta),
 									  dld, dpw, NULL);
 }
 
@@ -56,7 +71,8 @@ lmm_blocked_grad_at(Work *w, const double *theta, double f, double *grad)
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
 	int			k;
 
-	f = lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
+	f = lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS ? lmm_gradient(w, theta, dld, dpw) :
+		lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
 	for (k = 0; k < w->ntheta && isfinite(f); k++)
 		grad[k] = dld[k] + nu * dpw[k] / w->pwrss;
 	lmm_free(dld);
@@ -68,11 +84,11 @@ lmm_blocked_grad_at(Work *w, const double *theta, double f, double *grad)
  * a vector term's T is singular, by lmm_blocked_singular_grad.
  */
 double
-lmm_blocked_criterion_grad(Work *w, const double *theta, double *grad)
+lmm_criterion_grad(Work *w, const double *theta, double *grad)
 {
 	if (lmm_blocked_singular(w, theta))
 		return lmm_blocked_singular_grad(w, theta, grad);
-	return lmm_blocked_grad_at(w, theta, lmm_blocked_criterion(w, theta), grad);
+	return lmm_blocked_grad_at(w, theta, lmm_criterion(w, theta), grad);
 }
 
 /*
@@ -113,14 +129,15 @@ lmm_blocked_hess_at(Work *w, const double *theta, double f, double *g, double *B
 
 /*
  * Nonzero when some diagonal of theta is 0 (on its bound) in a fit with a
- * vector-valued term, where lmm_blocked_vgradient_parts is undefined.
+ * vector-valued term and a dense part, where lmm_blocked_vgradient_parts
+ * is undefined (lmm_gradient holds at a singular T).
  */
 int
 lmm_blocked_singular(const Work *w, const double *theta)
 {
 	int			k;
 
-	if (lmm_blocked_scalar(w->g->blk))
+	if (lmm_derivs(w->g->blk) != LMM_DERIVS_VECTOR)
 		return 0;
 	for (k = 0; k < w->ntheta; k++)
 		if (theta[k] == 0.0 && lmm_theta_bounded(w->g, k))
@@ -146,12 +163,12 @@ mirrored_grad(Work *w, const double *theta, const double *scale, double delta,
 	for (k = 0; k < nt; k++)
 		if (scale[k] > 0.0)
 			x[k] = delta * scale[k];
-	f = lmm_blocked_criterion_grad(w, x, grad);
+	f = lmm_criterion_grad(w, x, grad);
 	for (k = 0; k < nt; k++)
 		if (scale[k] > 0.0)
 			x[k] = -x[k];
 	if (isfinite(f))
-		f = lmm_blocked_criterion_grad(w, x, gm);
+		f = lmm_criterion_grad(w, x, gm);
 	for (k = 0; k < nt && isfinite(f); k++)
 		grad[k] = 0.5 * (grad[k] + gm[k]);
 	lmm_free(x);
@@ -192,27 +209,8 @@ lmm_blocked_singular_grad(Work *w, const double *theta, double *grad)
 	for (k = 0; k < nt && isfinite(f); k++)
 		grad[k] = (4.0 * grad[k] - g2[k]) / 3.0;
 	if (isfinite(f))
-		f = lmm_blocked_criterion(w, theta);
+		f = lmm_criterion(w, theta);
 	lmm_free(scale);
 	return f;
 }
 
-/* The criterion at theta and its gradient into grad (ntheta entries); several terms: lmm_blocked_grad.c. */
-double
-lmm_criterion_grad(Work *w, const double *theta, double *grad)
-{
-	double		dld[LMM_MAX_INF],
-				dpw[LMM_MAX_INF];
-	double		f;
-	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
-	int			k;
-
-	if (w->g->blk != NULL)
-		return lmm_blocked_criterion_grad(w, theta, grad);
-	f = lmm_gradient(w, theta, dld, dpw);
-	if (!isfinite(f) || w->interrupted)
-		return f;
-	for (k = 0; k < w->ntheta; k++)
-		grad[k] = dld[k] + nu / w->pwrss * dpw[k];
-	return f;
-}

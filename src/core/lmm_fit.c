@@ -60,7 +60,7 @@ gram_is_finite(const Gram *g)
 	for (i = 0; i < (size_t) g->p; i++)
 		if (!isfinite(g->Xty[i]) || !isfinite(g->centre[i]))
 			return 0;
-	return isfinite(g->yty) && (g->blk == NULL || blocks_are_finite(g->blk));
+	return isfinite(g->yty) && blocks_are_finite(g->blk);
 }
 
 /*
@@ -115,15 +115,8 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 {
 	const Gram *g = w->g;
 	int			p = g->p;
-	int			q = g->q;
 	double	   *betac = lmm_alloc(sizeof(double) * p);
-	double	   *r = lmm_alloc(sizeof(double) * q);
 	double		sigma2;
-	int64_t		j;
-	int			a,
-				b,
-				i,
-				k;
 
 	fit->criterion = lmm_criterion(w, theta);
 	lmm_solve_beta(w, betac);
@@ -131,76 +124,8 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 	fit->sigma = sqrt(sigma2);
 	lmm_beta_user(g, betac, fit->beta);
 	lmm_vcov_user(w, sigma2, fit->vcov);
-	if (g->blk != NULL)
-	{
-		lmm_blocked_modes(w, betac, sigma2, fit);
-		lmm_free(betac);
-		lmm_free(r);
-		return;
-	}
-
-	/* per level: b_j = T L_j'^-1 (cu_j - RZX_j betac); condvar = sigma^2 T (L L')^-1 T' */
-	for (j = 0; j < g->nlevels; j++)
-	{
-		double	   *bj = fit->b + (size_t) j * q;
-		double	   *cv = fit->condvar + (size_t) j * q * q;
-		double	   *Linv = w->B;
-
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			w->interrupted = 1;
-			break;
-		}
-		lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
-					 g->ZtX + (size_t) j * q * p, g->Zty + (size_t) j * q);
-		for (i = 0; i < q; i++)
-		{
-			double		s = w->cu[i];
-
-			for (k = 0; k < p; k++)
-				s -= w->RZX[i * p + k] * betac[k];
-			r[i] = s;
-		}
-		lmm_backward_solve(q, 1, w->L, r);
-		for (i = 0; i < q; i++)
-		{
-			double		s = 0.0;
-
-			for (k = 0; k <= i; k++)
-				s += w->T[i * q + k] * r[k];
-			bj[i] = s;
-		}
-
-		/* Linv = L^-1 column by column, then W = T Linv' into r-sized rows of cv */
-		for (i = 0; i < q * q; i++)
-			Linv[i] = 0.0;
-		for (i = 0; i < q; i++)
-			Linv[i * q + i] = 1.0;
-		lmm_forward_solve(q, q, w->L, Linv);
-		for (a = 0; a < q; a++)
-			for (b = 0; b <= a; b++)
-			{
-				/* (T Linv')(T Linv')' [a][b] = sum_m (T Linv')[a][m] (T Linv')[b][m] */
-				double		s = 0.0;
-				int			m;
-
-				for (m = 0; m < q; m++)
-				{
-					double		wa = 0.0,
-								wb = 0.0;
-
-					for (k = 0; k < q; k++)
-					{
-						wa += w->T[a * q + k] * Linv[m * q + k];
-						wb += w->T[b * q + k] * Linv[m * q + k];
-					}
-					s += wa * wb;
-				}
-				cv[a * q + b] = cv[b * q + a] = sigma2 * s;
-			}
-	}
+	lmm_blocked_modes(w, betac, sigma2, fit);
 	lmm_free(betac);
-	lmm_free(r);
 }
 
 /*
@@ -213,19 +138,6 @@ LmmStatus
 lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
 {
 	return lmm_fit_ex(s, reml, 1, fit);
-}
-
-/*
- * Release the cross-products of a fit, with the several-term blocks when
- * there are any.
- */
-static void
-free_gram_blocks(Gram *g)
-{
-	if (g->blk != NULL)
-		lmm_blocked_free(g, g->blk);
-	else
-		lmm_free_gram(g);
 }
 
 /*
@@ -242,7 +154,7 @@ release_fit(ZScaled *zsys, double *theta_t, Work *w, Gram *g)
 		lmm_free(theta_t);
 	}
 	lmm_work_free(w);
-	free_gram_blocks(g);
+	lmm_blocked_free(g, g->blk);
 }
 
 /*
@@ -281,7 +193,7 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 		status = check_rank(g, &fit->bad_column);
 	if (status != LMM_OK)
 	{
-		free_gram_blocks(g);
+		lmm_blocked_free(g, g->blk);
 		return status;
 	}
 
@@ -378,6 +290,7 @@ LmmStatus
 lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 {
 	Gram		g;
+	Blocks		bk;
 
 	memset(fit, 0, sizeof(LmmFit));
 	fit->p = s->p;
@@ -397,6 +310,7 @@ lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
 		return LMM_ERR_RE_GE_NOBS;
 
 	lmm_build_gram(s, &g);
+	lmm_blocks_single(&g, &bk);
 	return fit_gram(&g, s, NULL, reml, with_df, fit);
 }
 
@@ -485,8 +399,8 @@ terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
 	{
 		lmm_work_init(&w, &g, reml);
 		*f = hess != NULL ?
-			lmm_blocked_hess_at(&w, theta, lmm_blocked_criterion(&w, theta), grad, hess) :
-			lmm_blocked_criterion_grad(&w, theta, grad);
+			lmm_blocked_hess_at(&w, theta, lmm_criterion(&w, theta), grad, hess) :
+			lmm_criterion_grad(&w, theta, grad);
 		if (w.interrupted)
 			status = LMM_ERR_INTERRUPTED;
 		lmm_work_free(&w);
@@ -518,12 +432,14 @@ lmm_criterion_gradient(const LmmStats *s, int reml, const double *theta,
 					   double *f, double *grad)
 {
 	Gram		g;
+	Blocks		bk;
 	Work		w;
 
 	lmm_build_gram(s, &g);
+	lmm_blocks_single(&g, &bk);
 	lmm_work_init(&w, &g, reml);
 	*f = lmm_criterion_grad(&w, theta, grad);
 	lmm_work_free(&w);
-	lmm_free_gram(&g);
+	lmm_blocked_free(&g, &bk);
 	return w.interrupted ? LMM_ERR_INTERRUPTED : LMM_OK;
 }

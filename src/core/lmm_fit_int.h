@@ -114,7 +114,7 @@ typedef struct Gram
 	double		yty;
 	const double *centre;		/* p: x_1..x_{p-1} centres, then y's */
 	int			intercept;		/* x_0 is the intercept (centres apply) */
-	Blocks	   *blk;			/* several terms: the dense part; else NULL */
+	Blocks	   *blk;			/* the terms and the dense part (k >= 1) */
 } Gram;
 
 /*
@@ -134,6 +134,21 @@ typedef struct ZMap
 	double		zs[LMM_MAX_TERMS][LMM_MAX_RANDOM];
 } ZMap;
 
+/*
+ * What the derivatives of a fit's criterion offer, by the shape of its
+ * factor (lmm_deriv.c); the optimizer's strategy and Satterthwaite's
+ * construction are picked by it, never by how the model was specified.
+ */
+typedef enum LmmDerivs
+{
+	LMM_DERIVS_LEVELS,			/* L block-diagonal (no dense part): the
+								 * per-level gradient, at any T */
+	LMM_DERIVS_HESSIAN,			/* every term scalar: gradient and analytic
+								 * Hessian (every theta nonzero) */
+	LMM_DERIVS_VECTOR			/* a vector term and a dense part: gradient,
+								 * mirrored at a singular T */
+} LmmDerivs;
+
 /* State of one criterion evaluation, reused across evaluations. */
 typedef struct Work
 {
@@ -145,9 +160,7 @@ typedef struct Work
 	double	   *B;				/* q * q scratch */
 	double	   *RZX;			/* q * p */
 	double	   *cu;				/* q */
-	double	   *SXX;			/* p * p: sum RZX'RZX */
-	double	   *SXy;			/* p: sum RZX'cu */
-	double	   *RX;				/* p * p: factor of X'X - SXX, RX upper read
+	double	   *RX;				/* p * p: factor of X'X - sum RZX'RZX, RX upper read
 								 * row-major */
 	double	   *cbeta;			/* p */
 	double		pwrss;
@@ -173,6 +186,7 @@ typedef struct ZScaled
 	Work	   *w;				/* the fit's work, z as given */
 	int			own;			/* gs and ws are the system in zt */
 	Gram		gs;
+	Blocks		gblk;			/* gs's blocks (k = 1) */
 	Work		ws;
 	double	   *ZtZ;			/* several terms: the first term's, when mapped */
 	double	   *ZtX;
@@ -195,12 +209,13 @@ extern void lmm_forward_solve(int n, int m, const double *L, double *B);
 extern void lmm_backward_solve(int n, int m, const double *L, double *B);
 extern double lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX,
 							   const double *Zty);
-extern double lmm_criterion(Work *w, const double *theta);
 extern double lmm_profiled_criterion(const Work *w);
 extern LmmStatus lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk,
 								   int *bad_term);
+extern void lmm_blocks_single(Gram *g, Blocks *bk);
 extern void lmm_blocked_free(Gram *g, Blocks *bk);
-extern double lmm_blocked_criterion(Work *w, const double *theta);
+extern int	lmm_levels_fold(Work *w, double *ld, double *C);
+extern double lmm_criterion(Work *w, const double *theta);
 extern void lmm_blocked_modes(Work *w, const double *betac, double sigma2,
 							  LmmFit *fit);
 extern int	lmm_blocked_level_rhs(Work *w, Blocks *bk, int64_t j);
@@ -222,8 +237,6 @@ extern int	lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *
 									 const double *A, double *G, double *out);
 extern double lmm_blocked_gradient(Work *w, const double *theta, double *dld,
 								   double *dpw);
-extern double lmm_blocked_criterion_grad(Work *w, const double *theta,
-										 double *grad);
 extern double lmm_blocked_grad_at(Work *w, const double *theta, double f,
 								  double *grad);
 extern double lmm_blocked_hess_at(Work *w, const double *theta, double f,
@@ -232,6 +245,7 @@ extern double lmm_blocked_gradient_parts(Work *w, const double *theta, double f,
 										 double *dld, double *dpw, GradParts *gp);
 extern double lmm_blocked_vgradient_parts(Work *w, double f, double *dld,
 										  double *dpw);
+extern LmmDerivs lmm_derivs(const Blocks *bk);
 extern int	lmm_blocked_singular(const Work *w, const double *theta);
 extern double lmm_blocked_singular_grad(Work *w, const double *theta,
 										double *grad);

@@ -2,17 +2,19 @@
  * lmm_optimize.c
  *	  The search for the optimum of the profiled criterion over theta.
  *
- * The strategy follows what the derivatives offer:
- *	  no gradient in use	BOBYQA with lme4's settings, restarted from the
- *							bounds it stops on (lmm_optimize_theta), then a
- *							Newton polish on the analytic gradient
- *							(lmm_polish) or, at a bound, on the free
- *							parameters (lmm_polish_bound);
+ * The strategy is picked from a table by what the derivatives offer
+ * (lmm_derivs), never by the kind of model:
+ *	  per-level gradient	BOBYQA with lme4's settings, restarted from the
+ *							bounds it stops on, then a Newton polish on the
+ *							analytic gradient (lmm_polish);
  *	  analytic Hessian		BFGS from the analytic Hessian, then Newton
- *							steps on it (lmm_blocked_optimize), for several
- *							scalar terms.
- * lmm_fit.c picks one; for badly scaled z columns it runs on the system in
- * standardized z, a reparametrization of theta (lmm_zscale.c).
+ *							steps on it (lmm_blocked_optimize); a polish of
+ *							the free parameters when one is on its bound;
+ *	  vector gradient		BOBYQA and the polish, BOBYQA again at rounding
+ *							tolerances where the polish fails, then the
+ *							polish on the bound (lmm_polish_bound).
+ * For badly scaled z columns it runs on the system in standardized z, a
+ * reparametrization of theta (lmm_zscale.c).
  *
  * Why polish: BOBYQA stops (at lme4's tolerances) somewhere within about
  * 1e-7 of the optimum on flat criteria, and where exactly depends on the
@@ -48,6 +50,21 @@
 
 /* Points c theta, c = 4, 16, ..., 4^RAY_STEPS, that a look along the ray may take. */
 #define RAY_STEPS 16
+
+/* How a fit searches for its optimum, by what its derivatives offer. */
+typedef struct Strategy
+{
+	int			bfgs;			/* first run: BFGS on the Hessian, else BOBYQA */
+	int			polish;			/* 1: always; 2: only with a theta on its bound */
+	int			tight;			/* BOBYQA at rounding tolerances if the polish fails */
+	int			bound;			/* lmm_polish_bound after */
+} Strategy;
+
+static const Strategy strategies[] = {
+	[LMM_DERIVS_LEVELS] = {0, 1, 0, 0},
+	[LMM_DERIVS_HESSIAN] = {1, 2, 0, 0},
+	[LMM_DERIVS_VECTOR] = {0, 1, 1, 1},
+};
 
 /* One BOBYQA run: its best point so far. */
 typedef struct BobyqaRun
@@ -163,14 +180,12 @@ run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
 	return res;
 }
 
-/*
- * The optimizer's run from theta: L-BFGS on the analytic gradient where
- * every term is scalar and there are several, else BOBYQA as lme4.
- */
+/* The optimizer's run from theta: the strategy's BFGS, or BOBYQA as lme4. */
 static nlopt_result
-first_run(Work *w, const double *lb, double *theta, double *fmin)
+first_run(Work *w, const Strategy *st, const double *lb, double *theta,
+		  double *fmin)
 {
-	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+	if (st->bfgs)
 	{
 		int			r = lmm_blocked_optimize(w, theta, fmin);
 
@@ -203,6 +218,7 @@ LmmStatus
 lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 {
 	int			nt = w->ntheta;
+	const Strategy *st = &strategies[lmm_derivs(w->g->blk)];
 	double	   *lb = lmm_alloc(sizeof(double) * nt);
 	double	   *probe = lmm_alloc(sizeof(double) * nt);
 	double		f0 = 0.0;
@@ -219,7 +235,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		theta[k] = diag ? 1.0 : 0.0;
 	}
 
-	res = first_run(w, lb, theta, fmin);
+	res = first_run(w, st, lb, theta, fmin);
 
 	/* restart_edge: a bound parameter whose one-sided slope is negative */
 	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
@@ -239,7 +255,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		}
 	}
 	if (restart && !w->interrupted)
-		res = first_run(w, lb, theta, fmin);
+		res = first_run(w, st, lb, theta, fmin);
 
 	if (w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
@@ -279,20 +295,17 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 			status = LMM_ERR_INTERRUPTED;
 	}
 	/*
-	 * Newton polish on the analytic gradient: the optimum to rounding level.
-	 * Several terms with a vector-valued one are polished the same way (a
-	 * singular T_k too, over the thetas off their bound); where that fails
-	 * (the optimum is on a bound BOBYQA did not reach), BOBYQA goes on from
-	 * its optimum with tolerances at rounding level instead.  Near-bound thetas are then tried on their bound, polished
-	 * (lmm_polish_bound).  BFGS polished scalar terms with Newton steps on
-	 * the exact Hessian, which needs every theta nonzero; where one is 0 (on
-	 * its bound: a singular fit), the others are polished here.
+	 * Newton polish on the analytic gradient: the optimum to rounding level
+	 * (a singular T too, over the thetas off their bound).  BFGS polished
+	 * with Newton steps on the exact Hessian, which needs every theta
+	 * nonzero; where one is 0 (on its bound: a singular fit), the others are
+	 * polished here.  Where the polish fails with a vector term (the optimum
+	 * is on a bound BOBYQA did not reach), BOBYQA goes on from its optimum
+	 * with tolerances at rounding level instead; near-bound thetas are then
+	 * tried on their bound, polished (lmm_polish_bound).
 	 */
-	if (status == LMM_OK && (w->g->blk == NULL ||
-							 (lmm_blocked_scalar(w->g->blk) && has_zero(theta, nt))))
-		lmm_polish(w, lb, theta, fmin);
-	else if (status == LMM_OK && !lmm_blocked_scalar(w->g->blk) &&
-			 !lmm_polish(w, lb, theta, fmin))
+	if (status == LMM_OK && (st->polish == 1 || has_zero(theta, nt)) &&
+		!lmm_polish(w, lb, theta, fmin) && st->tight)
 	{
 		double		f = *fmin;
 
@@ -304,7 +317,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		}
 		*fmin = lmm_criterion(w, theta);
 	}
-	if (status == LMM_OK && w->g->blk != NULL && !lmm_blocked_scalar(w->g->blk))
+	if (status == LMM_OK && st->bound)
 		lmm_polish_bound(w, lb, theta, fmin);
 	if (status == LMM_OK && w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
@@ -498,7 +511,7 @@ starting_point(Work *w, const double *theta, double *g, double *H)
 	int			a;
 
 	w->n_eval++;
-	f = lmm_blocked_hess_at(w, theta, lmm_blocked_criterion(w, theta), g, B);
+	f = lmm_blocked_hess_at(w, theta, lmm_criterion(w, theta), g, B);
 	if (!isfinite(f))
 		return f;
 	memset(H, 0, sizeof(double) * n * n);
@@ -555,7 +568,7 @@ newton_polish(Work *w, double *theta, double *fmin)
 
 		/* the Hessian is taken where the criterion was last evaluated */
 		w->n_eval++;
-		if (!isfinite(lmm_blocked_hess_at(w, theta, lmm_blocked_criterion(w, theta), g, B)) ||
+		if (!isfinite(lmm_blocked_hess_at(w, theta, lmm_criterion(w, theta), g, B)) ||
 			lmm_chol_lower(n, B, 0.0) >= 0)
 			break;
 		for (a = 0; a < n; a++)
@@ -571,7 +584,7 @@ newton_polish(Work *w, double *theta, double *fmin)
 		if (biggest > 0.5)
 			break;
 		w->n_eval++;
-		fx = lmm_blocked_criterion(w, x);
+		fx = lmm_criterion(w, x);
 		if (w->interrupted)
 			return -1;
 		if (!(fx <= f + 1e-12 * fabs(f)))
@@ -704,7 +717,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				continue;
 			}
 			w->n_eval++;
-			fn = lmm_blocked_criterion(w, xn);
+			fn = lmm_criterion(w, xn);
 			if (w->interrupted)
 				return -1;
 			if (fn <= f + 1e-4 * t * slope)

@@ -569,13 +569,15 @@ lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
 	LmmFit		fit;
 	LmmStatus	status = lmm_fit_ex(s, 0, 0, &fit);
 	Gram		g;
+	Blocks		bk;
 
 	memset(prof, 0, sizeof(LmmProfile));
 	if (status != LMM_OK)
 		return status;
 	lmm_build_gram(s, &g);
+	lmm_blocks_single(&g, &bk);
 	status = profile_fit(&g, &fit, level, prof);
-	lmm_free_gram(&g);
+	lmm_blocked_free(&g, &bk);
 	lmm_fit_free(&fit);
 	return status;
 }

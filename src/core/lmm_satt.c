@@ -214,15 +214,6 @@ jacobian(Work *w, const double *x, double *jac)
 	return ok && !w->interrupted;
 }
 
-/* The criterion and its gradient's two parts, from the one-term or the blocked code. */
-static double
-gradient_parts(Work *w, const double *theta, double *dld, double *dpw)
-{
-	if (w->g->blk != NULL)
-		return lmm_blocked_gradient(w, theta, dld, dpw);
-	return lmm_gradient(w, theta, dld, dpw);
-}
-
 /*
  * H and the Jacobian as above where the gradient is analytic (one term,
  * lmm_gradient.c, or several terms, lmm_blocked_grad.c and
@@ -254,7 +245,7 @@ hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
 				side,
 				ok;
 
-	ok = isfinite(gradient_parts(w, theta, dld[0], dpw[0]));
+	ok = isfinite(lmm_blocked_gradient(w, theta, dld[0], dpw[0]));
 	pwrss = w->pwrss;
 	for (a = 0; a < nt && ok; a++)
 	{
@@ -277,7 +268,7 @@ hessian_jacobian_grad(Work *w, const double *theta, double sigma, double *H,
 		for (side = 0; side < 2 && ok; side++)
 		{
 			x[a] = side == 0 ? theta[a] + h : theta[a] - h;
-			ok = isfinite(gradient_parts(w, x, dld[side], dpw[side]));
+			ok = isfinite(lmm_blocked_gradient(w, x, dld[side], dpw[side]));
 			if (ok)
 				lmm_vcov_user(w, s2, C + side * pp);
 		}
@@ -321,7 +312,7 @@ hessian_jacobian_exact(Work *w, const double *theta, double sigma, double *H,
 				e,
 				ok;
 
-	ok = lmm_blocked_hessian(w, theta, lmm_blocked_criterion(w, theta), dld, dpw,
+	ok = lmm_blocked_hessian(w, theta, lmm_criterion(w, theta), dld, dpw,
 							 d2ld, d2pw, dV);
 	for (a = 0; a < nt && ok; a++)
 	{
@@ -366,13 +357,13 @@ lmm_satterthwaite(Work *w, const double *theta, double sigma,
 
 	memcpy(x, theta, sizeof(double) * w->ntheta);
 	x[w->ntheta] = sigma;
-	if (w->g->blk != NULL && lmm_blocked_scalar(w->g->blk))
+	if (lmm_derivs(w->g->blk) == LMM_DERIVS_HESSIAN)
 	{
 		exact = hessian_jacobian_exact(w, theta, sigma, H, jac);
 		ok = exact ||
 			(!w->interrupted && hessian_jacobian_grad(w, theta, sigma, H, jac));
 	}
-	else if (w->g->blk == NULL)
+	else if (lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS)
 		ok = hessian_jacobian_grad(w, theta, sigma, H, jac);
 	else
 	{

@@ -140,16 +140,12 @@ lmm_work_init(Work *w, const Gram *g, int reml)
 	memset(w, 0, sizeof(Work));
 	w->g = g;
 	w->reml = reml;
-	w->ntheta = LMM_NTHETA(q);
-	if (g->blk != NULL)
-		w->ntheta = g->blk->toff[g->blk->k - 1] + LMM_NTHETA(g->blk->q[g->blk->k - 1]);
+	w->ntheta = g->blk->toff[g->blk->k - 1] + LMM_NTHETA(g->blk->q[g->blk->k - 1]);
 	w->T = lmm_alloc(sizeof(double) * q * q);
 	w->L = lmm_alloc0(sizeof(double) * q * q);
 	w->B = lmm_alloc(sizeof(double) * q * q);
 	w->RZX = lmm_alloc(sizeof(double) * q * p);
 	w->cu = lmm_alloc(sizeof(double) * q);
-	w->SXX = lmm_alloc(sizeof(double) * p * p);
-	w->SXy = lmm_alloc(sizeof(double) * p);
 	w->RX = lmm_alloc(sizeof(double) * p * p);
 	w->cbeta = lmm_alloc(sizeof(double) * p);
 }
@@ -163,8 +159,6 @@ lmm_work_free(Work *w)
 	lmm_free(w->B);
 	lmm_free(w->RZX);
 	lmm_free(w->cu);
-	lmm_free(w->SXX);
-	lmm_free(w->SXy);
 	lmm_free(w->RX);
 	lmm_free(w->cbeta);
 }
@@ -193,8 +187,6 @@ lmm_theta_bounded(const Gram *g, int k)
 	const Blocks *bk = g->blk;
 	int			t;
 
-	if (bk == NULL)
-		return lmm_theta_is_diagonal(g->q, k);
 	for (t = bk->k - 1; t > 0 && k < bk->toff[t]; t--)
 		;
 	return lmm_theta_is_diagonal(bk->q[t], k - bk->toff[t]);

@@ -419,6 +419,7 @@ lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm, ZScaled *zsys)
 			zs[k - 1] = zm->zs[0][k];
 		}
 		lmm_build_gram_z(s, &zsys->gs, zc, zs);
+		lmm_blocks_single(&zsys->gs, &zsys->gblk);
 		lmm_work_init(&zsys->ws, &zsys->gs, w->reml);
 		zsys->own = 1;
 		return &zsys->ws;
@@ -434,7 +435,7 @@ lmm_zscale_end(ZScaled *zsys)
 	if (zsys->own)
 	{
 		lmm_work_free(&zsys->ws);
-		lmm_free_gram(&zsys->gs);
+		lmm_blocked_free(&zsys->gs, &zsys->gblk);
 	}
 	else
 		restore_system((Gram *) zsys->w->g, zsys);

@@ -1,12 +1,16 @@
 /*
- * lmm_criterion.c
- *	  The profiled REML/ML criterion at theta: the loop over the first
- *	  term's levels, and the several-term system after it (lmm_blocked.c).
+ * lmm_levels.c
+ *	  The first term's diagonal blocks of the factor, level by level, for
+ *	  the levels that meet no other term (every level of a one-term model):
+ *	  each level's log|L_j|^2 and its rows [RZX_j | cu_j], folded into
+ *	  sum_j [RZX_j | cu_j]'[RZX_j | cu_j], which lmm_blocked.c takes out of
+ *	  the trailing block of M.
  *
  * The per-level loop is the whole cost of an evaluation once the groups
- * are many (a million levels: a million small factorizations), so q = 1
- * and q = 2 have their own loops with the algebra written out; other q go
- * through lmm_level_factor (lmm_dense.c).  All matrices are row-major.
+ * are many (a million levels: a million small factorizations), so the
+ * kernel is chosen by the block's size: q = 1 and q = 2 have their own
+ * loops with the algebra written out; other q go through lmm_level_factor
+ * (lmm_dense.c).  All matrices are row-major.
  */
 #include <math.h>
 #include <string.h>
@@ -48,10 +52,9 @@ logdet_add(LogDet *ld, double d)
 
 /*
  * Rows [RZX_j | cu_j] of the levels, stacked STACK_ROWS at a time and
- * folded into C = sum [RZX | cu]'[RZX | cu] by one dsyrk: C holds SXX,
- * SXy and syy.  Adding each level's outer products straight into SXX costs
- * a load and a store per element and level, which was most of an
- * evaluation with p = 6; dsyrk keeps its sums in registers.
+ * folded into C = sum [RZX | cu]'[RZX | cu] by one dsyrk.  Adding each
+ * level's outer products straight into C costs a load and a store per
+ * element and level; dsyrk keeps its sums in registers.
  */
 #define STACK_ROWS 256
 
@@ -82,14 +85,22 @@ stack_row(Stack *st)
 	return st->A + (size_t) st->k++ * st->n;
 }
 
+/* The first term's cross-block offsets, or NULL when no level has one (one term). */
+static inline const int64_t *
+cross_blocks(const Blocks *bk)
+{
+	return bk->xptr[bk->J[0]] > 0 ? bk->xptr : NULL;
+}
+
 /*
- * Levels of a q = 1 fit: M_j = t^2 A_j + 1 and the row is (t / sqrt(M_j))
+ * Levels of a q = 1 term: M_j = t^2 A_j + 1 and the row is (t / sqrt(M_j))
  * [ZtX_j | Zty_j].  Returns 0 on interrupt.
  */
 static int
 levels_q1(Work *w, LogDet *ld, Stack *st)
 {
 	const Gram *g = w->g;
+	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
 	double		t = w->T[0];
 	int64_t		j;
@@ -104,6 +115,8 @@ levels_q1(Work *w, LogDet *ld, Stack *st)
 
 		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
 			return 0;
+		if (xptr != NULL && xptr[j] != xptr[j + 1])
+			continue;
 		if (!(m > 0.0))
 		{
 			w->not_pd = 1;
@@ -120,7 +133,7 @@ levels_q1(Work *w, LogDet *ld, Stack *st)
 }
 
 /*
- * Levels of a q = 2 fit, T = [t0 0; t1 t2]: the 2 x 2 factor L of
+ * Levels of a q = 2 term, T = [t0 0; t1 t2]: the 2 x 2 factor L of
  * M_j = T'A_jT + I, RZX = L^-1 T'ZtX and cu = L^-1 T'Zty written out.
  * Returns 0 on interrupt.
  */
@@ -128,6 +141,7 @@ static int
 levels_q2(Work *w, LogDet *ld, Stack *st)
 {
 	const Gram *g = w->g;
+	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
 	double		t0 = w->T[0],
 				t1 = w->T[2],
@@ -155,6 +169,8 @@ levels_q2(Work *w, LogDet *ld, Stack *st)
 
 		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
 			return 0;
+		if (xptr != NULL && xptr[j] != xptr[j + 1])
+			continue;
 		if (!(m00 > 0.0 && det > 0.0))
 		{
 			w->not_pd = 1;
@@ -183,6 +199,7 @@ static int
 levels_any(Work *w, LogDet *ld, Stack *st)
 {
 	const Gram *g = w->g;
+	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
 	int			q = g->q;
 	int64_t		j;
@@ -192,6 +209,8 @@ levels_any(Work *w, LogDet *ld, Stack *st)
 	{
 		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
 			return 0;
+		if (xptr != NULL && xptr[j] != xptr[j + 1])
+			continue;
 		ld->sum += lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
 									g->ZtX + (size_t) j * q * p,
 									g->Zty + (size_t) j * q);
@@ -207,75 +226,27 @@ levels_any(Work *w, LogDet *ld, Stack *st)
 }
 
 /*
- * The profiled criterion at theta: REML criterion or ML deviance.  Leaves
- * RX, cbeta and pwrss of this theta in w.  HUGE_VAL where the model is
- * degenerate at theta, or when the host asked to stop.
+ * The first term's levels that meet no other term, at T = w->T: adds their
+ * sum_j log|L_j|^2 to *ld and their sum [RZX_j | cu_j]'[RZX_j | cu_j] to C
+ * ((p + 1) x (p + 1), column-major, upper triangle).  Returns 0 on
+ * interrupt; sets w->not_pd where a level's factor fails.
  */
-double
-lmm_criterion(Work *w, const double *theta)
+int
+lmm_levels_fold(Work *w, double *ld, double *C)
 {
-	const Gram *g = w->g;
-	int			p = g->p;
-	int			q = g->q;
-	double		syy;
-	LogDet		ld = {0.0, 1.0};
+	int			n = w->g->p + 1;
+	LogDet		acc = {0.0, 1.0};
 	Stack		st;
-	int			a,
-				b,
-				i,
-				done;
-	lapack_int	info;
+	int			done;
 
-	if (g->blk != NULL)
-		return lmm_blocked_criterion(w, theta);
-	lmm_theta_to_T(q, theta, w->T);
-	st.n = p + 1;
+	st.n = n;
 	st.k = 0;
-	st.A = lmm_alloc(sizeof(double) * st.n * STACK_ROWS);
-	st.C = lmm_alloc0(sizeof(double) * st.n * st.n);
-	done = q == 1 ? levels_q1(w, &ld, &st) :
-		q == 2 ? levels_q2(w, &ld, &st) : levels_any(w, &ld, &st);
+	st.A = lmm_alloc(sizeof(double) * n * STACK_ROWS);
+	st.C = C;
+	done = w->g->q == 1 ? levels_q1(w, &acc, &st) :
+		w->g->q == 2 ? levels_q2(w, &acc, &st) : levels_any(w, &acc, &st);
 	stack_flush(&st);
-	for (a = 0; a < p; a++)
-	{
-		for (b = a; b < p; b++)
-			w->SXX[a * p + b] = st.C[a + b * st.n];
-		w->SXy[a] = st.C[a + p * st.n];
-	}
-	syy = st.C[p + p * st.n];
 	lmm_free(st.A);
-	lmm_free(st.C);
-	if (!done)
-	{
-		w->interrupted = 1;
-		return HUGE_VAL;
-	}
-	w->ldL2 = ld.sum + log(ld.prod);
-
-	/* RX'RX = X'X - sum RZX'RZX; symmetric, so row- or column-major alike */
-	for (a = 0; a < p; a++)
-		for (b = a; b < p; b++)
-			w->RX[a * p + b] = w->RX[b * p + a] = g->XtX[a * p + b] - w->SXX[a * p + b];
-	if (w->not_pd)
-		return HUGE_VAL;
-	info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', p, w->RX, p);
-	if (info != 0)
-		return HUGE_VAL;
-
-	/* RX' cbeta = X'y - sum RZX'cu; RX[r][c] (c >= r) is w->RX[r * p + c] */
-	w->ldRX2 = 0.0;
-	for (i = 0; i < p; i++)
-	{
-		double		s = g->Xty[i] - w->SXy[i];
-
-		for (a = 0; a < i; a++)
-			s -= w->RX[a * p + i] * w->cbeta[a];
-		w->cbeta[i] = s / w->RX[i * p + i];
-		w->ldRX2 += 2.0 * log(w->RX[i * p + i]);
-	}
-
-	w->pwrss = g->yty - syy;
-	for (i = 0; i < p; i++)
-		w->pwrss -= w->cbeta[i] * w->cbeta[i];
-	return lmm_profiled_criterion(w);
+	*ld += acc.sum + log(acc.prod);
+	return done;
 }
