@@ -290,7 +290,7 @@ check_pairs(const LmmTermStats *st, int reml, const char *name)
 				listed = bk.pptr != NULL;
 			else
 				lmm_blocked_pairs_free(&bk);
-			x[0] = lmm_blocked_criterion(&w, at[i]);
+			x[0] = lmm_criterion(&w, at[i]);
 			x[1] = w.pwrss;
 			check(lmm_blocked_hessian(&w, at[i], x[0], x + 2, x + 4, x + 6, x + 10,
 									  x + 14), "terms: Hessian defined");
@@ -340,7 +340,7 @@ check_share(const LmmTermStats *st, int reml, const char *name)
 	full = malloc(sizeof(double) * nS * nS);
 	for (i = 0; i < 2; i++)
 	{
-		lmm_blocked_criterion(&w, at[i]);
+		lmm_criterion(&w, at[i]);
 		check(lmm_blocked_inverse(&bk, bk.m, SD) && lmm_blocked_inverse(&bk, nS, full),
 			  "terms: LAPACK inverts the dense part");
 		lmm_blocked_share_inverse(&w, SD);
