@@ -1,10 +1,13 @@
 /*
  * lmm_blocked.c
- *	  The profiled criterion and the solution at the optimum for several
- *	  random-effects terms, with the blocked Cholesky factor of the math doc.
+ *	  The profiled criterion (lmm_criterion) and the solution at the optimum
+ *	  of any model (k >= 1 random-effects terms), with the blocked Cholesky
+ *	  factor of the math doc.
  *
  * Terms are sorted by decreasing number of levels (lme4's order).  The first
- * term is factored level by level as in the single-factor case.  The other
+ * term is factored level by level (a kernel of lmm_levels.c for the levels
+ * that meet no other term, lmm_blocked_pairs.c when every term is scalar,
+ * W_j below otherwise).  The other
  * terms' Z rows, then the X columns, then y form one dense symmetric matrix
  *	 M = [Lambda_D'Z_D'Z_D Lambda_D + I, .. ; X'Z_D Lambda_D, X'X ; y'Z_D Lambda_D, y'X, y'y]
  * from which, level j of the first term at a time, W_j'W_j is taken with
@@ -12,6 +15,7 @@
  * L_j = chol(T_0'Z_j'Z_jT_0 + I).  One LAPACK Cholesky of M then gives
  * L_DD, RX' and cbeta' in its trailing rows, and sqrt(pwrss) as its last
  * diagonal element (the response appended to X, as in MixedModels.jl).
+ * With one term M is [X'X X'y; y'X y'y] and that Cholesky gives RX and cbeta.
  */
 #include <math.h>
 #include <string.h>

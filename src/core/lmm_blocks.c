@@ -7,7 +7,9 @@
  *
  * The x and y sums are moved from the statistics' shift to the overall
  * means when x_0 is an intercept (so that it is orthogonal to the other
- * columns, as in the single-factor Gram), and to the origin otherwise.
+ * columns, as in the one-term Gram), and to the origin otherwise.
+ * lmm_blocks_single makes a one-term Gram (lmm_system.c) the same system
+ * with k = 1.
  */
 #include <math.h>
 #include <stdlib.h>

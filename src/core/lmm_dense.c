@@ -7,8 +7,8 @@
  *
  * The per-level factor is the whole cost of an evaluation once the groups
  * are many (a million levels: a million small factorizations), so q = 1
- * and q = 2 have their own loops in lmm_criterion.c; other q, and every
- * level of a several-term fit's first term, come through here.
+ * and q = 2 have their own kernels in lmm_levels.c; other q, and the first
+ * term's levels that meet another term, come through here.
  */
 #include <math.h>
 #include <string.h>

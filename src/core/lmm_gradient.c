@@ -1,7 +1,9 @@
 /*
  * lmm_gradient.c
- *	  The analytic gradient of the profiled criterion of a one-term fit, as
- *	  its two parts: the derivatives of the log-determinants and of pwrss.
+ *	  The analytic gradient of the profiled criterion where the factor L is
+ *	  block-diagonal (one term, no dense part: lmm_derivs), as its two
+ *	  parts: the derivatives of the log-determinants and of pwrss.  It holds
+ *	  at a singular T.
  *
  * With Lambda = T, A_j = Z_j'Z_j, M_j = T'A_jT + I = L_jL_j', X_j = Z_j'X,
  * P_j = M_j^-1 T', V = (RX'RX)^-1, S_j = X_j V X_j', and theta_k the
