@@ -565,6 +565,35 @@ unpack_tail(LmmReader *r, LmmModel *m)
 }
 
 /*
+ * Read the head of a term after the first (its grouping factor, q, z names,
+ * theta and number of levels), refusing more levels than room bytes could
+ * hold; the level records follow it.
+ */
+static const char *
+unpack_term_head(LmmReader *r, size_t room, LmmModelTerm *t)
+{
+	uint32_t	q;
+	uint64_t	nlevels;
+
+	t->grp = lmm_get_str(r);
+	q = lmm_get_u32(r);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (q < 1 || q > LMM_MAX_RANDOM)
+		return "number of fixed or random terms out of range";
+	t->q = (int) q;
+	t->z_names = get_str_array(r, q);
+	t->theta = get_f8_array(r, LMM_NTHETA(q));
+	nlevels = lmm_get_u64(r);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (nlevels > room / (4 + 8 * ((size_t) q + (size_t) q * q)))
+		return "lmm_model value claims more levels than it holds";
+	t->nlevels = (int64_t) nlevels;
+	return NULL;
+}
+
+/*
  * Read the version 3 part: the formula and the terms after the first,
  * checking every count against the bytes left before allocating.
  */
@@ -585,29 +614,16 @@ unpack_extra(LmmReader *r, LmmModel *m)
 	for (k = 0; k < m->nextra; k++)
 	{
 		LmmModelTerm *t = &m->extra[k];
-		uint32_t	q;
-		uint64_t	nlevels;
+		const char *problem = unpack_term_head(r, lmm_left(r), t);
+		size_t		q = (size_t) t->q;
 		int64_t		j;
 		int			a;
 
-		t->grp = lmm_get_str(r);
-		q = lmm_get_u32(r);
-		if (r->failed)
-			return "lmm_model value is truncated";
-		if (q < 1 || q > LMM_MAX_RANDOM)
-			return "number of fixed or random terms out of range";
-		t->q = (int) q;
-		t->z_names = get_str_array(r, q);
-		t->theta = get_f8_array(r, LMM_NTHETA(q));
-		nlevels = lmm_get_u64(r);
-		if (r->failed)
-			return "lmm_model value is truncated";
-		if (nlevels > lmm_left(r) / (4 + 8 * ((size_t) q + (size_t) q * q)))
-			return "lmm_model value claims more levels than it holds";
-		t->nlevels = (int64_t) nlevels;
-		t->levels = lmm_alloc0(sizeof(char *) * (nlevels + 1));
-		t->b = lmm_alloc(sizeof(double) * (nlevels * q + 1));
-		t->condvar = lmm_alloc(sizeof(double) * (nlevels * q * q + 1));
+		if (problem != NULL)
+			return problem;
+		t->levels = lmm_alloc0(sizeof(char *) * ((size_t) t->nlevels + 1));
+		t->b = lmm_alloc(sizeof(double) * ((size_t) t->nlevels * q + 1));
+		t->condvar = lmm_alloc(sizeof(double) * ((size_t) t->nlevels * q * q + 1));
 		for (j = 0; j < t->nlevels && !r->failed; j++)
 		{
 			t->levels[j] = lmm_get_str(r);
@@ -741,24 +757,9 @@ unpack_terms(LmmReader *r, size_t total, LmmModel *m, size_t *levels_at)
 	for (k = 0; k < m->nextra; k++)
 	{
 		LmmModelTerm *t = &m->extra[k];
-		uint32_t	q;
-		uint64_t	nlevels;
 
-		t->grp = lmm_get_str(r);
-		q = lmm_get_u32(r);
-		if (r->failed)
-			return "lmm_model value is truncated";
-		if (q < 1 || q > LMM_MAX_RANDOM)
-			return "number of fixed or random terms out of range";
-		t->q = (int) q;
-		t->z_names = get_str_array(r, q);
-		t->theta = get_f8_array(r, LMM_NTHETA(q));
-		nlevels = lmm_get_u64(r);
-		if (r->failed)
-			return "lmm_model value is truncated";
-		if (nlevels > (total - (size_t) (r->p - buf)) / (4 + 8 * ((size_t) q + (size_t) q * q)))
-			return "lmm_model value claims more levels than it holds";
-		t->nlevels = (int64_t) nlevels;
+		if ((problem = unpack_term_head(r, total - (size_t) (r->p - buf), t)) != NULL)
+			return problem;
 		levels_at[k + 1] = (size_t) (r->p - buf);
 		skip_levels(r, t->nlevels, t->q);
 		if (r->failed)
