@@ -4,9 +4,9 @@
  *	  are all scalar (one z column each: random intercepts, uncorrelated
  *	  slopes), with the blocked factor of lmm_blocked.c.
  *
- * Why: a large fit (InstEval: 4,100 levels, a dense part of 1,145 rows)
- * spends its time in evaluations, and BOBYQA needs a hundred or more where
- * a quasi-Newton method on the gradient needs a few dozen.
+ * Why: a large fit spends its time in evaluations, and BOBYQA needs a
+ * hundred or more where a quasi-Newton method on the gradient needs a few
+ * dozen.
  *
  * With Lambda = theta_k on the levels of term k, K = Lambda~'C Lambda~ + J
  * the whole penalized system (Lambda~ = diag(Lambda, I_p), C the cross-

@@ -4,9 +4,8 @@
  *	  scalar.
  *
  * Why: the level-by-level update M -= W_j'W_j writes a few hundred entries
- * of M scattered over the whole matrix per level; on InstEval (a dense part
- * of 1,145 rows, 2,972 levels) that is a cache miss each and as slow as
- * the factorization.  With scalar terms W_j = (theta_0 / L_j) raw_j S,
+ * of M scattered over the whole matrix per level; with a dense part of a
+ * thousand rows or more that is a cache miss each.  With scalar terms W_j = (theta_0 / L_j) raw_j S,
  * raw_j the level's constant cross-products with [Z_D | X | y] and S the
  * diagonal of theta_u on the dense terms' columns (1 on X and y), so
  *	 W_j'W_j = omega_j S raw_j'raw_j S,	omega_j = theta_0^2 / L_j^2,

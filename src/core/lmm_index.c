@@ -329,8 +329,8 @@ int_insert(LmmIntIndex *ix, int64_t key, const double *b)
 /*
  * Allocate the integer index's table of ndoubles, aligned to a cache line so
  * that an entry of one or three modes never straddles two, and on huge pages
- * where the kernel offers them (a probe then rarely misses the TLB as well:
- * measured 10-25% faster scoring with a million levels).
+ * where the kernel offers them (a probe of a large table then rarely
+ * misses the TLB as well).
  */
 static void
 int_table_alloc(LmmIntIndex *ix, size_t ndoubles)
@@ -350,8 +350,8 @@ int_table_alloc(LmmIntIndex *ix, size_t ndoubles)
 
 /*
  * Set up an empty hashed integer index for n levels of q conditional modes:
- * a table at most half full (a probe rarely goes past its home cache line;
- * three quarters full measured slower).
+ * a table at most half full, so that a probe rarely goes past its home
+ * cache line.
  */
 static void
 int_index_alloc(LmmIntIndex *ix, int64_t n, int q)

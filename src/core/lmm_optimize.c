@@ -537,9 +537,10 @@ starting_point(Work *w, const double *theta, double *g, double *H)
 
 /*
  * Newton steps on the exact Hessian from BFGS's optimum, while a step is
- * more than 1e-6 of theta (the next would be about its square: on
- * InstEval 1.6e-7 was followed by 1.9e-14), at most three, each kept only
- * if the criterion is no worse (allowing for its rounding).  BFGS stops where its line search can no longer tell the
+ * more than 1e-6 of theta (Newton converges quadratically, so the next
+ * step would be about its square), at most three, each kept only if the
+ * criterion is no worse (allowing for its rounding).  BFGS stops where its
+ * line search can no longer tell the
  * criterion's values apart, which on a flat criterion leaves theta about
  * 1e-7 from the optimum, at a point that depends on the last bits of the
  * statistics (a parallel fit's differ); the gradient locates the optimum to
@@ -612,8 +613,8 @@ newton_polish(Work *w, double *theta, double *fmin)
  * there (a restart from a bound) moves to 0.1.  Steps are capped so that
  * no theta changes by more than BFGS_MAX_STEP times its size (at least
  * BFGS_STEP_FLOOR): a small theta, near the flat middle of the even
- * criterion, would otherwise be thrown far past the optimum and back (on
- * InstEval, 19 evaluations instead of 14).  They are backtracked (on the
+ * criterion, would otherwise be thrown far past the optimum and back.
+ * They are backtracked (on the
  * criterion alone, the cheaper evaluation) until the Armijo condition
  * holds; the inverse Hessian starts from the analytic one (starting_point).
  */

@@ -24,32 +24,22 @@
  * terms alike, in long double) and restores them after (lmm_zscale_end).
  *
  * Why standardize: in z the elements of theta differ by orders of
- * magnitude and are strongly coupled, and BOBYQA stops far from the
- * optimum while reporting convergence (lme4 at tolerances of 1e-12, on
- * sleepstudy with z = days + 1000: REML criterion 1743.6289 against
- * 1743.6283, the slope's SD 5e-3 off; days x 1e5: 1759.06).
+ * magnitude and are strongly coupled, so BOBYQA stops far from the optimum
+ * while reporting convergence, and lme4 does too.
  *
  * Why the system, not only theta: with z = days + 1000 each level's
  * Z_j'Z_j has condition 1e11 and forming T'Z_j'Z_jT cancels ten digits, so
- * the criterion in z is rounding noise of 1e-9 (5000 ulp) over
- * theta(1 + k 1e-9), against 1e-13 in zt, and its gradient is noise of
- * 1e-6; the Hessian in theta of z has condition 5e10 (6 in zt).  With
- * z = days x 1e5 theta of z is 1e-7 to 1e-6, below the polish's difference
- * step (1e-5), and the Hessian's condition is 2e11.  Mapping theta alone
- * (the criterion evaluated in z at theta of zt) left BOBYQA 2e-6 from the
- * optimum in theta (function values locate it to sqrt(eps) at best, and
- * this criterion is noisier), and a polish in z could get no closer than
- * the noise: 2e-7 to 4e-5 in theta, 1e-8 to 4e-7 in sigma and 3e-8 to 5e-6
- * in the slope's SD, on sleepstudy alone or next to a second term; a
- * polish in z after an optimum found in zt moves theta by 1e-11 to 1e-10.
- * What is solved at the optimum suffers alike: sigma solved in z is 2e-10
- * off at days + 1e4 and 5e-7 at days + 1e6, and
- * Satterthwaite's df (differences of the gradient) come out 16.9995 and
- * 17.006 for 17 at days + 1000, 7e15 and 0.007 at days x 1e5.  Done in zt,
- * the fit is the days fit mapped analytically to 3e-13 in theta, beta,
- * sigma, the slope's SD, the criterion and the modes, and to 2e-8 in the
- * df (test/core/test_zscale.c); at days + 1e5 to 2e-11, the several-term
- * statistics' raw sums of z z' (1e11) holding no more.
+ * the criterion evaluated in z is rounding noise far above an ulp, its
+ * gradient noisier still, and the Hessian in theta of z is near singular;
+ * with z = days x 1e5 theta of z is below the polish's difference step.
+ * Function values locate an optimum to sqrt(eps) at best, and a polish in
+ * z can get no closer than that noise; what is solved at the optimum
+ * (sigma, the df from differences of the gradient) suffers alike.  Done in
+ * zt, the fit is the plain fit mapped analytically, to rounding in theta,
+ * beta, sigma, the slope's SD, the criterion and the modes, and to the
+ * differences' accuracy in the df (test/core/test_zscale.c).  The
+ * several-term statistics' raw sums of z z' bound how close a fit with a
+ * far offset (days + 1e5) can come.
  */
 #include <math.h>
 #include <string.h>
