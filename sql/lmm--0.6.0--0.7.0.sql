@@ -29,3 +29,12 @@ CREATE FUNCTION lmm_stats(formula text, source regclass) RETURNS lmm_stats
 	AS 'MODULE_PATHNAME', 'lmm_formula_stats'
 	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION lmm_stats(text, regclass) IS 'sufficient statistics of an lme4 formula over the source''s rows (the grammar of lmm()), to store, merge with lmm_merge and fit later with lmm_fit';
+
+-- lmerTest's contest (0.7.0) ---------------------------------------------
+
+CREATE FUNCTION lmm_contrast(m lmm_model, l float8[], options text DEFAULT '',
+	OUT estimate float8, OUT std_error float8, OUT t_value float8,
+	OUT num_df int, OUT den_df float8, OUT f_value float8, OUT p_value float8)
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_contrast(lmm_model, float8[], text) IS 'test of contrasts of the fixed effects as lmerTest''s contest: a one-dimensional l (lmm_fixef''s order) is contest1D (estimate, standard error, t; Satterthwaite df), a two-dimensional l an F test of its rows (contestMD); option ddf=satterthwaite (default) or none';

@@ -226,6 +226,13 @@ CREATE FUNCTION lmm_confint(m lmm_model, options text DEFAULT '',
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION lmm_confint(lmm_model, text) IS 'confidence intervals as lme4''s confint: options method=profile (default; every sd, correlation, sigma and fixed effect) or method=wald (fixed effects), level=0.95';
 
+CREATE FUNCTION lmm_contrast(m lmm_model, l float8[], options text DEFAULT '',
+	OUT estimate float8, OUT std_error float8, OUT t_value float8,
+	OUT num_df int, OUT den_df float8, OUT f_value float8, OUT p_value float8)
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_contrast(lmm_model, float8[], text) IS 'test of contrasts of the fixed effects as lmerTest''s contest: a one-dimensional l (lmm_fixef''s order) is contest1D (estimate, standard error, t; Satterthwaite df), a two-dimensional l an F test of its rows (contestMD); option ddf=satterthwaite (default) or none';
+
 -- Using the model where the rows are ------------------------------------
 
 CREATE FUNCTION lmm_predict(m lmm_model, x float8[]) RETURNS float8

@@ -8,9 +8,11 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "core/lmm_dist.h"
@@ -355,4 +357,127 @@ lmm_confint(PG_FUNCTION_ARGS)
 		lmm_profile_free(&prof);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * The contrast matrix of lmm_contrast from l: a one-dimensional array is one
+ * hypothesis (*nrow 1, *one_d), a two-dimensional one a hypothesis per row;
+ * every row has p entries, none NULL or non-finite.
+ */
+static double *
+contrast_rows(ArrayType *arr, int p, int *nrow, bool *one_d)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	int			ndim = ARR_NDIM(arr);
+	int			rowlen = ndim >= 1 ? ARR_DIMS(arr)[ndim - 1] : 0;
+	double	   *L;
+
+	if (ndim != 1 && ndim != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("lmm_contrast takes a one- or two-dimensional array, not %d dimensions", ndim),
+				 errhint("Give one contrast as ARRAY[...] or several as ARRAY[[...], [...]], a coefficient per fixed effect in lmm_fixef's order.")));
+	if (rowlen != p)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the contrast has %d coefficients per row but the model has %d fixed effects", rowlen, p),
+				 errhint("Give a coefficient per fixed effect, in lmm_fixef's order.")));
+	*one_d = ndim == 1;
+	*nrow = ndim == 1 ? 1 : ARR_DIMS(arr)[0];
+	if (*nrow > LMM_MAX_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the contrast has %d rows, more than the %d lmm_contrast takes", *nrow, LMM_MAX_COLUMNS),
+				 errhint("Drop rows that repeat others: only the rank of the rows counts.")));
+	deconstruct_array(arr, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	L = palloc(sizeof(double) * (size_t) n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the contrast has a NULL coefficient at position %d", i + 1),
+					 errhint("Give 0 for a fixed effect the contrast leaves out.")));
+		L[i] = DatumGetFloat8(elems[i]);
+		if (!isfinite(L[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the contrast has a non-finite coefficient at position %d", i + 1),
+					 errhint("Every coefficient must be a finite number.")));
+	}
+	return L;
+}
+
+PG_FUNCTION_INFO_V1(lmm_contrast);
+
+/*
+ * lmm_contrast(m, l, options): lmerTest's contest.  A one-dimensional l is
+ * contest1D: l'beta, its standard error and t value, with Satterthwaite's
+ * df, F = t^2 on 1 df.  A two-dimensional l is contestMD: the F test of
+ * every row's l'beta = 0 jointly, on the rank of its rows.  ddf=none gives
+ * lme4's statistics without df and p-value.
+ */
+Datum
+lmm_contrast(PG_FUNCTION_ARGS)
+{
+	char	   *opts = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	LmmModel	m;
+	TupleDesc	desc;
+	Datum		values[7];
+	bool		nulls[7] = {true, true, true, true, true, true, true};
+	bool		satterthwaite,
+				one_d;
+	int			nrow,
+				q;
+	double	   *L;
+	double		f,
+				ddf;
+
+	lmm_parse_ddf_options(opts, "lmm_contrast", &satterthwaite);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "lmm_contrast must return a composite type");
+	desc = BlessTupleDesc(desc);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	L = contrast_rows(PG_GETARG_ARRAYTYPE_P(1), m.p, &nrow, &one_d);
+	q = lmm_contrast_ftest(m.p, m.beta, m.vcov, satterthwaite ? m.ninf : 0,
+						   m.vcov_varpar, m.jac, nrow, L, &f, &ddf);
+	if (one_d)
+	{
+		double		est = 0.0,
+					var = 0.0;
+		int			a,
+					b;
+
+		for (a = 0; a < m.p; a++)
+		{
+			est += L[a] * m.beta[a];
+			for (b = 0; b < m.p; b++)
+				var += L[a] * m.vcov[a * m.p + b] * L[b];
+		}
+		values[0] = Float8GetDatum(lmm_finite_result(est, "a contrast's estimate"));
+		values[1] = Float8GetDatum(sqrt(var));
+		nulls[0] = nulls[1] = false;
+		if (var > 0.0)
+		{
+			values[2] = Float8GetDatum(lmm_finite_result(est / sqrt(var), "a t value"));
+			nulls[2] = false;
+		}
+	}
+	if (q > 0)
+	{
+		values[3] = Int32GetDatum(q);
+		values[5] = Float8GetDatum(lmm_finite_result(f, "an F value"));
+		nulls[3] = nulls[5] = false;
+		if (ddf > 0.0 && isfinite(ddf))
+		{
+			values[4] = Float8GetDatum(ddf);
+			values[6] = Float8GetDatum(lmm_pf_upper(f, q, ddf));
+			nulls[4] = nulls[6] = false;
+		}
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

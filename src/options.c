@@ -221,3 +221,67 @@ lmm_parse_confint_options(const char *text, bool *profile, double *level)
 	}
 	pfree(copy);
 }
+
+/*
+ * Read lmm_contrast's options (ddf=satterthwaite|none): whether to give
+ * Satterthwaite's denominator df and p-values (lmerTest), or lme4's
+ * statistics without them.  ddf=kenward-roger is refused as not yet
+ * available; unknown or repeated keys are errors.
+ */
+void
+lmm_parse_ddf_options(const char *text, const char *fn, bool *satterthwaite)
+{
+	char	   *copy = pstrdup(text);
+	char	   *tok;
+	char	   *next;
+	bool		seen = false;
+
+	*satterthwaite = true;
+	for (tok = copy; tok != NULL; tok = next)
+	{
+		char	   *comma = strchr(tok, ',');
+		char	   *eq;
+		char	   *key;
+		char	   *value;
+
+		if (comma != NULL)
+			*comma = '\0';
+		next = comma ? comma + 1 : NULL;
+		if (*trim(tok) == '\0' && next == NULL && tok == copy)
+			break;				/* empty options: all defaults */
+		if ((eq = strchr(tok, '=')) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid %s option \"%s\"", fn, trim(tok)),
+					 errdetail("Options are comma-separated key=value pairs, e.g. 'ddf=none'.")));
+		*eq = '\0';
+		key = trim(tok);
+		value = trim(eq + 1);
+		if (strcmp(key, "ddf") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown %s option \"%s\"", fn, key),
+					 errdetail("The known option is ddf.")));
+		if (seen)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s option \"ddf\" is given more than once", fn),
+					 errdetail("Give each option once.")));
+		seen = true;
+		if (pg_strcasecmp(value, "satterthwaite") == 0)
+			*satterthwaite = true;
+		else if (pg_strcasecmp(value, "none") == 0)
+			*satterthwaite = false;
+		else if (pg_strcasecmp(value, "kenward-roger") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s does not offer Kenward-Roger's df yet", fn),
+					 errhint("Use ddf=satterthwaite (the default) or ddf=none.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value \"%s\" for %s option \"ddf\"", value, fn),
+					 errdetail("Use ddf=satterthwaite (the default) or ddf=none.")));
+	}
+	pfree(copy);
+}

@@ -230,3 +230,25 @@ lmm_pchisq_upper(double x, double df)
 		return 0.0;
 	return fmin(1.0, fmax(0.0, gamma_upper(df / 2.0, x / 2.0)));
 }
+
+/*
+ * P(F > f) for the F distribution with df1 and df2 degrees of freedom (the
+ * chi-square's df1 f / df1 limit when df2 is infinite): I_x(df2/2, df1/2)
+ * at x = df2 / (df2 + df1 f), its complement passed with its own digits.
+ */
+double
+lmm_pf_upper(double f, double df1, double df2)
+{
+	double		a;
+
+	if (isnan(f) || isnan(df1) || isnan(df2) || df1 <= 0.0 || df2 <= 0.0)
+		return NAN;
+	if (f <= 0.0)
+		return 1.0;
+	if (isinf(f))
+		return 0.0;
+	if (df2 > T_NORMAL_DF)
+		return lmm_pchisq_upper(df1 * f, df1);
+	a = df1 * f;
+	return fmin(1.0, fmax(0.0, ibeta(df2 / (df2 + a), a / (df2 + a), df2 / 2.0, df1 / 2.0)));
+}

@@ -17,6 +17,10 @@
 extern double lmm_satterthwaite_df(int ninf, int p, const double *vcov_varpar,
 								   const double *jac, const double *vcov,
 								   const double *L);
+extern int	lmm_contrast_ftest(int p, const double *beta, const double *vcov,
+							   int ninf, const double *vcov_varpar,
+							   const double *jac, int nrow, const double *L,
+							   double *f, double *ddf);
 
 /*
  * Profile intervals for every parameter in lme4's order: the standard

@@ -14,6 +14,7 @@
  * evaluation reuses the per-level computation of the fit: the cost grows
  * with the number of levels, not of rows.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -443,4 +444,111 @@ lmm_satterthwaite_df(int ninf, int p, const double *vcov_varpar,
 	if (den <= 0.0)
 		return den == 0.0 ? INFINITY : NAN;
 	return 2.0 * var * var / den;
+}
+
+/*
+ * Satterthwaite's df of an F statistic from the df nu of its independent
+ * components, as lmerTest's get_Fstat_ddf: with E = sum nu / (nu - 2),
+ * 2 E / (E - q); 2 when some nu is at most 2; their mean when they agree to
+ * 1e-8 (one component: its own).
+ */
+static double
+fstat_ddf(const double *nu, int q)
+{
+	double		e = 0.0;
+	int			m;
+
+	for (m = 1; m < q && fabs(nu[m] - nu[m - 1]) < 1e-8; m++)
+		;
+	if (m == q)
+	{
+		for (m = 0; m < q; m++)
+			e += nu[m];
+		return e / q;
+	}
+	for (m = 0; m < q; m++)
+	{
+		if (!(nu[m] > 2.0))
+			return 2.0;
+		e += nu[m] / (nu[m] - 2.0);
+	}
+	return 2.0 * e / (e - q);
+}
+
+/*
+ * The F test of L beta = 0, L being nrow hypotheses of p coefficients
+ * (row-major), as lmerTest's contestMD: on the eigenvectors P of L V L'
+ * (V = vcov(beta)) whose eigenvalues d exceed sqrt(eps) of the largest,
+ * F = sum (P'L beta)^2 / d / q over those q, and the denominator df from
+ * each component's Satterthwaite df (lmm_satterthwaite_df, fstat_ddf).
+ * Returns q, the numerator df (0 when L V L' is 0 or LAPACK fails); *ddf is
+ * NaN where the model has no Satterthwaite ingredients (ninf = 0).
+ */
+int
+lmm_contrast_ftest(int p, const double *beta, const double *vcov, int ninf,
+				   const double *vcov_varpar, const double *jac, int nrow,
+				   const double *L, double *f, double *ddf)
+{
+	double	   *VL = lmm_alloc(sizeof(double) * (size_t) nrow * p);
+	double	   *A = lmm_alloc(sizeof(double) * (size_t) nrow * nrow);
+	double	   *d = lmm_alloc(sizeof(double) * nrow);
+	double	   *PtL = lmm_alloc(sizeof(double) * p);
+	double	   *nu = lmm_alloc(sizeof(double) * nrow);
+	double		sum = 0.0;
+	int			q = 0,
+				r,
+				s,
+				a,
+				b,
+				m;
+
+	/* A = L V L', symmetric (row-major) */
+	for (r = 0; r < nrow; r++)
+		for (b = 0; b < p; b++)
+		{
+			double		v = 0.0;
+
+			for (a = 0; a < p; a++)
+				v += L[(size_t) r * p + a] * vcov[a * p + b];
+			VL[(size_t) r * p + b] = v;
+		}
+	for (r = 0; r < nrow; r++)
+		for (s = 0; s <= r; s++)
+		{
+			double		v = 0.0;
+
+			for (b = 0; b < p; b++)
+				v += VL[(size_t) r * p + b] * L[(size_t) s * p + b];
+			A[r * nrow + s] = A[s * nrow + r] = v;
+		}
+	/* eigenvalues ascending, eigenvectors in A's columns: take them from the largest */
+	if (LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', nrow, A, nrow, d) == 0 && d[nrow - 1] > 0.0)
+	{
+		double		tol = sqrt(DBL_EPSILON) * d[nrow - 1];
+
+		for (m = nrow - 1; m >= 0 && d[m] > tol; m--, q++)
+		{
+			double		est = 0.0;
+
+			for (b = 0; b < p; b++)
+			{
+				double		v = 0.0;
+
+				for (r = 0; r < nrow; r++)
+					v += A[r * nrow + m] * L[(size_t) r * p + b];
+				PtL[b] = v;
+				est += v * beta[b];
+			}
+			sum += est * est / d[m];
+			nu[q] = ninf > 0 ? lmm_satterthwaite_df(ninf, p, vcov_varpar, jac, vcov, PtL) : NAN;
+		}
+	}
+	*f = q > 0 ? sum / q : NAN;
+	*ddf = q > 0 && ninf > 0 ? fstat_ddf(nu, q) : NAN;
+	lmm_free(VL);
+	lmm_free(A);
+	lmm_free(d);
+	lmm_free(PtL);
+	lmm_free(nu);
+	return q;
 }
