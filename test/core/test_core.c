@@ -740,6 +740,50 @@ test_dist(void)
 		  "dist: huge df is the normal, not cancellation noise");
 	check(isnan(lmm_pt_two_sided(1.0, -1.0)) && lmm_pchisq_upper(-1.0, 2.0) == 1.0,
 		  "dist: bad df is NaN, a negative statistic has tail 1");
+	check(rel(lmm_pf_upper(749.95960800578052, 2.0, 17.000000811787785), 2.6341127744314475e-17) < 1e-12 &&
+		  rel(lmm_pf_upper(3.1, 3.0, 8.5), 0.085323200821420836) < 1e-12 &&
+		  rel(lmm_pf_upper(0.2, 5.0, 40.0), 0.96059478374055907) < 1e-12 &&
+		  rel(lmm_pf_upper(1.5, 1.0, 2.5), 0.32346724151604717) < 1e-12,
+		  "dist: F tails (pf(f, df1, df2, lower.tail = FALSE))");
+	check(rel(lmm_pf_upper(12.0, 2.0, 1e8), 6.144221200998946e-06) < 1e-7 &&
+		  rel(lmm_pf_upper(12.0, 2.0, 1e10), 6.1442124418048601e-06) < 1e-7 &&
+		  lmm_pf_upper(-1.0, 2.0, 3.0) == 1.0 && isnan(lmm_pf_upper(1.0, 0.0, 3.0)),
+		  "dist: F with huge df2 to 1e-7, bad df NaN");
+}
+
+/*
+ * lmm_contrast_ftest on a made-up fit: the F of independent coefficients
+ * is the mean of their t^2, a repeated row adds no rank, a single row is
+ * its t^2 with its own Satterthwaite df, and components with equal df give
+ * that df.
+ */
+static void
+test_contrast(void)
+{
+	double		beta[3] = {1.0, 2.0, -3.0};
+	double		vcov[9] = {4.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 9.0};
+	double		vp[4] = {0.5, 0.0, 0.0, 0.5};
+	double		jac[18] = {0};
+	double		L2[6] = {0, 1, 0, 0, 0, 1};
+	double		L3[9] = {0, 1, 0, 0, 2, 0, 0, 0, 1};
+	double		L1[3] = {0, 1, 0};
+	double		f,
+				ddf;
+	int			q;
+
+	/* dV/dvarpar_0 = V, dV/dvarpar_1 = 0: every component's df is 2 / 0.5 = 4 */
+	memcpy(jac, vcov, sizeof(vcov));
+	q = lmm_contrast_ftest(3, beta, vcov, 2, vp, jac, 2, L2, &f, &ddf);
+	check(q == 2 && rel(f, (4.0 + 1.0) / 2.0) < 1e-14 && rel(ddf, 4.0) < 1e-12,
+		  "contrast: F of two independent coefficients, equal df");
+	q = lmm_contrast_ftest(3, beta, vcov, 2, vp, jac, 3, L3, &f, &ddf);
+	check(q == 2 && rel(f, 2.5) < 1e-14, "contrast: a repeated row adds no rank");
+	q = lmm_contrast_ftest(3, beta, vcov, 2, vp, jac, 1, L1, &f, &ddf);
+	check(q == 1 && rel(f, 4.0) < 1e-14 &&
+		  rel(ddf, lmm_satterthwaite_df(2, 3, vp, jac, vcov, L1)) < 1e-14,
+		  "contrast: one row is t^2 on its Satterthwaite df");
+	q = lmm_contrast_ftest(3, beta, vcov, 0, vp, jac, 2, L2, &f, &ddf);
+	check(q == 2 && isnan(ddf), "contrast: no df without Satterthwaite's ingredients");
 }
 
 /*
@@ -971,6 +1015,7 @@ main(int argc, char **argv)
 	test_gradient(&s);
 	test_errors();
 	test_dist();
+	test_contrast();
 	test_model_tail(&s, dir);
 	test_terms(dir);
 	test_terms_io(dir);
