@@ -3,7 +3,9 @@
 # scratch directory, run the core unit tests, replay the fuzzers' corpus and
 # fuzz from a fixed seed (test/fuzz), then pg_regress and pgTAP in a
 # throwaway cluster that loads lmm from that directory (with two more
-# throwaway servers as shards for the sharded test).  Nothing is installed
+# throwaway servers as shards for the sharded test), and the documentation's
+# checks (test/docs: every SQL example runs, every function is in
+# docs/reference.md).  Nothing is installed
 # into the system's PostgreSQL, so runs from two checkouts never collide.
 # Ends with one line "N passed, M failed"; exits non-zero on any failure.
 # The result depends only on the commit, not on how busy the machine is:
@@ -38,7 +40,7 @@ echo "== fuzzing the core's parsers and fits (libFuzzer, ASan, UBSan): the corpu
 bash test/fuzz/run.sh fixed | tee "$log/fuzz" || status=1
 
 echo "== pg_regress and pgTAP in a throwaway cluster"
-echo "   (pg_cron preloaded; two more servers as shards for the sharded test)"
+echo "   (pg_cron preloaded; two more servers as shards for the sharded test; then the docs' examples)"
 # -t: a temporary cluster directory even as root, so that runs never collide
 pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
 	-o "extension_destdir=$LMM_DESTDIR" \
@@ -48,9 +50,11 @@ pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
 	psql -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
 	pg_prove -v test/pgtap/*.sql > "'"$log"'/pgtap" 2>&1; p=$?
 	bash test/shards/run.sh >> "'"$log"'/pgtap" 2>&1; s=$?
+	bash test/docs/run.sh >> "'"$log"'/pgtap" 2>&1; d=$?
 	grep -E "^(not ok|# )" "'"$log"'/pgtap" | head -50
 	grep -E "^(Files|Result)" "'"$log"'/pgtap"
-	exit $(( r || p || s ))' 2>&1 | tee "$log/cluster"
+	grep "^# docs:" "'"$log"'/pgtap"
+	exit $(( r || p || s || d ))' 2>&1 | tee "$log/cluster"
 cluster_rc=${PIPESTATUS[0]}
 
 core_pass=$(sed -n 's/^core: \([0-9]*\) passed.*/\1/p' "$log/core")
