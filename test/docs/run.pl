@@ -98,7 +98,10 @@ for my $file (@files) {
 			print $o "\n\\o\nSELECT command FROM cron.job WHERE jobid > :docs_job0 ORDER BY jobid \\gexec\n";
 		}
 		close $o;
-		if (!$created && $r->{text} !~ /CREATE EXTENSION (IF NOT EXISTS )?lmm\b/) {
+		if ($r->{text} =~ /CREATE EXTENSION lmm\b/) {
+			# the block installs lmm itself, as a new user does
+			print $m "DROP EXTENSION IF EXISTS lmm;\n";
+		} elsif (!$created) {
 			print $m "CREATE EXTENSION IF NOT EXISTS lmm;\n";
 		}
 		$created = 1;
@@ -119,7 +122,7 @@ for my $file (@files) {
 		my @e = grep { /ERROR|FATAL/ } @{$errs{$r->{k}} || []};
 		$nrun++;
 		tap(!@e, "$where: sql block runs", @e);
-		if ($ENV{DOCS_SHOW}) { local $/; open my $g, "<", "$tmp/$tag.$r->{k}.out" and print "#SHOW $where\n", <$g>; }
+		if ($ENV{DOCS_SHOW} && open(my $sh, "<", "$tmp/$tag.$r->{k}.out")) { local $/; print "#SHOW $where\n", <$sh>; }
 		next unless $r->{expect};
 		$nout++;
 		my $got = '';

@@ -18,7 +18,8 @@ CREATE TABLE cake (replicate int, recipe text, temperature text, angle float8, t
 CREATE TABLE ratings (y float8, x float8, a text, b text);
 \copy ratings FROM 'test/data/ratings.csv' CSV HEADER
 
--- patients of 40 doctors in two regions (as test/sql/01_quickstart.sql)
+-- patients of 40 doctors in two regions, y a mobility score (the data of
+-- test/sql/01_quickstart.sql)
 SELECT setseed(0.42);
 CREATE TABLE doctors AS
 SELECT d AS doctor_id, (d % 2 = 0)::int AS region_even, 3 * (random() - 0.5) AS effect
@@ -27,7 +28,7 @@ CREATE TABLE patients AS
 SELECT row_number() OVER () AS id, d.doctor_id,
 	CASE WHEN d.region_even = 1 THEN 'north' ELSE 'south' END AS region,
 	a.age, a.married, a.sex,
-	10 - 0.05 * a.age + 0.8 * a.married - 0.5 * a.sex + d.effect + (random() - 0.5) * 4 AS mobility
+	10 - 0.05 * a.age + 0.8 * a.married - 0.5 * a.sex + d.effect + (random() - 0.5) * 4 AS y
 FROM doctors d,
 	LATERAL (SELECT 30 + (random() * 50)::int AS age, (random() < 0.6)::int AS married,
 				(random() < 0.5)::int AS sex, i
