@@ -121,6 +121,15 @@ for my $file (@files) {
 		my $where = "$file:$r->{line}";
 		my @e = grep { /ERROR|FATAL/ } @{$errs{$r->{k}} || []};
 		$nrun++;
+		if ($r->{expect} && $r->{expect}{text} =~ /^\s*(ERROR:.*)/) {
+			# an error shown is the error expected: its first line is compared
+			my $want = $1 =~ s/\s+/ /gr;
+			my $have = @e ? ($e[0] =~ s/^.*?(ERROR:)/$1/r =~ s/\s+/ /gr) : '(no error)';
+			$nout++;
+			tap($want eq $have, "$where: raises the error shown at $file:$r->{expect}{line}",
+				"shown: $want", "got:   $have");
+			next;
+		}
 		tap(!@e, "$where: sql block runs", @e);
 		if ($ENV{DOCS_SHOW} && open(my $sh, "<", "$tmp/$tag.$r->{k}.out")) { local $/; print "#SHOW $where\n", <$sh>; }
 		next unless $r->{expect};
