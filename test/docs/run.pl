@@ -171,6 +171,19 @@ for my $h (grep { !$seen{$_}++ } $ref =~ /^#+ `(lmm\w*)\(/mg) {
 	tap($have{$h}, "docs/reference.md: function $h exists in the extension");
 }
 
+# The release files agree with lmm.control.
+{
+	require JSON::PP;
+	my ($ctl) = do { local @ARGV = ('lmm.control'); grep { /^default_version/ } <> };
+	my ($ver) = ($ctl // '') =~ /'([^']+)'/;
+	my $meta = eval { local @ARGV = ('META.json'); local $/; JSON::PP::decode_json(<>) };
+	tap($meta && $ver && $meta->{version} eq $ver && $meta->{provides}{lmm}{version} eq $ver,
+		"META.json's versions are lmm.control's default_version ($ver)", $@ || '');
+	my $cl = do { local @ARGV = ('CHANGELOG.md'); local $/; <> };
+	tap(defined $ver && $cl =~ /^## .*\Q$ver\E/m, "CHANGELOG.md has a section for $ver");
+	tap(-s 'LICENSE', 'LICENSE is there');
+}
+
 print "# docs: $nrun sql blocks run, $nout outputs compared, $nnorun sql blocks marked norun (not run)"
 	. (@norun ? ": @norun" : "") . "\n";
 print "1..$n\n";
