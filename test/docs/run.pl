@@ -13,6 +13,7 @@ my @norun;
 
 sub tap {
 	my ($ok, $name, @diag) = @_;
+	die "tap() needs a test name (a list-context match?)\n" unless defined $name && $name ne "";
 	$n++;
 	$failed++ unless $ok;
 	print(($ok ? "ok" : "not ok") . " $n - $name\n");
@@ -69,7 +70,7 @@ for my $file (@files) {
 			my $why = $1;
 			$nnorun++;
 			push @norun, "$file:$blk->{line}";
-			tap($why =~ /\w/, "$file:$blk->{line}: sql block marked norun gives a reason");
+			tap(!!($why =~ /\w/), "$file:$blk->{line}: sql block marked norun gives a reason");
 			next;
 		}
 		my $next = $b[$i + 1];
@@ -163,7 +164,7 @@ for (@objs) {
 	my ($kind, $name) = split / /;
 	$have{$name} = 1;
 	my $kindname = { f => 'function', t => 'type', s => 'setting' }->{$kind};
-	tap($ref =~ /`\Q$name\E[`(]/, "docs/reference.md documents $kindname $name");
+	tap(!!($ref =~ /`\Q$name\E[`(]/), "docs/reference.md documents $kindname $name");
 }
 # lmm_print arrives from another branch; until it does, its entry may stand.
 for my $h (grep { !$seen{$_}++ } $ref =~ /^#+ `(lmm\w*)\(/mg) {
@@ -180,7 +181,7 @@ for my $h (grep { !$seen{$_}++ } $ref =~ /^#+ `(lmm\w*)\(/mg) {
 	tap($meta && $ver && $meta->{version} eq $ver && $meta->{provides}{lmm}{version} eq $ver,
 		"META.json's versions are lmm.control's default_version ($ver)", $@ || '');
 	my $cl = do { local @ARGV = ('CHANGELOG.md'); local $/; <> };
-	tap(defined $ver && $cl =~ /^## .*\Q$ver\E/m, "CHANGELOG.md has a section for $ver");
+	tap(!!(defined $ver && $cl =~ /^## .*\Q$ver\E/m), "CHANGELOG.md has a section for $ver");
 	tap(-s 'LICENSE', 'LICENSE is there');
 }
 
