@@ -3,7 +3,9 @@
 # scratch directory, run the core unit tests, replay the fuzzers' corpus and
 # fuzz from a fixed seed (test/fuzz), then pg_regress and pgTAP in a
 # throwaway cluster that loads lmm from that directory (with two more
-# throwaway servers as shards for the sharded test).  Nothing is installed
+# throwaway servers as shards for the sharded test), and the documentation's
+# checks (test/docs: every SQL example runs, every function is in
+# docs/reference.md).  Nothing is installed
 # into the system's PostgreSQL, so runs from two checkouts never collide.
 # Ends with one line "N passed, M failed"; exits non-zero on any failure.
 # The result depends only on the commit, not on how busy the machine is:
@@ -38,7 +40,7 @@ echo "== fuzzing the core's parsers and fits (libFuzzer, ASan, UBSan): the corpu
 bash test/fuzz/run.sh fixed | tee "$log/fuzz" || status=1
 
 echo "== pg_regress and pgTAP in a throwaway cluster"
-echo "   (pg_cron preloaded; two more servers as shards for the sharded test)"
+echo "   (pg_cron preloaded; two more servers as shards for the sharded test; then the docs' examples)"
 # -t: a temporary cluster directory even as root, so that runs never collide
 pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
 	-o "extension_destdir=$LMM_DESTDIR" \
@@ -48,9 +50,11 @@ pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
 	psql -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
 	pg_prove -v test/pgtap/*.sql > "'"$log"'/pgtap" 2>&1; p=$?
 	bash test/shards/run.sh >> "'"$log"'/pgtap" 2>&1; s=$?
+	bash test/docs/run.sh > "'"$log"'/docs" 2>&1; d=$?
 	grep -E "^(not ok|# )" "'"$log"'/pgtap" | head -50
 	grep -E "^(Files|Result)" "'"$log"'/pgtap"
-	exit $(( r || p || s ))' 2>&1 | tee "$log/cluster"
+	grep -E "^(not ok|# )" "'"$log"'/docs" | head -50
+	exit $(( r || p || s || d ))' 2>&1 | tee "$log/cluster"
 cluster_rc=${PIPESTATUS[0]}
 
 core_pass=$(sed -n 's/^core: \([0-9]*\) passed.*/\1/p' "$log/core")
@@ -59,21 +63,25 @@ reg_pass=$(grep -cE '^(ok|test) .* \.\.\. ok' "$log/cluster")
 reg_fail=$(grep -cE '\.\.\. FAILED' "$log/cluster")
 tap_pass=$(grep -cE '^ok ' "$log/pgtap")
 tap_fail=$(grep -cE '^not ok ' "$log/pgtap")
+docs_pass=$(grep -cE '^ok ' "$log/docs" 2>/dev/null)
+docs_fail=$(grep -cE '^not ok ' "$log/docs" 2>/dev/null)
+docs_pass=${docs_pass:-0}; docs_fail=${docs_fail:-0}
+[ "$docs_pass" -eq 0 ] && docs_fail=$(( docs_fail + 1 ))
 fuzz_pass=$(grep -cE '^fuzz_[a-z]+: ok' "$log/fuzz")
 fuzz_fail=$(grep -cE '^fuzz_[a-z]+: CRASH' "$log/fuzz")
 [ "$fuzz_pass" -eq 0 ] && fuzz_fail=$(( fuzz_fail + 1 ))
 layers_pass=$(grep -c '^layers: ok' "$log/layers")
 layers_fail=$(grep '^layers: ' "$log/layers" | grep -vc '^layers: ok')
 [ $(( layers_pass + layers_fail )) -eq 0 ] && layers_fail=1
-passed=$(( layers_pass + ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass ))
-failed=$(( layers_fail + ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail ))
+passed=$(( layers_pass + ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass + docs_pass ))
+failed=$(( layers_fail + ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail + docs_fail ))
 # a suite that failed without a failing test (a crash, a TAP parse error) counts once
-if [ "$cluster_rc" -ne 0 ] && [ $(( reg_fail + tap_fail )) -eq 0 ]; then
+if [ "$cluster_rc" -ne 0 ] && [ $(( reg_fail + tap_fail + docs_fail )) -eq 0 ]; then
 	echo "the pg_regress/pgTAP run failed outside any single test"
 	failed=$(( failed + 1 ))
 fi
 [ $failed -ne 0 ] && status=1
-echo "layers $layers_pass/$((layers_pass + layers_fail)), core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail))"
+echo "layers $layers_pass/$((layers_pass + layers_fail)), core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail)), docs $docs_pass/$((docs_pass + docs_fail))"
 echo "took $(( $(date +%s) - started )) s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "$passed passed, $failed failed"
 rm -rf "$log"
