@@ -2,6 +2,7 @@
 -- the statistics of several random-effects terms (computed by
 -- lmm_stats(formula, source) or the aggregate lmm_stats_terms); lmm_merge
 -- merges them and lmm_fit fits them.  Values stored by 0.6.0 keep loading.
+-- lmm_print shows a fit as lme4's summary() prints it.
 
 \echo Use "ALTER EXTENSION lmm UPDATE TO '0.7.0'" to load this file. \quit
 
@@ -29,3 +30,9 @@ CREATE FUNCTION lmm_stats(formula text, source regclass) RETURNS lmm_stats
 	AS 'MODULE_PATHNAME', 'lmm_formula_stats'
 	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION lmm_stats(text, regclass) IS 'sufficient statistics of an lme4 formula over the source''s rows (the grammar of lmm()), to store, merge with lmm_merge and fit later with lmm_fit';
+
+-- lme4's summary() as text (0.7.0) ----------------------------------------
+
+CREATE FUNCTION lmm_print(m lmm_model) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_print(lmm_model) IS 'the fit as lme4''s summary() prints it, with lmerTest''s Satterthwaite df and p-values: formula, REML criterion or AIC/BIC/logLik, random effects, counts, fixed effects; rounded as R rounds';
