@@ -56,6 +56,14 @@ FROM print_fits f, lmm_varcorr(f.m) v, printed p
 WHERE v.grp = 'Residual' AND p.fit = f.fit AND p.line LIKE ' Residual %'
 ORDER BY 1;
 
+-- The README's example (section "Reading a fit: lmm_print") runs as
+-- written and prints what the README shows: its first fenced block is the
+-- query, its second the output (test/helpers/readme_block.sh).
+\set readme_sql `bash test/helpers/readme_block.sh 'Reading a fit: lmm_print' 1 | sed 's/;$//'`
+\set readme_out `bash test/helpers/readme_block.sh 'Reading a fit: lmm_print' 2`
+SELECT (:readme_sql) = :'readme_out' AS readme_output_matches,
+	length(:'readme_out') > 500 AS readme_shows_a_page;
+
 -- NULL in, NULL out (STRICT); 14_hostile feeds it damaged models.
 SELECT lmm_print(NULL) IS NULL AS null_model;
 DROP TABLE print_fits;
