@@ -39,10 +39,10 @@ typedef struct RLayout
 
 /*
  * R's scientific(): the power of ten of |x| and how many significant digits
- * it needs, at most digits; widens when rounding carried into a new digit.
+ * it needs, at most digits, once rounded to digits.
  */
 static void
-r_scientific(double x, int digits, int *kpower, int *nsig, bool *widens)
+r_scientific(double x, int digits, int *kpower, int *nsig)
 {
 	char		s[64];
 	char	   *e;
@@ -55,16 +55,15 @@ r_scientific(double x, int digits, int *kpower, int *nsig, bool *widens)
 	for (c = e - 1; c > s && (*c == '0' || *c == '.'); c--)
 		zeros += *c == '0';
 	*nsig = digits - zeros;
-	*widens = *kpower > 0 && fabs(x) < pow(10.0, *kpower);
 }
 
 /*
  * R's formatReal(): the common layout of the finite values of x at digits
- * significant digits, fixed unless scientific is narrower; at least nsmall
- * decimals in fixed notation.  Non-finite values print as "NA", 2 wide.
+ * significant digits, fixed unless scientific is narrower.  Non-finite
+ * values print as "NA", 2 wide.
  */
 static RLayout
-r_layout(const double *x, int n, int digits, int nsmall)
+r_layout(const double *x, int n, int digits)
 {
 	RLayout		l = {0, 0, false};
 	bool		any = false,
@@ -83,8 +82,7 @@ r_layout(const double *x, int n, int digits, int nsmall)
 		int			kp,
 					nsig,
 					left;
-		bool		widens,
-					neg_i;
+		bool		neg_i;
 
 		if (!isfinite(x[i]))
 		{
@@ -93,8 +91,8 @@ r_layout(const double *x, int n, int digits, int nsmall)
 		}
 		any = true;
 		neg_i = x[i] < 0.0;
-		r_scientific(x[i], digits, &kp, &nsig, &widens);
-		left = kp + 1 - (widens ? 1 : 0);
+		r_scientific(x[i], digits, &kp, &nsig);
+		left = kp + 1;
 		neg |= neg_i;
 		rgt = Max(rgt, nsig - left);
 		mxl = Max(mxl, left);
@@ -118,7 +116,6 @@ r_layout(const double *x, int n, int digits, int nsmall)
 		if (wF <= l.width)
 		{
 			l.sci = false;
-			rgt = Max(rgt, nsmall);
 			l.decimals = rgt;
 			l.width = mxsl + rgt + (rgt != 0);
 		}
@@ -144,7 +141,7 @@ r_encode(double x, RLayout l)
 static void
 r_format(const double *x, int n, int digits, char **out)
 {
-	RLayout		l = r_layout(x, n, digits, 0);
+	RLayout		l = r_layout(x, n, digits);
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -160,6 +157,13 @@ r_round(double x, int d)
 	if (!isfinite(x) || !isfinite(x * p))
 		return x;
 	return nearbyint(x * p) / p;
+}
+
+/* format.pval's choice: fixed notation from 1e-4 (1e-3 at one digit) up. */
+static bool
+pval_fixed(double p, int digits)
+{
+	return floor(log10(p > 0 ? p : 1e-50)) >= (digits > 1 ? -4 : -3);
 }
 
 /*
@@ -183,21 +187,18 @@ r_format_pval(const double *pv, int n, int digits, char **out)
 	{
 		if (pv[i] < P_EPS)
 			any_tiny = true;
-		else if (floor(log10(pv[i] > 0 ? pv[i] : 1e-50)) >= (digits > 1 ? -4 : -3))
+		else if (pval_fixed(pv[i], digits))
 			fix[nfix++] = pv[i];
 		else
 			sci[nsci++] = pv[i];
 	}
-	lf = r_layout(fix, nfix, digits, 0);
-	ls = r_layout(sci, nsci, digits, 0);
+	lf = r_layout(fix, nfix, digits);
+	ls = r_layout(sci, nsci, digits);
 	for (i = 0; i < n; i++)
 	{
 		if (pv[i] < P_EPS)
 			continue;
-		if (floor(log10(pv[i] > 0 ? pv[i] : 1e-50)) >= (digits > 1 ? -4 : -3))
-			out[i] = r_encode(pv[i], lf);
-		else
-			out[i] = r_encode(pv[i], ls);
+		out[i] = r_encode(pv[i], pval_fixed(pv[i], digits) ? lf : ls);
 		widest = Max(widest, (int) strlen(out[i]));
 	}
 	if (any_tiny)
@@ -414,8 +415,8 @@ append_random_effects(StringInfo buf, const LmmModel *m)
 					r = r_round(r, 2);
 					corr[a * term.q + b] = psprintf("%.2f", r == 0.0 ? 0.0 : r);
 				}
-				else
-					corr[a * term.q + b] = "NaN";
+				else			/* a zero variance: lmm_varcorr's NULL */
+					corr[a * term.q + b] = "NA";
 				width = Max(width, (int) strlen(corr[a * term.q + b]));
 			}
 		if (term.q > 1)
