@@ -6,10 +6,11 @@
  *	  digits, format.pval() for p-values.  The numbers come from the views
  *	  lmm_fixef and lmm_varcorr read (extract.c).  The model keeps no
  *	  residuals, so lme4's "Scaled residuals" section has nothing to show and
- *	  is left out; so is the correlation of the fixed effects.
+ *	  is left out.
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 
@@ -26,6 +27,8 @@
 #define SUMMARY_DIGITS 4
 /* cat() and format() of one number: getOption("digits"). */
 #define DEFAULT_DIGITS 7
+/* lme4.summary.cor.max: the most fixed effects whose correlations are shown. */
+#define FIXEF_COR_MAX 12
 /* printCoefmat's eps.Pvalue, .Machine$double.eps. */
 #define P_EPS 2.220446049250313e-16
 
@@ -219,6 +222,101 @@ r_format_pval(const double *pv, int n, int digits, char **out)
 		for (i = 0; i < n; i++)
 			if (pv[i] < P_EPS)
 				out[i] = psprintf("<%s%s", sep, eps);
+	}
+}
+
+/* A word's first character: what abbreviate() keeps longest. */
+static bool
+word_start(const char *b, int i)
+{
+	return isspace((unsigned char) b[i - 1]);
+}
+
+/*
+ * R's abbreviate() of one name (its C part): spaces mark words; from the
+ * right, drop lower-case vowels, then lower-case letters ending a word, then
+ * other lower-case letters, then anything, never a word's first character,
+ * until minlen characters are left; interior spaces go last.
+ */
+static char *
+r_abbreviate_one(const char *name, int minlen)
+{
+	char	   *b = pstrdup(name);
+	int			nspace = 0;
+	int			pass,
+				i;
+
+	while (isspace((unsigned char) b[0]) && b[1] != '\0')
+		memmove(b, b + 1, strlen(b));
+	if ((int) strlen(b) < minlen)
+		return b;
+	for (i = strlen(b) - 1; i > 0; i--)
+	{
+		if (isspace((unsigned char) b[i]))
+		{
+			if (b[i + 1] == '\0')
+				b[i] = '\0';	/* trailing: dropped at once */
+			else
+				nspace++;
+		}
+		if ((int) strlen(b) - nspace <= minlen)
+			goto done;
+	}
+	for (pass = 0; pass < 4; pass++)
+		for (i = strlen(b) - 1; i > 0; i--)
+		{
+			char		c = b[i];
+			bool		lower = islower((unsigned char) c);
+			bool		drop;
+
+			if (pass == 0)
+				drop = strchr("aeiou", c) != NULL && !word_start(b, i);
+			else if (pass == 1)
+				drop = lower && !isspace((unsigned char) b[i - 1]) &&
+					(b[i + 1] == '\0' || isspace((unsigned char) b[i + 1]));
+			else if (pass == 2)
+				drop = lower && !word_start(b, i);
+			else
+				drop = !word_start(b, i) && !isspace((unsigned char) c);
+			if (drop)
+				memmove(b + i, b + i + 1, strlen(b + i + 1) + 1);
+			if ((int) strlen(b) - nspace <= minlen)
+				goto done;
+		}
+done:
+	if ((int) strlen(b) > minlen)
+		for (i = strlen(b) - 1; i > 0; i--)
+			if (isspace((unsigned char) b[i]))
+				memmove(b + i, b + i + 1, strlen(b + i + 1) + 1);
+	return b;
+}
+
+/*
+ * R's abbreviate(names, minlen) of distinct names: names whose
+ * abbreviations clash are abbreviated again one character longer.
+ */
+static void
+r_abbreviate(char **names, int n, int minlen, char **out)
+{
+	bool	   *redo = palloc(sizeof(bool) * n);
+	int			i,
+				j;
+	bool		clash = true;
+
+	for (i = 0; i < n; i++)
+		redo[i] = true;
+	for (; clash; minlen++)
+	{
+		for (i = 0; i < n; i++)
+			if (redo[i])
+				out[i] = r_abbreviate_one(names[i], minlen);
+		clash = false;
+		for (i = 0; i < n; i++)
+			redo[i] = false;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < i; j++)
+				if (strcmp(out[i], out[j]) == 0 && strcmp(names[i], names[j]) != 0)
+					clash = redo[i] = redo[j] = true;
 	}
 }
 
@@ -604,12 +702,57 @@ append_fixed_effects(StringInfo buf, const LmmModel *m, LmmFixefRow *rows, bool 
 		appendStringInfoString(buf, "---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n");
 }
 
+/*
+ * lme4's "Correlation of Fixed Effects" (for 2 to 12 columns, its
+ * lme4.summary.cor.max): the lower triangle of cov2cor(vcov) to three
+ * decimals, rows named by abbreviate(names, 11), columns by 6.
+ */
+static void
+append_fixef_correlation(StringInfo buf, const LmmModel *m)
+{
+	int			p = m->p;
+	char	  **rn,
+			  **cn,
+			  **cell;
+	int			width = 5,
+				i,
+				j;
+
+	if (p < 2 || p > FIXEF_COR_MAX)
+		return;
+	rn = palloc(sizeof(char *) * p);
+	cn = palloc(sizeof(char *) * p);
+	cell = palloc(sizeof(char *) * (p - 1) * (p - 1));
+	r_abbreviate(m->x_names, p, 11, rn);
+	r_abbreviate(m->x_names, p, 6, cn);
+	for (i = 1; i < p; i++)
+		for (j = 0; j < i; j++)
+			if (round(1000.0 * m->vcov[i * p + j] /
+					  sqrt(m->vcov[i * p + i] * m->vcov[j * p + j])) < 0)
+				width = 6;
+	for (i = 1; i < p; i++)
+		for (j = 0; j < p - 1; j++)
+		{
+			double		sd = sqrt(m->vcov[i * p + i] * m->vcov[j * p + j]);
+			double		r = r_round(m->vcov[i * p + j] / sd, 3);
+
+			if (j >= i)
+				cell[(i - 1) * (p - 1) + j] = "";
+			else if (!(sd > 0.0) || !isfinite(r))
+				cell[(i - 1) * (p - 1) + j] = psprintf("%*s", width, "NA");
+			else
+				cell[(i - 1) * (p - 1) + j] = psprintf("%*.3f", width, r == 0.0 ? 0.0 : r);
+		}
+	appendStringInfoString(buf, "\nCorrelation of Fixed Effects:\n");
+	append_matrix(buf, p - 1, p - 1, p - 1, rn + 1, (const char **) cn, cell, false);
+}
+
 PG_FUNCTION_INFO_V1(lmm_print);
 
 /*
  * lmm_print(m): lme4's summary(m) for a terminal, in lme4's order: title,
  * formula, REML criterion or ML fit statistics, random effects, counts,
- * fixed effects, and the fit's warnings.
+ * fixed effects and their correlations, and the fit's warnings.
  */
 Datum
 lmm_print(PG_FUNCTION_ARGS)
@@ -642,6 +785,7 @@ lmm_print(PG_FUNCTION_ARGS)
 	{
 		appendStringInfoChar(&buf, '\n');
 		append_fixed_effects(&buf, &m, rows, with_df);
+		append_fixef_correlation(&buf, &m);
 	}
 	if (!(m.flags & LMM_MODEL_CONVERGED))
 		appendStringInfoString(&buf, "Model failed to converge: the optimizer stopped before its tolerance\n");
