@@ -4,7 +4,8 @@
  *	  Satterthwaite columns) as one text value, laid out and rounded as R
  *	  lays out and rounds it: format() and printCoefmat() at 4 significant
  *	  digits, format.pval() for p-values.  The numbers come from the views
- *	  lmm_fixef and lmm_varcorr read (extract.c).  The model keeps no
+ *	  lmm_fixef and lmm_varcorr read (extract.c), the fixed effects'
+ *	  correlations from the covariance matrix the model stores.  It keeps no
  *	  residuals, so lme4's "Scaled residuals" section has nothing to show and
  *	  is left out.
  */
