@@ -13,7 +13,7 @@ CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_terms.o sr
 	src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_deriv.o src/core/lmm_optimize.o \
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
-	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/terms_stats.o src/formula.o $(CORE_OBJS)
+	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/terms_stats.o src/formula.o src/print.o $(CORE_OBJS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))

@@ -2,6 +2,7 @@
 -- the statistics of several random-effects terms (computed by
 -- lmm_stats(formula, source) or the aggregate lmm_stats_terms); lmm_merge
 -- merges them and lmm_fit fits them.  Values stored by 0.6.0 keep loading.
+-- lmm_print shows a fit as lme4's summary() prints it.
 
 \echo Use "ALTER EXTENSION lmm UPDATE TO '0.7.0'" to load this file. \quit
 
@@ -38,3 +39,9 @@ CREATE FUNCTION lmm_contrast(m lmm_model, l float8[], options text DEFAULT '',
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_contrast(lmm_model, float8[], text) IS 'test of contrasts of the fixed effects as lmerTest''s contest: a one-dimensional l (lmm_fixef''s order) is contest1D (estimate, standard error, t; Satterthwaite df), a two-dimensional l an F test of its rows (contestMD); option ddf=satterthwaite (default) or none';
+
+-- lme4's summary() as text (0.7.0) ----------------------------------------
+
+CREATE FUNCTION lmm_print(m lmm_model) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_print(lmm_model) IS 'the fit as lme4''s summary() prints it, with lmerTest''s Satterthwaite df and p-values: formula, REML criterion or AIC/BIC/logLik, random effects, counts, fixed effects; rounded as R rounds';

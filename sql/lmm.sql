@@ -209,6 +209,10 @@ CREATE FUNCTION lmm_summary(m lmm_model,
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_summary(lmm_model) IS 'fit summary: method, counts, REML criterion or ML deviance, logLik, AIC, BIC, sigma, theta, convergence and singularity';
 
+CREATE FUNCTION lmm_print(m lmm_model) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_print(lmm_model) IS 'the fit as lme4''s summary() prints it, with lmerTest''s Satterthwaite df and p-values: formula, REML criterion or AIC/BIC/logLik, random effects, counts, fixed effects; rounded as R rounds';
+
 -- Inference ------------------------------------------------------------
 
 CREATE FUNCTION lmm_anova(a lmm_model, b lmm_model,

@@ -18,6 +18,36 @@
 #include "core/lmm_infer.h"
 #include "lmm_pg.h"
 
+/*
+ * Fixed effect k as lmm_fixef reports it, so that lmm_print shows the same
+ * numbers; L is a zeroed scratch vector of m->p, left zeroed.
+ */
+void
+lmm_fixef_row(const LmmModel *m, int k, double *L, LmmFixefRow *r)
+{
+	double		df;
+
+	memset(r, 0, sizeof(*r));
+	r->estimate = m->beta[k];
+	r->se = sqrt(m->vcov[k * m->p + k]);
+	r->has_t = r->se > 0.0;
+	if (r->has_t)
+		r->t = lmm_finite_result(m->beta[k] / r->se, "a t value");
+	L[k] = 1.0;
+	df = lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
+	L[k] = 0.0;
+	r->has_df = r->has_t && df > 0.0 && isfinite(df);
+	if (r->has_df)
+	{
+		double		half = lmm_qt(0.975, df) * r->se;
+
+		r->df = df;
+		r->p = lmm_pt_two_sided(r->t, df);
+		r->conf_low = lmm_finite_result(m->beta[k] - half, "a confidence bound");
+		r->conf_high = lmm_finite_result(m->beta[k] + half, "a confidence bound");
+	}
+}
+
 PG_FUNCTION_INFO_V1(lmm_fixef);
 
 /*
@@ -39,28 +69,25 @@ lmm_fixef(PG_FUNCTION_ARGS)
 	for (k = 0; k < m.p; k++)
 	{
 		Datum		values[8];
-		bool		nulls[8] = {false, false, false, false, true, true, true, true};
-		double		se = sqrt(m.vcov[k * m.p + k]);
-		double		df;
+		bool		nulls[8] = {false, false, false, true, true, true, true, true};
+		LmmFixefRow r;
 
+		CHECK_FOR_INTERRUPTS();
+		lmm_fixef_row(&m, k, L, &r);
 		values[0] = CStringGetTextDatum(m.x_names[k]);
-		values[1] = Float8GetDatum(m.beta[k]);
-		values[2] = Float8GetDatum(se);
-		if (se > 0.0)
-			values[3] = Float8GetDatum(lmm_finite_result(m.beta[k] / se, "a t value"));
-		else
-			nulls[3] = true;
-		L[k] = 1.0;
-		df = lmm_satterthwaite_df(m.ninf, m.p, m.vcov_varpar, m.jac, m.vcov, L);
-		L[k] = 0.0;
-		if (se > 0.0 && df > 0.0 && isfinite(df))
+		values[1] = Float8GetDatum(r.estimate);
+		values[2] = Float8GetDatum(r.se);
+		if (r.has_t)
 		{
-			double		half = lmm_qt(0.975, df) * se;
-
-			values[4] = Float8GetDatum(df);
-			values[5] = Float8GetDatum(lmm_pt_two_sided(m.beta[k] / se, df));
-			values[6] = Float8GetDatum(lmm_finite_result(m.beta[k] - half, "a confidence bound"));
-			values[7] = Float8GetDatum(lmm_finite_result(m.beta[k] + half, "a confidence bound"));
+			values[3] = Float8GetDatum(r.t);
+			nulls[3] = false;
+		}
+		if (r.has_df)
+		{
+			values[4] = Float8GetDatum(r.df);
+			values[5] = Float8GetDatum(r.p);
+			values[6] = Float8GetDatum(r.conf_low);
+			values[7] = Float8GetDatum(r.conf_high);
 			nulls[4] = nulls[5] = nulls[6] = nulls[7] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -69,8 +96,8 @@ lmm_fixef(PG_FUNCTION_ARGS)
 }
 
 /* Random-effects covariance sigma^2 T T' entry (a, b) of a term. */
-static double
-re_cov(const LmmModelTerm *t, double sigma, int a, int b)
+double
+lmm_re_cov(const LmmModelTerm *t, double sigma, int a, int b)
 {
 	int			q = t->q;
 	double		s = 0.0;
@@ -87,11 +114,70 @@ re_cov(const LmmModelTerm *t, double sigma, int a, int b)
 }
 
 /*
+ * The correlation of columns a and b of a term, false where a variance is
+ * zero and it is undefined.  From T alone: sigma^2 cancels, and may overflow.
+ */
+bool
+lmm_re_corr(const LmmModelTerm *t, int a, int b, double *corr)
+{
+	double		r = lmm_re_cov(t, 1.0, a, b);
+	double		sd = sqrt(lmm_re_cov(t, 1.0, a, a)) * sqrt(lmm_re_cov(t, 1.0, b, b));
+
+	if (!(sd > 0.0))
+		return false;
+	*corr = lmm_finite_result(r / sd, "a correlation");
+	return true;
+}
+
+/* One side of a formula: the columns' names, "1" for an intercept, "0" first if there is none. */
+static void
+append_columns(StringInfo buf, char **names, int n)
+{
+	bool		intercept = false;
+	int			k;
+
+	for (k = 0; k < n; k++)
+		intercept |= strcmp(names[k], "(Intercept)") == 0;
+	if (!intercept)
+		appendStringInfoChar(buf, '0');
+	for (k = 0; k < n; k++)
+		appendStringInfo(buf, "%s%s", (k > 0 || !intercept) ? " + " : "",
+						 strcmp(names[k], "(Intercept)") == 0 ? "1" : names[k]);
+}
+
+/*
+ * The model as an lme4 formula: the formula of lmm() or of the statistics
+ * it was fitted from, else the right-hand side its terms spell, as "~ 1 +
+ * days + (1 + days | subject)" (the response is not recorded).
+ */
+char *
+lmm_model_formula(const LmmModel *m)
+{
+	StringInfoData buf;
+	int			t;
+
+	if (m->formula != NULL && m->formula[0] != '\0')
+		return m->formula;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "~ ");
+	append_columns(&buf, m->x_names, m->p);
+	for (t = 0; t <= m->nextra; t++)
+	{
+		LmmModelTerm term = lmm_model_term(m, t);
+
+		appendStringInfoString(&buf, " + (");
+		append_columns(&buf, term.z_names, term.q);
+		appendStringInfo(&buf, " | %s)", term.grp);
+	}
+	return buf.data;
+}
+
+/*
  * The name lme4's VarCorr gives term t: its grouping factor, with ".1",
  * ".2", ... when an earlier term has the same factor (as (x || g) makes).
  */
-static char *
-varcorr_name(const LmmModel *m, int t)
+char *
+lmm_varcorr_name(const LmmModel *m, int t)
 {
 	LmmModelTerm self = lmm_model_term(m, t);
 	int			u,
@@ -126,11 +212,11 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 	for (t = 0; t <= m.nextra; t++)
 	{
 		LmmModelTerm term = lmm_model_term(&m, t);
-		Datum		grp = CStringGetTextDatum(varcorr_name(&m, t));
+		Datum		grp = CStringGetTextDatum(lmm_varcorr_name(&m, t));
 
 		for (a = 0; a < term.q; a++)
 		{
-			double		v = lmm_finite_result(re_cov(&term, m.sigma, a, a), "a variance");
+			double		v = lmm_finite_result(lmm_re_cov(&term, m.sigma, a, a), "a variance");
 
 			memset(nulls, false, sizeof(nulls));
 			values[0] = grp;
@@ -144,11 +230,8 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 		for (a = 0; a < term.q; a++)
 			for (b = a + 1; b < term.q; b++)
 			{
-				double		c = lmm_finite_result(re_cov(&term, m.sigma, b, a), "a covariance");
-
-				/* the correlation from T alone: sigma^2 cancels, and may overflow */
-				double		r = re_cov(&term, 1.0, b, a);
-				double		sd = sqrt(re_cov(&term, 1.0, a, a)) * sqrt(re_cov(&term, 1.0, b, b));
+				double		c = lmm_finite_result(lmm_re_cov(&term, m.sigma, b, a), "a covariance");
+				double		r;
 
 				memset(nulls, false, sizeof(nulls));
 				values[0] = grp;
@@ -156,8 +239,8 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 				values[2] = CStringGetTextDatum(term.z_names[b]);
 				values[3] = Float8GetDatum(c);
 				nulls[4] = true;
-				if (sd > 0.0)
-					values[5] = Float8GetDatum(lmm_finite_result(r / sd, "a correlation"));
+				if (lmm_re_corr(&term, b, a, &r))
+					values[5] = Float8GetDatum(r);
 				else
 					nulls[5] = true;
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

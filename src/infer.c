@@ -75,39 +75,13 @@ typedef struct MlFit
 	double		n;
 } MlFit;
 
-/*
- * The model's terms as an lme4 formula's right-hand side: "~ 1 + days + (1 +
- * days | subject)", or the formula of a model fitted by lmm().
- */
-static char *
-describe(const char *arg, const LmmModel *m)
-{
-	StringInfoData buf;
-	int			k;
-
-	initStringInfo(&buf);
-	if (m->formula != NULL && m->formula[0] != '\0')
-	{
-		appendStringInfo(&buf, "%s: %s", arg, m->formula);
-		return buf.data;
-	}
-	appendStringInfo(&buf, "%s: ~ ", arg);
-	for (k = 0; k < m->p; k++)
-		appendStringInfo(&buf, "%s%s", k > 0 ? " + " : "", k == 0 ? "1" : m->x_names[k]);
-	appendStringInfoString(&buf, " + (");
-	for (k = 0; k < m->q; k++)
-		appendStringInfo(&buf, "%s%s", k > 0 ? " + " : "", k == 0 ? "1" : m->z_names[k]);
-	appendStringInfo(&buf, " | %s)", m->grp);
-	return buf.data;
-}
-
 /* The ML deviance of m: its own if fitted by ML, else that of an ML refit of its statistics. */
 static MlFit
 ml_fit(const char *arg, const LmmModel *m)
 {
 	MlFit		r;
 
-	r.label = describe(arg, m);
+	r.label = psprintf("%s: %s", arg, lmm_model_formula(m));
 	r.npar = m->p + lmm_model_ntheta(m) + 1;
 	r.n = (double) m->n_obs;
 	if (m->flags & LMM_MODEL_REML)

@@ -41,6 +41,26 @@ extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
 extern double lmm_finite_result(double v, const char *what);
 extern void lmm_verify_encoding(const char *type, const char *s);
 
+/* Views of an lmm_model (extract.c), shared with lmm_anova and lmm_print. */
+typedef struct LmmFixefRow
+{
+	double		estimate;
+	double		se;
+	bool		has_t;			/* se > 0 */
+	double		t;
+	bool		has_df;			/* Satterthwaite's df, and with them p and the interval */
+	double		df;
+	double		p;
+	double		conf_low;
+	double		conf_high;
+} LmmFixefRow;
+
+extern void lmm_fixef_row(const LmmModel *m, int k, double *L, LmmFixefRow *r);
+extern double lmm_re_cov(const LmmModelTerm *t, double sigma, int a, int b);
+extern bool lmm_re_corr(const LmmModelTerm *t, int a, int b, double *corr);
+extern char *lmm_varcorr_name(const LmmModel *m, int t);
+extern char *lmm_model_formula(const LmmModel *m);
+
 /* JSON text forms (json_io.c). */
 extern void lmm_json_append_f8(StringInfo buf, double v);
 extern void lmm_json_append_f8_array(StringInfo buf, const double *v, int n);
