@@ -505,7 +505,7 @@ lmm_zmap_modes(const ZMap *zm, LmmFit *fit)
  * (J^-1)_lk.  The df (lmm_satterthwaite_df) are invariant under this change
  * of parameters, so they are those of the standardized fit exactly; they
  * cannot be had in z itself, where the differences of the gradient are
- * rounding noise (on sleepstudy with days x 1e5, df 7e15 and 0.007 for 17).
+ * rounding noise.
  * Returns 0 when J cannot be inverted or the result overflows.
  */
 int
