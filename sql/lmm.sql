@@ -237,6 +237,13 @@ CREATE FUNCTION lmm_contrast(m lmm_model, l float8[], options text DEFAULT '',
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_contrast(lmm_model, float8[], text) IS 'test of contrasts of the fixed effects as lmerTest''s contest: a one-dimensional l (lmm_fixef''s order) is contest1D (estimate, standard error, t; Satterthwaite df), a two-dimensional l an F test of its rows (contestMD); option ddf=satterthwaite (default) or none';
 
+CREATE FUNCTION lmm_anova(m lmm_model, options text DEFAULT '',
+	OUT term text, OUT sum_sq float8, OUT mean_sq float8, OUT num_df int,
+	OUT den_df float8, OUT f_value float8, OUT p_value float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'lmm_anova_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION lmm_anova(lmm_model, text) IS 'F test of every fixed-effect term as lmerTest''s anova(m): options type=3 (default), 2 or 1, and ddf=satterthwaite (default) or none (lme4''s anova(m), without df and p-value)';
+
 -- Using the model where the rows are ------------------------------------
 
 CREATE FUNCTION lmm_predict(m lmm_model, x float8[]) RETURNS float8

@@ -411,7 +411,7 @@ lmm_contrast(PG_FUNCTION_ARGS)
 	double		f,
 				ddf;
 
-	lmm_parse_ddf_options(opts, "lmm_contrast", &satterthwaite);
+	lmm_parse_test_options(opts, "lmm_contrast", NULL, &satterthwaite);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "lmm_contrast must return a composite type");
 	desc = BlessTupleDesc(desc);
@@ -433,7 +433,7 @@ lmm_contrast(PG_FUNCTION_ARGS)
 				var += L[a] * m.vcov[a * m.p + b] * L[b];
 		}
 		values[0] = Float8GetDatum(lmm_finite_result(est, "a contrast's estimate"));
-		values[1] = Float8GetDatum(sqrt(var));
+		values[1] = Float8GetDatum(lmm_finite_result(sqrt(var), "a contrast's standard error"));
 		nulls[0] = nulls[1] = false;
 		if (var > 0.0)
 		{
@@ -449,7 +449,7 @@ lmm_contrast(PG_FUNCTION_ARGS)
 		if (ddf > 0.0 && isfinite(ddf))
 		{
 			values[4] = Float8GetDatum(ddf);
-			values[6] = Float8GetDatum(lmm_pf_upper(f, q, ddf));
+			values[6] = Float8GetDatum(lmm_finite_result(lmm_pf_upper(f, q, ddf), "a p-value"));
 			nulls[4] = nulls[6] = false;
 		}
 	}

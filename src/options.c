@@ -223,20 +223,26 @@ lmm_parse_confint_options(const char *text, bool *profile, double *level)
 }
 
 /*
- * Read lmm_contrast's options (ddf=satterthwaite|none): whether to give
- * Satterthwaite's denominator df and p-values (lmerTest), or lme4's
- * statistics without them.  ddf=kenward-roger is refused as not yet
- * available; unknown or repeated keys are errors.
+ * Read the options of lmm_contrast and lmm_anova (fn names the function):
+ * ddf=satterthwaite|none, whether to give Satterthwaite's denominator df
+ * and p-values (lmerTest) or lme4's statistics without them; and, where
+ * type is not NULL, type=1|2|3 (default 3) as lmerTest's anova.
+ * ddf=kenward-roger is refused as not yet available; unknown or repeated
+ * keys are errors.
  */
 void
-lmm_parse_ddf_options(const char *text, const char *fn, bool *satterthwaite)
+lmm_parse_test_options(const char *text, const char *fn, int *type,
+					   bool *satterthwaite)
 {
 	char	   *copy = pstrdup(text);
 	char	   *tok;
 	char	   *next;
-	bool		seen = false;
+	bool		seen_ddf = false;
+	bool		seen_type = false;
 
 	*satterthwaite = true;
+	if (type != NULL)
+		*type = 3;
 	for (tok = copy; tok != NULL; tok = next)
 	{
 		char	   *comma = strchr(tok, ',');
@@ -257,31 +263,47 @@ lmm_parse_ddf_options(const char *text, const char *fn, bool *satterthwaite)
 		*eq = '\0';
 		key = trim(tok);
 		value = trim(eq + 1);
-		if (strcmp(key, "ddf") != 0)
+		if ((strcmp(key, "ddf") == 0 && seen_ddf) ||
+			(strcmp(key, "type") == 0 && seen_type))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown %s option \"%s\"", fn, key),
-					 errdetail("The known option is ddf.")));
-		if (seen)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s option \"ddf\" is given more than once", fn),
+					 errmsg("%s option \"%s\" is given more than once", fn, key),
 					 errdetail("Give each option once.")));
-		seen = true;
-		if (pg_strcasecmp(value, "satterthwaite") == 0)
-			*satterthwaite = true;
-		else if (pg_strcasecmp(value, "none") == 0)
-			*satterthwaite = false;
-		else if (pg_strcasecmp(value, "kenward-roger") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("%s does not offer Kenward-Roger's df yet", fn),
-					 errhint("Use ddf=satterthwaite (the default) or ddf=none.")));
+		if (strcmp(key, "type") == 0 && type != NULL)
+		{
+			seen_type = true;
+			if (strcmp(value, "1") == 0 || strcmp(value, "2") == 0 || strcmp(value, "3") == 0)
+				*type = value[0] - '0';
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for %s option \"type\"", value, fn),
+						 errdetail("Use type=3 (the default), type=2 or type=1, as lmerTest's anova.")));
+		}
+		else if (strcmp(key, "ddf") == 0)
+		{
+			seen_ddf = true;
+			if (pg_strcasecmp(value, "satterthwaite") == 0)
+				*satterthwaite = true;
+			else if (pg_strcasecmp(value, "none") == 0)
+				*satterthwaite = false;
+			else if (pg_strcasecmp(value, "kenward-roger") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("%s does not offer Kenward-Roger's df yet", fn),
+						 errhint("Use ddf=satterthwaite (the default) or ddf=none.")));
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for %s option \"ddf\"", value, fn),
+						 errdetail("Use ddf=satterthwaite (the default) or ddf=none.")));
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid value \"%s\" for %s option \"ddf\"", value, fn),
-					 errdetail("Use ddf=satterthwaite (the default) or ddf=none.")));
+					 errmsg("unknown %s option \"%s\"", fn, key),
+					 errdetail(type != NULL ? "The known options are type and ddf." :
+							   "The known option is ddf.")));
 	}
 	pfree(copy);
 }

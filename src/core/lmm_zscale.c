@@ -493,6 +493,13 @@ lmm_zmap_modes(const ZMap *zm, LmmFit *fit)
 						s += (long double) tmp[a * q + k] * M[b * q + k];
 					C[a * q + b] = C[b * q + a] = (double) s;
 				}
+			/*
+			 * Where C is singular (theta at 0) rounding can leave a variance
+			 * a few ulps of the terms below 0: it is 0.
+			 */
+			for (a = 0; a < q; a++)
+				if (C[a * q + a] < 0.0)
+					C[a * q + a] = 0.0;
 		}
 	}
 }

@@ -17,6 +17,7 @@
 #include "lmm_fit.h"
 #include "lmm_infer.h"
 #include "lmm_stats.h"
+#include "lmm_stats_io.h"
 #include "lmm_terms.h"
 #include "test_core.h"
 
@@ -182,6 +183,54 @@ err_of(double got, double want)
 }
 
 /* Badly scaled z against the days fit mapped analytically, every form, REML and ML. */
+/*
+ * fuzz corpus regress_singular_zscale_condvar: a fit whose slope is far
+ * from its scale, singular (theta at 0), so its conditional covariance in
+ * standardized z is singular; mapped to z, rounding left a variance at
+ * -3e-18, which a stored model refuses.  Every variance must be >= 0.
+ */
+static void
+check_singular_condvar(const char *dir)
+{
+	char		path[1024];
+	unsigned char buf[4096];
+	LmmStats	s;
+	LmmStatsMeta meta;
+	LmmStatsKeys keys;
+	LmmFit		fit;
+	FILE	   *f;
+	size_t		n;
+	int64_t		j;
+	int			a,
+				ok = 1;
+
+	snprintf(path, sizeof(path), "%s/../fuzz/corpus/stats/regress_singular_zscale_condvar", dir);
+	f = fopen(path, "rb");
+	n = f != NULL ? fread(buf, 1, sizeof(buf), f) : 0;
+	if (f != NULL)
+		fclose(f);
+	if (n == 0 || lmm_stats_unpack(buf, n, &s, &meta, &keys) != NULL)
+	{
+		check(0, "zscale: read regress_singular_zscale_condvar");
+		return;
+	}
+	if (lmm_fit(&s, 1, &fit) != LMM_OK)
+		ok = 0;
+	else
+	{
+		for (j = 0; j < fit.nlevels; j++)
+			for (a = 0; a < fit.q; a++)
+				ok = ok && fit.condvar[(j * fit.q + a) * fit.q + a] >= 0.0;
+		ok = ok && fit.singular;
+		lmm_fit_free(&fit);
+	}
+	check(ok, "zscale: a singular fit in standardized z has no negative variance");
+	lmm_stats_meta_free(&meta);
+	free(keys.data);
+	free(keys.len);
+	lmm_stats_free(&s);
+}
+
 void
 test_zscale(const char *dir)
 {
@@ -192,6 +241,7 @@ test_zscale(const char *dir)
 				reml,
 				i;
 
+	check_singular_condvar(dir);
 	if (read_rows(dir, &r) != 0)
 	{
 		check(0, "zscale: read sleepstudy.csv");

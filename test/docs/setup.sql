@@ -17,6 +17,10 @@ CREATE TABLE cake (replicate int, recipe text, temperature text, angle float8, t
 \copy cake FROM 'test/data/cake.csv' CSV HEADER
 CREATE TABLE ratings (y float8, x float8, a text, b text);
 \copy ratings FROM 'test/data/ratings.csv' CSV HEADER
+CREATE TABLE oats (yield float8, nitro float8, variety text, block text);
+\copy oats FROM 'test/data/oats.csv' CSV HEADER
+CREATE TABLE machines (score float8, machine text, worker text);
+\copy machines FROM 'test/data/machines.csv' CSV HEADER
 
 -- patients of 40 doctors in two regions, y a mobility score (the data of
 -- test/sql/01_quickstart.sql)

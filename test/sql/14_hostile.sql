@@ -310,6 +310,14 @@ SELECT c AS "case", pg_temp.try('SELECT ' || c || ' FROM hm') AS outcome FROM (V
 	('(SELECT count(*)::text FROM lmm_confint(m1, ''level=1e-300''))'),
 	('(SELECT count(*)::text FROM lmm_confint(m1, ''=wald''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, m1))'),
+	('(SELECT count(*)::text FROM lmm_anova(m1, ''type=2''))'),
+	('(SELECT count(*)::text FROM lmm_anova(m1, ''type=''))'),
+	('(SELECT count(*)::text FROM lmm_anova(m1, ''ddf=none,ddf=none''))'),
+	('(SELECT count(*)::text FROM lmm_contrast(m1, NULL))'),
+	('(SELECT count(*)::text FROM lmm_contrast(NULL, ARRAY[1.0, 0.0]))'),
+	('(SELECT estimate::text FROM lmm_contrast(m1, ARRAY[1e308, 1e308]))'),
+	('(SELECT concat_ws('','', num_df, f_value IS NOT NULL) FROM lmm_contrast(m1, ARRAY[[1.0, 0.0], [0.0, 1.0]], ''ddf=none''))'),
+	('(SELECT count(*)::text FROM lmm_contrast(m1, ARRAY[1.0, 0.0], '',''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, (SELECT lmm_fit(y, ARRAY[x1], g) FROM hx WHERE id > 1)))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, (SELECT lmm_fit(y * 2, ARRAY[x1], g) FROM hx)))'),
 	('lmm_predict(m, NULL)'),
@@ -417,6 +425,8 @@ FROM hmut, (VALUES
 	('confint wald', $q$SELECT string_agg(concat_ws(',', estimate, lower, upper), ';') FROM lmm_confint(%L::lmm_model, 'method=wald')$q$),
 	('confint profile', $q$SELECT string_agg(concat_ws(',', estimate, lower, upper), ';') FROM lmm_confint(%L::lmm_model)$q$),
 	('anova', $q$SELECT string_agg(concat_ws(',', aic, bic, loglik, deviance, chisq, p_value), ';') FROM lmm_anova(%L::lmm_model, (SELECT m FROM hsmall))$q$),
+	('anova F', $q$SELECT string_agg(concat_ws(',', sum_sq, den_df, f_value, p_value), ';') FROM lmm_anova(%L::lmm_model, 'type=1')$q$),
+	('contrast', $q$SELECT concat_ws(',', c.estimate, c.std_error, c.den_df, c.p_value) FROM (SELECT %L::lmm_model AS m) s, lmm_contrast(s.m, array_fill(1.0::float8, ARRAY[(SELECT count(*)::int FROM lmm_fixef(s.m))])) c$q$),
 	('score', $q$SELECT concat_ws(',', lmm_predict(m, ARRAY[1.0]), lmm_predict(m, ARRAY[1.0], 1, ARRAY[2.0]), lmm_blup(m, 2, 'z1'), lmm_residual(m, 1, ARRAY[1.0], '0', ARRAY[1.0])) FROM (SELECT %L::lmm_model AS m) s$q$)
 ) fs(f, sql)
 WHERE kind = 'lmm_model' AND outcome LIKE 'ok%';
