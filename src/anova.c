@@ -216,7 +216,7 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 		for (t = 0; t < f->nfixed; t++)
 			for (v = 0; v < f->fixed[t].nvars; v++)
 				if (f->fixed[t].var[v].full)
-					terms[t].var[v].full = 1;
+					terms[t].var[v].full = terms[t].var[v].margin = 1;
 		for (t = 0; t < f->nfixed; t++)
 			for (v = 0; v < f->fixed[t].nvars; v++)
 				if (terms[t].var[v].full)

@@ -40,12 +40,12 @@
 /*
  * Whether a variable of a term counts for containment: as in R's terms()
  * "factors" matrix, which lmerTest reads, a numeric covariate or a factor
- * coded by contrasts (1), not one coded by every level (2).
+ * marked 1, not one marked 2 (coded by every level for a missing margin).
  */
 static int
 counts(const LmmAnovaVar *v)
 {
-	return v->nlevels == 0 || !v->full;
+	return v->nlevels == 0 || !v->margin;
 }
 
 /*
@@ -286,10 +286,31 @@ add_monomial(const LmmAnovaDesign *d, int *used, int *lev_by_id, int maxid,
 	{
 		for (a = 0; a < maxid && !used[a]; a++)
 			;
-		if (a < maxid || !d->intercept)
+		if (a < maxid)
 			return 0;
-		row[0] += sign;			/* every indicator gone: the intercept */
-		return 1;
+		if (d->intercept)
+		{
+			row[0] += sign;		/* every indicator gone: the intercept */
+			return 1;
+		}
+		/* no intercept: 1 is the sum of the indicators of a factor coded by every level */
+		for (u = 0; u < d->nterms; u++)
+			if (d->term[u].nvars == 1 && d->term[u].var[0].nlevels > 0 &&
+				d->term[u].var[0].full)
+			{
+				const LmmAnovaVar *var = &d->term[u].var[0];
+				int			ok = 1;
+
+				used[var->id] = 1;
+				for (l = 0; l < var->nlevels && ok; l++)
+				{
+					lev_by_id[var->id] = l;
+					ok = add_monomial(d, used, lev_by_id, maxid, sign, row);
+				}
+				used[var->id] = 0;
+				return ok;
+			}
+		return 0;
 	}
 	a = find_column(d, u, lev_by_id, maxid);
 	if (a >= 0)

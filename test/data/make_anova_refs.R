@@ -9,7 +9,7 @@
 # Models: cake with recipe * temperature (balanced), the same with cells
 # unbalanced (every 7th row dropped), recipe nested in temperature
 # (temperature + recipe:temperature, where the interaction codes temperature
-# by every level, unbalanced), Machines (score ~ Machine, crossed
+# by every level, unbalanced), the same without an intercept, Machines (score ~ Machine, crossed
 # Worker terms), Oats (yield ~ nitro * Variety, a numeric covariate next to
 # a factor). The fits run to convergence (the control of make_tight_refs.R).
 # CI does not need R: this script is only run by hand to refresh the file.
@@ -38,6 +38,7 @@ models <- list(
   cake = list(cake, angle ~ recipe * temperature + (1 | recipe:replicate)),
   cake_unbalanced = list(cake_unbal, angle ~ recipe * temperature + (1 | recipe:replicate)),
   cake_nested = list(cake_unbal, angle ~ temperature + recipe:temperature + (1 | recipe:replicate)),
+  cake_no_intercept = list(cake_unbal, angle ~ 0 + recipe * temperature + (1 | recipe:replicate)),
   machines = list(machines, score ~ machine + (1 | worker) + (1 | worker:machine)),
   oats = list(oats, yield ~ nitro * variety + (1 | block) + (1 | block:variety)))
 

@@ -3,7 +3,8 @@
 -- lmerTest 3.1 (test/data/anova.ref.csv, made by make_anova_refs.R on fits
 -- run to convergence) to 1e-6 in every number: cake's recipe * temperature
 -- (balanced, and with every 7th row dropped), recipe nested in temperature
--- (the interaction codes temperature by every level), Machines (two crossed
+-- (the interaction codes temperature by every level), the same without an
+-- intercept (recipe coded by every level), Machines (two crossed
 -- terms) and Oats (a numeric covariate times a factor), REML and ML.  Then models
 -- of lmm_fit, what a model without its statistics or its marginal terms
 -- gives, and bad options.
@@ -26,6 +27,7 @@ SELECT mo, upper(me), lmm(f, src, 'method=' || me)
 FROM (VALUES ('cake', 'angle ~ recipe * temperature + (1 | recipe:replicate)', 'cake_rows'),
 			 ('cake_unbalanced', 'angle ~ recipe * temperature + (1 | recipe:replicate)', 'cake_unbalanced'),
 			 ('cake_nested', 'angle ~ temperature + recipe:temperature + (1 | recipe:replicate)', 'cake_unbalanced'),
+			 ('cake_no_intercept', 'angle ~ 0 + recipe * temperature + (1 | recipe:replicate)', 'cake_unbalanced'),
 			 ('machines', 'score ~ machine + (1 | worker) + (1 | worker:machine)', 'machines'),
 			 ('oats', 'yield ~ nitro * variety + (1 | block) + (1 | block:variety)', 'oats')) v(mo, f, src),
 	unnest(ARRAY['reml', 'ml']) me;
