@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "core/lmm_anova.h"
@@ -55,6 +56,26 @@ level_index(VarLevels *vl, const char *level)
 			return i;
 	vl->seen[vl->nseen] = pstrdup(level);
 	return vl->nseen++;
+}
+
+/*
+ * Nonzero when part also starts with the name of another variable longer
+ * than vl's: a column "ax" is variable ax's, not a level "x" of a.
+ */
+static bool
+longer_prefix(const VarLevels *vars, int nvars, const VarLevels *vl, const char *part)
+{
+	size_t		len = strlen(vl->name);
+	int			i;
+
+	for (i = 0; i < nvars; i++)
+	{
+		size_t		li = strlen(vars[i].name);
+
+		if (&vars[i] != vl && li > len && strncmp(part, vars[i].name, li) == 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -165,7 +186,8 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 					}
 					if (colon != NULL)
 						*colon = '\0';
-					if (strncmp(part, vl->name, len) != 0)
+					if (strncmp(part, vl->name, len) != 0 ||
+						longer_prefix(vars, nvars, vl, part))
 					{
 						match = false;
 						break;
@@ -335,15 +357,24 @@ lmm_anova_model(PG_FUNCTION_ARGS)
 	XtX = model_xtx(&m);
 	if (!satterthwaite)
 		problem = lmm_anova_lme4(&d, m.beta, m.vcov, m.sigma, rows);
-	else if (type != 3 && d.p > 1 && d.nterms > 1 && XtX == NULL)
+	else if ((type != 3 || d.p <= 1 || d.nterms <= 1) && XtX == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("lmm_anova type %d needs a model that carries its statistics", type),
+				 errmsg("lmm_anova type %d needs a model that carries its statistics",
+						type != 3 ? type : 1),
 				 errdetail("This model was stored by lmm 0.2 or earlier, or fitted by lmm() in lmm 0.6 or earlier."),
 				 errhint("Use type=3, or refit the model.")));
 	else
 		problem = lmm_anova_table(&d, type, XtX, m.beta, m.vcov, m.sigma, m.ninf,
 								  m.vcov_varpar, m.jac, rows);
+	if (problem != NULL && strcmp(problem, "interrupted") == 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling lmm_anova on request"),
+				 errdetail("The tests were interrupted; run the statement again.")));
+	}
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -37,20 +37,23 @@
 /* Rows of L whose absolute sum is below this are dropped, as lmerTest does. */
 #define ROW_EPS 1e-8
 
+/* Most entries of type 3's table of cells (level combinations x columns): 1 GB. */
+#define ANOVA_MAX_CELLS ((double) (1 << 27))
+
 /*
  * Whether a variable of a term counts for containment: as in R's terms()
- * "factors" matrix, which lmerTest reads, a numeric covariate or a factor
- * marked 1, not one marked 2 (coded by every level for a missing margin).
+ * "factors" matrix, which lmerTest reads, a variable marked 1, not one
+ * marked 2 (coded by every level for a missing margin, numerics too).
  */
 static int
 counts(const LmmAnovaVar *v)
 {
-	return v->nlevels == 0 || !v->margin;
+	return !v->margin;
 }
 
 /*
  * Nonzero when term a is contained in term b: b's counted variables
- * include a's and more, with the same numeric covariates (lmerTest's
+ * include a's and more, with as many counted numeric covariates (lmerTest's
  * term_contain).
  */
 static int
@@ -76,20 +79,22 @@ contained(const LmmAnovaTerm *a, const LmmAnovaTerm *b)
 	for (j = 0; j < b->nvars; j++)
 		cb += counts(&b->var[j]);
 	for (i = 0; i < a->nvars; i++)
-		na += a->var[i].nlevels == 0;
+		na += a->var[i].nlevels == 0 && counts(&a->var[i]);
 	for (j = 0; j < b->nvars; j++)
-		nb += b->var[j].nlevels == 0;
+		nb += b->var[j].nlevels == 0 && counts(&b->var[j]);
 	return cb > ca && na == nb;
 }
 
 /*
  * The unit lower factor L of x (n x n, row-major) by lmerTest's Doolittle
- * decomposition, entries below DOOLITTLE_EPS zeroed, into L.
+ * decomposition, entries below DOOLITTLE_EPS zeroed, into L.  Returns 0
+ * when the host asks to stop.
  */
-static void
+static int
 doolittle(int n, const double *x, double *L)
 {
 	double	   *U = lmm_alloc0(sizeof(double) * n * n);
+	double	   *ucol = lmm_alloc(sizeof(double) * (n + 1));
 	int			i,
 				j,
 				k;
@@ -99,20 +104,31 @@ doolittle(int n, const double *x, double *L)
 		L[i * n + i] = 1.0;
 	for (i = 0; i < n; i++)
 	{
-		for (j = 0; j < n; j++)
+		if (lmm_interrupt_pending())
 		{
-			double		u = x[i * n + j];
-
-			for (k = 0; k < i; k++)
-				u -= L[i * n + k] * U[k * n + j];
-			U[i * n + j] = u;
+			lmm_free(U);
+			lmm_free(ucol);
+			return 0;
 		}
+		/* row i of U: x's row less the earlier rows of U, row by row */
+		memcpy(U + i * n, x + i * n, sizeof(double) * n);
+		for (k = 0; k < i; k++)
+		{
+			double		lik = L[i * n + k];
+
+			if (lik != 0.0)
+				for (j = 0; j < n; j++)
+					U[i * n + j] -= lik * U[k * n + j];
+		}
+		/* column i of L below the diagonal, from column i of U taken once */
+		for (k = 0; k < i; k++)
+			ucol[k] = U[k * n + i];
 		for (j = i + 1; j < n; j++)
 		{
 			double		l = x[j * n + i];
 
 			for (k = 0; k < i; k++)
-				l -= L[j * n + k] * U[k * n + i];
+				l -= L[j * n + k] * ucol[k];
 			L[j * n + i] = fabs(U[i * n + i]) < DOOLITTLE_EPS ? 0.0 : l / U[i * n + i];
 		}
 	}
@@ -120,6 +136,8 @@ doolittle(int n, const double *x, double *L)
 		if (fabs(L[i]) < DOOLITTLE_EPS)
 			L[i] = 0.0;
 	lmm_free(U);
+	lmm_free(ucol);
+	return 1;
 }
 
 /* R's zapsmall(x) (7 digits) over n entries: round to 7 digits of the largest. */
@@ -141,18 +159,21 @@ zapsmall(double *x, int n)
 
 /*
  * Type 1 or 2 hypotheses of term t into H (rows of p), from X'X; returns
- * the number of rows.  Type 1 orders X as it is; type 2 moves the term's
- * columns, then those of the terms containing it, to the end.
+ * the number of rows, -1 when the host asks to stop.  Type 1 reads the
+ * factor of X'X in its own order, L1, made once for every term; type 2
+ * moves the term's columns, then those of the terms containing it, to the
+ * end and factors that.
  */
 static int
 sequential_rows(const LmmAnovaDesign *d, int type, int t, const double *XtX,
-				double *H)
+				const double *L1, double *H)
 {
 	int			p = d->p;
 	int		   *order = lmm_alloc(sizeof(int) * p);
 	int		   *role = lmm_alloc0(sizeof(int) * p);
-	double	   *x = lmm_alloc(sizeof(double) * p * p);
-	double	   *L = lmm_alloc(sizeof(double) * p * p);
+	double	   *x = NULL;
+	double	   *L = NULL;
+	const double *F = L1;
 	int			n = 0,
 				rows = 0,
 				a,
@@ -166,26 +187,29 @@ sequential_rows(const LmmAnovaDesign *d, int type, int t, const double *XtX,
 		else if (type == 2 && d->col_term[a] >= 0 &&
 				 contained(&d->term[t], &d->term[d->col_term[a]]))
 			role[a] = 2;
+	for (a = 0; a < p; a++)
+		order[a] = a;
 
-	/* type 2 of a term no other contains: its columns themselves, as lmerTest */
-	for (a = 0; a < p && type == 2; a++)
-		if (role[a] == 2)
-			break;
-	if (type == 2 && a == p)
+	if (type == 2)
 	{
+		/* a term no other contains: its columns themselves, as lmerTest */
+		for (a = 0; a < p && role[a] != 2; a++)
+			;
+		if (a == p)
+		{
+			for (a = 0; a < p; a++)
+				if (role[a] == 1)
+				{
+					memset(H + (size_t) rows * p, 0, sizeof(double) * p);
+					H[(size_t) rows++ * p + a] = 1.0;
+				}
+			lmm_free(order);
+			lmm_free(role);
+			return rows;
+		}
 		for (a = 0; a < p; a++)
-			if (role[a] == 1)
-			{
-				memset(H + (size_t) rows * p, 0, sizeof(double) * p);
-				H[(size_t) rows++ * p + a] = 1.0;
-			}
-		n = p;
-	}
-	for (a = 0; a < p && rows == 0; a++)
-		if (type == 1 || role[a] == 0)
-			order[n++] = a;
-	if (type == 2 && rows == 0)
-	{
+			if (role[a] == 0)
+				order[n++] = a;
 		for (a = 0; a < p; a++)
 			if (role[a] == 1)
 				order[n++] = a;
@@ -193,22 +217,23 @@ sequential_rows(const LmmAnovaDesign *d, int type, int t, const double *XtX,
 			for (a = 0; a < p; a++)
 				if (role[a] == 2 && d->col_term[a] == u)
 					order[n++] = a;
-	}
-	if (rows == 0)
-	{
+		x = lmm_alloc(sizeof(double) * p * p);
+		L = lmm_alloc(sizeof(double) * p * p);
 		for (a = 0; a < p; a++)
 			for (b = 0; b < p; b++)
 				x[a * p + b] = XtX[order[a] * p + order[b]];
-		doolittle(p, x, L);
-		/* rows of t(L) for the term's columns, back in X's column order */
-		for (a = 0; a < p; a++)
-			if (role[order[a]] == 1)
-			{
-				for (b = 0; b < p; b++)
-					H[(size_t) rows * p + order[b]] = L[b * p + a];
-				rows++;
-			}
+		if (!doolittle(p, x, L))
+			rows = -1;
+		F = L;
 	}
+	/* rows of t(F) for the term's columns, back in X's column order */
+	for (a = 0; a < p && rows >= 0; a++)
+		if (role[order[a]] == 1)
+		{
+			for (b = 0; b < p; b++)
+				H[(size_t) rows * p + order[b]] = F[b * p + a];
+			rows++;
+		}
 	lmm_free(order);
 	lmm_free(role);
 	lmm_free(x);
@@ -359,8 +384,11 @@ expand_cell(const LmmAnovaDesign *d, int t, const int *lev, int *used,
 	return ok;
 }
 
-/* Columns a of M (r x p, row-major) in cols less their least-squares fit on the columns in on. */
-static void
+/*
+ * Columns a of M (r x p, row-major) in cols less their least-squares fit
+ * on the columns in on.  Returns 0 when the host asks to stop.
+ */
+static int
 residualize(double *M, int r, int p, const int *cols, int ncols, const int *on, int non)
 {
 	double	   *Q = lmm_alloc(sizeof(double) * (size_t) r * (non > 0 ? non : 1));
@@ -375,6 +403,13 @@ residualize(double *M, int r, int p, const int *cols, int ncols, const int *on, 
 	{
 		double		n0 = 0.0,
 					n1 = 0.0;
+
+		if (lmm_interrupt_pending())
+		{
+			lmm_free(Q);
+			lmm_free(Y);
+			return 0;
+		}
 
 		for (i = 0; i < r; i++)
 		{
@@ -418,6 +453,7 @@ residualize(double *M, int r, int p, const int *cols, int ncols, const int *on, 
 			M[(size_t) i * p + cols[j]] = Y[(size_t) i * ncols + j];
 	lmm_free(Q);
 	lmm_free(Y);
+	return 1;
 }
 
 /*
@@ -443,6 +479,7 @@ type3_rows(const LmmAnovaDesign *d, double *H, int *nrows)
 			   *on,
 			   *order;
 	double	   *Lf;
+	double		cells = d->intercept ? 1.0 : 0.0;
 	const char *problem = NULL;
 
 	for (t = 0; t < d->nterms; t++)
@@ -453,6 +490,23 @@ type3_rows(const LmmAnovaDesign *d, double *H, int *nrows)
 	lev_by_id = lmm_alloc0(sizeof(int) * (maxid + 1));
 
 	/* the cells: the intercept, then every level combination of each term, first variable fastest */
+	for (t = 0; t < d->nterms; t++)
+	{
+		double		n = 1.0;
+
+		for (v = 0; v < d->term[t].nvars; v++)
+			if (d->term[t].var[v].nlevels > 0)
+				n *= d->term[t].var[v].nlevels;
+		cells += n;
+	}
+	if (cells * p > ANOVA_MAX_CELLS)
+	{
+		lmm_free(cell_of_col);
+		lmm_free(first_cell);
+		lmm_free(used);
+		lmm_free(lev_by_id);
+		return "the terms have too many level combinations for type 3";
+	}
 	for (t = 0; t < d->nterms; t++)
 	{
 		int			n = 1;
@@ -472,6 +526,12 @@ type3_rows(const LmmAnovaDesign *d, double *H, int *nrows)
 		{
 			int			lev[LMM_ANOVA_MAX_VARS];
 			int			rest = i - first_cell[t];
+
+			if (i % 4096 == 0 && lmm_interrupt_pending())
+			{
+				problem = "interrupted";
+				break;
+			}
 
 			for (v = 0; v < d->term[t].nvars; v++)
 			{
@@ -531,8 +591,8 @@ type3_rows(const LmmAnovaDesign *d, double *H, int *nrows)
 				for (a = 0; a < p; a++)
 					if (d->col_term[a] == u)
 						on[no++] = a;
-		if (no > 0)
-			residualize(Lf, ncell, p, cols, nc, on, no);
+		if (no > 0 && !residualize(Lf, ncell, p, cols, nc, on, no))
+			problem = "interrupted";
 	}
 
 	/* the term's rows: for each of its columns a, entry b is Lf at b's own cell */
@@ -591,7 +651,8 @@ test_rows(const LmmAnovaDesign *d, const double *H, int nrows, const double *bet
  * lmerTest's anova(m, type) into rows (one per term): type 1, 2 or 3 (see
  * the header); XtX (p x p, uncentred, row-major) is needed for types 1
  * and 2 only.  With at most one term, or one column, every type is type 1,
- * as in lmerTest.  Returns NULL or the problem.
+ * as in lmerTest.  Returns NULL or the problem ("interrupted" when the
+ * host asked to stop).
  */
 const char *
 lmm_anova_table(const LmmAnovaDesign *d, int type, const double *XtX,
@@ -600,6 +661,7 @@ lmm_anova_table(const LmmAnovaDesign *d, int type, const double *XtX,
 {
 	int			p = d->p;
 	double	   *H = lmm_alloc(sizeof(double) * (size_t) p * p);
+	double	   *L1 = NULL;
 	int		   *nrows = lmm_alloc0(sizeof(int) * (d->nterms + 1));
 	const char *problem = NULL;
 	int			t,
@@ -607,16 +669,23 @@ lmm_anova_table(const LmmAnovaDesign *d, int type, const double *XtX,
 
 	if (p <= 1 || d->nterms <= 1)
 		type = 1;
-	if (type == 3)
+	if (type != 3 && XtX == NULL)
+		problem = "types 1 and 2 need the model's statistics";
+	else if (type == 3)
 		problem = type3_rows(d, H, nrows);
+	else if (type == 1)
+	{
+		L1 = lmm_alloc(sizeof(double) * (size_t) p * p);
+		if (!doolittle(p, XtX, L1))
+			problem = "interrupted";
+	}
 	for (t = 0; t < d->nterms && problem == NULL; t++)
 	{
 		if (type != 3)
 		{
-			if (XtX == NULL)
-				problem = "types 1 and 2 need the model's statistics";
-			else
-				nrows[t] = sequential_rows(d, type, t, XtX, H);
+			nrows[t] = sequential_rows(d, type, t, XtX, L1, H);
+			if (nrows[t] < 0)
+				problem = "interrupted";
 			off = 0;
 		}
 		if (problem == NULL)
@@ -626,6 +695,7 @@ lmm_anova_table(const LmmAnovaDesign *d, int type, const double *XtX,
 			off += nrows[t];
 	}
 	lmm_free(H);
+	lmm_free(L1);
 	lmm_free(nrows);
 	return problem;
 }

@@ -23,9 +23,9 @@ typedef struct LmmAnovaVar
 	int			id;				/* the variable, the same in every term */
 	int			nlevels;		/* a factor's levels, reference included; 0: numeric */
 	int			full;			/* coded by every level (no reference) */
-	int			margin;			/* full because the term without it is not in
-								 * the model (R's terms() factors entry 2),
-								 * not only for a missing intercept */
+	int			margin;			/* R's terms() factors entry 2: the term
+								 * without it is not in the model (a factor
+								 * is then coded by every level) */
 } LmmAnovaVar;
 
 typedef struct LmmAnovaTerm

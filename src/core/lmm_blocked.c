@@ -234,11 +234,12 @@ factor_M(Work *w, const double *theta)
 }
 
 /*
- * The profiled criterion at theta for several terms: M filled and factored
- * (factor_M), and RX, cbeta, pwrss, log|L|^2 and log|RX|^2 left in w as
- * lmm_criterion does.  M is kept with the theta it was factored at, so that
- * evaluating there again (the solution at the optimum, then Satterthwaite's
- * step) reads it instead of factoring it anew.
+ * The profiled criterion at theta (REML criterion or ML deviance) of any
+ * model: M filled and factored (factor_M), and RX, cbeta, pwrss, log|L|^2
+ * and log|RX|^2 left in w.  HUGE_VAL where the model is degenerate at
+ * theta, or when the host asked to stop.  M is kept with the theta it was
+ * factored at, so that evaluating there again (the solution at the optimum,
+ * then Satterthwaite's step) reads it instead of factoring it anew.
  */
 double
 lmm_criterion(Work *w, const double *theta)

@@ -85,8 +85,8 @@ cmp_int32(const void *x, const void *y)
 }
 
 /*
- * Build the list of products for statistics whose terms are all scalar,
- * unless it is too long (PAIRS_MAX).  omega_j depends on the level only
+ * Build the list of products for statistics of several terms that are all
+ * scalar, unless it is too long (PAIRS_MAX).  omega_j depends on the level only
  * through Z_j'Z_j, so the levels fall into classes of equal Z_j'Z_j and
  * the products of one entry of M and one class are summed once here.
  * Column by column of M: the levels holding the column (in class order),
@@ -124,7 +124,8 @@ lmm_blocked_pairs_build(const Gram *g, Blocks *bk)
 				nu,
 				interrupted = 0;
 
-	if (!lmm_blocked_scalar(bk))
+	/* one term: the q = 1 kernel of lmm_levels.c, without a list that doubles the memory */
+	if (!lmm_blocked_scalar(bk) || bk->m == 0)
 		return;
 	bk->mvalid = 0;				/* M is to be built the other way */
 	for (j = 0; j < J0; j++)

@@ -1,8 +1,8 @@
 /*
  * lmm_deriv.c
  *	  The derivatives of the profiled criterion at theta, for any model:
- *	  the gradient (and the several-term Hessian where it is derived),
- *	  chosen by what the terms are.
+ *	  the gradient (and the Hessian where it is derived, every term
+ *	  scalar), from the kernel the factor's shape calls for (lmm_derivs).
  *
  *	  L block-diagonal (no dense part, m = 0), any q
  *						lmm_gradient (lmm_gradient.c), the per-level

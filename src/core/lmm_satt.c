@@ -489,6 +489,7 @@ lmm_contrast_ftest(int p, const double *beta, const double *vcov, int ninf,
 				   const double *vcov_varpar, const double *jac, int nrow,
 				   const double *L, double *f, double *ddf)
 {
+	double	   *Ls = lmm_alloc(sizeof(double) * (size_t) nrow * p);
 	double	   *VL = lmm_alloc(sizeof(double) * (size_t) nrow * p);
 	double	   *A = lmm_alloc(sizeof(double) * (size_t) nrow * nrow);
 	double	   *d = lmm_alloc(sizeof(double) * nrow);
@@ -502,7 +503,21 @@ lmm_contrast_ftest(int p, const double *beta, const double *vcov, int ninf,
 				b,
 				m;
 
-	/* A = L V L', symmetric (row-major) */
+	/*
+	 * Each row scaled by its largest entry, which changes neither F nor the
+	 * df (only the basis of the hypotheses), so that rows of 1e200 or 1e-170
+	 * neither overflow nor underflow; then A = L V L', symmetric (row-major).
+	 */
+	for (r = 0; r < nrow; r++)
+	{
+		double		big = 0.0;
+
+		for (a = 0; a < p; a++)
+			big = fmax(big, fabs(L[(size_t) r * p + a]));
+		for (a = 0; a < p; a++)
+			Ls[(size_t) r * p + a] = big > 0.0 ? L[(size_t) r * p + a] / big : 0.0;
+	}
+	L = Ls;
 	for (r = 0; r < nrow; r++)
 		for (b = 0; b < p; b++)
 		{
@@ -545,6 +560,7 @@ lmm_contrast_ftest(int p, const double *beta, const double *vcov, int ninf,
 	}
 	*f = q > 0 ? sum / q : NAN;
 	*ddf = q > 0 && ninf > 0 ? fstat_ddf(nu, q) : NAN;
+	lmm_free(Ls);
 	lmm_free(VL);
 	lmm_free(A);
 	lmm_free(d);

@@ -13,6 +13,7 @@
 #include "lmm_dist.h"
 #include "lmm_fit.h"
 #include "lmm_index.h"
+#include "lmm_anova.h"
 #include "lmm_infer.h"
 #include "lmm_model.h"
 #include "lmm_stats.h"
@@ -752,6 +753,86 @@ test_dist(void)
 }
 
 /*
+ * lmm_anova_table on a made-up fit of y ~ a + x (a factor of three levels,
+ * x numeric): with X'X diagonal the three types agree, each term's F is
+ * that of its own columns (lmm_contrast_ftest on identity rows), and
+ * lme4's table (ddf=none) gives a term's F as the mean of its (R_X beta)^2
+ * over sigma^2, which is sum beta^2 / var over its columns when vcov is
+ * diagonal.  A term whose cells need a missing margin has no type 3.
+ */
+static void
+test_anova(void)
+{
+	LmmAnovaTerm terms[2] = {{1, {{0, 3, 0, 0}}}, {1, {{1, 0, 0, 0}}}};
+	int			col_term[4] = {-1, 0, 0, 1};
+	int			col_level[4 * LMM_ANOVA_MAX_VARS] = {0};
+	LmmAnovaDesign d = {4, 1, 2, terms, col_term, col_level};
+	double		XtX[16] = {0},
+				vcov[16] = {0};
+	double		beta[4] = {1.0, 0.5, -2.0, 3.0};
+	double		vp[4] = {0.5, 0.0, 0.0, 0.5};
+	double		jac[32] = {0};
+	double		Ia[8] = {0, 1, 0, 0, 0, 0, 1, 0},
+				Ix[4] = {0, 0, 0, 1};
+	LmmAnovaRow rows[2];
+	double		fa,
+				fx,
+				ddf;
+	int			type,
+				a,
+				ok = 1;
+
+	col_level[1 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[2 * LMM_ANOVA_MAX_VARS] = 2;
+	for (a = 0; a < 4; a++)
+	{
+		XtX[a * 4 + a] = 10.0 + a;
+		vcov[a * 4 + a] = 0.1 * (a + 1);
+	}
+	memcpy(jac, vcov, sizeof(vcov));
+	lmm_contrast_ftest(4, beta, vcov, 2, vp, jac, 2, Ia, &fa, &ddf);
+	lmm_contrast_ftest(4, beta, vcov, 2, vp, jac, 1, Ix, &fx, &ddf);
+	for (type = 1; type <= 3; type++)
+	{
+		ok = ok && lmm_anova_table(&d, type, XtX, beta, vcov, 2.0, 2, vp, jac, rows) == NULL &&
+			rows[0].num_df == 2 && rows[1].num_df == 1 &&
+			rel(rows[0].f_value, fa) < 1e-12 && rel(rows[1].f_value, fx) < 1e-12 &&
+			rel(rows[0].sum_sq, fa * 2 * 4.0) < 1e-12 && rel(rows[1].mean_sq, fx * 4.0) < 1e-12;
+	}
+	check(ok, "anova: types 1, 2 and 3 of an orthogonal design are the terms' own F tests");
+	ok = lmm_anova_lme4(&d, beta, vcov, 2.0, rows) == NULL &&
+		rel(rows[1].f_value, beta[3] * beta[3] / vcov[15]) < 1e-12 &&
+		rel(rows[0].f_value, (beta[1] * beta[1] / vcov[5] + beta[2] * beta[2] / vcov[10]) / 2.0) < 1e-12 &&
+		rel(rows[0].sum_sq, 4.0 * (beta[1] * beta[1] / vcov[5] + beta[2] * beta[2] / vcov[10])) < 1e-12 &&
+		isnan(rows[0].den_df);
+	check(ok, "anova: lme4's table from R_X beta");
+	/* y ~ x + a:x without a: the cells of a:x at a's reference need a's margin... which x has */
+	terms[0].var[0].nlevels = 0;
+	terms[0].var[0].id = 1;
+	terms[1].nvars = 2;
+	terms[1].var[0] = (LmmAnovaVar) {0, 3, 0, 0};
+	terms[1].var[1] = (LmmAnovaVar) {1, 0, 0, 0};
+	col_term[1] = 0;
+	col_term[2] = col_term[3] = 1;
+	col_level[1 * LMM_ANOVA_MAX_VARS] = 0;
+	col_level[2 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[3 * LMM_ANOVA_MAX_VARS] = 2;
+	check(lmm_anova_table(&d, 3, XtX, beta, vcov, 2.0, 2, vp, jac, rows) == NULL,
+		  "anova: a numeric's interaction with a factor has its type 3 through the numeric");
+	/* a:b without b's margin: no type 3 */
+	terms[0] = (LmmAnovaTerm) {1, {{0, 3, 0, 0}}};
+	terms[1] = (LmmAnovaTerm) {2, {{0, 3, 0, 0}, {2, 2, 0, 0}}};
+	col_term[1] = col_term[2] = 0;
+	col_term[3] = 1;
+	col_level[1 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[2 * LMM_ANOVA_MAX_VARS] = 2;
+	col_level[3 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[3 * LMM_ANOVA_MAX_VARS + 1] = 1;
+	check(lmm_anova_table(&d, 3, XtX, beta, vcov, 2.0, 2, vp, jac, rows) != NULL,
+		  "anova: type 3 refused where a margin is missing");
+}
+
+/*
  * lmm_contrast_ftest on a made-up fit: the F of independent coefficients
  * is the mean of their t^2, a repeated row adds no rank, a single row is
  * its t^2 with its own Satterthwaite df, and components with equal df give
@@ -1016,6 +1097,7 @@ main(int argc, char **argv)
 	test_errors();
 	test_dist();
 	test_contrast();
+	test_anova();
 	test_model_tail(&s, dir);
 	test_terms(dir);
 	test_terms_io(dir);

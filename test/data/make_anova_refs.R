@@ -9,9 +9,12 @@
 # Models: cake with recipe * temperature (balanced), the same with cells
 # unbalanced (every 7th row dropped), recipe nested in temperature
 # (temperature + recipe:temperature, where the interaction codes temperature
-# by every level, unbalanced), the same without an intercept, Machines (score ~ Machine, crossed
-# Worker terms), Oats (yield ~ nitro * Variety, a numeric covariate next to
-# a factor). The fits run to convergence (the control of make_tight_refs.R).
+# by every level, unbalanced), the same without an intercept, Machines
+# (score ~ Machine, crossed Worker terms), Oats (yield ~ nitro * Variety, a
+# numeric covariate next to a factor; nitro + nitro:variety, where R marks
+# nitro 2 in the interaction; without an intercept; variety:nitro + block,
+# which lmerTest counts as contained in block).  The fits run to
+# convergence (the control of make_tight_refs.R).
 # CI does not need R: this script is only run by hand to refresh the file.
 suppressMessages(library(lmerTest))
 data(Machines, package = "nlme")
@@ -40,7 +43,10 @@ models <- list(
   cake_nested = list(cake_unbal, angle ~ temperature + recipe:temperature + (1 | recipe:replicate)),
   cake_no_intercept = list(cake_unbal, angle ~ 0 + recipe * temperature + (1 | recipe:replicate)),
   machines = list(machines, score ~ machine + (1 | worker) + (1 | worker:machine)),
-  oats = list(oats, yield ~ nitro * variety + (1 | block) + (1 | block:variety)))
+  oats = list(oats, yield ~ nitro * variety + (1 | block) + (1 | block:variety)),
+  oats_slopes = list(oats, yield ~ nitro + nitro:variety + (1 | block) + (1 | block:variety)),
+  oats_no_intercept = list(oats, yield ~ 0 + variety + nitro + (1 | block) + (1 | block:variety)),
+  oats_slope_factor = list(oats, yield ~ variety:nitro + block + (1 | block:variety)))
 
 out <- data.frame()
 for (name in names(models)) {

@@ -5,7 +5,10 @@
 -- (balanced, and with every 7th row dropped), recipe nested in temperature
 -- (the interaction codes temperature by every level), the same without an
 -- intercept (recipe coded by every level), Machines (two crossed
--- terms) and Oats (a numeric covariate times a factor), REML and ML.  Then models
+-- terms), Oats (a numeric covariate times a factor; nitro + nitro:variety,
+-- where R marks nitro 2 in the interaction; without an intercept), and
+-- variety:nitro + block, which lmerTest calls contained in block), REML
+-- and ML.  Then models
 -- of lmm_fit, what a model without its statistics or its marginal terms
 -- gives, and bad options.
 SET client_min_messages = warning;
@@ -29,7 +32,10 @@ FROM (VALUES ('cake', 'angle ~ recipe * temperature + (1 | recipe:replicate)', '
 			 ('cake_nested', 'angle ~ temperature + recipe:temperature + (1 | recipe:replicate)', 'cake_unbalanced'),
 			 ('cake_no_intercept', 'angle ~ 0 + recipe * temperature + (1 | recipe:replicate)', 'cake_unbalanced'),
 			 ('machines', 'score ~ machine + (1 | worker) + (1 | worker:machine)', 'machines'),
-			 ('oats', 'yield ~ nitro * variety + (1 | block) + (1 | block:variety)', 'oats')) v(mo, f, src),
+			 ('oats', 'yield ~ nitro * variety + (1 | block) + (1 | block:variety)', 'oats'),
+			 ('oats_slopes', 'yield ~ nitro + nitro:variety + (1 | block) + (1 | block:variety)', 'oats'),
+			 ('oats_no_intercept', 'yield ~ 0 + variety + nitro + (1 | block) + (1 | block:variety)', 'oats'),
+			 ('oats_slope_factor', 'yield ~ variety:nitro + block + (1 | block:variety)', 'oats')) v(mo, f, src),
 	unnest(ARRAY['reml', 'ml']) me;
 
 -- Every number against lmerTest's (below 1e-12 a p-value's log, as in
