@@ -182,7 +182,6 @@ typedef struct Work
  */
 typedef struct ZScaled
 {
-	const ZMap *zm;
 	Work	   *w;				/* the fit's work, z as given */
 	int			own;			/* gs and ws are the system in zt */
 	Gram		gs;

@@ -326,53 +326,6 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 }
 
 /*
- * Move the statistics to a new shift c (p + 1 entries), exactly:
- * v - c = (v - c_old) + d with d = c_old - c.
- */
-void
-lmm_terms_reshift(LmmTermStats *s, const double *c)
-{
-	int			p = s->p;
-	int			n1 = p + 1;
-	double		d[LMM_MAX_COLUMNS + 1];
-	int			a,
-				b,
-				t;
-	int64_t		j;
-
-	for (a = 0; a < n1; a++)
-		d[a] = s->shift[a] - c[a];
-	for (a = 0; a < n1; a++)
-		for (b = a; b < n1; b++)
-			s->cross[a * n1 + b] += d[a] * s->sum[b] + s->sum[a] * d[b] +
-				s->n * d[a] * d[b];
-	for (a = 0; a < n1; a++)
-	{
-		s->sum[a] += s->n * d[a];
-		s->shift[a] = c[a];
-	}
-	for (t = 0; t < s->nterms; t++)
-	{
-		LmmTermLevels *lv = &s->term[t];
-		int			q = lv->q;
-
-		for (j = 0; j < lv->nlevels; j++)
-		{
-			double	   *rec = lv->rec + (size_t) j * lv->stride;
-
-			for (a = 0; a < q; a++)
-			{
-				double		sz = LMM_TREC_SZ(rec)[a];
-
-				for (b = 0; b < p; b++)
-					LMM_TREC_ZX(rec, q)[a * p + b] += sz * d[b];
-				LMM_TREC_ZY(rec, q, p)[a] += sz * d[p];
-			}
-		}
-	}
-}
-
-/*
  * Add another state's statistics to ours (same p, terms and q): its levels
  * found or added by key, its pair blocks by their levels' new numbers, its
  * x and y sums moved to our shift on the way.

@@ -96,7 +96,6 @@ extern int64_t lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju);
 extern void lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 							  const char *const *key, const uint32_t *keylen,
 							  const double *z);
-extern void lmm_terms_reshift(LmmTermStats *s, const double *c);
 extern void lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other);
 
 #endif							/* LMM_TERMS_H */

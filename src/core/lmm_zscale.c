@@ -395,7 +395,6 @@ Work *
 lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm, ZScaled *zsys)
 {
 	memset(zsys, 0, sizeof(ZScaled));
-	zsys->zm = zm;
 	zsys->w = w;
 	if (s != NULL)
 	{
