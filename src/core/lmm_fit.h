@@ -1,7 +1,9 @@
 /*
  * lmm_fit.h
- *	  Profiled REML/ML fit of a linear mixed model with one grouping factor
- *	  from its sufficient statistics (lmm_stats.h).
+ *	  Profiled REML/ML fit of a linear mixed model with k >= 1
+ *	  random-effects terms from its sufficient statistics: one-term
+ *	  statistics (lmm_stats.h, lmm_fit) or any (lmm_terms.h, lmm_fit_terms),
+ *	  both fitted by the one blocked engine (docs/architecture.md).
  *
  * Notation follows Bates et al. (2015) and ../shared/docs/lmm-math.md:
  * T is the q x q lower-triangular relative covariance factor, theta its
