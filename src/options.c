@@ -148,6 +148,39 @@ repeated:
 }
 
 /*
+ * The next key=value pair of the options text of lmm_confint, lmm_contrast
+ * or lmm_anova (fn), cut in place from *cursor (which starts at copy):
+ * false at the end, and for an options text that is all blank.  A part
+ * without '=' is an error, with example in its detail.
+ */
+static bool
+next_pair(char **cursor, const char *copy, const char *fn, const char *example,
+		  char **key, char **value)
+{
+	char	   *tok = *cursor;
+	char	   *comma;
+	char	   *eq;
+
+	if (tok == NULL)
+		return false;
+	comma = strchr(tok, ',');
+	if (comma != NULL)
+		*comma = '\0';
+	*cursor = comma ? comma + 1 : NULL;
+	if (*trim(tok) == '\0' && *cursor == NULL && tok == copy)
+		return false;			/* empty options: all defaults */
+	if ((eq = strchr(tok, '=')) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s option \"%s\"", fn, trim(tok)),
+				 errdetail("Options are comma-separated key=value pairs, e.g. '%s'.", example)));
+	*eq = '\0';
+	*key = trim(tok);
+	*value = trim(eq + 1);
+	return true;
+}
+
+/*
  * Read lmm_confint's options (method=profile|wald, level=0.95): profile or
  * Wald intervals at which level.  Unknown or repeated keys and a level
  * outside (0, 1) are errors.
@@ -156,33 +189,16 @@ void
 lmm_parse_confint_options(const char *text, bool *profile, double *level)
 {
 	char	   *copy = pstrdup(text);
-	char	   *tok;
-	char	   *next;
+	char	   *cursor = copy;
+	char	   *key;
+	char	   *value;
 	bool		seen_method = false;
 	bool		seen_level = false;
 
 	*profile = true;
 	*level = 0.95;
-	for (tok = copy; tok != NULL; tok = next)
+	while (next_pair(&cursor, copy, "lmm_confint", "method=profile, level=0.9", &key, &value))
 	{
-		char	   *comma = strchr(tok, ',');
-		char	   *eq;
-		char	   *key;
-		char	   *value;
-
-		if (comma != NULL)
-			*comma = '\0';
-		next = comma ? comma + 1 : NULL;
-		if (*trim(tok) == '\0' && next == NULL && tok == copy)
-			break;				/* empty options: all defaults */
-		if ((eq = strchr(tok, '=')) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid lmm_confint option \"%s\"", trim(tok)),
-					 errdetail("Options are comma-separated key=value pairs, e.g. 'method=profile, level=0.9'.")));
-		*eq = '\0';
-		key = trim(tok);
-		value = trim(eq + 1);
 		if (strcmp(key, "method") == 0 && !seen_method)
 		{
 			seen_method = true;
@@ -235,34 +251,17 @@ lmm_parse_test_options(const char *text, const char *fn, int *type,
 					   bool *satterthwaite)
 {
 	char	   *copy = pstrdup(text);
-	char	   *tok;
-	char	   *next;
+	char	   *cursor = copy;
+	char	   *key;
+	char	   *value;
 	bool		seen_ddf = false;
 	bool		seen_type = false;
 
 	*satterthwaite = true;
 	if (type != NULL)
 		*type = 3;
-	for (tok = copy; tok != NULL; tok = next)
+	while (next_pair(&cursor, copy, fn, "ddf=none", &key, &value))
 	{
-		char	   *comma = strchr(tok, ',');
-		char	   *eq;
-		char	   *key;
-		char	   *value;
-
-		if (comma != NULL)
-			*comma = '\0';
-		next = comma ? comma + 1 : NULL;
-		if (*trim(tok) == '\0' && next == NULL && tok == copy)
-			break;				/* empty options: all defaults */
-		if ((eq = strchr(tok, '=')) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid %s option \"%s\"", fn, trim(tok)),
-					 errdetail("Options are comma-separated key=value pairs, e.g. 'ddf=none'.")));
-		*eq = '\0';
-		key = trim(tok);
-		value = trim(eq + 1);
 		if ((strcmp(key, "ddf") == 0 && seen_ddf) ||
 			(strcmp(key, "type") == 0 && seen_type))
 			ereport(ERROR,
