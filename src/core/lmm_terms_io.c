@@ -4,17 +4,22 @@
  *	  statistics.
  *
  * Layout (all integers and doubles big-endian):
- *	 u32 magic, u32 version, u32 flags (0),
+ *	 u32 magic, u32 version (2), u32 flags,
  *	 u64 n_rows, u64 n_dropped, str spec, u32 has_options, [str options],
  *	 u32 p, u32 nterms, nterms x u32 q, u32 first_is_one,
  *	 f8 n, (p + 1) f8 shift, (p + 1) f8 sum,
  *	 (p + 1)(p + 2)/2 f8 cross (upper triangle by rows),
- *	 per term: u64 nlevels, nlevels x (str key, stride f8 level record),
+ *	 per term: [str key type], u64 nlevels,
+ *	 nlevels x ([bytes key], stride f8 level record),
  *	 per pair of terms (0,1), (0,2), ...: u64 npairs,
  *	 npairs x (u64 level of the first term, u64 level of the second,
  *	 q_t q_u f8 block)
- * where str is a u32 length and that many bytes (no NUL among them).  Levels
- * and pairs keep the order of the state, so a round trip changes nothing.
+ * where str is a u32 length and that many bytes (no NUL among them), bytes
+ * the same without that rule, and the parts in [] are left out under
+ * LMM_TERMS_NO_KEYS.  Version 1 (lmm 0.7 development) had no flags, no key
+ * type (its keys were text) and a str key per level; it is still read.
+ * Levels and pairs keep the order of the state, so a round trip changes
+ * nothing.
  */
 #include "lmm_terms_io.h"
 
@@ -39,6 +44,7 @@ size_t
 lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
 {
 	size_t		size = 3 * 4 + 2 * 8 + 4 + strlen(meta->spec) + 4;
+	int			keyed = !(meta->flags & LMM_TERMS_NO_KEYS);
 	int			t;
 	int64_t		j;
 
@@ -51,13 +57,30 @@ lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
 		const LmmTermLevels *lv = &s->term[t];
 
 		size += 8;
-		for (j = 0; j < lv->nlevels; j++)
-			size += 4 + lv->keylen[j];
+		if (keyed)
+		{
+			size += 4 + strlen(meta->keys[t].type);
+			for (j = 0; j < lv->nlevels; j++)
+				size += 4 + meta->keys[t].len[j];
+		}
 		size += 8 * (size_t) lv->nlevels * lv->stride;
 	}
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
 		size += 8 + (size_t) s->pair[t].npairs * (16 + 8 * (size_t) s->pair[t].bsize);
 	return size;
+}
+
+/*
+ * Bytes of the binary form without keys of statistics with one term of q
+ * columns, p fixed-effect columns and nlevels levels, an empty spec and no
+ * options: what a one-term model's statistics take (lmm_model.c).
+ */
+size_t
+lmm_terms_keyless_size(int p, int q, int64_t nlevels)
+{
+	return 3 * 4 + 2 * 8 + 4 + 4 + 4 + 4 + 4 + 4 +
+		8 * (1 + 2 * (size_t) (p + 1) + cross_doubles(p)) +
+		8 + 8 * (size_t) nlevels * (size_t) q * (2 + q + p);
 }
 
 /* Write the binary form into buf, which holds lmm_terms_packed_size() bytes. */
@@ -67,6 +90,7 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 {
 	unsigned char *w = buf;
 	int			p = s->p;
+	int			keyed = !(meta->flags & LMM_TERMS_NO_KEYS);
 	int			a,
 				b,
 				t;
@@ -75,7 +99,7 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 
 	w = lmm_put_u32(w, LMM_TERMS_MAGIC);
 	w = lmm_put_u32(w, LMM_TERMS_VERSION);
-	w = lmm_put_u32(w, 0);
+	w = lmm_put_u32(w, meta->flags);
 	w = lmm_put_u64(w, (uint64_t) meta->n_rows);
 	w = lmm_put_u64(w, (uint64_t) meta->n_dropped);
 	w = lmm_put_str(w, meta->spec);
@@ -99,14 +123,19 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 	{
 		const LmmTermLevels *lv = &s->term[t];
 
+		if (keyed)
+			w = lmm_put_str(w, meta->keys[t].type);
 		w = lmm_put_u64(w, (uint64_t) lv->nlevels);
 		for (j = 0; j < lv->nlevels; j++)
 		{
 			const double *rec = lv->rec + (size_t) j * lv->stride;
 
-			w = lmm_put_u32(w, lv->keylen[j]);
-			memcpy(w, lv->key[j], lv->keylen[j]);
-			w += lv->keylen[j];
+			if (keyed)
+			{
+				w = lmm_put_u32(w, meta->keys[t].len[j]);
+				memcpy(w, meta->keys[t].data[j], meta->keys[t].len[j]);
+				w += meta->keys[t].len[j];
+			}
 			for (a = 0; a < lv->stride; a++)
 				w = lmm_put_f8(w, rec[a]);
 		}
@@ -243,40 +272,61 @@ unpack_overall(LmmReader *r, LmmTermStats *s, const LmmTermsMeta *meta)
 	return NULL;
 }
 
-/* Read the levels of term t, adding each to the state's index; checked. */
+/*
+ * Read the levels of term t (with their keys into keys unless keys is NULL;
+ * version 1 keys are text, without a NUL byte); checked.
+ */
 static const char *
-unpack_levels(LmmReader *r, LmmTermStats *s, int t)
+unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
+			  int version)
 {
 	LmmTermLevels *lv = &s->term[t];
 	int			q = lv->q;
-	uint64_t	nlevels = lmm_get_u64(r);
+	uint64_t	nlevels;
 	uint64_t	j;
+	int64_t		at;
 	int			a;
 
+	if (keys != NULL)
+	{
+		keys->type = version == 1 ? lmm_alloc(5) : lmm_get_str(r);
+		if (version == 1)
+			memcpy(keys->type, "text", 5);
+	}
+	nlevels = lmm_get_u64(r);
 	if (r->failed)
 		return "the statistics are truncated";
 	/* each level takes at least its key length word and its record */
-	if (nlevels > lmm_left(r) / (4 + 8 * (size_t) lv->stride))
+	if (nlevels > lmm_left(r) / ((keys ? 4 : 0) + 8 * (size_t) lv->stride))
 		return "the statistics claim more levels than they hold";
 	if ((double) nlevels > s->n)
 		return "a term has more levels than rows";
+	if (keys != NULL)
+	{
+		keys->data = lmm_alloc(sizeof(unsigned char *) * (nlevels + 1));
+		keys->len = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
+	}
 	for (j = 0; j < nlevels; j++)
 	{
-		uint32_t	keylen = lmm_get_u32(r);
+		uint32_t	keylen = keys ? lmm_get_u32(r) : 0;
 		const unsigned char *key = r->p;
 		double	   *rec;
 
 		if (r->failed || keylen > lmm_left(r) ||
 			(size_t) lv->stride > (lmm_left(r) - keylen) / 8)
 			return "the statistics are truncated";
-		if (memchr(key, '\0', keylen) != NULL)
+		if (version == 1 && memchr(key, '\0', keylen) != NULL)
 			return "a level key holds a NUL byte";
 		if ((j & 4095) == 0 && lmm_interrupt_pending())
 			return "interrupted";
-		if (lmm_terms_level(lv, (const char *) key, keylen) != (int64_t) j)
-			return "a level appears twice";
+		if (keys != NULL)
+		{
+			keys->data[j] = key;
+			keys->len[j] = keylen;
+		}
 		r->p += keylen;
-		rec = lv->rec + (size_t) j * lv->stride;
+		at = lmm_terms_add_level(s, t);	/* may move lv->rec */
+		rec = lv->rec + (size_t) at * lv->stride;
 		for (a = 0; a < lv->stride; a++)
 			rec[a] = lmm_get_f8(r);
 		if (!all_finite(rec, lv->stride))
@@ -339,7 +389,8 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	LmmReader	r = {buf, buf + len, 0};
 	uint64_t	n_rows,
 				n_dropped;
-	uint32_t	has_options,
+	uint32_t	version,
+				has_options,
 				p,
 				nterms,
 				first;
@@ -350,10 +401,12 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	memset(s, 0, sizeof(LmmTermStats));
 	memset(meta, 0, sizeof(LmmTermsMeta));
 	if (lmm_get_u32(&r) != LMM_TERMS_MAGIC)
-		return "not statistics of several terms (bad magic number)";
-	if (lmm_get_u32(&r) != LMM_TERMS_VERSION)
-		return "unsupported version of the statistics of several terms";
-	if (lmm_get_u32(&r) != 0)
+		return "not statistics of lmm (bad magic number)";
+	version = lmm_get_u32(&r);
+	if (version != 1 && version != LMM_TERMS_VERSION)
+		return "unsupported version of the statistics";
+	meta->flags = lmm_get_u32(&r);
+	if (meta->flags & ~LMM_TERMS_NO_KEYS || (version == 1 && meta->flags != 0))
 		return "unknown flag bits";
 	n_rows = lmm_get_u64(&r);
 	n_dropped = lmm_get_u64(&r);
@@ -371,7 +424,9 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 		return "the row counts are inconsistent";
 	meta->n_rows = (int64_t) n_rows;
 	meta->n_dropped = (int64_t) n_dropped;
-	if (p < 1 || p > LMM_MAX_COLUMNS || nterms < 1 || nterms > LMM_MAX_TERMS)
+	/* p = nterms = 0: statistics of a one-term aggregate that saw no usable row */
+	if (!(p == 0 && nterms == 0 && version > 1) &&
+		(p < 1 || p > LMM_MAX_COLUMNS || nterms < 1 || nterms > LMM_MAX_TERMS))
 		return "number of fixed-effect columns or of terms out of range";
 	for (t = 0; t < (int) nterms; t++)
 	{
@@ -392,7 +447,9 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	if ((problem = unpack_overall(&r, s, meta)) != NULL)
 		return problem;
 	for (t = 0; t < s->nterms; t++)
-		if ((problem = unpack_levels(&r, s, t)) != NULL)
+		if ((problem = unpack_levels(&r, s, t,
+									 (meta->flags & LMM_TERMS_NO_KEYS) ? NULL : &meta->keys[t],
+									 (int) version)) != NULL)
 			return problem;
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
 		if ((problem = unpack_pairs(&r, s, t)) != NULL)
@@ -404,11 +461,19 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	return NULL;
 }
 
-/* Release the strings of meta (either may be NULL). */
+/* Release the strings and key arrays of meta (any may be NULL). */
 void
 lmm_terms_meta_free(LmmTermsMeta *meta)
 {
+	int			t;
+
 	lmm_free(meta->spec);
 	lmm_free(meta->options);
+	for (t = 0; t < LMM_MAX_TERMS; t++)
+	{
+		lmm_free(meta->keys[t].type);
+		lmm_free(meta->keys[t].data);
+		lmm_free(meta->keys[t].len);
+	}
 	memset(meta, 0, sizeof(LmmTermsMeta));
 }
