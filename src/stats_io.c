@@ -10,7 +10,11 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -262,4 +266,65 @@ lmm_terms_stats_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_BYTEA_P(lmm_state_pack((LmmAggState *) PG_GETARG_POINTER(0), false));
+}
+
+/* A text[] of n C strings. */
+static Datum
+text_array(char **s, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			k;
+
+	for (k = 0; k < n; k++)
+		d[k] = CStringGetTextDatum(s[k]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(lmm_stats_info);
+
+/*
+ * lmm_stats_info(s): what statistics describe, without fitting them: the
+ * formula (NULL for statistics of lmm_stats(y, x, g ...)), the rows used
+ * and dropped, the fixed-effect columns, and per term its grouping factor,
+ * key type, levels and random-effect columns.
+ */
+Datum
+lmm_stats_info(PG_FUNCTION_ARGS)
+{
+	bytea	   *v = PG_GETARG_BYTEA_PP(0);
+	LmmAggState *st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
+	TupleDesc	desc;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	Datum		levels[LMM_MAX_TERMS];
+	Datum		q[LMM_MAX_TERMS];
+	char	   *types[LMM_MAX_TERMS];
+	int			k = st->started ? st->k : 0;
+	int			t;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_stats_info must be called where a record is expected"),
+				 errhint("Call it in FROM, e.g. SELECT * FROM lmm_stats_info(s).")));
+	desc = BlessTupleDesc(desc);
+	for (t = 0; t < k; t++)
+	{
+		levels[t] = Int64GetDatum(st->stats.term[t].nlevels);
+		q[t] = Int32GetDatum(st->q[t]);
+		types[t] = format_type_be(st->key_type[t]);
+	}
+	values[0] = CStringGetTextDatum(st->formula);
+	nulls[0] = st->formula[0] == '\0';
+	values[1] = Int64GetDatum((int64) st->stats.n);
+	values[2] = Int64GetDatum(st->n_dropped);
+	if (st->started)
+		values[3] = text_array(st->x_names, st->p);
+	else
+		nulls[3] = true;
+	values[4] = text_array(st->grp, k);
+	values[5] = text_array(types, k);
+	values[6] = PointerGetDatum(construct_array(levels, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[7] = PointerGetDatum(construct_array(q, k, INT4OID, 4, true, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

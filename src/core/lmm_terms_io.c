@@ -9,15 +9,21 @@
  *	 u32 p, u32 nterms, nterms x u32 q, u32 first_is_one,
  *	 f8 n, (p + 1) f8 shift, (p + 1) f8 sum,
  *	 (p + 1)(p + 2)/2 f8 cross (upper triangle by rows),
- *	 per term: [str key type], u64 nlevels,
- *	 nlevels x ([bytes key], stride f8 level record),
+ *	 per term: [str key type], u32 packing (version 2), u64 nlevels,
+ *	 nlevels x ([bytes key], the level record's packed doubles),
  *	 per pair of terms (0,1), (0,2), ...: u64 npairs,
  *	 npairs x (u64 level of the first term, u64 level of the second,
  *	 q_t q_u f8 block)
  * where str is a u32 length and that many bytes (no NUL among them), bytes
  * the same without that rule, and the parts in [] are left out under
- * LMM_TERMS_NO_KEYS.  Version 1 (lmm 0.7 development) had no flags, no key
- * type (its keys were text) and a str key per level; it is still read.
+ * LMM_TERMS_NO_KEYS.  A term's packing word says which parts of its level
+ * records are left out because they repeat others bitwise in every level
+ * (PACK_*: with an intercept in z and x, as lme4's terms have, a record
+ * keeps n_j once and drops the zero sums of x_0 - c_0), so the value
+ * takes what lmm 0.6's centred one-term form took; unpacking rebuilds
+ * the record exactly.  Version 1 (lmm 0.7 development) had no flags, no
+ * key type (its keys were text), no packing word and a str key per level;
+ * it is still read.
  * Levels and pairs keep the order of the state, so a round trip changes
  * nothing.
  */
@@ -32,11 +38,115 @@
 /* Largest whole count a double holds exactly. */
 #define EXACT_COUNT 9007199254740992.0
 
+/* A level record's parts that a term's packing leaves out, every level alike. */
+#define PACK_SZ_IS_ZZ0	0x1u	/* sum z equals the first row of sum z z' */
+#define PACK_ZX0_ZERO	0x2u	/* sum z (x_0 - c_0) is zero */
+#define PACK_ZZ_SYM		0x4u	/* sum z z' is symmetric: its upper triangle */
+#define PACK_ALL		0x7u
+
 /* Doubles of the upper triangle of the (p + 1) x (p + 1) cross-products. */
 static size_t
 cross_doubles(int p)
 {
 	return (size_t) (p + 1) * (p + 2) / 2;
+}
+
+/* Which parts of term t's level records every level repeats (PACK_* bits). */
+static uint32_t
+term_packing(const LmmTermStats *s, int t)
+{
+	const LmmTermLevels *lv = &s->term[t];
+	int			q = lv->q;
+	int			p = s->p;
+	uint32_t	packing = PACK_ALL;
+	int64_t		j;
+	int			a,
+				b;
+
+	if (p < 1)
+		packing &= ~PACK_ZX0_ZERO;
+	for (j = 0; j < lv->nlevels && packing != 0; j++)
+	{
+		const double *rec = lv->rec + (size_t) j * lv->stride;
+		const double *zz = LMM_TREC_ZZ(rec, q);
+
+		for (a = 0; a < q; a++)
+		{
+			if (memcmp(&LMM_TREC_SZ(rec)[a], &zz[a], sizeof(double)) != 0)
+				packing &= ~PACK_SZ_IS_ZZ0;
+			if (p >= 1 && LMM_TREC_ZX(rec, q)[a * p] != 0.0)
+				packing &= ~PACK_ZX0_ZERO;
+			for (b = a + 1; b < q; b++)
+				if (memcmp(&zz[a * q + b], &zz[b * q + a], sizeof(double)) != 0)
+					packing &= ~PACK_ZZ_SYM;
+		}
+	}
+	return packing;
+}
+
+/* Doubles a level record of term t takes under a packing. */
+static size_t
+packed_doubles(int p, int q, uint32_t packing)
+{
+	size_t		n = (packing & PACK_SZ_IS_ZZ0) ? 0 : (size_t) q;
+
+	n += (packing & PACK_ZZ_SYM) ? (size_t) q * (q + 1) / 2 : (size_t) q * q;
+	n += (size_t) q * ((packing & PACK_ZX0_ZERO) ? p - 1 : p);
+	return n + (size_t) q;
+}
+
+/* Append a level record under a packing. */
+static unsigned char *
+put_record(unsigned char *w, const double *rec, int p, int q, uint32_t packing)
+{
+	const double *zz = LMM_TREC_ZZ(rec, q);
+	int			a,
+				b;
+
+	if (!(packing & PACK_SZ_IS_ZZ0))
+		for (a = 0; a < q; a++)
+			w = lmm_put_f8(w, LMM_TREC_SZ(rec)[a]);
+	for (a = 0; a < q; a++)
+		for (b = (packing & PACK_ZZ_SYM) ? a : 0; b < q; b++)
+			w = lmm_put_f8(w, zz[a * q + b]);
+	for (a = 0; a < q; a++)
+		for (b = (packing & PACK_ZX0_ZERO) ? 1 : 0; b < p; b++)
+			w = lmm_put_f8(w, LMM_TREC_ZX(rec, q)[a * p + b]);
+	for (a = 0; a < q; a++)
+		w = lmm_put_f8(w, LMM_TREC_ZY(rec, q, p)[a]);
+	return w;
+}
+
+/* Read a level record under a packing, rebuilding what it left out. */
+static void
+get_record(LmmReader *r, double *rec, int p, int q, uint32_t packing)
+{
+	double	   *zz = LMM_TREC_ZZ(rec, q);
+	int			a,
+				b;
+
+	if (!(packing & PACK_SZ_IS_ZZ0))
+		for (a = 0; a < q; a++)
+			LMM_TREC_SZ(rec)[a] = lmm_get_f8(r);
+	for (a = 0; a < q; a++)
+		for (b = (packing & PACK_ZZ_SYM) ? a : 0; b < q; b++)
+			zz[a * q + b] = lmm_get_f8(r);
+	if (packing & PACK_ZZ_SYM)
+		for (a = 0; a < q; a++)
+			for (b = 0; b < a; b++)
+				zz[a * q + b] = zz[b * q + a];
+	if (packing & PACK_SZ_IS_ZZ0)
+		for (a = 0; a < q; a++)
+			LMM_TREC_SZ(rec)[a] = zz[a];
+	for (a = 0; a < q; a++)
+	{
+		if (packing & PACK_ZX0_ZERO)
+			LMM_TREC_ZX(rec, q)[a * p] = 0.0;
+		for (b = (packing & PACK_ZX0_ZERO) ? 1 : 0; b < p; b++)
+			LMM_TREC_ZX(rec, q)[a * p + b] = lmm_get_f8(r);
+	}
+	for (a = 0; a < q; a++)
+		LMM_TREC_ZY(rec, q, p)[a] = lmm_get_f8(r);
 }
 
 /* Bytes lmm_terms_pack will write. */
@@ -56,14 +166,15 @@ lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
 	{
 		const LmmTermLevels *lv = &s->term[t];
 
-		size += 8;
+		size += 4 + 8;
 		if (keyed)
 		{
 			size += 4 + strlen(meta->keys[t].type);
 			for (j = 0; j < lv->nlevels; j++)
 				size += 4 + meta->keys[t].len[j];
 		}
-		size += 8 * (size_t) lv->nlevels * lv->stride;
+		size += 8 * (size_t) lv->nlevels *
+			packed_doubles(s->p, lv->q, term_packing(s, t));
 	}
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
 		size += 8 + (size_t) s->pair[t].npairs * (16 + 8 * (size_t) s->pair[t].bsize);
@@ -122,9 +233,11 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 	for (t = 0; t < s->nterms; t++)
 	{
 		const LmmTermLevels *lv = &s->term[t];
+		uint32_t	packing = term_packing(s, t);
 
 		if (keyed)
 			w = lmm_put_str(w, meta->keys[t].type);
+		w = lmm_put_u32(w, packing);
 		w = lmm_put_u64(w, (uint64_t) lv->nlevels);
 		for (j = 0; j < lv->nlevels; j++)
 		{
@@ -136,8 +249,7 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 				memcpy(w, meta->keys[t].data[j], meta->keys[t].len[j]);
 				w += meta->keys[t].len[j];
 			}
-			for (a = 0; a < lv->stride; a++)
-				w = lmm_put_f8(w, rec[a]);
+			w = put_record(w, rec, p, lv->q, packing);
 		}
 	}
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
@@ -285,7 +397,8 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 	uint64_t	nlevels;
 	uint64_t	j;
 	int64_t		at;
-	int			a;
+	uint32_t	packing = 0;
+	size_t		nrec;
 
 	if (keys != NULL)
 	{
@@ -293,11 +406,16 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 		if (version == 1)
 			memcpy(keys->type, "text", 5);
 	}
+	if (version > 1)
+		packing = lmm_get_u32(r);
 	nlevels = lmm_get_u64(r);
 	if (r->failed)
 		return "the statistics are truncated";
+	if (packing & ~PACK_ALL || ((packing & PACK_ZX0_ZERO) && s->p < 1))
+		return "unknown packing of level records";
+	nrec = packed_doubles(s->p, q, packing);
 	/* each level takes at least its key length word and its record */
-	if (nlevels > lmm_left(r) / ((keys ? 4 : 0) + 8 * (size_t) lv->stride))
+	if (nlevels > lmm_left(r) / ((keys ? 4 : 0) + 8 * nrec))
 		return "the statistics claim more levels than they hold";
 	if ((double) nlevels > s->n)
 		return "a term has more levels than rows";
@@ -313,7 +431,7 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 		double	   *rec;
 
 		if (r->failed || keylen > lmm_left(r) ||
-			(size_t) lv->stride > (lmm_left(r) - keylen) / 8)
+			nrec > (lmm_left(r) - keylen) / 8)
 			return "the statistics are truncated";
 		if (version == 1 && memchr(key, '\0', keylen) != NULL)
 			return "a level key holds a NUL byte";
@@ -327,13 +445,15 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 		r->p += keylen;
 		at = lmm_terms_add_level(s, t);	/* may move lv->rec */
 		rec = lv->rec + (size_t) at * lv->stride;
-		for (a = 0; a < lv->stride; a++)
-			rec[a] = lmm_get_f8(r);
+		get_record(r, rec, s->p, q, packing);
 		if (!all_finite(rec, lv->stride))
 			return "level sums must be finite numbers";
 		if (!gram_valid(LMM_TREC_ZZ(rec, q), q, q))
 			return "level cross-products are not those of real data";
 	}
+	/* one value, one binary form: the packing is all that the records allow */
+	if (version > 1 && term_packing(s, t) != packing)
+		return "the level records are not packed as lmm packs them";
 	return NULL;
 }
 

@@ -157,6 +157,7 @@ SELECT pg_temp.copy_in(lmm_stats_send(s)) FROM goodb;
 SELECT pg_temp.copy_in(substring(lmm_stats_send(s) FROM 1 FOR 60)) FROM goodb;
 SELECT pg_temp.copy_in(overlay(lmm_stats_send(s) PLACING '\x00000000'::bytea FROM 1)) FROM goodb;
 -- the level count follows the key type's name (a length word, "integer")
+-- and the packing word
 SELECT pg_temp.copy_in(overlay(lmm_stats_send(s) PLACING '\x7fffffffffffffff'::bytea
-	FROM position('\x00000007696e7465676572'::bytea IN lmm_stats_send(s)) + 11)) FROM goodb;
+	FROM position('\x00000007696e7465676572'::bytea IN lmm_stats_send(s)) + 15)) FROM goodb;
 SELECT 'server still up' AS status;

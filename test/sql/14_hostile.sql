@@ -55,31 +55,11 @@ CREATE FUNCTION pg_temp.brief(m lmm_model) RETURNS text LANGUAGE sql STRICT PARA
 	SELECT format('n=%s groups=%s dropped=%s beta=%s', s.n_obs, s.n_groups, s.n_dropped,
 		(SELECT string_agg(pg_temp.num(estimate), ',') FROM lmm_fixef(m)))
 	FROM lmm_summary(m) s $$;
--- (read from the binary form: see core/lmm_terms_io.c for its layout)
-CREATE FUNCTION pg_temp.int_at(b bytea, at int, len int) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT ('x' || encode(substr(b, at, len), 'hex'))::bit(64)::bigint >> (64 - 8 * len) $$;
-CREATE FUNCTION pg_temp.brief(s lmm_stats) RETURNS text LANGUAGE plpgsql STRICT PARALLEL SAFE AS $$
-DECLARE
-	b bytea := lmm_stats_send(s);
-	at int := 33 + pg_temp.int_at(b, 29, 4);	-- after the spec
-	p int;
-	k int;
-	q int;
-	groups bigint := 0;
-BEGIN
-	at := at + 4;								-- no options in a value
-	p := pg_temp.int_at(b, at, 4);
-	k := pg_temp.int_at(b, at + 4, 4);
-	q := CASE WHEN k > 0 THEN pg_temp.int_at(b, at + 8, 4) END;
-	IF k > 0 THEN
-		at := at + 12 + 4 + 8 * (1 + 2 * (p + 1) + (p + 1) * (p + 2) / 2);
-		at := at + 4 + pg_temp.int_at(b, at, 4);	-- the key type's name
-		groups := pg_temp.int_at(b, at, 8);
-	END IF;
-	RETURN format('stats n=%s groups=%s dropped=%s p=%s q=%s',
-		pg_temp.int_at(b, 13, 8) - pg_temp.int_at(b, 21, 8), groups,
-		pg_temp.int_at(b, 21, 8), CASE WHEN k > 0 THEN p - 1 + 1 ELSE 0 END, coalesce(q, 0));
-END $$;
+CREATE FUNCTION pg_temp.brief(s lmm_stats) RETURNS text LANGUAGE sql STRICT PARALLEL SAFE AS $$
+	SELECT format('stats n=%s groups=%s dropped=%s p=%s q=%s', i.n_obs,
+		coalesce(i.n_levels[1], 0), i.n_dropped, coalesce(cardinality(i.x_names), 0),
+		coalesce(i.q[1], 0))
+	FROM lmm_stats_info(s) i $$;
 
 -- 240 rows, 12 groups with a real group effect
 CREATE TABLE hx AS
@@ -610,6 +590,10 @@ SELECT c AS "case", pg_temp.try(c) AS outcome FROM (VALUES
 	('SELECT lmm_stats(''y ~ pt + (1 | g)'', ''hf'')::text'),
 	('SELECT lmm_stats(''y ~ x1 + (1 | g)'', ''hseq'')::text'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats(''y ~ x1 + (1 | g) + (1 | id)'', ''hf'')))'),
+	('SELECT row(i.*)::text FROM lmm_stats_info(NULL::lmm_stats) i'),
+	('SELECT row(i.*)::text FROM lmm_stats_info(''{"lmm_stats": 2, "hex": "4c4d4d74"}''::lmm_stats) i'),
+	('SELECT row(i.*)::text FROM lmm_stats_info((SELECT lmm_stats(y, ARRAY[x1], g) FROM hf WHERE false)) i'),
+	('SELECT row(i.*)::text FROM hf, lmm_stats_info(lmm_stats(''y ~ x1 + (1 | g)'', ''hf'')) i LIMIT 1'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], NULL))) FROM hf'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0, 2.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hf'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y * 1e300, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hf'),
