@@ -36,15 +36,15 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
-test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
 	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 # Inference benchmark on the core (bench/inference.sh runs it).
-bench/inference: bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+bench/inference: bench/inference.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
 	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 # InstEval's final solve on the core (bench/insteval.sh runs it).
-bench/insteval: bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+bench/insteval: bench/insteval.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
 	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 .PHONY: coretest
@@ -53,7 +53,7 @@ coretest: test/core/test_core
 
 # The seed corpus's binary values, written by the core's own packers
 # (test/fuzz/make_corpus test/fuzz/corpus rewrites them).
-test/fuzz/make_corpus: test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) src/core/*.h
+test/fuzz/make_corpus: test/fuzz/make_corpus.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
 	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
 
 # Open-ended fuzzing of the core, FUZZ_SECONDS (default 20) per harness from

@@ -1047,6 +1047,8 @@ lmm_state_from_legacy(const LmmStats *s, const LmmStatsMeta *meta)
 		lmm_state_start(st, s->p - 1, s->q - 1);
 		lmm_terms_free(&st->stats);
 		lmm_stats_to_terms(s, &st->stats);
+		/* means near 1e154 pass lmm 0.6's checks but overflow as sums */
+		lmm_stats_check_numbers(&st->stats);
 		st->levels[0].cap = s->nlevels;
 		st->levels[0].keys = palloc_extended(sizeof(Datum) * (s->nlevels + 1), MCXT_ALLOC_HUGE);
 	}

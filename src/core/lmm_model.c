@@ -496,6 +496,11 @@ lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen, size_t len)
 
 		tail = 4 + 8 * (ninf * ninf + ninf * p * p) + 4 +
 			(version >= 3 ? 4 + 4 : 0);
+		/*
+		 * From version 4, the least the statistics take: a model whose
+		 * records pack less has a longer tail, so the prefix holds some
+		 * of it, which the reader of the prefix ignores.
+		 */
 		if (version < 4)
 			tail += 8 * (1 + p + p * p + (size_t) m.nlevels * stride);
 		else
@@ -862,6 +867,9 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 		return "lmm_model value is truncated";
 	if (version >= 2 && (problem = unpack_tail(&r, m)) != NULL)
 		return problem;
+	/* one value, one binary form: from format 4 on, statistics come only in theirs */
+	if (version >= 4 && m->tstats != NULL)
+		return "a format 4 model carries lmm 0.6's statistics";
 	if (version >= 3 && (problem = unpack_extra(&r, m)) != NULL)
 		return problem;
 	if (version >= 4 && (problem = unpack_key_types(&r, m)) != NULL)

@@ -189,17 +189,21 @@ lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju)
 
 /*
  * Add one row: x (p), y, the number of its level in each term, and the
- * terms' z values one after another.
+ * terms' z values one after another.  While x_0 is 1 and the shift's x_0
+ * is 1 (an intercept), x_0 - c_0 is exactly 0 and its sums are left alone:
+ * they stay exactly what adding it would make them.
  */
 void
 lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 				  const int64_t *level, const double *z)
 {
 	int			p = s->p;
+	int			n1 = p + 1;
 	int			k = s->nterms;
 	double		v[LMM_MAX_COLUMNS + 1];
 	const double *zt[LMM_MAX_TERMS];
-	int			a,
+	int			a0,
+				a,
 				b,
 				t,
 				u;
@@ -211,39 +215,44 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 	}
 	if (p > 0 && x[0] != 1.0)
 		s->first_is_one = 0;
-	for (a = 0; a < p; a++)
+	a0 = (p > 0 && x[0] == 1.0 && s->shift[0] == 1.0) ? 1 : 0;
+	v[0] = 0.0;
+	for (a = a0; a < p; a++)
 		v[a] = x[a] - s->shift[a];
 	v[p] = y - s->shift[p];
 
 	s->n += 1.0;
-	for (a = 0; a <= p; a++)
+	for (a = a0; a <= p; a++)
 	{
-		s->sum[a] += v[a];
+		double	   *restrict row = s->cross + (size_t) a * n1;
+		double		va = v[a];
+
+		s->sum[a] += va;
 		for (b = a; b <= p; b++)
-			s->cross[a * (p + 1) + b] += v[a] * v[b];
+			row[b] += va * v[b];
 	}
 
 	for (t = 0; t < k; t++)
 	{
 		LmmTermLevels *lv = &s->term[t];
 		int			q = lv->q;
-		double	   *rec;
+		double	   *restrict rec = lv->rec + (size_t) level[t] * lv->stride;
+		double	   *restrict zz = LMM_TREC_ZZ(rec, q);
 
 		zt[t] = z;
-		z += q;
-		rec = lv->rec + (size_t) level[t] * lv->stride;
 		for (a = 0; a < q; a++)
 		{
-			double		za = zt[t][a];
-			double	   *zx = LMM_TREC_ZX(rec, q) + a * p;
+			double		za = z[a];
+			double	   *restrict zx = LMM_TREC_ZX(rec, q) + a * p;
 
-			LMM_TREC_SZ(rec)[a] += za;
+			rec[a] += za;
 			for (b = 0; b < q; b++)
-				LMM_TREC_ZZ(rec, q)[a * q + b] += za * zt[t][b];
-			for (b = 0; b < p; b++)
+				zz[a * q + b] += za * z[b];
+			for (b = a0; b < p; b++)
 				zx[b] += za * v[b];
 			LMM_TREC_ZY(rec, q, p)[a] += za * v[p];
 		}
+		z += q;
 	}
 
 	for (t = 0; t < k; t++)

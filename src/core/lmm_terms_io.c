@@ -184,14 +184,16 @@ lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
 /*
  * Bytes of the binary form without keys of statistics with one term of q
  * columns, p fixed-effect columns and nlevels levels, an empty spec and no
- * options: what a one-term model's statistics take (lmm_model.c).
+ * options, when every part the packing may leave out is left out (as with
+ * intercepts in x and z): the least a one-term model's statistics take
+ * (lmm_model.c).
  */
 size_t
 lmm_terms_keyless_size(int p, int q, int64_t nlevels)
 {
 	return 3 * 4 + 2 * 8 + 4 + 4 + 4 + 4 + 4 + 4 +
 		8 * (1 + 2 * (size_t) (p + 1) + cross_doubles(p)) +
-		8 + 8 * (size_t) nlevels * (size_t) q * (2 + q + p);
+		4 + 8 + 8 * (size_t) nlevels * packed_doubles(p, q, p >= 1 ? PACK_ALL : PACK_ALL & ~PACK_ZX0_ZERO);
 }
 
 /* Write the binary form into buf, which holds lmm_terms_packed_size() bytes. */
