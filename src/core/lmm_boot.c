@@ -40,7 +40,7 @@
 /* Pivots at or below this fraction of a column's own square sum count as dependent. */
 #define RANK_TOL 1e-10
 
-/* Most replicate values lmm_bootstrap keeps (nsim x parameters). */
+/* Most replicate values lmm_boot_run keeps (nsim x parameters). */
 #define MAX_VALUES ((int64_t) 1 << 25)
 
 /* A 64-bit rotation, for xoshiro256**. */
@@ -885,7 +885,7 @@ fit_parameters(int nterms, const int *q, const double *theta, double sigma,
  * is asked between replicates whether to stop (LMM_ERR_INTERRUPTED).
  */
 LmmStatus
-lmm_bootstrap(const LmmTermStats *s, int reml, const double *theta,
+lmm_boot_run(const LmmTermStats *s, int reml, const double *theta,
 			  const double *beta, double sigma, int nsim, uint64_t seed,
 			  double level, LmmBoot *out)
 {
@@ -971,7 +971,7 @@ lmm_bootstrap(const LmmTermStats *s, int reml, const double *theta,
 	return LMM_OK;
 }
 
-/* Release what lmm_bootstrap allocated. */
+/* Release what lmm_boot_run allocated. */
 void
 lmm_boot_free(LmmBoot *b)
 {

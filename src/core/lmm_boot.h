@@ -71,7 +71,7 @@ typedef struct LmmBootPlan
 	double	   *v;				/* max(m, q) */
 } LmmBootPlan;
 
-/* The result of lmm_bootstrap: per parameter in lme4's order (as LmmProfile). */
+/* The result of lmm_boot_run: per parameter in lme4's order (as LmmProfile). */
 typedef struct LmmBoot
 {
 	int			npar;			/* ntheta + 1 + p */
@@ -91,7 +91,7 @@ extern void lmm_boot_simulate(LmmBootPlan *plan, const LmmTermStats *s,
 							  LmmRng *rng, LmmTermStats *out);
 extern void lmm_boot_plan_free(LmmBootPlan *plan);
 extern void lmm_boot_stats_copy(const LmmTermStats *s, LmmTermStats *copy);
-extern LmmStatus lmm_bootstrap(const LmmTermStats *s, int reml,
+extern LmmStatus lmm_boot_run(const LmmTermStats *s, int reml,
 							   const double *theta, const double *beta,
 							   double sigma, int nsim, uint64_t seed,
 							   double level, LmmBoot *out);

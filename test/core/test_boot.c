@@ -343,7 +343,7 @@ check_moments(const Design *d, const char *name)
 }
 
 /*
- * The refitted estimates' distribution from the statistics (lmm_bootstrap)
+ * The refitted estimates' distribution from the statistics (lmm_boot_run)
  * against refits of rows drawn from the same model: each parameter's mean
  * and SD agree within 4.5 Monte Carlo standard errors.
  */
@@ -364,8 +364,8 @@ check_against_rows(const Design *d, int reml, int nsim, const char *name)
 	lmm_rng_seed(&rng, 11);
 	design_draw(d, &rng, y);
 	design_stats(d, y, &s);
-	check(lmm_bootstrap(&s, reml, d->theta, d->beta, d->sigma, nsim, 42, 0.95, &bt) == LMM_OK,
-		  "boot: lmm_bootstrap runs");
+	check(lmm_boot_run(&s, reml, d->theta, d->beta, d->sigma, nsim, 42, 0.95, &bt) == LMM_OK,
+		  "boot: lmm_boot_run runs");
 	npar = bt.npar;
 	snprintf(what, sizeof(what), "boot %s: %d of %d replicates refitted", name, bt.nok, nsim);
 	check(bt.nok >= nsim - nsim / 50 && bt.nok + bt.nfailed == nsim, what);

@@ -11,14 +11,18 @@
 # where lower and upper are confint's interval (boot.ci's "perc" type on the
 # replicates of one bootMer run with seed 1), boot_mean and boot_sd the mean
 # and SD of the successful replicates, and se_lower and se_upper the Monte
-# Carlo standard error of each end: half the distance between the sample
-# quantiles at a +- sqrt(a (1 - a) / N) (a = 0.025 or 0.975), the
+# Carlo standard error of each end: a quarter of the distance between the
+# sample quantiles at a +- 2 h, h = sqrt(a (1 - a) / N) (a = 0.025 or
+# 0.975), i.e. h times the slope of the quantile function there: the
 # order-statistic (binomial) error of a sample quantile, free of any
-# assumption on the replicates' distribution.
+# assumption on the replicates' distribution (the window of +- 2 h, some
+# 28 order statistics at N = 2000, keeps the slope's own noise small).
 #   sleepstudy: Reaction ~ Days + (Days | Subject)            one term, random slope
 #   penicillin: diameter ~ 1 + (1 | plate) + (1 | sample)     crossed
 #   dyestuff:   Yield ~ 1 + (1 | Batch)                       one scalar term
-# The fits are REML (lme4's default); bootMer refits by REML too.
+#   dyestuff_ml: the same fitted by ML
+# The fits are REML (lme4's default) but dyestuff_ml; bootMer refits each
+# replicate as its model was fitted.
 # CI never runs R.
 suppressPackageStartupMessages({ library(lme4); library(boot) })
 source("formula_models.R")
@@ -30,12 +34,14 @@ models <- list(
                     formula = Reaction ~ Days + (Days | Subject)),
   penicillin = specs$penicillin,
   dyestuff   = list(file = "dyestuff.csv", keys = "Batch",
-                    formula = Yield ~ 1 + (1 | Batch)))
+                    formula = Yield ~ 1 + (1 | Batch)),
+  dyestuff_ml = list(file = "dyestuff.csv", keys = "Batch",
+                     formula = Yield ~ 1 + (1 | Batch), REML = FALSE))
 rows <- character(0)
 for (name in names(models)) {
   s <- models[[name]]
   d <- read_data(s$file, s$keys)
-  m <- lmer(s$formula, data = d)
+  m <- lmer(s$formula, data = d, REML = is.null(s$REML) || s$REML)
   t0 <- proc.time()
   set.seed(1)
   # confint's own call: the intervals as users see them
@@ -55,7 +61,7 @@ for (name in names(models)) {
     N <- length(t)
     se_end <- function(a) {
       h <- sqrt(a * (1 - a) / N)
-      unname(diff(quantile(t, c(a - h, a + h), type = 6)) / 2)
+      unname(diff(quantile(t, c(a - 2 * h, a + 2 * h), type = 6)) / 4)
     }
     a <- (1 - level) / 2
     rows <- c(rows, paste(name, tolower(rownames(ci)[k]), num(est[k]), num(ci[k, 1]), num(ci[k, 2]),
