@@ -26,9 +26,9 @@ CREATE TEMP TABLE bref (ord serial, fit text, parameter text, estimate float8, l
 
 CREATE TEMP TABLE bfits AS
 SELECT f.fit, lmm(f.formula, f.source::regclass, f.options) AS m
-FROM (VALUES ('sleepstudy', 'reaction ~ days + (days | subject)', 'sleepstudy', ''),
-			 ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin', ''),
-			 ('dyestuff', 'yield ~ 1 + (1 | batch)', 'dyestuff', ''),
+FROM (VALUES ('sleepstudy', 'reaction ~ days + (days | subject)', 'sleepstudy', 'method=reml'),
+			 ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'penicillin', 'method=reml'),
+			 ('dyestuff', 'yield ~ 1 + (1 | batch)', 'dyestuff', 'method=reml'),
 			 ('dyestuff_ml', 'yield ~ 1 + (1 | batch)', 'dyestuff', 'method=ml')) f(fit, formula, source, options);
 CREATE TEMP TABLE bours AS
 SELECT f.fit, lower(b.parameter) AS parameter, b.estimate, b.lower, b.upper, b.method, b.ord
