@@ -6,7 +6,7 @@ EXTENSION = lmm
 EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/p" lmm.control)
 
 MODULE_big = lmm
-CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
+CORE_OBJS = src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_formula.o \
 	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
 	src/core/lmm_levels.o src/core/lmm_blocked.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
@@ -14,7 +14,7 @@ CORE_OBJS = src/core/lmm_stats.o src/core/lmm_stats_io.o src/core/lmm_terms.o sr
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o src/core/lmm_anova.o \
 	src/core/lmm_boot.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
-	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/terms_stats.o src/formula.o src/print.o src/anova.o $(CORE_OBJS)
+	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o src/print.o src/anova.o $(CORE_OBJS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))

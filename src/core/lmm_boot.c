@@ -792,12 +792,22 @@ void
 lmm_boot_stats_copy(const LmmTermStats *s, LmmTermStats *copy)
 {
 	int			q[LMM_MAX_TERMS];
+	int64_t    *map[LMM_MAX_TERMS];
 	int			t;
+	int64_t		j;
 
 	for (t = 0; t < s->nterms; t++)
 		q[t] = s->term[t].q;
 	lmm_terms_init(copy, s->p, s->nterms, q);
-	lmm_terms_merge(copy, s);
+	for (t = 0; t < s->nterms; t++)
+	{
+		map[t] = lmm_alloc(sizeof(int64_t) * (size_t) (s->term[t].nlevels + 1));
+		for (j = 0; j < s->term[t].nlevels; j++)
+			map[t][j] = lmm_terms_add_level(copy, t);
+	}
+	lmm_terms_merge(copy, s, (int64_t *const *) map);
+	for (t = 0; t < s->nterms; t++)
+		lmm_free(map[t]);
 }
 
 /* qsort's order of doubles. */
@@ -934,7 +944,7 @@ lmm_boot_run(const LmmTermStats *s, int reml, const double *theta,
 			break;
 		}
 		lmm_boot_simulate(&pl, s, &rng, &ws);
-		st = lmm_fit_terms(&ws, reml, 0, &fit);
+		st = lmm_fit(&ws, reml, 0, &fit);
 		if (st == LMM_ERR_INTERRUPTED)
 			status = st;
 		else if (st != LMM_OK)

@@ -161,32 +161,32 @@ design_three(Design *d)
 	d->rank = -1;
 }
 
-/* The statistics of the design's rows with responses y. */
+/* The statistics of the design's rows with responses y; level j of term t is number j. */
 static void
 design_stats(const Design *d, const double *y, LmmTermStats *s)
 {
 	int			i,
-				t;
+				t,
+				j;
 
 	lmm_terms_init(s, d->p, d->k, d->q);
+	for (t = 0; t < d->k; t++)
+		for (j = 0; j < d->J[t]; j++)
+			lmm_terms_add_level(s, t);
 	for (i = 0; i < d->n; i++)
 	{
-		char		keys[LMM_MAX_TERMS][16];
-		const char *kp[LMM_MAX_TERMS];
-		uint32_t	kl[LMM_MAX_TERMS];
+		int64_t		level[LMM_MAX_TERMS];
 		double		z[2 * LMM_MAX_TERMS];
 		int			nz = 0,
 					a;
 
 		for (t = 0; t < d->k; t++)
 		{
-			snprintf(keys[t], 16, "L%d", d->lev[i][t]);
-			kp[t] = keys[t];
-			kl[t] = (uint32_t) strlen(keys[t]);
+			level[t] = d->lev[i][t];
 			for (a = 0; a < d->q[t]; a++)
 				z[nz++] = d->z[i][t][a];
 		}
-		lmm_terms_add_row(s, d->x[i], y[i], kp, kl, z);
+		lmm_terms_add_row(s, d->x[i], y[i], level, z);
 	}
 }
 
@@ -371,7 +371,7 @@ check_moments(const Design *d, const char *name)
 		lmm_boot_simulate(&pl, &s, &rng, &ws);
 		sum[r] = ws.sum[d->p];
 		yy[r] = ws.cross[d->p * (d->p + 1) + d->p];
-		lv2 = lmm_terms_level(&ws.term[0], "L2", 2);
+		lv2 = 2;
 		zy[r] = LMM_TREC_ZY(ws.term[0].rec + lv2 * ws.term[0].stride, d->q[0], d->p)[0];
 	}
 	moments(sum, nd, 1, &m, &sd, &ku);
@@ -512,16 +512,9 @@ check_covariance(const Design *d, const char *name)
 		lmm_boot_simulate(&pl, &s, &rng, &ws);
 		for (t = 0; t < d->k; t++)
 			for (i = 0; i < d->J[t]; i++)
-			{
-				char		key[16];
-				int64_t		j;
-
-				snprintf(key, sizeof(key), "L%d", i);
-				j = lmm_terms_level(&ws.term[t], key, (uint32_t) strlen(key));
 				for (a = 0; a < d->q[t]; a++)
 					row[off[t] + i * d->q[t] + a] =
-						LMM_TREC_ZY(ws.term[t].rec + j * ws.term[t].stride, d->q[t], d->p)[a];
-			}
+						LMM_TREC_ZY(ws.term[t].rec + (size_t) i * ws.term[t].stride, d->q[t], d->p)[a];
 		for (a = 0; a < d->p; a++)
 			row[ncol - d->p - 1 + a] = ws.cross[a * (d->p + 1) + d->p];
 		row[ncol - 1] = ws.sum[d->p];
@@ -605,7 +598,7 @@ check_against_rows(const Design *d, int reml, int nsim, const char *name)
 
 		design_draw(d, &rng, y);
 		design_stats(d, y, &rs);
-		if (lmm_fit_terms(&rs, reml, 0, &fit) == LMM_OK)
+		if (lmm_fit(&rs, reml, 0, &fit) == LMM_OK)
 		{
 			if (fit.converged)
 			{
