@@ -3,6 +3,7 @@
 -- lmm_stats(formula, source) or the aggregate lmm_stats_terms); lmm_merge
 -- merges them and lmm_fit fits them.  Values stored by 0.6.0 keep loading.
 -- lmm_print shows a fit as lme4's summary() prints it.
+-- lmm_bootstrap is lme4's confint(method = "boot"), drawn from the statistics.
 
 \echo Use "ALTER EXTENSION lmm UPDATE TO '0.7.0'" to load this file. \quit
 
@@ -54,6 +55,15 @@ CREATE FUNCTION lmm_anova(m lmm_model, options text DEFAULT '',
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'lmm_anova_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
 COMMENT ON FUNCTION lmm_anova(lmm_model, text) IS 'F test of every fixed-effect term as lmerTest''s anova(m): options type=3 (default), 2 or 1, and ddf=satterthwaite (default) or none (lme4''s anova(m), without df and p-value)';
+
+-- lme4's confint(method = "boot") from the statistics (0.7.0) ------------
+
+CREATE FUNCTION lmm_bootstrap(m lmm_model, nsim int, options text DEFAULT '',
+	OUT parameter text, OUT estimate float8, OUT lower float8, OUT upper float8,
+	OUT method text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION lmm_bootstrap(lmm_model, int, text) IS 'parametric bootstrap as lme4''s confint(m, method = "boot"): nsim replicates drawn from the model''s statistics (never its rows) and refitted, percentile intervals for every sd, correlation, sigma and fixed effect; options level=0.95, seed=42 (the same seed, the same intervals), method=percentile';
 
 -- lme4's summary() as text (0.7.0) ----------------------------------------
 

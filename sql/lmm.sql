@@ -238,6 +238,13 @@ CREATE FUNCTION lmm_confint(m lmm_model, options text DEFAULT '',
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION lmm_confint(lmm_model, text) IS 'confidence intervals as lme4''s confint: options method=profile (default; every sd, correlation, sigma and fixed effect) or method=wald (fixed effects), level=0.95';
 
+CREATE FUNCTION lmm_bootstrap(m lmm_model, nsim int, options text DEFAULT '',
+	OUT parameter text, OUT estimate float8, OUT lower float8, OUT upper float8,
+	OUT method text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION lmm_bootstrap(lmm_model, int, text) IS 'parametric bootstrap as lme4''s confint(m, method = "boot"): nsim replicates drawn from the model''s statistics (never its rows) and refitted, percentile intervals for every sd, correlation, sigma and fixed effect; options level=0.95, seed=42 (the same seed, the same intervals), method=percentile';
+
 CREATE FUNCTION lmm_contrast(m lmm_model, l float8[], options text DEFAULT '',
 	OUT estimate float8, OUT std_error float8, OUT t_value float8,
 	OUT num_df int, OUT den_df float8, OUT f_value float8, OUT p_value float8)

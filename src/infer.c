@@ -1,8 +1,9 @@
 /*
  * infer.c
- *	  Likelihood-ratio tests between two models (lme4's anova) and
- *	  confidence intervals (lme4's confint), from the statistics a model
- *	  carries: refits never rescan the table.
+ *	  Likelihood-ratio tests between two models (lme4's anova), confidence
+ *	  intervals (lme4's confint) and the parametric bootstrap (confint's
+ *	  method = "boot"), from the statistics a model carries: refits never
+ *	  rescan the table.
  */
 #include "postgres.h"
 
@@ -15,6 +16,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "core/lmm_boot.h"
 #include "core/lmm_dist.h"
 #include "core/lmm_infer.h"
 #include "lmm_pg.h"
@@ -444,4 +446,91 @@ lmm_contrast(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* Most replicates lmm_bootstrap draws in one call. */
+#define LMM_BOOT_MAX_NSIM 1000000
+
+PG_FUNCTION_INFO_V1(lmm_bootstrap);
+
+/*
+ * lmm_bootstrap(m, nsim, options): lme4's confint(m, method = "boot"), a
+ * parametric bootstrap with percentile intervals for every standard
+ * deviation, correlation, sigma and fixed effect.  Each replicate's
+ * response is drawn as the statistics it would have (lmm_boot.c), never as
+ * rows, and refitted as m was (REML or ML).  Replicates whose refit fails
+ * are left out and counted in a NOTICE.
+ */
+Datum
+lmm_bootstrap(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		nsim = PG_GETARG_INT32(1);
+	char	   *opts = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	LmmModel	m;
+	LmmBoot		b;
+	LmmStatus	status;
+	double		level;
+	int64		seed;
+	double	   *theta;
+	int			nt,
+				k,
+				t;
+
+	lmm_parse_boot_options(opts, &level, &seed);
+	if (nsim < 1 || nsim > LMM_BOOT_MAX_NSIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm_bootstrap needs between 1 and %d replicates, not %d", LMM_BOOT_MAX_NSIM, nsim),
+				 errhint("lme4's confint(method = \"boot\") draws 500 by default; 1000 to 2000 give stable 95%% intervals.")));
+	InitMaterializedSRF(fcinfo, 0);
+	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	require_stats(&m, "lmm_bootstrap");
+	nt = lmm_model_ntheta(&m);
+	theta = palloc(sizeof(double) * nt);
+	for (t = 0, k = 0; t <= m.nextra; t++)
+	{
+		LmmModelTerm v = lmm_model_term(&m, t);
+
+		memcpy(theta + k, v.theta, sizeof(double) * LMM_NTHETA(v.q));
+		k += LMM_NTHETA(v.q);
+	}
+	if ((int64) nsim * (nt + 1 + m.p) > ((int64) 1 << 25))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("lmm_bootstrap would keep %lld estimates, more than %d", (long long) nsim * (nt + 1 + m.p), 1 << 25),
+				 errhint("Draw fewer replicates: the model has %d parameters.", nt + 1 + m.p)));
+
+	status = lmm_boot_run(m.tstats, (m.flags & LMM_MODEL_REML) != 0, theta, m.beta,
+						   m.sigma, nsim, (uint64) seed, level, &b);
+	switch (status)
+	{
+		case LMM_OK:
+			break;
+		case LMM_ERR_TOO_MANY_LEVELS:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the random-effects terms after the largest have more than %d columns, which lmm_bootstrap factors densely", LMM_MAX_DENSE),
+					 errhint("The same limit applies to fitting the model; give the term with most levels the most levels.")));
+			break;
+		default:
+			refit_failed(status);
+	}
+	if (b.nok == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no bootstrap replicate of %d could be refitted", nsim),
+				 errdetail("Every refit failed or did not converge."),
+				 errhint("Check the model with lmm_print; a model at the edge of what its data support may need simpler random effects.")));
+	if (b.nfailed > 0)
+		ereport(NOTICE,
+				(errmsg("%d of %d bootstrap replicates were left out: their refit failed or did not converge", b.nfailed, nsim)));
+	for (k = 0; k <= nt; k++)
+		put_interval(rsinfo, varpar_name(&m, k), b.estimate[k], b.lower[k], b.upper[k],
+					 "percentile");
+	for (k = 0; k < m.p; k++)
+		put_interval(rsinfo, m.x_names[k], b.estimate[nt + 1 + k], b.lower[nt + 1 + k],
+					 b.upper[nt + 1 + k], "percentile");
+	lmm_boot_free(&b);
+	return (Datum) 0;
 }

@@ -30,6 +30,7 @@ extern void lmm_parse_options(const char *text, LmmOptions *opts);
 extern void lmm_parse_confint_options(const char *text, bool *profile, double *level);
 extern void lmm_parse_test_options(const char *text, const char *fn, int *type,
 								   bool *satterthwaite);
+extern void lmm_parse_boot_options(const char *text, double *level, int64 *seed);
 
 /* A float8[] argument read in place (agg.c); -1 if it holds a NULL. */
 extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,

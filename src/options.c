@@ -306,3 +306,72 @@ lmm_parse_test_options(const char *text, const char *fn, int *type,
 	}
 	pfree(copy);
 }
+
+/*
+ * Read lmm_bootstrap's options (level=0.95, seed=42, method=percentile):
+ * the intervals' level, the generator's seed (any integer; the same seed
+ * gives the same intervals) and the interval (percentile, the only one).
+ * Unknown or repeated keys are errors.
+ */
+void
+lmm_parse_boot_options(const char *text, double *level, int64 *seed)
+{
+	char	   *copy = pstrdup(text);
+	char	   *cursor = copy;
+	char	   *key;
+	char	   *value;
+	bool		seen_level = false;
+	bool		seen_seed = false;
+	bool		seen_method = false;
+
+	*level = 0.95;
+	*seed = 42;
+	while (next_pair(&cursor, copy, "lmm_bootstrap", "level=0.9, seed=7", &key, &value))
+	{
+		char	   *end;
+
+		if ((strcmp(key, "level") == 0 && seen_level) ||
+			(strcmp(key, "seed") == 0 && seen_seed) ||
+			(strcmp(key, "method") == 0 && seen_method))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lmm_bootstrap option \"%s\" is given more than once", key),
+					 errdetail("Give each option once.")));
+		if (strcmp(key, "level") == 0)
+		{
+			seen_level = true;
+			*level = strtod(value, &end);
+			if (end == value || *end != '\0' || !(*level > 0.0 && *level < 1.0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_bootstrap option \"level\"", value),
+						 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+		}
+		else if (strcmp(key, "seed") == 0)
+		{
+			seen_seed = true;
+			errno = 0;
+			*seed = strtoll(value, &end, 10);
+			if (end == value || *end != '\0' || errno != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_bootstrap option \"seed\"", value),
+						 errdetail("The seed is a whole number that fits in a bigint, e.g. seed=42.")));
+		}
+		else if (strcmp(key, "method") == 0)
+		{
+			seen_method = true;
+			if (pg_strcasecmp(value, "percentile") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_bootstrap option \"method\"", value),
+						 errdetail("lmm_bootstrap gives percentile intervals (method=percentile), as lme4's confint(method = \"boot\").")));
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown lmm_bootstrap option \"%s\"", key),
+					 errdetail("Known options are level, seed and method.")));
+	}
+	pfree(copy);
+}

@@ -1222,6 +1222,7 @@ main(int argc, char **argv)
 	test_vgrad(dir);
 	test_formula(dir);
 	test_zscale(dir);
+	test_boot();
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

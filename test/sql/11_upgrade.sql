@@ -47,6 +47,8 @@ SELECT 'lmm_stats(text, regclass)'::regprocedure AS formula_stats,
 SELECT (lmm_summary(lmm_fit(lmm_merge(s)))).n_obs AS merged_terms_rows
 FROM (SELECT lmm_stats('reaction ~ days + (days | subject)', 'sleepstudy') s
 	  UNION ALL SELECT lmm_stats('reaction ~ days + (days | subject)', 'sleepstudy')) u;
+SELECT count(*) AS bootstrap_rows
+FROM lmm_bootstrap(lmm('reaction ~ days + (days | subject)', 'sleepstudy'), 5);
 -- the upgraded extension fits and tests
 SELECT term, round(df::numeric, 3) AS df, p_value < 1e-6 AS small_p
 FROM lmm_fixef((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') FROM sleepstudy));

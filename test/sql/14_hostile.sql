@@ -293,7 +293,7 @@ SELECT 1 AS server_answers;
 -- mistyped arguments
 CREATE TABLE hm AS
 SELECT lmm_fit(y, ARRAY[x1], g, ARRAY[x2]) AS m, lmm_fit(y, ARRAY[x1], g) AS m1,
-	lmm_fit(y, ARRAY[x1 / 1000], g) AS m2 FROM hx;
+	lmm_fit(y, ARRAY[x1 / 1000], g) AS m2, lmm('y ~ x1 + (1 | g)', 'hx') AS mt FROM hx;
 SELECT c AS "case", pg_temp.try('SELECT ' || c || ' FROM hm') AS outcome FROM (VALUES
 	('(SELECT count(*)::text FROM lmm_fixef(NULL))'),
 	('(SELECT count(*)::text FROM lmm_varcorr(NULL))'),
@@ -314,6 +314,28 @@ SELECT c AS "case", pg_temp.try('SELECT ' || c || ' FROM hm') AS outcome FROM (V
 	('(SELECT count(*)::text FROM lmm_anova(m1, ''type=2''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, ''type=''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, ''ddf=none,ddf=none''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(NULL, 10))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, NULL))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, NULL))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(m1, 5))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 0))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, -2147483648))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 2147483647))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 1000001))'),
+	('(SELECT string_agg(round(lower::numeric, 2) || '','' || round(upper::numeric, 2), '' '') FROM lmm_bootstrap(mt, 20, '' ''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, '',''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''=''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''level=1''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''level=nan''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''level=1e-300''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''seed=abc''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''seed=''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''seed=99999999999999999999''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''seed=-9223372036854775808''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''seed=1, seed=1''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''method=bca''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''method=PERCENTILE''))'),
+	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, ''nsim=5''))'),
 	('(SELECT count(*)::text FROM lmm_contrast(m1, NULL))'),
 	('(SELECT count(*)::text FROM lmm_contrast(NULL, ARRAY[1.0, 0.0]))'),
 	('(SELECT estimate::text FROM lmm_contrast(m1, ARRAY[1e308, 1e308]))'),
@@ -442,6 +464,7 @@ FROM hmut, (VALUES
 	('confint profile', $q$SELECT string_agg(concat_ws(',', estimate, lower, upper), ';') FROM lmm_confint(%L::lmm_model)$q$),
 	('anova', $q$SELECT string_agg(concat_ws(',', aic, bic, loglik, deviance, chisq, p_value), ';') FROM lmm_anova(%L::lmm_model, (SELECT m FROM hsmall))$q$),
 	('anova F', $q$SELECT string_agg(concat_ws(',', sum_sq, den_df, f_value, p_value), ';') FROM lmm_anova(%L::lmm_model, 'type=1')$q$),
+	('bootstrap', $q$SELECT string_agg(concat_ws(',', estimate, lower, upper), ';') FROM lmm_bootstrap(%L::lmm_model, 3)$q$),
 	('contrast', $q$SELECT concat_ws(',', c.estimate, c.std_error, c.den_df, c.p_value) FROM (SELECT %L::lmm_model AS m) s, lmm_contrast(s.m, array_fill(1.0::float8, ARRAY[(SELECT count(*)::int FROM lmm_fixef(s.m))])) c$q$),
 	('score', $q$SELECT concat_ws(',', lmm_predict(m, ARRAY[1.0]), lmm_predict(m, ARRAY[1.0], 1, ARRAY[2.0]), lmm_blup(m, 2, 'z1'), lmm_residual(m, 1, ARRAY[1.0], '0', ARRAY[1.0])) FROM (SELECT %L::lmm_model AS m) s$q$)
 ) fs(f, sql)
