@@ -210,5 +210,43 @@ SELECT pg_temp.same(lmm_fit(lmm_merge(s)),
 	(SELECT lmm_fit(3 + 0.5 * (i % 7) + sin(i * 1.3) + (i % 6) * 0.4, ARRAY[(i % 7)::float8], 'site-' || (i % 6), 'x_names=dose, g_name=site')
 	 FROM generate_series(1, 60) i CROSS JOIN generate_series(1, 2))) AS merged_twice
 FROM stored_06;
+-- A model that lmm 0.6.0 stored (format 3: one term, with its statistics in
+-- 0.6's form), as text and in binary (test/data/model_06_sleep_slope.*,
+-- made by lmm 0.6.0 from sleepstudy), still loads; its statistics are
+-- converted, so it refits: profile intervals and lmm_anova's ML refit equal
+-- those of today's fit of the same rows.
+CREATE TEMP TABLE m06_text (j text);
+\copy m06_text FROM 'test/data/model_06_sleep_slope.json'
+CREATE TEMP TABLE m06_hex (h text);
+\copy m06_hex FROM 'test/data/model_06_sleep_slope.hex'
+CREATE TEMP TABLE m06 (form text, m lmm_model);
+INSERT INTO m06 SELECT 'text', j::lmm_model FROM m06_text;
+CREATE FUNCTION pg_temp.copy_model(payload bytea) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	f bytea := '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea
+		|| '\x0002'::bytea || int4send(6) || convert_to('binary', 'UTF8')
+		|| int4send(length(payload)) || payload || '\xffff'::bytea;
+	lo oid := lo_from_bytea(0, f);
+BEGIN
+	PERFORM lo_export(lo, '/tmp/lmm_model_17.bin');
+	PERFORM lo_unlink(lo);
+	COPY m06 FROM '/tmp/lmm_model_17.bin' (FORMAT binary);
+	RETURN 'accepted';
+END $$;
+SELECT pg_temp.copy_model(decode(h, 'hex')) AS binary_06_model FROM m06_hex;
+CREATE TEMP TABLE m_today AS
+SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days, z_names=days, g_name=subject') AS m,
+	lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days, z_names=days, g_name=subject, method=ml') AS ml
+FROM sleepstudy;
+SELECT o.form,
+	(SELECT max(abs(a.estimate - b.estimate) / abs(b.estimate)) FROM lmm_fixef(o.m) a JOIN lmm_fixef(t.m) b USING (term)) < 1e-6 AS same_fixef,
+	(SELECT max(greatest(abs(a.lower - b.lower) / abs(b.lower), abs(a.upper - b.upper) / abs(b.upper)))
+	   FROM lmm_confint(o.m) a JOIN lmm_confint(t.m) b USING (parameter)) < 1e-6 AS same_profile_intervals,
+	(SELECT abs(x.deviance - (lmm_summary(t.ml)).criterion) / (lmm_summary(t.ml)).criterion
+	   FROM lmm_anova(o.m, o.m) x LIMIT 1) < 1e-10 AS ml_refit_is_todays_ml_fit,
+	(SELECT count(*) FROM lmm_bootstrap(o.m, 3)) AS bootstrap_rows
+FROM m06 o, m_today t ORDER BY o.form;
+SELECT lmm_model_send(m) = lmm_model_send(m::text::lmm_model) AS repacked_round_trips
+FROM m06 WHERE form = 'binary';
 DROP TABLE crossed, whole, half_stats, specs, terms_ref, par_stats, group_stats, par_merged,
 	half_copy, dropped_only, small, stored_06 CASCADE;
