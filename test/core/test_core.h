@@ -14,5 +14,6 @@ extern void test_formula(const char *dir);
 extern void test_terms_io(const char *dir);
 extern void test_vgrad(const char *dir);
 extern void test_zscale(const char *dir);
+extern void test_kr(const char *dir);
 
 #endif							/* TEST_CORE_H */
