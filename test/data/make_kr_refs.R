@@ -6,7 +6,7 @@
 #
 # Run:  cd test/data && Rscript make_kr_refs.R
 # Inputs (committed): sleepstudy.csv, cake.csv, machines.csv, oats.csv,
-# penicillin.csv
+# penicillin.csv, ratings.csv
 # Outputs (committed), long format, every number with 17 digits:
 #   kr_fixef.ref.csv     model,term,kind,value   kinds estimate std_error df
 #                        t_value p_value conf_low conf_high (lmerTest's
@@ -23,7 +23,7 @@
 # recipe * temperature (balanced and with every 7th row dropped), Machines
 # (crossed worker and worker:machine), Oats (a numeric covariate times a
 # factor, crossed block and block:variety), Penicillin (crossed plate and
-# sample).  The fits run to convergence (the control of make_tight_refs.R).
+# sample), ratings (a correlated random slope crossed with an intercept).  The fits run to convergence (the control of make_tight_refs.R).
 # CI does not need R: this script is only run by hand to refresh the files.
 suppressMessages(library(lmerTest))
 suppressMessages(library(pbkrtest))
@@ -46,6 +46,7 @@ machines$machine <- factor(machines$machine)
 oats <- read.csv("oats.csv")
 oats$variety <- factor(oats$variety)
 penicillin <- read.csv("penicillin.csv")
+ratings <- read.csv("ratings.csv")
 
 zeros <- function(r, c) matrix(0, r, c)
 models <- list(
@@ -66,7 +67,8 @@ models <- list(
               list(nitro = c(0, 1, 0, 0, 0, 0),
                    interaction = cbind(zeros(2, 4), diag(2)))),
   penicillin = list(penicillin, diameter ~ 1 + (1 | plate) + (1 | sample),
-                    list(intercept = 1)))
+                    list(intercept = 1)),
+  ratings = list(ratings, y ~ x + (x | a) + (1 | b), list(x = c(0, 1), both = diag(2))))
 
 fixef_out <- data.frame()
 contrast_out <- data.frame()

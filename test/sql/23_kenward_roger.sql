@@ -5,7 +5,8 @@
 -- convergence) to 1e-6 relative in every number: sleepstudy with a
 -- correlated slope (one term: the per-level computation) and with two
 -- terms of one factor, cake's recipe * temperature (balanced and not),
--- Machines and Oats (crossed terms), Penicillin (crossed, intercept only).
+-- Machines and Oats (crossed terms), Penicillin (crossed, intercept only),
+-- ratings (a correlated random slope crossed with an intercept).
 -- Then: Satterthwaite stays the default, ddf=none, ML fits and models
 -- without term statistics, and the limit of the dense computation.
 SET client_min_messages = warning;
@@ -29,6 +30,8 @@ CREATE TABLE kr_oats (yield float8, nitro float8, variety text, block text);
 \copy kr_oats FROM 'test/data/oats.csv' CSV HEADER
 CREATE TABLE kr_penicillin (diameter float8, plate text, sample text);
 \copy kr_penicillin FROM 'test/data/penicillin.csv' CSV HEADER
+CREATE TABLE kr_ratings (y float8, x float8, a text, b text);
+\copy kr_ratings FROM 'test/data/ratings.csv' CSV HEADER
 
 CREATE TABLE kr_models (model text, m lmm_model);
 INSERT INTO kr_models
@@ -39,7 +42,8 @@ FROM (VALUES ('sleep_slope', 'reaction ~ days + (days | subject)', 'kr_sleep'),
 			 ('cake_unbalanced', 'angle ~ recipe * temperature + (1 | recipe:replicate)', 'kr_cake_unbalanced'),
 			 ('machines', 'score ~ machine + (1 | worker) + (1 | worker:machine)', 'kr_machines'),
 			 ('oats', 'yield ~ nitro * variety + (1 | block) + (1 | block:variety)', 'kr_oats'),
-			 ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'kr_penicillin')) v(mo, f, src);
+			 ('penicillin', 'diameter ~ 1 + (1 | plate) + (1 | sample)', 'kr_penicillin'),
+			 ('ratings', 'y ~ x + (x | a) + (1 | b)', 'kr_ratings')) v(mo, f, src);
 
 -- lmm_fixef: lmerTest's summary(m, ddf = "Kenward-Roger") coefficient by
 -- coefficient (pbkrtest's vcovAdj standard errors, Lb_ddf df), and how
@@ -98,7 +102,9 @@ INSERT INTO kr_contrasts VALUES
 	('machines', 'machine', '{{0, 1, 0}, {0, 0, 1}}'),
 	('oats', 'nitro', '{0, 1, 0, 0, 0, 0}'),
 	('oats', 'interaction', '{{0, 0, 0, 0, 1, 0}, {0, 0, 0, 0, 0, 1}}'),
-	('penicillin', 'intercept', '{1}');
+	('penicillin', 'intercept', '{1}'),
+	('ratings', 'x', '{0, 1}'),
+	('ratings', 'both', '{{1, 0}, {0, 1}}');
 SELECT kc.model, kc.contrast, count(*) AS numbers,
 	max(CASE WHEN r.kind IN ('p_value', 'p_value_f') AND r.value < 1e-12
 		THEN abs(ln(v.value) - ln(r.value)) / abs(ln(r.value))
@@ -181,5 +187,5 @@ SELECT * FROM lmm_fixef((SELECT m FROM kr_models LIMIT 1), 'type=3');
 SELECT * FROM lmm_fixef((SELECT m FROM kr_models LIMIT 1), 'ddf=none, ddf=kenward-roger');
 \set VERBOSITY terse
 DROP TABLE kr_fixef_ref, kr_contrast_ref, kr_anova_ref, kr_models, kr_contrasts, kr_wide,
-	kr_sleep, kr_machines, kr_oats, kr_penicillin CASCADE;
+	kr_sleep, kr_machines, kr_oats, kr_penicillin, kr_ratings CASCADE;
 DROP TABLE kr_cake CASCADE;
