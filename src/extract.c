@@ -61,6 +61,12 @@ fixef_row_kr(const LmmModel *m, const LmmKr *kr, int k, double *L, LmmFixefRow *
 
 	memset(r, 0, sizeof(*r));
 	r->estimate = m->beta[k];
+	if (!(kr->phia[k * m->p + k] >= 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the Kenward-Roger adjusted variance of \"%s\" is not a positive number", m->x_names[k]),
+				 errdetail("The adjustment of the covariance of the fixed effects is larger than the covariance itself; the small-sample correction breaks down for this model."),
+				 errhint("Use ddf=satterthwaite.")));
 	r->se = lmm_finite_result(sqrt(kr->phia[k * m->p + k]), "a standard error");
 	r->has_t = r->se > 0.0;
 	if (r->has_t)

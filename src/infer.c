@@ -451,6 +451,12 @@ lmm_contrast(PG_FUNCTION_ARGS)
 			for (b = 0; b < m.p; b++)
 				var += L[a] * vcov[a * m.p + b] * L[b];
 		}
+		if (ddf_kind == LMM_DDF_KENWARD_ROGER && var < 0.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the contrast's Kenward-Roger adjusted variance is negative"),
+					 errdetail("The adjustment of the covariance of the fixed effects is larger than the covariance itself; the small-sample correction breaks down for this model."),
+					 errhint("Use ddf=satterthwaite.")));
 		values[0] = Float8GetDatum(lmm_finite_result(est, "a contrast's estimate"));
 		values[1] = Float8GetDatum(lmm_finite_result(sqrt(var), "a contrast's standard error"));
 		nulls[0] = nulls[1] = false;

@@ -64,7 +64,6 @@ typedef struct Acc
 			   *H,
 			   *N1,
 			   *R1,
-			   *M,
 			   *Azz,
 			   *MC;
 	double	   *RZX,
@@ -173,7 +172,6 @@ acc_init(Acc *a, int p, int nr, double sigma, int64_t smax)
 	a->H = lmm_alloc(sizeof(double) * ss);
 	a->N1 = lmm_alloc(sizeof(double) * ss);
 	a->R1 = lmm_alloc(sizeof(double) * ss);
-	a->M = lmm_alloc(sizeof(double) * ss);
 	a->Azz = lmm_alloc(sizeof(double) * ss);
 	a->MC = lmm_alloc(sizeof(double) * ss);
 	a->RZX = lmm_alloc(sizeof(double) * sp);
@@ -191,7 +189,7 @@ static void
 acc_free(Acc *a)
 {
 	double	   *all[] = {a->RR, a->S1, a->Qrr, a->P, a->Q, a->K, a->tmp, a->H,
-		a->N1, a->R1, a->M, a->Azz, a->MC, a->RZX, a->Azx, a->MZX, a->U0z,
+		a->N1, a->R1, a->Azz, a->MC, a->RZX, a->Azx, a->MZX, a->U0z,
 	a->AU0z, a->T1, a->Y, a->AY};
 	size_t		i;
 
@@ -199,14 +197,78 @@ acc_free(Acc *a)
 		lmm_free(all[i]);
 }
 
+/* out = Lam' B (B: s x n); Lam is block diagonal, row r's block [bs[r], bs[r] + bl[r]). */
+static void
+lam_t_left(int s, int n, const double *Lam, const int *bs, const int *bl,
+		   const double *B, double *out)
+{
+	int			r,
+				c,
+				j;
+
+	memset(out, 0, sizeof(double) * s * n);
+	for (r = 0; r < s; r++)
+		for (c = bs[r]; c < bs[r] + bl[r]; c++)
+		{
+			double		l = Lam[(size_t) c * s + r];
+
+			if (l != 0.0)
+				for (j = 0; j < n; j++)
+					out[(size_t) r * n + j] += l * B[(size_t) c * n + j];
+		}
+}
+
+/* out = Lam B (B: s x n), Lam as in lam_t_left. */
+static void
+lam_left(int s, int n, const double *Lam, const int *bs, const int *bl,
+		 const double *B, double *out)
+{
+	int			r,
+				c,
+				j;
+
+	memset(out, 0, sizeof(double) * s * n);
+	for (r = 0; r < s; r++)
+		for (c = bs[r]; c < bs[r] + bl[r]; c++)
+		{
+			double		l = Lam[(size_t) r * s + c];
+
+			if (l != 0.0)
+				for (j = 0; j < n; j++)
+					out[(size_t) r * n + j] += l * B[(size_t) c * n + j];
+		}
+}
+
+/* out = B Lam (B: s x s), Lam as in lam_t_left. */
+static void
+lam_right(int s, const double *Lam, const int *bs, const int *bl,
+		  const double *B, double *out)
+{
+	int			i,
+				r,
+				c;
+
+	for (i = 0; i < s; i++)
+		for (c = 0; c < s; c++)
+		{
+			double		v = 0.0;
+
+			for (r = bs[c]; r < bs[c] + bl[c]; r++)
+				v += B[(size_t) i * s + r] * Lam[(size_t) r * s + c];
+			out[(size_t) i * s + c] = v;
+		}
+}
+
 /*
- * Add one block of s random effects (its Z'Z C, Z'X ZX and relative
- * factor Lam, all s wide) to the sums.  Returns 0 when Lam'C Lam + I has
- * no Cholesky factor (the statistics are not those of real data).
+ * Add one block of s random effects (its Z'Z C, Z'X ZX and block-diagonal
+ * relative factor Lam, blocks bs/bl) to the sums.  With G = Lam'C and
+ * Lc Lc' = G Lam + I: R1 = Lc^-1 G, RZX = Lc^-1 Lam'ZX, and
+ * M C = Lam Lc^-T R1, M ZX = Lam Lc^-T RZX, so that M itself is never
+ * formed.  Returns 0 when Lc does not exist (statistics not of real data).
  */
 static int
 add_block(Acc *a, int s, const double *C, const double *ZX, const double *Lam,
-		  const Support *sup)
+		  const int *bs, const int *bl, const Support *sup)
 {
 	int			p = a->p,
 				nr = a->nr,
@@ -219,30 +281,42 @@ add_block(Acc *a, int s, const double *C, const double *ZX, const double *Lam,
 				x,
 				y;
 
-	/* H = Lam' C Lam + I and its lower Cholesky factor Lc; N1 = Lc^-1 Lam' */
-	gemm(0, 0, s, s, s, 1.0, C, Lam, 0.0, a->tmp);
-	gemm(1, 0, s, s, s, 1.0, Lam, a->tmp, 0.0, a->H);
+	/* G = Lam'C (in tmp), H = G Lam + I and its lower Cholesky factor Lc */
+	lam_t_left(s, s, Lam, bs, bl, C, a->tmp);
+	lam_right(s, Lam, bs, bl, a->tmp, a->H);
 	for (x = 0; x < s; x++)
 		a->H[(size_t) x * s + x] += 1.0;
 	if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', s, a->H, s) != 0)
 		return 0;
-	for (x = 0; x < s; x++)
-		for (y = 0; y < s; y++)
-			a->N1[(size_t) x * s + y] = Lam[(size_t) y * s + x];
-	cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans,
-				CblasNonUnit, s, s, 1.0, a->H, s, a->N1, s);
 
-	/* R1 = N1 C, RZX = N1 ZX, M = N1'N1; A_ZZ = (C - R1'R1)/sigma^2, A_ZX likewise */
-	gemm(0, 0, s, s, s, 1.0, a->N1, C, 0.0, a->R1);
-	gemm(0, 0, s, p, s, 1.0, a->N1, ZX, 0.0, a->RZX);
-	gemm(1, 0, s, s, s, 1.0, a->N1, a->N1, 0.0, a->M);
+	/* R1 = Lc^-1 G, RZX = Lc^-1 Lam'ZX; A_ZZ = (C - R1'R1)/sigma^2, A_ZX likewise */
+	memcpy(a->R1, a->tmp, sizeof(double) * s * s);
+	cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans,
+				CblasNonUnit, s, s, 1.0, a->H, s, a->R1, s);
+	lam_t_left(s, p, Lam, bs, bl, ZX, a->RZX);
+	if (p > 0)
+		cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans,
+					CblasNonUnit, s, p, 1.0, a->H, s, a->RZX, p);
 	memcpy(a->Azz, C, sizeof(double) * s * s);
-	gemm(1, 0, s, s, s, -is2, a->R1, a->R1, is2, a->Azz);
+	cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, s, s, -1.0, a->R1, s,
+				1.0, a->Azz, s);
+	for (x = 0; x < s; x++)
+		for (y = 0; y <= x; y++)
+			a->Azz[(size_t) y * s + x] = a->Azz[(size_t) x * s + y] *= is2;
 	memcpy(a->Azx, ZX, sizeof(double) * sp);
 	gemm(1, 0, s, p, s, -is2, a->R1, a->RZX, is2, a->Azx);
 	gemm(1, 0, p, p, s, 1.0, a->RZX, a->RZX, 1.0, a->RR);
-	gemm(0, 0, s, p, s, 1.0, a->M, ZX, 0.0, a->MZX);
-	gemm(0, 0, s, s, s, 1.0, a->M, C, 0.0, a->MC);
+
+	/* MC = Lam Lc^-T R1 and MZX = Lam Lc^-T RZX */
+	memcpy(a->N1, a->R1, sizeof(double) * s * s);
+	cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans,
+				CblasNonUnit, s, s, 1.0, a->H, s, a->N1, s);
+	lam_left(s, s, Lam, bs, bl, a->N1, a->MC);
+	memcpy(a->T1, a->RZX, sizeof(double) * sp);
+	if (p > 0)
+		cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans,
+					CblasNonUnit, s, p, 1.0, a->H, s, a->T1, p);
+	lam_left(s, p, Lam, bs, bl, a->T1, a->MZX);
 	gemm(1, 0, p, p, s, 1.0, a->Azx, a->MZX, 1.0, a->S1);
 
 	/* U_Z = -M Z'X / sigma^2; (AU)_Z = A_ZX / sigma^2 + A_ZZ U_Z */
@@ -618,8 +692,15 @@ lmm_kr(const LmmTermStats *s, const double *theta, double sigma, LmmKr *kr)
 	{
 		const LmmTermLevels *lv = &s->term[0];
 		double	   *ZX = lmm_alloc(sizeof(double) * q[0] * p);
+		int			bs[LMM_MAX_RANDOM],
+					bl[LMM_MAX_RANDOM];
 		int64_t		j;
 
+		for (t = 0; t < q[0]; t++)
+		{
+			bs[t] = 0;
+			bl[t] = q[0];
+		}
 		build_support(1, q, &one, &zero, &sup);
 		acc_init(&a, p, nr, sigma, q[0]);
 		for (j = 0; j < lv->nlevels && ok; j++)
@@ -632,7 +713,7 @@ lmm_kr(const LmmTermStats *s, const double *theta, double sigma, LmmKr *kr)
 				break;
 			}
 			raw_zx(s, rec, q[0], ZX);
-			ok = add_block(&a, q[0], LMM_TREC_ZZ(rec, q[0]), ZX, T[0], &sup);
+			ok = add_block(&a, q[0], LMM_TREC_ZZ(rec, q[0]), ZX, T[0], bs, bl, &sup);
 		}
 		lmm_free(ZX);
 	}
@@ -641,12 +722,25 @@ lmm_kr(const LmmTermStats *s, const double *theta, double sigma, LmmKr *kr)
 		double	   *C = lmm_alloc(sizeof(double) * nre * nre);
 		double	   *ZX = lmm_alloc(sizeof(double) * nre * p);
 		double	   *Lam = lmm_alloc(sizeof(double) * nre * nre);
+		int		   *bs = lmm_alloc(sizeof(int) * nre);
+		int		   *bl = lmm_alloc(sizeof(int) * nre);
+		int64_t		r;
 
+		/* each coordinate's block of Lambda: its term's level */
+		for (t = 0; t < k; t++)
+			for (r = 0; r < nlev[t] * q[t]; r++)
+			{
+				bs[off[t] + r] = (int) (off[t] + r - r % q[t]);
+				bl[off[t] + r] = q[t];
+			}
 		build_support(k, q, nlev, off, &sup);
 		acc_init(&a, p, nr, sigma, nre);
 		dense_parts(s, src, off, T, nre, C, ZX, Lam);
-		ok = lmm_interrupt_pending() ? -1 : add_block(&a, (int) nre, C, ZX, Lam, &sup);
+		ok = lmm_interrupt_pending() ? -1 :
+			add_block(&a, (int) nre, C, ZX, Lam, bs, bl, &sup);
 		lmm_free(C);
+		lmm_free(bs);
+		lmm_free(bl);
 		lmm_free(ZX);
 		lmm_free(Lam);
 	}
