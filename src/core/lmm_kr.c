@@ -32,6 +32,9 @@
 /* Eigenvalues of the information at or below this make pbkrtest take its generalized inverse. */
 #define KR_CONDI_TOL 1e-10
 
+/* Blocks wider than this poll the host between their cubic steps. */
+#define POLL_BLOCK 64
+
 /* Most doubles of the products Q_ij (ngamma^2 p^2): 1 GB. */
 #define KR_MAX_Q ((double) (1 << 27))
 
@@ -264,7 +267,9 @@ lam_right(int s, const double *Lam, const int *bs, const int *bl,
  * relative factor Lam, blocks bs/bl) to the sums.  With G = Lam'C and
  * Lc Lc' = G Lam + I: R1 = Lc^-1 G, RZX = Lc^-1 Lam'ZX, and
  * M C = Lam Lc^-T R1, M ZX = Lam Lc^-T RZX, so that M itself is never
- * formed.  Returns 0 when Lc does not exist (statistics not of real data).
+ * formed.  Returns 1, 0 when Lc does not exist (statistics not of real
+ * data), or -1 when the host asked to stop (polled between the cubic steps
+ * of a large block).
  */
 static int
 add_block(Acc *a, int s, const double *C, const double *ZX, const double *Lam,
@@ -288,6 +293,8 @@ add_block(Acc *a, int s, const double *C, const double *ZX, const double *Lam,
 		a->H[(size_t) x * s + x] += 1.0;
 	if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', s, a->H, s) != 0)
 		return 0;
+	if (s > POLL_BLOCK && lmm_interrupt_pending())
+		return -1;
 
 	/* R1 = Lc^-1 G, RZX = Lc^-1 Lam'ZX; A_ZZ = (C - R1'R1)/sigma^2, A_ZX likewise */
 	memcpy(a->R1, a->tmp, sizeof(double) * s * s);
@@ -306,6 +313,8 @@ add_block(Acc *a, int s, const double *C, const double *ZX, const double *Lam,
 	memcpy(a->Azx, ZX, sizeof(double) * sp);
 	gemm(1, 0, s, p, s, -is2, a->R1, a->RZX, is2, a->Azx);
 	gemm(1, 0, p, p, s, 1.0, a->RZX, a->RZX, 1.0, a->RR);
+	if (s > POLL_BLOCK && lmm_interrupt_pending())
+		return -1;
 
 	/* MC = Lam Lc^-T R1 and MZX = Lam Lc^-T RZX */
 	memcpy(a->N1, a->R1, sizeof(double) * s * s);
@@ -703,7 +712,7 @@ lmm_kr(const LmmTermStats *s, const double *theta, double sigma, LmmKr *kr)
 		}
 		build_support(1, q, &one, &zero, &sup);
 		acc_init(&a, p, nr, sigma, q[0]);
-		for (j = 0; j < lv->nlevels && ok; j++)
+		for (j = 0; j < lv->nlevels && ok == 1; j++)
 		{
 			const double *rec = lv->rec + (size_t) j * lv->stride;
 

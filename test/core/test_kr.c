@@ -288,7 +288,10 @@ stats_of(const Row *rows, int nterms, int q0, LmmTermStats *s)
 	}
 }
 
-/* The derivation, one term and two, and the df of a one-row contrast against its closed form. */
+/*
+ * The derivation, one term and two; the df and F invariant under a change
+ * of the hypotheses' basis; interrupts and the dense limit.
+ */
 void
 test_kr(const char *dir)
 {
@@ -316,7 +319,30 @@ test_kr(const char *dir)
 	check(rel_diff(P * P, kr.phia, phia) < 1e-10, what);
 	df = lmm_kr_df(&kr, 1, L, &fs);
 	check(isfinite(df) && df > 0.0 && fs > 0.0, "kr: one term: a finite df and scale");
+	{
+		double		L3[P] = {0, 3, 0},
+					rows[2 * P] = {0, 1, 0, 0, 0, 1},
+					turned[2 * P] = {0, 1, 1, 0, 2, -1},
+					beta[P] = {1.0, -0.5, 2.0},
+					fs3,
+					f1,
+					s1,
+					d1,
+					f2,
+					s2,
+					d2;
+
+		check(fabs(lmm_kr_df(&kr, 1, L3, &fs3) - df) < 1e-10 * df && fabs(fs3 - fs) < 1e-12,
+			  "kr: one term: df and scale of 3 L are those of L");
+		check(lmm_kr_ftest(&kr, beta, 2, rows, &f1, &s1, &d1) == 2 &&
+			  lmm_kr_ftest(&kr, beta, 2, turned, &f2, &s2, &d2) == 2 &&
+			  fabs(f1 - f2) < 1e-10 * f1 && fabs(s1 - s2) < 1e-10 && fabs(d1 - d2) < 1e-10 * d1,
+			  "kr: one term: F, scale and df of two hypotheses do not depend on their basis");
+	}
 	lmm_kr_free(&kr);
+	host_polls_left = 0;
+	check(lmm_kr(&s, theta1, 1.7, &kr) == LMM_KR_INTERRUPTED, "kr: one term: an interrupt stops it");
+	host_polls_left = -1;
 	lmm_terms_free(&s);
 
 	/* two crossed terms: the dense path */
@@ -329,6 +355,33 @@ test_kr(const char *dir)
 			 rel_diff(P * P, kr.phia, phia));
 	check(rel_diff(P * P, kr.phia, phia) < 1e-10, what);
 	lmm_kr_free(&kr);
+	host_polls_left = 0;
+	check(lmm_kr(&s, theta2, 0.9, &kr) == LMM_KR_INTERRUPTED, "kr: two terms: an interrupt stops it");
+	host_polls_left = -1;
 	lmm_terms_free(&s);
+
+	/* more random effects than the dense computation takes */
+	{
+		int			q[2] = {1, 1},
+					r;
+
+		lmm_terms_init(&s, 1, 2, q);
+		for (r = 0; r < 4100; r++)
+		{
+			char		k0[8],
+						k1[8];
+			const char *key[2] = {k0, k1};
+			uint32_t	len[2];
+			double		x = 1.0,
+						z[2] = {1.0, 1.0};
+
+			len[0] = snprintf(k0, sizeof(k0), "%d", r % 2050);
+			len[1] = snprintf(k1, sizeof(k1), "%d", r % 3);
+			lmm_terms_add_row(&s, &x, sin(r), key, len, z);
+		}
+		check(lmm_kr(&s, theta2, 1.0, &kr) == LMM_KR_TOO_MANY && kr.nre == 2053,
+			  "kr: 2,053 random effects of two terms are past the dense limit");
+		lmm_terms_free(&s);
+	}
 	(void) dir;
 }
