@@ -65,7 +65,7 @@ typedef struct Acc
 	/* scratch for a block of at most smax random effects */
 	double	   *tmp,
 			   *H,
-			   *N1,
+			   *X1,			/* Lc^-T R1 = H^-1 Lam'C */
 			   *R1,
 			   *Azz,
 			   *MC;
@@ -173,7 +173,7 @@ acc_init(Acc *a, int p, int nr, double sigma, int64_t smax)
 	a->K = lmm_alloc0(sizeof(double) * a->ng * a->ng);
 	a->tmp = lmm_alloc(sizeof(double) * ss);
 	a->H = lmm_alloc(sizeof(double) * ss);
-	a->N1 = lmm_alloc(sizeof(double) * ss);
+	a->X1 = lmm_alloc(sizeof(double) * ss);
 	a->R1 = lmm_alloc(sizeof(double) * ss);
 	a->Azz = lmm_alloc(sizeof(double) * ss);
 	a->MC = lmm_alloc(sizeof(double) * ss);
@@ -192,7 +192,7 @@ static void
 acc_free(Acc *a)
 {
 	double	   *all[] = {a->RR, a->S1, a->Qrr, a->P, a->Q, a->K, a->tmp, a->H,
-		a->N1, a->R1, a->Azz, a->MC, a->RZX, a->Azx, a->MZX, a->U0z,
+		a->X1, a->R1, a->Azz, a->MC, a->RZX, a->Azx, a->MZX, a->U0z,
 	a->AU0z, a->T1, a->Y, a->AY};
 	size_t		i;
 
@@ -317,10 +317,10 @@ add_block(Acc *a, int s, const double *C, const double *ZX, const double *Lam,
 		return -1;
 
 	/* MC = Lam Lc^-T R1 and MZX = Lam Lc^-T RZX */
-	memcpy(a->N1, a->R1, sizeof(double) * s * s);
+	memcpy(a->X1, a->R1, sizeof(double) * s * s);
 	cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans,
-				CblasNonUnit, s, s, 1.0, a->H, s, a->N1, s);
-	lam_left(s, s, Lam, bs, bl, a->N1, a->MC);
+				CblasNonUnit, s, s, 1.0, a->H, s, a->X1, s);
+	lam_left(s, s, Lam, bs, bl, a->X1, a->MC);
 	memcpy(a->T1, a->RZX, sizeof(double) * sp);
 	if (p > 0)
 		cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans,
