@@ -16,7 +16,7 @@
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
 #include "lmm_infer.h"
-#include "lmm_stats.h"
+#include "lmm_terms.h"
 
 /* Wall-clock seconds. */
 static double
@@ -40,15 +40,16 @@ normal(unsigned *seed)
 
 /* Statistics of G groups of 10 rows: y = 5 + 1.5 x1 - 0.7 x2 + b0 + b1 x1 + e. */
 static void
-make_stats(LmmStats *s, int64_t G)
+make_stats(LmmTermStats *s, int64_t G)
 {
 	unsigned	seed = 20261121;
+	int			q = 2;
 	int64_t		j;
 
-	lmm_stats_init(s, 3, 2);
+	lmm_terms_init(s, 3, 1, &q);
 	for (j = 0; j < G; j++)
 	{
-		int64_t		lv = lmm_stats_add_level(s);
+		int64_t		lv = lmm_terms_add_level(s, 0);
 		double		b0 = 2.0 * normal(&seed),
 					b1 = 0.5 * normal(&seed);
 		int			i;
@@ -57,10 +58,11 @@ make_stats(LmmStats *s, int64_t G)
 		{
 			double		x1 = normal(&seed),
 						x2 = 10.0 * rand_r(&seed) / RAND_MAX;
-			double		v[4] = {x1, x1, x2, 0.0};
+			double		x[3] = {1.0, x1, x2};
+			double		z[2] = {1.0, x1};
+			double		y = 5.0 + 1.5 * x1 - 0.7 * x2 + b0 + b1 * x1 + normal(&seed);
 
-			v[3] = 5.0 + 1.5 * x1 - 0.7 * x2 + b0 + b1 * x1 + normal(&seed);
-			lmm_stats_add_row(s, lv, v);
+			lmm_terms_add_row(s, x, y, &lv, z);
 		}
 	}
 }
@@ -88,7 +90,7 @@ main(int argc, char **argv)
 	printf("|---:|---:|---:|---:|---:|\n");
 	for (k = 0; k < nsizes; k++)
 	{
-		LmmStats	s;
+		LmmTermStats s;
 		double		t_fit[3],
 					t_satt[3],
 					t_prof[3];
@@ -100,19 +102,20 @@ main(int argc, char **argv)
 			LmmFit		fit;
 			LmmProfile	prof;
 			Gram		g;
-			Blocks		bk;
+			Blocks	   *bk = calloc(1, sizeof(Blocks));
 			Work		w;
+			int			bad_term = -1;
 			double		t0 = now();
 			double	   *A,
 					   *J;
 
-			if (lmm_fit(&s, 1, &fit) != LMM_OK)
+			if (lmm_fit(&s, 1, 1, &fit) != LMM_OK)
 				return 1;
 			t_fit[r] = now() - t0;
 
 			/* the Satterthwaite step again, alone, at the fit's optimum */
-			lmm_build_gram(&s, &g);
-			lmm_blocks_single(&g, &bk);
+			if (lmm_blocked_build(&s, &g, bk, &bad_term) != LMM_OK)
+				return 1;
 			lmm_work_init(&w, &g, 1);
 			A = malloc(sizeof(double) * fit.ninf * fit.ninf);
 			J = malloc(sizeof(double) * fit.ninf * 9);
@@ -123,7 +126,8 @@ main(int argc, char **argv)
 			free(A);
 			free(J);
 			lmm_work_free(&w);
-			lmm_blocked_free(&g, &bk);
+			lmm_blocked_free(&g, bk);
+			free(bk);
 			lmm_fit_free(&fit);
 
 			t0 = now();
@@ -137,7 +141,7 @@ main(int argc, char **argv)
 			   1e3 * median3(t_satt[0], t_satt[1], t_satt[2]),
 			   1e3 * median3(t_prof[0], t_prof[1], t_prof[2]));
 		fflush(stdout);
-		lmm_stats_free(&s);
+		lmm_terms_free(&s);
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "lmm_fit.h"
 #include "lmm_terms.h"
+#include "../test/core/test_util.h"
 
 /* Wall-clock seconds. */
 static double
@@ -28,7 +29,7 @@ now(void)
 
 /* Read the CSV into statistics with x = (1, service == "1") and z = 1 for each term. */
 static int
-load(const char *path, LmmTermStats *s)
+load(const char *path, LmmTermStats *s, TestKeys *keys)
 {
 	FILE	   *f = fopen(path, "r");
 	char		line[256];
@@ -37,6 +38,7 @@ load(const char *path, LmmTermStats *s)
 	if (f == NULL)
 		return 0;
 	lmm_terms_init(s, 2, 3, q);
+	test_keys_init(keys);
 	if (fgets(line, sizeof(line), f) == NULL)
 	{
 		fclose(f);
@@ -65,7 +67,7 @@ load(const char *path, LmmTermStats *s)
 			key[i] = field[2 + i];
 			keylen[i] = (uint32_t) strlen(field[2 + i]);
 		}
-		lmm_terms_add_row(s, x, atof(field[0]), key, keylen, z);
+		test_keys_add_row(s, keys, x, atof(field[0]), key, keylen, z);
 	}
 	fclose(f);
 	return 1;
@@ -82,9 +84,10 @@ int
 main(int argc, char **argv)
 {
 	LmmTermStats s;
+	TestKeys	keys;
 	int			with_df;
 
-	if (argc != 2 || !load(argv[1], &s))
+	if (argc != 2 || !load(argv[1], &s, &keys))
 	{
 		fprintf(stderr, "usage: bench/insteval FILE.csv\n");
 		return 2;
@@ -103,7 +106,7 @@ main(int argc, char **argv)
 			double		t0 = now();
 			clock_t		c0 = clock();
 
-			st = lmm_fit_terms(&s, 1, with_df, &fit);
+			st = lmm_fit(&s, 1, with_df, &fit);
 			t[r] = now() - t0;
 			c[r] = (double) (clock() - c0) / CLOCKS_PER_SEC;
 			if (st != LMM_OK)
@@ -121,5 +124,6 @@ main(int argc, char **argv)
 			   median3(t[0], t[1], t[2]), median3(c[0], c[1], c[2]));
 	}
 	lmm_terms_free(&s);
+	test_keys_free(&keys);
 	return 0;
 }

@@ -9,6 +9,14 @@
 
 COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values of one model (groups and level pairs split across values combine); NULL values are skipped';
 COMMENT ON FUNCTION lmm_fit(lmm_stats, text) IS 'fit from statistics of one term or of several (REML by default; options: method=reml|ml); NULL statistics give NULL';
+
+-- STABLE: key type names come from the catalog
+CREATE FUNCTION lmm_stats_info(s lmm_stats,
+	OUT formula text, OUT n_obs bigint, OUT n_dropped bigint, OUT x_names text[],
+	OUT groups text[], OUT key_types text[], OUT n_levels bigint[], OUT q int[])
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_stats_info(lmm_stats) IS 'what statistics describe without fitting them: the formula (NULL for lmm_stats(y, x, g ...)), rows used and dropped, the fixed-effect columns, and per term its grouping factor, key type, number of levels and random-effect columns';
 COMMENT ON TYPE lmm_stats IS 'per-level sufficient statistics of a linear mixed model with one random-effects term or several: mergeable, storable, shippable; its text form is JSON';
 
 -- Statistics of any model, stored, merged and fitted (0.7.0) ---------------

@@ -177,6 +177,14 @@ CREATE FUNCTION lmm_fit(s lmm_stats, options text DEFAULT NULL) RETURNS lmm_mode
 	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_fit(lmm_stats, text) IS 'fit from statistics of one term or of several (REML by default; options: method=reml|ml); NULL statistics give NULL';
 
+-- STABLE: key type names come from the catalog
+CREATE FUNCTION lmm_stats_info(s lmm_stats,
+	OUT formula text, OUT n_obs bigint, OUT n_dropped bigint, OUT x_names text[],
+	OUT groups text[], OUT key_types text[], OUT n_levels bigint[], OUT q int[])
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_stats_info(lmm_stats) IS 'what statistics describe without fitting them: the formula (NULL for lmm_stats(y, x, g ...)), rows used and dropped, the fixed-effect columns, and per term its grouping factor, key type, number of levels and random-effect columns';
+
 -- Results as rows -------------------------------------------------------
 
 CREATE FUNCTION lmm_fixef(m lmm_model,

@@ -13,7 +13,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "terms_state.h"
+#include "state.h"
 
 /* Error unless called as part of an aggregate; returns the aggregate context. */
 static MemoryContext
@@ -29,23 +29,14 @@ agg_context(FunctionCallInfo fcinfo, const char *fn, const char *agg)
 	return aggctx;
 }
 
-/* Create the state on the first row: key type support, options, hash table. */
+/* Create the state on the first row: key type support, options, level table. */
 static LmmAggState *
 create_state(FunctionCallInfo fcinfo, MemoryContext aggctx, int opt_arg)
 {
-	LmmAggState *st = lmm_state_create(aggctx,
-									   get_fn_expr_argtype(fcinfo->flinfo, 3),
-									   PG_GET_COLLATION());
-
-	if (opt_arg > 0 && !PG_ARGISNULL(opt_arg))
-	{
-		MemoryContext old = MemoryContextSwitchTo(aggctx);
-
-		st->options = PG_GETARG_TEXT_P_COPY(opt_arg);
-		lmm_parse_options(text_to_cstring(st->options), &st->opts);
-		MemoryContextSwitchTo(old);
-	}
-	return st;
+	return lmm_state_one_term(aggctx, get_fn_expr_argtype(fcinfo->flinfo, 3),
+							  PG_GET_COLLATION(),
+							  (opt_arg > 0 && !PG_ARGISNULL(opt_arg)) ?
+							  text_to_cstring(PG_GETARG_TEXT_PP(opt_arg)) : NULL);
 }
 
 /*
@@ -135,6 +126,7 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	int			nx,
 				nz = 0;
 	double		y;
+	int64		level;
 	int			k;
 
 	st = PG_ARGISNULL(0) ? create_state(fcinfo, aggctx, opt_arg) :
@@ -148,9 +140,8 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 		text	   *o = isnull ? NULL : PG_GETARG_TEXT_PP(opt_arg);
 
 		if ((o == NULL) != (st->options == NULL) ||
-			(o != NULL && (VARSIZE_ANY_EXHDR(o) != VARSIZE_ANY_EXHDR(st->options) ||
-						   memcmp(VARDATA_ANY(o), VARDATA_ANY(st->options),
-								  VARSIZE_ANY_EXHDR(o)) != 0)))
+			(o != NULL && (VARSIZE_ANY_EXHDR(o) != strlen(st->options) ||
+						   memcmp(VARDATA_ANY(o), st->options, VARSIZE_ANY_EXHDR(o)) != 0)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("lmm_fit options differ between rows"),
@@ -173,29 +164,30 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	}
 	if (!st->started)
 		lmm_state_start(st, nx, nz);
-	else if (nx != st->nx || nz != st->nz)
+	else if (nx != st->p - 1 || nz != st->nz - 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s has %d elements in input row %lld but %d in the first row",
-						nx != st->nx ? "x" : "z", nx != st->nx ? nx : nz,
-						(long long) st->n_rows, nx != st->nx ? st->nx : st->nz),
+						nx != st->p - 1 ? "x" : "z", nx != st->p - 1 ? nx : nz,
+						(long long) st->n_rows, nx != st->p - 1 ? st->p - 1 : st->nz - 1),
 				 errdetail("Every row must pass arrays of the same length.")));
 
+	/* the row with its intercepts: x = (1, x), z = (1, z) */
 	y = PG_GETARG_FLOAT8(1);
 	check_finite(y, "y", 0, st->n_rows);
-	for (k = 0; k < nz; k++)
-	{
-		check_finite(z[k], "z", k + 1, st->n_rows);
-		st->v[k] = z[k];
-	}
 	for (k = 0; k < nx; k++)
 	{
 		check_finite(x[k], "x", k + 1, st->n_rows);
-		st->v[nz + k] = x[k];
+		st->row[1 + k] = x[k];
 	}
-	st->v[nz + nx] = y;
+	for (k = 0; k < nz; k++)
+	{
+		check_finite(z[k], "z", k + 1, st->n_rows);
+		st->row[st->p + 1 + k] = z[k];
+	}
 
-	lmm_stats_add_row(&st->stats, lmm_state_level(st, PG_GETARG_DATUM(3)), st->v);
+	level = lmm_state_level(st, 0, PG_GETARG_DATUM(3));
+	lmm_terms_add_row(&st->stats, st->row, y, &level, st->row + st->p);
 	PG_RETURN_POINTER(st);
 }
 
@@ -203,14 +195,13 @@ PG_FUNCTION_INFO_V1(lmm_merge_trans);
 
 /*
  * lmm_merge_trans(state, s): merge one lmm_stats value; NULL values are
- * skipped.  The state is an LmmAggState for one-term values and a
- * TermsState for several-term ones; the two never mix.
+ * skipped.  One-term statistics and a formula's never mix.
  */
 Datum
 lmm_merge_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "lmm_merge_trans", "lmm_merge");
-	void	   *st = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
+	LmmAggState *st = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
 	bytea	   *v;
 	LmmAggState *src;
 
@@ -221,37 +212,26 @@ lmm_merge_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(st);
 	}
 	v = PG_GETARG_BYTEA_PP(1);
-	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
-	{
-		TermsState *tsrc = lmm_tstats_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-											 LMM_FROM_STORED);
-
-		if (st != NULL && !LMM_IS_TERMS_STATE(st))
-			lmm_tstats_mixed();
-		PG_RETURN_POINTER(lmm_tstats_merge(aggctx, (TermsState *) st, tsrc));
-	}
-	if (st != NULL && LMM_IS_TERMS_STATE(st))
-		lmm_tstats_mixed();
 	src = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	if (st == NULL)
 		st = lmm_state_copy_empty(aggctx, src, InvalidOid);
-	lmm_state_merge((LmmAggState *) st, src);
+	lmm_state_merge(st, src);
 	PG_RETURN_POINTER(st);
 }
 
 PG_FUNCTION_INFO_V1(lmm_agg_combine);
 
 /*
- * Combine two partial states (parallel workers, partitions).  Not strict: a
- * NULL first state adopts the second, copied into the aggregate context.
- * lmm_merge's states may hold several-term statistics, which merge as such.
+ * Combine two partial states (parallel workers, partitions) of any of the
+ * aggregates.  Not strict: a NULL first state adopts the second, copied
+ * into the aggregate context.
  */
 Datum
 lmm_agg_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "lmm_agg_combine", "lmm_fit");
-	void	   *dst = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
-	void	   *src = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
+	LmmAggState *dst = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
+	LmmAggState *src = PG_ARGISNULL(1) ? NULL : (LmmAggState *) PG_GETARG_POINTER(1);
 
 	if (src == NULL)
 	{
@@ -259,14 +239,9 @@ lmm_agg_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(dst);
 	}
-	if (dst != NULL && LMM_IS_TERMS_STATE(dst) != LMM_IS_TERMS_STATE(src))
-		lmm_tstats_mixed();
-	if (LMM_IS_TERMS_STATE(src))
-		PG_RETURN_POINTER(lmm_tstats_merge(aggctx, (TermsState *) dst,
-										   (TermsState *) src));
 	if (dst == NULL)
-		dst = lmm_state_copy_empty(aggctx, (LmmAggState *) src, PG_GET_COLLATION());
-	lmm_state_merge((LmmAggState *) dst, (LmmAggState *) src);
+		dst = lmm_state_copy_empty(aggctx, src, PG_GET_COLLATION());
+	lmm_state_merge(dst, src);
 	PG_RETURN_POINTER(dst);
 }
 
@@ -276,13 +251,8 @@ PG_FUNCTION_INFO_V1(lmm_agg_serialize);
 Datum
 lmm_agg_serialize(PG_FUNCTION_ARGS)
 {
-	LmmAggState *st;
-
 	agg_context(fcinfo, "lmm_agg_serialize", "lmm_fit");
-	if (LMM_IS_TERMS_STATE(PG_GETARG_POINTER(0)))
-		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0), true));
-	st = (LmmAggState *) PG_GETARG_POINTER(0);
-	PG_RETURN_BYTEA_P(lmm_state_pack(st, !st->opts.reml));
+	PG_RETURN_BYTEA_P(lmm_state_pack((LmmAggState *) PG_GETARG_POINTER(0), true));
 }
 
 PG_FUNCTION_INFO_V1(lmm_agg_deserialize);
@@ -299,9 +269,6 @@ lmm_agg_deserialize(PG_FUNCTION_ARGS)
 
 	agg_context(fcinfo, "lmm_agg_deserialize", "lmm_fit");
 	v = PG_GETARG_BYTEA_PP(0);
-	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
-		PG_RETURN_POINTER(lmm_tstats_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-											LMM_FROM_STATE));
 	PG_RETURN_POINTER(lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
 									   LMM_FROM_STATE));
 }
@@ -326,9 +293,9 @@ lmm_fit_final(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(lmm_stats_final);
 
 /*
- * Final function of lmm_stats and lmm_merge: the statistics as an lmm_stats
- * value (NULL when there were no rows at all), of one term or of several as
- * merged.  The method belongs to the fit, so lmm_stats refuses it.
+ * Final function of lmm_stats, lmm_merge and lmm_stats_terms: the
+ * statistics as an lmm_stats value (NULL when there were no rows at all).
+ * The method belongs to the fit, so lmm_stats refuses it.
  */
 Datum
 lmm_stats_final(PG_FUNCTION_ARGS)
@@ -338,10 +305,8 @@ lmm_stats_final(PG_FUNCTION_ARGS)
 	agg_context(fcinfo, "lmm_stats_final", "lmm_stats");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	if (LMM_IS_TERMS_STATE(PG_GETARG_POINTER(0)))
-		PG_RETURN_BYTEA_P(lmm_tstats_pack((TermsState *) PG_GETARG_POINTER(0), false));
 	st = (LmmAggState *) PG_GETARG_POINTER(0);
-	if (st->opts.method_given)
+	if (st->one_term && st->opts.method_given)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lmm_stats does not take the option \"method\""),

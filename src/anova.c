@@ -309,21 +309,6 @@ model_xtx(const LmmModel *m)
 					s->n * s->shift[a] * s->shift[b];
 		return X;
 	}
-	if (m->stats != NULL && m->stats->p == p)
-	{
-		const LmmStats *s = m->stats;
-
-		/* columns 1.. are x_1..; their means and co-moments; column 0 the intercept */
-		X[0] = s->n;
-		for (a = 1; a < p; a++)
-		{
-			X[a] = X[a * p] = s->n * s->mean[a - 1];
-			for (b = 1; b < p; b++)
-				X[a * p + b] = s->comom[(a <= b ? (a - 1) * p + b - 1 : (b - 1) * p + a - 1)] +
-					s->n * s->mean[a - 1] * s->mean[b - 1];
-		}
-		return X;
-	}
 	return NULL;
 }
 

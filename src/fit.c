@@ -1,11 +1,13 @@
 /*
  * fit.c
- *	  Fit a model from a state of streamed statistics: order the levels
- *	  deterministically, run the core fit, and turn its result (or its
- *	  failure) into an lmm_model value (or an error in the user's terms).
+ *	  Fit a model from a state of statistics, of one term or of a formula:
+ *	  order every term's levels deterministically, run the core fit, and
+ *	  turn its result (or its failure) into an lmm_model value (or an error
+ *	  in the user's terms).
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -14,22 +16,10 @@
 #include "utils/typcache.h"
 
 #include "core/lmm_fit.h"
+#include "core/lmm_index.h"
 #include "state.h"
 
-/* qsort_arg comparator: order level indexes by their keys' btree order. */
-static int
-compare_keys(const void *a, const void *b, void *arg)
-{
-	void	  **ctx = (void **) arg;
-	LmmAggState *st = ctx[0];
-	FmgrInfo   *cmp = ctx[1];
-	Datum		ka = st->keys[*(const int64 *) a];
-	Datum		kb = st->keys[*(const int64 *) b];
-
-	return DatumGetInt32(FunctionCall2Coll(cmp, st->collation, ka, kb));
-}
-
-/* An integer key and its level, sorted together so the sort reads memory in order. */
+/* A key's value (integer keys) and its level, sorted together so the sort reads memory in order. */
 typedef struct IntKey
 {
 	int64		key;
@@ -46,33 +36,34 @@ compare_int_keys(const void *a, const void *b)
 	return (ka > kb) - (ka < kb);
 }
 
-/*
- * Order the levels of smallint, integer or bigint keys without the btree
- * comparator: at a million levels, calling it through fmgr on keys read in
- * random order took a tenth of the final solve.
- */
-static void
-sort_int_levels(const LmmAggState *st, int64 *perm)
+/* qsort_arg comparator: order level numbers by their keys' btree order. */
+static int
+compare_keys(const void *a, const void *b, void *arg)
 {
-	int64		J = st->stats.nlevels;
-	IntKey	   *k = palloc_extended(sizeof(IntKey) * J, MCXT_ALLOC_HUGE);
-	int64		j;
+	void	  **ctx = (void **) arg;
+	const LmmLevels *lv = ctx[0];
+	FmgrInfo   *cmp = ctx[1];
 
-	for (j = 0; j < J; j++)
-	{
-		Datum		d = st->keys[j];
-
-		k[j].key = st->key_type == INT8OID ? DatumGetInt64(d) :
-			st->key_type == INT4OID ? DatumGetInt32(d) : DatumGetInt16(d);
-		k[j].level = j;
-	}
-	qsort(k, J, sizeof(IntKey), compare_int_keys);
-	for (j = 0; j < J; j++)
-		perm[j] = k[j].level;
-	pfree(k);
+	return DatumGetInt32(FunctionCall2Coll(cmp, lv->collation,
+										   lv->keys[*(const int64 *) a],
+										   lv->keys[*(const int64 *) b]));
 }
 
-/* qsort_arg comparator: order level indexes by their keys' text forms. */
+/* qsort_arg comparator: order level numbers by their keys' bytes (text under "C"). */
+static int
+compare_bytes(const void *a, const void *b, void *arg)
+{
+	const LmmLevels *lv = arg;
+	const char *ka = DatumGetPointer(lv->keys[*(const int64 *) a]);
+	const char *kb = DatumGetPointer(lv->keys[*(const int64 *) b]);
+	size_t		la = VARSIZE_ANY_EXHDR(ka);
+	size_t		lb = VARSIZE_ANY_EXHDR(kb);
+	int			c = memcmp(VARDATA_ANY(ka), VARDATA_ANY(kb), Min(la, lb));
+
+	return c != 0 ? c : (la > lb) - (la < lb);
+}
+
+/* qsort_arg comparator: order level numbers by their keys' text forms. */
 static int
 compare_texts(const void *a, const void *b, void *arg)
 {
@@ -82,42 +73,95 @@ compare_texts(const void *a, const void *b, void *arg)
 }
 
 /*
- * The levels in a deterministic order, whatever order the rows came in (so
- * serial and parallel scans give the same model): the key type's btree
- * order where it has one, else the text order.  Fills texts by position.
+ * The integer value of level j's key: the key itself for an integer key
+ * type, or the integer its text reads as when a formula says its keys are
+ * integers (an error when it is not one of that type).
+ */
+static int64
+int_key(const LmmAggState *st, int t, int64 j, const char *text)
+{
+	const LmmLevels *lv = &st->levels[t];
+	Oid			type = st->key_type[t];
+	int64		lo = type == INT2OID ? PG_INT16_MIN : type == INT4OID ? PG_INT32_MIN : PG_INT64_MIN;
+	int64		hi = type == INT2OID ? PG_INT16_MAX : type == INT4OID ? PG_INT32_MAX : PG_INT64_MAX;
+	int64		v;
+
+	if (lv->type == INT8OID)
+		return DatumGetInt64(lv->keys[j]);
+	if (lv->type == INT4OID)
+		return DatumGetInt32(lv->keys[j]);
+	if (lv->type == INT2OID)
+		return DatumGetInt16(lv->keys[j]);
+	if (!lmm_index_parse_int((const unsigned char *) text, strlen(text), &v) ||
+		v < lo || v > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("key \"%s\" of grouping factor \"%s\" is not a value of type %s as it prints",
+						text, st->grp[t], format_type_be(type)),
+				 errhint("Pass the keys of a term with \"key_type\" %s as key::text, or leave \"key_type\" out of the spec.",
+						 format_type_be(type))));
+	return v;
+}
+
+/*
+ * The levels of term t in a deterministic order, whatever order the rows
+ * came in (so serial and parallel scans give the same model): integers by
+ * value, text of a formula bytewise, other keys in their type's btree order
+ * under their collation where the type has one, else by their text forms.
+ * Fills texts with the keys' text forms in that order.
  */
 static int64 *
-sorted_levels(LmmAggState *st, char ***texts_out)
+sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 {
-	int64		J = st->stats.nlevels;
-	int64	   *perm = palloc_extended(sizeof(int64) * J, MCXT_ALLOC_HUGE);
-	char	  **texts = palloc_extended(sizeof(char *) * J, MCXT_ALLOC_HUGE);
-	char	  **sorted = palloc_extended(sizeof(char *) * J, MCXT_ALLOC_HUGE);
-	TypeCacheEntry *tce = lookup_type_cache(st->key_type, TYPECACHE_CMP_PROC_FINFO);
+	const LmmLevels *lv = &st->levels[t];
+	int64		J = st->stats.term[t].nlevels;
+	int64	   *perm = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+	char	  **texts = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
+	char	  **sorted = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
+	Oid			kt = st->key_type[t];
 	Oid			outfn;
 	bool		isvarlena;
 	FmgrInfo	out;
 	int64		j;
 
-	getTypeOutputInfo(st->key_type, &outfn, &isvarlena);
+	getTypeOutputInfo(lv->type, &outfn, &isvarlena);
 	fmgr_info(outfn, &out);
 	for (j = 0; j < J; j++)
 	{
-		if (j % 4096 == 0)
+		if ((j & 4095) == 0)
 			CHECK_FOR_INTERRUPTS();
 		perm[j] = j;
-		texts[j] = OutputFunctionCall(&out, st->keys[j]);
+		texts[j] = OutputFunctionCall(&out, lv->keys[j]);
 	}
-	if (st->key_type == INT8OID || st->key_type == INT4OID || st->key_type == INT2OID)
-		sort_int_levels(st, perm);
-	else if (OidIsValid(tce->cmp_proc))
+	if (kt == INT8OID || kt == INT4OID || kt == INT2OID)
 	{
-		void	   *ctx[2] = {st, &tce->cmp_proc_finfo};
+		IntKey	   *k = palloc_extended(sizeof(IntKey) * (J + 1), MCXT_ALLOC_HUGE);
 
-		qsort_arg(perm, J, sizeof(int64), compare_keys, ctx);
+		for (j = 0; j < J; j++)
+		{
+			k[j].key = int_key(st, t, j, texts[j]);
+			k[j].level = j;
+		}
+		qsort(k, J, sizeof(IntKey), compare_int_keys);
+		for (j = 0; j < J; j++)
+			perm[j] = k[j].level;
+		pfree(k);
 	}
+	else if (lv->kind == LMM_KEY_TEXT && lv->collation == C_COLLATION_OID)
+		qsort_arg(perm, J, sizeof(int64), compare_bytes, (void *) lv);
 	else
-		qsort_arg(perm, J, sizeof(int64), compare_texts, texts);
+	{
+		TypeCacheEntry *tce = lookup_type_cache(lv->type, TYPECACHE_CMP_PROC_FINFO);
+
+		if (OidIsValid(tce->cmp_proc))
+		{
+			void	   *ctx[2] = {(void *) lv, &tce->cmp_proc_finfo};
+
+			qsort_arg(perm, J, sizeof(int64), compare_keys, ctx);
+		}
+		else
+			qsort_arg(perm, J, sizeof(int64), compare_texts, texts);
+	}
 	for (j = 0; j < J; j++)
 		sorted[j] = texts[perm[j]];
 	pfree(texts);
@@ -125,36 +169,69 @@ sorted_levels(LmmAggState *st, char ***texts_out)
 	return perm;
 }
 
-/* Raise the error for a failed fit, in the user's terms. */
+/*
+ * A copy of the statistics with every term's levels in sorted order (their
+ * key texts into texts[t]), so that the model does not depend on the order
+ * of the rows.
+ */
 static void
-report_fit_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
+sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
 {
-	const LmmStats *s = &st->stats;
+	const LmmTermStats *s = &st->stats;
+	int64	   *map[LMM_MAX_TERMS];
+	int			q[LMM_MAX_TERMS];
+	int			t;
+	int64		j;
+
+	for (t = 0; t < s->nterms; t++)
+		q[t] = s->term[t].q;
+	lmm_terms_init(out, s->p, s->nterms, q);
+	for (t = 0; t < s->nterms; t++)
+	{
+		int64		J = s->term[t].nlevels;
+		int64	   *perm = sorted_levels(st, t, &texts[t]);
+
+		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+		for (j = 0; j < J; j++)
+		{
+			map[t][perm[j]] = j;
+			lmm_terms_add_level(out, t);
+		}
+		pfree(perm);
+	}
+	lmm_terms_merge(out, s, (int64_t *const *) map);
+	for (t = 0; t < s->nterms; t++)
+		pfree(map[t]);
+}
+
+/* Raise the error for a failed fit of lmm_fit(y, x, g ...), in its terms. */
+static void
+report_one_term_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
+{
 	int			col = fit->bad_column;
-	const char *colname = (col >= 1 && st->opts.n_x_names > 0) ?
-		st->opts.x_names[col - 1] : psprintf("x%d", col);
+	const char *colname = (col >= 1 && col < st->p) ? st->x_names[col] : psprintf("x%d", col);
+	long long	J = (long long) st->stats.term[0].nlevels;
 
 	switch (status)
 	{
 		case LMM_ERR_FEW_GROUPS:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("lmm_fit needs at least two groups, got %lld",
-							(long long) s->nlevels),
+					 errmsg("lmm_fit needs at least two groups, got %lld", J),
 					 errdetail("A variance between groups cannot be estimated from one group; use ordinary regression instead.")));
 			break;
 		case LMM_ERR_LEVELS_GE_NOBS:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("number of groups (%lld) must be less than the number of observations (%.0f)",
-							(long long) s->nlevels, s->n),
+							J, st->stats.n),
 					 errdetail("With one observation per group the group variance is not identifiable from the residual variance (lme4 refuses this too).")));
 			break;
 		case LMM_ERR_RE_GE_NOBS:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("number of random effects (%lld groups x %d terms) must be less than the number of observations (%.0f)",
-							(long long) s->nlevels, s->q, s->n),
+							J, st->q[0], st->stats.n),
 					 errdetail("The model is not identifiable; drop random slopes or collect more rows per group.")));
 			break;
 		case LMM_ERR_CONSTANT_Y:
@@ -195,97 +272,143 @@ report_fit_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
 					 errmsg("a group's cross-product matrix is not positive definite in double precision"),
 					 errdetail("This happens when the columns of z (or x) have very different scales, e.g. values near 1e8 next to an intercept; center or rescale them. Statistics edited by hand can cause it too: recompute them with lmm_stats.")));
 			break;
-		case LMM_ERR_OPTIMIZER:
+		case LMM_ERR_INTERRUPTED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling lmm_fit on request"),
+					 errdetail("The fit was interrupted; run the statement again.")));
+			break;
+		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 					 errmsg("the optimizer (NLopt BOBYQA) failed"),
 					 errdetail("Try rescaling the covariates; report the data if it persists.")));
+	}
+}
+
+/* Raise the error for a failed fit of a formula, in the user's terms. */
+static void
+report_formula_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
+{
+	const char *grp = (fit->bad_term >= 0) ? st->grp[fit->bad_term] : "?";
+	long long	J = (fit->bad_term >= 0) ? (long long) st->stats.term[fit->bad_term].nlevels : 0;
+	int			col = fit->bad_column;
+	const char *colname = (col >= 0 && col < st->p) ? st->x_names[col] : "?";
+
+	switch (status)
+	{
+		case LMM_ERR_FEW_GROUPS:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grouping factor \"%s\" has %lld level(s); a random-effects term needs at least two",
+							grp, J),
+					 errdetail("Drop the term (1 | %s) or use data with more levels.", grp)));
+			break;
+		case LMM_ERR_LEVELS_GE_NOBS:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grouping factor \"%s\" has as many levels as observations (%.0f)",
+							grp, st->stats.n),
+					 errdetail("Its variance is not identifiable from the residual variance (lme4 refuses this too).")));
+			break;
+		case LMM_ERR_RE_GE_NOBS:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("random effects of \"%s\" (levels x columns) must be fewer than the observations (%.0f)",
+							grp, st->stats.n),
+					 errdetail("The model is not identifiable; drop random slopes or collect more rows per level.")));
+			break;
+		case LMM_ERR_TOO_MANY_LEVELS:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the random-effects terms after the largest have more than %d levels x columns in all",
+							LMM_MAX_DENSE),
+					 errdetail("Their part of the Cholesky factor is dense; keep only one factor with very many levels.")));
+			break;
+		case LMM_ERR_CONSTANT_Y:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the response is constant"),
+					 errdetail("A model needs a response that varies.")));
+			break;
+		case LMM_ERR_CONSTANT_X:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fixed-effect column \"%s\" is constant", colname),
+					 errdetail("A constant column duplicates the intercept; remove it from the formula.")));
+			break;
+		case LMM_ERR_COLLINEAR_X:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fixed-effect column \"%s\" is a linear combination of earlier columns", colname),
+					 errdetail("The fixed-effect design is rank deficient; remove that term from the formula.")));
+			break;
+		case LMM_ERR_PERFECT_FIT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the model fits the data exactly (zero residual variance)"),
+					 errdetail("Check that the response is not a function of the covariates and the groups.")));
+			break;
+		case LMM_ERR_NONFINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("sums of squares overflow double precision"),
+					 errdetail("Rescale the response or the covariates (values near 1e154 or above square to infinity).")));
+			break;
+		case LMM_ERR_INTERRUPTED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling lmm fit on request"),
+					 errdetail("The fit was interrupted; run the statement again.")));
 			break;
 		default:
-			break;
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("the fit failed (status %d)", (int) status),
+					 errdetail("Try rescaling the covariates; report the data if it persists.")));
 	}
 }
 
-/* A copy of the statistics whose level records follow perm, co-moments made symmetric. */
-static LmmStats
-permuted_stats(const LmmStats *s, const int64 *perm)
+/* The name a model records for term t's key type. */
+static char *
+model_key_type(const LmmAggState *st, int t)
 {
-	LmmStats	t = *s;
-	int64		j;
-
-	t.capacity = s->nlevels;
-	/* the co-moments' upper triangle is what counts; store them symmetric */
-	t.comom = palloc(sizeof(double) * s->p * s->p);
-	for (j = 0; j < s->p * s->p; j++)
-	{
-		int			a = j / s->p,
-					b = j % s->p;
-
-		t.comom[j] = s->comom[a <= b ? j : b * s->p + a];
-	}
-	t.level = palloc_extended(sizeof(double) * s->stride * (s->nlevels > 0 ? s->nlevels : 1),
-							  MCXT_ALLOC_HUGE);
-	for (j = 0; j < s->nlevels; j++)
-	{
-		if ((j & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		memcpy(t.level + (size_t) j * s->stride,
-			   s->level + (size_t) perm[j] * s->stride, sizeof(double) * s->stride);
-	}
-	return t;
-}
-
-/* Term names: the options' names, else x1, x2, ... / z1, z2, ... after "(Intercept)". */
-static char **
-term_names(int n, char **given, const char *prefix)
-{
-	char	  **names = palloc(sizeof(char *) * (n + 1));
-	int			k;
-
-	names[0] = "(Intercept)";
-	for (k = 0; k < n; k++)
-		names[k + 1] = given ? given[k] : psprintf("%s%d", prefix, k + 1);
-	return names;
+	return st->one_term ? format_type_be_qualified(st->key_type[t]) :
+		format_type_be(st->key_type[t]);
 }
 
 /*
- * Fit the model of st by REML or ML and return it as an lmm_model datum.
- * The state itself is left as it was.
+ * Fit the statistics of a state that has rows by REML or ML and return the
+ * model as an lmm_model datum: the final step of every fitting aggregate
+ * and of lmm_fit on statistics.  The state itself is left as it was.
  */
 Datum
 lmm_state_fit(LmmAggState *st, bool reml)
 {
-	LmmStats	sorted;
+	LmmTermStats sorted;
+	char	  **texts[LMM_MAX_TERMS];
 	LmmFit		fit;
 	LmmModel	m;
 	LmmStatus	status;
-	char	  **level_texts;
-	int64	   *perm;
+	int			t,
+				toff;
 
-	perm = sorted_levels(st, &level_texts);
-	sorted = permuted_stats(&st->stats, perm);
-
-	/* the core stops cleanly on a pending cancel, which we then raise */
-	status = lmm_fit(&sorted, reml, &fit);
-	if (status == LMM_ERR_INTERRUPTED)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("canceling lmm_fit on request"),
-				 errdetail("The fit was interrupted; run the statement again.")));
-	}
+	sorted_stats(st, &sorted, texts);
+	status = lmm_fit(&sorted, reml, 1, &fit);
+	if (status != LMM_OK && st->one_term)
+		report_one_term_error(status, st, &fit);
 	if (status != LMM_OK)
-		report_fit_error(status, st, &fit);
+		report_formula_error(status, st, &fit);
 
 	memset(&m, 0, sizeof(m));
 	m.flags = (reml ? LMM_MODEL_REML : 0) |
 		(fit.converged ? LMM_MODEL_CONVERGED : 0) |
-		(fit.singular ? LMM_MODEL_SINGULAR : 0);
+		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
+		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0);
 	m.p = fit.p;
-	m.q = fit.q;
-	m.nlevels = fit.nlevels;
-	m.n_obs = (int64) st->stats.n;
+	m.n_obs = (int64) sorted.n;
 	m.n_dropped = st->n_dropped;
 	m.n_eval = fit.n_eval;
 	m.criterion = fit.criterion;
@@ -293,22 +416,52 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	m.aic = fit.aic;
 	m.bic = fit.bic;
 	m.sigma = fit.sigma;
-	m.grp = st->opts.g_name;
-	m.key_type = format_type_be_qualified(st->key_type);
-	m.x_names = term_names(st->nx, st->opts.n_x_names > 0 ? st->opts.x_names : NULL, "x");
-	m.z_names = term_names(st->nz, st->opts.n_z_names > 0 ? st->opts.z_names : NULL, "z");
+	m.x_names = st->x_names;
 	m.beta = fit.beta;
 	m.vcov = fit.vcov;
-	m.theta = fit.theta;
-	m.levels = level_texts;
-	m.b = fit.b;
-	m.condvar = fit.condvar;
 	m.ninf = fit.ninf;
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
-	m.stats = &sorted;
+	m.formula = st->formula;
+	m.tstats = &sorted;
+	m.nextra = fit.nterms - 1;
+	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
+	toff = 0;
+	for (t = 0; t < fit.nterms; t++)
+	{
+		const LmmFitTerm *ft = &fit.term[t];
+		int			src = ft->src;
+
+		if (t == 0)
+		{
+			m.grp = st->grp[src];
+			m.key_type = model_key_type(st, src);
+			m.q = ft->q;
+			m.z_names = st->z_names[src];
+			m.theta = fit.theta;
+			m.nlevels = ft->nlevels;
+			m.levels = texts[src];
+			m.b = ft->b;
+			m.condvar = ft->condvar;
+		}
+		else
+		{
+			LmmModelTerm *mt = &m.extra[t - 1];
+
+			mt->grp = st->grp[src];
+			mt->key_type = model_key_type(st, src);
+			mt->q = ft->q;
+			mt->z_names = st->z_names[src];
+			mt->theta = fit.theta + toff;
+			mt->nlevels = ft->nlevels;
+			mt->levels = texts[src];
+			mt->b = ft->b;
+			mt->condvar = ft->condvar;
+		}
+		toff += LMM_NTHETA(ft->q);
+	}
 	/* a model too big with its statistics keeps its estimates, without refits */
 	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
-		m.stats = NULL;
+		m.tstats = NULL;
 	return PointerGetDatum(lmm_model_to_datum(&m));
 }

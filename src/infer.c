@@ -24,7 +24,7 @@
 static void
 require_stats(const LmmModel *m, const char *what)
 {
-	if (m->stats == NULL && m->tstats == NULL)
+	if (m->tstats == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s needs a model that carries its statistics", what),
@@ -90,14 +90,13 @@ ml_fit(const char *arg, const LmmModel *m)
 		LmmFit		fit;
 		LmmStatus	status;
 
-		if (m->stats == NULL && m->tstats == NULL)
+		if (m->tstats == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("lmm_anova cannot refit model %s by maximum likelihood", arg),
 					 errdetail("Models stored by lmm 0.2 or earlier, and models of lmm() or lmm_fit_terms stored by lmm 0.6 or earlier, do not carry the statistics a refit needs."),
 					 errhint("Refit the model, or fit both models with the option 'method=ml', as lme4's anova compares ML fits.")));
-		status = m->stats ? lmm_fit_ex(m->stats, 0, 0, &fit) :
-			lmm_fit_terms(m->tstats, 0, 0, &fit);
+		status = lmm_fit(m->tstats, 0, 0, &fit);
 
 		if (status != LMM_OK)
 			refit_failed(status);
@@ -116,14 +115,6 @@ ml_fit(const char *arg, const LmmModel *m)
 static bool
 response_moments(const LmmModel *m, double *mean, double *ss)
 {
-	if (m->stats)
-	{
-		const LmmStats *s = m->stats;
-
-		*mean = s->mean[s->p - 1];
-		*ss = s->comom[s->p * s->p - 1];
-		return true;
-	}
 	if (m->tstats)
 	{
 		const LmmTermStats *s = m->tstats;
@@ -308,8 +299,7 @@ lmm_confint(PG_FUNCTION_ARGS)
 		double		sdcor[LMM_MAX_INF];
 
 		require_stats(&m, "lmm_confint(method=profile)");
-		status = m.stats ? lmm_profile(m.stats, level, &prof) :
-			lmm_profile_terms(m.tstats, level, &prof);
+		status = lmm_profile(m.tstats, level, &prof);
 		if (status != LMM_OK)
 			refit_failed(status);
 		if (prof.npar != nt + 1 + m.p)

@@ -12,7 +12,7 @@
 #include "lmm_pg.h"
 
 /*
- * Fill kr for m, or raise why it cannot be: a model without its term
+ * Fill kr for m, or raise why it cannot be: a model stored without its
  * statistics, an ML fit (Kenward-Roger is a REML method: lmerTest refuses
  * ML fits, and pbkrtest's silent REML refit would describe another model
  * than the estimates shown), a several-term model too large for the dense
@@ -31,9 +31,9 @@ lmm_model_kr(const LmmModel *m, const char *fn, LmmKr *kr)
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s with ddf=kenward-roger needs a model that carries its term statistics", fn),
-				 errdetail("Models of lmm_fit, and models of lmm() or lmm_fit_terms stored by lmm 0.6 or earlier, do not carry them."),
-				 errhint("Fit the model with lmm() or lmm_fit_terms, or use ddf=satterthwaite.")));
+				 errmsg("%s with ddf=kenward-roger needs a model that carries its statistics", fn),
+				 errdetail("This model was stored by lmm 0.2, or fitted by lmm() or lmm_fit_terms in lmm 0.6 or earlier."),
+				 errhint("Refit the model, or use ddf=satterthwaite.")));
 	if (!(m->flags & LMM_MODEL_REML))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

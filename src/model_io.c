@@ -14,7 +14,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
-#include "core/lmm_stats.h"
+#include "core/lmm_stats_io.h"
 #include "lmm_pg.h"
 
 /* The type name in input errors. */
@@ -106,7 +106,7 @@ append_rows(StringInfo buf, const double *a, int64 n, int w)
 	appendStringInfoChar(buf, ']');
 }
 
-/* Append the version 2 parts: Satterthwaite's ingredients and the statistics (or nulls). */
+/* Append the version 2 parts: Satterthwaite's ingredients (or null) and "stats". */
 static void
 append_tail(StringInfo buf, const LmmModel *m)
 {
@@ -121,23 +121,8 @@ append_tail(StringInfo buf, const LmmModel *m)
 		append_rows(buf, m->jac, m->ninf, m->p * m->p);
 		appendStringInfoChar(buf, '}');
 	}
-	appendStringInfoString(buf, ", \"stats\": ");
-	if (m->stats == NULL)
-		appendStringInfoString(buf, "null");
-	else
-	{
-		const LmmStats *s = m->stats;
-
-		appendStringInfoString(buf, "{\"n\": ");
-		lmm_json_append_f8(buf, s->n);
-		appendStringInfoString(buf, ", \"mean\": ");
-		lmm_json_append_f8_array(buf, s->mean, s->p);
-		appendStringInfoString(buf, ", \"comom\": ");
-		append_rows(buf, s->comom, s->p, s->p);
-		appendStringInfoString(buf, ", \"levels\": ");
-		append_rows(buf, s->level, s->nlevels, s->stride);
-		appendStringInfoChar(buf, '}');
-	}
+	/* lmm 0.6's one-term statistics: read, never written (the model's are in "terms_stats") */
+	appendStringInfoString(buf, ", \"stats\": null");
 }
 
 /*
@@ -219,17 +204,25 @@ read_tail(JsonbContainer *root, LmmModel *m)
 	{
 		JsonbContainer *o = lmm_json_container(T, st, false, 4, "stats");
 		JsonbValue	lv = lmm_json_key(T, o, "levels");
-		LmmStats   *s = palloc0(sizeof(LmmStats));
+		LmmStats	s;
+		LmmStatsMeta meta = {0, 0, NULL, NULL, -1, NULL, -1, NULL};
+		const char *problem;
 
-		lmm_stats_init(s, m->p, m->q);
-		lmm_json_check_rows(T, lv, m->nlevels, s->stride, "stats.levels");
-		s->n = lmm_json_f8(T, lmm_json_key(T, o, "n"), "stats.n");
-		lmm_json_f8_array(T, lmm_json_key(T, o, "mean"), m->p, s->mean, "stats.mean");
-		lmm_json_f8_rows(T, lmm_json_key(T, o, "comom"), m->p, m->p, s->comom, "stats.comom");
-		s->level = palloc_extended(sizeof(double) * (m->nlevels * s->stride + 1), MCXT_ALLOC_HUGE);
-		lmm_json_f8_rows(T, lv, m->nlevels, s->stride, s->level, "stats.levels");
-		s->nlevels = s->capacity = m->nlevels;
-		m->stats = s;
+		/* lmm 0.6's one-term statistics, converted to the model's */
+		lmm_stats_init(&s, m->p, m->q);
+		lmm_json_check_rows(T, lv, m->nlevels, s.stride, "stats.levels");
+		s.n = lmm_json_f8(T, lmm_json_key(T, o, "n"), "stats.n");
+		lmm_json_f8_array(T, lmm_json_key(T, o, "mean"), m->p, s.mean, "stats.mean");
+		lmm_json_f8_rows(T, lmm_json_key(T, o, "comom"), m->p, m->p, s.comom, "stats.comom");
+		s.level = palloc_extended(sizeof(double) * (m->nlevels * s.stride + 1), MCXT_ALLOC_HUGE);
+		lmm_json_f8_rows(T, lv, m->nlevels, s.stride, s.level, "stats.levels");
+		s.nlevels = s.capacity = m->nlevels;
+		problem = s.n != (double) m->n_obs ? "the statistics do not match the model's counts" :
+			lmm_stats_check(&s, &meta);
+		if (problem != NULL)
+			lmm_json_bad(T, psprintf("\"stats\": %s", problem));
+		m->tstats = palloc0(sizeof(LmmTermStats));
+		lmm_stats_to_terms(&s, m->tstats);
 	}
 }
 

@@ -1,12 +1,15 @@
 /*
  * state.c
- *	  Statistics keyed by group: creation, the key hash table, exact merges
- *	  of two states, and the packed form shared by lmm_stats values and the
- *	  serialized aggregate state.
+ *	  The statistics of a model keyed by each term's levels (state.h):
+ *	  creation of both kinds of state, the level tables, exact merges, and
+ *	  the one packed form (core/lmm_terms_io.h) of lmm_stats values and of
+ *	  serialized aggregate states; lmm 0.6's one-term values ("LMMs") are
+ *	  read and converted.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
@@ -15,14 +18,16 @@
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/pg_locale.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "state.h"
 
-/* One group key and the index of its level record. */
+/* One group key and the number of its level. */
 typedef struct LevelEntry
 {
 	Datum		key;
@@ -47,6 +52,11 @@ static inline bool level_equal(struct levelhash_hash *tb, Datum a, Datum b);
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* The type name in errors about values. */
+static const char T[] = "lmm_stats";
+
+#define SPEC "lmm_fit_terms spec"
+
 /* Mix 64 bits into 32 (MurmurHash3's finalizer, then the low half). */
 static inline uint32
 mix64(uint64 k)
@@ -60,84 +70,373 @@ mix64(uint64 k)
 }
 
 /*
- * Hash a group key: int and bigint inline, other types with their hash
- * function (32 bits suffice for simplehash).  The hash never leaves the
- * table, so it need not match the type's own.
+ * Hash a group key: int, bigint and text inline, other types with their
+ * hash function (32 bits suffice for simplehash).  The hash never leaves
+ * the table, so it need not match the type's own.
  */
 static inline uint32
 level_hash(struct levelhash_hash *tb, Datum key)
 {
-	LmmAggState *st = (LmmAggState *) tb->private_data;
+	LmmLevels  *lv = (LmmLevels *) tb->private_data;
 
-	if (st->key_kind == LMM_KEY_INT4)
-		return murmurhash32((uint32) DatumGetInt32(key));
-	if (st->key_kind == LMM_KEY_INT8)
-		return mix64((uint64) DatumGetInt64(key));
-	return DatumGetUInt32(FunctionCall1Coll(&st->hash_fn, st->collation, key));
+	switch (lv->kind)
+	{
+		case LMM_KEY_INT4:
+			return murmurhash32((uint32) DatumGetInt32(key));
+		case LMM_KEY_INT8:
+			return mix64((uint64) DatumGetInt64(key));
+		case LMM_KEY_TEXT:
+			return hash_bytes((const unsigned char *) VARDATA_ANY(DatumGetPointer(key)),
+							  VARSIZE_ANY_EXHDR(DatumGetPointer(key)));
+		default:
+			return DatumGetUInt32(FunctionCall1Coll(&lv->hash_fn, lv->collation, key));
+	}
 }
 
-/* Compare two group keys: int and bigint inline, others with their equality operator. */
+/* Compare two group keys: int, bigint and text inline, others with their equality operator. */
 static inline bool
 level_equal(struct levelhash_hash *tb, Datum a, Datum b)
 {
-	LmmAggState *st = (LmmAggState *) tb->private_data;
+	LmmLevels  *lv = (LmmLevels *) tb->private_data;
 
-	if (st->key_kind == LMM_KEY_INT4)
-		return DatumGetInt32(a) == DatumGetInt32(b);
-	if (st->key_kind == LMM_KEY_INT8)
-		return DatumGetInt64(a) == DatumGetInt64(b);
-	return DatumGetBool(FunctionCall2Coll(&st->eq_fn, st->collation, a, b));
-}
-
-/* How keys of a type are hashed and compared: inline for int and bigint. */
-static char
-key_kind_of(Oid key_type)
-{
-	if (key_type == INT4OID)
-		return LMM_KEY_INT4;
-	if (key_type == INT8OID && FLOAT8PASSBYVAL)
-		return LMM_KEY_INT8;
-	return LMM_KEY_OTHER;
+	switch (lv->kind)
+	{
+		case LMM_KEY_INT4:
+			return DatumGetInt32(a) == DatumGetInt32(b);
+		case LMM_KEY_INT8:
+			return DatumGetInt64(a) == DatumGetInt64(b);
+		case LMM_KEY_TEXT:
+			return VARSIZE_ANY_EXHDR(DatumGetPointer(a)) == VARSIZE_ANY_EXHDR(DatumGetPointer(b)) &&
+				memcmp(VARDATA_ANY(DatumGetPointer(a)), VARDATA_ANY(DatumGetPointer(b)),
+					   VARSIZE_ANY_EXHDR(DatumGetPointer(a))) == 0;
+		default:
+			return DatumGetBool(FunctionCall2Coll(&lv->eq_fn, lv->collation, a, b));
+	}
 }
 
 /*
- * A new empty state in ctx for keys of key_type, compared under collation
- * (the key type's default when invalid), with default options.
+ * Set up an empty level table in ctx for keys of type, compared under
+ * collation (the type's default when invalid).  Text under a deterministic
+ * collation compares by bytes, so it is hashed inline.
+ */
+static void
+levels_init(LmmLevels *lv, MemoryContext ctx, Oid type, Oid collation)
+{
+	TypeCacheEntry *tce;
+
+	memset(lv, 0, sizeof(LmmLevels));
+	lv->ctx = ctx;
+	lv->type = type;
+	lv->collation = OidIsValid(collation) ? collation : get_typcollation(type);
+	get_typlenbyval(type, &lv->typlen, &lv->byval);
+	if (type == INT4OID)
+		lv->kind = LMM_KEY_INT4;
+	else if (type == INT8OID && FLOAT8PASSBYVAL)
+		lv->kind = LMM_KEY_INT8;
+	else if (type == TEXTOID && (!OidIsValid(lv->collation) ||
+								 get_collation_isdeterministic(lv->collation)))
+		lv->kind = LMM_KEY_TEXT;
+	else
+	{
+		lv->kind = LMM_KEY_OTHER;
+		tce = lookup_type_cache(type, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+		if (!OidIsValid(tce->hash_proc) || !OidIsValid(tce->eq_opr))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("could not identify a hash function for group keys of type %s",
+							format_type_be(type)),
+					 errdetail("Group keys need a type with a default hash operator class; cast the key, for example to text.")));
+		fmgr_info_cxt(tce->hash_proc, &lv->hash_fn, ctx);
+		fmgr_info_cxt(get_opcode(tce->eq_opr), &lv->eq_fn, ctx);
+	}
+}
+
+/* Record key as level j's, growing the key array as needed. */
+static void
+levels_set_key(LmmLevels *lv, int64 j, Datum key)
+{
+	if (j >= lv->cap)
+	{
+		lv->cap = lv->cap == 0 ? 256 : lv->cap * 2;
+		lv->keys = lv->keys == NULL ?
+			MemoryContextAllocHuge(lv->ctx, sizeof(Datum) * lv->cap) :
+			repalloc_huge(lv->keys, sizeof(Datum) * lv->cap);
+	}
+	lv->keys[j] = key;
+}
+
+/* Build the hash of a table's keys (an unpacked value's, on its first look-up). */
+static void
+levels_index(LmmLevels *lv, int64 nlevels)
+{
+	int64		j;
+
+	lv->hash = levelhash_create(lv->ctx, Max(256, nlevels * 2), lv);
+	for (j = 0; j < nlevels; j++)
+	{
+		bool		found;
+		LevelEntry *e;
+
+		if ((j & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		e = levelhash_insert(lv->hash, lv->keys[j], &found);
+		e->index = j;
+	}
+}
+
+/*
+ * The level of term t with this key, added (with zero statistics, the key
+ * copied) when it is new.
+ */
+int64
+lmm_state_level(LmmAggState *st, int t, Datum key)
+{
+	LmmLevels  *lv = &st->levels[t];
+	bool		found;
+	LevelEntry *e;
+
+	if (lv->typlen == -1)
+		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(DatumGetPointer(key)));
+	if (lv->hash == NULL)
+		levels_index(lv, st->stats.term[t].nlevels);
+	e = levelhash_insert(lv->hash, key, &found);
+	if (!found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(lv->ctx);
+
+		e->key = datumCopy(key, lv->byval, lv->typlen);
+		e->index = lmm_terms_add_level(&st->stats, t);
+		levels_set_key(lv, e->index, e->key);
+		MemoryContextSwitchTo(old);
+	}
+	return e->index;
+}
+
+/* The key type a formula's term names: an integer type or text. */
+static Oid
+spec_key_type(const char *name)
+{
+	Oid			type;
+	int32		typmod;
+
+	parseTypeString(name, &type, &typmod, true);
+	if (type != INT2OID && type != INT4OID && type != INT8OID && type != TEXTOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: \"key_type\" is \"%s\", not an integer type or text", SPEC, name),
+				 errhint("Use \"smallint\", \"integer\" or \"bigint\" for keys that are the text of integers, or leave \"key_type\" out.")));
+	return type;
+}
+
+/* Read a formula's spec into st, checking its shape. */
+static void
+parse_spec(LmmAggState *st, const char *text)
+{
+	JsonbContainer *root = lmm_json_parse(SPEC, text, -1);
+	JsonbContainer *terms;
+	JsonbValue	v;
+	int64		n;
+	int			t;
+
+	st->x_names = lmm_json_str_array(SPEC, lmm_json_key(SPEC, root, "x"), -1, &n, "x");
+	if (n < 1 || n > LMM_MAX_COLUMNS)
+		lmm_json_bad(SPEC, "\"x\" must name between 1 and 1000 columns");
+	st->p = (int) n;
+	terms = lmm_json_container(SPEC, lmm_json_key(SPEC, root, "terms"), true, -1, "terms");
+	n = JsonContainerSize(terms);
+	if (n < 1 || n > LMM_MAX_TERMS)
+		lmm_json_bad(SPEC, "\"terms\" must have between 1 and 8 random-effects terms");
+	st->k = (int) n;
+	st->nz = 0;
+	for (t = 0; t < st->k; t++)
+	{
+		JsonbContainer *o = lmm_json_container(SPEC, lmm_json_elem(terms, t), false, -1, "terms[]");
+
+		st->grp[t] = lmm_json_str(SPEC, lmm_json_key(SPEC, o, "group"), "group");
+		st->key_type[t] = TEXTOID;
+		if (JsonContainerSize(o) == 3 &&
+			getKeyJsonValueFromContainer(o, "key_type", 8, &v) != NULL)
+			st->key_type[t] = spec_key_type(lmm_json_str(SPEC, v, "key_type"));
+		else if (JsonContainerSize(o) != 2)
+			lmm_json_bad(SPEC, "a term must have \"group\" and \"z\", and may have \"key_type\"");
+		st->z_names[t] = lmm_json_str_array(SPEC, lmm_json_key(SPEC, o, "z"), -1, &n, "z");
+		if (n < 1 || n > LMM_MAX_RANDOM)
+			lmm_json_bad(SPEC, "\"z\" of a term must name between 1 and 20 columns");
+		st->q[t] = (int) n;
+		st->nz += st->q[t];
+	}
+	st->formula = "";
+	if (getKeyJsonValueFromContainer(root, "formula", 7, &v) != NULL)
+		st->formula = lmm_json_str(SPEC, v, "formula");
+}
+
+/*
+ * A new formula state in ctx for a spec and options text (NULL for none),
+ * both parsed and checked, with empty statistics of the shape the spec
+ * gives.  Its keys are text, compared bytewise.
  */
 LmmAggState *
-lmm_state_create(MemoryContext ctx, Oid key_type, Oid collation)
+lmm_state_formula(MemoryContext ctx, const char *spec, const char *options)
 {
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	LmmAggState *st = palloc0(sizeof(LmmAggState));
-	TypeCacheEntry *tce;
+	int			t;
 
-	st->magic = LMM_STATS_MAGIC;
 	st->ctx = ctx;
-	st->key_type = key_type;
-	st->collation = OidIsValid(collation) ? collation : get_typcollation(key_type);
-	st->key_kind = key_kind_of(key_type);
-	tce = lookup_type_cache(key_type,
-							TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
-	if (!OidIsValid(tce->hash_proc) || !OidIsValid(tce->eq_opr))
+	st->spec = pstrdup(spec);
+	parse_spec(st, st->spec);
+	st->options = options ? pstrdup(options) : NULL;
+	lmm_parse_options(st->options, &st->opts);
+	if (st->opts.n_x_names >= 0 || st->opts.n_z_names >= 0 || st->opts.g_name_given)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not identify a hash function for group keys of type %s",
-						format_type_be(key_type)),
-				 errdetail("Group keys need a type with a default hash operator class; cast the key, for example to text.")));
-	fmgr_info_cxt(tce->hash_proc, &st->hash_fn, ctx);
-	fmgr_info_cxt(get_opcode(tce->eq_opr), &st->eq_fn, ctx);
-	get_typlenbyval(key_type, &st->key_typlen, &st->key_byval);
-	st->levels = levelhash_create(ctx, 256, st);
-	lmm_parse_options(NULL, &st->opts);
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm_fit_terms and lmm() take only the option \"method\""),
+				 errdetail("The names of the columns and terms come from the spec (in lmm(), from the formula).")));
+	lmm_terms_init(&st->stats, st->p, st->k, st->q);
+	for (t = 0; t < st->k; t++)
+		levels_init(&st->levels[t], ctx, TEXTOID, C_COLLATION_OID);
+	st->started = true;
 	MemoryContextSwitchTo(old);
 	return st;
 }
 
-/* Fix p and q from the first usable row and check the options against them. */
+/* The type a packed value names for its keys, which must exist and not be a pseudo-type. */
+static Oid
+named_key_type(const char *name)
+{
+	Oid			key_type;
+	int32		typmod;
+
+	parseTypeString(name, &key_type, &typmod, true);
+	if (!OidIsValid(key_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the group key type \"%s\" of these statistics does not exist", name),
+				 errdetail("Create the type on this server, or compute the statistics with keys cast to text.")));
+	if (get_typtype(key_type) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the group key type \"%s\" of these statistics is a pseudo-type", name),
+				 errdetail("Group keys have an ordinary type with a default hash operator class, such as integer, text or date; recompute the statistics with lmm_stats.")));
+	return key_type;
+}
+
+/* Append a JSON array of names, or null when none were given. */
+static void
+append_names(StringInfo buf, int n, char **names)
+{
+	if (n < 0)
+		appendStringInfoString(buf, "null");
+	else
+		lmm_json_append_str_array(buf, names, n);
+}
+
+/* The spec of a one-term state: its key type and the names its options give, as JSON. */
+static char *
+one_term_spec(const LmmOptions *opts, Oid key_type)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"g_name\": ");
+	escape_json(&buf, opts->g_name);
+	appendStringInfoString(&buf, ", \"key_type\": ");
+	escape_json(&buf, format_type_be_qualified(key_type));
+	appendStringInfoString(&buf, ", \"x_names\": ");
+	append_names(&buf, opts->n_x_names, opts->x_names);
+	appendStringInfoString(&buf, ", \"z_names\": ");
+	append_names(&buf, opts->n_z_names, opts->z_names);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* A JSON array of names of lmm_stats, or null, into *n (-1 for null) and the names. */
+char	  **
+lmm_json_names(JsonbContainer *root, const char *key, int *n)
+{
+	JsonbValue	v = lmm_json_key(T, root, key);
+	int64		len;
+	char	  **names;
+
+	if (v.type == jbvNull)
+	{
+		*n = -1;
+		return NULL;
+	}
+	names = lmm_json_str_array(T, v, -1, &len, key);
+	if (len > LMM_MAX_COLUMNS)
+		lmm_json_bad(T, psprintf("\"%s\" has too many names", key));
+	*n = (int) len;
+	return names;
+}
+
+/* Read a one-term spec (one_term_spec's JSON) into opts' names; returns the key type. */
+static Oid
+parse_one_term_spec(const char *text, LmmOptions *opts)
+{
+	JsonbContainer *root = lmm_json_parse(T, text, 4);
+	Oid			key_type = named_key_type(lmm_json_str(T, lmm_json_key(T, root, "key_type"), "key_type"));
+
+	opts->g_name = lmm_json_str(T, lmm_json_key(T, root, "g_name"), "g_name");
+	opts->x_names = lmm_json_names(root, "x_names", &opts->n_x_names);
+	opts->z_names = lmm_json_names(root, "z_names", &opts->n_z_names);
+	return key_type;
+}
+
+/* Nonzero when a spec is a one-term state's (its names' JSON). */
+static bool
+is_one_term_spec(const char *spec)
+{
+	return strncmp(spec, "{\"g_name\"", 9) == 0;
+}
+
+/*
+ * A new one-term state in ctx for keys of key_type compared under
+ * collation, with its options text (NULL for none) parsed; the shape comes
+ * with the first usable row (lmm_state_start).
+ */
+LmmAggState *
+lmm_state_one_term(MemoryContext ctx, Oid key_type, Oid collation,
+				   const char *options)
+{
+	MemoryContext old = MemoryContextSwitchTo(ctx);
+	LmmAggState *st = palloc0(sizeof(LmmAggState));
+
+	st->ctx = ctx;
+	st->one_term = true;
+	st->options = options ? pstrdup(options) : NULL;
+	lmm_parse_options(st->options, &st->opts);
+	st->spec = one_term_spec(&st->opts, key_type);
+	st->formula = "";
+	levels_init(&st->levels[0], ctx, key_type, collation);
+	lmm_terms_init(&st->stats, 0, 0, NULL);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* Names "(Intercept)", then the given ones or prefix1, prefix2, ... */
+static char **
+term_names(int n, char **given, const char *prefix)
+{
+	char	  **names = palloc(sizeof(char *) * (n + 1));
+	int			k;
+
+	names[0] = "(Intercept)";
+	for (k = 0; k < n; k++)
+		names[k + 1] = given ? given[k] : psprintf("%s%d", prefix, k + 1);
+	return names;
+}
+
+/*
+ * Fix a one-term state's shape from its first usable row: nx x values and
+ * nz z values, each array with its intercept in front; check the options'
+ * names against them.
+ */
 void
 lmm_state_start(LmmAggState *st, int nx, int nz)
 {
 	MemoryContext old;
+	int			q = nz + 1;
 
 	if (nx + 1 > LMM_MAX_COLUMNS)
 		ereport(ERROR,
@@ -163,45 +462,20 @@ lmm_state_start(LmmAggState *st, int nx, int nz)
 						st->opts.n_z_names, nz),
 				 errdetail("Give one name per element of z, in order; z_names needs the z argument.")));
 	old = MemoryContextSwitchTo(st->ctx);
-	st->nx = nx;
-	st->nz = nz;
-	lmm_stats_init(&st->stats, nx + 1, nz + 1);
-	st->v = palloc(sizeof(double) * st->stats.d);
+	st->p = nx + 1;
+	st->k = 1;
+	st->q[0] = st->nz = q;
+	st->x_names = term_names(nx, st->opts.n_x_names >= 0 ? st->opts.x_names : NULL, "x");
+	st->grp[0] = st->opts.g_name;
+	st->z_names[0] = term_names(nz, st->opts.n_z_names >= 0 ? st->opts.z_names : NULL, "z");
+	st->key_type[0] = st->levels[0].type;
+	lmm_terms_free(&st->stats);
+	lmm_terms_init(&st->stats, st->p, 1, &q);
+	st->row = palloc(sizeof(double) * (st->p + q));
+	st->row[0] = 1.0;
+	st->row[st->p] = 1.0;
 	st->started = true;
 	MemoryContextSwitchTo(old);
-}
-
-/* Record key as level index, growing the key array as needed. */
-static void
-set_key(LmmAggState *st, int64 index, Datum key)
-{
-	if (index >= st->keys_cap)
-	{
-		st->keys_cap = st->keys_cap == 0 ? 256 : st->keys_cap * 2;
-		st->keys = st->keys == NULL ?
-			MemoryContextAllocHuge(st->ctx, sizeof(Datum) * st->keys_cap) :
-			repalloc_huge(st->keys, sizeof(Datum) * st->keys_cap);
-	}
-	st->keys[index] = key;
-}
-
-/* The level index of a key, adding a level (and copying the key) when it is new. */
-int64
-lmm_state_level(LmmAggState *st, Datum key)
-{
-	bool		found;
-	LevelEntry *e = levelhash_insert(st->levels, key, &found);
-
-	if (!found)
-	{
-		MemoryContext old = MemoryContextSwitchTo(st->ctx);
-
-		e->key = datumCopy(key, st->key_byval, st->key_typlen);
-		e->index = lmm_stats_add_level(&st->stats);
-		set_key(st, e->index, e->key);
-		MemoryContextSwitchTo(old);
-	}
-	return e->index;
 }
 
 /* Names as "(a, b)" for messages; "(not given)" for a missing list. */
@@ -235,25 +509,36 @@ names_equal(int na, char **a, int nb, char **b)
 	return true;
 }
 
-/* Error unless two states describe the same model shape; says what differs. */
+/* Raise the error for merging one-term statistics with a formula's. */
+void
+lmm_state_mixed(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot merge statistics of one grouping factor with statistics of a formula"),
+			 errdetail("Values of the lmm_stats(y, x, g ...) aggregate and values of lmm_stats(formula, source) or lmm_stats_terms have different forms."),
+			 errhint("Compute every part the same way: all with lmm_stats(formula, source) (or lmm_stats_terms), or all with lmm_stats(y, x, g ...).")));
+}
+
+/* Error unless two one-term states describe the same model shape; says what differs. */
 static void
-check_same_shape(const LmmAggState *a, const LmmAggState *b)
+check_same_one_term(const LmmAggState *a, const LmmAggState *b)
 {
 	const char *what = NULL;
 	char	   *mine = NULL;
 	char	   *theirs = NULL;
 
-	if (a->key_type != b->key_type)
+	if (a->levels[0].type != b->levels[0].type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("cannot merge statistics with group keys of type %s and %s",
-						format_type_be(a->key_type), format_type_be(b->key_type)),
+						format_type_be(a->levels[0].type), format_type_be(b->levels[0].type)),
 				 errdetail("Compute every part's lmm_stats with the same key type, e.g. cast the keys to text everywhere.")));
-	if (a->started && b->started && (a->nx != b->nx || a->nz != b->nz))
+	if (a->started && b->started && (a->p != b->p || a->nz != b->nz))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot merge statistics of different shape: %d and %d fixed-effect columns, %d and %d random-effect columns",
-						a->nx + 1, b->nx + 1, a->nz + 1, b->nz + 1),
+						a->p, b->p, a->nz, b->nz),
 				 errdetail("Merge only statistics computed with the same x and z arrays.")));
 	if (strcmp(a->opts.g_name, b->opts.g_name) != 0)
 	{
@@ -289,66 +574,134 @@ check_same_shape(const LmmAggState *a, const LmmAggState *b)
 				 errdetail("Use the same options for every part.")));
 }
 
+/* Error unless two formula states describe the same model; says what differs. */
+static void
+check_same_formula(const LmmAggState *a, const LmmAggState *b)
+{
+	if (a->opts.reml != b->opts.reml)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine lmm_fit_terms states with different options: %s and %s",
+						a->options ? a->options : "(none)",
+						b->options ? b->options : "(none)"),
+				 errdetail("One fit has one set of options; pass them as a constant.")));
+	if (strcmp(a->spec, b->spec) == 0)
+		return;
+	if (a->formula[0] != '\0' && b->formula[0] != '\0' &&
+		strcmp(a->formula, b->formula) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot merge statistics of different formulas: \"%s\" and \"%s\"",
+						a->formula, b->formula),
+				 errdetail("Statistics merge only when they describe the same model."),
+				 errhint("Compute every part with the same formula.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot merge statistics with different specs: %s and %s", a->spec, b->spec),
+			 errdetail("Statistics merge only when their fixed-effect columns and terms are the same."),
+			 errhint("Compute every part with the same spec; with lmm_stats(formula, source), give every source the same categorical levels.")));
+}
+
 /*
- * Merge src into dst exactly (Chan et al.): levels with equal keys combine,
- * new levels are added.  dst takes src's shape if it has seen no usable row.
+ * Merge src into dst exactly: levels with equal keys combine, new levels
+ * are added, pair blocks follow their levels.  A one-term dst takes src's
+ * shape if it has seen no usable row.
  */
 void
 lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 {
+	MemoryContext old;
+	int64	   *map[LMM_MAX_TERMS];
+	int			t;
 	int64		j;
 
-	check_same_shape(dst, src);
+	if (dst->one_term != src->one_term)
+		lmm_state_mixed();
+	if (dst->one_term)
+		check_same_one_term(dst, src);
+	else
+		check_same_formula(dst, src);
 	dst->n_rows += src->n_rows;
 	dst->n_dropped += src->n_dropped;
 	if (!src->started)
 		return;
 	if (!dst->started)
-		lmm_state_start(dst, src->nx, src->nz);
-	for (j = 0; j < src->stats.nlevels; j++)
+		lmm_state_start(dst, src->p - 1, src->nz - 1);
+	old = MemoryContextSwitchTo(dst->ctx);
+	for (t = 0; t < src->k; t++)
 	{
-		if ((j & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		lmm_stats_merge_level(&dst->stats, lmm_state_level(dst, src->keys[j]),
-							  src->stats.level + (size_t) j * src->stats.stride);
+		int64		J = src->stats.term[t].nlevels;
+
+		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+		for (j = 0; j < J; j++)
+		{
+			if ((j & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+			map[t][j] = lmm_state_level(dst, t, src->levels[t].keys[j]);
+		}
 	}
-	lmm_stats_merge_overall(&dst->stats, src->stats.n, src->stats.mean,
-							src->stats.comom);
+	lmm_terms_merge(&dst->stats, &src->stats, (int64_t *const *) map);
+	for (t = 0; t < src->k; t++)
+		pfree(map[t]);
+	MemoryContextSwitchTo(old);
 }
 
 /* Copy n names into the current memory context. */
 static char **
 copy_names(int n, char **names)
 {
-	char	  **out;
+	char	  **out = palloc(sizeof(char *) * (n + 1));
 	int			k;
 
-	if (n < 0)
-		return NULL;
-	out = palloc(sizeof(char *) * (n + 1));
 	for (k = 0; k < n; k++)
 		out[k] = pstrdup(names[k]);
 	return out;
 }
 
 /*
- * An empty state in ctx with src's key type and options, ready for
- * lmm_state_merge(result, src): a combine function's way to adopt a state
- * that lives in a shorter-lived context.
+ * An empty state in ctx of src's kind, spec, key types and options, ready
+ * for lmm_state_merge(result, src): a combine function's way to adopt a
+ * state that lives in a shorter-lived context.
  */
 LmmAggState *
 lmm_state_copy_empty(MemoryContext ctx, const LmmAggState *src, Oid collation)
 {
-	LmmAggState *st = lmm_state_create(ctx, src->key_type,
-									   OidIsValid(collation) ? collation : src->collation);
-	MemoryContext old = MemoryContextSwitchTo(ctx);
+	LmmAggState *st;
+	MemoryContext old;
 
+	if (!src->one_term)
+		return lmm_state_formula(ctx, src->spec, src->options);
+	st = lmm_state_one_term(ctx, src->levels[0].type,
+							OidIsValid(collation) ? collation : src->levels[0].collation,
+							NULL);
+	old = MemoryContextSwitchTo(ctx);
+	st->options = src->options ? pstrdup(src->options) : NULL;
 	st->opts = src->opts;
 	st->opts.g_name = pstrdup(src->opts.g_name);
-	st->opts.x_names = copy_names(src->opts.n_x_names, src->opts.x_names);
-	st->opts.z_names = copy_names(src->opts.n_z_names, src->opts.z_names);
+	if (src->opts.n_x_names >= 0)
+		st->opts.x_names = copy_names(src->opts.n_x_names, src->opts.x_names);
+	if (src->opts.n_z_names >= 0)
+		st->opts.z_names = copy_names(src->opts.n_z_names, src->opts.z_names);
+	st->spec = pstrdup(src->spec);
 	MemoryContextSwitchTo(old);
 	return st;
+}
+
+/*
+ * Error unless statistics can be packed: sums of huge values overflow to
+ * infinity, and a value that unpacking refuses must never be written.
+ */
+void
+lmm_stats_check_numbers(const LmmTermStats *s)
+{
+	const char *problem = lmm_terms_check(s);
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the statistics overflow double precision: %s", problem),
+				 errdetail("Values near 1e154 or above square to infinity."),
+				 errhint("Rescale y, x or z (the response or the covariates).")));
 }
 
 /* Nonzero when a type has binary send and receive functions (most types do). */
@@ -366,233 +719,377 @@ has_binary_io(Oid type)
 	return result;
 }
 
-/* The key type's name as another server can parse it back. */
-static char *
-key_type_name(Oid key_type)
-{
-	return format_type_be_qualified(key_type);
-}
-
 /*
- * The packed binary form of a state, as a new bytea: the lmm_stats payload,
- * with the ML flag set only for lmm_fit's own serialized state.  Keys travel
- * in their type's binary send form.
+ * The keys of a table as byte strings: the type's binary send form (int and
+ * bigint written here, text as its bytes in the database encoding).
  */
-bytea *
-lmm_state_pack(const LmmAggState *st, bool ml)
+static void
+levels_to_bytes(const LmmLevels *lv, int64 J, LmmTermsKeys *out)
 {
-	LmmStatsMeta meta;
-	LmmStatsKeys keys;
-	int64		J = st->started ? st->stats.nlevels : 0;
-	Oid			sendfn;
-	bool		isvarlena;
 	FmgrInfo	send;
-	size_t		size;
-	bytea	   *result;
-	const char *problem;
 	int64		j;
 
-	meta.flags = ml ? LMM_STATS_ML : 0;
-	meta.n_dropped = st->n_dropped;
-	meta.g_name = st->opts.g_name;
-	meta.key_type = key_type_name(st->key_type);
-	meta.n_x_names = st->opts.n_x_names;
-	meta.x_names = st->opts.x_names;
-	meta.n_z_names = st->opts.n_z_names;
-	meta.z_names = st->opts.z_names;
-
-	/* never write a value that reading it back would refuse */
-	problem = st->started ? lmm_stats_check(&st->stats, &meta) : NULL;
-	if (problem != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the statistics overflow double precision: %s", problem),
-				 errdetail("Values near 1e154 or above square to infinity; rescale y, x or z.")));
-
-	keys.data = palloc_extended(sizeof(unsigned char *) * (J + 1), MCXT_ALLOC_HUGE);
-	keys.len = palloc_extended(sizeof(uint32_t) * (J + 1), MCXT_ALLOC_HUGE);
-	if (J > 0)
+	out->type = format_type_be_qualified(lv->type);
+	out->data = palloc_extended(sizeof(unsigned char *) * (J + 1), MCXT_ALLOC_HUGE);
+	out->len = palloc_extended(sizeof(uint32_t) * (J + 1), MCXT_ALLOC_HUGE);
+	if (lv->kind == LMM_KEY_OTHER && J > 0)
 	{
-		if (!has_binary_io(st->key_type))
+		Oid			sendfn;
+		bool		isvarlena;
+
+		if (!has_binary_io(lv->type))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
 					 errmsg("group keys of type %s have no binary input and output functions",
-							format_type_be(st->key_type)),
+							format_type_be(lv->type)),
 					 errdetail("Statistics store keys in binary form; cast the keys, for example to text.")));
-		getTypeBinaryOutputInfo(st->key_type, &sendfn, &isvarlena);
+		getTypeBinaryOutputInfo(lv->type, &sendfn, &isvarlena);
 		fmgr_info(sendfn, &send);
 	}
 	for (j = 0; j < J; j++)
 	{
-		bytea	   *b;
+		Datum		key = lv->keys[j];
 
 		if ((j & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
-		b = SendFunctionCall(&send, st->keys[j]);
-		keys.data[j] = (const unsigned char *) VARDATA(b);
-		keys.len[j] = VARSIZE(b) - VARHDRSZ;
-	}
+		if (lv->kind == LMM_KEY_INT4 || lv->kind == LMM_KEY_INT8)
+		{
+			int			n = lv->kind == LMM_KEY_INT4 ? 4 : 8;
+			uint64		v = lv->kind == LMM_KEY_INT4 ?
+				(uint64) (uint32) DatumGetInt32(key) : (uint64) DatumGetInt64(key);
+			unsigned char *b = palloc(n);
+			int			i;
 
-	size = lmm_stats_packed_size(&st->stats, &meta, &keys);
+			for (i = 0; i < n; i++)
+				b[i] = (unsigned char) (v >> (8 * (n - 1 - i)));
+			out->data[j] = b;
+			out->len[j] = n;
+		}
+		else if (lv->kind == LMM_KEY_TEXT)
+		{
+			out->data[j] = (const unsigned char *) VARDATA_ANY(DatumGetPointer(key));
+			out->len[j] = VARSIZE_ANY_EXHDR(DatumGetPointer(key));
+		}
+		else
+		{
+			bytea	   *b = SendFunctionCall(&send, key);
+
+			out->data[j] = (const unsigned char *) VARDATA(b);
+			out->len[j] = VARSIZE(b) - VARHDRSZ;
+		}
+	}
+}
+
+/*
+ * The packed form of a state, as a new bytea: an lmm_stats value, or a
+ * parallel worker's partial state when partial (which keeps the options,
+ * and differs in what a state too large for a value tells the user to do).
+ */
+bytea *
+lmm_state_pack(const LmmAggState *st, bool partial)
+{
+	LmmTermsMeta meta;
+	size_t		size;
+	bytea	   *result;
+	int			t;
+
+	lmm_stats_check_numbers(&st->stats);
+	memset(&meta, 0, sizeof(meta));
+	meta.n_rows = st->n_rows;
+	meta.n_dropped = st->n_dropped;
+	meta.spec = st->spec;
+	meta.options = partial ? st->options : NULL;
+	for (t = 0; t < st->stats.nterms; t++)
+		levels_to_bytes(&st->levels[t], st->stats.term[t].nlevels, &meta.keys[t]);
+	size = lmm_terms_packed_size(&st->stats, &meta);
 	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("statistics of %lld groups would take %zu bytes, more than a value can hold",
-						(long long) J, size),
-				 errdetail("A value is limited to 1 GB; compute lmm_stats for parts of the groups and fit with lmm_merge.")));
+						(long long) (st->k > 0 ? st->stats.term[0].nlevels : 0), size),
+				 errdetail("A value is limited to 1 GB."),
+				 partial ?
+				 errhint("Fit without parallel workers: SET max_parallel_workers_per_gather = 0.") :
+				 st->one_term ?
+				 errhint("Compute lmm_stats for parts of the groups and fit with lmm_merge.") :
+				 errhint("Fit from the rows with lmm() or lmm_fit_terms, which keep the statistics in memory only.")));
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
-	lmm_stats_pack(&st->stats, &meta, &keys, (unsigned char *) VARDATA(result));
+	lmm_terms_pack(&st->stats, &meta, (unsigned char *) VARDATA(result));
 	return result;
-}
-
-/*
- * A state (without a hash table) in the current memory context holding s
- * and meta, for keys of the type meta names; the caller fills the keys.
- */
-LmmAggState *
-lmm_state_from_parts(const LmmStats *s, const LmmStatsMeta *meta)
-{
-	LmmAggState *st = palloc0(sizeof(LmmAggState));
-	Oid			key_type;
-	int32		typmod;
-
-	parseTypeString(meta->key_type, &key_type, &typmod, true);
-	if (!OidIsValid(key_type))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the group key type \"%s\" of these statistics does not exist",
-						meta->key_type),
-				 errdetail("Create the type on this server, or compute the statistics with keys cast to text.")));
-	if (get_typtype(key_type) == TYPTYPE_PSEUDO)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the group key type \"%s\" of these statistics is a pseudo-type",
-						meta->key_type),
-				 errdetail("Group keys have an ordinary type with a default hash operator class, such as integer, text or date; recompute the statistics with lmm_stats.")));
-	st->magic = LMM_STATS_MAGIC;
-	st->ctx = CurrentMemoryContext;
-	st->key_type = key_type;
-	st->collation = get_typcollation(key_type);
-	st->key_kind = key_kind_of(key_type);
-	get_typlenbyval(key_type, &st->key_typlen, &st->key_byval);
-	lmm_parse_options(NULL, &st->opts);
-	st->opts.reml = !(meta->flags & LMM_STATS_ML);
-	st->opts.g_name = meta->g_name;
-	st->opts.n_x_names = meta->n_x_names;
-	st->opts.x_names = meta->x_names;
-	st->opts.n_z_names = meta->n_z_names;
-	st->opts.z_names = meta->z_names;
-	st->n_dropped = meta->n_dropped;
-	st->stats = *s;
-	st->started = s->p > 0;
-	st->nx = st->started ? s->p - 1 : 0;
-	st->nz = st->started ? s->q - 1 : 0;
-	st->keys_cap = s->nlevels;
-	st->keys = palloc_extended(sizeof(Datum) * (s->nlevels + 1), MCXT_ALLOC_HUGE);
-	return st;
 }
 
 /* Raise the error for a packed value that fails validation, by where it came from. */
 static void
 bad_packed(LmmPackedSource source, const char *problem)
 {
+	if (strcmp(problem, "interrupted") == 0)
+		CHECK_FOR_INTERRUPTS();
+	if (source == LMM_FROM_TEXT)
+		lmm_json_bad(T, problem);
 	if (source == LMM_FROM_WIRE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid binary lmm_stats value: %s", problem),
 				 errdetail("Send the bytes that lmm_stats's binary output produced.")));
+	if (source == LMM_FROM_STATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt lmm partial aggregate state: %s", problem),
+				 errdetail("A parallel worker's state did not arrive intact."),
+				 errhint("Run the query again; to avoid parallel workers, SET max_parallel_workers_per_gather = 0.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("corrupt lmm_stats value: %s", problem),
-			 errdetail("Recompute the statistics with the lmm_stats aggregate.")));
+			 errdetail("Recompute the statistics with lmm_stats.")));
+}
+
+/* Decode a table's keys from their byte strings (levels_to_bytes' form). */
+static void
+levels_from_bytes(LmmLevels *lv, const LmmTermsKeys *in, int64 J,
+				  LmmPackedSource source)
+{
+	FmgrInfo	recv;
+	Oid			ioparam = InvalidOid;
+	int64		j;
+
+	if (lv->kind == LMM_KEY_OTHER && J > 0)
+	{
+		Oid			recvfn;
+
+		if (!has_binary_io(lv->type))
+			bad_packed(source, "the group key type has no binary input and output functions");
+		getTypeBinaryInputInfo(lv->type, &recvfn, &ioparam);
+		fmgr_info(recvfn, &recv);
+	}
+	lv->cap = J;
+	lv->keys = palloc_extended(sizeof(Datum) * (J + 1), MCXT_ALLOC_HUGE);
+	for (j = 0; j < J; j++)
+	{
+		const unsigned char *b = in->data[j];
+		uint32		n = in->len[j];
+
+		if ((j & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (lv->kind == LMM_KEY_INT4 || lv->kind == LMM_KEY_INT8)
+		{
+			uint64		v = 0;
+			uint32		i;
+
+			if (n != (lv->kind == LMM_KEY_INT4 ? 4 : 8))
+				bad_packed(source, "a group key has the wrong length for its type");
+			for (i = 0; i < n; i++)
+				v = (v << 8) | b[i];
+			lv->keys[j] = lv->kind == LMM_KEY_INT4 ?
+				Int32GetDatum((int32) (uint32) v) : Int64GetDatum((int64) v);
+		}
+		else if (lv->kind == LMM_KEY_TEXT)
+		{
+			if (source == LMM_FROM_WIRE || source == LMM_FROM_TEXT)
+			{
+				if (memchr(b, '\0', n) != NULL)
+					bad_packed(source, "a group key holds a NUL byte");
+				if (!pg_verifymbstr((const char *) b, n, true))
+					ereport(ERROR,
+							(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+							 errmsg("invalid %s lmm_stats value: a group key is not valid in encoding \"%s\"",
+									source == LMM_FROM_WIRE ? "binary" : "text",
+									GetDatabaseEncodingName()),
+							 errdetail("Send the bytes that lmm_stats's output produced on a server with the same encoding.")));
+			}
+			lv->keys[j] = PointerGetDatum(cstring_to_text_with_len((const char *) b, n));
+		}
+		else
+		{
+			StringInfoData buf;
+
+			/* the receive function wants a terminated buffer it may read to the end */
+			initStringInfo(&buf);
+			appendBinaryStringInfo(&buf, (const char *) b, n);
+			lv->keys[j] = ReceiveFunctionCall(&recv, &buf, ioparam, -1);
+			if (buf.cursor != buf.len)
+				bad_packed(source, "a group key has trailing bytes");
+			pfree(buf.data);
+		}
+	}
+}
+
+/* Check the strings a value from outside brings against the database encoding. */
+static void
+verify_strings(const LmmAggState *st)
+{
+	lmm_verify_encoding(T, st->spec);
+	if (st->options)
+		lmm_verify_encoding(T, st->options);
 }
 
 /*
- * Unpack and fully validate a packed value into a state in the current
- * memory context, decoding each key with its type's receive function.
+ * Unpack and fully validate packed statistics (or a partial state) into a
+ * state in the current memory context: the form lmm_state_pack writes, or
+ * lmm 0.6's one-term form, converted.
  */
 LmmAggState *
 lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 {
-	LmmStats	s;
-	LmmStatsMeta meta;
-	LmmStatsKeys keys;
-	const char *problem = lmm_stats_unpack((const unsigned char *) data, len,
-										   &s, &meta, &keys);
+	const unsigned char *b = (const unsigned char *) data;
+	uint32		magic = len >= 4 ?
+		((uint32) b[0] << 24) | ((uint32) b[1] << 16) | ((uint32) b[2] << 8) | b[3] : 0;
+	LmmTermStats stats;
+	LmmTermsMeta meta;
+	const char *problem;
 	LmmAggState *st;
-	Oid			recvfn;
-	Oid			ioparam;
-	FmgrInfo	recv;
-	int64		j;
-	int			k;
+	int			t;
 
-	if (problem == NULL && (meta.flags & LMM_STATS_ML) && source != LMM_FROM_STATE)
-		problem = "unknown flag bits";
+	if (magic == LMM_STATS_MAGIC)
+	{
+		LmmStats	s;
+		LmmStatsMeta smeta;
+		LmmStatsKeys skeys;
+		LmmTermsKeys keys;
+
+		problem = lmm_stats_unpack(b, len, &s, &smeta, &skeys);
+		if (problem == NULL && (smeta.flags & LMM_STATS_ML) && source != LMM_FROM_STATE)
+			problem = "unknown flag bits";
+		if (problem != NULL)
+			bad_packed(source, problem);
+		if (source == LMM_FROM_WIRE)
+			lmm_verify_encoding(T, smeta.key_type);
+		st = lmm_state_from_legacy(&s, &smeta);
+		keys.type = smeta.key_type;
+		keys.data = skeys.data;
+		keys.len = skeys.len;
+		if (st->started)
+			levels_from_bytes(&st->levels[0], &keys, st->stats.term[0].nlevels, source);
+		if (source == LMM_FROM_WIRE)
+			verify_strings(st);
+		return st;
+	}
+
+	problem = lmm_terms_unpack(b, len, &stats, &meta);
+	if (problem == NULL && (meta.flags & LMM_TERMS_NO_KEYS))
+		problem = "statistics without keys are a model's, not a value of their own";
 	if (problem != NULL)
 		bad_packed(source, problem);
-	if (source == LMM_FROM_WIRE)
+	if (source == LMM_FROM_WIRE || source == LMM_FROM_TEXT)
+		lmm_verify_encoding(T, meta.spec);
+	if (meta.options != NULL && source != LMM_FROM_STATE)
+		bad_packed(source, "statistics carry no options");
+	if (is_one_term_spec(meta.spec))
 	{
-		lmm_verify_encoding("lmm_stats", meta.g_name);
-		lmm_verify_encoding("lmm_stats", meta.key_type);
-		for (k = 0; k < meta.n_x_names; k++)
-			lmm_verify_encoding("lmm_stats", meta.x_names[k]);
-		for (k = 0; k < meta.n_z_names; k++)
-			lmm_verify_encoding("lmm_stats", meta.z_names[k]);
+		Oid			key_type;
+
+		LmmOptions	names;
+
+		if (stats.nterms > 1 || (stats.nterms == 1 && stats.first_is_one != 1))
+			bad_packed(source, "one-term statistics have one term and an intercept");
+		key_type = parse_one_term_spec(meta.spec, &names);
+		if (stats.nterms == 1 && named_key_type(meta.keys[0].type) != key_type)
+			bad_packed(source, "the keys' type is not the one the spec names");
+		st = lmm_state_one_term(CurrentMemoryContext, key_type, InvalidOid, meta.options);
+		st->opts.g_name = names.g_name;
+		st->opts.n_x_names = names.n_x_names;
+		st->opts.x_names = names.x_names;
+		st->opts.n_z_names = names.n_z_names;
+		st->opts.z_names = names.z_names;
+		st->spec = meta.spec;
+		if (stats.nterms == 1)
+		{
+			if (stats.p < 1)
+				bad_packed(source, "one-term statistics have an intercept");
+			if ((st->opts.n_x_names >= 0 && st->opts.n_x_names != stats.p - 1) ||
+				(st->opts.n_z_names >= 0 && st->opts.n_z_names != stats.term[0].q - 1))
+				bad_packed(source, "the number of names does not match the number of columns");
+			lmm_state_start(st, stats.p - 1, stats.term[0].q - 1);
+		}
 	}
-	st = lmm_state_from_parts(&s, &meta);
-	if (s.nlevels == 0)
-		return st;
-
-	if (!has_binary_io(st->key_type))
-		bad_packed(source, "the group key type has no binary input and output functions");
-	getTypeBinaryInputInfo(st->key_type, &recvfn, &ioparam);
-	fmgr_info(recvfn, &recv);
-	for (j = 0; j < s.nlevels; j++)
+	else
 	{
-		StringInfoData buf;
+		st = lmm_state_formula(CurrentMemoryContext, meta.spec, meta.options);
+		if (stats.p != st->p || stats.nterms != st->k)
+			bad_packed(source, "the statistics do not have the spec's shape");
+		for (t = 0; t < st->k; t++)
+			if (stats.term[t].q != st->q[t] || named_key_type(meta.keys[t].type) != TEXTOID)
+				bad_packed(source, "the statistics do not have the spec's shape");
+	}
+	lmm_terms_free(&st->stats);
+	st->stats = stats;
+	st->n_rows = meta.n_rows;
+	st->n_dropped = meta.n_dropped;
+	for (t = 0; t < stats.nterms; t++)
+		levels_from_bytes(&st->levels[t], &meta.keys[t], stats.term[t].nlevels, source);
+	return st;
+}
 
-		if ((j & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		/* the receive function wants a terminated buffer it may read to the end */
-		initStringInfo(&buf);
-		appendBinaryStringInfo(&buf, (const char *) keys.data[j], keys.len[j]);
-		st->keys[j] = ReceiveFunctionCall(&recv, &buf, ioparam, -1);
-		if (buf.cursor != buf.len)
-			bad_packed(source, "a group key has trailing bytes");
-		pfree(buf.data);
+/*
+ * A one-term state in the current memory context holding lmm 0.6's
+ * statistics s, converted, with meta's names; its keys (of the type meta
+ * names) are the caller's to fill.
+ */
+LmmAggState *
+lmm_state_from_legacy(const LmmStats *s, const LmmStatsMeta *meta)
+{
+	Oid			key_type = named_key_type(meta->key_type);
+	LmmAggState *st = lmm_state_one_term(CurrentMemoryContext, key_type, InvalidOid, NULL);
+
+	st->opts.g_name = meta->g_name;
+	st->opts.n_x_names = meta->n_x_names;
+	st->opts.x_names = meta->x_names;
+	st->opts.n_z_names = meta->n_z_names;
+	st->opts.z_names = meta->z_names;
+	st->opts.reml = !(meta->flags & LMM_STATS_ML);
+	if (!st->opts.reml)
+		st->options = "method=ml";
+	st->spec = one_term_spec(&st->opts, key_type);
+	st->n_dropped = meta->n_dropped;
+	st->n_rows = (int64) s->n + meta->n_dropped;
+	if (s->p > 0)
+	{
+		lmm_state_start(st, s->p - 1, s->q - 1);
+		lmm_terms_free(&st->stats);
+		lmm_stats_to_terms(s, &st->stats);
+		/* means near 1e154 pass lmm 0.6's checks but overflow as sums */
+		lmm_stats_check_numbers(&st->stats);
+		st->levels[0].cap = s->nlevels;
+		st->levels[0].keys = palloc_extended(sizeof(Datum) * (s->nlevels + 1), MCXT_ALLOC_HUGE);
 	}
 	return st;
 }
 
-/* Error if two levels of an unpacked state have equal keys (hostile or corrupt input). */
+/* Error if two levels of a term of an unpacked state have equal keys (hostile or corrupt input). */
 void
 lmm_state_check_unique(const LmmAggState *st, bool binary)
 {
-	LmmAggState *probe = lmm_state_create(CurrentMemoryContext, st->key_type,
-										  st->collation);
-	int64		j;
+	int			t;
 
-	for (j = 0; j < st->stats.nlevels; j++)
+	for (t = 0; t < st->stats.nterms; t++)
 	{
-		bool		found;
+		const LmmLevels *lv = &st->levels[t];
+		LmmLevels	probe;
+		int64		j;
 
-		if ((j & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		levelhash_insert(probe->levels, st->keys[j], &found);
-		if (found)
+		levels_init(&probe, CurrentMemoryContext, lv->type, lv->collation);
+		probe.hash = levelhash_create(CurrentMemoryContext, 256, &probe);
+		for (j = 0; j < st->stats.term[t].nlevels; j++)
 		{
-			Oid			outfn;
-			bool		isvarlena;
+			bool		found;
 
-			getTypeOutputInfo(st->key_type, &outfn, &isvarlena);
-			ereport(ERROR,
-					(errcode(binary ? ERRCODE_INVALID_BINARY_REPRESENTATION :
-							 ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("lmm_stats value lists the group key %s twice",
-							OidOutputFunctionCall(outfn, st->keys[j])),
-					 errdetail("Each group appears once in valid statistics; recompute them with lmm_stats.")));
+			if ((j & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+			levelhash_insert(probe.hash, lv->keys[j], &found);
+			if (found)
+			{
+				Oid			outfn;
+				bool		isvarlena;
+
+				getTypeOutputInfo(lv->type, &outfn, &isvarlena);
+				ereport(ERROR,
+						(errcode(binary ? ERRCODE_INVALID_BINARY_REPRESENTATION :
+								 ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("lmm_stats value lists the group key %s twice",
+								OidOutputFunctionCall(outfn, lv->keys[j])),
+						 errdetail("Each group appears once in valid statistics; recompute them with lmm_stats.")));
+			}
 		}
+		levelhash_destroy(probe.hash);
 	}
-	levelhash_destroy(probe->levels);
 }

@@ -1,8 +1,19 @@
 /*
  * state.h
- *	  The streamed statistics with their group keys, as the aggregates keep
- *	  them in memory: the transition state of lmm_fit, lmm_stats and
- *	  lmm_merge, and the unpacked form of an lmm_stats value.
+ *	  The statistics of a model as the aggregates keep them in memory: the
+ *	  core's statistics (core/lmm_terms.h) with each term's level table,
+ *	  keyed by values of the term's own key type, and what names the
+ *	  columns and terms.  One state serves every aggregate (lmm_fit,
+ *	  lmm_stats, lmm_merge, lmm_fit_terms, lmm_stats_terms) and is the
+ *	  unpacked form of every lmm_stats value.
+ *
+ * A state is of one of two kinds, which never merge with each other:
+ *	- one-term (lmm_fit(y, x, g [, z]), lmm_stats(y, x, g ...)): x and z
+ *	  without their intercepts, names from the options, keys of any type
+ *	  with a default hash operator class; its spec is the JSON
+ *	  {"g_name": ..., "x_names": [...] or null, "z_names": [...] or null};
+ *	- formula (lmm_fit_terms, lmm(), lmm_stats(formula, source)): the spec
+ *	  of lmm_fit_terms, keys passed as text (terms_agg.c).
  */
 #ifndef LMM_STATE_H
 #define LMM_STATE_H
@@ -11,37 +22,11 @@
 
 #include "fmgr.h"
 
-#include "core/lmm_stats.h"
 #include "core/lmm_stats_io.h"
+#include "core/lmm_terms_io.h"
 #include "lmm_pg.h"
 
 struct levelhash_hash;
-
-/* Statistics per level of the grouping factor, keyed by the group keys. */
-typedef struct LmmAggState
-{
-	uint32		magic;			/* LMM_STATS_MAGIC, telling it from a TermsState */
-	MemoryContext ctx;			/* where the state and its keys live */
-	bool		started;		/* p and q fixed by a first usable row */
-	int			nx;				/* length of x (p - 1) */
-	int			nz;				/* length of z (q - 1) */
-	LmmStats	stats;
-	int64		n_rows;			/* rows seen, usable or not */
-	int64		n_dropped;		/* rows skipped for NULLs */
-	text	   *options;		/* options text of the first row, or NULL */
-	LmmOptions	opts;			/* what the options say */
-	Oid			key_type;
-	int16		key_typlen;
-	bool		key_byval;
-	Oid			collation;		/* for hashing, comparing and sorting keys */
-	char		key_kind;		/* LMM_KEY_INT4, LMM_KEY_INT8 or LMM_KEY_OTHER */
-	FmgrInfo	hash_fn;
-	FmgrInfo	eq_fn;
-	struct levelhash_hash *levels;	/* key -> level; NULL in unpacked values */
-	Datum	   *keys;			/* by level index */
-	int64		keys_cap;
-	double	   *v;				/* scratch for one row: z, x, y */
-} LmmAggState;
 
 /*
  * Key types hashed and compared inline, without a function call per row;
@@ -50,6 +35,50 @@ typedef struct LmmAggState
 #define LMM_KEY_OTHER	0
 #define LMM_KEY_INT4	1
 #define LMM_KEY_INT8	2
+#define LMM_KEY_TEXT	3			/* text under a deterministic collation */
+
+/* The levels of one term: their keys by level number, and the hash of them. */
+typedef struct LmmLevels
+{
+	Oid			type;			/* the keys' type */
+	int16		typlen;
+	bool		byval;
+	Oid			collation;		/* for hashing, comparing and sorting keys */
+	char		kind;			/* LMM_KEY_* */
+	FmgrInfo	hash_fn;		/* LMM_KEY_OTHER only */
+	FmgrInfo	eq_fn;
+	struct levelhash_hash *hash;	/* key -> level; built on first look-up */
+	MemoryContext ctx;			/* where the keys live */
+	Datum	   *keys;			/* by level number */
+	int64		cap;
+} LmmLevels;
+
+typedef struct LmmAggState
+{
+	MemoryContext ctx;			/* where the state and its keys live */
+	bool		one_term;		/* of lmm_fit(y, x, g ...) rather than a formula */
+	bool		started;		/* shape fixed (one-term: by a first usable row) */
+	LmmTermStats stats;
+	LmmLevels	levels[LMM_MAX_TERMS];
+	char	   *spec;			/* the spec text (one-term: the names' JSON) */
+	char	   *options;		/* the options text as given, or NULL */
+	LmmOptions	opts;			/* what the options say */
+	int			p;				/* x columns (one-term: the intercept included) */
+	int			k;				/* terms */
+	int			q[LMM_MAX_TERMS];
+	int			nz;				/* sum of q */
+	char	  **x_names;		/* p */
+	char	   *grp[LMM_MAX_TERMS];
+	char	  **z_names[LMM_MAX_TERMS];
+	Oid			key_type[LMM_MAX_TERMS];	/* the type a model records:
+											 * keys of a formula are text,
+											 * read as integers when it says
+											 * so */
+	char	   *formula;		/* "" when none */
+	int64		n_rows;			/* rows seen, usable or not */
+	int64		n_dropped;		/* rows skipped for NULLs */
+	double	   *row;			/* one-term scratch: x with its intercept, then z */
+} LmmAggState;
 
 /* How a packed value reached us, which decides the error we raise if it is bad. */
 typedef enum LmmPackedSource
@@ -57,23 +86,33 @@ typedef enum LmmPackedSource
 	LMM_FROM_STATE,				/* our own serialized aggregate state */
 	LMM_FROM_STORED,			/* a stored lmm_stats datum */
 	LMM_FROM_WIRE,				/* binary input from a client or another server */
-	LMM_FROM_TEXT				/* text input (several-term values only) */
+	LMM_FROM_TEXT				/* text input */
 } LmmPackedSource;
 
-extern LmmAggState *lmm_state_create(MemoryContext ctx, Oid key_type,
-									 Oid collation);
+/* state.c */
+extern LmmAggState *lmm_state_formula(MemoryContext ctx, const char *spec,
+									  const char *options);
+extern LmmAggState *lmm_state_one_term(MemoryContext ctx, Oid key_type,
+									   Oid collation, const char *options);
 extern void lmm_state_start(LmmAggState *st, int nx, int nz);
-extern int64 lmm_state_level(LmmAggState *st, Datum key);
+extern int64 lmm_state_level(LmmAggState *st, int t, Datum key);
 extern void lmm_state_merge(LmmAggState *dst, const LmmAggState *src);
 extern LmmAggState *lmm_state_copy_empty(MemoryContext ctx,
 										 const LmmAggState *src, Oid collation);
-extern LmmAggState *lmm_state_from_parts(const LmmStats *s,
-										 const LmmStatsMeta *meta);
-extern bytea *lmm_state_pack(const LmmAggState *st, bool ml);
+extern bytea *lmm_state_pack(const LmmAggState *st, bool partial);
 extern LmmAggState *lmm_state_unpack(const char *data, size_t len,
 									 LmmPackedSource source);
+extern LmmAggState *lmm_state_from_legacy(const LmmStats *s,
+										  const LmmStatsMeta *meta);
 extern void lmm_state_check_unique(const LmmAggState *st, bool binary);
+extern void lmm_state_mixed(void) pg_attribute_noreturn();
+extern void lmm_stats_check_numbers(const LmmTermStats *s);
+extern char **lmm_json_names(JsonbContainer *root, const char *key, int *n);
 
+/* fit.c */
 extern Datum lmm_state_fit(LmmAggState *st, bool reml);
+
+/* stats_io.c */
+extern char *lmm_stats_text(const char *data, size_t len);
 
 #endif							/* LMM_STATE_H */

@@ -1,128 +1,87 @@
 /*
  * stats_io.c
- *	  The lmm_stats type: streamed statistics as a value that can be stored,
- *	  merged and shipped between servers.  The stored form is the packed
- *	  binary form (also the wire form, sent by lmm_packed_send in
- *	  model_io.c); the text form is JSON.  Also the
- *	  plain function lmm_fit(lmm_stats [, options]).
+ *	  The lmm_stats type: the statistics of a model (of one term or of a
+ *	  formula) as a value that can be stored, merged and shipped between
+ *	  servers.  The stored form is the packed binary form of state.c (also
+ *	  the wire form, sent by lmm_packed_send in model_io.c); the text form
+ *	  is JSON holding its hex digits.  lmm 0.6's values, binary or JSON,
+ *	  are read and converted.  Also the plain function
+ *	  lmm_fit(lmm_stats [, options]).
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
-#include "terms_state.h"
+#include "state.h"
 
 /* The type name in input errors. */
 static const char T[] = "lmm_stats";
 
-/* Append a JSON array of names, or null when none were given. */
-static void
-append_names(StringInfo buf, int n, char **names)
+/* The version of the text form: 1 was lmm 0.6's JSON of one-term statistics. */
+#define STATS_TEXT_VERSION 2
+
+/* Whether packed bytes are in the form lmm_state_pack writes now. */
+static bool
+is_current(const char *data, size_t len)
 {
-	if (n < 0)
-		appendStringInfoString(buf, "null");
-	else
-		lmm_json_append_str_array(buf, names, n);
+	const unsigned char *b = (const unsigned char *) data;
+
+	return len >= 8 &&
+		(((uint32) b[0] << 24) | ((uint32) b[1] << 16) | ((uint32) b[2] << 8) | b[3]) == LMM_TERMS_MAGIC &&
+		(((uint32) b[4] << 24) | ((uint32) b[5] << 16) | ((uint32) b[6] << 8) | b[7]) == LMM_TERMS_VERSION;
 }
 
 PG_FUNCTION_INFO_V1(lmm_stats_out);
 
 /*
- * Text output: JSON with the keys in their type's text form and each level
- * as one array [n_j, means of v, co-moments of z against v]; several-term
- * statistics as the hex digits of their binary form.
+ * Text output: {"lmm_stats": 2, "hex": "..."}, the hex digits of the
+ * binary form (an exact round trip); a value stored by lmm 0.6 or an
+ * earlier development version is shown in today's form.
  */
 Datum
 lmm_stats_out(PG_FUNCTION_ARGS)
 {
 	bytea	   *v = PG_GETARG_BYTEA_PP(0);
-	LmmAggState *st;
-	LmmStats   *s;
+	const char *data = VARDATA_ANY(v);
+	size_t		len = VARSIZE_ANY_EXHDR(v);
 	StringInfoData buf;
-	Oid			outfn;
-	bool		isvarlena;
-	FmgrInfo	out;
-	int64		j;
-	int			k;
 
-	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
-		PG_RETURN_CSTRING(lmm_tstats_out(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
-	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
-	s = &st->stats;
+	if (!is_current(data, len))
+	{
+		bytea	   *cur = lmm_state_pack(lmm_state_unpack(data, len, LMM_FROM_STORED), false);
+
+		data = VARDATA(cur);
+		len = VARSIZE(cur) - VARHDRSZ;
+	}
+	if (2 * len + 64 > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the text form of this lmm_stats value would exceed 1 GB"),
+				 errdetail("Its statistics take %zu bytes.", len),
+				 errhint("Use the binary form (COPY ... WITH (FORMAT binary)) to move it.")));
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"lmm_stats\": %u, \"key_type\": ", LMM_STATS_VERSION);
-	escape_json(&buf, format_type_be_qualified(st->key_type));
-	appendStringInfoString(&buf, ", \"g_name\": ");
-	escape_json(&buf, st->opts.g_name);
-	appendStringInfoString(&buf, ", \"x_names\": ");
-	append_names(&buf, st->opts.n_x_names, st->opts.x_names);
-	appendStringInfoString(&buf, ", \"z_names\": ");
-	append_names(&buf, st->opts.n_z_names, st->opts.z_names);
-	appendStringInfo(&buf, ", \"n_dropped\": " INT64_FORMAT ", \"p\": %d, \"q\": %d, \"n\": ",
-					 st->n_dropped, s->p, s->q);
-	lmm_json_append_f8(&buf, s->n);
-	appendStringInfoString(&buf, ", \"mean\": ");
-	lmm_json_append_f8_array(&buf, s->mean, s->p);
-	appendStringInfoString(&buf, ", \"comom\": [");
-	for (k = 0; k < s->p; k++)
-	{
-		if (k > 0)
-			appendStringInfoString(&buf, ", ");
-		lmm_json_append_f8_array(&buf, s->comom + (size_t) k * s->p, s->p);
-	}
-	appendStringInfoString(&buf, "], \"keys\": [");
-	getTypeOutputInfo(st->key_type, &outfn, &isvarlena);
-	fmgr_info(outfn, &out);
-	for (j = 0; j < s->nlevels; j++)
-	{
-		if ((j & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (j > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, OutputFunctionCall(&out, st->keys[j]));
-	}
-	appendStringInfoString(&buf, "], \"levels\": [");
-	for (j = 0; j < s->nlevels; j++)
-	{
-		if (j > 0)
-			appendStringInfoString(&buf, ", ");
-		lmm_json_append_f8_array(&buf, s->level + (size_t) j * s->stride, s->stride);
-	}
-	appendStringInfoString(&buf, "]}");
+	appendStringInfo(&buf, "{\"lmm_stats\": %d, \"hex\": \"", STATS_TEXT_VERSION);
+	enlargeStringInfo(&buf, (int) (2 * len + 2));
+	buf.len += (int) hex_encode(data, len, buf.data + buf.len);
+	appendStringInfoString(&buf, "\"}");
 	PG_RETURN_CSTRING(buf.data);
 }
 
-/* A JSON array of names, or null, into *n (-1 for null) and the names. */
-static char **
-json_names(JsonbContainer *root, const char *key, int *n)
+/*
+ * Read lmm 0.6's JSON text form of one-term statistics (its version 1:
+ * means and co-moments per level, keys as text) into a state.
+ */
+static LmmAggState *
+legacy_text_in(JsonbContainer *root)
 {
-	JsonbValue	v = lmm_json_key(T, root, key);
-	int64		len;
-	char	  **names;
-
-	if (v.type == jbvNull)
-	{
-		*n = -1;
-		return NULL;
-	}
-	names = lmm_json_str_array(T, v, -1, &len, key);
-	if (len > LMM_MAX_COLUMNS)
-		lmm_json_bad(T, psprintf("\"%s\" has too many names", key));
-	*n = (int) len;
-	return names;
-}
-
-PG_FUNCTION_INFO_V1(lmm_stats_in);
-
-/* Text input: parse the JSON of lmm_stats_out, check it fully, pack it. */
-Datum
-lmm_stats_in(PG_FUNCTION_ARGS)
-{
-	JsonbContainer *root = lmm_json_parse(T, PG_GETARG_CSTRING(0), -1);
-	JsonbValue	tv;
 	LmmStats	s;
 	LmmStatsMeta meta;
 	LmmAggState *st;
@@ -139,17 +98,13 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 	Oid			ioparam;
 	FmgrInfo	in;
 
-	if (getKeyJsonValueFromContainer(root, "lmm_stats_terms", 15, &tv) != NULL)
-		PG_RETURN_BYTEA_P(lmm_tstats_in(root));
 	if (JsonContainerSize(root) != 13)
-		lmm_json_bad(T, "the object must have exactly the 13 keys that lmm_stats's output has");
-	if (lmm_json_count(T, lmm_json_key(T, root, "lmm_stats"), "lmm_stats") != LMM_STATS_VERSION)
-		lmm_json_bad(T, "unsupported \"lmm_stats\" format version");
+		lmm_json_bad(T, "a version 1 object must have exactly the 13 keys that lmm 0.6's output has");
 	memset(&meta, 0, sizeof(meta));
 	meta.key_type = lmm_json_str(T, lmm_json_key(T, root, "key_type"), "key_type");
 	meta.g_name = lmm_json_str(T, lmm_json_key(T, root, "g_name"), "g_name");
-	meta.x_names = json_names(root, "x_names", &meta.n_x_names);
-	meta.z_names = json_names(root, "z_names", &meta.n_z_names);
+	meta.x_names = lmm_json_names(root, "x_names", &meta.n_x_names);
+	meta.z_names = lmm_json_names(root, "z_names", &meta.n_z_names);
 	meta.n_dropped = lmm_json_count(T, lmm_json_key(T, root, "n_dropped"), "n_dropped");
 	p = lmm_json_count(T, lmm_json_key(T, root, "p"), "p");
 	q = lmm_json_count(T, lmm_json_key(T, root, "q"), "q");
@@ -190,14 +145,58 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 	if (problem != NULL)
 		lmm_json_bad(T, problem);
 
-	st = lmm_state_from_parts(&s, &meta);
-	getTypeInputInfo(st->key_type, &infn, &ioparam);
+	st = lmm_state_from_legacy(&s, &meta);
+	getTypeInputInfo(st->levels[0].type, &infn, &ioparam);
 	fmgr_info(infn, &in);
 	for (j = 0; j < J; j++)
 	{
 		if ((j & 4095) == 0)
 			CHECK_FOR_INTERRUPTS();
-		st->keys[j] = InputFunctionCall(&in, key_texts[j], ioparam, -1);
+		st->levels[0].keys[j] = InputFunctionCall(&in, key_texts[j], ioparam, -1);
+	}
+	return st;
+}
+
+PG_FUNCTION_INFO_V1(lmm_stats_in);
+
+/*
+ * Text input: the JSON of lmm_stats_out (its hex digits unpacked and
+ * checked like binary input), or lmm 0.6's JSON of one-term statistics, or
+ * the development form {"lmm_stats_terms": 1, "terms_stats": ...}; checked
+ * fully and packed in today's form.
+ */
+Datum
+lmm_stats_in(PG_FUNCTION_ARGS)
+{
+	JsonbContainer *root = lmm_json_parse(T, PG_GETARG_CSTRING(0), -1);
+	JsonbValue	tv;
+	LmmAggState *st;
+	size_t		len;
+	char	   *bin;
+
+	if (getKeyJsonValueFromContainer(root, "lmm_stats_terms", 15, &tv) != NULL)
+	{
+		if (JsonContainerSize(root) != 2 ||
+			lmm_json_count(T, tv, "lmm_stats_terms") != 1)
+			lmm_json_bad(T, "unsupported \"lmm_stats_terms\" format version");
+		bin = lmm_json_hex(T, lmm_json_key(T, root, "terms_stats"), "terms_stats", &len);
+		st = lmm_state_unpack(bin, len, LMM_FROM_TEXT);
+	}
+	else
+	{
+		int64		version = lmm_json_count(T, lmm_json_key(T, root, "lmm_stats"), "lmm_stats");
+
+		if (version == 1)
+			st = legacy_text_in(root);
+		else if (version == STATS_TEXT_VERSION)
+		{
+			if (JsonContainerSize(root) != 2)
+				lmm_json_bad(T, "the object must have exactly the 2 keys that lmm_stats's output has");
+			bin = lmm_json_hex(T, lmm_json_key(T, root, "hex"), "hex", &len);
+			st = lmm_state_unpack(bin, len, LMM_FROM_TEXT);
+		}
+		else
+			lmm_json_bad(T, "unsupported \"lmm_stats\" format version");
 	}
 	lmm_state_check_unique(st, false);
 	PG_RETURN_BYTEA_P(lmm_state_pack(st, false));
@@ -207,7 +206,7 @@ PG_FUNCTION_INFO_V1(lmm_stats_recv);
 
 /*
  * Binary input: every check of lmm_stats_in, plus the strings' encoding;
- * the magic tells one-term from several-term statistics.
+ * lmm 0.6's form is read and converted too.
  */
 Datum
 lmm_stats_recv(PG_FUNCTION_ARGS)
@@ -217,13 +216,6 @@ lmm_stats_recv(PG_FUNCTION_ARGS)
 	size_t		len = buf->len - buf->cursor;
 	LmmAggState *st;
 
-	if (lmm_is_terms_stats(data, len))
-	{
-		TermsState *ts = lmm_tstats_unpack(data, len, LMM_FROM_WIRE);
-
-		buf->cursor = buf->len;
-		PG_RETURN_BYTEA_P(lmm_tstats_pack(ts, false));
-	}
 	st = lmm_state_unpack(data, len, LMM_FROM_WIRE);
 	lmm_state_check_unique(st, true);
 	buf->cursor = buf->len;
@@ -254,17 +246,85 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 				 errmsg("lmm_fit on statistics takes only the option \"method\""),
 				 errdetail("Names are fixed when the statistics are computed: pass x_names, z_names and g_name to lmm_stats.")));
 	v = PG_GETARG_BYTEA_PP(0);
-	if (lmm_is_terms_stats(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))
-	{
-		TermsState *ts = lmm_tstats_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-										   LMM_FROM_STORED);
-
-		if (ts->stats.n == 0)
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(lmm_terms_state_fit(ts, opts.reml));
-	}
 	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
-	if (!st->started)
+	if (!st->started || st->stats.n == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(lmm_state_fit(st, opts.reml));
+}
+
+PG_FUNCTION_INFO_V1(lmm_terms_stats_final);
+
+/* lmm_stats_terms' final function: the statistics as an lmm_stats value (NULL without rows). */
+Datum
+lmm_terms_stats_final(PG_FUNCTION_ARGS)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_terms_stats_final called in non-aggregate context"),
+				 errdetail("Call the aggregate lmm_stats_terms instead.")));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(lmm_state_pack((LmmAggState *) PG_GETARG_POINTER(0), false));
+}
+
+/* A text[] of n C strings. */
+static Datum
+text_array(char **s, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			k;
+
+	for (k = 0; k < n; k++)
+		d[k] = CStringGetTextDatum(s[k]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(lmm_stats_info);
+
+/*
+ * lmm_stats_info(s): what statistics describe, without fitting them: the
+ * formula (NULL for statistics of lmm_stats(y, x, g ...)), the rows used
+ * and dropped, the fixed-effect columns, and per term its grouping factor,
+ * key type, levels and random-effect columns.
+ */
+Datum
+lmm_stats_info(PG_FUNCTION_ARGS)
+{
+	bytea	   *v = PG_GETARG_BYTEA_PP(0);
+	LmmAggState *st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
+	TupleDesc	desc;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	Datum		levels[LMM_MAX_TERMS];
+	Datum		q[LMM_MAX_TERMS];
+	char	   *types[LMM_MAX_TERMS];
+	int			k = st->started ? st->k : 0;
+	int			t;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_stats_info must be called where a record is expected"),
+				 errhint("Call it in FROM, e.g. SELECT * FROM lmm_stats_info(s).")));
+	desc = BlessTupleDesc(desc);
+	for (t = 0; t < k; t++)
+	{
+		levels[t] = Int64GetDatum(st->stats.term[t].nlevels);
+		q[t] = Int32GetDatum(st->q[t]);
+		types[t] = format_type_be(st->key_type[t]);
+	}
+	values[0] = CStringGetTextDatum(st->formula);
+	nulls[0] = st->formula[0] == '\0';
+	values[1] = Int64GetDatum((int64) st->stats.n);
+	values[2] = Int64GetDatum(st->n_dropped);
+	if (st->started)
+		values[3] = text_array(st->x_names, st->p);
+	else
+		nulls[3] = true;
+	values[4] = text_array(st->grp, k);
+	values[5] = text_array(types, k);
+	values[6] = PointerGetDatum(construct_array(levels, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[7] = PointerGetDatum(construct_array(q, k, INT4OID, 4, true, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

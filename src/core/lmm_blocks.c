@@ -1,15 +1,14 @@
 /*
  * lmm_blocks.c
- *	  From the several-term statistics (lmm_terms.h) to what each evaluation
+ *	  From a model's statistics (lmm_terms.h) to what each evaluation
  *	  of lmm_blocked.c reads: the first term's per-level cross-products in a
  *	  Gram, its sparse cross blocks with the other terms, and the constant
  *	  blocks of the dense matrix M.
  *
  * The x and y sums are moved from the statistics' shift to the overall
  * means when x_0 is an intercept (so that it is orthogonal to the other
- * columns, as in the one-term Gram), and to the origin otherwise.
- * lmm_blocks_single makes a one-term Gram (lmm_system.c) the same system
- * with k = 1.
+ * columns), and to the origin otherwise.  With k = 1 there is no dense
+ * term: M is [X'X X'y; y'X y'y] and the first term's levels are all of Z.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -405,33 +404,6 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 
 	blocks_workspace(g, bk, maxq);
 	return LMM_OK;
-}
-
-/*
- * Make g, the cross-products of a one-term model (lmm_build_gram), the
- * system of the blocked engine with k = 1: no dense terms, so M is
- * [X'X X'y; y'X y'y] and the first term's levels are the whole of Z.
- */
-void
-lmm_blocks_single(Gram *g, Blocks *bk)
-{
-	int			n1 = g->p + 1;
-
-	memset(bk, 0, sizeof(Blocks));
-	bk->k = 1;
-	bk->q[0] = g->q;
-	bk->J[0] = g->nlevels;
-	bk->N = n1;
-	bk->dense = lmm_alloc(sizeof(DenseBlock));
-	bk->dval = lmm_alloc(sizeof(double) * n1 * n1);
-	add_xy_block(g, bk, bk->dval);
-	bk->xptr = lmm_alloc0(sizeof(int64_t) * (size_t) (g->nlevels + 1));
-	bk->xcol = lmm_alloc(sizeof(int64_t));
-	bk->xterm = lmm_alloc(sizeof(int));
-	bk->xvoff = lmm_alloc(sizeof(int64_t));
-	bk->xval = lmm_alloc(sizeof(double));
-	g->blk = bk;
-	blocks_workspace(g, bk, g->q);
 }
 
 /* Release what lmm_blocked_build allocated. */

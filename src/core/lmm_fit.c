@@ -129,18 +129,6 @@ solve_at_optimum(Work *w, const double *theta, LmmFit *fit)
 }
 
 /*
- * Fit the model to the statistics by REML (reml != 0) or ML.  On LMM_OK the
- * caller owns fit's arrays (lmm_fit_free); on an error nothing is left
- * allocated, fit->bad_column may name the offending x column (1-based, the
- * intercept being 0) and fit->n_eval counts the evaluations made.
- */
-LmmStatus
-lmm_fit(const LmmStats *s, int reml, LmmFit *fit)
-{
-	return lmm_fit_ex(s, reml, 1, fit);
-}
-
-/*
  * What fit_gram releases on every way out: the system in standardized z
  * (when zsys is not NULL) and the theta it was fitted at, the work and the
  * cross-products.
@@ -163,16 +151,14 @@ release_fit(ZScaled *zsys, double *theta_t, Work *w, Gram *g)
  * only when with_df (a refit for a likelihood-ratio test or a profile does
  * not need them) and only while their Jacobian stays below 2^24 doubles.
  * Where random slopes are far from their intercept's scale (lmm_zscale.c)
- * all of it is done on the system in standardized z (wo, at theta_t), and
+ * all of it is done on the system in standardized z (at theta_t), and
  * theta, the modes and Satterthwaite's ingredients are mapped to z; beta,
  * sigma, their covariance and the criterion are the same in both.
  */
 static LmmStatus
-fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
-		 int with_df, LmmFit *fit)
+fit_gram(Gram *g, const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
 {
 	Work		w;
-	Work	   *wo = &w;
 	ZMap		zm;
 	ZScaled		zsys;
 	ZScaled    *zp = NULL;
@@ -200,15 +186,14 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	lmm_work_init(&w, g, reml);
 	nt = fit->ntheta = w.ntheta;
 	fit->theta = theta_t = lmm_alloc(sizeof(double) * nt);
-	if ((zsrc != NULL && lmm_zmap_stats(zsrc, &zm) > 0) ||
-		(tsrc != NULL && lmm_zmap_terms(tsrc, g->blk, &zm) > 0))
+	if (lmm_zmap_terms(s, g->blk, &zm) > 0)
 	{
 		zp = &zsys;
-		wo = lmm_zscale_begin(&w, zsrc, &zm, zp);
+		lmm_zscale_begin(&w, &zm, zp);
 		theta_t = lmm_alloc(sizeof(double) * nt);
 	}
-	status = lmm_optimize_theta(wo, theta_t, &fmin, &converged);
-	fit->n_eval = wo->n_eval;
+	status = lmm_optimize_theta(&w, theta_t, &fmin, &converged);
+	fit->n_eval = w.n_eval;
 	if (zp != NULL)
 	{
 		lmm_zmap_apply(&zm, nt, theta_t, fit->theta);
@@ -216,7 +201,7 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 			if (!isfinite(fit->theta[k]))
 				status = LMM_ERR_OPTIMIZER;
 	}
-	if (status == LMM_OK && wo->not_pd)
+	if (status == LMM_OK && w.not_pd)
 		status = LMM_ERR_INCONSISTENT;
 	else if (status == LMM_OK && !isfinite(fmin))
 		status = LMM_ERR_PERFECT_FIT;
@@ -239,12 +224,12 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	}
 	fit->b = fit->term[0].b;
 	fit->condvar = fit->term[0].condvar;
-	solve_at_optimum(wo, theta_t, fit);
-	if (wo->interrupted || wo->not_pd || !isfinite(fit->criterion) ||
-		wo->pwrss <= 1e-12 * g->yty)
+	solve_at_optimum(&w, theta_t, fit);
+	if (w.interrupted || w.not_pd || !isfinite(fit->criterion) ||
+		w.pwrss <= 1e-12 * g->yty)
 	{
-		status = wo->interrupted ? LMM_ERR_INTERRUPTED :
-			wo->not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
+		status = w.interrupted ? LMM_ERR_INTERRUPTED :
+			w.not_pd ? LMM_ERR_INCONSISTENT : LMM_ERR_PERFECT_FIT;
 		lmm_fit_free(fit);
 		release_fit(zp, theta_t, &w, g);
 		return status;
@@ -258,19 +243,19 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	{
 		fit->vcov_varpar = lmm_alloc(sizeof(double) * fit->ninf * fit->ninf);
 		fit->jac = lmm_alloc(sizeof(double) * fit->ninf * p * p);
-		if (!lmm_satterthwaite(wo, theta_t, fit->sigma, fit->vcov_varpar, fit->jac) ||
-			(zp != NULL && !lmm_zmap_inference(&zm, wo, theta_t, p, fit->ninf,
+		if (!lmm_satterthwaite(&w, theta_t, fit->sigma, fit->vcov_varpar, fit->jac) ||
+			(zp != NULL && !lmm_zmap_inference(&zm, &w, theta_t, p, fit->ninf,
 											   fit->vcov_varpar, fit->jac)))
 			fit->ninf = 0;
 	}
-	if (wo->interrupted)
+	if (w.interrupted)
 	{
 		lmm_fit_free(fit);
 		release_fit(zp, theta_t, &w, g);
 		return LMM_ERR_INTERRUPTED;
 	}
 
-	fit->n_eval = wo->n_eval + (wo != &w ? w.n_eval : 0);
+	fit->n_eval = w.n_eval;
 	fit->converged = converged;
 	fit->singular = 0;
 	/* judged in standardized z, where it does not depend on z's units */
@@ -285,42 +270,17 @@ fit_gram(Gram *g, const LmmStats *zsrc, const LmmTermStats *tsrc, int reml,
 	return LMM_OK;
 }
 
-/* lmm_fit, with Satterthwaite's ingredients only when with_df. */
-LmmStatus
-lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit)
-{
-	Gram		g;
-	Blocks		bk;
-
-	memset(fit, 0, sizeof(LmmFit));
-	fit->p = s->p;
-	fit->q = s->q;
-	fit->nlevels = s->nlevels;
-	fit->reml = reml;
-	fit->n = s->n;
-	fit->nterms = 1;
-	fit->term[0].q = s->q;
-	fit->term[0].nlevels = s->nlevels;
-
-	if (s->nlevels < 2)
-		return LMM_ERR_FEW_GROUPS;
-	if ((double) s->nlevels >= s->n)
-		return LMM_ERR_LEVELS_GE_NOBS;
-	if (s->q > 1 && (double) s->nlevels * s->q >= s->n)
-		return LMM_ERR_RE_GE_NOBS;
-
-	lmm_build_gram(s, &g);
-	lmm_blocks_single(&g, &bk);
-	return fit_gram(&g, s, NULL, reml, with_df, fit);
-}
-
 /*
- * Fit a model with several random-effects terms (lmm_terms.h) by REML or
- * ML.  The fit's terms are in lme4's order; term[t].src names the
- * statistics' term, as fit->bad_term does on an error about one term.
+ * Fit the model of the statistics (k >= 1 terms, lmm_terms.h) by REML
+ * (reml != 0) or ML, with Satterthwaite's ingredients only when with_df.
+ * The fit's terms are in lme4's order; term[t].src names the statistics'
+ * term, as fit->bad_term does on an error about one term.  On LMM_OK the
+ * caller owns fit's arrays (lmm_fit_free); on an error nothing is left
+ * allocated, fit->bad_column may name the offending x column and
+ * fit->n_eval counts the evaluations made.
  */
 LmmStatus
-lmm_fit_terms(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
+lmm_fit(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
 {
 	Gram		g;
 	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
@@ -348,7 +308,7 @@ lmm_fit_terms(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
 		fit->term[t].q = bk->q[t];
 		fit->term[t].nlevels = bk->J[t];
 	}
-	status = fit_gram(&g, NULL, s, reml, with_df, fit);
+	status = fit_gram(&g, s, reml, with_df, fit);
 	lmm_free(bk);
 	return status;
 }
@@ -412,7 +372,7 @@ terms_derivatives(const LmmTermStats *s, int reml, const double *theta,
 
 /* The criterion and its gradient (terms_derivatives), for tests. */
 LmmStatus
-lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
+lmm_criterion_gradient(const LmmTermStats *s, int reml, const double *theta,
 							 double *f, double *grad)
 {
 	return terms_derivatives(s, reml, theta, f, grad, NULL);
@@ -420,26 +380,8 @@ lmm_terms_criterion_gradient(const LmmTermStats *s, int reml, const double *thet
 
 /* The criterion, its gradient and its Hessian (terms_derivatives), for tests. */
 LmmStatus
-lmm_terms_criterion_hessian(const LmmTermStats *s, int reml, const double *theta,
+lmm_criterion_hessian(const LmmTermStats *s, int reml, const double *theta,
 							double *f, double *grad, double *hess)
 {
 	return terms_derivatives(s, reml, theta, f, grad, hess);
-}
-
-/* The criterion and its gradient at theta, from statistics (for tests and callers). */
-LmmStatus
-lmm_criterion_gradient(const LmmStats *s, int reml, const double *theta,
-					   double *f, double *grad)
-{
-	Gram		g;
-	Blocks		bk;
-	Work		w;
-
-	lmm_build_gram(s, &g);
-	lmm_blocks_single(&g, &bk);
-	lmm_work_init(&w, &g, reml);
-	*f = lmm_criterion_grad(&w, theta, grad);
-	lmm_work_free(&w);
-	lmm_blocked_free(&g, &bk);
-	return w.interrupted ? LMM_ERR_INTERRUPTED : LMM_OK;
 }

@@ -1,9 +1,8 @@
 /*
  * lmm_fit.h
  *	  Profiled REML/ML fit of a linear mixed model with k >= 1
- *	  random-effects terms from its sufficient statistics: one-term
- *	  statistics (lmm_stats.h, lmm_fit) or any (lmm_terms.h, lmm_fit_terms),
- *	  both fitted by the one blocked engine (docs/architecture.md).
+ *	  random-effects terms from its sufficient statistics (lmm_terms.h), by
+ *	  the one blocked engine (docs/architecture.md).
  *
  * Notation follows Bates et al. (2015) and ../shared/docs/lmm-math.md:
  * T is the q x q lower-triangular relative covariance factor, theta its
@@ -14,7 +13,6 @@
 #ifndef LMM_FIT_H
 #define LMM_FIT_H
 
-#include "lmm_stats.h"
 #include "lmm_terms.h"
 
 typedef enum LmmStatus
@@ -81,19 +79,14 @@ typedef struct LmmFit
 /* Tolerance below which a diagonal element of T makes a fit singular (lme4's isSingular). */
 #define LMM_SINGULAR_TOL 1e-4
 
-extern LmmStatus lmm_fit(const LmmStats *s, int reml, LmmFit *fit);
-extern LmmStatus lmm_fit_ex(const LmmStats *s, int reml, int with_df, LmmFit *fit);
-extern LmmStatus lmm_fit_terms(const LmmTermStats *s, int reml, int with_df,
-							   LmmFit *fit);
-extern LmmStatus lmm_terms_criterion_gradient(const LmmTermStats *s, int reml,
-											  const double *theta, double *f,
-											  double *grad);
-extern LmmStatus lmm_terms_criterion_hessian(const LmmTermStats *s, int reml,
-											 const double *theta, double *f,
-											 double *grad, double *hess);
-extern void lmm_fit_free(LmmFit *fit);
-extern LmmStatus lmm_criterion_gradient(const LmmStats *s, int reml,
+extern LmmStatus lmm_fit(const LmmTermStats *s, int reml, int with_df,
+						 LmmFit *fit);
+extern LmmStatus lmm_criterion_gradient(const LmmTermStats *s, int reml,
 										const double *theta, double *f,
 										double *grad);
+extern LmmStatus lmm_criterion_hessian(const LmmTermStats *s, int reml,
+									   const double *theta, double *f,
+									   double *grad, double *hess);
+extern void lmm_fit_free(LmmFit *fit);
 
 #endif							/* LMM_FIT_H */

@@ -12,7 +12,6 @@
 #include <nlopt.h>
 
 #include "lmm_fit.h"
-#include "lmm_stats.h"
 #include "lmm_terms.h"
 
 /* How many levels the per-level loops process between interrupt checks. */
@@ -176,18 +175,13 @@ typedef struct Work
 } Work;
 
 /*
- * A fit's system with its mapped terms in standardized z (lmm_zscale.c):
- * a one-term fit's own copy, or a several-term fit's system transformed in
- * place with what that overwrote.
+ * What standardizing a fit's mapped terms in place (lmm_zscale.c)
+ * overwrote, to restore it.
  */
 typedef struct ZScaled
 {
-	Work	   *w;				/* the fit's work, z as given */
-	int			own;			/* gs and ws are the system in zt */
-	Gram		gs;
-	Blocks		gblk;			/* gs's blocks (k = 1) */
-	Work		ws;
-	double	   *ZtZ;			/* several terms: the first term's, when mapped */
+	Work	   *w;				/* the fit's work */
+	double	   *ZtZ;			/* the first term's, when mapped */
 	double	   *ZtX;
 	double	   *Zty;
 	double	   *dval;			/* the constant blocks of M */
@@ -196,9 +190,6 @@ typedef struct ZScaled
 	size_t		nxval;
 } ZScaled;
 
-extern void lmm_build_gram(const LmmStats *s, Gram *g);
-extern void lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc,
-							 const double *zs);
 extern void lmm_free_gram(Gram *g);
 extern void lmm_work_init(Work *w, const Gram *g, int reml);
 extern void lmm_work_free(Work *w);
@@ -211,7 +202,6 @@ extern double lmm_level_factor(Work *w, const double *ZtZ, const double *ZtX,
 extern double lmm_profiled_criterion(const Work *w);
 extern LmmStatus lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk,
 								   int *bad_term);
-extern void lmm_blocks_single(Gram *g, Blocks *bk);
 extern void lmm_blocked_free(Gram *g, Blocks *bk);
 extern int	lmm_levels_fold(Work *w, double *ld, double *C);
 extern double lmm_criterion(Work *w, const double *theta);
@@ -261,15 +251,13 @@ extern double lmm_gradient(Work *w, const double *theta, double *dld,
 extern double lmm_criterion_grad(Work *w, const double *theta, double *grad);
 extern LmmStatus lmm_optimize_theta(Work *w, double *theta, double *fmin,
 									int *converged);
-extern int	lmm_zmap_stats(const LmmStats *s, ZMap *zm);
 extern int	lmm_zmap_terms(const LmmTermStats *s, const Blocks *bk, ZMap *zm);
 extern int	lmm_theta_from_scaled(int q, int i0, const double *zc,
 								  const double *zs, const double *theta_t,
 								  double *theta);
 extern void lmm_zmap_apply(const ZMap *zm, int ntheta, const double *theta_t,
 						   double *theta);
-extern Work *lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm,
-							  ZScaled *zsys);
+extern void lmm_zscale_begin(Work *w, const ZMap *zm, ZScaled *zsys);
 extern void lmm_zscale_end(ZScaled *zsys);
 extern void lmm_zmap_modes(const ZMap *zm, LmmFit *fit);
 extern int	lmm_zmap_inference(const ZMap *zm, const Work *wt, const double *theta_t,

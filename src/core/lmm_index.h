@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lmm_stats.h"
+#include "lmm_limits.h"
 
 /* One slot: the key's hash and its record's offset plus one (0 = empty). */
 typedef struct LmmIndexSlot

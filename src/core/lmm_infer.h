@@ -8,7 +8,7 @@
 #define LMM_INFER_H
 
 #include "lmm_fit.h"
-#include "lmm_stats.h"
+#include "lmm_limits.h"
 #include "lmm_terms.h"
 
 /* Most variance parameters (theta and sigma) a model has. */
@@ -39,9 +39,8 @@ typedef struct LmmProfile
 	double		deviance;		/* ML deviance at the optimum */
 } LmmProfile;
 
-extern LmmStatus lmm_profile(const LmmStats *s, double level, LmmProfile *prof);
-extern LmmStatus lmm_profile_terms(const LmmTermStats *s, double level,
-								   LmmProfile *prof);
+extern LmmStatus lmm_profile(const LmmTermStats *s, double level,
+							 LmmProfile *prof);
 extern void lmm_profile_free(LmmProfile *prof);
 extern void lmm_theta_to_sdcor(int q, const double *theta, double sigma,
 							   double *sdcor);

@@ -12,6 +12,8 @@
  * and, from version 2 on,
  *	 u32 ninf, ninf*ninf f8 vcov_varpar, ninf*p*p f8 jac,
  *	 u32 has_stats, [f8 n, p f8 mean, p*p f8 comom, nlevels x stride f8]
+ *	 (lmm 0.6's one-term statistics, lmm_stats.h; converted on reading,
+ *	 never written now: has_stats is 0)
  * and, from version 3 on,
  *	 str formula, u32 nextra, nextra x (str grp, u32 q, q x str z_names,
  *	 q(q+1)/2 f8 theta, u64 nlevels, nlevels x (str level, q f8 b, q*q f8 condvar))
@@ -19,13 +21,14 @@
  * other than text,
  *	 u32 LMM_MODEL_KEYS_MAGIC, nextra x str key_type
  * and then
- *	 u32 has_tstats, [u64 length, that many bytes of the several-term
- *	 statistics in lmm_terms_io.h's form, with n_rows = n_obs + n_dropped,
- *	 an empty spec and no options]
+ *	 u32 has_tstats, [u64 length, that many bytes of the model's statistics
+ *	 in lmm_terms_io.h's form without keys, with n_rows = n_obs + n_dropped,
+ *	 an empty spec and no options] (for models of one term or several)
  * where str is a u32 length and that many bytes.  Version 1 values (no
  * tail) are still read: they lack Satterthwaite's df and refits; version 2
  * values have one term and no formula; version 3 values of lmm() lack the
- * statistics that its refits need.
+ * statistics that its refits need.  Whatever the version, a model read
+ * carries its statistics (if any) as m->tstats.
  */
 #include "lmm_model.h"
 
@@ -39,19 +42,14 @@
 #include "lmm_stats_io.h"
 #include "lmm_terms_io.h"
 
-/* Doubles of the statistics' part of the tail: n, mean, comom, level records. */
-static size_t
-stats_doubles(const LmmStats *s)
-{
-	return 1 + (size_t) s->p + (size_t) s->p * s->p + (size_t) s->nlevels * s->stride;
-}
-
-/* What the binary form of a model's several-term statistics carries besides them. */
+/* What the binary form of a model's statistics carries besides them. */
 static LmmTermsMeta
 tstats_meta(const LmmModel *m)
 {
 	LmmTermsMeta meta;
 
+	memset(&meta, 0, sizeof(meta));
+	meta.flags = LMM_TERMS_NO_KEYS;
 	meta.n_rows = m->n_obs + m->n_dropped;
 	meta.n_dropped = m->n_dropped;
 	meta.spec = "";
@@ -59,7 +57,7 @@ tstats_meta(const LmmModel *m)
 	return meta;
 }
 
-/* Bytes of the binary form of m's several-term statistics (m->tstats set). */
+/* Bytes of the binary form of m's statistics (m->tstats set). */
 size_t
 lmm_model_tstats_size(const LmmModel *m)
 {
@@ -68,7 +66,7 @@ lmm_model_tstats_size(const LmmModel *m)
 	return lmm_terms_packed_size(m->tstats, &meta);
 }
 
-/* Write the binary form of m's several-term statistics into buf (lmm_model_tstats_size bytes). */
+/* Write the binary form of m's statistics into buf (lmm_model_tstats_size bytes). */
 void
 lmm_model_tstats_pack(const LmmModel *m, unsigned char *buf)
 {
@@ -78,7 +76,7 @@ lmm_model_tstats_pack(const LmmModel *m, unsigned char *buf)
 }
 
 /*
- * Read len bytes of several-term statistics into m->tstats (m's counts
+ * Read len bytes of statistics into m->tstats (m's counts
  * already read), their own reader checking every count against the bytes
  * before allocating and every value after reading.  They must be in the
  * canonical form lmm_model_tstats_pack writes, so that an accepted value
@@ -91,11 +89,14 @@ lmm_model_tstats_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 	LmmTermsMeta meta;
 	const char *problem;
 
+	if (m->tstats != NULL)
+		return "a model carries its statistics once";
 	m->tstats = lmm_alloc0(sizeof(LmmTermStats));
 	problem = lmm_terms_unpack(buf, len, m->tstats, &meta);
 	if (problem == NULL &&
-		(meta.spec[0] != '\0' || meta.options != NULL || meta.n_dropped != m->n_dropped))
-		problem = "the several-term statistics do not match the model's counts";
+		(meta.spec[0] != '\0' || meta.options != NULL || meta.n_dropped != m->n_dropped ||
+		 !(meta.flags & LMM_TERMS_NO_KEYS)))
+		problem = "the model's statistics do not match its counts";
 	lmm_terms_meta_free(&meta);
 	return problem;
 }
@@ -137,7 +138,7 @@ lmm_model_packed_size(const LmmModel *m)
 		size += 4 + strlen(m->levels[j]);
 	size += 8 * (size_t) m->nlevels * ((size_t) m->q + (size_t) m->q * m->q);
 	size += 4 + 8 * ((size_t) m->ninf * m->ninf + (size_t) m->ninf * m->p * m->p);
-	size += 4 + (m->stats ? 8 * stats_doubles(m->stats) : 0);
+	size += 4;
 	size += 4 + strlen(m->formula ? m->formula : "") + 4;
 	for (k = 0; k < m->nextra; k++)
 	{
@@ -278,21 +279,7 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 		w = lmm_put_f8(w, m->vcov_varpar[k]);
 	for (k = 0; k < m->ninf * m->p * m->p; k++)
 		w = lmm_put_f8(w, m->jac[k]);
-	w = lmm_put_u32(w, m->stats ? 1 : 0);
-	if (m->stats)
-	{
-		const LmmStats *s = m->stats;
-		size_t		i,
-					nrec = (size_t) s->nlevels * s->stride;
-
-		w = lmm_put_f8(w, s->n);
-		for (k = 0; k < s->p; k++)
-			w = lmm_put_f8(w, s->mean[k]);
-		for (k = 0; k < s->p * s->p; k++)
-			w = lmm_put_f8(w, s->comom[k]);
-		for (i = 0; i < nrec; i++)
-			w = lmm_put_f8(w, s->level[i]);
-	}
+	w = lmm_put_u32(w, 0);		/* lmm 0.6's statistics: never written */
 	w = lmm_put_str(w, m->formula ? m->formula : "");
 	w = lmm_put_u32(w, (uint32_t) m->nextra);
 	for (k = 0; k < m->nextra; k++)
@@ -485,7 +472,8 @@ lmm_model_unpack_head(const unsigned char *buf, size_t len, LmmModel *m,
  * How many leading bytes of a len-byte model scoring reads when it is a
  * one-term model as lmm_fit writes it: all but the tail of Satterthwaite's
  * ingredients, statistics, empty formula and no further terms, whose sizes
- * follow from the head (its first headlen bytes at buf).  A model with less
+ * follow from the head (its first headlen bytes at buf): lmm 0.6's
+ * statistics before version 4, the statistics without keys from then on.  A model with less
  * in its tail has its level records end later than that, which the reader
  * of the prefix sees as a truncation.  0 when the head is not within
  * headlen bytes or is malformed, or the model has several terms or no tail.
@@ -506,9 +494,17 @@ lmm_model_scoring_prefix(const unsigned char *buf, size_t headlen, size_t len)
 		size_t		ninf = (size_t) LMM_NTHETA(m.q) + 1;
 		size_t		stride = 1 + (size_t) m.q * (p + m.q - 1);	/* lmm_stats_init's */
 
-		tail = 4 + 8 * (ninf * ninf + ninf * p * p) +
-			4 + 8 * (1 + p + p * p + (size_t) m.nlevels * stride) +
-			(version >= 3 ? 4 + 4 : 0) + (version >= 4 ? 4 : 0);
+		tail = 4 + 8 * (ninf * ninf + ninf * p * p) + 4 +
+			(version >= 3 ? 4 + 4 : 0);
+		/*
+		 * From version 4, the least the statistics take: a model whose
+		 * records pack less has a longer tail, so the prefix holds some
+		 * of it, which the reader of the prefix ignores.
+		 */
+		if (version < 4)
+			tail += 8 * (1 + p + p * p + (size_t) m.nlevels * stride);
+		else
+			tail += 4 + 8 + lmm_terms_keyless_size(m.p, m.q, m.nlevels);
 	}
 	at = (size_t) (r.p - buf);
 	lmm_model_free(&m);
@@ -541,25 +537,38 @@ unpack_tail(LmmReader *r, LmmModel *m)
 		return "lmm_model value has a bad statistics marker";
 	if (has_stats)
 	{
-		LmmStats   *s = lmm_alloc0(sizeof(LmmStats));
+		LmmStats	s;
+		LmmStatsMeta meta = {0, 0, NULL, NULL, -1, NULL, -1, NULL};
 		size_t		nrec;
+		const char *problem;
 
-		m->stats = s;
-		lmm_stats_init(s, m->p, m->q);
-		nrec = (size_t) m->nlevels * s->stride;
-		if (nrec / s->stride != (size_t) m->nlevels ||
+		lmm_stats_init(&s, m->p, m->q);
+		nrec = (size_t) m->nlevels * s.stride;
+		if (nrec / s.stride != (size_t) m->nlevels ||
 			1 + m->p + pp > lmm_left(r) / 8 ||
 			nrec > lmm_left(r) / 8 - (1 + m->p + pp))
+		{
+			lmm_stats_free(&s);
 			return "lmm_model value is truncated";
-		s->n = lmm_get_f8(r);
-		lmm_free(s->mean);
-		lmm_free(s->comom);
-		s->mean = get_f8_array(r, m->p);
-		s->comom = get_f8_array(r, pp);
-		s->level = get_f8_array(r, nrec);
-		s->nlevels = s->capacity = m->nlevels;
-		if (r->failed)
-			return "lmm_model value is truncated";
+		}
+		s.n = lmm_get_f8(r);
+		lmm_free(s.mean);
+		lmm_free(s.comom);
+		s.mean = get_f8_array(r, m->p);
+		s.comom = get_f8_array(r, pp);
+		s.level = get_f8_array(r, nrec);
+		s.nlevels = s.capacity = m->nlevels;
+		problem = r->failed ? "lmm_model value is truncated" :
+			s.n != (double) m->n_obs ? "the statistics do not match the model's counts" :
+			lmm_stats_check(&s, &meta);
+		if (problem == NULL)
+		{
+			m->tstats = lmm_alloc0(sizeof(LmmTermStats));
+			lmm_stats_to_terms(&s, m->tstats);
+		}
+		lmm_stats_free(&s);
+		if (problem != NULL)
+			return problem;
 	}
 	return NULL;
 }
@@ -744,7 +753,7 @@ unpack_terms(LmmReader *r, size_t total, LmmModel *m, size_t *levels_at)
 		return "lmm_model value is truncated";
 	if ((problem = unpack_tail(r, m)) != NULL)
 		return problem;
-	if (m->stats != NULL)
+	if (m->tstats != NULL)
 		return "a model with several random-effects terms carries no single-factor statistics";
 	m->formula = lmm_get_str(r);
 	nextra = lmm_get_u32(r);
@@ -858,6 +867,9 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 		return "lmm_model value is truncated";
 	if (version >= 2 && (problem = unpack_tail(&r, m)) != NULL)
 		return problem;
+	/* one value, one binary form: from format 4 on, statistics come only in theirs */
+	if (version >= 4 && m->tstats != NULL)
+		return "a format 4 model carries lmm 0.6's statistics";
 	if (version >= 3 && (problem = unpack_extra(&r, m)) != NULL)
 		return problem;
 	if (version >= 4 && (problem = unpack_key_types(&r, m)) != NULL)
@@ -896,8 +908,8 @@ check_extra(const LmmModel *m, const LmmModelTerm *t)
 }
 
 /*
- * Check that the several-term statistics are those of the model: its counts,
- * and term by term (in the fit's order) its columns and its levels' keys.
+ * Check that the statistics are those of the model: its counts, and term
+ * by term (in the fit's order) its columns and levels; and their numbers.
  */
 static const char *
 check_tstats(const LmmModel *m)
@@ -906,26 +918,19 @@ check_tstats(const LmmModel *m)
 	int			src[LMM_MAX_TERMS];
 	int			t;
 
-	if (m->stats)
-		return "a model carries one kind of statistics";
 	if (s->p != m->p || s->nterms != m->nextra + 1 || s->n != (double) m->n_obs ||
 		m->n_dropped > INT64_MAX - m->n_obs)
-		return "the several-term statistics do not match the model's counts";
+		return "the model's statistics do not match its counts";
 	lmm_terms_order(s, src);
 	for (t = 0; t < s->nterms; t++)
 	{
 		const LmmTermLevels *lv = &s->term[src[t]];
 		LmmModelTerm v = lmm_model_term(m, t);
-		int64_t		j;
 
 		if (lv->q != v.q || lv->nlevels != v.nlevels)
-			return "the several-term statistics do not match the model's terms";
-		for (j = 0; j < v.nlevels; j++)
-			if (lv->keylen[j] != strlen(v.levels[j]) ||
-				memcmp(lv->key[j], v.levels[j], lv->keylen[j]) != 0)
-				return "the several-term statistics do not match the model's levels";
+			return "the model's statistics do not match its terms";
 	}
-	return NULL;
+	return lmm_terms_check(s);
 }
 
 /*
@@ -956,22 +961,9 @@ lmm_model_check(const LmmModel *m)
 			return problem;
 	if (m->ninf != 0 && m->ninf != lmm_model_ntheta(m) + 1)
 		return "wrong number of variance parameters";
-	if (m->stats && m->nextra > 0)
-		return "a model with several random-effects terms carries no single-factor statistics";
 	if (!all_finite(m->vcov_varpar, (size_t) m->ninf * m->ninf) ||
 		!all_finite(m->jac, (size_t) m->ninf * m->p * m->p))
 		return "Satterthwaite's ingredients must be finite numbers";
-	if (m->stats)
-	{
-		const LmmStats *s = m->stats;
-		LmmStatsMeta meta = {0, 0, NULL, NULL, -1, NULL, -1, NULL};
-
-		if (s->p != m->p || s->q != q || s->nlevels != m->nlevels ||
-			s->n != (double) m->n_obs)
-			return "the statistics do not match the model's counts";
-		if ((problem = lmm_stats_check(s, &meta)) != NULL)
-			return problem;
-	}
 	if (m->tstats)
 		return check_tstats(m);
 	return NULL;
@@ -1005,11 +997,6 @@ lmm_model_free(LmmModel *m)
 	lmm_free(m->condvar);
 	lmm_free(m->vcov_varpar);
 	lmm_free(m->jac);
-	if (m->stats)
-	{
-		lmm_stats_free(m->stats);
-		lmm_free(m->stats);
-	}
 	for (k = 0; k < m->nextra; k++)
 	{
 		LmmModelTerm *t = &m->extra[k];

@@ -13,7 +13,7 @@
 #define LMM_MODEL_MAGIC		0x4C4D4D6Du	/* "LMMm" */
 #define LMM_MODEL_VERSION	4u
 
-#include "lmm_stats.h"
+#include "lmm_limits.h"
 #include "lmm_terms.h"
 
 #define LMM_MODEL_REML		0x1u
@@ -63,16 +63,15 @@ typedef struct LmmModel
 	char	  **levels;			/* nlevels, text form of the keys */
 	double	   *b;				/* nlevels * q */
 	double	   *condvar;		/* nlevels * q * q */
-	/* version 2: Satterthwaite's ingredients and the statistics, for refits */
+	/* version 2: Satterthwaite's ingredients */
 	int			ninf;			/* 0 (not available) or q(q+1)/2 + 1 */
 	double	   *vcov_varpar;	/* ninf * ninf */
 	double	   *jac;			/* ninf * p * p */
-	LmmStats   *stats;			/* NULL, or the statistics in level order */
 	/* version 3: the formula, and the terms after the first */
 	char	   *formula;		/* "" for a model of lmm_fit */
 	int			nextra;
 	LmmModelTerm *extra;
-	/* version 4: the statistics of a model of lmm() or lmm_fit_terms, for refits */
+	/* the statistics, for refits (version 4; read from version 2 on) */
 	LmmTermStats *tstats;		/* NULL, or with each term's levels in model order */
 } LmmModel;
 

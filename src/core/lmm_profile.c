@@ -560,39 +560,15 @@ profile_fit(const Gram *g, const LmmFit *fit, double level, LmmProfile *prof)
 }
 
 /*
- * Profile intervals at the given level for the one-term model of s (see
- * lmm_infer.h).  The statistics must be those the model was fitted to.
+ * Profile intervals at the given level for the model of the statistics s
+ * (see lmm_infer.h), its parameters in the order of lmm_fit's fit (lme4's).
+ * The statistics must be those the model was fitted to.
  */
 LmmStatus
-lmm_profile(const LmmStats *s, double level, LmmProfile *prof)
+lmm_profile(const LmmTermStats *s, double level, LmmProfile *prof)
 {
 	LmmFit		fit;
-	LmmStatus	status = lmm_fit_ex(s, 0, 0, &fit);
-	Gram		g;
-	Blocks		bk;
-
-	memset(prof, 0, sizeof(LmmProfile));
-	if (status != LMM_OK)
-		return status;
-	lmm_build_gram(s, &g);
-	lmm_blocks_single(&g, &bk);
-	status = profile_fit(&g, &fit, level, prof);
-	lmm_blocked_free(&g, &bk);
-	lmm_fit_free(&fit);
-	return status;
-}
-
-/*
- * Profile intervals at the given level for the model of the several-term
- * statistics s (any number of terms), its parameters in the order of
- * lmm_fit_terms' fit (lme4's).  The same profile as lmm_profile's, on the
- * several-term criterion.
- */
-LmmStatus
-lmm_profile_terms(const LmmTermStats *s, double level, LmmProfile *prof)
-{
-	LmmFit		fit;
-	LmmStatus	status = lmm_fit_terms(s, 0, 0, &fit);
+	LmmStatus	status = lmm_fit(s, 0, 0, &fit);
 	Gram		g;
 	Blocks	   *bk;
 	int			bad_term;

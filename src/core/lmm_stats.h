@@ -1,7 +1,8 @@
 /*
  * lmm_stats.h
- *	  Streamed, mergeable sufficient statistics for a linear mixed model with
- *	  one grouping factor.
+ *	  The one-term statistics of lmm 0.6 ("LMMs" values and the statistics
+ *	  of version 2 and 3 models), which lmm now only reads: they are
+ *	  converted on loading to the statistics of every model (lmm_terms.h).
  *
  * A row contributes the vector v = (z_1..z_{q-1}, x_1..x_{p-1}, y) of
  * d = p + q - 1 numbers (the intercept columns of X and Z are implied).
@@ -18,23 +19,7 @@
 
 #include <stdint.h>
 
-/* Largest p the core accepts; keeps every size computation far from overflow. */
-#define LMM_MAX_COLUMNS 1000
-
-/*
- * Largest q: BOBYQA's workspace, which NLopt takes with malloc outside the
- * server's memory accounting, grows as the square of q(q+1)/2 parameters.
- */
-#define LMM_MAX_RANDOM 20
-
-/* Largest number of random-effects terms in one model. */
-#define LMM_MAX_TERMS 8
-
-/* Most rows statistics may count: 2^53, so counts stay exact and fit in int64. */
-#define LMM_MAX_ROWS 9007199254740992.0
-
-/* Parameters of a q x q lower-triangular factor. */
-#define LMM_NTHETA(q) ((q) * ((q) + 1) / 2)
+#include "lmm_limits.h"
 
 typedef struct LmmStats
 {
@@ -63,11 +48,5 @@ typedef struct LmmStats
 
 extern void lmm_stats_init(LmmStats *s, int p, int q);
 extern void lmm_stats_free(LmmStats *s);
-extern int64_t lmm_stats_add_level(LmmStats *s);
-extern void lmm_stats_add_row(LmmStats *s, int64_t level, const double *v);
-extern void lmm_stats_merge_level(LmmStats *s, int64_t level,
-								  const double *other_rec);
-extern void lmm_stats_merge_overall(LmmStats *s, double n,
-									const double *mean, const double *comom);
 
 #endif							/* LMM_STATS_H */

@@ -1,6 +1,8 @@
 /*
  * lmm_stats_io.c
- *	  Pack, unpack and validate the binary form of streamed statistics.
+ *	  Read and validate the one-term statistics of lmm 0.6 ("LMMs" values
+ *	  and the statistics of version 2 and 3 models) and convert them to the
+ *	  statistics of every model (lmm_terms.h), which lmm writes instead.
  *
  * Layout (all integers and doubles big-endian):
  *	 u32 magic, u32 version, u32 flags, u32 p, u32 q, u64 nlevels,
@@ -23,86 +25,31 @@
 
 #define NO_NAMES 0xFFFFFFFFu
 
-/* Bytes of a name list: its count word and its strings. */
-static size_t
-names_size(int n, char **names)
-{
-	size_t		size = 4;
-	int			k;
-
-	for (k = 0; k < n; k++)
-		size += 4 + strlen(names[k]);
-	return size;
-}
-
-/* Bytes lmm_stats_pack will write. */
-size_t
-lmm_stats_packed_size(const LmmStats *s, const LmmStatsMeta *meta,
-					  const LmmStatsKeys *keys)
-{
-	size_t		size = 5 * 4 + 2 * 8;
-	int64_t		j;
-
-	size += 4 + strlen(meta->g_name) + 4 + strlen(meta->key_type);
-	size += names_size(meta->n_x_names, meta->x_names);
-	size += names_size(meta->n_z_names, meta->z_names);
-	size += 8 * ((size_t) s->p + (size_t) s->p * (s->p + 1) / 2);
-	for (j = 0; j < s->nlevels; j++)
-		size += 4 + keys->len[j];
-	if (s->p > 0)
-		size += 8 * (size_t) s->nlevels * (size_t) s->stride;
-	return size;
-}
-
-/* Append a name list. */
-static unsigned char *
-put_names(unsigned char *w, int n, char **names)
-{
-	int			k;
-
-	w = lmm_put_u32(w, n < 0 ? NO_NAMES : (uint32_t) n);
-	for (k = 0; k < n; k++)
-		w = lmm_put_str(w, names[k]);
-	return w;
-}
-
-/* Write the binary form into buf, which holds lmm_stats_packed_size() bytes. */
+/* Set up empty statistics for p fixed and q random columns (intercepts included). */
 void
-lmm_stats_pack(const LmmStats *s, const LmmStatsMeta *meta,
-			   const LmmStatsKeys *keys, unsigned char *buf)
+lmm_stats_init(LmmStats *s, int p, int q)
 {
-	unsigned char *w = buf;
-	int			p = s->p;
-	int64_t		j;
-	int			a,
-				k;
+	s->p = p;
+	s->q = q;
+	s->d = p + q - 1;
+	s->stride = 1 + q * s->d;
+	s->n = 0.0;
+	s->mean = lmm_alloc0(sizeof(double) * p);
+	s->comom = lmm_alloc0(sizeof(double) * p * p);
+	s->nlevels = 0;
+	s->capacity = 0;
+	s->level = NULL;
+}
 
-	w = lmm_put_u32(w, LMM_STATS_MAGIC);
-	w = lmm_put_u32(w, LMM_STATS_VERSION);
-	w = lmm_put_u32(w, meta->flags);
-	w = lmm_put_u32(w, (uint32_t) p);
-	w = lmm_put_u32(w, (uint32_t) s->q);
-	w = lmm_put_u64(w, (uint64_t) s->nlevels);
-	w = lmm_put_u64(w, (uint64_t) meta->n_dropped);
-	w = lmm_put_str(w, meta->g_name);
-	w = lmm_put_str(w, meta->key_type);
-	w = put_names(w, meta->n_x_names, meta->x_names);
-	w = put_names(w, meta->n_z_names, meta->z_names);
-	for (k = 0; k < p; k++)
-		w = lmm_put_f8(w, s->mean[k]);
-	for (a = 0; a < p; a++)
-		for (k = a; k < p; k++)
-			w = lmm_put_f8(w, s->comom[(size_t) a * p + k]);
-	for (j = 0; j < s->nlevels; j++)
-	{
-		const double *rec = s->level + (size_t) j * s->stride;
-
-		w = lmm_put_u32(w, keys->len[j]);
-		memcpy(w, keys->data[j], keys->len[j]);
-		w += keys->len[j];
-		for (k = 0; k < s->stride; k++)
-			w = lmm_put_f8(w, rec[k]);
-	}
+/* Release what lmm_stats_init and the level records took. */
+void
+lmm_stats_free(LmmStats *s)
+{
+	lmm_free(s->mean);
+	lmm_free(s->comom);
+	lmm_free(s->level);
+	s->mean = s->comom = s->level = NULL;
+	s->nlevels = s->capacity = 0;
 }
 
 /* Read a name list (count word, then strings) into *n and *names. */
@@ -311,4 +258,69 @@ lmm_stats_meta_free(LmmStatsMeta *meta)
 	lmm_free(meta->key_type);
 	memset(meta, 0, sizeof(LmmStatsMeta));
 	meta->n_x_names = meta->n_z_names = -1;
+}
+
+/*
+ * The statistics of every model (k = 1) that s describes: x = (1, x_1..),
+ * z = (1, z_1..), shifted by the overall means (so the overall sums are
+ * zero), with each level's sums rebuilt from its count, means and centred
+ * co-moments.  Exact up to the rounding of those products.  Statistics
+ * without rows (p = 0) become statistics without columns and terms.
+ */
+void
+lmm_stats_to_terms(const LmmStats *s, LmmTermStats *out)
+{
+	int			p = s->p;
+	int			q = s->q;
+	int			d = s->d;
+	int			nz = q - 1;
+	int			a,
+				b;
+	int64_t		j;
+
+	/* statistics that saw no usable row have no columns and no terms */
+	lmm_terms_init(out, p, p > 0 ? 1 : 0, &q);
+	if (p == 0)
+		return;
+	out->n = s->n;
+	/* v = (x_0 - 1, x_1 - mean_1, .., y - mean_y); x_0 is the intercept */
+	out->shift[0] = 1.0;
+	for (a = 1; a <= p; a++)
+		out->shift[a] = s->mean[a - 1];
+	for (a = 1; a <= p; a++)
+		for (b = a; b <= p; b++)
+			out->cross[a * (p + 1) + b] = s->comom[(a - 1) * p + b - 1];
+	for (j = 0; j < s->nlevels; j++)
+	{
+		const double *rec = s->level + (size_t) j * s->stride;
+		const double *m = LMM_LEVEL_MEAN(rec);
+		const double *C = LMM_LEVEL_COMOM(rec, d);
+		double		nj = LMM_LEVEL_N(rec);
+		double		zbar[LMM_MAX_RANDOM];
+		double		dv[LMM_MAX_COLUMNS + 1];	/* level mean of v - shift */
+		int64_t		at = lmm_terms_add_level(out, 0);	/* may move the records */
+		double	   *r = out->term[0].rec + (size_t) at * out->term[0].stride;
+		double	   *zz = LMM_TREC_ZZ(r, q);
+		double	   *zx = LMM_TREC_ZX(r, q);
+		double	   *zy = LMM_TREC_ZY(r, q, p);
+
+		zbar[0] = 1.0;
+		for (a = 1; a < q; a++)
+			zbar[a] = m[a - 1];
+		dv[0] = 0.0;
+		for (b = 1; b <= p; b++)
+			dv[b] = m[nz + b - 1] - out->shift[b];
+		for (a = 0; a < q; a++)
+		{
+			LMM_TREC_SZ(r)[a] = nj * zbar[a];
+			for (b = 0; b < q; b++)
+				zz[a * q + b] = nj * zbar[a] * zbar[b] +
+					(a > 0 && b > 0 ? C[(size_t) (a - 1) * d + b - 1] : 0.0);
+			for (b = 0; b < p; b++)
+				zx[a * p + b] = nj * zbar[a] * dv[b] +
+					(a > 0 && b > 0 ? C[(size_t) (a - 1) * d + nz + b - 1] : 0.0);
+			zy[a] = nj * zbar[a] * dv[p] +
+				(a > 0 ? C[(size_t) (a - 1) * d + nz + p - 1] : 0.0);
+		}
+	}
 }

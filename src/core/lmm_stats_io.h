@@ -1,8 +1,8 @@
 /*
  * lmm_stats_io.h
- *	  The portable binary form of streamed statistics: the payload of the SQL
- *	  type lmm_stats, its send/recv wire format, and the serialized state of
- *	  the lmm_fit aggregate between parallel workers.
+ *	  The binary form of lmm 0.6's one-term statistics ("LMMs"), the payload
+ *	  of lmm_stats values it stored, read and converted to the statistics of
+ *	  every model (lmm_terms_io.h has the form lmm writes now).
  *
  * Group keys are opaque to the core: the host stores each key as bytes
  * (PostgreSQL's binary send form of the key type) and names the key type.
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lmm_stats.h"
+#include "lmm_terms.h"
 
 #define LMM_STATS_MAGIC		0x4C4D4D73u	/* "LMMs" */
 #define LMM_STATS_VERSION	1u
@@ -42,14 +43,11 @@ typedef struct LmmStatsKeys
 	uint32_t   *len;
 } LmmStatsKeys;
 
-extern size_t lmm_stats_packed_size(const LmmStats *s, const LmmStatsMeta *meta,
-									const LmmStatsKeys *keys);
-extern void lmm_stats_pack(const LmmStats *s, const LmmStatsMeta *meta,
-						   const LmmStatsKeys *keys, unsigned char *buf);
 extern const char *lmm_stats_unpack(const unsigned char *buf, size_t len,
 									LmmStats *s, LmmStatsMeta *meta,
 									LmmStatsKeys *keys);
 extern const char *lmm_stats_check(const LmmStats *s, const LmmStatsMeta *meta);
 extern void lmm_stats_meta_free(LmmStatsMeta *meta);
+extern void lmm_stats_to_terms(const LmmStats *s, LmmTermStats *out);
 
 #endif							/* LMM_STATS_IO_H */

@@ -1,7 +1,7 @@
 /*
  * lmm_system.c
  *	  The pieces of the penalized system that every stage shares: the
- *	  first term's cross-products (Gram) from one-term statistics, the
+ *	  first term's cross-products (Gram, built by lmm_blocks.c), the
  *	  evaluation workspace, which theta are bounded, the theta map of
  *	  standardized z, the profiled criterion from its parts, and beta and
  *	  its covariance from a factored system.
@@ -19,105 +19,6 @@
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
-
-/*
- * Form the per-level and overall cross-products about the centre from the
- * statistics, with each z column k read as (z_k - zc[k]) / zs[k] when zc
- * and zs are given (lmm_zscale_begin), computed from the levels' means and
- * co-moments rather than by transforming the cross-products, so no digit is
- * lost to the shift.
- */
-static void
-build_gram(const LmmStats *s, Gram *g, const double *zc, const double *zs)
-{
-	int			p = s->p;
-	int			q = s->q;
-	int			d = s->d;
-	int			nz = q - 1;
-	double		e[1 + 2 * LMM_MAX_COLUMNS];
-	int64_t		j;
-	int			a,
-				b;
-
-	g->p = p;
-	g->q = q;
-	g->nlevels = s->nlevels;
-	g->n = s->n;
-	g->centre = s->mean;
-	g->intercept = 1;
-	g->blk = NULL;
-	g->ZtZ = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * q);
-	g->ZtX = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q * p);
-	g->Zty = lmm_alloc(sizeof(double) * (size_t) s->nlevels * q);
-	g->XtX = lmm_alloc0(sizeof(double) * p * p);
-	g->Xty = lmm_alloc0(sizeof(double) * p);
-
-	for (j = 0; j < s->nlevels; j++)
-	{
-		const double *rec = s->level + (size_t) j * s->stride;
-		double		nj = LMM_LEVEL_N(rec);
-		const double *mean = LMM_LEVEL_MEAN(rec);
-		const double *C = LMM_LEVEL_COMOM(rec, d);
-		double	   *ZtZ = g->ZtZ + (size_t) j * q * q;
-		double	   *ZtX = g->ZtX + (size_t) j * q * p;
-		double	   *Zty = g->Zty + (size_t) j * q;
-		int			k;
-
-		/* e = (1, level means of v less the centre; z keeps its origin) */
-		e[0] = 1.0;
-		for (k = 0; k < d; k++)
-			e[1 + k] = (k >= nz) ? mean[k] - s->mean[k - nz] :
-				zc ? (mean[k] - zc[k]) / zs[k] : mean[k];
-
-		/* sum over the level of u u' = n_j e e' + co-moments (zero for the intercept) */
-		for (a = 0; a < q; a++)
-		{
-			for (b = 0; b < q; b++)
-			{
-				double		c = 0.0;
-
-				if (a > 0 && b > 0)
-					c = ((a <= b) ? C[(a - 1) * d + (b - 1)] : C[(b - 1) * d + (a - 1)]) *
-						(zs ? 1.0 / (zs[a - 1] * zs[b - 1]) : 1.0);
-				ZtZ[a * q + b] = nj * e[a] * e[b] + c;
-			}
-			for (b = 0; b < p; b++)
-			{
-				double		xe = (b == 0) ? 1.0 : e[nz + b];
-				double		c = (a > 0 && b > 0) ? C[(a - 1) * d + nz + b - 1] *
-					(zs ? 1.0 / zs[a - 1] : 1.0) : 0.0;
-
-				ZtX[a * p + b] = nj * e[a] * xe + c;
-			}
-			Zty[a] = nj * e[a] * e[d] + ((a > 0) ? C[(a - 1) * d + d - 1] *
-										 (zs ? 1.0 / zs[a - 1] : 1.0) : 0.0);
-		}
-	}
-
-	/* overall, about the overall means: the intercept column is orthogonal */
-	g->XtX[0] = s->n;
-	for (a = 1; a < p; a++)
-	{
-		for (b = a; b < p; b++)
-			g->XtX[a * p + b] = g->XtX[b * p + a] = s->comom[(a - 1) * p + (b - 1)];
-		g->Xty[a] = s->comom[(a - 1) * p + p - 1];
-	}
-	g->yty = s->comom[(p - 1) * p + p - 1];
-}
-
-/* Form the cross-products of the statistics, z at its own origin and scale. */
-void
-lmm_build_gram(const LmmStats *s, Gram *g)
-{
-	build_gram(s, g, NULL, NULL);
-}
-
-/* Form the cross-products of the statistics with z read as (z - zc) / zs. */
-void
-lmm_build_gram_z(const LmmStats *s, Gram *g, const double *zc, const double *zs)
-{
-	build_gram(s, g, zc, zs);
-}
 
 /* Release the cross-products. */
 void

@@ -1,28 +1,13 @@
 /*
  * lmm_terms.c
- *	  Row updates and exact merges of the several-term statistics
- *	  (lmm_terms.h): level look-up by key, sparse pair blocks, shifts.
+ *	  Row updates and exact merges of the statistics of a model
+ *	  (lmm_terms.h): level records, sparse pair blocks, shifts.
  */
 #include "lmm_terms.h"
 
 #include <string.h>
 
 #include "lmm_host.h"
-
-/* FNV-1a: a level key's hash, computed once per key and row. */
-static uint64_t
-key_hash(const char *key, uint32_t len)
-{
-	uint64_t	h = 1469598103934665603ULL;
-	uint32_t	i;
-
-	for (i = 0; i < len; i++)
-	{
-		h ^= (unsigned char) key[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 /* splitmix64's finalizer: the hash of a pair of level numbers. */
 static uint64_t
@@ -56,13 +41,6 @@ slots_rebuild(LmmSlots *ix, int64_t nslots, int64_t n,
 			at = (at + 1) & (uint64_t) (nslots - 1);
 		ix->slot[at] = i + 1;
 	}
-}
-
-/* The stored hash of level i (for slots_rebuild). */
-static uint64_t
-level_hash_of(const void *arg, int64_t i)
-{
-	return ((const LmmTermLevels *) arg)->hash[i];
 }
 
 /* The hash of pair i (for slots_rebuild). */
@@ -132,20 +110,9 @@ void
 lmm_terms_free(LmmTermStats *s)
 {
 	int			t;
-	int64_t		j;
 
 	for (t = 0; t < s->nterms; t++)
-	{
-		LmmTermLevels *lv = &s->term[t];
-
-		for (j = 0; j < lv->nlevels; j++)
-			lmm_free(lv->key[j]);
-		lmm_free(lv->key);
-		lmm_free(lv->keylen);
-		lmm_free(lv->hash);
-		lmm_free(lv->index.slot);
-		lmm_free(lv->rec);
-	}
+		lmm_free(s->term[t].rec);
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
 	{
 		lmm_free(s->pair[t].jt);
@@ -167,49 +134,21 @@ grow(int64_t capacity)
 	return capacity == 0 ? 64 : capacity * 2;
 }
 
-/*
- * The level of a term with this key, added (with zero statistics) when it is
- * new.  One hash of the key, one probe sequence.
- */
+/* Append a level with zero statistics to term t; returns its number. */
 int64_t
-lmm_terms_level(LmmTermLevels *lv, const char *key, uint32_t keylen)
+lmm_terms_add_level(LmmTermStats *s, int t)
 {
-	uint64_t	h = key_hash(key, keylen);
-	uint64_t	mask;
-	uint64_t	at;
-	int64_t		j;
-
-	if (2 * (lv->nlevels + 1) > lv->index.nslots)
-		slots_rebuild(&lv->index, lv->index.nslots == 0 ? 128 : 2 * lv->index.nslots,
-					  lv->nlevels, level_hash_of, lv);
-	mask = (uint64_t) lv->index.nslots - 1;
-	for (at = h & mask; lv->index.slot[at] != 0; at = (at + 1) & mask)
-	{
-		j = lv->index.slot[at] - 1;
-		if (lv->hash[j] == h && lv->keylen[j] == keylen &&
-			memcmp(lv->key[j], key, keylen) == 0)
-			return j;
-	}
+	LmmTermLevels *lv = &s->term[t];
 
 	if (lv->nlevels == lv->capacity)
 	{
 		int64_t		cap = grow(lv->capacity);
 
-		lv->key = lmm_realloc(lv->key, sizeof(char *) * (size_t) cap);
-		lv->keylen = lmm_realloc(lv->keylen, sizeof(uint32_t) * (size_t) cap);
-		lv->hash = lmm_realloc(lv->hash, sizeof(uint64_t) * (size_t) cap);
 		lv->rec = lmm_realloc(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) cap);
 		lv->capacity = cap;
 	}
-	j = lv->nlevels++;
-	lv->key[j] = lmm_alloc((size_t) keylen + 1);
-	memcpy(lv->key[j], key, keylen);
-	lv->key[j][keylen] = '\0';
-	lv->keylen[j] = keylen;
-	lv->hash[j] = h;
-	memset(lv->rec + (size_t) j * lv->stride, 0, sizeof(double) * lv->stride);
-	lv->index.slot[at] = j + 1;
-	return j;
+	memset(lv->rec + (size_t) lv->nlevels * lv->stride, 0, sizeof(double) * lv->stride);
+	return lv->nlevels++;
 }
 
 /* The block of the pair of levels (jt, ju), added as zeros when new. */
@@ -249,20 +188,22 @@ lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju)
 }
 
 /*
- * Add one row: x (p), y, a key and its length per term, and the terms' z
- * values one after another.
+ * Add one row: x (p), y, the number of its level in each term, and the
+ * terms' z values one after another.  While x_0 is 1 and the shift's x_0
+ * is 1 (an intercept), x_0 - c_0 is exactly 0 and its sums are left alone:
+ * they stay exactly what adding it would make them.
  */
 void
 lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
-				  const char *const *key, const uint32_t *keylen,
-				  const double *z)
+				  const int64_t *level, const double *z)
 {
 	int			p = s->p;
+	int			n1 = p + 1;
 	int			k = s->nterms;
 	double		v[LMM_MAX_COLUMNS + 1];
-	int64_t		level[LMM_MAX_TERMS];
 	const double *zt[LMM_MAX_TERMS];
-	int			a,
+	int			a0,
+				a,
 				b,
 				t,
 				u;
@@ -274,40 +215,44 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 	}
 	if (p > 0 && x[0] != 1.0)
 		s->first_is_one = 0;
-	for (a = 0; a < p; a++)
+	a0 = (p > 0 && x[0] == 1.0 && s->shift[0] == 1.0) ? 1 : 0;
+	v[0] = 0.0;
+	for (a = a0; a < p; a++)
 		v[a] = x[a] - s->shift[a];
 	v[p] = y - s->shift[p];
 
 	s->n += 1.0;
-	for (a = 0; a <= p; a++)
+	for (a = a0; a <= p; a++)
 	{
-		s->sum[a] += v[a];
+		double	   *restrict row = s->cross + (size_t) a * n1;
+		double		va = v[a];
+
+		s->sum[a] += va;
 		for (b = a; b <= p; b++)
-			s->cross[a * (p + 1) + b] += v[a] * v[b];
+			row[b] += va * v[b];
 	}
 
 	for (t = 0; t < k; t++)
 	{
 		LmmTermLevels *lv = &s->term[t];
 		int			q = lv->q;
-		double	   *rec;
+		double	   *restrict rec = lv->rec + (size_t) level[t] * lv->stride;
+		double	   *restrict zz = LMM_TREC_ZZ(rec, q);
 
 		zt[t] = z;
-		z += q;
-		level[t] = lmm_terms_level(lv, key[t], keylen[t]);
-		rec = lv->rec + (size_t) level[t] * lv->stride;
 		for (a = 0; a < q; a++)
 		{
-			double		za = zt[t][a];
-			double	   *zx = LMM_TREC_ZX(rec, q) + a * p;
+			double		za = z[a];
+			double	   *restrict zx = LMM_TREC_ZX(rec, q) + a * p;
 
-			LMM_TREC_SZ(rec)[a] += za;
+			rec[a] += za;
 			for (b = 0; b < q; b++)
-				LMM_TREC_ZZ(rec, q)[a * q + b] += za * zt[t][b];
-			for (b = 0; b < p; b++)
+				zz[a * q + b] += za * z[b];
+			for (b = a0; b < p; b++)
 				zx[b] += za * v[b];
 			LMM_TREC_ZY(rec, q, p)[a] += za * v[p];
 		}
+		z += q;
 	}
 
 	for (t = 0; t < k; t++)
@@ -326,18 +271,19 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 }
 
 /*
- * Add another state's statistics to ours (same p, terms and q): its levels
- * found or added by key, its pair blocks by their levels' new numbers, its
- * x and y sums moved to our shift on the way.
+ * Add another state's statistics to ours (same p, terms and q): its level j
+ * of term t is our level map[t][j] (which the host found or added by key),
+ * its pair blocks go to their levels' new numbers, its x and y sums move to
+ * our shift on the way.
  */
 void
-lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other)
+lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other,
+				int64_t *const *map)
 {
 	int			p = s->p;
 	int			n1 = p + 1;
 	int			k = s->nterms;
 	double		d[LMM_MAX_COLUMNS + 1];
-	int64_t    *map[LMM_MAX_TERMS];
 	int			a,
 				b,
 				t,
@@ -370,14 +316,11 @@ lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other)
 		LmmTermLevels *lv = &s->term[t];
 		int			q = lv->q;
 
-		map[t] = lmm_alloc(sizeof(int64_t) * (size_t) (ol->nlevels + 1));
 		for (j = 0; j < ol->nlevels; j++)
 		{
 			const double *orec = ol->rec + (size_t) j * lv->stride;
-			double	   *rec;
+			double	   *rec = lv->rec + (size_t) map[t][j] * lv->stride;
 
-			map[t][j] = lmm_terms_level(lv, ol->key[j], ol->keylen[j]);
-			rec = lv->rec + (size_t) map[t][j] * lv->stride;
 			for (i = 0; i < lv->stride; i++)
 				rec[i] += orec[i];
 			for (a = 0; a < q; a++)
@@ -408,6 +351,4 @@ lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other)
 					blk[i] += op->blk[(size_t) m * pr->bsize + i];
 			}
 		}
-	for (t = 0; t < k; t++)
-		lmm_free(map[t]);
 }

@@ -5,8 +5,9 @@
  *
  * A row brings the fixed-effects row x (p entries, an intercept being a
  * column of ones like any other), the response y, and for every term t the
- * key of its level and its z values (q_t entries, a random intercept being
- * a z of one).  With v = (x, y) and a shift c (the first row's v, which
+ * number of its level and its z values (q_t entries, a random intercept
+ * being a z of one).  Levels are numbered in the order they are added; the
+ * host keeps the keys that name them, in their own type.  With v = (x, y) and a shift c (the first row's v, which
  * keeps the sums of squares about a typical value and so free of
  * cancellation) the statistics are
  *	 overall:		n, sum (v - c), sum (v - c)(v - c)'
@@ -14,7 +15,9 @@
  *					sum z, sum z z', sum z (x - c)', sum z (y - c_y)
  *	 per pair of terms t < u, per pair of levels (j, k) met in one row:
  *					sum z_t z_u'		(the sparse Z_t'Z_u of the math doc)
- * Two states with different shifts merge exactly (lmm_terms_merge).
+ * Two states with different shifts merge exactly (lmm_terms_merge).  These
+ * are the statistics of every model, one term or several: one-term fits
+ * are k = 1.
  */
 #ifndef LMM_TERMS_H
 #define LMM_TERMS_H
@@ -22,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lmm_stats.h"
+#include "lmm_limits.h"
 
 /* Open-addressing hash from an entry's hash to its index (plus one; 0 is empty). */
 typedef struct LmmSlots
@@ -38,10 +41,6 @@ typedef struct LmmTermLevels
 	int			stride;			/* doubles per level: q (2 + q + p) */
 	int64_t		nlevels;
 	int64_t		capacity;
-	char	  **key;			/* nlevels keys, each NUL-terminated */
-	uint32_t   *keylen;			/* nlevels key lengths */
-	uint64_t   *hash;			/* nlevels key hashes */
-	LmmSlots	index;
 	double	   *rec;			/* nlevels records of stride doubles */
 } LmmTermLevels;
 
@@ -90,12 +89,11 @@ typedef struct LmmTermStats
 extern void lmm_terms_init(LmmTermStats *s, int p, int nterms, const int *q);
 extern void lmm_terms_free(LmmTermStats *s);
 extern void lmm_terms_order(const LmmTermStats *s, int *src);
-extern int64_t lmm_terms_level(LmmTermLevels *lv, const char *key,
-							   uint32_t keylen);
+extern int64_t lmm_terms_add_level(LmmTermStats *s, int t);
 extern int64_t lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju);
 extern void lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
-							  const char *const *key, const uint32_t *keylen,
-							  const double *z);
-extern void lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other);
+							  const int64_t *level, const double *z);
+extern void lmm_terms_merge(LmmTermStats *s, const LmmTermStats *other,
+							int64_t *const *map);
 
 #endif							/* LMM_TERMS_H */

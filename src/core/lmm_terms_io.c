@@ -4,17 +4,28 @@
  *	  statistics.
  *
  * Layout (all integers and doubles big-endian):
- *	 u32 magic, u32 version, u32 flags (0),
+ *	 u32 magic, u32 version (2), u32 flags,
  *	 u64 n_rows, u64 n_dropped, str spec, u32 has_options, [str options],
  *	 u32 p, u32 nterms, nterms x u32 q, u32 first_is_one,
  *	 f8 n, (p + 1) f8 shift, (p + 1) f8 sum,
  *	 (p + 1)(p + 2)/2 f8 cross (upper triangle by rows),
- *	 per term: u64 nlevels, nlevels x (str key, stride f8 level record),
+ *	 per term: [str key type], u32 packing (version 2), u64 nlevels,
+ *	 nlevels x ([bytes key], the level record's packed doubles),
  *	 per pair of terms (0,1), (0,2), ...: u64 npairs,
  *	 npairs x (u64 level of the first term, u64 level of the second,
  *	 q_t q_u f8 block)
- * where str is a u32 length and that many bytes (no NUL among them).  Levels
- * and pairs keep the order of the state, so a round trip changes nothing.
+ * where str is a u32 length and that many bytes (no NUL among them), bytes
+ * the same without that rule, and the parts in [] are left out under
+ * LMM_TERMS_NO_KEYS.  A term's packing word says which parts of its level
+ * records are left out because they repeat others bitwise in every level
+ * (PACK_*: with an intercept in z and x, as lme4's terms have, a record
+ * keeps n_j once and drops the zero sums of x_0 - c_0), so the value
+ * takes what lmm 0.6's centred one-term form took; unpacking rebuilds
+ * the record exactly.  Version 1 (lmm 0.7 development) had no flags, no
+ * key type (its keys were text), no packing word and a str key per level;
+ * it is still read.
+ * Levels and pairs keep the order of the state, so a round trip changes
+ * nothing.
  */
 #include "lmm_terms_io.h"
 
@@ -27,6 +38,12 @@
 /* Largest whole count a double holds exactly. */
 #define EXACT_COUNT 9007199254740992.0
 
+/* A level record's parts that a term's packing leaves out, every level alike. */
+#define PACK_SZ_IS_ZZ0	0x1u	/* sum z equals the first row of sum z z' */
+#define PACK_ZX0_ZERO	0x2u	/* sum z (x_0 - c_0) is zero */
+#define PACK_ZZ_SYM		0x4u	/* sum z z' is symmetric: its upper triangle */
+#define PACK_ALL		0x7u
+
 /* Doubles of the upper triangle of the (p + 1) x (p + 1) cross-products. */
 static size_t
 cross_doubles(int p)
@@ -34,11 +51,110 @@ cross_doubles(int p)
 	return (size_t) (p + 1) * (p + 2) / 2;
 }
 
+/* Which parts of term t's level records every level repeats (PACK_* bits). */
+static uint32_t
+term_packing(const LmmTermStats *s, int t)
+{
+	const LmmTermLevels *lv = &s->term[t];
+	int			q = lv->q;
+	int			p = s->p;
+	uint32_t	packing = PACK_ALL;
+	int64_t		j;
+	int			a,
+				b;
+
+	if (p < 1)
+		packing &= ~PACK_ZX0_ZERO;
+	for (j = 0; j < lv->nlevels && packing != 0; j++)
+	{
+		const double *rec = lv->rec + (size_t) j * lv->stride;
+		const double *zz = LMM_TREC_ZZ(rec, q);
+
+		for (a = 0; a < q; a++)
+		{
+			if (memcmp(&LMM_TREC_SZ(rec)[a], &zz[a], sizeof(double)) != 0)
+				packing &= ~PACK_SZ_IS_ZZ0;
+			if (p >= 1 && LMM_TREC_ZX(rec, q)[a * p] != 0.0)
+				packing &= ~PACK_ZX0_ZERO;
+			for (b = a + 1; b < q; b++)
+				if (memcmp(&zz[a * q + b], &zz[b * q + a], sizeof(double)) != 0)
+					packing &= ~PACK_ZZ_SYM;
+		}
+	}
+	return packing;
+}
+
+/* Doubles a level record of term t takes under a packing. */
+static size_t
+packed_doubles(int p, int q, uint32_t packing)
+{
+	size_t		n = (packing & PACK_SZ_IS_ZZ0) ? 0 : (size_t) q;
+
+	n += (packing & PACK_ZZ_SYM) ? (size_t) q * (q + 1) / 2 : (size_t) q * q;
+	n += (size_t) q * ((packing & PACK_ZX0_ZERO) ? p - 1 : p);
+	return n + (size_t) q;
+}
+
+/* Append a level record under a packing. */
+static unsigned char *
+put_record(unsigned char *w, const double *rec, int p, int q, uint32_t packing)
+{
+	const double *zz = LMM_TREC_ZZ(rec, q);
+	int			a,
+				b;
+
+	if (!(packing & PACK_SZ_IS_ZZ0))
+		for (a = 0; a < q; a++)
+			w = lmm_put_f8(w, LMM_TREC_SZ(rec)[a]);
+	for (a = 0; a < q; a++)
+		for (b = (packing & PACK_ZZ_SYM) ? a : 0; b < q; b++)
+			w = lmm_put_f8(w, zz[a * q + b]);
+	for (a = 0; a < q; a++)
+		for (b = (packing & PACK_ZX0_ZERO) ? 1 : 0; b < p; b++)
+			w = lmm_put_f8(w, LMM_TREC_ZX(rec, q)[a * p + b]);
+	for (a = 0; a < q; a++)
+		w = lmm_put_f8(w, LMM_TREC_ZY(rec, q, p)[a]);
+	return w;
+}
+
+/* Read a level record under a packing, rebuilding what it left out. */
+static void
+get_record(LmmReader *r, double *rec, int p, int q, uint32_t packing)
+{
+	double	   *zz = LMM_TREC_ZZ(rec, q);
+	int			a,
+				b;
+
+	if (!(packing & PACK_SZ_IS_ZZ0))
+		for (a = 0; a < q; a++)
+			LMM_TREC_SZ(rec)[a] = lmm_get_f8(r);
+	for (a = 0; a < q; a++)
+		for (b = (packing & PACK_ZZ_SYM) ? a : 0; b < q; b++)
+			zz[a * q + b] = lmm_get_f8(r);
+	if (packing & PACK_ZZ_SYM)
+		for (a = 0; a < q; a++)
+			for (b = 0; b < a; b++)
+				zz[a * q + b] = zz[b * q + a];
+	if (packing & PACK_SZ_IS_ZZ0)
+		for (a = 0; a < q; a++)
+			LMM_TREC_SZ(rec)[a] = zz[a];
+	for (a = 0; a < q; a++)
+	{
+		if (packing & PACK_ZX0_ZERO)
+			LMM_TREC_ZX(rec, q)[a * p] = 0.0;
+		for (b = (packing & PACK_ZX0_ZERO) ? 1 : 0; b < p; b++)
+			LMM_TREC_ZX(rec, q)[a * p + b] = lmm_get_f8(r);
+	}
+	for (a = 0; a < q; a++)
+		LMM_TREC_ZY(rec, q, p)[a] = lmm_get_f8(r);
+}
+
 /* Bytes lmm_terms_pack will write. */
 size_t
 lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
 {
 	size_t		size = 3 * 4 + 2 * 8 + 4 + strlen(meta->spec) + 4;
+	int			keyed = !(meta->flags & LMM_TERMS_NO_KEYS);
 	int			t;
 	int64_t		j;
 
@@ -50,14 +166,34 @@ lmm_terms_packed_size(const LmmTermStats *s, const LmmTermsMeta *meta)
 	{
 		const LmmTermLevels *lv = &s->term[t];
 
-		size += 8;
-		for (j = 0; j < lv->nlevels; j++)
-			size += 4 + lv->keylen[j];
-		size += 8 * (size_t) lv->nlevels * lv->stride;
+		size += 4 + 8;
+		if (keyed)
+		{
+			size += 4 + strlen(meta->keys[t].type);
+			for (j = 0; j < lv->nlevels; j++)
+				size += 4 + meta->keys[t].len[j];
+		}
+		size += 8 * (size_t) lv->nlevels *
+			packed_doubles(s->p, lv->q, term_packing(s, t));
 	}
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
 		size += 8 + (size_t) s->pair[t].npairs * (16 + 8 * (size_t) s->pair[t].bsize);
 	return size;
+}
+
+/*
+ * Bytes of the binary form without keys of statistics with one term of q
+ * columns, p fixed-effect columns and nlevels levels, an empty spec and no
+ * options, when every part the packing may leave out is left out (as with
+ * intercepts in x and z): the least a one-term model's statistics take
+ * (lmm_model.c).
+ */
+size_t
+lmm_terms_keyless_size(int p, int q, int64_t nlevels)
+{
+	return 3 * 4 + 2 * 8 + 4 + 4 + 4 + 4 + 4 + 4 +
+		8 * (1 + 2 * (size_t) (p + 1) + cross_doubles(p)) +
+		4 + 8 + 8 * (size_t) nlevels * packed_doubles(p, q, p >= 1 ? PACK_ALL : PACK_ALL & ~PACK_ZX0_ZERO);
 }
 
 /* Write the binary form into buf, which holds lmm_terms_packed_size() bytes. */
@@ -67,6 +203,7 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 {
 	unsigned char *w = buf;
 	int			p = s->p;
+	int			keyed = !(meta->flags & LMM_TERMS_NO_KEYS);
 	int			a,
 				b,
 				t;
@@ -75,7 +212,7 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 
 	w = lmm_put_u32(w, LMM_TERMS_MAGIC);
 	w = lmm_put_u32(w, LMM_TERMS_VERSION);
-	w = lmm_put_u32(w, 0);
+	w = lmm_put_u32(w, meta->flags);
 	w = lmm_put_u64(w, (uint64_t) meta->n_rows);
 	w = lmm_put_u64(w, (uint64_t) meta->n_dropped);
 	w = lmm_put_str(w, meta->spec);
@@ -98,17 +235,23 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 	for (t = 0; t < s->nterms; t++)
 	{
 		const LmmTermLevels *lv = &s->term[t];
+		uint32_t	packing = term_packing(s, t);
 
+		if (keyed)
+			w = lmm_put_str(w, meta->keys[t].type);
+		w = lmm_put_u32(w, packing);
 		w = lmm_put_u64(w, (uint64_t) lv->nlevels);
 		for (j = 0; j < lv->nlevels; j++)
 		{
 			const double *rec = lv->rec + (size_t) j * lv->stride;
 
-			w = lmm_put_u32(w, lv->keylen[j]);
-			memcpy(w, lv->key[j], lv->keylen[j]);
-			w += lv->keylen[j];
-			for (a = 0; a < lv->stride; a++)
-				w = lmm_put_f8(w, rec[a]);
+			if (keyed)
+			{
+				w = lmm_put_u32(w, meta->keys[t].len[j]);
+				memcpy(w, meta->keys[t].data[j], meta->keys[t].len[j]);
+				w += meta->keys[t].len[j];
+			}
+			w = put_record(w, rec, p, lv->q, packing);
 		}
 	}
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
@@ -243,47 +386,76 @@ unpack_overall(LmmReader *r, LmmTermStats *s, const LmmTermsMeta *meta)
 	return NULL;
 }
 
-/* Read the levels of term t, adding each to the state's index; checked. */
+/*
+ * Read the levels of term t (with their keys into keys unless keys is NULL;
+ * version 1 keys are text, without a NUL byte); checked.
+ */
 static const char *
-unpack_levels(LmmReader *r, LmmTermStats *s, int t)
+unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
+			  int version)
 {
 	LmmTermLevels *lv = &s->term[t];
 	int			q = lv->q;
-	uint64_t	nlevels = lmm_get_u64(r);
+	uint64_t	nlevels;
 	uint64_t	j;
-	int			a;
+	int64_t		at;
+	uint32_t	packing = 0;
+	size_t		nrec;
 
+	if (keys != NULL)
+	{
+		keys->type = version == 1 ? lmm_alloc(5) : lmm_get_str(r);
+		if (version == 1)
+			memcpy(keys->type, "text", 5);
+	}
+	if (version > 1)
+		packing = lmm_get_u32(r);
+	nlevels = lmm_get_u64(r);
 	if (r->failed)
 		return "the statistics are truncated";
+	if (packing & ~PACK_ALL || ((packing & PACK_ZX0_ZERO) && s->p < 1))
+		return "unknown packing of level records";
+	nrec = packed_doubles(s->p, q, packing);
 	/* each level takes at least its key length word and its record */
-	if (nlevels > lmm_left(r) / (4 + 8 * (size_t) lv->stride))
+	if (nlevels > lmm_left(r) / ((keys ? 4 : 0) + 8 * nrec))
 		return "the statistics claim more levels than they hold";
 	if ((double) nlevels > s->n)
 		return "a term has more levels than rows";
+	if (keys != NULL)
+	{
+		keys->data = lmm_alloc(sizeof(unsigned char *) * (nlevels + 1));
+		keys->len = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
+	}
 	for (j = 0; j < nlevels; j++)
 	{
-		uint32_t	keylen = lmm_get_u32(r);
+		uint32_t	keylen = keys ? lmm_get_u32(r) : 0;
 		const unsigned char *key = r->p;
 		double	   *rec;
 
 		if (r->failed || keylen > lmm_left(r) ||
-			(size_t) lv->stride > (lmm_left(r) - keylen) / 8)
+			nrec > (lmm_left(r) - keylen) / 8)
 			return "the statistics are truncated";
-		if (memchr(key, '\0', keylen) != NULL)
+		if (version == 1 && memchr(key, '\0', keylen) != NULL)
 			return "a level key holds a NUL byte";
 		if ((j & 4095) == 0 && lmm_interrupt_pending())
 			return "interrupted";
-		if (lmm_terms_level(lv, (const char *) key, keylen) != (int64_t) j)
-			return "a level appears twice";
+		if (keys != NULL)
+		{
+			keys->data[j] = key;
+			keys->len[j] = keylen;
+		}
 		r->p += keylen;
-		rec = lv->rec + (size_t) j * lv->stride;
-		for (a = 0; a < lv->stride; a++)
-			rec[a] = lmm_get_f8(r);
+		at = lmm_terms_add_level(s, t);	/* may move lv->rec */
+		rec = lv->rec + (size_t) at * lv->stride;
+		get_record(r, rec, s->p, q, packing);
 		if (!all_finite(rec, lv->stride))
 			return "level sums must be finite numbers";
 		if (!gram_valid(LMM_TREC_ZZ(rec, q), q, q))
 			return "level cross-products are not those of real data";
 	}
+	/* one value, one binary form: the packing is all that the records allow */
+	if (version > 1 && term_packing(s, t) != packing)
+		return "the level records are not packed as lmm packs them";
 	return NULL;
 }
 
@@ -339,7 +511,8 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	LmmReader	r = {buf, buf + len, 0};
 	uint64_t	n_rows,
 				n_dropped;
-	uint32_t	has_options,
+	uint32_t	version,
+				has_options,
 				p,
 				nterms,
 				first;
@@ -350,10 +523,12 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	memset(s, 0, sizeof(LmmTermStats));
 	memset(meta, 0, sizeof(LmmTermsMeta));
 	if (lmm_get_u32(&r) != LMM_TERMS_MAGIC)
-		return "not statistics of several terms (bad magic number)";
-	if (lmm_get_u32(&r) != LMM_TERMS_VERSION)
-		return "unsupported version of the statistics of several terms";
-	if (lmm_get_u32(&r) != 0)
+		return "not statistics of lmm (bad magic number)";
+	version = lmm_get_u32(&r);
+	if (version != 1 && version != LMM_TERMS_VERSION)
+		return "unsupported version of the statistics";
+	meta->flags = lmm_get_u32(&r);
+	if (meta->flags & ~LMM_TERMS_NO_KEYS || (version == 1 && meta->flags != 0))
 		return "unknown flag bits";
 	n_rows = lmm_get_u64(&r);
 	n_dropped = lmm_get_u64(&r);
@@ -371,7 +546,9 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 		return "the row counts are inconsistent";
 	meta->n_rows = (int64_t) n_rows;
 	meta->n_dropped = (int64_t) n_dropped;
-	if (p < 1 || p > LMM_MAX_COLUMNS || nterms < 1 || nterms > LMM_MAX_TERMS)
+	/* p = nterms = 0: statistics of a one-term aggregate that saw no usable row */
+	if (!(p == 0 && nterms == 0 && version > 1) &&
+		(p < 1 || p > LMM_MAX_COLUMNS || nterms < 1 || nterms > LMM_MAX_TERMS))
 		return "number of fixed-effect columns or of terms out of range";
 	for (t = 0; t < (int) nterms; t++)
 	{
@@ -392,7 +569,9 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	if ((problem = unpack_overall(&r, s, meta)) != NULL)
 		return problem;
 	for (t = 0; t < s->nterms; t++)
-		if ((problem = unpack_levels(&r, s, t)) != NULL)
+		if ((problem = unpack_levels(&r, s, t,
+									 (meta->flags & LMM_TERMS_NO_KEYS) ? NULL : &meta->keys[t],
+									 (int) version)) != NULL)
 			return problem;
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
 		if ((problem = unpack_pairs(&r, s, t)) != NULL)
@@ -404,11 +583,19 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	return NULL;
 }
 
-/* Release the strings of meta (either may be NULL). */
+/* Release the strings and key arrays of meta (any may be NULL). */
 void
 lmm_terms_meta_free(LmmTermsMeta *meta)
 {
+	int			t;
+
 	lmm_free(meta->spec);
 	lmm_free(meta->options);
+	for (t = 0; t < LMM_MAX_TERMS; t++)
+	{
+		lmm_free(meta->keys[t].type);
+		lmm_free(meta->keys[t].data);
+		lmm_free(meta->keys[t].len);
+	}
 	memset(meta, 0, sizeof(LmmTermsMeta));
 }

@@ -10,18 +10,16 @@
  * with TT' = BB', B = A^-1 Tt: T is the L of B's LQ factorization, each
  * column's sign chosen so that its diagonal is not negative
  * (lmm_theta_from_scaled).  One mechanism serves every fit (lmm_fit.c): the
- * terms to map (ZMap: lmm_zmap_stats for one-term statistics,
- * lmm_zmap_terms for several), the system with their z standardized
+ * terms to map (ZMap, lmm_zmap_terms), the system with their z standardized
  * (lmm_zscale_begin), the whole fit on it (the optimization with its
  * Newton polish, the solution, Satterthwaite's ingredients), and what
  * depends on the parametrization mapped back to z: theta (lmm_zmap_apply),
  * the modes and their covariances (lmm_zmap_modes), and Satterthwaite's
  * covariance of (theta, sigma) and Jacobian (lmm_zmap_inference).  beta,
- * sigma, vcov(beta), the criterion and the df are the same in both.  A
- * one-term fit forms its zt cross-products from the statistics' co-moments
- * (lmm_build_gram_z); a several-term fit transforms its own in place
- * (Zt'Zt = A^-T Z'Z A^-1, Zt'[X y] = A^-T Z'[X y], and the blocks between
- * terms alike, in long double) and restores them after (lmm_zscale_end).
+ * sigma, vcov(beta), the criterion and the df are the same in both.  The
+ * fit's system is transformed in place (Zt'Zt = A^-T Z'Z A^-1,
+ * Zt'[X y] = A^-T Z'[X y], and the blocks between terms alike, in long
+ * double) and restored after (lmm_zscale_end).
  *
  * Why standardize: in z the elements of theta differ by orders of
  * magnitude and are strongly coupled, so BOBYQA stops far from the optimum
@@ -38,8 +36,8 @@
  * zt, the fit is the plain fit mapped analytically, to rounding in theta,
  * beta, sigma, the slope's SD, the criterion and the modes, and to the
  * differences' accuracy in the df (test/core/test_zscale.c).  The
- * several-term statistics' raw sums of z z' bound how close a fit with a
- * far offset (days + 1e5) can come.
+ * statistics' raw sums of z z' bound how close a fit with a far offset
+ * (days + 1e5) can come.
  */
 #include <math.h>
 #include <string.h>
@@ -54,37 +52,6 @@
 #define ZSCALE_MAX_SHIFT 10.0	/* |mean| / sd */
 #define ZSCALE_MIN_SD	1e-2
 #define ZSCALE_MAX_SD	1e2
-
-/* Overall mean and standard deviation of each z column, from the levels' statistics. */
-static void
-z_moments(const LmmStats *s, double *zc, double *zs)
-{
-	int			nz = s->q - 1;
-	int64_t		j;
-	int			k;
-
-	for (k = 0; k < nz; k++)
-	{
-		double		sum = 0.0,
-					ss = 0.0;
-
-		for (j = 0; j < s->nlevels; j++)
-		{
-			const double *rec = s->level + (size_t) j * s->stride;
-
-			sum += LMM_LEVEL_N(rec) * LMM_LEVEL_MEAN(rec)[k];
-		}
-		zc[k] = sum / s->n;
-		for (j = 0; j < s->nlevels; j++)
-		{
-			const double *rec = s->level + (size_t) j * s->stride;
-			double		dm = LMM_LEVEL_MEAN(rec)[k] - zc[k];
-
-			ss += LMM_LEVEL_COMOM(rec, s->d)[k * s->d + k] + LMM_LEVEL_N(rec) * dm * dm;
-		}
-		zs[k] = sqrt(ss / s->n);
-	}
-}
 
 /*
  * Nonzero when a column of z, of mean zc and standard deviation zs, is far
@@ -102,46 +69,7 @@ far_from_scale(double zc, double zs)
 }
 
 /*
- * The map of a one-term fit: its term when a z column is far from the
- * intercept's scale (every column then standardized), each column's mean
- * and standard deviation from the levels' means and co-moments.  zc and zs
- * are by z column, the intercept's (0) unused.  Returns the number of terms
- * mapped, 0 or 1.
- */
-int
-lmm_zmap_stats(const LmmStats *s, ZMap *zm)
-{
-	double		zc[LMM_MAX_RANDOM],
-				zs[LMM_MAX_RANDOM];
-	int			far = 0,
-				k;
-
-	memset(zm, 0, sizeof(ZMap));
-	if (s->q < 2)
-		return 0;
-	z_moments(s, zc, zs);
-	for (k = 0; k < s->q - 1; k++)
-	{
-		if (!(zs[k] > 0.0) || !isfinite(zs[k]) || !isfinite(zc[k]))
-			return 0;
-		if (far_from_scale(zc[k], zs[k]))
-			far = 1;
-	}
-	if (!far)
-		return 0;
-	zm->zs[0][0] = 1.0;
-	for (k = 1; k < s->q; k++)
-	{
-		zm->zc[0][k] = zc[k - 1];
-		zm->zs[0][k] = zs[k - 1];
-	}
-	zm->q[0] = s->q;
-	zm->nterms = 1;
-	return 1;
-}
-
-/*
- * The map of a several-term fit: its terms with a random intercept and a
+ * The map of a fit: its terms with a random intercept and a
  * slope far from scale, each z column's mean and standard deviation taken
  * from the levels' sums.  The intercept is the column that is 1 on every row
  * (its sum and its sum of squares are n).  Returns the number of terms
@@ -383,51 +311,24 @@ restore_system(Gram *g, ZScaled *saved)
 }
 
 /*
- * The fit's system with the terms zm maps in standardized z, and the work
- * to evaluate it: a one-term fit's is formed from its statistics s (from
- * the levels' co-moments, lmm_build_gram_z), a several-term fit's (s NULL)
- * is w's own, transformed in place until lmm_zscale_end.  The fit is then
- * done on the returned work (optimization, solution, Satterthwaite's
- * ingredients) and its outputs mapped to z (lmm_zmap_apply, lmm_zmap_modes,
- * lmm_zmap_inference).
+ * Transform the fit's system (w's own) in place to the terms zm maps in
+ * standardized z, until lmm_zscale_end.  The fit is then done on it
+ * (optimization, solution, Satterthwaite's ingredients) and its outputs
+ * mapped to z (lmm_zmap_apply, lmm_zmap_modes, lmm_zmap_inference).
  */
-Work *
-lmm_zscale_begin(Work *w, const LmmStats *s, const ZMap *zm, ZScaled *zsys)
+void
+lmm_zscale_begin(Work *w, const ZMap *zm, ZScaled *zsys)
 {
 	memset(zsys, 0, sizeof(ZScaled));
 	zsys->w = w;
-	if (s != NULL)
-	{
-		double		zc[LMM_MAX_RANDOM],
-					zs[LMM_MAX_RANDOM];
-		int			k;
-
-		for (k = 1; k < zm->q[0]; k++)
-		{
-			zc[k - 1] = zm->zc[0][k];
-			zs[k - 1] = zm->zs[0][k];
-		}
-		lmm_build_gram_z(s, &zsys->gs, zc, zs);
-		lmm_blocks_single(&zsys->gs, &zsys->gblk);
-		lmm_work_init(&zsys->ws, &zsys->gs, w->reml);
-		zsys->own = 1;
-		return &zsys->ws;
-	}
 	standardize_system((Gram *) w->g, zm, zsys);
-	return w;
 }
 
-/* Release or restore what lmm_zscale_begin made of the system. */
+/* Restore the system lmm_zscale_begin transformed. */
 void
 lmm_zscale_end(ZScaled *zsys)
 {
-	if (zsys->own)
-	{
-		lmm_work_free(&zsys->ws);
-		lmm_blocked_free(&zsys->gs, &zsys->gblk);
-	}
-	else
-		restore_system((Gram *) zsys->w->g, zsys);
+	restore_system((Gram *) zsys->w->g, zsys);
 	memset(zsys, 0, sizeof(ZScaled));
 }
 

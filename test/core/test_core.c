@@ -18,7 +18,10 @@
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
+#include "lmm_terms.h"
+#include "lmm_terms_io.h"
 #include "test_core.h"
+#include "test_util.h"
 
 static int	n_pass;
 static int	n_fail;
@@ -92,9 +95,16 @@ ref_value(const char *dir, const char *file, const char *prefix)
 	return v;
 }
 
+/* One-term statistics of p fixed and q random columns (intercepts included). */
+static void
+init1(LmmTermStats *st, int p, int q)
+{
+	lmm_terms_init(st, p, 1, &q);
+}
+
 /* Add rows [from, to) of sleepstudy with random slope on days (q = 2). */
 static void
-add_sleep_rows(LmmStats *st, const Sleep *s, int from, int to, int64_t *level_of)
+add_sleep_rows(LmmTermStats *st, const Sleep *s, int from, int to, int64_t *level_of)
 {
 	int			i;
 
@@ -104,21 +114,50 @@ add_sleep_rows(LmmStats *st, const Sleep *s, int from, int to, int64_t *level_of
 		int			subj = s->subject[i];
 
 		if (level_of[subj] < 0)
-			level_of[subj] = lmm_stats_add_level(st);
-		lmm_stats_add_row(st, level_of[subj], v);
+			level_of[subj] = lmm_terms_add_level(st, 0);
+		test_add_row1(st, level_of[subj], v);
 	}
 }
 
-/* Merging statistics of parts equals the statistics of the whole. */
+/* The same rows into lmm 0.6's statistics (Welford's update), as it wrote them. */
+static void
+add_sleep_rows_legacy(LmmStats *st, const Sleep *s, int64_t *level_of)
+{
+	int			i;
+
+	for (i = 0; i < s->n; i++)
+	{
+		double		v[3] = {s->days[i], s->days[i], s->reaction[i]};
+		int			subj = s->subject[i];
+
+		if (level_of[subj] < 0)
+			level_of[subj] = test_legacy_add_level(st);
+		test_legacy_add_row(st, level_of[subj], v);
+	}
+}
+
+/* Scaled difference of two numbers: relative above 1, absolute below. */
+static double
+scaled_diff(double x, double y)
+{
+	return fabs(x - y) / fmax(fabs(y), 1.0);
+}
+
+/*
+ * Merging statistics of parts (split mid-group, the second part with its
+ * own shift and level numbers) equals the statistics of the whole.
+ */
 static void
 test_merge(const Sleep *s)
 {
-	LmmStats	whole,
+	LmmTermStats whole,
 				a,
 				b;
 	int64_t		lw[400],
 				la[400],
 				lb[400];
+	int64_t		bmap[400];
+	int64_t    *map[1] = {bmap};
 	int			subj;
 	double		maxerr = 0.0;
 	int64_t		j;
@@ -127,45 +166,43 @@ test_merge(const Sleep *s)
 	memset(lw, -1, sizeof(lw));
 	memset(la, -1, sizeof(la));
 	memset(lb, -1, sizeof(lb));
-	lmm_stats_init(&whole, 2, 2);
-	lmm_stats_init(&a, 2, 2);
-	lmm_stats_init(&b, 2, 2);
+	init1(&whole, 2, 2);
+	init1(&a, 2, 2);
+	init1(&b, 2, 2);
 	add_sleep_rows(&whole, s, 0, s->n, lw);
 	/* split mid-group: rows 0..96 and 97..179 */
 	add_sleep_rows(&a, s, 0, 97, la);
 	add_sleep_rows(&b, s, 97, s->n, lb);
 
-	lmm_stats_merge_overall(&a, b.n, b.mean, b.comom);
 	for (subj = 0; subj < 400; subj++)
 	{
 		if (lb[subj] < 0)
 			continue;
 		if (la[subj] < 0)
-			la[subj] = lmm_stats_add_level(&a);
-		lmm_stats_merge_level(&a, la[subj], b.level + (size_t) lb[subj] * b.stride);
+			la[subj] = lmm_terms_add_level(&a, 0);
+		bmap[lb[subj]] = la[subj];
 	}
-	check(a.n == whole.n && a.nlevels == whole.nlevels, "merge: counts");
-	for (k = 0; k < a.p; k++)
-		maxerr = fmax(maxerr, rel(a.mean[k], whole.mean[k]));
-	for (k = 0; k < a.p * a.p; k++)
-		if (k / a.p <= k % a.p)
-			maxerr = fmax(maxerr, rel(a.comom[k], whole.comom[k]));
+	lmm_terms_merge(&a, &b, map);
+	check(a.n == whole.n && a.term[0].nlevels == whole.term[0].nlevels, "merge: counts");
+	for (k = 0; k <= a.p; k++)
+		maxerr = fmax(maxerr, scaled_diff(a.shift[k], whole.shift[k]) +
+					  scaled_diff(a.sum[k], whole.sum[k]));
+	for (k = 0; k < (a.p + 1) * (a.p + 1); k++)
+		if (k / (a.p + 1) <= k % (a.p + 1))
+			maxerr = fmax(maxerr, scaled_diff(a.cross[k], whole.cross[k]));
 	for (subj = 0; subj < 400; subj++)
 	{
 		if (lw[subj] < 0)
 			continue;
-		for (j = 0; j < whole.stride; j++)
-		{
-			double		x = a.level[(size_t) la[subj] * a.stride + j];
-			double		y = whole.level[(size_t) lw[subj] * whole.stride + j];
-
-			maxerr = fmax(maxerr, fabs(x - y) / fmax(fabs(y), 1.0));
-		}
+		for (j = 0; j < whole.term[0].stride; j++)
+			maxerr = fmax(maxerr,
+						  scaled_diff(a.term[0].rec[(size_t) la[subj] * a.term[0].stride + j],
+									  whole.term[0].rec[(size_t) lw[subj] * whole.term[0].stride + j]));
 	}
 	check(maxerr < 1e-12, "merge: statistics of two parts equal those of the whole to 1e-12");
-	lmm_stats_free(&whole);
-	lmm_stats_free(&a);
-	lmm_stats_free(&b);
+	lmm_terms_free(&whole);
+	lmm_terms_free(&a);
+	lmm_terms_free(&b);
 }
 
 /* The core's fits match lme4 on sleepstudy (intercept; intercept and slope). */
@@ -180,7 +217,7 @@ test_fit(const Sleep *s, const char *dir)
 
 		for (reml = 1; reml >= 0; reml--)
 		{
-			LmmStats	st;
+			LmmTermStats st;
 			LmmFit		fit;
 			int64_t		lv[400];
 			int			i;
@@ -192,7 +229,7 @@ test_fit(const Sleep *s, const char *dir)
 						slope;
 
 			memset(lv, -1, sizeof(lv));
-			lmm_stats_init(&st, 2, q);
+			init1(&st, 2, q);
 			for (i = 0; i < s->n; i++)
 			{
 				double		v[3];
@@ -203,11 +240,11 @@ test_fit(const Sleep *s, const char *dir)
 				v[k++] = s->days[i];
 				v[k++] = s->reaction[i];
 				if (lv[s->subject[i]] < 0)
-					lv[s->subject[i]] = lmm_stats_add_level(&st);
-				lmm_stats_add_row(&st, lv[s->subject[i]], v);
+					lv[s->subject[i]] = lmm_terms_add_level(&st, 0);
+				test_add_row1(&st, lv[s->subject[i]], v);
 			}
 			snprintf(what, sizeof(what), "fit %s %s: status", file, m);
-			check(lmm_fit(&st, reml, &fit) == LMM_OK, what);
+			check(lmm_fit(&st, reml, 1, &fit) == LMM_OK, what);
 
 			snprintf(key, sizeof(key), "%s,crit,", m);
 			crit = ref_value(dir, file, key);
@@ -223,7 +260,7 @@ test_fit(const Sleep *s, const char *dir)
 			snprintf(what, sizeof(what), "fit %s %s: sigma", file, m);
 			check(rel(fit.sigma, ref_value(dir, file, key)) < (reml || q == 1 ? 1e-6 : 1e-5), what);
 			lmm_fit_free(&fit);
-			lmm_stats_free(&st);
+			lmm_terms_free(&st);
 		}
 	}
 }
@@ -507,7 +544,26 @@ test_index_terms(void)
 	free(buf);
 }
 
-/* Statistics round-trip through their binary form; bad bytes are refused, never crash. */
+/* Largest relative difference of two fits' criterion, beta, theta and sigma. */
+static double
+fit_diff(const LmmFit *f, const LmmFit *g)
+{
+	double		worst = rel(f->criterion, g->criterion);
+	int			k;
+
+	for (k = 0; k < f->p; k++)
+		worst = fmax(worst, rel(f->beta[k], g->beta[k]));
+	for (k = 0; k < f->ntheta; k++)
+		worst = fmax(worst, fabs(f->theta[k] - g->theta[k]) / fmax(fabs(g->theta[k]), 1e-3));
+	return fmax(worst, rel(f->sigma, g->sigma));
+}
+
+/*
+ * lmm 0.6's statistics ("LMMs", which lmm now only reads): bytes as it
+ * wrote them are read exactly and converted to statistics that fit as
+ * those built from the same rows; every truncation and a flipped header
+ * are refused, and so are statistics that are not those of real rows.
+ */
 static void
 test_stats_bytes(const Sleep *s)
 {
@@ -517,8 +573,13 @@ test_stats_bytes(const Sleep *s)
 				bmeta;
 	LmmStatsKeys keys,
 				bkeys;
+	LmmTermStats conv,
+				rows;
+	LmmFit		fc,
+				fr;
 	char	   *xn[1] = {"days"};
-	int64_t		level_of[400];
+	int64_t		level_of[400],
+				rlevel[400];
 	const unsigned char *kd[400];
 	uint32_t	kl[400];
 	unsigned char kbytes[400][4];
@@ -529,11 +590,12 @@ test_stats_bytes(const Sleep *s)
 	int			refused = 1;
 	int			same = 1;
 	int			flips_ok = 1;
+	int			reml;
 	int64_t		j;
 
 	memset(level_of, -1, sizeof(level_of));
 	lmm_stats_init(&st, 2, 2);
-	add_sleep_rows(&st, s, 0, s->n, level_of);
+	add_sleep_rows_legacy(&st, s, level_of);
 	memset(&meta, 0, sizeof(meta));
 	meta.g_name = "subject";
 	meta.key_type = "integer";
@@ -552,21 +614,47 @@ test_stats_bytes(const Sleep *s)
 	keys.data = kd;
 	keys.len = kl;
 	check(lmm_stats_check(&st, &meta) == NULL, "stats: real statistics pass their check");
-	size = lmm_stats_packed_size(&st, &meta, &keys);
-	buf = malloc(size);
-	lmm_stats_pack(&st, &meta, &keys, buf);
+	buf = test_legacy_pack(&st, &meta, &keys, &size);
 	check(lmm_stats_unpack(buf, size, &back, &bmeta, &bkeys) == NULL,
-		  "stats: unpack of packed statistics");
+		  "stats: unpack of lmm 0.6's statistics");
 	check(back.n == st.n && back.nlevels == st.nlevels && bmeta.n_dropped == 3 &&
 		  strcmp(bmeta.x_names[0], "days") == 0 && bmeta.n_z_names == -1 &&
+		  strcmp(bmeta.key_type, "integer") == 0 &&
 		  bkeys.len[5] == 4 && bkeys.data[5][3] == 5,
-		  "stats: counts, names and keys survive the round trip");
+		  "stats: counts, names and keys are read");
 	for (i = 0; i < (size_t) st.nlevels * st.stride; i++)
 		same &= back.level[i] == st.level[i];
 	for (i = 0; i < 2; i++)
 		same &= back.mean[i] == st.mean[i];
 	same &= back.comom[1] == st.comom[1] && back.comom[2] == st.comom[1];
-	check(same, "stats: every number survives the round trip exactly");
+	check(same, "stats: every number is read exactly");
+
+	/* converted, they fit as the statistics of the same rows (REML and ML) */
+	lmm_stats_to_terms(&back, &conv);
+	memset(rlevel, -1, sizeof(rlevel));
+	init1(&rows, 2, 2);
+	add_sleep_rows(&rows, s, 0, s->n, rlevel);
+	check(conv.p == 2 && conv.nterms == 1 && conv.term[0].q == 2 && conv.n == 180.0 &&
+		  conv.term[0].nlevels == 18 && conv.first_is_one && lmm_terms_check(&conv) == NULL,
+		  "stats: converted to one-term statistics that pass the packers' check");
+	for (reml = 0; reml <= 1; reml++)
+	{
+		char		what[128];
+
+		if (lmm_fit(&conv, reml, 1, &fc) != LMM_OK || lmm_fit(&rows, reml, 1, &fr) != LMM_OK)
+		{
+			check(0, "stats: converted statistics and those of the rows fit");
+			continue;
+		}
+		snprintf(what, sizeof(what),
+				 "stats: converted statistics fit as those of the rows (%s): %.1e",
+				 reml ? "REML" : "ML", fit_diff(&fc, &fr));
+		check(fit_diff(&fc, &fr) < 1e-10 && fc.nlevels == fr.nlevels, what);
+		lmm_fit_free(&fc);
+		lmm_fit_free(&fr);
+	}
+	lmm_terms_free(&conv);
+	lmm_terms_free(&rows);
 	lmm_stats_free(&back);
 	lmm_stats_meta_free(&bmeta);
 	free(bkeys.data);
@@ -599,20 +687,54 @@ test_stats_bytes(const Sleep *s)
 		buf[i] = saved;
 	}
 	check(flips_ok, "stats: a flipped header byte (magic, version, flags, p, q) is refused");
+	free(buf);
 
+	/* what the reader checks, on bytes written with the damage */
 	st.level[st.stride] = 2.5;	/* a fractional row count */
+	st.n = st.n - 10.0 + 2.5;
 	check(lmm_stats_check(&st, &meta) != NULL, "stats: fractional level count refused");
+	buf = test_legacy_pack(&st, &meta, &keys, &size);
+	check(lmm_stats_unpack(buf, size, &back, &bmeta, &bkeys) != NULL,
+		  "stats: a value with a fractional level count is not read");
+	lmm_stats_free(&back);
+	lmm_stats_meta_free(&bmeta);
+	free(bkeys.data);
+	free(bkeys.len);
+	free(buf);
 	/* fuzz corpus regress_rows_over_2p53: the glue converts the count to int64 */
 	st.level[0] = st.level[st.stride] = LMM_MAX_ROWS;
 	st.n = 0.0;
 	for (j = 0; j < st.nlevels; j++)
 		st.n += st.level[(size_t) j * st.stride];
 	check(lmm_stats_check(&st, &meta) != NULL, "stats: more than 2^53 rows in all refused");
+	buf = test_legacy_pack(&st, &meta, &keys, &size);
+	check(lmm_stats_unpack(buf, size, &back, &bmeta, &bkeys) != NULL,
+		  "stats: a value of more than 2^53 rows is not read");
+	lmm_stats_free(&back);
+	lmm_stats_meta_free(&bmeta);
+	free(bkeys.data);
+	free(bkeys.len);
+	free(buf);
 	st.level[0] = st.level[st.stride] = 10.0;
 	st.n = 180.0;
 	st.level[1 + st.d] = -1.0;	/* negative z variance in level 0 */
 	check(lmm_stats_check(&st, &meta) != NULL, "stats: negative co-moment refused");
+	buf = test_legacy_pack(&st, &meta, &keys, &size);
+	check(lmm_stats_unpack(buf, size, &back, &bmeta, &bkeys) != NULL,
+		  "stats: a value with a negative co-moment is not read");
+	lmm_stats_free(&back);
+	lmm_stats_meta_free(&bmeta);
+	free(bkeys.data);
+	free(bkeys.len);
 	free(buf);
+	lmm_stats_free(&st);
+
+	/* statistics that saw no usable row: no columns, no terms */
+	lmm_stats_init(&st, 0, 0);
+	lmm_stats_to_terms(&st, &conv);
+	check(conv.p == 0 && conv.nterms == 0 && conv.n == 0.0,
+		  "stats: statistics without rows convert to statistics without terms");
+	lmm_terms_free(&conv);
 	lmm_stats_free(&st);
 }
 
@@ -631,7 +753,7 @@ test_gradient(const Sleep *s)
 	for (q = 1; q <= 3; q++)
 	{
 		int			nt = q * (q + 1) / 2;
-		LmmStats	st;
+		LmmTermStats st;
 		int64_t		level_of[400];
 		double		grad[6],
 					gdummy[6],
@@ -645,7 +767,7 @@ test_gradient(const Sleep *s)
 		char		label[96];
 
 		memset(level_of, -1, sizeof(level_of));
-		lmm_stats_init(&st, 2, q);
+		init1(&st, 2, q);
 		for (i = 0; i < s->n; i++)
 		{
 			double		d = s->days[i];
@@ -653,13 +775,13 @@ test_gradient(const Sleep *s)
 			int			subj = s->subject[i];
 
 			if (level_of[subj] < 0)
-				level_of[subj] = lmm_stats_add_level(&st);
+				level_of[subj] = lmm_terms_add_level(&st, 0);
 			/* z columns (q - 1 of them), then x, then y */
 			if (q == 1)
 				v[0] = d, v[1] = s->reaction[i];
 			else if (q == 2)
 				v[1] = d, v[2] = s->reaction[i];
-			lmm_stats_add_row(&st, level_of[subj], v);
+			test_add_row1(&st, level_of[subj], v);
 		}
 		for (reml = 0; reml <= 1; reml++)
 		{
@@ -680,7 +802,7 @@ test_gradient(const Sleep *s)
 		snprintf(label, sizeof(label),
 				 "gradient: analytic equals central differences (REML and ML, q = %d): %.1e", q, worst);
 		check(worst < 1e-6, label);
-		lmm_stats_free(&st);
+		lmm_terms_free(&st);
 	}
 }
 
@@ -688,33 +810,33 @@ test_gradient(const Sleep *s)
 static void
 test_errors(void)
 {
-	LmmStats	st;
+	LmmTermStats st;
 	LmmFit		fit;
 	double		v[2];
 	int			i;
 
-	lmm_stats_init(&st, 1, 1);
-	lmm_stats_add_level(&st);
+	init1(&st, 1, 1);
+	lmm_terms_add_level(&st, 0);
 	for (i = 0; i < 5; i++)
 	{
 		v[0] = i;
-		lmm_stats_add_row(&st, 0, v);
+		test_add_row1(&st, 0, v);
 	}
-	check(lmm_fit(&st, 1, &fit) == LMM_ERR_FEW_GROUPS, "errors: one group");
-	lmm_stats_free(&st);
+	check(lmm_fit(&st, 1, 1, &fit) == LMM_ERR_FEW_GROUPS, "errors: one group");
+	lmm_terms_free(&st);
 
-	lmm_stats_init(&st, 2, 1);
+	init1(&st, 2, 1);
 	for (i = 0; i < 20; i++)
 	{
 		if (i < 4)
-			lmm_stats_add_level(&st);
+			lmm_terms_add_level(&st, 0);
 		v[0] = 2.0;				/* constant x */
 		v[1] = i * 0.37 + (i % 3);
-		lmm_stats_add_row(&st, i % 4, v);
+		test_add_row1(&st, i % 4, v);
 	}
-	check(lmm_fit(&st, 1, &fit) == LMM_ERR_CONSTANT_X && fit.bad_column == 1,
+	check(lmm_fit(&st, 1, 1, &fit) == LMM_ERR_CONSTANT_X && fit.bad_column == 1,
 		  "errors: constant x column named");
-	lmm_stats_free(&st);
+	lmm_terms_free(&st);
 }
 
 /* The distributions against R 4.2's pt, qt, qnorm and pchisq, to 1e-12 relative. */
@@ -874,7 +996,7 @@ test_contrast(void)
 static void
 test_model_tail(const Sleep *s, const char *dir)
 {
-	LmmStats	st;
+	LmmTermStats st;
 	LmmFit		fit;
 	LmmModel	m,
 				back;
@@ -891,16 +1013,9 @@ test_model_tail(const Sleep *s, const char *dir)
 				refused = 1;
 
 	memset(level_of, -1, sizeof(level_of));
-	lmm_stats_init(&st, 2, 2);
-	for (i = 0; i < s->n; i++)
-	{
-		double		v[3] = {s->days[i], s->days[i], s->reaction[i]};
-
-		if (level_of[s->subject[i]] < 0)
-			level_of[s->subject[i]] = lmm_stats_add_level(&st);
-		lmm_stats_add_row(&st, level_of[s->subject[i]], v);
-	}
-	check(lmm_fit(&st, 1, &fit) == LMM_OK && fit.ninf == 4, "tail: slope fit with df ingredients");
+	init1(&st, 2, 2);
+	add_sleep_rows(&st, s, 0, s->n, level_of);
+	check(lmm_fit(&st, 1, 1, &fit) == LMM_OK && fit.ninf == 4, "tail: slope fit with df ingredients");
 	check(rel(lmm_satterthwaite_df(fit.ninf, 2, fit.vcov_varpar, fit.jac, fit.vcov, L),
 			  ref_value(dir, "sleep_slope.ref.csv", "REML,df,,,Days,")) < 1e-4,
 		  "tail: Satterthwaite df of Days within 1e-4 of lmerTest");
@@ -933,15 +1048,18 @@ test_model_tail(const Sleep *s, const char *dir)
 	m.ninf = fit.ninf;
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
-	m.stats = &st;
+	m.tstats = &st;
 	check(lmm_model_check(&m) == NULL, "tail: a model with statistics passes its check");
 	size = lmm_model_packed_size(&m);
 	buf = malloc(size);
 	lmm_model_pack(&m, buf);
-	check(lmm_model_unpack(buf, size, &back) == NULL && back.ninf == 4 && back.stats != NULL &&
+	check(lmm_model_unpack(buf, size, &back) == NULL && back.ninf == 4 && back.tstats != NULL &&
 		  memcmp(back.jac, fit.jac, sizeof(double) * 16) == 0 &&
-		  memcmp(back.stats->level, st.level, sizeof(double) * 18 * st.stride) == 0 &&
-		  back.stats->n == 180.0,
+		  back.tstats->nterms == 1 && back.tstats->term[0].nlevels == 18 &&
+		  memcmp(back.tstats->term[0].rec, st.term[0].rec,
+				 sizeof(double) * 18 * st.term[0].stride) == 0 &&
+		  memcmp(back.tstats->cross, st.cross, sizeof(double) * 9) == 0 &&
+		  back.tstats->n == 180.0,
 		  "tail: ingredients and statistics survive the round trip bit for bit");
 	lmm_model_free(&back);
 	for (len = 0; len < size; len++)
@@ -951,11 +1069,11 @@ test_model_tail(const Sleep *s, const char *dir)
 		lmm_model_free(&back);
 	}
 	check(refused, "tail: every truncation is refused");
-	st.level[0] = 2.5;			/* a level with 2.5 rows */
+	LMM_TREC_ZZ(st.term[0].rec, 2)[0] = -2.5;	/* a level with -2.5 rows */
 	check(lmm_model_check(&m) != NULL, "tail: statistics that are not those of real rows are refused");
 	free(buf);
 	lmm_fit_free(&fit);
-	lmm_stats_free(&st);
+	lmm_terms_free(&st);
 }
 
 /* Run every test and print the summary line the test script reads. */
@@ -974,7 +1092,7 @@ test_int_index(void)
 	LmmModel   *m = &sm.m;
 	LmmModel	head;
 	LmmIntIndex ix;
-	LmmStats	st;
+	LmmTermStats st;
 	double		vv[4] = {1, 0, 0, 1},
 				jac[8] = {0};
 	size_t		size,
@@ -1051,11 +1169,11 @@ test_int_index(void)
 
 	/* with Satterthwaite's ingredients and statistics, as lmm_fit writes it */
 	sm.lv[1] = "7";
-	lmm_stats_init(&st, m->p, m->q);
+	init1(&st, m->p, m->q);
 	for (k = 0; k < 3; k++)
-		lmm_stats_add_level(&st);
+		lmm_terms_add_level(&st, 0);
 	st.n = (double) m->n_obs;
-	m->stats = &st;
+	m->tstats = &st;
 	m->ninf = 2;
 	m->vcov_varpar = vv;
 	m->jac = jac;
@@ -1071,7 +1189,7 @@ test_int_index(void)
 		  "scoring prefix: holds every level record");
 	lmm_int_index_free(&ix);
 	lmm_model_free(&head);
-	lmm_stats_free(&st);
+	lmm_terms_free(&st);
 	free(buf);
 }
 

@@ -262,29 +262,38 @@ make_rows(Row *rows, int slope)
 	}
 }
 
+/* Terms of nlev[t] levels, numbered 0, 1, ... (the rows' level numbers). */
+static void
+add_levels(LmmTermStats *s, int nterms, const int *nlev)
+{
+	int			t,
+				j;
+
+	for (t = 0; t < nterms; t++)
+		for (j = 0; j < nlev[t]; j++)
+			lmm_terms_add_level(s, t);
+}
+
 /* The statistics of the rows for nterms terms (term 0 of q0 columns). */
 static void
 stats_of(const Row *rows, int nterms, int q0, LmmTermStats *s)
 {
-	int			q[2] = {q0, 1};
+	int			q[2] = {q0, 1},
+				nlev[2] = {6, 4};
 	int			r;
 
 	lmm_terms_init(s, P, nterms, q);
+	add_levels(s, nterms, nlev);
 	for (r = 0; r < N; r++)
 	{
-		char		k0[8],
-					k1[8];
-		const char *key[2] = {k0, k1};
-		uint32_t	len[2];
+		int64_t		level[2] = {rows[r].lev[0], rows[r].lev[1]};
 		double		z[3];
 
-		len[0] = snprintf(k0, sizeof(k0), "a%d", rows[r].lev[0]);
-		len[1] = snprintf(k1, sizeof(k1), "b%d", rows[r].lev[1]);
 		/* term 0's q0 values, then term 1's intercept */
 		z[0] = 1.0;
 		z[1] = q0 == 2 ? rows[r].z[1] : 1.0;
 		z[2] = 1.0;
-		lmm_terms_add_row(s, rows[r].x, 3.0 + rows[r].x[1] + cos(r), key, len, z);
+		lmm_terms_add_row(s, rows[r].x, 3.0 + rows[r].x[1] + cos(r), level, z);
 	}
 }
 
@@ -363,21 +372,18 @@ test_kr(const char *dir)
 	/* more random effects than the dense computation takes */
 	{
 		int			q[2] = {1, 1},
+					nlev[2] = {2050, 3},
 					r;
 
 		lmm_terms_init(&s, 1, 2, q);
+		add_levels(&s, 2, nlev);
 		for (r = 0; r < 4100; r++)
 		{
-			char		k0[8],
-						k1[8];
-			const char *key[2] = {k0, k1};
-			uint32_t	len[2];
+			int64_t		level[2] = {r % 2050, r % 3};
 			double		x = 1.0,
 						z[2] = {1.0, 1.0};
 
-			len[0] = snprintf(k0, sizeof(k0), "%d", r % 2050);
-			len[1] = snprintf(k1, sizeof(k1), "%d", r % 3);
-			lmm_terms_add_row(&s, &x, sin(r), key, len, z);
+			lmm_terms_add_row(&s, &x, sin(r), level, z);
 		}
 		check(lmm_kr(&s, theta2, 1.0, &kr) == LMM_KR_TOO_MANY && kr.nre == 2053,
 			  "kr: 2,053 random effects of two terms are past the dense limit");

@@ -15,6 +15,7 @@
 #include "lmm_model.h"
 #include "lmm_terms.h"
 #include "test_core.h"
+#include "test_util.h"
 
 /* A small data set read from CSV: numbers and text keys by column. */
 typedef struct Table
@@ -123,10 +124,11 @@ df_error(const char *dir, const LmmFit *fit, const char *name)
 /*
  * Statistics of a random-intercept model y ~ 1 + (1 | g_1) + ... from the
  * table's rows [from, to), the keys of term t being the values of gcol[t]
- * (with a second key column joined by ':' when gcol2[t] >= 0).
+ * (with a second key column joined by ':' when gcol2[t] >= 0), numbered
+ * by km.
  */
 static void
-add_rows(LmmTermStats *st, const Table *tb, int ycol, const int *gcol,
+add_rows(LmmTermStats *st, TestKeys *km, const Table *tb, int ycol, const int *gcol,
 		 const int *gcol2, int from, int to)
 {
 	int			i,
@@ -150,21 +152,19 @@ add_rows(LmmTermStats *st, const Table *tb, int ycol, const int *gcol,
 			kl[t] = (uint32_t) strlen(keys[t]);
 			z[t] = 1.0;
 		}
-		lmm_terms_add_row(st, x, atof(tb->cell[i][ycol]), kp, kl, z);
+		test_keys_add_row(st, km, x, atof(tb->cell[i][ycol]), kp, kl, z);
 	}
 }
 
 /* The mode of level key of a fitted term, NAN if absent. */
 static double
-mode_of(const LmmTermStats *st, const LmmFit *fit, int t, const char *key, int cv)
+mode_of(const TestKeys *keys, const LmmFit *fit, int t, const char *key, int cv)
 {
-	const LmmTermLevels *lv = &st->term[fit->term[t].src];
-	int64_t		j;
+	int64_t		j = test_keys_find(keys, fit->term[t].src, key, (uint32_t) strlen(key));
 
-	for (j = 0; j < lv->nlevels; j++)
-		if (strcmp(lv->key[j], key) == 0)
-			return cv ? sqrt(fit->term[t].condvar[j]) : fit->term[t].b[j];
-	return NAN;
+	if (j < 0)
+		return NAN;
+	return cv ? sqrt(fit->term[t].condvar[j]) : fit->term[t].b[j];
 }
 
 /* The analytic gradient against central differences of the criterion at a few thetas. */
@@ -185,16 +185,16 @@ check_gradient(const LmmTermStats *st, int reml, const char *name)
 					gd[2];
 		double		th[2];
 
-		lmm_terms_criterion_gradient(st, reml, at[i], &f, grad);
+		lmm_criterion_gradient(st, reml, at[i], &f, grad);
 		for (k = 0; k < 2; k++)
 		{
 			double		h = 1e-5 * fmax(at[i][k], 0.1);
 
 			memcpy(th, at[i], sizeof(th));
 			th[k] = at[i][k] + h;
-			lmm_terms_criterion_gradient(st, reml, th, &fp, gd);
+			lmm_criterion_gradient(st, reml, th, &fp, gd);
 			th[k] = at[i][k] - h;
-			lmm_terms_criterion_gradient(st, reml, th, &fm, gd);
+			lmm_criterion_gradient(st, reml, th, &fm, gd);
 			worst = fmax(worst, fabs(grad[k] - (fp - fm) / (2.0 * h)) /
 						 fmax(1.0, fabs(grad[k])));
 		}
@@ -205,7 +205,7 @@ check_gradient(const LmmTermStats *st, int reml, const char *name)
 
 /*
  * The analytic Hessian against central differences of the analytic
- * gradient, and its gradient against lmm_terms_criterion_gradient's, at
+ * gradient, and its gradient against lmm_criterion_gradient's, at
  * a few thetas.
  */
 static void
@@ -228,8 +228,8 @@ check_hessian(const LmmTermStats *st, int reml, const char *name)
 					gm[2],
 					th[2];
 
-		check(lmm_terms_criterion_hessian(st, reml, at[i], &f, grad, hess) == LMM_OK &&
-			  lmm_terms_criterion_gradient(st, reml, at[i], &fg, gg) == LMM_OK &&
+		check(lmm_criterion_hessian(st, reml, at[i], &f, grad, hess) == LMM_OK &&
+			  lmm_criterion_gradient(st, reml, at[i], &fg, gg) == LMM_OK &&
 			  f == fg && grad[0] == gg[0] && grad[1] == gg[1],
 			  "terms: the Hessian's criterion and gradient are the gradient's");
 		for (b = 0; b < 2; b++)
@@ -238,9 +238,9 @@ check_hessian(const LmmTermStats *st, int reml, const char *name)
 
 			memcpy(th, at[i], sizeof(th));
 			th[b] = at[i][b] + h;
-			lmm_terms_criterion_gradient(st, reml, th, &fg, gp);
+			lmm_criterion_gradient(st, reml, th, &fg, gp);
 			th[b] = at[i][b] - h;
-			lmm_terms_criterion_gradient(st, reml, th, &fg, gm);
+			lmm_criterion_gradient(st, reml, th, &fg, gm);
 			for (a = 0; a < 2; a++)
 				worst = fmax(worst, fabs(hess[a * 2 + b] - (gp[a] - gm[a]) / (2.0 * h)) /
 							 fmax(1.0, fabs(hess[a * 2 + b])));
@@ -386,8 +386,10 @@ ratings_share(const char *dir)
 	for (reml = 0; reml <= 1; reml++)
 	{
 		LmmTermStats st;
+		TestKeys	keys;
 
 		lmm_terms_init(&st, 2, 2, q);
+		test_keys_init(&keys);
 		for (i = 0; i < tb.nrow; i++)
 		{
 			double		x[2] = {1.0, atof(tb.cell[i][xa])};
@@ -395,10 +397,11 @@ ratings_share(const char *dir)
 			const char *kp[2] = {tb.cell[i][ga], tb.cell[i][gb]};
 			uint32_t	kl[2] = {(uint32_t) strlen(kp[0]), (uint32_t) strlen(kp[1])};
 
-			lmm_terms_add_row(&st, x, atof(tb.cell[i][ya]), kp, kl, z);
+			test_keys_add_row(&st, &keys, x, atof(tb.cell[i][ya]), kp, kl, z);
 		}
 		check_share(&st, reml, "ratings");
 		lmm_terms_free(&st);
+		test_keys_free(&keys);
 	}
 }
 
@@ -415,7 +418,7 @@ profile_error(const char *dir, const LmmTermStats *st, const char *fit,
 	double		err = 0.0;
 	int			k;
 
-	if (lmm_profile_terms(st, 0.95, &prof) != LMM_OK)
+	if (lmm_profile(st, 0.95, &prof) != LMM_OK)
 		return HUGE_VAL;
 	for (k = 0; k < prof.npar; k++)
 	{
@@ -447,12 +450,12 @@ profile_error(const char *dir, const LmmTermStats *st, const char *fit,
 }
 
 /*
- * The model of a several-term fit as lmm_fit_terms' final function builds
- * it, carrying st (its terms' names g<t>, their levels st's keys); free
- * with model_terms_free.
+ * The model of a several-term fit as lmm_fit' final function builds
+ * it, carrying st (its terms' names g<t>, their levels the keys of keys);
+ * free with model_terms_free.
  */
 static void
-model_of_terms(LmmTermStats *st, LmmFit *fit, LmmModel *m)
+model_of_terms(LmmTermStats *st, const TestKeys *keys, LmmFit *fit, LmmModel *m)
 {
 	static char *names[1] = {"(Intercept)"};
 	static char *grp[LMM_MAX_TERMS] = {"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"};
@@ -486,7 +489,7 @@ model_of_terms(LmmTermStats *st, LmmFit *fit, LmmModel *m)
 		mt->z_names = names;
 		mt->theta = fit->theta + toff;
 		mt->nlevels = fit->term[t].nlevels;
-		mt->levels = st->term[fit->term[t].src].key;
+		mt->levels = keys->key[fit->term[t].src];
 		mt->b = fit->term[t].b;
 		mt->condvar = fit->term[t].condvar;
 		toff += LMM_NTHETA(mt->q);
@@ -516,7 +519,7 @@ model_terms_free(LmmModel *m)
  * the unpacked statistics are those of the originals.
  */
 static void
-model_tstats(LmmTermStats *st)
+model_tstats(LmmTermStats *st, const TestKeys *keys)
 {
 	LmmFit		fit,
 				refit,
@@ -531,10 +534,9 @@ model_tstats(LmmTermStats *st)
 	int			refused = 1,
 				k;
 	double		err = 0.0;
-	char	   *key;
 
-	check(lmm_fit_terms(st, 1, 0, &fit) == LMM_OK, "model format 4: the REML fit");
-	model_of_terms(st, &fit, &m);
+	check(lmm_fit(st, 1, 0, &fit) == LMM_OK, "model format 4: the REML fit");
+	model_of_terms(st, keys, &fit, &m);
 	check(lmm_model_check(&m) == NULL, "model format 4: a model with its statistics passes the check");
 	size = lmm_model_packed_size(&m);
 	buf = malloc(size);
@@ -543,8 +545,8 @@ model_tstats(LmmTermStats *st)
 		  lmm_model_packed_size(&back) == size,
 		  "model format 4: the statistics round-trip");
 	/* to 1e-10, not bit for bit: BLAS may round differently at other addresses */
-	check(lmm_profile_terms(st, 0.95, &a) == LMM_OK &&
-		  lmm_profile_terms(back.tstats, 0.95, &b) == LMM_OK &&
+	check(lmm_profile(st, 0.95, &a) == LMM_OK &&
+		  lmm_profile(back.tstats, 0.95, &b) == LMM_OK &&
 		  a.npar == lmm_model_ntheta(&back) + 1 + back.p,
 		  "model format 4: the unpacked statistics profile");
 	for (k = 0; k < a.npar; k++)
@@ -553,8 +555,8 @@ model_tstats(LmmTermStats *st)
 	check(err < 1e-10, "model format 4: the unpacked statistics profile as the originals");
 	lmm_profile_free(&a);
 	lmm_profile_free(&b);
-	check(lmm_fit_terms(back.tstats, 0, 0, &refit) == LMM_OK &&
-		  lmm_fit_terms(st, 0, 0, &ml) == LMM_OK &&
+	check(lmm_fit(back.tstats, 0, 0, &refit) == LMM_OK &&
+		  lmm_fit(st, 0, 0, &ml) == LMM_OK &&
 		  fabs(refit.criterion - ml.criterion) < 1e-10 * fabs(ml.criterion),
 		  "model format 4: the ML refit of the unpacked statistics is that of the originals");
 	lmm_fit_free(&refit);
@@ -570,10 +572,9 @@ model_tstats(LmmTermStats *st)
 	free(buf);
 
 	/* statistics of other levels, rows or dropped rows are not the model's */
-	key = m.levels[1];
-	m.levels[1] = "no such level";
-	check(lmm_model_check(&m) != NULL, "model format 4: statistics of other levels are refused");
-	m.levels[1] = key;
+	st->term[fit.term[0].src].nlevels--;
+	check(lmm_model_check(&m) != NULL, "model format 4: statistics of other levels (one fewer) are refused");
+	st->term[fit.term[0].src].nlevels++;
 	m.n_obs++;
 	check(lmm_model_check(&m) != NULL, "model format 4: statistics of another row count are refused");
 	m.n_obs--;
@@ -623,7 +624,7 @@ fuzz_number(unsigned char b)
  * 0 when the file cannot be read.
  */
 static int
-fuzz_table(const char *path, LmmTermStats *st, int *reml)
+fuzz_table(const char *path, LmmTermStats *st, TestKeys *keys, int *reml)
 {
 	unsigned char data[4096];
 	int			q[LMM_MAX_TERMS];
@@ -655,6 +656,7 @@ fuzz_table(const char *path, LmmTermStats *st, int *reml)
 	}
 	width = k + (intercept ? p - 1 : p) + 1 + (nz - k);
 	lmm_terms_init(st, p, k, q);
+	test_keys_init(keys);
 	for (row = 0; row < 120 && at + width <= size; row++, at += width)
 	{
 		const unsigned char *r = data + at;
@@ -689,7 +691,7 @@ fuzz_table(const char *path, LmmTermStats *st, int *reml)
 			if (q[t] == 2)
 				z[zi++] = fuzz_number(r[c++]);
 		}
-		lmm_terms_add_row(st, x, y, key, keylen, z);
+		test_keys_add_row(st, keys, x, y, key, keylen, z);
 	}
 	return 1;
 }
@@ -704,21 +706,23 @@ fit_seed(const char *dir, const char *name, long polls, int *n_eval)
 {
 	char		path[1024];
 	LmmTermStats st;
+	TestKeys	keys;
 	LmmFit		fit;
 	LmmStatus	status;
 	int			reml;
 
 	snprintf(path, sizeof(path), "%s/../fuzz/corpus/terms/%s", dir, name);
-	if (!fuzz_table(path, &st, &reml))
+	if (!fuzz_table(path, &st, &keys, &reml))
 		return LMM_ERR_INCONSISTENT;
 	host_polls_left = polls;
-	status = lmm_fit_terms(&st, reml, 1, &fit);
+	status = lmm_fit(&st, reml, 1, &fit);
 	host_polls_left = -1;
 	*n_eval = fit.n_eval;
 	printf("%s: status %d after %d evaluations\n", name, (int) status, fit.n_eval);
 	if (status == LMM_OK)
 		lmm_fit_free(&fit);
 	lmm_terms_free(&st);
+	test_keys_free(&keys);
 	return status;
 }
 
@@ -765,12 +769,14 @@ exact_slope(void)
 		for (reml = 0; reml <= 1; reml++)
 		{
 			LmmTermStats st;
+			TestKeys	keys;
 			LmmFit		fit;
 			LmmStatus	status;
 			char		what[128];
 			int			i;
 
 			lmm_terms_init(&st, 1, 2, q);
+			test_keys_init(&keys);
 			for (i = 0; i < 60; i++)
 			{
 				int			a = i % 9,
@@ -788,9 +794,9 @@ exact_slope(void)
 					y += 0.1 * ((i * 7919 % 1000) / 1000.0 - 0.5);
 				kl[0] = (uint32_t) snprintf(ka, sizeof(ka), "a%d", a);
 				kl[1] = (uint32_t) snprintf(kb, sizeof(kb), "b%d", b);
-				lmm_terms_add_row(&st, x, y, key, kl, z);
+				test_keys_add_row(&st, &keys, x, y, key, kl, z);
 			}
-			status = lmm_fit_terms(&st, reml, 1, &fit);
+			status = lmm_fit(&st, reml, 1, &fit);
 			printf("exact slope%s %s: status %d after %d evaluations\n",
 				   noisy ? " with noise" : "", reml ? "REML" : "ML", (int) status, fit.n_eval);
 			if (noisy)
@@ -807,6 +813,7 @@ exact_slope(void)
 			if (status == LMM_OK)
 				lmm_fit_free(&fit);
 			lmm_terms_free(&st);
+			test_keys_free(&keys);
 		}
 }
 
@@ -835,17 +842,21 @@ test_terms(const char *dir)
 		LmmTermStats st,
 					a,
 					b;
+		TestKeys	kst,
+					ka,
+					kb;
 		LmmFit		fit;
 		char		pre[128];
 		double		err = 0.0;
 
 		lmm_terms_init(&st, 1, 2, q);
-		add_rows(&st, &tb, col(&tb, "diameter"), g, g2, 0, tb.nrow);
+		test_keys_init(&kst);
+		add_rows(&st, &kst, &tb, col(&tb, "diameter"), g, g2, 0, tb.nrow);
 		check_gradient(&st, reml, "penicillin");
 		check_hessian(&st, reml, "penicillin");
 		check_pairs(&st, reml, "penicillin");
 		check_share(&st, reml, "penicillin");
-		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
+		check(lmm_fit(&st, reml, 1, &fit) == LMM_OK, "terms: penicillin fits");
 		check(fit.nterms == 2 && fit.term[0].nlevels == 24 && fit.term[1].nlevels == 6,
 			  "terms: penicillin terms in lme4's order (plate, sample)");
 #define REL(x, key) do { snprintf(pre, sizeof(pre), "penicillin,%s,tight,%s", method[reml], key); \
@@ -856,10 +867,10 @@ test_terms(const char *dir)
 		REL(fit.criterion, "criterion,");
 		REL(fit.beta[0], "beta,,(Intercept)");
 		REL(sqrt(fit.vcov[0]), "se,,(Intercept)");
-		REL(mode_of(&st, &fit, 0, "g", 0), "ranef,plate,(Intercept),,g");
-		REL(mode_of(&st, &fit, 1, "F", 0), "ranef,sample,(Intercept),,F");
-		REL(mode_of(&st, &fit, 0, "g", 1), "condsd,plate,(Intercept),,g");
-		REL(mode_of(&st, &fit, 1, "F", 1), "condsd,sample,(Intercept),,F");
+		REL(mode_of(&kst, &fit, 0, "g", 0), "ranef,plate,(Intercept),,g");
+		REL(mode_of(&kst, &fit, 1, "F", 0), "ranef,sample,(Intercept),,F");
+		REL(mode_of(&kst, &fit, 0, "g", 1), "condsd,plate,(Intercept),,g");
+		REL(mode_of(&kst, &fit, 1, "F", 1), "condsd,sample,(Intercept),,F");
 		printf("penicillin %s: max rel err %.3g (theta %.10g %.10g)\n", method[reml], err,
 			   fit.theta[0], fit.theta[1]);
 		check(err < 1e-6, "terms: penicillin agrees with lme4 to 1e-6");
@@ -878,13 +889,15 @@ test_terms(const char *dir)
 		/* two parts merged: the same fit */
 		lmm_terms_init(&a, 1, 2, q);
 		lmm_terms_init(&b, 1, 2, q);
-		add_rows(&a, &tb, col(&tb, "diameter"), g, g2, 0, 61);
-		add_rows(&b, &tb, col(&tb, "diameter"), g, g2, 61, tb.nrow);
-		lmm_terms_merge(&a, &b);
+		test_keys_init(&ka);
+		test_keys_init(&kb);
+		add_rows(&a, &ka, &tb, col(&tb, "diameter"), g, g2, 0, 61);
+		add_rows(&b, &kb, &tb, col(&tb, "diameter"), g, g2, 61, tb.nrow);
+		test_keys_merge(&a, &ka, &b, &kb);
 		{
 			LmmFit		fm;
 
-			check(lmm_fit_terms(&a, reml, 0, &fm) == LMM_OK &&
+			check(lmm_fit(&a, reml, 0, &fm) == LMM_OK &&
 				  fabs(fm.criterion - fit.criterion) < 1e-9 &&
 				  fabs(fm.theta[1] - fit.theta[1]) < 1e-6 * fit.theta[1],
 				  "terms: merged parts fit as the whole");
@@ -892,10 +905,13 @@ test_terms(const char *dir)
 		}
 		lmm_terms_free(&a);
 		lmm_terms_free(&b);
+		test_keys_free(&ka);
+		test_keys_free(&kb);
 		lmm_fit_free(&fit);
 		if (reml)
-			model_tstats(&st);
+			model_tstats(&st, &kst);
 		lmm_terms_free(&st);
+		test_keys_free(&kst);
 	}
 
 	if (read_table(dir, "pastes.csv", &tb) != 0 || tb.nrow != 60)
@@ -909,16 +925,18 @@ test_terms(const char *dir)
 		int			g[2] = {col(&tb, "batch"), col(&tb, "batch")};
 		int			g2[2] = {-1, col(&tb, "cask")};
 		LmmTermStats st;
+		TestKeys	keys;
 		LmmFit		fit;
 		char		pre[128];
 		double		err = 0.0;
 
 		lmm_terms_init(&st, 1, 2, q);
-		add_rows(&st, &tb, col(&tb, "strength"), g, g2, 0, tb.nrow);
+		test_keys_init(&keys);
+		add_rows(&st, &keys, &tb, col(&tb, "strength"), g, g2, 0, tb.nrow);
 		check_gradient(&st, reml, "pastes");
 		check_hessian(&st, reml, "pastes");
 		check_pairs(&st, reml, "pastes");
-		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK && fit.term[0].src == 1,
+		check(lmm_fit(&st, reml, 1, &fit) == LMM_OK && fit.term[0].src == 1,
 			  "terms: pastes fits, batch:cask first");
 #undef REL
 #define REL(x, key) do { snprintf(pre, sizeof(pre), "pastes,%s,tight,%s", method[reml], key); \
@@ -941,5 +959,6 @@ test_terms(const char *dir)
 		}
 		lmm_fit_free(&fit);
 		lmm_terms_free(&st);
+		test_keys_free(&keys);
 	}
 }

@@ -15,6 +15,7 @@
 #include "lmm_fit_int.h"
 #include "lmm_terms.h"
 #include "test_core.h"
+#include "test_util.h"
 
 /* Rows of the synthetic data, and levels of its two grouping factors. */
 #define VG_ROWS		600
@@ -37,8 +38,8 @@ lcg(uint64_t *s)
  * slope's variance is estimated as 0: a singular fit.
  */
 static void
-vg_stats(LmmTermStats *st, int qa, int qb, int from, int to, int reverse,
-		 int flat)
+vg_stats(LmmTermStats *st, TestKeys *keys, int qa, int qb, int from, int to,
+		 int reverse, int flat)
 {
 	static double x[VG_ROWS],
 				x2[VG_ROWS],
@@ -77,6 +78,7 @@ vg_stats(LmmTermStats *st, int qa, int qb, int from, int to, int reverse,
 		made = 1;
 	}
 	lmm_terms_init(st, 2, 2, q);
+	test_keys_init(keys);
 	for (k = from; k < to; k++)
 	{
 		int			r = reverse ? to - 1 - (k - from) : k;
@@ -94,7 +96,7 @@ vg_stats(LmmTermStats *st, int qa, int qb, int from, int to, int reverse,
 		kl[1] = (uint32_t) strlen(kb);
 		memcpy(z, zr, sizeof(double) * qa);
 		memcpy(z + qa, zr, sizeof(double) * qb);
-		lmm_terms_add_row(st, xr, flat ? yflat[r] : y[r], kp, kl, z);
+		test_keys_add_row(st, keys, xr, flat ? yflat[r] : y[r], kp, kl, z);
 	}
 }
 
@@ -116,7 +118,7 @@ gradient_error(const LmmTermStats *st, int reml, int nt, const double *theta,
 				worst = 0.0;
 	int			k;
 
-	if (lmm_terms_criterion_gradient(st, reml, theta, &f, grad) != LMM_OK || !isfinite(f))
+	if (lmm_criterion_gradient(st, reml, theta, &f, grad) != LMM_OK || !isfinite(f))
 		return HUGE_VAL;
 	for (k = 0; k < nt; k++)
 	{
@@ -127,17 +129,17 @@ gradient_error(const LmmTermStats *st, int reml, int nt, const double *theta,
 			continue;
 		memcpy(th, theta, sizeof(double) * nt);
 		th[k] = theta[k] + h;
-		lmm_terms_criterion_gradient(st, reml, th, &fp, gd);
+		lmm_criterion_gradient(st, reml, th, &fp, gd);
 		th[k] = theta[k] - h;
-		lmm_terms_criterion_gradient(st, reml, th, &fm, gd);
+		lmm_criterion_gradient(st, reml, th, &fm, gd);
 		d = (fp - fm) / (2.0 * h);
 		if (free != NULL)
 		{
 			/* at a singular T: the five-point stencil, O(h^4) */
 			th[k] = theta[k] + 2.0 * h;
-			lmm_terms_criterion_gradient(st, reml, th, &fp, gd);
+			lmm_criterion_gradient(st, reml, th, &fp, gd);
 			th[k] = theta[k] - 2.0 * h;
-			lmm_terms_criterion_gradient(st, reml, th, &fm, gd);
+			lmm_criterion_gradient(st, reml, th, &fm, gd);
 			d = (4.0 * d - (fp - fm) / (4.0 * h)) / 3.0;
 		}
 		worst = fmax(worst, fabs(grad[k] - d) / fmax(1.0, fabs(grad[k])));
@@ -171,6 +173,10 @@ check_shape(int qa, int qb, const double at[2][7], const char *name,
 					rev,
 					a,
 					b;
+		TestKeys	kst,
+					krev,
+					ka,
+					kb;
 		LmmFit		fit,
 					fr,
 					fm;
@@ -183,19 +189,19 @@ check_shape(int qa, int qb, const double at[2][7], const char *name,
 		int			free[16],
 					same_bound = 1;
 
-		vg_stats(&st, qa, qb, 0, VG_ROWS, 0, flat);
+		vg_stats(&st, &kst, qa, qb, 0, VG_ROWS, 0, flat);
 		for (i = 0; i < 2; i++)
 			worst = fmax(worst, gradient_error(&st, reml, nt, at[i], NULL));
 		printf("%s %s: gradient vs differences %.3g\n", name, reml ? "REML" : "ML", worst);
 		check(worst < 1e-5, "vgrad: analytic gradient of vector terms matches central differences");
 
-		vg_stats(&rev, qa, qb, 0, VG_ROWS, 1, flat);
-		vg_stats(&a, qa, qb, 0, 250, 1, flat);
-		vg_stats(&b, qa, qb, 250, VG_ROWS, 0, flat);
-		lmm_terms_merge(&a, &b);
-		check(lmm_fit_terms(&st, reml, 1, &fit) == LMM_OK &&
-			  lmm_fit_terms(&rev, reml, 0, &fr) == LMM_OK &&
-			  lmm_fit_terms(&a, reml, 0, &fm) == LMM_OK,
+		vg_stats(&rev, &krev, qa, qb, 0, VG_ROWS, 1, flat);
+		vg_stats(&a, &ka, qa, qb, 0, 250, 1, flat);
+		vg_stats(&b, &kb, qa, qb, 250, VG_ROWS, 0, flat);
+		test_keys_merge(&a, &ka, &b, &kb);
+		check(lmm_fit(&st, reml, 1, &fit) == LMM_OK &&
+			  lmm_fit(&rev, reml, 0, &fr) == LMM_OK &&
+			  lmm_fit(&a, reml, 0, &fm) == LMM_OK,
 			  "vgrad: vector terms fit");
 		singular = NULL;
 		for (k = 0; k < nt; k++)
@@ -212,7 +218,7 @@ check_shape(int qa, int qb, const double at[2][7], const char *name,
 		fdiff = fmax(fabs(fit.criterion - fr.criterion), fabs(fit.criterion - fm.criterion)) /
 			fabs(fit.criterion);
 		f = NAN;
-		lmm_terms_criterion_gradient(&st, reml, (singular ? singular : &fit)->theta, &f, grad);
+		lmm_criterion_gradient(&st, reml, (singular ? singular : &fit)->theta, &f, grad);
 		for (k = 0; k < nt; k++)
 			free[k] = !((singular ? singular : &fit)->theta[k] == 0.0 &&
 						(k < na ? lmm_theta_is_diagonal(qa, k) :
@@ -249,6 +255,10 @@ check_shape(int qa, int qb, const double at[2][7], const char *name,
 		lmm_terms_free(&rev);
 		lmm_terms_free(&a);
 		lmm_terms_free(&b);
+		test_keys_free(&kst);
+		test_keys_free(&krev);
+		test_keys_free(&ka);
+		test_keys_free(&kb);
 	}
 }
 

@@ -5,9 +5,10 @@
  *	  of z = days reparametrized, so their fits must be the days fit mapped
  *	  analytically: theta through z's affine map, the same beta, sigma and
  *	  criterion, the slope's SD divided by the scale, each level's modes
- *	  b = A^-1 b_days.  Checked for one-term statistics (lmm_fit_ex) and
- *	  several-term statistics with one term, with the slope's term first
- *	  next to (1 | days), and second after (1 | subject:half).
+ *	  b = A^-1 b_days.  Checked for lmm 0.6's one-term statistics
+ *	  (converted, lmm_stats_to_terms) and statistics with one term, with the
+ *	  slope's term first next to (1 | days), and second after
+ *	  (1 | subject:half).
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "lmm_stats_io.h"
 #include "lmm_terms.h"
 #include "test_core.h"
+#include "test_util.h"
 
 /*
  * Largest relative errors allowed.  The fits reach 3e-13 in theta, beta,
@@ -61,17 +63,17 @@ read_rows(const char *dir, SleepRows *s)
 	return s->n == 180 ? 0 : -1;
 }
 
-/* The model's forms: one-term statistics, then several-term statistics. */
+/* The model's forms: lmm 0.6's one-term statistics converted, then statistics of terms. */
 enum
 {
-	ONE_TERM,					/* (z | subject), lmm_fit_ex */
-	TERMS_ONE,					/* (z | subject), lmm_fit_terms */
+	ONE_TERM,					/* (z | subject), from lmm 0.6's statistics */
+	TERMS_ONE,					/* (z | subject) */
 	TERMS_FIRST,				/* (z | subject) + (1 | days) */
 	TERMS_SECOND,				/* (1 | subject:half) + (z | subject) */
 	NFORMS
 };
 static const char *const form_name[NFORMS] = {
-	"(z | subject), one-term statistics", "(z | subject), several-term statistics",
+	"(z | subject), lmm 0.6's statistics", "(z | subject), statistics of one term",
 	"(z | subject) + (1 | days)", "(1 | subject:half) + (z | subject)"
 };
 
@@ -85,6 +87,7 @@ fit_form(const SleepRows *r, int form, int reml, double c, double s, LmmFit *fit
 	if (form == ONE_TERM)
 	{
 		LmmStats	st;
+		LmmTermStats conv;
 		int64_t		level[400];
 
 		for (i = 0; i < 400; i++)
@@ -95,18 +98,22 @@ fit_form(const SleepRows *r, int form, int reml, double c, double s, LmmFit *fit
 			double		v[3] = {c + s * r->days[i], r->days[i], r->reaction[i]};
 
 			if (level[r->subject[i]] < 0)
-				level[r->subject[i]] = lmm_stats_add_level(&st);
-			lmm_stats_add_row(&st, level[r->subject[i]], v);
+				level[r->subject[i]] = test_legacy_add_level(&st);
+			test_legacy_add_row(&st, level[r->subject[i]], v);
 		}
-		status = lmm_fit_ex(&st, reml, 1, fit);
+		lmm_stats_to_terms(&st, &conv);
+		status = lmm_fit(&conv, reml, 1, fit);
+		lmm_terms_free(&conv);
 		lmm_stats_free(&st);
 	}
 	else
 	{
 		LmmTermStats st;
+		TestKeys	keys;
 		int			q[2] = {2, 1};
 
 		lmm_terms_init(&st, 2, form == TERMS_ONE ? 1 : 2, q);
+		test_keys_init(&keys);
 		for (i = 0; i < r->n; i++)
 		{
 			double		x[2] = {1.0, r->days[i]};
@@ -123,10 +130,11 @@ fit_form(const SleepRows *r, int form, int reml, double c, double s, LmmFit *fit
 				snprintf(k1, sizeof(k1), "%d:%d", r->subject[i], r->days[i] >= 5.0);
 			keylen[0] = (uint32_t) strlen(k0);
 			keylen[1] = (uint32_t) strlen(k1);
-			lmm_terms_add_row(&st, x, r->reaction[i], key, keylen, z);
+			test_keys_add_row(&st, &keys, x, r->reaction[i], key, keylen, z);
 		}
-		status = lmm_fit_terms(&st, reml, 1, fit);
+		status = lmm_fit(&st, reml, 1, fit);
 		lmm_terms_free(&st);
+		test_keys_free(&keys);
 	}
 	return status;
 }
@@ -197,6 +205,7 @@ check_singular_condvar(const char *dir)
 	LmmStats	s;
 	LmmStatsMeta meta;
 	LmmStatsKeys keys;
+	LmmTermStats conv;
 	LmmFit		fit;
 	FILE	   *f;
 	size_t		n;
@@ -214,7 +223,8 @@ check_singular_condvar(const char *dir)
 		check(0, "zscale: read regress_singular_zscale_condvar");
 		return;
 	}
-	if (lmm_fit(&s, 1, &fit) != LMM_OK)
+	lmm_stats_to_terms(&s, &conv);
+	if (lmm_fit(&conv, 1, 1, &fit) != LMM_OK)
 		ok = 0;
 	else
 	{
@@ -228,6 +238,7 @@ check_singular_condvar(const char *dir)
 	lmm_stats_meta_free(&meta);
 	free(keys.data);
 	free(keys.len);
+	lmm_terms_free(&conv);
 	lmm_stats_free(&s);
 }
 

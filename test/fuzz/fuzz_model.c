@@ -6,8 +6,8 @@
  *	  value must pack back to the same bytes (format 4) and survive what the
  *	  extraction functions compute from it: Satterthwaite's df, the
  *	  standard deviations and correlations, and the ML refit of its
- *	  statistics, one term's or several terms' (for small models, to keep
- *	  each run short).  What scoring reads of a model of several terms,
+ *	  statistics, one term's (those of format 2 and 3 converted from lmm
+ *	  0.6's) or several terms' (for small models, to keep each run short).  What scoring reads of a model of several terms,
  *	  piece by piece, must agree.
  */
 #include <math.h>
@@ -117,11 +117,10 @@ check_refit(const LmmModel *m)
 	LmmFit		fit;
 	int			maxq;
 
-	if ((m->stats == NULL && m->tstats == NULL) || model_levels(m, &maxq) > REFIT_MAX_LEVELS ||
+	if (m->tstats == NULL || model_levels(m, &maxq) > REFIT_MAX_LEVELS ||
 		m->p > REFIT_MAX_P || maxq > REFIT_MAX_Q)
 		return;
-	if ((m->stats ? lmm_fit_ex(m->stats, 0, 0, &fit) :
-		 lmm_fit_terms(m->tstats, 0, 0, &fit)) == LMM_OK)
+	if (lmm_fit(m->tstats, 0, 0, &fit) == LMM_OK)
 	{
 		require(isfinite(fit.criterion));
 		require(fit.ntheta == lmm_model_ntheta(m));

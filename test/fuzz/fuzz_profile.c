@@ -1,9 +1,9 @@
 /*
  * fuzz_profile.c
  *	  libFuzzer harness for lmm_confint's likelihood profile of a stored
- *	  model's statistics: lmm_model_unpack, then lmm_profile (one term) or
- *	  lmm_profile_terms (a model of lmm() or lmm_fit_terms) on what it
- *	  accepted.  A profile is some dozens of fits, so only small models are
+ *	  model's statistics: lmm_model_unpack, then lmm_profile on the
+ *	  statistics of what it accepted (one term or several; lmm 0.6's
+ *	  converted on reading).  A profile is some dozens of fits, so only small models are
  *	  profiled, in a harness of their own that leaves fuzz_model fast.
  */
 #include <stdint.h>
@@ -32,7 +32,7 @@ small(const LmmModel *m)
 	int64_t		n = 0;
 	int			t;
 
-	if (m->stats == NULL && m->tstats == NULL)
+	if (m->tstats == NULL)
 		return 0;
 	for (t = 0; t <= m->nextra; t++)
 	{
@@ -54,8 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int			k;
 
 	if (lmm_model_unpack(data, size, &m) == NULL && small(&m) &&
-		(m.stats ? lmm_profile(m.stats, 0.95, &prof) :
-		 lmm_profile_terms(m.tstats, 0.95, &prof)) == LMM_OK)
+		lmm_profile(m.tstats, 0.95, &prof) == LMM_OK)
 	{
 		require(prof.npar == lmm_model_ntheta(&m) + 1 + m.p);
 		for (k = 0; k < prof.npar; k++)

@@ -2,15 +2,18 @@
  * fuzz_stats.c
  *	  libFuzzer harness for the unpacking of lmm_stats values, as the glue
  *	  does it for every stored value, every one that lmm_stats_recv takes
- *	  off the wire and the serialized state of lmm_fit and lmm_merge: by the
- *	  magic, one-term statistics (LMMs) through lmm_stats_unpack and
- *	  several-term statistics (LMMt, from lmm_stats(formula, source) and
- *	  lmm_stats_terms) through lmm_terms_unpack.  Any input must be refused
- *	  with a message or accepted; accepted statistics must pack back to the
- *	  same bytes and merge with themselves as lmm_merge does; one-term ones
- *	  (when small, to keep each run short) also go through the fit that
- *	  lmm_fit(lmm_stats) runs on them.  (fuzz_model fits several-term
- *	  statistics, those that models carry, which unpack the same way.)
+ *	  off the wire and the serialized state of every aggregate: by the
+ *	  magic, the statistics lmm writes (LMMt: one term or several, with keys
+ *	  or, as a model stores them, without) through lmm_terms_unpack, and lmm
+ *	  0.6's one-term statistics (LMMs), which lmm only reads, through
+ *	  lmm_stats_unpack and their conversion (lmm_stats_to_terms).  Any input
+ *	  must be refused with a message or accepted; accepted statistics must
+ *	  pack back to the same bytes (LMMs with lmm 0.6's writer, a copy in
+ *	  test/core/test_util.h; LMMt of the current version) and merge with
+ *	  themselves as lmm_merge does; one-term ones (when small, to keep each
+ *	  run short) also go through the fit that lmm_fit(lmm_stats) runs on
+ *	  them.  (fuzz_model fits several-term statistics, those that models
+ *	  carry, which unpack the same way.)
  */
 #include <math.h>
 #include <stdint.h>
@@ -24,6 +27,7 @@
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
 #include "lmm_terms_io.h"
+#include "../core/test_util.h"
 
 /* Largest statistics the harness fits: a fit of more takes too long per input. */
 #define FIT_MAX_LEVELS 64
@@ -38,48 +42,55 @@ require(int ok)
 		abort();
 }
 
-/* Pack accepted statistics and check that they give back the input's bytes. */
+/* Pack accepted LMMs statistics as lmm 0.6 did and check that they give back the input's bytes. */
 static void
 check_repack(const LmmStats *s, const LmmStatsMeta *meta, const LmmStatsKeys *keys,
 			 const uint8_t *data, size_t size)
 {
-	size_t		len = lmm_stats_packed_size(s, meta, keys);
-	unsigned char *buf = malloc(len);
+	size_t		len;
+	unsigned char *buf = test_legacy_pack(s, meta, keys, &len);
 
-	lmm_stats_pack(s, meta, keys, buf);
 	require(len == size && memcmp(buf, data, size) == 0);
 	free(buf);
 }
 
 /* Merge the statistics with a copy of themselves, level by level, as lmm_merge does. */
 static void
-check_merge(const LmmStats *s)
+check_merge(const LmmTermStats *s)
 {
-	LmmStats	m;
+	LmmTermStats m;
+	int64_t    *map[LMM_MAX_TERMS];
+	int			q[LMM_MAX_TERMS];
+	int			t;
 	int64_t		j;
 
-	if (s->p == 0)
-		return;
-	lmm_stats_init(&m, s->p, s->q);
-	for (j = 0; j < s->nlevels; j++)
+	for (t = 0; t < s->nterms; t++)
+		q[t] = s->term[t].q;
+	lmm_terms_init(&m, s->p, s->nterms, q);
+	for (t = 0; t < s->nterms; t++)
 	{
-		int64_t		level = lmm_stats_add_level(&m);
-
-		lmm_stats_merge_level(&m, level, s->level + (size_t) j * s->stride);
-		lmm_stats_merge_level(&m, level, s->level + (size_t) j * s->stride);
+		map[t] = malloc(sizeof(int64_t) * (size_t) (s->term[t].nlevels + 1));
+		for (j = 0; j < s->term[t].nlevels; j++)
+			map[t][j] = lmm_terms_add_level(&m, t);
 	}
-	lmm_stats_merge_overall(&m, s->n, s->mean, s->comom);
-	lmm_stats_merge_overall(&m, s->n, s->mean, s->comom);
-	require(m.nlevels == s->nlevels && m.n == 2.0 * s->n);
-	lmm_stats_free(&m);
+	lmm_terms_merge(&m, s, map);
+	lmm_terms_merge(&m, s, map);
+	require(m.n == 2.0 * s->n);
+	for (t = 0; t < s->nterms; t++)
+	{
+		require(m.term[t].nlevels == s->term[t].nlevels);
+		free(map[t]);
+	}
+	lmm_terms_free(&m);
 }
 
 /*
- * The model lmm_state_fit makes of a fit and the statistics: it must pass
- * lmm_model_check, or lmm_fit would report valid statistics as overflowing.
+ * The model the final function makes of a one-term fit and the
+ * statistics: it must pass lmm_model_check, or lmm_fit would report valid
+ * statistics as overflowing.
  */
 static void
-check_model(const LmmStats *s, const LmmFit *fit, char **keys)
+check_model(const LmmTermStats *s, const LmmFit *fit, char **keys)
 {
 	static char *names[LMM_MAX_COLUMNS];
 	LmmModel	m;
@@ -113,20 +124,22 @@ check_model(const LmmStats *s, const LmmFit *fit, char **keys)
 	m.ninf = fit->ninf;
 	m.vcov_varpar = fit->vcov_varpar;
 	m.jac = fit->jac;
-	m.stats = (LmmStats *) s;
+	m.formula = "";
+	m.tstats = (LmmTermStats *) s;
 	require(lmm_model_check(&m) == NULL);
 }
 
-/* The REML fit with Satterthwaite's ingredients that lmm_fit(lmm_stats) runs. */
+/* The REML fit with Satterthwaite's ingredients that lmm_fit(lmm_stats) runs on one-term statistics. */
 static void
-check_fit(const LmmStats *s)
+check_fit(const LmmTermStats *s)
 {
 	LmmFit		fit;
 	LmmStatus	status;
 
-	if (s->p == 0 || s->nlevels > FIT_MAX_LEVELS || s->p > FIT_MAX_P || s->q > FIT_MAX_Q)
+	if (s->nterms != 1 || s->term[0].nlevels > FIT_MAX_LEVELS || s->p > FIT_MAX_P ||
+		s->term[0].q > FIT_MAX_Q)
 		return;
-	status = lmm_fit(s, 1, &fit);
+	status = lmm_fit(s, 1, 1, &fit);
 	if (status == LMM_OK)
 	{
 		double	   *L = calloc(s->p, sizeof(double));
@@ -137,7 +150,7 @@ check_fit(const LmmStats *s)
 		L[0] = 1.0;
 		(void) lmm_satterthwaite_df(fit.ninf, fit.p, fit.vcov_varpar, fit.jac, fit.vcov, L);
 		free(L);
-		for (j = 0; j < s->nlevels; j++)
+		for (j = 0; j < s->term[0].nlevels; j++)
 			keys[j] = "k";
 		check_model(s, &fit, keys);
 	}
@@ -145,15 +158,15 @@ check_fit(const LmmStats *s)
 }
 
 /*
- * Several-term statistics: accepted ones pass the packers' check, pack back
- * to the input's bytes, and merge with themselves into twice the rows and
- * the same levels.
+ * LMMt statistics: accepted ones pass the packers' check, pack back to the
+ * input's bytes (of the current version; a version 1 value to bytes that
+ * read as the same statistics), merge with themselves into twice the rows
+ * and the same levels, and (one term, small) fit.
  */
 static void
 check_terms(const uint8_t *data, size_t size)
 {
 	LmmTermStats s;
-	LmmTermStats m;
 	LmmTermsMeta meta;
 	const char *problem = lmm_terms_unpack(data, size, &s, &meta);
 
@@ -161,22 +174,31 @@ check_terms(const uint8_t *data, size_t size)
 	{
 		size_t		len = lmm_terms_packed_size(&s, &meta);
 		unsigned char *buf = malloc(len);
-		int			q[LMM_MAX_TERMS];
-		int			t;
 
 		require(lmm_terms_check(&s) == NULL);
 		lmm_terms_pack(&s, &meta, buf);
-		require(len == size && memcmp(buf, data, size) == 0);
+		if (size >= 8 && data[4] == 0 && data[5] == 0 && data[6] == 0 &&
+			data[7] == LMM_TERMS_VERSION)
+			require(len == size && memcmp(buf, data, size) == 0);
+		else
+		{
+			LmmTermStats back;
+			LmmTermsMeta bmeta;
+			size_t		len2;
+			unsigned char *buf2;
+
+			require(lmm_terms_unpack(buf, len, &back, &bmeta) == NULL);
+			len2 = lmm_terms_packed_size(&back, &bmeta);
+			buf2 = malloc(len2);
+			lmm_terms_pack(&back, &bmeta, buf2);
+			require(len2 == len && memcmp(buf, buf2, len) == 0);
+			free(buf2);
+			lmm_terms_free(&back);
+			lmm_terms_meta_free(&bmeta);
+		}
 		free(buf);
-		for (t = 0; t < s.nterms; t++)
-			q[t] = s.term[t].q;
-		lmm_terms_init(&m, s.p, s.nterms, q);
-		lmm_terms_merge(&m, &s);
-		lmm_terms_merge(&m, &s);
-		require(m.n == 2.0 * s.n);
-		for (t = 0; t < s.nterms; t++)
-			require(m.term[t].nlevels == s.term[t].nlevels);
-		lmm_terms_free(&m);
+		check_merge(&s);
+		check_fit(&s);
 	}
 	else
 		require(strlen(problem) > 0);
@@ -184,31 +206,38 @@ check_terms(const uint8_t *data, size_t size)
 	lmm_terms_meta_free(&meta);
 }
 
-/* One input: a candidate lmm_stats value, of one term or of several by its magic. */
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * LMMs statistics: accepted ones count at most 2^53 rows, pass their check,
+ * pack back to the input's bytes, and convert to statistics of one term
+ * (or, without rows, of none) that merge with themselves and fit; a
+ * conversion that overflows fails the packers' check, which the glue must
+ * then refuse.
+ */
+static void
+check_legacy(const uint8_t *data, size_t size)
 {
 	LmmStats	s;
 	LmmStatsMeta meta;
 	LmmStatsKeys keys;
-	const char *problem;
-
-	if (size >= 4 && ((uint32_t) data[0] << 24 | (uint32_t) data[1] << 16 |
-					  (uint32_t) data[2] << 8 | data[3]) == LMM_TERMS_MAGIC)
-	{
-		check_terms(data, size);
-		return 0;
-	}
-	problem = lmm_stats_unpack(data, size, &s, &meta, &keys);
+	const char *problem = lmm_stats_unpack(data, size, &s, &meta, &keys);
 
 	if (problem == NULL)
 	{
+		LmmTermStats conv;
+
 		/* counts are exact in a double, and the glue converts them to int64 */
 		require(s.n <= LMM_MAX_ROWS);
 		require(lmm_stats_check(&s, &meta) == NULL);
 		check_repack(&s, &meta, &keys, data, size);
-		check_merge(&s);
-		check_fit(&s);
+		lmm_stats_to_terms(&s, &conv);
+		require(conv.n == s.n && conv.p == s.p && conv.nterms == (s.p > 0 ? 1 : 0));
+		require(s.p == 0 || (conv.term[0].q == s.q && conv.term[0].nlevels == s.nlevels));
+		if (lmm_terms_check(&conv) == NULL)
+		{
+			check_merge(&conv);
+			check_fit(&conv);
+		}
+		lmm_terms_free(&conv);
 	}
 	else
 		require(strlen(problem) > 0);
@@ -216,5 +245,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lmm_stats_meta_free(&meta);
 	lmm_free(keys.data);
 	lmm_free(keys.len);
+}
+
+/* One input: a candidate lmm_stats value, read by its magic. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size >= 4 && ((uint32_t) data[0] << 24 | (uint32_t) data[1] << 16 |
+					  (uint32_t) data[2] << 8 | data[3]) == LMM_TERMS_MAGIC)
+		check_terms(data, size);
+	else
+		check_legacy(data, size);
 	return 0;
 }

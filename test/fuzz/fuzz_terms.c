@@ -1,11 +1,12 @@
 /*
  * fuzz_terms.c
  *	  libFuzzer harness for the several-term path of lmm(formula, source):
- *	  rows into lmm_terms_add_row (level keys hashed into open-addressing
- *	  tables, sparse pair blocks), two partial states merged as parallel
- *	  workers' are (lmm_terms_merge, after the levels are added in key
- *	  order as lmm_terms_final's sorting does), and lmm_fit_terms on the
- *	  result, and Kenward-Roger (lmm_kr) at a REML fit.  The input is read as a small table:
+ *	  rows into lmm_terms_add_row (level keys mapped to level numbers as
+ *	  the host does, sparse pair blocks), two partial states merged as
+ *	  parallel workers' are (lmm_terms_merge, after the levels are added in
+ *	  key order as the final function's sorting does), lmm_fit on the
+ *	  result, and Kenward-Roger (lmm_kr) at a REML fit.  The input is read
+ *	  as a small table:
  *	    byte 0: p - 1 (mod 3), and bit 2 set for no intercept column
  *	    byte 1: terms - 1 (mod 3), and bit 2 set for ML
  *	    byte 2: bit t set for a random slope in term t (q = 2)
@@ -27,6 +28,7 @@
 #include "lmm_kr.h"
 #include "lmm_model.h"
 #include "lmm_terms.h"
+#include "../core/test_util.h"
 
 #define MAX_ROWS 120
 
@@ -63,9 +65,10 @@ compare_key(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* Merge part into out, after adding the levels of all parts in key order. */
+/* Merge parts a and b into out, after adding the levels of both in key order. */
 static void
-merge_sorted(LmmTermStats *out, const LmmTermStats *a, const LmmTermStats *b)
+merge_sorted(LmmTermStats *out, TestKeys *kout, const LmmTermStats *a,
+			 const TestKeys *ka, const LmmTermStats *b, const TestKeys *kb)
 {
 	int			q[LMM_MAX_TERMS];
 	int			t;
@@ -74,29 +77,29 @@ merge_sorted(LmmTermStats *out, const LmmTermStats *a, const LmmTermStats *b)
 	for (t = 0; t < a->nterms; t++)
 		q[t] = a->term[t].q;
 	lmm_terms_init(out, a->p, a->nterms, q);
+	test_keys_init(kout);
 	for (t = 0; t < a->nterms; t++)
 	{
-		const LmmTermLevels *la = &a->term[t];
-		const LmmTermLevels *lb = &b->term[t];
-		char	  **keys = malloc(sizeof(char *) * (la->nlevels + lb->nlevels + 1));
+		char	  **keys = malloc(sizeof(char *) * (ka->n[t] + kb->n[t] + 1));
 		int64_t		n = 0;
 
-		for (j = 0; j < la->nlevels; j++)
-			keys[n++] = la->key[j];
-		for (j = 0; j < lb->nlevels; j++)
-			keys[n++] = lb->key[j];
+		require(ka->n[t] == a->term[t].nlevels && kb->n[t] == b->term[t].nlevels);
+		for (j = 0; j < ka->n[t]; j++)
+			keys[n++] = ka->key[t][j];
+		for (j = 0; j < kb->n[t]; j++)
+			keys[n++] = kb->key[t][j];
 		qsort(keys, n, sizeof(char *), compare_key);
 		for (j = 0; j < n; j++)
-			lmm_terms_level(&out->term[t], keys[j], (uint32_t) strlen(keys[j]));
+			test_keys_level(kout, out, t, keys[j], (uint32_t) strlen(keys[j]));
 		free(keys);
 	}
-	lmm_terms_merge(out, a);
-	lmm_terms_merge(out, b);
+	test_keys_merge(out, kout, a, ka);
+	test_keys_merge(out, kout, b, kb);
 }
 
 /* The model lmm_terms_final builds from a fit; checked, packed and unpacked. */
 static void
-check_model(const LmmTermStats *s, const LmmFit *fit, int reml)
+check_model(const LmmTermStats *s, const TestKeys *keys, const LmmFit *fit, int reml)
 {
 	static char *names[LMM_MAX_COLUMNS] = {"(Intercept)", "x1", "x2"};
 	static char *znames[2] = {"(Intercept)", "z"};
@@ -144,7 +147,7 @@ check_model(const LmmTermStats *s, const LmmFit *fit, int reml)
 			m.z_names = znames;
 			m.theta = fit->theta;
 			m.nlevels = ft->nlevels;
-			m.levels = s->term[ft->src].key;
+			m.levels = keys->key[ft->src];
 			m.b = ft->b;
 			m.condvar = ft->condvar;
 		}
@@ -155,7 +158,7 @@ check_model(const LmmTermStats *s, const LmmFit *fit, int reml)
 			mt->z_names = znames;
 			mt->theta = fit->theta + toff;
 			mt->nlevels = ft->nlevels;
-			mt->levels = s->term[ft->src].key;
+			mt->levels = keys->key[ft->src];
 			mt->b = ft->b;
 			mt->condvar = ft->condvar;
 		}
@@ -202,6 +205,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	LmmTermStats whole,
 				part[2],
 				merged;
+	TestKeys	kwhole,
+				kpart[2],
+				kmerged;
 	LmmFit		fit;
 	int			q[LMM_MAX_TERMS];
 	int			p,
@@ -233,6 +239,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lmm_terms_init(&whole, p, k, q);
 	lmm_terms_init(&part[0], p, k, q);
 	lmm_terms_init(&part[1], p, k, q);
+	test_keys_init(&kwhole);
+	test_keys_init(&kpart[0]);
+	test_keys_init(&kpart[1]);
 	for (row = 0; row < MAX_ROWS && at + width <= size; row++, at += width)
 	{
 		const uint8_t *r = data + at;
@@ -273,20 +282,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (q[t] == 2)
 				z[zi++] = number(r[c++]);
 		}
-		lmm_terms_add_row(&whole, x, y, key, keylen, z);
-		lmm_terms_add_row(&part[row < split ? 0 : 1], x, y, key, keylen, z);
+		test_keys_add_row(&whole, &kwhole, x, y, key, keylen, z);
+		test_keys_add_row(&part[row < split ? 0 : 1], &kpart[row < split ? 0 : 1],
+						  x, y, key, keylen, z);
 	}
 
-	merge_sorted(&merged, &part[0], &part[1]);
+	merge_sorted(&merged, &kmerged, &part[0], &kpart[0], &part[1], &kpart[1]);
 	require(merged.n == whole.n);
 	for (t = 0; t < k; t++)
 		require(merged.term[t].nlevels == whole.term[t].nlevels);
 	if (merged.n > 0)
 	{
 		host_polls_left = FIT_POLLS;
-		if (lmm_fit_terms(&merged, reml, 1, &fit) == LMM_OK)
+		if (lmm_fit(&merged, reml, 1, &fit) == LMM_OK)
 		{
-			check_model(&merged, &fit, reml);
+			check_model(&merged, &kmerged, &fit, reml);
 			if (reml)
 				check_kr(&merged, &fit);
 		}
@@ -297,5 +307,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lmm_terms_free(&part[0]);
 	lmm_terms_free(&part[1]);
 	lmm_terms_free(&merged);
+	test_keys_free(&kwhole);
+	test_keys_free(&kpart[0]);
+	test_keys_free(&kpart[1]);
+	test_keys_free(&kmerged);
 	return 0;
 }

@@ -2,7 +2,9 @@
  * make_corpus.c
  *	  Writes the binary part of the fuzzers' seed corpus with the core's own
  *	  packers: real models and statistics from small deterministic fits, the
- *	  older model formats, and a few broken values.
+ *	  older model formats, lmm 0.6's statistics (LMMs, with the writer of
+ *	  test/core/test_util.h: the core only reads them now), and a few
+ *	  broken values.
  *	  Usage: make_corpus CORPUS_DIR (which holds model/, stats/, index/,
  *	  profile/ and terms/).
  */
@@ -10,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmm_bytes.h"
 #include "lmm_fit.h"
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
 #include "lmm_terms.h"
 #include "lmm_terms_io.h"
+#include "../core/test_util.h"
 
 static const char *corpus;
 
@@ -45,19 +49,24 @@ uniform(unsigned *state)
 
 /*
  * Statistics of nlevels groups of rows: y = 1 + 0.5 x + b_j + noise, with a
- * slope on x per group when q = 2 (v = (z, x, y) or (x, y)).
+ * slope on x per group when q = 2 (v = (z, x, y) or (x, y)), as lmm 0.6
+ * kept them (st) and as lmm does (ts, one term), either NULL.
  */
 static void
-make_stats(LmmStats *st, int q, int nlevels, int rows)
+make_stats(LmmStats *st, LmmTermStats *ts, int q, int nlevels, int rows)
 {
 	unsigned	seed = 7u + (unsigned) (q * 31 + nlevels);
 	int			j,
 				i;
 
-	lmm_stats_init(st, 2, q);
+	if (st)
+		lmm_stats_init(st, 2, q);
+	if (ts)
+		lmm_terms_init(ts, 2, 1, &q);
 	for (j = 0; j < nlevels; j++)
 	{
-		int64_t		level = lmm_stats_add_level(st);
+		int64_t		level = st ? test_legacy_add_level(st) : 0;
+		int64_t		tlevel = ts ? lmm_terms_add_level(ts, 0) : 0;
 		double		bj = uniform(&seed) - 0.5;
 		double		sj = 0.2 * (uniform(&seed) - 0.5);
 
@@ -72,7 +81,10 @@ make_stats(LmmStats *st, int q, int nlevels, int rows)
 				v[k++] = x;
 			v[k++] = x;
 			v[k++] = y;
-			lmm_stats_add_row(st, level, v);
+			if (st)
+				test_legacy_add_row(st, level, v);
+			if (ts)
+				test_add_row1(ts, tlevel, v);
 		}
 	}
 }
@@ -115,15 +127,52 @@ set_version(unsigned char *buf, unsigned v)
 }
 
 /*
+ * Format 3 with lmm 0.6's statistics, as it stored them, from the format 4
+ * bytes of the same model without statistics (buf, size): its tail of
+ * has_stats = 0, the formula and nextra = 0 (and has_tstats) is replaced
+ * by has_stats = 1, the statistics, the formula and nextra.
+ */
+static unsigned char *
+format3_with_stats(const unsigned char *buf, size_t size, const LmmModel *m,
+				   const LmmStats *st, size_t *outsize)
+{
+	size_t		tail = 4 + 4 + strlen(m->formula) + 4 + 4;
+	size_t		head = size - tail;
+	int			p = st->p;
+	unsigned char *out = malloc(head + 4 + 8 * (1 + (size_t) p + (size_t) p * p +
+												(size_t) st->nlevels * st->stride) +
+								4 + strlen(m->formula) + 4);
+	unsigned char *w = out + head;
+	int64_t		j;
+	int			a;
+
+	memcpy(out, buf, head);
+	out[4] = out[5] = out[6] = 0;
+	out[7] = 3;
+	w = lmm_put_u32(w, 1);
+	w = lmm_put_f8(w, st->n);
+	for (a = 0; a < p; a++)
+		w = lmm_put_f8(w, st->mean[a]);
+	for (a = 0; a < p * p; a++)
+		w = lmm_put_f8(w, st->comom[a]);
+	for (j = 0; j < st->nlevels * st->stride; j++)
+		w = lmm_put_f8(w, st->level[j]);
+	w = lmm_put_str(w, m->formula);
+	w = lmm_put_u32(w, 0);
+	*outsize = (size_t) (w - out);
+	return out;
+}
+
+/*
  * Models of a real fit: with q random columns, with and without Satterthwaite's
- * ingredients and statistics, in format 4 and (as lmm 0.6 stored them) 3, and
- * (without the tail) in formats 1 and 2.  A format 4 model without
- * several-term statistics is its format 3 bytes and a last word of 0.
+ * ingredients and statistics, in format 4 and (as lmm 0.6 stored them, its
+ * statistics in its own form) 3, and (without the tail) in formats 1 and 2.
  */
 static void
 models_of_fit(int q)
 {
 	LmmStats	st;
+	LmmTermStats ts;
 	LmmFit		fit;
 	LmmModel	m;
 	char	   *xn[2] = {"(Intercept)", "x"},
@@ -133,8 +182,11 @@ models_of_fit(int q)
 	size_t		size;
 	char		name[64];
 
-	make_stats(&st, q, 6, 5);
-	if (lmm_fit_ex(&st, 1, 1, &fit) != LMM_OK)
+	unsigned char *full;
+	size_t		fullsize;
+
+	make_stats(&st, &ts, q, 6, 5);
+	if (lmm_fit(&ts, 1, 1, &fit) != LMM_OK)
 	{
 		fprintf(stderr, "make_corpus: the fit failed\n");
 		exit(1);
@@ -145,7 +197,7 @@ models_of_fit(int q)
 	m.p = fit.p;
 	m.q = fit.q;
 	m.nlevels = fit.nlevels;
-	m.n_obs = (int64_t) st.n;
+	m.n_obs = (int64_t) ts.n;
 	m.n_dropped = 2;
 	m.n_eval = fit.n_eval;
 	m.criterion = fit.criterion;
@@ -166,15 +218,19 @@ models_of_fit(int q)
 	m.ninf = fit.ninf;
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
-	m.stats = &st;
+	m.tstats = &ts;
 	m.formula = q == 1 ? "y ~ x + (1 | g)" : "y ~ x + (x | g)";
 
 	buf = pack_model(&m, &size);
 	snprintf(name, sizeof(name), "fit_q%d_v4", q);
 	put_model(name, buf, size, 1, 1);
-	set_version(buf, 3);
+	free(buf);
+	m.tstats = NULL;
+	buf = pack_model(&m, &size);
+	full = format3_with_stats(buf, size, &m, &st, &fullsize);
 	snprintf(name, sizeof(name), "fit_q%d_full", q);
-	put_model(name, buf, size - 4, 1, 1);
+	put_model(name, full, fullsize, 1, 1);
+	free(full);
 	free(buf);
 
 	/*
@@ -182,7 +238,6 @@ models_of_fit(int q)
 	 * nextra and has_tstats
 	 */
 	m.ninf = 0;
-	m.stats = NULL;
 	m.formula = "";
 	buf = pack_model(&m, &size);
 	size -= 4;
@@ -205,6 +260,7 @@ models_of_fit(int q)
 	free(buf);
 	lmm_fit_free(&fit);
 	lmm_stats_free(&st);
+	lmm_terms_free(&ts);
 }
 
 /*
@@ -286,7 +342,7 @@ model_several(void)
 }
 
 /*
- * A model of lmm_fit_terms with its statistics (format 4): y ~ x + (1 | a)
+ * A model of lmm_fit with its statistics (format 4): y ~ x + (1 | a)
  * + (1 | b), or with slopes (x | a), on 4 x 3 crossed levels, 3 rows each.
  */
 static void
@@ -299,6 +355,7 @@ model_terms(const char *name, int slope)
 	char	  **levels[2];
 	unsigned	seed = 23u + (unsigned) slope;
 	LmmTermStats st;
+	TestKeys	keys;
 	LmmFit		fit;
 	LmmModel	m;
 	LmmModelTerm extra;
@@ -309,6 +366,7 @@ model_terms(const char *name, int slope)
 				toff = 0;
 
 	lmm_terms_init(&st, 2, 2, q);
+	test_keys_init(&keys);
 	for (i = 0; i < 36; i++)
 	{
 		char		ka[2] = {(char) ('A' + i % 4), '\0'},
@@ -322,9 +380,9 @@ model_terms(const char *name, int slope)
 
 		if (!slope)
 			z[1] = 1.0;
-		lmm_terms_add_row(&st, x, y, kp, kl, z);
+		test_keys_add_row(&st, &keys, x, y, kp, kl, z);
 	}
-	if (lmm_fit_terms(&st, 1, 1, &fit) != LMM_OK)
+	if (lmm_fit(&st, 1, 1, &fit) != LMM_OK)
 	{
 		fprintf(stderr, "make_corpus: the several-term fit failed\n");
 		exit(1);
@@ -357,7 +415,7 @@ model_terms(const char *name, int slope)
 		const LmmFitTerm *ft = &fit.term[t];
 		LmmModelTerm *mt = t == 0 ? NULL : &extra;
 
-		levels[t] = st.term[ft->src].key;
+		levels[t] = keys.key[ft->src];
 		if (t == 0)
 		{
 			m.grp = gn[ft->src];
@@ -387,6 +445,7 @@ model_terms(const char *name, int slope)
 	free(buf);
 	lmm_fit_free(&fit);
 	lmm_terms_free(&st);
+	test_keys_free(&keys);
 }
 
 /*
@@ -424,9 +483,7 @@ put_stats(const char *name, const LmmStats *st, const LmmStatsMeta *meta, int in
 		fprintf(stderr, "make_corpus: invalid statistics: %s\n", lmm_stats_check(st, meta));
 		exit(1);
 	}
-	size = lmm_stats_packed_size(st, meta, &keys);
-	buf = malloc(size);
-	lmm_stats_pack(st, meta, &keys, buf);
+	buf = test_legacy_pack(st, meta, &keys, &size);
 	put_file("stats", name, buf, size);
 	if (size > 40 && !regression)
 	{
@@ -438,7 +495,7 @@ put_stats(const char *name, const LmmStats *st, const LmmStatsMeta *meta, int in
 	free(buf);
 }
 
-/* Statistics: intercept only, with a slope, with names, and empty. */
+/* lmm 0.6's statistics: intercept only, with a slope, with names, and empty. */
 static void
 stats_values(void)
 {
@@ -452,11 +509,11 @@ stats_values(void)
 	meta.key_type = "integer";
 	meta.n_x_names = meta.n_z_names = -1;
 
-	make_stats(&st, 1, 5, 4);
+	make_stats(&st, NULL, 1, 5, 4);
 	put_stats("q1_int_keys", &st, &meta, 1);
 	lmm_stats_free(&st);
 
-	make_stats(&st, 2, 6, 5);
+	make_stats(&st, NULL, 2, 6, 5);
 	meta.key_type = "text";
 	meta.g_name = "g";
 	meta.n_x_names = 1;
@@ -476,7 +533,7 @@ stats_values(void)
 	put_stats("empty", &st, &meta, 0);
 
 	/* seen in review, caught by fuzz_stats' count check: two levels of 2^53 rows */
-	make_stats(&st, 1, 2, 3);
+	make_stats(&st, NULL, 1, 2, 3);
 	st.level[0] = st.level[st.stride] = LMM_MAX_ROWS;
 	st.n = 2.0 * LMM_MAX_ROWS;
 	meta.n_dropped = 0;
@@ -485,10 +542,11 @@ stats_values(void)
 }
 
 /*
- * Several-term lmm_stats values (the binary form of lmm_terms_io.h, magic
- * LMMt), as lmm_stats(formula, source) stores them: y ~ x + (1 | a) +
- * (1 | b), or with slopes (x | a), on 4 x 3 crossed levels; the statistics
- * of rows that were all dropped; and a truncated copy of the first.
+ * lmm_stats values (the binary form of lmm_terms_io.h, magic LMMt), as
+ * lmm_stats(formula, source) stores them: y ~ x + (1 | a) + (1 | b), or
+ * with slopes (x | a), on 4 x 3 crossed levels, keyed by text and (term b)
+ * bigint; the statistics of rows that were all dropped; and a truncated
+ * copy of the first.
  */
 static void
 stats_terms(const char *name, int slope, int rows)
@@ -496,25 +554,30 @@ stats_terms(const char *name, int slope, int rows)
 	int			q[2] = {slope ? 2 : 1, 1};
 	unsigned	seed = 41u + (unsigned) slope;
 	LmmTermStats st;
+	TestKeys	keys;
 	LmmTermsMeta meta;
 	unsigned char *buf;
 	size_t		size;
 	int			i;
 
 	lmm_terms_init(&st, 2, 2, q);
+	test_keys_init(&keys);
 	for (i = 0; i < rows; i++)
 	{
 		char		ka[2] = {(char) ('A' + i % 4), '\0'},
-					kb[3] = {'b', (char) ('0' + (i / 4) % 3), '\0'};
+					kb[8] = {0, 0, 0, 0, 0, 0, 0, (char) (1 + (i / 4) % 3)};
 		const char *kp[2] = {ka, kb};
-		uint32_t	kl[2] = {1, 2};
+		uint32_t	kl[2] = {1, 8};
 		double		x[2] = {1.0, (double) (i % 5)};
 		double		z[3] = {1.0, slope ? x[1] : 1.0, 1.0};
 		double		y = 2.0 + 0.5 * x[1] + 0.3 * (i % 4) - 0.2 * ((i / 4) % 3) +
 			(slope ? 0.1 * (i % 4) * x[1] : 0.0) + uniform(&seed) - 0.5;
 
-		lmm_terms_add_row(&st, x, y, kp, kl, z);
+		test_keys_add_row(&st, &keys, x, y, kp, kl, z);
 	}
+	memset(&meta, 0, sizeof(meta));
+	test_keys_meta(&keys, 2, &meta);
+	meta.keys[1].type = "bigint";
 	meta.n_rows = rows + 2;
 	meta.n_dropped = 2;
 	meta.spec = slope ?
@@ -539,6 +602,7 @@ stats_terms(const char *name, int slope, int rows)
 	}
 	free(buf);
 	lmm_terms_free(&st);
+	test_keys_free(&keys);
 }
 
 /*

@@ -66,12 +66,12 @@ COPY daily_copy FROM '/tmp/lmm_stats_07.bin' (FORMAT binary);
 SELECT bool_and(c.s::text = d.s::text) AND count(*) = 5 AS binary_round_trip
 FROM daily_copy c JOIN daily_stats d USING (day);
 
--- the text form: JSON with names, counts, overall and per-level statistics
-SELECT j->>'key_type' AS key_type, j->>'g_name' AS g_name, j->'x_names' AS x_names,
-	j->'z_names' AS z_names, (j->>'p')::int AS p, (j->>'q')::int AS q,
-	(j->>'n')::int AS n, jsonb_array_length(j->'keys') AS groups,
-	jsonb_array_length(j->'levels'->0) AS numbers_per_group
-FROM (SELECT s::text::jsonb AS j FROM daily_stats ORDER BY day LIMIT 1) t;
+-- the text form: JSON with the hex digits of the binary form (version 2,
+-- "LMMt", the statistics of every model)
+SELECT (j->>'lmm_stats')::int AS version,
+	convert_from(substr(decode(j->>'hex', 'hex'), 1, 4), 'SQL_ASCII') AS magic,
+	length(decode(j->>'hex', 'hex')) = pg_column_size(s) - 4 AS all_bytes
+FROM (SELECT s, s::text::jsonb AS j FROM daily_stats ORDER BY day LIMIT 1) t;
 
 -- size per group, independent of the rows: 1,000 groups of 1 and of 10 rows
 SELECT rows_per_group, pg_column_size(s) / 1000 AS bytes_per_group_q1
@@ -119,9 +119,13 @@ SELECT lmm_fit(s, 'method=fast') FROM daily_stats LIMIT 1;
 -- malformed text input
 SELECT '{}'::lmm_stats;
 SELECT 'not json'::lmm_stats;
-CREATE TABLE good AS SELECT lmm_stats(y, ARRAY[x1], id % 3) s FROM events WHERE id <= 12;
-SELECT s::text FROM good;
-SELECT replace(s::text, '"lmm_stats": 1', '"lmm_stats": 2')::lmm_stats FROM good;
+-- lmm 0.6's text form (one-term JSON, version 1) is still read, with all
+-- its checks: this is lmm_stats(y, ARRAY[x1], id % 3) of the first 12 events
+CREATE TABLE good AS SELECT '{"lmm_stats": 1, "key_type": "integer", "g_name": "g", "x_names": null, "z_names": null, "n_dropped": 0, "p": 2, "q": 1, "n": 12, "mean": [1.443281260570516, 5.1466858517596465], "comom": [[7.373355313901864, 3.4459905886217514], [3.4459905886217514, 4.221314269945095]], "keys": ["1", "2", "0"], "levels": [[4, 1.1049121824162151, 5.320429846579772], [4, 1.3883056426978377, 4.800571168802996], [4, 1.8366259565974947, 5.319056539896173]]}'::text AS s;
+SELECT pg_temp.maxrel(lmm_fit(s::lmm_stats),
+	(SELECT lmm_fit(y, ARRAY[x1], id % 3) FROM events WHERE id <= 12)) < 1e-10 AS legacy_text_fits_the_same
+FROM good;
+SELECT replace(s::text, '"lmm_stats": 1', '"lmm_stats": 3')::lmm_stats FROM good;
 SELECT replace(s::text, '"n": 12', '"n": 13')::lmm_stats FROM good;
 SELECT replace(s::text, '"keys": ["1", "2", "0"]', '"keys": ["1", "2", "2"]')::lmm_stats FROM good;
 SELECT replace(s::text, '"keys": ["1", "2", "0"]', '"keys": ["1", "2", "two"]')::lmm_stats FROM good;
@@ -148,8 +152,12 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-SELECT pg_temp.copy_in(lmm_stats_send(s)) FROM good;
-SELECT pg_temp.copy_in(substring(lmm_stats_send(s) FROM 1 FOR 60)) FROM good;
-SELECT pg_temp.copy_in(overlay(lmm_stats_send(s) PLACING '\x00000000'::bytea FROM 1)) FROM good;
-SELECT pg_temp.copy_in(overlay(lmm_stats_send(s) PLACING '\x7fffffffffffffff'::bytea FROM 21)) FROM good;
+CREATE TABLE goodb AS SELECT s::lmm_stats AS s FROM good;
+SELECT pg_temp.copy_in(lmm_stats_send(s)) FROM goodb;
+SELECT pg_temp.copy_in(substring(lmm_stats_send(s) FROM 1 FOR 60)) FROM goodb;
+SELECT pg_temp.copy_in(overlay(lmm_stats_send(s) PLACING '\x00000000'::bytea FROM 1)) FROM goodb;
+-- the level count follows the key type's name (a length word, "integer")
+-- and the packing word
+SELECT pg_temp.copy_in(overlay(lmm_stats_send(s) PLACING '\x7fffffffffffffff'::bytea
+	FROM position('\x00000007696e7465676572'::bytea IN lmm_stats_send(s)) + 15)) FROM goodb;
 SELECT 'server still up' AS status;

@@ -56,9 +56,10 @@ CREATE FUNCTION pg_temp.brief(m lmm_model) RETURNS text LANGUAGE sql STRICT PARA
 		(SELECT string_agg(pg_temp.num(estimate), ',') FROM lmm_fixef(m)))
 	FROM lmm_summary(m) s $$;
 CREATE FUNCTION pg_temp.brief(s lmm_stats) RETURNS text LANGUAGE sql STRICT PARALLEL SAFE AS $$
-	SELECT format('stats n=%s groups=%s dropped=%s p=%s q=%s', j->>'n',
-		jsonb_array_length(j->'keys'), j->>'n_dropped', j->>'p', j->>'q')
-	FROM (SELECT s::text::jsonb AS j) t $$;
+	SELECT format('stats n=%s groups=%s dropped=%s p=%s q=%s', i.n_obs,
+		coalesce(i.n_levels[1], 0), i.n_dropped, coalesce(cardinality(i.x_names), 0),
+		coalesce(i.q[1], 0))
+	FROM lmm_stats_info(s) i $$;
 
 -- 240 rows, 12 groups with a real group effect
 CREATE TABLE hx AS
@@ -367,6 +368,21 @@ SELECT 1 AS server_answers;
 -- cannot be group keys
 CREATE TABLE hsmall AS
 SELECT lmm_fit(y, ARRAY[x1], g % 3, ARRAY[x2]) AS m, lmm_stats(y, ARRAY[x1], g % 3) AS s FROM hx;
+-- the same statistics in lmm 0.6's JSON text form (means and co-moments),
+-- which is still read: its hostile variants go through that reader
+ALTER TABLE hsmall ADD COLUMN sj jsonb;
+UPDATE hsmall SET sj = (
+	SELECT jsonb_build_object('lmm_stats', 1, 'key_type', 'integer', 'g_name', 'g',
+		'x_names', NULL, 'z_names', NULL, 'n_dropped', 0, 'p', 2, 'q', 1, 'n', count(*),
+		'mean', jsonb_build_array(avg(x1), avg(y)),
+		'comom', jsonb_build_array(
+			jsonb_build_array(var_pop(x1) * count(*), covar_pop(x1, y) * count(*)),
+			jsonb_build_array(covar_pop(x1, y) * count(*), var_pop(y) * count(*))),
+		'keys', (SELECT jsonb_agg(k::text ORDER BY k) FROM (SELECT DISTINCT g % 3 AS k FROM hx) u),
+		'levels', (SELECT jsonb_agg(jsonb_build_array(n, mx, my) ORDER BY k)
+				   FROM (SELECT g % 3 AS k, count(*) AS n, avg(x1) AS mx, avg(y) AS my FROM hx GROUP BY 1) l))
+	FROM hx);
+SELECT pg_temp.brief(sj::text::lmm_stats) AS legacy_text_reads FROM hsmall;
 SELECT left(c, 90) AS "case", pg_temp.try(c) AS outcome FROM (VALUES
 	('SELECT (length(lmm_model_out(m)::text) > 0)::text FROM hsmall'),
 	('SELECT (lmm_model_in(lmm_model_out(m))::text = m::text)::text FROM hsmall'),
@@ -385,16 +401,16 @@ SELECT left(c, 90) AS "case", pg_temp.try(c) AS outcome FROM (VALUES
 	('SELECT jsonb_set(m::text::jsonb, ''{random,0,theta,0}'', ''1e400'')::text::lmm_model::text FROM hsmall'),
 	('SELECT jsonb_set(m::text::jsonb, ''{random,0,terms}'', (SELECT jsonb_agg(''z'' || k) FROM generate_series(1, 21) k))::text::lmm_model::text FROM hsmall'),
 	('SELECT jsonb_set(m::text::jsonb, ''{fixef,terms}'', (SELECT jsonb_agg(''x'' || k) FROM generate_series(1, 1000) k))::text::lmm_model::text FROM hsmall'),
-	('SELECT jsonb_set(s::text::jsonb, ''{mean,0}'', ''1e400'')::text::lmm_stats::text FROM hsmall'),
-	('SELECT jsonb_set(jsonb_set(s::text::jsonb, ''{p}'', ''1000''), ''{q}'', ''20'')::text::lmm_stats::text FROM hsmall'),
-	('SELECT jsonb_set(s::text::jsonb, ''{keys}'', (SELECT jsonb_agg(''''::text) FROM generate_series(1, 100000) k))::text::lmm_stats::text FROM hsmall'),
-	('SELECT jsonb_set(s::text::jsonb, ''{n_dropped}'', ''-1'')::text::lmm_stats::text FROM hsmall'),
-	('SELECT jsonb_set(s::text::jsonb, ''{x_names}'', (SELECT jsonb_agg(''x'' || k) FROM generate_series(1, 1001) k))::text::lmm_stats::text FROM hsmall')
+	('SELECT jsonb_set(sj, ''{mean,0}'', ''1e400'')::text::lmm_stats::text FROM hsmall'),
+	('SELECT jsonb_set(jsonb_set(sj, ''{p}'', ''1000''), ''{q}'', ''20'')::text::lmm_stats::text FROM hsmall'),
+	('SELECT jsonb_set(sj, ''{keys}'', (SELECT jsonb_agg(''''::text) FROM generate_series(1, 100000) k))::text::lmm_stats::text FROM hsmall'),
+	('SELECT jsonb_set(sj, ''{n_dropped}'', ''-1'')::text::lmm_stats::text FROM hsmall'),
+	('SELECT jsonb_set(sj, ''{x_names}'', (SELECT jsonb_agg(''x'' || k) FROM generate_series(1, 1001) k))::text::lmm_stats::text FROM hsmall')
 ) v(c);
 -- the key type of statistics as text: pseudo-types, types without hashing,
 -- names that do not parse, the type itself
 SELECT c AS key_type, pg_temp.try(format('SELECT pg_temp.brief(%L::lmm_stats)',
-	jsonb_set(s::text::jsonb, '{key_type}', to_jsonb(c))::text)) AS outcome
+	jsonb_set(sj, '{key_type}', to_jsonb(c))::text)) AS outcome
 FROM hsmall, (VALUES ('bigint'), ('text'), ('internal'), ('anyelement'), ('cstring'), ('void'),
 	('record'), ('trigger'), ('lmm_stats'), ('integer[]'), ('bit(1)'), ('hkey'), (''), ('(Intercept)'),
 	('int; DROP TABLE hx')) v(c);
@@ -417,7 +433,7 @@ LANGUAGE sql AS $$
 CREATE TABLE hmut AS
 SELECT t.kind, p, v, jsonb_set(t.j, p, v::jsonb)::text AS txt
 FROM (SELECT 'lmm_model' AS kind, m::text::jsonb AS j FROM hsmall
-	  UNION ALL SELECT 'lmm_stats', s::text::jsonb FROM hsmall) t,
+	  UNION ALL SELECT 'lmm_stats', sj FROM hsmall) t,
 	pg_temp.paths(t.j) p,
 	unnest(ARRAY['-1', '0', '0.5', '1e308', '-1e-320', '123456789012', '"x"', 'null', '[]', '{}', 'true']) v;
 ALTER TABLE hmut ADD COLUMN outcome text;
@@ -585,6 +601,10 @@ SELECT c AS "case", pg_temp.try(c) AS outcome FROM (VALUES
 	('SELECT lmm_stats(''y ~ pt + (1 | g)'', ''hf'')::text'),
 	('SELECT lmm_stats(''y ~ x1 + (1 | g)'', ''hseq'')::text'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats(''y ~ x1 + (1 | g) + (1 | id)'', ''hf'')))'),
+	('SELECT row(i.*)::text FROM lmm_stats_info(NULL::lmm_stats) i'),
+	('SELECT row(i.*)::text FROM lmm_stats_info(''{"lmm_stats": 2, "hex": "4c4d4d74"}''::lmm_stats) i'),
+	('SELECT row(i.*)::text FROM lmm_stats_info((SELECT lmm_stats(y, ARRAY[x1], g) FROM hf WHERE false)) i'),
+	('SELECT row(i.*)::text FROM hf, lmm_stats_info(lmm_stats(''y ~ x1 + (1 | g)'', ''hf'')) i LIMIT 1'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], NULL))) FROM hf'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0, 2.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hf'),
 	('SELECT pg_temp.brief(lmm_fit(lmm_stats_terms(y * 1e300, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}''))) FROM hf'),

@@ -49,11 +49,12 @@ FROM big_stats, lmm_summary(lmm_fit(s));
 SELECT pg_temp.backend_bytes() - :before < 1048576 AS lmm_stats_memory_released;
 DROP TABLE big_stats, big1m;
 
--- a state of 340,000 groups with 20 random effects holds 1.1 GB of
--- statistics, grown with the huge-allocation API; it cannot become an
--- lmm_stats value (1 GB at most), which is an error saying what to do,
--- and its memory is released all the same
-SELECT pg_column_size(lmm_stats(i::float8, ARRAY[]::float8[], i, array_fill(1.5::float8, ARRAY[19])))
-FROM generate_series(1, 340000) i;
+-- a state of 170,000 groups with 31 fixed and 20 random effects holds
+-- 1.4 GB of statistics, grown with the huge-allocation API; it cannot
+-- become an lmm_stats value (1 GB at most), which is an error saying what
+-- to do, and its memory is released all the same
+SELECT pg_column_size(lmm_stats(i::float8, array_fill(1.0::float8, ARRAY[30]), i,
+	array_fill(1.5::float8, ARRAY[19])))
+FROM generate_series(1, 170000) i;
 SELECT pg_temp.backend_bytes() - :before < 1048576 AS huge_state_memory_released;
 SELECT 'still alive' AS server;

@@ -1,15 +1,11 @@
 -- One engine: the same model through lmm_fit(y, x, g [, z]) and through
 -- lmm() gives the same answers in every output, and the same
 -- capabilities.  Random intercept, correlated slope, two slopes (q = 3)
--- and a singular fit, by REML and ML.  Both run the same code from their
--- statistics on; what differs is only the statistics' form (the one-term
--- aggregate keeps level means and co-moments, lmm() sums about a shift),
--- so numbers agree to rounding: 1e-12.  Except: Satterthwaite's df come
--- from differences of the gradient (step 1e-4 |theta|), which turn
--- rounding-level differences into 1e-10 to 1e-9 (1e-8 asserted), and the
--- p-values and t intervals move with the df (1e-7 asserted: a p-value of
--- 1e-17 is steep in df); profile bounds agree to the profile's own
--- tolerance (1e-8).
+-- and a singular fit, by REML and ML.  Both stream the rows into the same
+-- statistics (core/lmm_terms.h) and run the same code from there on, so
+-- every number agrees to 1e-12: estimates, standard errors, variance
+-- parameters, modes, criteria, Satterthwaite's df with their p-values and
+-- intervals, Wald and profile intervals.
 SET client_min_messages = warning;
 SET extra_float_digits = 0;
 \i test/helpers/maxrel.psql
@@ -76,17 +72,17 @@ CREATE FUNCTION pg_temp.parity(a lmm_model, b lmm_model) RETURNS text LANGUAGE s
 		SELECT 't', max(pg_temp.rel(fa.t_value, fb.t_value)), 1e-12
 			FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term)
 		UNION ALL
-		SELECT 'df', max(pg_temp.rel(fa.df, fb.df)), 1e-8
+		SELECT 'df', max(pg_temp.rel(fa.df, fb.df)), 1e-12
 			FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term)
 		UNION ALL
 		SELECT 'p, t intervals', max(greatest(pg_temp.rel(fa.p_value, fb.p_value),
-				pg_temp.rel(fa.conf_low, fb.conf_low), pg_temp.rel(fa.conf_high, fb.conf_high))), 1e-7
+				pg_temp.rel(fa.conf_low, fb.conf_low), pg_temp.rel(fa.conf_high, fb.conf_high))), 1e-12
 			FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term)
 		UNION ALL
 		SELECT 'wald intervals', max(greatest(pg_temp.rel(ca.lower, cb.lower), pg_temp.rel(ca.upper, cb.upper))), 1e-12
 			FROM lmm_confint(a, 'method=wald') ca JOIN lmm_confint(b, 'method=wald') cb USING (parameter)
 		UNION ALL
-		SELECT 'profile intervals', max(greatest(pg_temp.rel(ca.lower, cb.lower), pg_temp.rel(ca.upper, cb.upper))), 1e-8
+		SELECT 'profile intervals', max(greatest(pg_temp.rel(ca.lower, cb.lower), pg_temp.rel(ca.upper, cb.upper))), 1e-12
 			FROM lmm_confint(a, 'method=profile') ca JOIN lmm_confint(b, 'method=profile') cb USING (parameter)
 		UNION ALL
 		SELECT 'profile parameters', CASE WHEN (SELECT count(*) FROM lmm_confint(a, 'method=profile'))

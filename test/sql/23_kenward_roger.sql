@@ -7,8 +7,9 @@
 -- terms of one factor, cake's recipe * temperature (balanced and not),
 -- Machines and Oats (crossed terms), Penicillin (crossed, intercept only),
 -- ratings (a correlated random slope crossed with an intercept).
--- Then: Satterthwaite stays the default, ddf=none, ML fits and models
--- without term statistics, and the limit of the dense computation.
+-- Then: Satterthwaite stays the default, ddf=none, a model of lmm_fit, ML
+-- fits and models stored without statistics, and the limit of the dense
+-- computation.
 SET client_min_messages = warning;
 SET extra_float_digits = 0;
 
@@ -167,13 +168,22 @@ SELECT (SELECT array_agg(den_df) FROM lmm_anova(m)) = (SELECT array_agg(den_df) 
 		(SELECT den_df FROM lmm_contrast(m, '{0, 1, 0, 0, 0, 0}', 'ddf=Satterthwaite')) AS contrast_default
 FROM kr_models WHERE model = 'oats';
 
+-- A model of lmm_fit carries the same statistics as one of lmm(): the
+-- same Kenward-Roger numbers.
+SELECT max(abs(f.std_error - l.std_error) / l.std_error) < 1e-9 AS same_std_error,
+	max(abs(f.df - l.df) / l.df) < 1e-7 AS same_df
+FROM lmm_fixef((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') FROM kr_sleep),
+			   'ddf=kenward-roger') f
+JOIN lmm_fixef((SELECT m FROM kr_models WHERE model = 'sleep_slope'), 'ddf=kenward-roger') l USING (term);
+
 -- What has no Kenward-Roger: an ML fit (lmerTest refuses it too), a model
--- of lmm_fit (no term statistics yet), and a several-term model with more
--- random effects than the dense computation takes.
+-- stored without its statistics (by lmm 0.6), and a several-term model
+-- with more random effects than the dense computation takes.
 \set VERBOSITY default
 SELECT * FROM lmm_fixef(lmm('reaction ~ days + (days | subject)', 'kr_sleep', 'method=ml'), 'ddf=kenward-roger');
 SELECT * FROM lmm_anova(lmm('score ~ machine + (1 | worker) + (1 | worker:machine)', 'kr_machines', 'method=ml'), 'ddf=kenward-roger');
-SELECT * FROM lmm_contrast((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days]) FROM kr_sleep), '{0, 1}', 'ddf=kenward-roger');
+SELECT * FROM lmm_contrast((SELECT (jsonb_set(m::text::jsonb - 'terms_stats', '{lmm_model}', '3'))::text::lmm_model
+							FROM kr_models WHERE model = 'oats'), '{0, 1, 0, 0, 0, 0}', 'ddf=kenward-roger');
 CREATE TABLE kr_wide AS
 SELECT i, (i % 2011)::text AS a, (i % 7)::text AS b, sin(i) + (i % 7) * 0.1 + (i % 2011) * 1e-4 AS y
 FROM generate_series(1, 4022) i;
