@@ -2,7 +2,8 @@
 -- the statistics of several random-effects terms (computed by
 -- lmm_stats(formula, source) or the aggregate lmm_stats_terms); lmm_merge
 -- merges them and lmm_fit fits them.  Values stored by 0.6.0 keep loading.
--- lmm_print shows a fit as lme4's summary() prints it.
+-- lmm_print shows a fit as lme4's summary() prints it.  lmm_fixef(m, options),
+-- lmm_contrast and lmm_anova take ddf=kenward-roger.
 -- lmm_bootstrap is lme4's confint(method = "boot"), drawn from the statistics.
 
 \echo Use "ALTER EXTENSION lmm UPDATE TO '0.7.0'" to load this file. \quit
@@ -47,14 +48,23 @@ CREATE FUNCTION lmm_contrast(m lmm_model, l float8[], options text DEFAULT '',
 	OUT num_df int, OUT den_df float8, OUT f_value float8, OUT p_value float8)
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION lmm_contrast(lmm_model, float8[], text) IS 'test of contrasts of the fixed effects as lmerTest''s contest: a one-dimensional l (lmm_fixef''s order) is contest1D (estimate, standard error, t; Satterthwaite df), a two-dimensional l an F test of its rows (contestMD); option ddf=satterthwaite (default) or none';
+COMMENT ON FUNCTION lmm_contrast(lmm_model, float8[], text) IS 'test of contrasts of the fixed effects as lmerTest''s contest: a one-dimensional l (lmm_fixef''s order) is contest1D (estimate, standard error, t; Satterthwaite df), a two-dimensional l an F test of its rows (contestMD); option ddf=satterthwaite (default), kenward-roger (pbkrtest''s adjusted covariance, df and scaled F) or none';
 
 CREATE FUNCTION lmm_anova(m lmm_model, options text DEFAULT '',
 	OUT term text, OUT sum_sq float8, OUT mean_sq float8, OUT num_df int,
 	OUT den_df float8, OUT f_value float8, OUT p_value float8)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'lmm_anova_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
-COMMENT ON FUNCTION lmm_anova(lmm_model, text) IS 'F test of every fixed-effect term as lmerTest''s anova(m): options type=3 (default), 2 or 1, and ddf=satterthwaite (default) or none (lme4''s anova(m), without df and p-value)';
+COMMENT ON FUNCTION lmm_anova(lmm_model, text) IS 'F test of every fixed-effect term as lmerTest''s anova(m): options type=3 (default), 2 or 1, and ddf=satterthwaite (default), kenward-roger (lmerTest''s ddf = "Kenward-Roger") or none (lme4''s anova(m), without df and p-value)';
+
+-- Kenward-Roger's adjusted standard errors and df (0.7.0) ----------------
+
+CREATE FUNCTION lmm_fixef(m lmm_model, options text,
+	OUT term text, OUT estimate float8, OUT std_error float8, OUT t_value float8,
+	OUT df float8, OUT p_value float8, OUT conf_low float8, OUT conf_high float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'lmm_fixef' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION lmm_fixef(lmm_model, text) IS 'fixed effects as lmm_fixef(m) with option ddf=satterthwaite (default), kenward-roger (pbkrtest''s vcovAdj standard errors and Kenward-Roger df, as lmerTest''s summary with ddf = "Kenward-Roger") or none (no df, p-value or interval)';
 
 -- lme4's confint(method = "boot") from the statistics (0.7.0) ------------
 

@@ -15,6 +15,7 @@
 
 #include "core/lmm_anova.h"
 #include "core/lmm_formula.h"
+#include "core/lmm_kr.h"
 #include "lmm_pg.h"
 
 /* The error for a model whose columns cannot be matched to its formula's terms. */
@@ -315,9 +316,10 @@ PG_FUNCTION_INFO_V1(lmm_anova_model);
 
 /*
  * lmm_anova(m, options): lmerTest's anova(m), a row per fixed-effect term:
- * sums of squares, mean square, numerator and Satterthwaite's denominator
- * df, F and p; type=3 (default), 2 or 1; ddf=none gives lme4's anova(m)
- * (sequential, no df or p-value).
+ * sums of squares, mean square, numerator and denominator df, F and p;
+ * type=3 (default), 2 or 1; ddf=satterthwaite (default), kenward-roger
+ * (pbkrtest's scaled F and df, lmerTest's ddf = "Kenward-Roger") or none
+ * (lme4's anova(m), sequential, no df or p-value).
  */
 Datum
 lmm_anova_model(PG_FUNCTION_ARGS)
@@ -330,17 +332,20 @@ lmm_anova_model(PG_FUNCTION_ARGS)
 	char	  **labels;
 	const char *problem;
 	double	   *XtX;
-	bool		satterthwaite;
+	LmmDdf		ddf;
+	LmmKr		kr;
 	int			type,
 				t;
 
-	lmm_parse_test_options(opts, "lmm_anova", &type, &satterthwaite);
+	lmm_parse_test_options(opts, "lmm_anova", &type, &ddf);
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
 	model_design(&m, &d, &labels);
 	rows = palloc0(sizeof(LmmAnovaRow) * (d.nterms + 1));
 	XtX = model_xtx(&m);
-	if (!satterthwaite)
+	if (ddf == LMM_DDF_KENWARD_ROGER)
+		lmm_model_kr(&m, "lmm_anova", &kr);
+	if (ddf == LMM_DDF_NONE)
 		problem = lmm_anova_lme4(&d, m.beta, m.vcov, m.sigma, rows);
 	else if ((type != 3 || d.p <= 1 || d.nterms <= 1) && XtX == NULL)
 		ereport(ERROR,
@@ -351,7 +356,10 @@ lmm_anova_model(PG_FUNCTION_ARGS)
 				 errhint("Use type=3, or refit the model.")));
 	else
 		problem = lmm_anova_table(&d, type, XtX, m.beta, m.vcov, m.sigma, m.ninf,
-								  m.vcov_varpar, m.jac, rows);
+								  m.vcov_varpar, m.jac,
+								  ddf == LMM_DDF_KENWARD_ROGER ? &kr : NULL, rows);
+	if (ddf == LMM_DDF_KENWARD_ROGER)
+		lmm_kr_free(&kr);
 	if (problem != NULL && strcmp(problem, "interrupted") == 0)
 	{
 		CHECK_FOR_INTERRUPTS();

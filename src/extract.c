@@ -16,6 +16,7 @@
 
 #include "core/lmm_dist.h"
 #include "core/lmm_infer.h"
+#include "core/lmm_kr.h"
 #include "lmm_pg.h"
 
 /*
@@ -48,23 +49,69 @@ lmm_fixef_row(const LmmModel *m, int k, double *L, LmmFixefRow *r)
 	}
 }
 
+/*
+ * Fixed effect k with Kenward-Roger's adjusted standard error and df
+ * (lmerTest's summary with ddf = "Kenward-Roger"); L as in lmm_fixef_row.
+ */
+static void
+fixef_row_kr(const LmmModel *m, const LmmKr *kr, int k, double *L, LmmFixefRow *r)
+{
+	double		df,
+				fscale;
+
+	memset(r, 0, sizeof(*r));
+	r->estimate = m->beta[k];
+	if (!(kr->phia[k * m->p + k] >= 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the Kenward-Roger adjusted variance of \"%s\" is not a positive number", m->x_names[k]),
+				 errdetail("The adjustment of the covariance of the fixed effects is larger than the covariance itself; the small-sample correction breaks down for this model."),
+				 errhint("Use ddf=satterthwaite.")));
+	r->se = lmm_finite_result(sqrt(kr->phia[k * m->p + k]), "a standard error");
+	r->has_t = r->se > 0.0;
+	if (r->has_t)
+		r->t = lmm_finite_result(m->beta[k] / r->se, "a t value");
+	L[k] = 1.0;
+	df = lmm_kr_df(kr, 1, L, &fscale);
+	L[k] = 0.0;
+	r->has_df = r->has_t && df > 0.0 && isfinite(df);
+	if (r->has_df)
+	{
+		double		half = lmm_qt(0.975, df) * r->se;
+
+		r->df = df;
+		r->p = lmm_pt_two_sided(r->t, df);
+		r->conf_low = lmm_finite_result(m->beta[k] - half, "a confidence bound");
+		r->conf_high = lmm_finite_result(m->beta[k] + half, "a confidence bound");
+	}
+}
+
 PG_FUNCTION_INFO_V1(lmm_fixef);
 
 /*
- * lmm_fixef(m): one row per fixed effect, intercept first: estimate, SE, t,
- * and lmerTest's Satterthwaite df with the two-sided p-value and the 95%
- * interval from the t distribution (NULL for models without what df need).
+ * lmm_fixef(m [, options]): one row per fixed effect, intercept first:
+ * estimate, SE, t, and lmerTest's df with the two-sided p-value and the
+ * 95% interval from the t distribution.  ddf=satterthwaite (the default;
+ * NULL df for models without what they need), ddf=kenward-roger
+ * (pbkrtest's adjusted SE and df) or ddf=none (no df).
  */
 Datum
 lmm_fixef(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LmmModel	m;
+	LmmKr		kr;
+	LmmDdf		ddf = LMM_DDF_SATTERTHWAITE;
 	double	   *L;
 	int			k;
 
+	if (PG_NARGS() > 1)
+		lmm_parse_test_options(text_to_cstring(PG_GETARG_TEXT_PP(1)), "lmm_fixef",
+							   NULL, &ddf);
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	if (ddf == LMM_DDF_KENWARD_ROGER)
+		lmm_model_kr(&m, "lmm_fixef", &kr);
 	L = palloc0(sizeof(double) * m.p);
 	for (k = 0; k < m.p; k++)
 	{
@@ -73,7 +120,10 @@ lmm_fixef(PG_FUNCTION_ARGS)
 		LmmFixefRow r;
 
 		CHECK_FOR_INTERRUPTS();
-		lmm_fixef_row(&m, k, L, &r);
+		if (ddf == LMM_DDF_KENWARD_ROGER)
+			fixef_row_kr(&m, &kr, k, L, &r);
+		else
+			lmm_fixef_row(&m, k, L, &r);
 		values[0] = CStringGetTextDatum(m.x_names[k]);
 		values[1] = Float8GetDatum(r.estimate);
 		values[2] = Float8GetDatum(r.se);
@@ -82,7 +132,7 @@ lmm_fixef(PG_FUNCTION_ARGS)
 			values[3] = Float8GetDatum(r.t);
 			nulls[3] = false;
 		}
-		if (r.has_df)
+		if (r.has_df && ddf != LMM_DDF_NONE)
 		{
 			values[4] = Float8GetDatum(r.df);
 			values[5] = Float8GetDatum(r.p);
@@ -92,6 +142,8 @@ lmm_fixef(PG_FUNCTION_ARGS)
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	if (ddf == LMM_DDF_KENWARD_ROGER)
+		lmm_kr_free(&kr);
 	return (Datum) 0;
 }
 

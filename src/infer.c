@@ -19,6 +19,7 @@
 #include "core/lmm_boot.h"
 #include "core/lmm_dist.h"
 #include "core/lmm_infer.h"
+#include "core/lmm_kr.h"
 #include "lmm_pg.h"
 
 /* The error for a model that lacks the statistics a refit needs. */
@@ -382,35 +383,53 @@ PG_FUNCTION_INFO_V1(lmm_contrast);
 
 /*
  * lmm_contrast(m, l, options): lmerTest's contest.  A one-dimensional l is
- * contest1D: l'beta, its standard error and t value, with Satterthwaite's
- * df, F = t^2 on 1 df.  A two-dimensional l is contestMD: the F test of
- * every row's l'beta = 0 jointly, on the rank of its rows.  ddf=none gives
- * lme4's statistics without df and p-value.
+ * contest1D: l'beta, its standard error and t value, with the df, F = t^2
+ * on 1 df.  A two-dimensional l is contestMD: the F test of every row's
+ * l'beta = 0 jointly, on the rank of its rows.  ddf=satterthwaite (the
+ * default), ddf=kenward-roger (pbkrtest's adjusted covariance and df; the
+ * F of several rows scaled as KRmodcomp's) or ddf=none (lme4's statistics
+ * without df and p-value).
  */
 Datum
 lmm_contrast(PG_FUNCTION_ARGS)
 {
 	char	   *opts = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	LmmModel	m;
+	LmmKr		kr;
 	TupleDesc	desc;
 	Datum		values[7];
 	bool		nulls[7] = {true, true, true, true, true, true, true};
-	bool		satterthwaite,
-				one_d;
+	LmmDdf		ddf_kind;
+	bool		one_d;
 	int			nrow,
 				q;
 	double	   *L;
+	const double *vcov;
 	double		f,
 				ddf;
 
-	lmm_parse_test_options(opts, "lmm_contrast", NULL, &satterthwaite);
+	lmm_parse_test_options(opts, "lmm_contrast", NULL, &ddf_kind);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "lmm_contrast must return a composite type");
 	desc = BlessTupleDesc(desc);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
 	L = contrast_rows(PG_GETARG_ARRAYTYPE_P(1), m.p, &nrow, &one_d);
-	q = lmm_contrast_ftest(m.p, m.beta, m.vcov, satterthwaite ? m.ninf : 0,
-						   m.vcov_varpar, m.jac, nrow, L, &f, &ddf);
+	vcov = m.vcov;
+	if (ddf_kind == LMM_DDF_KENWARD_ROGER)
+	{
+		double		fu,
+					fscale;
+
+		lmm_model_kr(&m, "lmm_contrast", &kr);
+		vcov = kr.phia;
+		q = lmm_kr_ftest(&kr, m.beta, nrow, L, &fu, &fscale, &ddf);
+		/* one row: contest1D's t^2 on the adjusted variance; several: KRmodcomp's scaled F */
+		f = one_d ? fu : fu * fscale;
+	}
+	else
+		q = lmm_contrast_ftest(m.p, m.beta, m.vcov,
+							   ddf_kind == LMM_DDF_SATTERTHWAITE ? m.ninf : 0,
+							   m.vcov_varpar, m.jac, nrow, L, &f, &ddf);
 	if (one_d)
 	{
 		double		est = 0.0,
@@ -422,8 +441,14 @@ lmm_contrast(PG_FUNCTION_ARGS)
 		{
 			est += L[a] * m.beta[a];
 			for (b = 0; b < m.p; b++)
-				var += L[a] * m.vcov[a * m.p + b] * L[b];
+				var += L[a] * vcov[a * m.p + b] * L[b];
 		}
+		if (ddf_kind == LMM_DDF_KENWARD_ROGER && var < 0.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the contrast's Kenward-Roger adjusted variance is negative"),
+					 errdetail("The adjustment of the covariance of the fixed effects is larger than the covariance itself; the small-sample correction breaks down for this model."),
+					 errhint("Use ddf=satterthwaite.")));
 		values[0] = Float8GetDatum(lmm_finite_result(est, "a contrast's estimate"));
 		values[1] = Float8GetDatum(lmm_finite_result(sqrt(var), "a contrast's standard error"));
 		nulls[0] = nulls[1] = false;
@@ -445,6 +470,8 @@ lmm_contrast(PG_FUNCTION_ARGS)
 			nulls[4] = nulls[6] = false;
 		}
 	}
+	if (ddf_kind == LMM_DDF_KENWARD_ROGER)
+		lmm_kr_free(&kr);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

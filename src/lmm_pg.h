@@ -28,8 +28,16 @@ typedef struct LmmOptions
 
 extern void lmm_parse_options(const char *text, LmmOptions *opts);
 extern void lmm_parse_confint_options(const char *text, bool *profile, double *level);
+/* The df of a test (option ddf): lmerTest's Satterthwaite, Kenward-Roger, or none. */
+typedef enum LmmDdf
+{
+	LMM_DDF_SATTERTHWAITE,
+	LMM_DDF_KENWARD_ROGER,
+	LMM_DDF_NONE
+} LmmDdf;
+
 extern void lmm_parse_test_options(const char *text, const char *fn, int *type,
-								   bool *satterthwaite);
+								   LmmDdf *ddf);
 extern void lmm_parse_boot_options(const char *text, double *level, int64 *seed);
 
 /* A float8[] argument read in place (agg.c); -1 if it holds a NULL. */
@@ -58,6 +66,10 @@ typedef struct LmmFixefRow
 } LmmFixefRow;
 
 extern void lmm_fixef_row(const LmmModel *m, int k, double *L, LmmFixefRow *r);
+
+/* Kenward-Roger's ingredients of a model (kr.c), or an error saying why there are none. */
+struct LmmKr;
+extern void lmm_model_kr(const LmmModel *m, const char *fn, struct LmmKr *kr);
 extern double lmm_re_cov(const LmmModelTerm *t, double sigma, int a, int b);
 extern bool lmm_re_corr(const LmmModelTerm *t, int a, int b, double *corr);
 extern char *lmm_varcorr_name(const LmmModel *m, int t);

@@ -239,16 +239,16 @@ lmm_parse_confint_options(const char *text, bool *profile, double *level)
 }
 
 /*
- * Read the options of lmm_contrast and lmm_anova (fn names the function):
- * ddf=satterthwaite|none, whether to give Satterthwaite's denominator df
- * and p-values (lmerTest) or lme4's statistics without them; and, where
- * type is not NULL, type=1|2|3 (default 3) as lmerTest's anova.
- * ddf=kenward-roger is refused as not yet available; unknown or repeated
- * keys are errors.
+ * Read the options of lmm_fixef, lmm_contrast and lmm_anova (fn names the
+ * function): ddf=satterthwaite|kenward-roger|none, lmerTest's denominator
+ * df and p-values by Satterthwaite's or Kenward and Roger's method, or
+ * lme4's statistics without them; and, where type is not NULL,
+ * type=1|2|3 (default 3) as lmerTest's anova.  Unknown or repeated keys
+ * are errors.
  */
 void
 lmm_parse_test_options(const char *text, const char *fn, int *type,
-					   bool *satterthwaite)
+					   LmmDdf *ddf)
 {
 	char	   *copy = pstrdup(text);
 	char	   *cursor = copy;
@@ -257,7 +257,7 @@ lmm_parse_test_options(const char *text, const char *fn, int *type,
 	bool		seen_ddf = false;
 	bool		seen_type = false;
 
-	*satterthwaite = true;
+	*ddf = LMM_DDF_SATTERTHWAITE;
 	if (type != NULL)
 		*type = 3;
 	while (next_pair(&cursor, copy, fn, "ddf=none", &key, &value))
@@ -283,19 +283,16 @@ lmm_parse_test_options(const char *text, const char *fn, int *type,
 		{
 			seen_ddf = true;
 			if (pg_strcasecmp(value, "satterthwaite") == 0)
-				*satterthwaite = true;
-			else if (pg_strcasecmp(value, "none") == 0)
-				*satterthwaite = false;
+				*ddf = LMM_DDF_SATTERTHWAITE;
 			else if (pg_strcasecmp(value, "kenward-roger") == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("%s does not offer Kenward-Roger's df yet", fn),
-						 errhint("Use ddf=satterthwaite (the default) or ddf=none.")));
+				*ddf = LMM_DDF_KENWARD_ROGER;
+			else if (pg_strcasecmp(value, "none") == 0)
+				*ddf = LMM_DDF_NONE;
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid value \"%s\" for %s option \"ddf\"", value, fn),
-						 errdetail("Use ddf=satterthwaite (the default) or ddf=none.")));
+						 errdetail("Use ddf=satterthwaite (the default), ddf=kenward-roger or ddf=none.")));
 		}
 		else
 			ereport(ERROR,

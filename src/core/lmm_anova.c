@@ -30,6 +30,7 @@
 #include "lmm_dist.h"
 #include "lmm_host.h"
 #include "lmm_infer.h"
+#include "lmm_kr.h"
 
 /* lmerTest's tolerance in its Doolittle decomposition (absolute). */
 #define DOOLITTLE_EPS 1e-6
@@ -629,35 +630,48 @@ type3_rows(const LmmAnovaDesign *d, double *H, int *nrows)
 	return problem;
 }
 
-/* The F test of one term's hypotheses into row (lmm_contrast_ftest). */
+/*
+ * The F test of one term's hypotheses into row: lmm_contrast_ftest, or
+ * with kr lmm_kr_ftest, whose mean square is of the unscaled F and whose F
+ * is scaled (lmerTest's contestMD with ddf = "Kenward-Roger").
+ */
 static void
 test_rows(const LmmAnovaDesign *d, const double *H, int nrows, const double *beta,
 		  const double *vcov, double sigma, int ninf, const double *vcov_varpar,
-		  const double *jac, LmmAnovaRow *row)
+		  const double *jac, const LmmKr *kr, LmmAnovaRow *row)
 {
 	double		f = NAN,
+				fscale = 1.0,
 				ddf = NAN;
 
-	row->num_df = nrows > 0 ?
-		lmm_contrast_ftest(d->p, beta, vcov, ninf, vcov_varpar, jac, nrows, H, &f, &ddf) : 0;
-	row->f_value = f;
+	if (nrows == 0)
+		row->num_df = 0;
+	else if (kr != NULL)
+		row->num_df = lmm_kr_ftest(kr, beta, nrows, H, &f, &fscale, &ddf);
+	else
+		row->num_df = lmm_contrast_ftest(d->p, beta, vcov, ninf, vcov_varpar, jac,
+										 nrows, H, &f, &ddf);
+	row->f_value = f * fscale;
 	row->den_df = ddf;
 	row->mean_sq = f * sigma * sigma;
 	row->sum_sq = row->mean_sq * row->num_df;
-	row->p_value = row->num_df > 0 && ddf > 0.0 ? lmm_pf_upper(f, row->num_df, ddf) : NAN;
+	row->p_value = row->num_df > 0 && ddf > 0.0 ?
+		lmm_pf_upper(row->f_value, row->num_df, ddf) : NAN;
 }
 
 /*
  * lmerTest's anova(m, type) into rows (one per term): type 1, 2 or 3 (see
  * the header); XtX (p x p, uncentred, row-major) is needed for types 1
- * and 2 only.  With at most one term, or one column, every type is type 1,
- * as in lmerTest.  Returns NULL or the problem ("interrupted" when the
+ * and 2 only.  kr, when not NULL, gives Kenward and Roger's tests in
+ * place of Satterthwaite's.  With at most one term, or one column, every
+ * type is type 1, as in lmerTest.  Returns NULL or the problem ("interrupted" when the
  * host asked to stop).
  */
 const char *
 lmm_anova_table(const LmmAnovaDesign *d, int type, const double *XtX,
 				const double *beta, const double *vcov, double sigma, int ninf,
-				const double *vcov_varpar, const double *jac, LmmAnovaRow *rows)
+				const double *vcov_varpar, const double *jac, const LmmKr *kr,
+				LmmAnovaRow *rows)
 {
 	int			p = d->p;
 	double	   *H = lmm_alloc(sizeof(double) * (size_t) p * p);
@@ -690,7 +704,7 @@ lmm_anova_table(const LmmAnovaDesign *d, int type, const double *XtX,
 		}
 		if (problem == NULL)
 			test_rows(d, H + (size_t) off * p, nrows[t], beta, vcov, sigma, ninf,
-					  vcov_varpar, jac, &rows[t]);
+					  vcov_varpar, jac, kr, &rows[t]);
 		if (type == 3)
 			off += nrows[t];
 	}

@@ -2,8 +2,8 @@
  * lmm_anova.h
  *	  lmerTest's anova(m) for a fitted model: the hypotheses of type 1
  *	  (sequential), 2 and 3 for every fixed-effect term, each tested with
- *	  lmm_contrast_ftest (Satterthwaite's df), and lme4's anova table (F
- *	  without df) from vcov(beta).
+ *	  lmm_contrast_ftest (Satterthwaite's df) or lmm_kr_ftest (Kenward and
+ *	  Roger's), and lme4's anova table (F without df) from vcov(beta).
  *
  * The host describes the fixed part: its terms in model.matrix order, each
  * with its variables (factors with their levels, or numeric covariates),
@@ -51,16 +51,17 @@ typedef struct LmmAnovaRow
 	double		sum_sq;
 	double		mean_sq;
 	int			num_df;			/* 0: the term's hypotheses are empty */
-	double		den_df;			/* NaN without Satterthwaite's ingredients */
+	double		den_df;			/* NaN without the df's ingredients */
 	double		f_value;
 	double		p_value;
 } LmmAnovaRow;
 
+struct LmmKr;
 extern const char *lmm_anova_table(const LmmAnovaDesign *d, int type,
 								   const double *XtX, const double *beta,
 								   const double *vcov, double sigma, int ninf,
 								   const double *vcov_varpar, const double *jac,
-								   LmmAnovaRow *rows);
+								   const struct LmmKr *kr, LmmAnovaRow *rows);
 extern const char *lmm_anova_lme4(const LmmAnovaDesign *d, const double *beta,
 								  const double *vcov, double sigma,
 								  LmmAnovaRow *rows);

@@ -916,7 +916,7 @@ test_anova(void)
 	lmm_contrast_ftest(4, beta, vcov, 2, vp, jac, 1, Ix, &fx, &ddf);
 	for (type = 1; type <= 3; type++)
 	{
-		ok = ok && lmm_anova_table(&d, type, XtX, beta, vcov, 2.0, 2, vp, jac, rows) == NULL &&
+		ok = ok && lmm_anova_table(&d, type, XtX, beta, vcov, 2.0, 2, vp, jac, NULL, rows) == NULL &&
 			rows[0].num_df == 2 && rows[1].num_df == 1 &&
 			rel(rows[0].f_value, fa) < 1e-12 && rel(rows[1].f_value, fx) < 1e-12 &&
 			rel(rows[0].sum_sq, fa * 2 * 4.0) < 1e-12 && rel(rows[1].mean_sq, fx * 4.0) < 1e-12;
@@ -939,7 +939,7 @@ test_anova(void)
 	col_level[1 * LMM_ANOVA_MAX_VARS] = 0;
 	col_level[2 * LMM_ANOVA_MAX_VARS] = 1;
 	col_level[3 * LMM_ANOVA_MAX_VARS] = 2;
-	check(lmm_anova_table(&d, 3, XtX, beta, vcov, 2.0, 2, vp, jac, rows) == NULL,
+	check(lmm_anova_table(&d, 3, XtX, beta, vcov, 2.0, 2, vp, jac, NULL, rows) == NULL,
 		  "anova: a numeric's interaction with a factor has its type 3 through the numeric");
 	/* a:b without b's margin: no type 3 */
 	terms[0] = (LmmAnovaTerm) {1, {{0, 3, 0, 0}}};
@@ -950,7 +950,7 @@ test_anova(void)
 	col_level[2 * LMM_ANOVA_MAX_VARS] = 2;
 	col_level[3 * LMM_ANOVA_MAX_VARS] = 1;
 	col_level[3 * LMM_ANOVA_MAX_VARS + 1] = 1;
-	check(lmm_anova_table(&d, 3, XtX, beta, vcov, 2.0, 2, vp, jac, rows) != NULL,
+	check(lmm_anova_table(&d, 3, XtX, beta, vcov, 2.0, 2, vp, jac, NULL, rows) != NULL,
 		  "anova: type 3 refused where a margin is missing");
 }
 
@@ -1223,6 +1223,7 @@ main(int argc, char **argv)
 	test_formula(dir);
 	test_zscale(dir);
 	test_boot();
+	test_kr(dir);
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

@@ -15,5 +15,6 @@ extern void test_terms_io(const char *dir);
 extern void test_vgrad(const char *dir);
 extern void test_zscale(const char *dir);
 extern void test_boot(void);
+extern void test_kr(const char *dir);
 
 #endif							/* TEST_CORE_H */

@@ -4,8 +4,9 @@
  *	  rows into lmm_terms_add_row (level keys mapped to level numbers as
  *	  the host does, sparse pair blocks), two partial states merged as
  *	  parallel workers' are (lmm_terms_merge, after the levels are added in
- *	  key order as the final function's sorting does), and lmm_fit on the
- *	  result.  The input is read as a small table:
+ *	  key order as the final function's sorting does), lmm_fit on the
+ *	  result, and Kenward-Roger (lmm_kr) at a REML fit.  The input is read
+ *	  as a small table:
  *	    byte 0: p - 1 (mod 3), and bit 2 set for no intercept column
  *	    byte 1: terms - 1 (mod 3), and bit 2 set for ML
  *	    byte 2: bit t set for a random slope in term t (q = 2)
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "lmm_fit.h"
+#include "lmm_kr.h"
 #include "lmm_model.h"
 #include "lmm_terms.h"
 #include "../core/test_util.h"
@@ -173,6 +175,29 @@ check_model(const LmmTermStats *s, const TestKeys *keys, const LmmFit *fit, int 
 	free(buf);
 }
 
+/*
+ * Kenward-Roger at the fit (lmm_kr.c): a status, and where it succeeds a
+ * covariance of positive diagonal and the df of the first coefficient.
+ */
+static void
+check_kr(const LmmTermStats *s, const LmmFit *fit)
+{
+	LmmKr		kr;
+	double		L[3] = {1.0, 0.0, 0.0},
+				fscale;
+	int			a;
+
+	host_polls_left = FIT_POLLS;
+	if (lmm_kr(s, fit->theta, fit->sigma, &kr) == LMM_KR_OK)
+	{
+		require(kr.p == fit->p && kr.ngamma == fit->ntheta + 1);
+		for (a = 0; a < kr.p; a++)
+			require(!(kr.phi[a * kr.p + a] <= 0.0));
+		(void) lmm_kr_df(&kr, 1, L, &fscale);
+		lmm_kr_free(&kr);
+	}
+}
+
 /* One input: a spec and rows, as described above. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -270,7 +295,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		host_polls_left = FIT_POLLS;
 		if (lmm_fit(&merged, reml, 1, &fit) == LMM_OK)
+		{
 			check_model(&merged, &kmerged, &fit, reml);
+			if (reml)
+				check_kr(&merged, &fit);
+		}
 		host_polls_left = -1;
 		lmm_fit_free(&fit);
 	}

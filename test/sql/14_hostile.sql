@@ -341,6 +341,16 @@ SELECT c AS "case", pg_temp.try('SELECT ' || c || ' FROM hm') AS outcome FROM (V
 	('(SELECT estimate::text FROM lmm_contrast(m1, ARRAY[1e308, 1e308]))'),
 	('(SELECT concat_ws('','', num_df, f_value IS NOT NULL) FROM lmm_contrast(m1, ARRAY[[1.0, 0.0], [0.0, 1.0]], ''ddf=none''))'),
 	('(SELECT count(*)::text FROM lmm_contrast(m1, ARRAY[1.0, 0.0], '',''))'),
+	('(SELECT count(*)::text FROM lmm_fixef(m1, NULL))'),
+	('(SELECT count(*)::text FROM lmm_fixef(m1, ''ddf=''))'),
+	('(SELECT count(df)::text FROM lmm_fixef(m1, ''ddf=none''))'),
+	('(SELECT count(*)::text FROM lmm_fixef(m1, ''ddf=kenward-roger''))'),
+	('(SELECT count(*)::text FROM lmm_fixef(lmm(''y ~ x1 + (1 | g)'', ''hx'', ''method=ml''), ''ddf=kenward-roger''))'),
+	('(SELECT string_agg(pg_temp.num(df), '','') FROM lmm_fixef(lmm(''y ~ x1 + (x1 | f)'', ''hf''), ''ddf=kenward-roger''))'),
+	('(SELECT estimate::text FROM lmm_contrast(lmm(''y ~ x1 + (1 | g)'', ''hx''), ARRAY[1e308, 1e308], ''ddf=kenward-roger''))'),
+	('(SELECT concat_ws('','', num_df, f_value) FROM lmm_contrast(lmm(''y ~ x1 + (1 | g)'', ''hx''), ARRAY[[0.0, 0.0]], ''ddf=kenward-roger''))'),
+	('(SELECT concat_ws('','', num_df, pg_temp.num(den_df)) FROM lmm_contrast(lmm(''y ~ x1 + (1 | g)'', ''hx''), ARRAY[[1e-300, 0.0], [0.0, 1e300]], ''ddf=kenward-roger''))'),
+	('(SELECT string_agg(concat_ws('','', num_df, pg_temp.num(den_df)), '';'') FROM lmm_anova(lmm(''y ~ x1 + x2 + (1 | g) + (1 | f)'', ''hf''), ''ddf=kenward-roger, type=1''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, (SELECT lmm_fit(y, ARRAY[x1], g) FROM hx WHERE id > 1)))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, (SELECT lmm_fit(y * 2, ARRAY[x1], g) FROM hx)))'),
 	('lmm_predict(m, NULL)'),
@@ -466,6 +476,7 @@ FROM hmut, (VALUES
 	('anova F', $q$SELECT string_agg(concat_ws(',', sum_sq, den_df, f_value, p_value), ';') FROM lmm_anova(%L::lmm_model, 'type=1')$q$),
 	('bootstrap', $q$SELECT string_agg(concat_ws(',', estimate, lower, upper), ';') FROM lmm_bootstrap(%L::lmm_model, 3)$q$),
 	('contrast', $q$SELECT concat_ws(',', c.estimate, c.std_error, c.den_df, c.p_value) FROM (SELECT %L::lmm_model AS m) s, lmm_contrast(s.m, array_fill(1.0::float8, ARRAY[(SELECT count(*)::int FROM lmm_fixef(s.m))])) c$q$),
+	('fixef kr', $q$SELECT string_agg(concat_ws(',', estimate, std_error, t_value, df, p_value, conf_low, conf_high), ';') FROM lmm_fixef(%L::lmm_model, 'ddf=kenward-roger')$q$),
 	('score', $q$SELECT concat_ws(',', lmm_predict(m, ARRAY[1.0]), lmm_predict(m, ARRAY[1.0], 1, ARRAY[2.0]), lmm_blup(m, 2, 'z1'), lmm_residual(m, 1, ARRAY[1.0], '0', ARRAY[1.0])) FROM (SELECT %L::lmm_model AS m) s$q$)
 ) fs(f, sql)
 WHERE kind = 'lmm_model' AND outcome LIKE 'ok%';
