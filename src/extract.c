@@ -19,6 +19,22 @@
 #include "core/lmm_kr.h"
 #include "lmm_pg.h"
 
+/* The df of fixed effect k's row, and its p-value and 95% interval when they are usable. */
+static void
+fixef_row_df(const LmmModel *m, int k, double df, LmmFixefRow *r)
+{
+	r->has_df = r->has_t && df > 0.0 && isfinite(df);
+	if (r->has_df)
+	{
+		double		half = lmm_qt(0.975, df) * r->se;
+
+		r->df = df;
+		r->p = lmm_pt_two_sided(r->t, df);
+		r->conf_low = lmm_finite_result(m->beta[k] - half, "a confidence bound");
+		r->conf_high = lmm_finite_result(m->beta[k] + half, "a confidence bound");
+	}
+}
+
 /*
  * Fixed effect k as lmm_fixef reports it, so that lmm_print shows the same
  * numbers; L is a zeroed scratch vector of m->p, left zeroed.
@@ -37,16 +53,7 @@ lmm_fixef_row(const LmmModel *m, int k, double *L, LmmFixefRow *r)
 	L[k] = 1.0;
 	df = lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
 	L[k] = 0.0;
-	r->has_df = r->has_t && df > 0.0 && isfinite(df);
-	if (r->has_df)
-	{
-		double		half = lmm_qt(0.975, df) * r->se;
-
-		r->df = df;
-		r->p = lmm_pt_two_sided(r->t, df);
-		r->conf_low = lmm_finite_result(m->beta[k] - half, "a confidence bound");
-		r->conf_high = lmm_finite_result(m->beta[k] + half, "a confidence bound");
-	}
+	fixef_row_df(m, k, df, r);
 }
 
 /*
@@ -74,16 +81,7 @@ fixef_row_kr(const LmmModel *m, const LmmKr *kr, int k, double *L, LmmFixefRow *
 	L[k] = 1.0;
 	df = lmm_kr_df(kr, 1, L, &fscale);
 	L[k] = 0.0;
-	r->has_df = r->has_t && df > 0.0 && isfinite(df);
-	if (r->has_df)
-	{
-		double		half = lmm_qt(0.975, df) * r->se;
-
-		r->df = df;
-		r->p = lmm_pt_two_sided(r->t, df);
-		r->conf_low = lmm_finite_result(m->beta[k] - half, "a confidence bound");
-		r->conf_high = lmm_finite_result(m->beta[k] + half, "a confidence bound");
-	}
+	fixef_row_df(m, k, df, r);
 }
 
 PG_FUNCTION_INFO_V1(lmm_fixef);

@@ -17,6 +17,7 @@
 extern double lmm_satterthwaite_df(int ninf, int p, const double *vcov_varpar,
 								   const double *jac, const double *vcov,
 								   const double *L);
+extern void lmm_scale_rows(int nrow, int p, const double *L, double *Ls);
 extern int	lmm_contrast_ftest(int p, const double *beta, const double *vcov,
 							   int ninf, const double *vcov_varpar,
 							   const double *jac, int nrow, const double *L,

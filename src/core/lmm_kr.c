@@ -26,7 +26,9 @@
 #include <cblas.h>
 #include <lapacke.h>
 
+#include "lmm_fit_int.h"
 #include "lmm_host.h"
+#include "lmm_infer.h"
 #include "lmm_kr.h"
 
 /* Eigenvalues of the information at or below this make pbkrtest take its generalized inverse. */
@@ -89,20 +91,6 @@ gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A,
 	cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
 				tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A,
 				ta ? m : k, B, tb ? k : n, beta, C, n);
-}
-
-/* The q x q lower-triangular T of theta (lower triangle column by column). */
-static void
-theta_to_T(int q, const double *theta, double *T)
-{
-	int			i,
-				k,
-				at = 0;
-
-	memset(T, 0, sizeof(double) * q * q);
-	for (k = 0; k < q; k++)
-		for (i = k; i < q; i++)
-			T[i * q + k] = theta[at++];
 }
 
 /*
@@ -686,7 +674,7 @@ lmm_kr(const LmmTermStats *s, const double *theta, double sigma, LmmKr *kr)
 		nlev[t] = s->term[src[t]].nlevels;
 		off[t] = nre;
 		nre += nlev[t] * q[t];
-		theta_to_T(q[t], theta + nr, T[t]);
+		lmm_theta_to_T(q[t], theta + nr, T[t]);
 		nr += q[t] * (q[t] + 1) / 2;
 	}
 	kr->p = p;
@@ -890,15 +878,7 @@ lmm_kr_ftest(const LmmKr *kr, const double *beta, int nrow, const double *L,
 
 	*fu = *fscale = *ddf = NAN;
 	/* rows scaled by their largest entry (a change of basis only), then A = L Phi L' */
-	for (r = 0; r < nrow; r++)
-	{
-		double		big = 0.0;
-
-		for (b = 0; b < p; b++)
-			big = fmax(big, fabs(L[(size_t) r * p + b]));
-		for (b = 0; b < p; b++)
-			Ls[(size_t) r * p + b] = big > 0.0 ? L[(size_t) r * p + b] / big : 0.0;
-	}
+	lmm_scale_rows(nrow, p, L, Ls);
 	gemm(0, 0, nrow, p, p, 1.0, Ls, kr->phi, 0.0, VL);
 	gemm(0, 1, nrow, nrow, p, 1.0, VL, Ls, 0.0, A);
 	if (LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', nrow, A, nrow, d) == 0 &&

@@ -476,6 +476,28 @@ fstat_ddf(const double *nu, int q)
 }
 
 /*
+ * Ls: each of the nrow rows of L (p columns) divided by its largest
+ * magnitude, a change of basis of the hypotheses that keeps rows of 1e200
+ * or 1e-170 from overflowing or underflowing in L V L'.
+ */
+void
+lmm_scale_rows(int nrow, int p, const double *L, double *Ls)
+{
+	int			r,
+				a;
+
+	for (r = 0; r < nrow; r++)
+	{
+		double		big = 0.0;
+
+		for (a = 0; a < p; a++)
+			big = fmax(big, fabs(L[(size_t) r * p + a]));
+		for (a = 0; a < p; a++)
+			Ls[(size_t) r * p + a] = big > 0.0 ? L[(size_t) r * p + a] / big : 0.0;
+	}
+}
+
+/*
  * The F test of L beta = 0, L being nrow hypotheses of p coefficients
  * (row-major), as lmerTest's contestMD: on the eigenvectors P of L V L'
  * (V = vcov(beta)) whose eigenvalues d exceed sqrt(eps) of the largest,
@@ -508,15 +530,7 @@ lmm_contrast_ftest(int p, const double *beta, const double *vcov, int ninf,
 	 * df (only the basis of the hypotheses), so that rows of 1e200 or 1e-170
 	 * neither overflow nor underflow; then A = L V L', symmetric (row-major).
 	 */
-	for (r = 0; r < nrow; r++)
-	{
-		double		big = 0.0;
-
-		for (a = 0; a < p; a++)
-			big = fmax(big, fabs(L[(size_t) r * p + a]));
-		for (a = 0; a < p; a++)
-			Ls[(size_t) r * p + a] = big > 0.0 ? L[(size_t) r * p + a] / big : 0.0;
-	}
+	lmm_scale_rows(nrow, p, L, Ls);
 	L = Ls;
 	for (r = 0; r < nrow; r++)
 		for (b = 0; b < p; b++)
