@@ -70,11 +70,15 @@ factor_levels(const LmmModel *m, const LmmAnovaDesign *d, const LmmDesignVar *va
 			;
 		if (k < m->nfactors)
 			f = &m->factors[k];
-		if (f == NULL || f->nlevels != vars[id].nseen + off)
-			lmm_model_corrupt(psprintf("its factors do not match its columns (factor \"%s\")", vars[id].name));
-		for (i = 0; i < vars[id].nseen; i++)
-			if (strcmp(vars[id].seen[i], f->levels[i + off]) != 0)
-				lmm_model_corrupt(psprintf("its factors do not match its columns (factor \"%s\")", vars[id].name));
+		for (i = 0; f != NULL && f->nlevels == vars[id].nseen + off && i < vars[id].nseen &&
+			 strcmp(vars[id].seen[i], f->levels[i + off]) == 0; i++)
+			;
+		if (f == NULL || f->nlevels != vars[id].nseen + off || i < vars[id].nseen)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the levels the model records for factor \"%s\" do not match its columns", vars[id].name),
+					 errdetail("Its columns name the levels after the reference, in order; the model must list the reference first, then those."),
+					 errhint("Refit the model with lmm(); with lmm_fit_terms, give every factor's levels in the spec's \"factors\" as its columns name them, the reference first.")));
 		levels[id] = f->levels;
 	}
 	return levels;
