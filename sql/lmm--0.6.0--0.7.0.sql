@@ -66,6 +66,14 @@ CREATE FUNCTION lmm_fixef(m lmm_model, options text,
 	AS 'MODULE_PATHNAME', 'lmm_fixef' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION lmm_fixef(lmm_model, text) IS 'fixed effects as lmm_fixef(m) with option ddf=satterthwaite (default), kenward-roger (pbkrtest''s vcovAdj standard errors and Kenward-Roger df, as lmerTest''s summary with ddf = "Kenward-Roger") or none (no df, p-value or interval)';
 
+CREATE FUNCTION lmm_ls_means(m lmm_model, which text, options text DEFAULT '',
+	OUT term text, OUT level text, OUT estimate float8, OUT std_error float8,
+	OUT df float8, OUT t_value float8, OUT p_value float8,
+	OUT conf_low float8, OUT conf_high float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'lmm_ls_means' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 6;
+COMMENT ON FUNCTION lmm_ls_means(lmm_model, text, text) IS 'least-squares means of a term of factors as lmerTest''s ls_means(m, which = term): each cell averaged over the other factors'' levels with covariates at their means, with standard error, Satterthwaite df, t, p and interval; options pairwise=true (the pairwise differences, "recipeA - recipeB"), level=0.95, ddf=satterthwaite';
+
 -- lme4's confint(method = "boot") from the statistics (0.7.0) ------------
 
 CREATE FUNCTION lmm_bootstrap(m lmm_model, nsim int, options text DEFAULT '',

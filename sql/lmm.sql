@@ -266,6 +266,14 @@ CREATE FUNCTION lmm_anova(m lmm_model, options text DEFAULT '',
 	AS 'MODULE_PATHNAME', 'lmm_anova_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
 COMMENT ON FUNCTION lmm_anova(lmm_model, text) IS 'F test of every fixed-effect term as lmerTest''s anova(m): options type=3 (default), 2 or 1, and ddf=satterthwaite (default), kenward-roger (lmerTest''s ddf = "Kenward-Roger") or none (lme4''s anova(m), without df and p-value)';
 
+CREATE FUNCTION lmm_ls_means(m lmm_model, which text, options text DEFAULT '',
+	OUT term text, OUT level text, OUT estimate float8, OUT std_error float8,
+	OUT df float8, OUT t_value float8, OUT p_value float8,
+	OUT conf_low float8, OUT conf_high float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'lmm_ls_means' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 6;
+COMMENT ON FUNCTION lmm_ls_means(lmm_model, text, text) IS 'least-squares means of a term of factors as lmerTest''s ls_means(m, which = term): each cell averaged over the other factors'' levels with covariates at their means, with standard error, Satterthwaite df, t, p and interval; options pairwise=true (the pairwise differences, "recipeA - recipeB"), level=0.95, ddf=satterthwaite';
+
 -- Using the model where the rows are ------------------------------------
 
 CREATE FUNCTION lmm_predict(m lmm_model, x float8[]) RETURNS float8

@@ -13,7 +13,6 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "core/lmm_anova.h"
 #include "core/lmm_formula.h"
 #include "core/lmm_kr.h"
 #include "lmm_pg.h"
@@ -24,7 +23,7 @@ unreadable_terms(const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("lmm_anova cannot tell which columns of the model belong to which term: %s", why),
+			 errmsg("cannot tell which columns of the model belong to which term: %s", why),
 			 errhint("Test the columns with lmm_contrast instead.")));
 }
 
@@ -35,20 +34,9 @@ var_label(const LmmFVar *v)
 	return v->factor ? psprintf("factor(%s)", v->name) : v->name;
 }
 
-/* Levels seen of one variable, by name, in order of first appearance. */
-typedef struct VarLevels
-{
-	const char *name;
-	bool		factor;
-	bool		known;			/* numeric or factor decided */
-	bool		full;			/* coded by every level somewhere */
-	int			nseen;
-	char	  **seen;			/* p at most */
-} VarLevels;
-
 /* The index of level in vl, added when new. */
 static int
-level_index(VarLevels *vl, const char *level)
+level_index(LmmDesignVar *vl, const char *level)
 {
 	int			i;
 
@@ -64,7 +52,7 @@ level_index(VarLevels *vl, const char *level)
  * than vl's: a column "ax" is variable ax's, not a level "x" of a.
  */
 static bool
-longer_prefix(const VarLevels *vars, int nvars, const VarLevels *vl, const char *part)
+longer_prefix(const LmmDesignVar *vars, int nvars, const LmmDesignVar *vl, const char *part)
 {
 	size_t		len = strlen(vl->name);
 	int			i;
@@ -80,11 +68,13 @@ longer_prefix(const VarLevels *vars, int nvars, const VarLevels *vl, const char 
 }
 
 /*
- * The design of m's fixed part: its terms (labels into *labels) and each
- * column's term and levels.
+ * The design of m's fixed part: its terms (labels into *labels), each
+ * column's term and levels, and its variables by id (into *vars, *nvars):
+ * shared by lmm_anova and lmm_ls_means.
  */
-static void
-model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
+void
+lmm_model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels,
+				 LmmDesignVar **vars_out, int *nvars_out)
 {
 	LmmAnovaTerm *terms;
 	int		   *col_term = palloc(sizeof(int) * m->p);
@@ -106,11 +96,15 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 		d->nterms = m->p - col;
 		terms = palloc0(sizeof(LmmAnovaTerm) * (d->nterms + 1));
 		*labels = palloc(sizeof(char *) * (d->nterms + 1));
+		*vars_out = palloc0(sizeof(LmmDesignVar) * (d->nterms + 1));
+		*nvars_out = d->nterms;
 		for (t = 0; t < d->nterms; t++, col++)
 		{
 			terms[t].nvars = 1;
 			terms[t].var[0].id = t;
 			(*labels)[t] = m->x_names[col];
+			(*vars_out)[t].name = m->x_names[col];
+			(*vars_out)[t].known = true;
 			col_term[col] = t;
 		}
 	}
@@ -118,7 +112,7 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 	{
 		LmmFormula *f = palloc(sizeof(LmmFormula));
 		char		err[256];
-		VarLevels  *vars = palloc0(sizeof(VarLevels) * LMM_FORMULA_MAX_TERMS * LMM_FORMULA_MAX_VARS);
+		LmmDesignVar  *vars = palloc0(sizeof(LmmDesignVar) * LMM_FORMULA_MAX_TERMS * LMM_FORMULA_MAX_VARS);
 		int			nvars = 0,
 					full_term = -1,
 					pass;
@@ -175,7 +169,7 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 
 				for (v = 0; v < f->fixed[t].nvars && match; v++)
 				{
-					VarLevels  *vl = &vars[var_of[t * LMM_FORMULA_MAX_VARS + v]];
+					LmmDesignVar  *vl = &vars[var_of[t * LMM_FORMULA_MAX_VARS + v]];
 					char	   *colon = strchr(part, ':');
 					size_t		len = strlen(vl->name);
 					const char *level;
@@ -209,7 +203,7 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 				part = name;
 				for (v = 0; v < f->fixed[t].nvars; v++)
 				{
-					VarLevels  *vl = &vars[var_of[t * LMM_FORMULA_MAX_VARS + v]];
+					LmmDesignVar  *vl = &vars[var_of[t * LMM_FORMULA_MAX_VARS + v]];
 					char	   *colon = strchr(part, ':');
 
 					if (colon != NULL)
@@ -257,7 +251,7 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 				if (col_term[a] >= 0)
 					for (v = 0; v < terms[col_term[a]].nvars; v++)
 					{
-						VarLevels  *vl = &vars[terms[col_term[a]].var[v].id];
+						LmmDesignVar  *vl = &vars[terms[col_term[a]].var[v].id];
 
 						if (vl->factor && (pass == 0) == terms[col_term[a]].var[v].full)
 							level_index(vl, col_name[a * LMM_ANOVA_MAX_VARS + v]);
@@ -265,7 +259,7 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 		for (t = 0; t < f->nfixed; t++)
 			for (v = 0; v < f->fixed[t].nvars; v++)
 			{
-				VarLevels  *vl = &vars[terms[t].var[v].id];
+				LmmDesignVar  *vl = &vars[terms[t].var[v].id];
 
 				terms[t].var[v].nlevels = !vl->factor ? 0 :
 					vl->full ? vl->nseen : vl->nseen + 1;
@@ -274,13 +268,15 @@ model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels)
 			if (col_term[a] >= 0)
 				for (v = 0; v < terms[col_term[a]].nvars; v++)
 				{
-					VarLevels  *vl = &vars[terms[col_term[a]].var[v].id];
+					LmmDesignVar  *vl = &vars[terms[col_term[a]].var[v].id];
 
 					if (vl->factor)
 						col_level[a * LMM_ANOVA_MAX_VARS + v] =
 							level_index(vl, col_name[a * LMM_ANOVA_MAX_VARS + v]) +
 							(vl->full ? 0 : 1);
 				}
+		*vars_out = vars;
+		*nvars_out = nvars;
 	}
 	d->term = terms;
 	d->col_term = col_term;
@@ -330,6 +326,8 @@ lmm_anova_model(PG_FUNCTION_ARGS)
 	LmmAnovaDesign d;
 	LmmAnovaRow *rows;
 	char	  **labels;
+	LmmDesignVar *vars;
+	int			nvars;
 	const char *problem;
 	double	   *XtX;
 	LmmDdf		ddf;
@@ -340,7 +338,7 @@ lmm_anova_model(PG_FUNCTION_ARGS)
 	lmm_parse_test_options(opts, "lmm_anova", &type, &ddf);
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
-	model_design(&m, &d, &labels);
+	lmm_model_design(&m, &d, &labels, &vars, &nvars);
 	rows = palloc0(sizeof(LmmAnovaRow) * (d.nterms + 1));
 	XtX = model_xtx(&m);
 	if (ddf == LMM_DDF_KENWARD_ROGER)

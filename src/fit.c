@@ -423,6 +423,8 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
 	m.formula = st->formula;
+	m.nfactors = st->nfactors;
+	m.factors = st->factors;
 	m.tstats = &sorted;
 	m.nextra = fit.nterms - 1;
 	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);

@@ -260,6 +260,42 @@ part_columns(Resolver *rs, bool intercept, const LmmFTerm *terms, int nterms,
 }
 
 /*
+ * Append the spec's "factors": every categorical variable of the fixed
+ * part with all its levels, the reference first, as R labels them (for
+ * lmm_ls_means, which needs the reference level that has no column).
+ */
+static void
+append_factors(Resolver *rs, const LmmFormula *f, StringInfo spec)
+{
+	const char *seen[LMM_FORMULA_MAX_TERMS * LMM_FORMULA_MAX_VARS];
+	int			nseen = 0,
+				t,
+				v,
+				i;
+
+	for (t = 0; t < f->nfixed; t++)
+		for (v = 0; v < f->fixed[t].nvars; v++)
+		{
+			Column	   *c = resolve(rs, &f->fixed[t].var[v], false);
+			const char *label = var_label(c->var);
+
+			if (!c->categorical)
+				continue;
+			for (i = 0; i < nseen && strcmp(seen[i], label) != 0; i++)
+				;
+			if (i < nseen)
+				continue;
+			appendStringInfoString(spec, nseen == 0 ? ", \"factors\": {" : ", ");
+			seen[nseen++] = label;
+			escape_json(spec, label);
+			appendStringInfoString(spec, ": ");
+			lmm_json_append_str_array(spec, c->labels, c->nlevels);
+		}
+	if (nseen > 0)
+		appendStringInfoChar(spec, '}');
+}
+
+/*
  * Resolve the formula against the source's columns, build the query of the
  * aggregate agg (lmm_fit_terms with its options, or lmm_stats_terms, which
  * takes none) and run it: the model of lmm() or the statistics of
@@ -342,6 +378,7 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 	appendStringInfoString(&sql, "ARRAY[");
 	append_columns(&sql, &spec, cols, n, false);
 	appendStringInfoString(&sql, "]::float8[], ");
+	append_factors(rs, f, &spec);
 
 	/*
 	 * the terms: group keys as text (an integer key's type in the spec, a

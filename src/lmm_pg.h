@@ -11,6 +11,7 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "core/lmm_anova.h"
 #include "core/lmm_model.h"
 
 /* What the options text of lmm_fit says. */
@@ -39,6 +40,7 @@ typedef enum LmmDdf
 extern void lmm_parse_test_options(const char *text, const char *fn, int *type,
 								   LmmDdf *ddf);
 extern void lmm_parse_boot_options(const char *text, double *level, int64 *seed);
+extern void lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level);
 
 /* A float8[] argument read in place (agg.c); -1 if it holds a NULL. */
 extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
@@ -99,6 +101,27 @@ extern char *lmm_json_hex(const char *type, JsonbValue v, const char *what,
 						  size_t *len);
 extern void lmm_json_f8_rows(const char *type, JsonbValue v, int64 n, int w,
 							 double *out, const char *what);
+
+/* A variable of the fixed part and the levels its columns name (anova.c). */
+typedef struct LmmDesignVar
+{
+	const char *name;			/* as R names it: "recipe", "factor(x)" */
+	bool		factor;
+	bool		known;			/* numeric or factor decided */
+	bool		full;			/* coded by every level somewhere */
+	int			nseen;
+	char	  **seen;			/* levels with a column: p at most */
+} LmmDesignVar;
+
+extern void lmm_model_design(const LmmModel *m, LmmAnovaDesign *d, char ***labels,
+							 LmmDesignVar **vars, int *nvars);
+
+/* The fixed part's factors in JSON (factors.c). */
+extern LmmModelFactor *lmm_json_factors(const char *type, JsonbValue v, int *n);
+extern void lmm_json_append_factors(StringInfo buf, int nfactors,
+									const LmmModelFactor *factors);
+extern void lmm_verify_factors_encoding(const char *type, int nfactors,
+										const LmmModelFactor *factors);
 
 #define PG_GETARG_LMM_MODEL_P(n) DatumGetByteaPP(PG_GETARG_DATUM(n))
 

@@ -329,6 +329,11 @@ lmm_model_out(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, ", \"formula\": ");
 	escape_json(&buf, m.formula ? m.formula : "");
 	append_tstats(&buf, &m);
+	if (m.nfactors > 0)
+	{
+		appendStringInfoString(&buf, ", \"factors\": ");
+		lmm_json_append_factors(&buf, m.nfactors, m.factors);
+	}
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -347,16 +352,22 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	char	   *method;
 	int64		n;
 	int64		version;
+	JsonbValue	fv;
+	bool		has_factors;
 	int			k;
 	const char *problem;
 
-	/* version 1 had 15 keys; 2 adds "inference" and "stats", 3 "formula", 4 "terms_stats" */
+	/*
+	 * version 1 had 15 keys; 2 adds "inference" and "stats", 3 "formula", 4
+	 * "terms_stats", and "factors" when the fixed part has factors
+	 */
 	version = lmm_json_count(T, lmm_json_key(T, root, "lmm_model"), "lmm_model");
 	if (version < 1 || version > LMM_MODEL_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_model\" format version");
-	if (JsonContainerSize(root) != 14 + version + (version > 1 ? 1 : 0))
+	has_factors = version >= 4 && getKeyJsonValueFromContainer(root, "factors", 7, &fv) != NULL;
+	if (JsonContainerSize(root) != 14 + version + (version > 1 ? 1 : 0) + (has_factors ? 1 : 0))
 		lmm_json_bad(T, psprintf("a version " INT64_FORMAT " value must have exactly the %d keys of lmm_model's output",
-								 version, (int) (14 + version + (version > 1 ? 1 : 0))));
+								 version, (int) (14 + version + (version > 1 ? 1 : 0) + (has_factors ? 1 : 0))));
 
 	memset(&m, 0, sizeof(m));
 	method = lmm_json_str(T, lmm_json_key(T, root, "method"), "method");
@@ -418,6 +429,8 @@ lmm_model_in(PG_FUNCTION_ARGS)
 		read_tail(root, &m);
 	if (version >= 4)
 		read_tstats(root, &m);
+	if (has_factors)
+		m.factors = lmm_json_factors(T, fv, &m.nfactors);
 
 	problem = lmm_model_check(&m);
 	if (problem == NULL)
@@ -492,6 +505,7 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 		lmm_verify_encoding(T, m.levels[j]);
 	if (m.formula)
 		lmm_verify_encoding(T, m.formula);
+	lmm_verify_factors_encoding(T, m.nfactors, m.factors);
 	for (t = 0; t < m.nextra; t++)
 	{
 		const LmmModelTerm *et = &m.extra[t];

@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "utils/builtins.h"
+
 #include "lmm_pg.h"
 
 /* Trim ASCII white space at both ends of s, in place. */
@@ -369,6 +371,76 @@ lmm_parse_boot_options(const char *text, double *level, int64 *seed)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown lmm_bootstrap option \"%s\"", key),
 					 errdetail("Known options are level, seed and method.")));
+	}
+	pfree(copy);
+}
+
+/*
+ * Parse lmm_ls_means' options: pairwise=true|false (false), level (0.95)
+ * and ddf=satterthwaite (the only one so far).
+ */
+void
+lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level)
+{
+	char	   *copy = pstrdup(text);
+	char	   *cursor = copy;
+	char	   *key;
+	char	   *value;
+	bool		seen_level = false;
+	bool		seen_pairwise = false;
+	bool		seen_ddf = false;
+
+	*level = 0.95;
+	*pairwise = false;
+	while (next_pair(&cursor, copy, "lmm_ls_means", "pairwise=true, level=0.9", &key, &value))
+	{
+		char	   *end;
+
+		if ((strcmp(key, "level") == 0 && seen_level) ||
+			(strcmp(key, "pairwise") == 0 && seen_pairwise) ||
+			(strcmp(key, "ddf") == 0 && seen_ddf))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lmm_ls_means option \"%s\" is given more than once", key),
+					 errdetail("Give each option once.")));
+		if (strcmp(key, "level") == 0)
+		{
+			seen_level = true;
+			*level = strtod(value, &end);
+			if (end == value || *end != '\0' || !(*level > 0.0 && *level < 1.0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_ls_means option \"level\"", value),
+						 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+		}
+		else if (strcmp(key, "pairwise") == 0)
+		{
+			seen_pairwise = true;
+			if (!parse_bool(value, pairwise))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_ls_means option \"pairwise\"", value),
+						 errdetail("Use pairwise=true for the pairwise differences, or pairwise=false (the default).")));
+		}
+		else if (strcmp(key, "ddf") == 0)
+		{
+			seen_ddf = true;
+			if (pg_strcasecmp(value, "kenward-roger") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("lmm_ls_means does not offer Kenward-Roger's df yet"),
+						 errhint("Use ddf=satterthwaite (the default).")));
+			else if (pg_strcasecmp(value, "satterthwaite") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm_ls_means option \"ddf\"", value),
+						 errdetail("Use ddf=satterthwaite (the default), as lmerTest's ls_means.")));
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown lmm_ls_means option \"%s\"", key),
+					 errdetail("Known options are pairwise, level and ddf.")));
 	}
 	pfree(copy);
 }

@@ -268,6 +268,10 @@ parse_spec(LmmAggState *st, const char *text)
 	st->formula = "";
 	if (getKeyJsonValueFromContainer(root, "formula", 7, &v) != NULL)
 		st->formula = lmm_json_str(SPEC, v, "formula");
+	st->nfactors = 0;
+	st->factors = NULL;
+	if (getKeyJsonValueFromContainer(root, "factors", 7, &v) != NULL)
+		st->factors = lmm_json_factors(SPEC, v, &st->nfactors);
 }
 
 /*

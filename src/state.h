@@ -75,6 +75,8 @@ typedef struct LmmAggState
 											 * read as integers when it says
 											 * so */
 	char	   *formula;		/* "" when none */
+	int			nfactors;		/* the spec's "factors", for the model */
+	LmmModelFactor *factors;
 	int64		n_rows;			/* rows seen, usable or not */
 	int64		n_dropped;		/* rows skipped for NULLs */
 	double	   *row;			/* one-term scratch: x with its intercept, then z */

@@ -24,6 +24,10 @@
  *	 u32 has_tstats, [u64 length, that many bytes of the model's statistics
  *	 in lmm_terms_io.h's form without keys, with n_rows = n_obs + n_dropped,
  *	 an empty spec and no options] (for models of one term or several)
+ * and, when the fixed part has factors (a model of lmm() since 0.7),
+ *	 u32 LMM_MODEL_FACTORS_MAGIC, u32 LMM_MODEL_FACTORS_VERSION, u32 nfactors,
+ *	 nfactors x (str name, u32 nlevels, nlevels x str level), names in
+ *	 strcmp order
  * where str is a u32 length and that many bytes.  Version 1 values (no
  * tail) are still read: they lack Satterthwaite's df and refits; version 2
  * values have one term and no formula; version 3 values of lmm() lack the
@@ -159,6 +163,19 @@ lmm_model_packed_size(const LmmModel *m)
 			size += 4 + strlen(extra_key_type(&m->extra[k]));
 	}
 	size += 4 + (m->tstats ? 8 + lmm_model_tstats_size(m) : 0);
+	if (m->nfactors > 0)
+	{
+		size += 3 * 4;
+		for (k = 0; k < m->nfactors; k++)
+		{
+			const LmmModelFactor *f = &m->factors[k];
+			int			l;
+
+			size += 4 + strlen(f->name) + 4;
+			for (l = 0; l < f->nlevels; l++)
+				size += 4 + strlen(f->levels[l]);
+		}
+	}
 	return size;
 }
 
@@ -314,6 +331,23 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 	{
 		w = lmm_put_u64(w, (uint64_t) lmm_model_tstats_size(m));
 		lmm_model_tstats_pack(m, w);
+		w += lmm_model_tstats_size(m);
+	}
+	if (m->nfactors > 0)
+	{
+		w = lmm_put_u32(w, LMM_MODEL_FACTORS_MAGIC);
+		w = lmm_put_u32(w, LMM_MODEL_FACTORS_VERSION);
+		w = lmm_put_u32(w, (uint32_t) m->nfactors);
+		for (k = 0; k < m->nfactors; k++)
+		{
+			const LmmModelFactor *f = &m->factors[k];
+			int			l;
+
+			w = lmm_put_str(w, f->name);
+			w = lmm_put_u32(w, (uint32_t) f->nlevels);
+			for (l = 0; l < f->nlevels; l++)
+				w = lmm_put_str(w, f->levels[l]);
+		}
 	}
 }
 
@@ -709,6 +743,60 @@ unpack_key_types(LmmReader *r, LmmModel *m)
 	return NULL;
 }
 
+/*
+ * Read the optional section of the fixed part's factors, when the next
+ * word is its magic (else nothing is consumed): written only for a model
+ * with factors, each count checked against the bytes left before
+ * allocating.
+ */
+static const char *
+unpack_factors(LmmReader *r, LmmModel *m)
+{
+	const unsigned char *at = r->p;
+	uint32_t	n;
+	int			k;
+
+	if (lmm_left(r) < 4 || lmm_get_u32(r) != LMM_MODEL_FACTORS_MAGIC)
+	{
+		r->p = at;
+		return NULL;
+	}
+	if (lmm_get_u32(r) != LMM_MODEL_FACTORS_VERSION)
+		return r->failed ? "lmm_model value is truncated" :
+			"unsupported version of the factors of an lmm_model value";
+	n = lmm_get_u32(r);
+	if (r->failed)
+		return "lmm_model value is truncated";
+	if (n < 1 || n > LMM_MODEL_MAX_FACTORS)
+		return "lmm_model value has a wrong number of factors";
+	if (n > lmm_left(r) / 8)
+		return "lmm_model value is truncated";
+	m->factors = lmm_alloc0(sizeof(LmmModelFactor) * n);
+	m->nfactors = (int) n;
+	for (k = 0; k < m->nfactors && !r->failed; k++)
+	{
+		LmmModelFactor *f = &m->factors[k];
+		uint32_t	nl;
+
+		f->name = lmm_get_str(r);
+		nl = lmm_get_u32(r);
+		if (r->failed)
+			break;
+		if (nl > LMM_MODEL_MAX_FACTOR_LEVELS)
+			return "a factor of an lmm_model value has too many levels";
+		if (nl > lmm_left(r) / 4)
+		{
+			r->failed = 1;
+			break;
+		}
+		f->levels = get_str_array(r, nl);
+		f->nlevels = (int) nl;
+	}
+	if (r->failed)
+		return "lmm_model value is truncated";
+	return lmm_model_check_factors(m->nfactors, m->factors);
+}
+
 /* Step r over nlevels level records of q modes each; r fails on a truncation. */
 static void
 skip_levels(LmmReader *r, int64_t nlevels, int q)
@@ -876,6 +964,8 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 		return problem;
 	if (version >= 4 && (problem = unpack_tstats(&r, m)) != NULL)
 		return problem;
+	if (version >= 4 && (problem = unpack_factors(&r, m)) != NULL)
+		return problem;
 	if (r.p != r.end)
 		return "lmm_model value has trailing bytes";
 	return lmm_model_check(m);
@@ -933,6 +1023,52 @@ check_tstats(const LmmModel *m)
 	return lmm_terms_check(s);
 }
 
+/* qsort order of strings. */
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Check the factors of a model's fixed part: names not empty and in strcmp
+ * order (so each once, and one value has one form), each with 2 to
+ * LMM_MODEL_MAX_FACTOR_LEVELS distinct levels.  NULL or the problem.
+ */
+const char *
+lmm_model_check_factors(int nfactors, const LmmModelFactor *factors)
+{
+	const char *problem = NULL;
+	int			k,
+				l;
+
+	if (nfactors < 0 || nfactors > LMM_MODEL_MAX_FACTORS)
+		return "wrong number of factors";
+	for (k = 0; k < nfactors && problem == NULL; k++)
+	{
+		const LmmModelFactor *f = &factors[k];
+		char	  **sorted;
+
+		if (f->name == NULL || f->name[0] == '\0')
+			return "a factor's name is empty";
+		if (k > 0 && strcmp(factors[k - 1].name, f->name) >= 0)
+			return "factors must be listed once each, by name in byte order";
+		if (f->nlevels < 2 || f->nlevels > LMM_MODEL_MAX_FACTOR_LEVELS)
+			return "a factor must have between 2 and 1000 levels";
+		for (l = 0; l < f->nlevels; l++)
+			if (f->levels[l] == NULL)
+				return "a factor's level is missing";
+		sorted = lmm_alloc(sizeof(char *) * (size_t) f->nlevels);
+		memcpy(sorted, f->levels, sizeof(char *) * (size_t) f->nlevels);
+		qsort(sorted, (size_t) f->nlevels, sizeof(char *), str_cmp);
+		for (l = 1; l < f->nlevels && problem == NULL; l++)
+			if (strcmp(sorted[l - 1], sorted[l]) == 0)
+				problem = "a factor has the same level twice";
+		lmm_free(sorted);
+	}
+	return problem;
+}
+
 /*
  * Check what a model must satisfy, however it was built (text or binary
  * input): returns NULL or a description of the first problem.
@@ -964,6 +1100,8 @@ lmm_model_check(const LmmModel *m)
 	if (!all_finite(m->vcov_varpar, (size_t) m->ninf * m->ninf) ||
 		!all_finite(m->jac, (size_t) m->ninf * m->p * m->p))
 		return "Satterthwaite's ingredients must be finite numbers";
+	if ((problem = lmm_model_check_factors(m->nfactors, m->factors)) != NULL)
+		return problem;
 	if (m->tstats)
 		return check_tstats(m);
 	return NULL;
@@ -1017,6 +1155,17 @@ lmm_model_free(LmmModel *m)
 		lmm_free(t->condvar);
 	}
 	lmm_free(m->extra);
+	for (k = 0; k < m->nfactors; k++)
+	{
+		int			l;
+
+		if (m->factors[k].levels)
+			for (l = 0; l < m->factors[k].nlevels; l++)
+				lmm_free(m->factors[k].levels[l]);
+		lmm_free(m->factors[k].name);
+		lmm_free(m->factors[k].levels);
+	}
+	lmm_free(m->factors);
 	lmm_free(m->formula);
 	if (m->tstats)
 	{

@@ -25,6 +25,29 @@
 /* Marks the optional section of the terms' key types after the terms (version 3). */
 #define LMM_MODEL_KEYS_MAGIC 0x4C4D4D6Bu	/* "LMMk" */
 
+/*
+ * Marks the optional section of the fixed part's factors after the
+ * statistics (format 4), and its own version.
+ */
+#define LMM_MODEL_FACTORS_MAGIC 0x4C4D4D66u	/* "LMMf" */
+#define LMM_MODEL_FACTORS_VERSION 1u
+
+/* Most factors, and levels of one factor, the factors section holds. */
+#define LMM_MODEL_MAX_FACTORS 256
+#define LMM_MODEL_MAX_FACTOR_LEVELS 1000
+
+/*
+ * A categorical variable of the fixed part with every level, the reference
+ * level of its treatment contrasts first, in R's order: what x_names alone
+ * cannot tell, as the reference has no column.
+ */
+typedef struct LmmModelFactor
+{
+	char	   *name;			/* as R names the variable: "recipe", "factor(x)" */
+	int			nlevels;
+	char	  **levels;			/* as R prints them, e.g. "A", "TRUE" */
+} LmmModelFactor;
+
 /* A random-effects term after the first (version 3), in lme4's order. */
 typedef struct LmmModelTerm
 {
@@ -73,6 +96,9 @@ typedef struct LmmModel
 	LmmModelTerm *extra;
 	/* the statistics, for refits (version 4; read from version 2 on) */
 	LmmTermStats *tstats;		/* NULL, or with each term's levels in model order */
+	/* optional (format 4): the fixed part's factors, by name in strcmp order */
+	int			nfactors;
+	LmmModelFactor *factors;
 } LmmModel;
 
 /* Variance parameters of all terms: theta of the first and of every extra term. */
@@ -95,6 +121,8 @@ extern void lmm_model_tstats_pack(const LmmModel *m, unsigned char *buf);
 extern const char *lmm_model_tstats_unpack(const unsigned char *buf, size_t len,
 										   LmmModel *m);
 extern const char *lmm_model_check(const LmmModel *m);
+extern const char *lmm_model_check_factors(int nfactors,
+										   const LmmModelFactor *factors);
 extern const char *lmm_model_check_unique_levels(const LmmModel *m);
 extern void lmm_model_free(LmmModel *m);
 

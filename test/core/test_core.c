@@ -15,6 +15,7 @@
 #include "lmm_index.h"
 #include "lmm_anova.h"
 #include "lmm_infer.h"
+#include "lmm_lsmeans.h"
 #include "lmm_model.h"
 #include "lmm_stats.h"
 #include "lmm_stats_io.h"
@@ -368,6 +369,123 @@ test_model_bytes(void)
 	m->theta[0] = NAN;
 	check(lmm_model_check(m) != NULL, "model: NaN theta refused");
 	free(buf);
+}
+
+/*
+ * The optional section of the fixed part's factors round-trips, a value
+ * with it has one binary form (names in byte order, each level once, at
+ * least two), and a truncation inside it is refused; a value cut where
+ * it begins is a model without factors, as lmm 0.7's earlier values are.
+ */
+static void
+test_model_factors(void)
+{
+	SmallModel	sm;
+	LmmModel   *m = &sm.m;
+	LmmModel	back;
+	char	   *la[3] = {"A", "B", "C"},
+			   *lb[2] = {"TRUE", "FALSE"};
+	LmmModelFactor f[2] = {{"recipe", 3, la}, {"x", 2, lb}};
+	size_t		size,
+				plain,
+				len;
+	unsigned char *buf;
+	int			refused = 1;
+
+	make_model(&sm);
+	plain = lmm_model_packed_size(m);
+	m->nfactors = 2;
+	m->factors = f;
+	check(lmm_model_check(m) == NULL, "factors: a model with factors passes its check");
+	size = lmm_model_packed_size(m);
+	buf = malloc(size);
+	lmm_model_pack(m, buf);
+	check(lmm_model_unpack(buf, size, &back) == NULL && back.nfactors == 2 &&
+		  strcmp(back.factors[0].name, "recipe") == 0 && back.factors[0].nlevels == 3 &&
+		  strcmp(back.factors[0].levels[2], "C") == 0 &&
+		  strcmp(back.factors[1].levels[1], "FALSE") == 0,
+		  "factors: they survive the round trip");
+	lmm_model_free(&back);
+	for (len = plain + 1; len < size; len++)
+	{
+		if (lmm_model_unpack(buf, len, &back) == NULL)
+			refused = 0;
+		lmm_model_free(&back);
+	}
+	check(refused, "factors: every truncation inside the section is refused");
+	check(lmm_model_unpack(buf, plain, &back) == NULL && back.nfactors == 0,
+		  "factors: a value without the section is a model without factors");
+	lmm_model_free(&back);
+	f[0].name = "y";
+	check(lmm_model_check(m) != NULL, "factors: names out of byte order refused");
+	f[0].name = "recipe";
+	la[2] = "A";
+	check(lmm_model_check(m) != NULL, "factors: a level twice refused");
+	la[2] = "C";
+	f[1].nlevels = 1;
+	check(lmm_model_check(m) != NULL, "factors: a factor of one level refused");
+	f[1].nlevels = 2;
+	f[1].name = "";
+	f[0].name = "";
+	check(lmm_model_check(m) != NULL, "factors: an empty name refused");
+	free(buf);
+}
+
+/*
+ * lmerTest's least-squares means on a small design, by hand: y ~ a * b + x
+ * with a of 3 levels, b of 2 (treatment contrasts), x numeric of mean 2;
+ * a cell of a averages b's levels equally, one of b averages a's, x at its
+ * mean; a covariate with no column of its own has no mean.
+ */
+static void
+test_lsmeans(void)
+{
+	/* columns: (Intercept) a2 a3 b2 x a2:b2 a3:b2 */
+	LmmAnovaTerm terms[4] = {
+		{1, {{0, 3, 0, 0}}}, {1, {{1, 2, 0, 0}}}, {1, {{2, 0, 0, 0}}},
+		{2, {{0, 3, 0, 0}, {1, 2, 0, 0}}}};
+	int			col_term[7] = {-1, 0, 0, 1, 2, 3, 3};
+	int			col_level[7 * LMM_ANOVA_MAX_VARS] = {0};
+	LmmAnovaDesign d = {7, 1, 4, terms, col_term, col_level};
+	double		colmean[7] = {1.0, 0.3, 0.3, 0.5, 2.0, 0.1, 0.2};
+	double		mean[3] = {0.0, 0.0, 0.0};
+	double		L[6 * 7];
+	double		a2[7] = {1, 1, 0, 0.5, 2, 0.5, 0},
+				b2[7] = {1, 1.0 / 3, 1.0 / 3, 1, 2, 1.0 / 3, 1.0 / 3},
+				a3b2[7] = {1, 0, 1, 1, 2, 0, 1};
+	int			k,
+				ok = 1;
+
+	col_level[1 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[2 * LMM_ANOVA_MAX_VARS] = 2;
+	col_level[3 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[5 * LMM_ANOVA_MAX_VARS] = 1;
+	col_level[5 * LMM_ANOVA_MAX_VARS + 1] = 1;
+	col_level[6 * LMM_ANOVA_MAX_VARS] = 2;
+	col_level[6 * LMM_ANOVA_MAX_VARS + 1] = 1;
+	check(lmm_lsmeans_var_means(&d, 3, colmean, mean) == -1 && mean[2] == 2.0,
+		  "lsmeans: a covariate's mean from its own column");
+	check(lmm_lsmeans_ncells(&d, 0) == 3.0 && lmm_lsmeans_ncells(&d, 3) == 6.0 &&
+		  lmm_lsmeans_ncells(&d, 2) == 0.0, "lsmeans: cells of terms of factors only");
+	lmm_lsmeans_cells(&d, 0, mean, L);
+	for (k = 0; k < 7; k++)
+		ok = ok && fabs(L[7 + k] - a2[k]) < 1e-15;
+	check(ok, "lsmeans: a level of a averages b's levels, x at its mean");
+	lmm_lsmeans_cells(&d, 1, mean, L);
+	for (k = 0; k < 7; k++)
+		ok = ok && fabs(L[7 + k] - b2[k]) < 1e-15;
+	check(ok, "lsmeans: a level of b averages a's levels");
+	lmm_lsmeans_cells(&d, 3, mean, L);
+	for (k = 0; k < 7; k++)
+		ok = ok && fabs(L[5 * 7 + k] - a3b2[k]) < 1e-15 && L[k] == (k == 0 || k == 4 ? mean[2] * (k == 4) + (k == 0) : 0.0);
+	check(ok, "lsmeans: the cells of a:b, a fastest");
+	terms[2].nvars = 2;
+	terms[2].var[1] = terms[0].var[0];
+	check(lmm_lsmeans_var_means(&d, 3, colmean, mean) == 2,
+		  "lsmeans: a covariate only in a term with a contrast-coded factor has no mean");
+	terms[2].var[1].full = 1;
+	check(lmm_lsmeans_var_means(&d, 3, colmean, mean) == -1 && mean[2] == 2.0,
+		  "lsmeans: the columns of a covariate times a factor coded by every level sum to its mean");
 }
 
 /*
@@ -1207,6 +1325,8 @@ main(int argc, char **argv)
 	test_merge(&s);
 	test_fit(&s, dir);
 	test_model_bytes();
+	test_model_factors();
+	test_lsmeans();
 	test_index();
 	test_index_terms();
 	test_int_index();

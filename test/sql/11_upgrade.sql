@@ -49,6 +49,8 @@ FROM (SELECT lmm_stats('reaction ~ days + (days | subject)', 'sleepstudy') s
 	  UNION ALL SELECT lmm_stats('reaction ~ days + (days | subject)', 'sleepstudy')) u;
 SELECT count(*) AS bootstrap_rows
 FROM lmm_bootstrap(lmm('reaction ~ days + (days | subject)', 'sleepstudy'), 5);
+SELECT level, round(estimate::numeric, 4) AS ls_mean
+FROM lmm_ls_means(lmm('angle ~ recipe + temp + (1 | replicate)', 'cake'), 'recipe');
 -- the upgraded extension fits and tests
 SELECT term, round(df::numeric, 3) AS df, p_value < 1e-6 AS small_p
 FROM lmm_fixef((SELECT lmm_fit(reaction, ARRAY[days], subject, ARRAY[days], 'x_names=days') FROM sleepstudy));

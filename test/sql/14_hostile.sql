@@ -293,7 +293,8 @@ SELECT 1 AS server_answers;
 -- mistyped arguments
 CREATE TABLE hm AS
 SELECT lmm_fit(y, ARRAY[x1], g, ARRAY[x2]) AS m, lmm_fit(y, ARRAY[x1], g) AS m1,
-	lmm_fit(y, ARRAY[x1 / 1000], g) AS m2, lmm('y ~ x1 + (1 | g)', 'hx') AS mt FROM hx;
+	lmm_fit(y, ARRAY[x1 / 1000], g) AS m2, lmm('y ~ x1 + (1 | g)', 'hx') AS mt,
+	lmm('y ~ f + (1 | g)', 'hf') AS mf FROM hx;
 SELECT c AS "case", pg_temp.try('SELECT ' || c || ' FROM hm') AS outcome FROM (VALUES
 	('(SELECT count(*)::text FROM lmm_fixef(NULL))'),
 	('(SELECT count(*)::text FROM lmm_varcorr(NULL))'),
@@ -314,6 +315,27 @@ SELECT c AS "case", pg_temp.try('SELECT ' || c || ' FROM hm') AS outcome FROM (V
 	('(SELECT count(*)::text FROM lmm_anova(m1, ''type=2''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, ''type=''))'),
 	('(SELECT count(*)::text FROM lmm_anova(m1, ''ddf=none,ddf=none''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(NULL, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mt, NULL))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mt, ''x1'', NULL))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mt, ''x1''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(m1, ''''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mt, repeat(''x1:'', 100000)))'),
+	('(SELECT string_agg(level, '' '') FROM lmm_ls_means(lmm(''y ~ f * x1 + (1 | g)'', ''hf''), ''f'', ''pairwise=true''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(lmm(''y ~ f:x1 + (1 | g)'', ''hf''), ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mf, ''f'', ''pairwise=''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mf, ''f'', ''level=nan''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mf, ''f'', ''ddf=kenward-roger''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(mf, ''f'', ''pairwise=on, level=0.5''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors,f}'', ''["c0"]'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors,f}'', ''["c0", "c0", "c1"]'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors,f}'', ''["c0", "c1", "c2", "c3"]'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors,f}'', ''[0, 1, 2]'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors}'', ''{}'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors}'', ''["f"]'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors,""}'', ''["a", "b"]'')::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(mf::text::jsonb, ''{factors,f}'', (SELECT jsonb_agg(k::text) FROM generate_series(1, 1001) k))::text::lmm_model, ''f''))'),
+	('(SELECT count(*)::text FROM lmm_ls_means(jsonb_set(jsonb_set(mf::text::jsonb, ''{factors}'', ''{"f": ["c0", "c1", "c2"]}''), ''{lmm_model}'', ''3'')::text::lmm_model, ''f''))'),
 	('(SELECT count(*)::text FROM lmm_bootstrap(NULL, 10))'),
 	('(SELECT count(*)::text FROM lmm_bootstrap(mt, NULL))'),
 	('(SELECT count(*)::text FROM lmm_bootstrap(mt, 5, NULL))'),

@@ -182,7 +182,7 @@ JOIN lmm_fixef((SELECT m FROM kr_models WHERE model = 'sleep_slope'), 'ddf=kenwa
 \set VERBOSITY default
 SELECT * FROM lmm_fixef(lmm('reaction ~ days + (days | subject)', 'kr_sleep', 'method=ml'), 'ddf=kenward-roger');
 SELECT * FROM lmm_anova(lmm('score ~ machine + (1 | worker) + (1 | worker:machine)', 'kr_machines', 'method=ml'), 'ddf=kenward-roger');
-SELECT * FROM lmm_contrast((SELECT (jsonb_set(m::text::jsonb - 'terms_stats', '{lmm_model}', '3'))::text::lmm_model
+SELECT * FROM lmm_contrast((SELECT (jsonb_set(m::text::jsonb - 'terms_stats' - 'factors', '{lmm_model}', '3'))::text::lmm_model
 							FROM kr_models WHERE model = 'oats'), '{0, 1, 0, 0, 0, 0}', 'ddf=kenward-roger');
 CREATE TABLE kr_wide AS
 SELECT i, (i % 2011)::text AS a, (i % 7)::text AS b, sin(i) + (i % 7) * 0.1 + (i % 2011) * 1e-4 AS y
