@@ -40,7 +40,8 @@ typedef enum LmmDdf
 extern void lmm_parse_test_options(const char *text, const char *fn, int *type,
 								   LmmDdf *ddf);
 extern void lmm_parse_boot_options(const char *text, double *level, int64 *seed);
-extern void lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level);
+extern void lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level,
+									  LmmDdf *ddf);
 
 /* A float8[] argument read in place (agg.c); -1 if it holds a NULL. */
 extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,

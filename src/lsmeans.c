@@ -19,6 +19,7 @@
 
 #include "core/lmm_dist.h"
 #include "core/lmm_infer.h"
+#include "core/lmm_kr.h"
 #include "core/lmm_lsmeans.h"
 #include "lmm_pg.h"
 
@@ -120,11 +121,17 @@ covariate_means(const LmmModel *m, const LmmAnovaDesign *d, const LmmDesignVar *
 	return mean;
 }
 
-/* One row of the result: the contrast L of the model's fixed effects, tested as lmerTest's contest1D. */
+/*
+ * One row of the result: the contrast L of the model's fixed effects,
+ * tested as lmerTest's contest1D, with Satterthwaite's df or, when kr is
+ * given, Kenward-Roger's adjusted covariance and df.
+ */
 static void
-put_row(ReturnSetInfo *rsinfo, const LmmModel *m, const char *term, const char *level,
-		const double *L, double conf)
+put_row(ReturnSetInfo *rsinfo, const LmmModel *m, const LmmKr *kr, const char *term,
+		const char *level, const double *L, double conf)
 {
+	const double *V = kr ? kr->phia : m->vcov;
+	double		fscale;
 	Datum		values[9];
 	bool		nulls[9] = {false, false, false, false, true, true, true, true, true};
 	double		est = 0.0,
@@ -140,10 +147,11 @@ put_row(ReturnSetInfo *rsinfo, const LmmModel *m, const char *term, const char *
 			continue;
 		est += L[a] * m->beta[a];
 		for (b = 0; b < m->p; b++)
-			var += L[a] * m->vcov[a * m->p + b] * L[b];
+			var += L[a] * V[a * m->p + b] * L[b];
 	}
 	se = sqrt(fmax(var, 0.0));
-	df = lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
+	df = kr ? lmm_kr_df(kr, 1, L, &fscale) :
+		lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
 	values[0] = CStringGetTextDatum(term);
 	values[1] = CStringGetTextDatum(level);
 	values[2] = Float8GetDatum(lmm_finite_result(est, "a least-squares mean"));
@@ -174,7 +182,8 @@ PG_FUNCTION_INFO_V1(lmm_ls_means);
  * lmm_ls_means(m, term, options): lmerTest's ls_means(m, which = term), a
  * row per cell of a term of factors (level "recipeA", "recipeA:temp175"),
  * or with pairwise=true a row per pair of cells ("recipeA - recipeB"), in
- * lmerTest's order; options level (0.95) and ddf=satterthwaite.
+ * lmerTest's order; options level (0.95) and ddf=satterthwaite (the
+ * default) or kenward-roger.
  */
 Datum
 lmm_ls_means(PG_FUNCTION_ARGS)
@@ -195,15 +204,19 @@ lmm_ls_means(PG_FUNCTION_ARGS)
 				ncells,
 				nrows;
 	bool		pairwise;
+	LmmDdf		ddf;
+	LmmKr		kr;
 	int			nvars,
 				t,
 				c,
 				c2,
 				v;
 
-	lmm_parse_lsmeans_options(opts, &pairwise, &conf);
+	lmm_parse_lsmeans_options(opts, &pairwise, &conf, &ddf);
 	InitMaterializedSRF(fcinfo, 0);
 	lmm_model_from_datum(PG_GETARG_DATUM(0), &m);
+	if (ddf == LMM_DDF_KENWARD_ROGER)
+		lmm_model_kr(&m, "lmm_ls_means", &kr);
 	lmm_model_design(&m, &d, &labels, &vars, &nvars);
 	for (t = 0; t < d.nterms && strcmp(labels[t], term) != 0; t++)
 		;
@@ -256,7 +269,8 @@ lmm_ls_means(PG_FUNCTION_ARGS)
 		for (c = 0; c < (int) ncells; c++)
 		{
 			CHECK_FOR_INTERRUPTS();
-			put_row(rsinfo, &m, labels[t], names[c], L + (size_t) c * d.p, conf);
+			put_row(rsinfo, &m, ddf == LMM_DDF_KENWARD_ROGER ? &kr : NULL, labels[t],
+					names[c], L + (size_t) c * d.p, conf);
 		}
 	else
 	{
@@ -270,8 +284,11 @@ lmm_ls_means(PG_FUNCTION_ARGS)
 				CHECK_FOR_INTERRUPTS();
 				for (a = 0; a < d.p; a++)
 					diff[a] = L[(size_t) c * d.p + a] - L[(size_t) c2 * d.p + a];
-				put_row(rsinfo, &m, labels[t], psprintf("%s - %s", names[c], names[c2]), diff, conf);
+				put_row(rsinfo, &m, ddf == LMM_DDF_KENWARD_ROGER ? &kr : NULL, labels[t],
+						psprintf("%s - %s", names[c], names[c2]), diff, conf);
 			}
 	}
+	if (ddf == LMM_DDF_KENWARD_ROGER)
+		lmm_kr_free(&kr);
 	return (Datum) 0;
 }

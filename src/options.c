@@ -377,10 +377,12 @@ lmm_parse_boot_options(const char *text, double *level, int64 *seed)
 
 /*
  * Parse lmm_ls_means' options: pairwise=true|false (false), level (0.95)
- * and ddf=satterthwaite (the only one so far).
+ * and ddf=satterthwaite (the default) or kenward-roger, as lmerTest's
+ * ls_means.
  */
 void
-lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level)
+lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level,
+						  LmmDdf *ddf)
 {
 	char	   *copy = pstrdup(text);
 	char	   *cursor = copy;
@@ -392,6 +394,7 @@ lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level)
 
 	*level = 0.95;
 	*pairwise = false;
+	*ddf = LMM_DDF_SATTERTHWAITE;
 	while (next_pair(&cursor, copy, "lmm_ls_means", "pairwise=true, level=0.9", &key, &value))
 	{
 		char	   *end;
@@ -426,15 +429,12 @@ lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level)
 		{
 			seen_ddf = true;
 			if (pg_strcasecmp(value, "kenward-roger") == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("lmm_ls_means does not offer Kenward-Roger's df yet"),
-						 errhint("Use ddf=satterthwaite (the default).")));
+				*ddf = LMM_DDF_KENWARD_ROGER;
 			else if (pg_strcasecmp(value, "satterthwaite") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid value \"%s\" for lmm_ls_means option \"ddf\"", value),
-						 errdetail("Use ddf=satterthwaite (the default), as lmerTest's ls_means.")));
+						 errdetail("Use ddf=satterthwaite (the default) or ddf=kenward-roger, as lmerTest's ls_means.")));
 		}
 		else
 			ereport(ERROR,

@@ -5,7 +5,8 @@
 #
 # Run:  cd test/data && Rscript make_lsmeans_refs.R
 # Inputs (committed): cake.csv, machines.csv, oats.csv (make_anova_refs.R)
-# Output (committed): lsmeans.ref.csv, long format
+# Output (committed): lsmeans.ref.csv (Satterthwaite, REML and ML) and
+# lsmeans_kr.ref.csv (Kenward-Roger, REML), long format
 # model,method,term,pairwise,level,kind,value with kinds estimate std_error
 # df t_value p_value conf_low conf_high.
 # Models: cake's recipe * temperature (balanced; and with every 7th row
@@ -66,3 +67,26 @@ for (name in names(models)) {
   }
 }
 write.csv(out, "lsmeans.ref.csv", row.names = FALSE, quote = FALSE)
+
+# The same by Kenward-Roger (pbkrtest's adjusted covariance and df), REML
+# fits only, as lmerTest allows: lsmeans_kr.ref.csv, the same columns.
+out <- data.frame()
+for (name in names(models)) {
+  m <- lmer(models[[name]][[2]], data = models[[name]][[1]], REML = TRUE, control = tight)
+  for (pairwise in c(FALSE, TRUE)) {
+    for (term in names(lmerTest:::lsmeans_contrasts(m))) {
+      a <- ls_means(m, which = term, pairwise = pairwise, ddf = "Kenward-Roger")
+      for (level in rownames(a)) {
+        vals <- c(estimate = a[level, "Estimate"], std_error = a[level, "Std. Error"],
+                  df = a[level, "df"], t_value = a[level, "t value"],
+                  p_value = a[level, "Pr(>|t|)"], conf_low = a[level, "lower"],
+                  conf_high = a[level, "upper"])
+        for (k in names(vals))
+          out <- rbind(out, data.frame(model = name, method = "REML", term = term,
+                                       pairwise = pairwise, level = level, kind = k,
+                                       value = sprintf("%.17g", vals[[k]])))
+      }
+    }
+  }
+}
+write.csv(out, "lsmeans_kr.ref.csv", row.names = FALSE, quote = FALSE)

@@ -61,6 +61,36 @@ JOIN lsm_ref r ON r.model = o.model AND r.method = o.method AND r.term = o.term
 GROUP BY o.model, o.method, o.pairwise ORDER BY o.model, o.method DESC, o.pairwise;
 SELECT (SELECT count(*) FROM lsm_out) AS rows_here, (SELECT count(*) / 7 FROM lsm_ref) AS rows_in_lmertest;
 
+-- The same by Kenward-Roger (ddf=kenward-roger: pbkrtest's adjusted
+-- covariance and df), REML fits, against lmerTest's ls_means(m, ddf =
+-- "Kenward-Roger") (test/data/lsmeans_kr.ref.csv), the same measures.
+CREATE TABLE lsm_kr_ref (model text, method text, term text, pairwise bool, level text, kind text, value float8);
+\copy lsm_kr_ref FROM 'test/data/lsmeans_kr.ref.csv' CSV HEADER
+CREATE TEMP TABLE lsm_kr_out AS
+SELECT lm.model, r.pairwise, l.*
+FROM lsm_models lm
+CROSS JOIN (SELECT DISTINCT model, term, pairwise FROM lsm_kr_ref) r
+CROSS JOIN LATERAL lmm_ls_means(lm.m, r.term, 'ddf=kenward-roger, pairwise=' || r.pairwise) l
+WHERE r.model = lm.model AND lm.method = 'REML';
+SELECT o.model, o.pairwise, count(DISTINCT (o.term, o.level)) AS rows,
+	max(CASE WHEN r.kind = 'p_value' AND r.value < 1e-6
+		THEN abs(ln(v.value) - ln(r.value)) / abs(ln(r.value))
+		WHEN r.kind IN ('estimate', 'conf_low', 'conf_high')
+		THEN abs(v.value - r.value) / greatest(abs(r.value), o.std_error)
+		WHEN r.kind = 't_value' THEN abs(v.value - r.value) / greatest(abs(r.value), 1)
+		ELSE abs(v.value - r.value) / abs(r.value) END) < 1e-6 AS agrees_with_lmertest_kr
+FROM lsm_kr_out o
+CROSS JOIN LATERAL (VALUES ('estimate', o.estimate), ('std_error', o.std_error), ('df', o.df),
+	('t_value', o.t_value), ('p_value', o.p_value), ('conf_low', o.conf_low),
+	('conf_high', o.conf_high)) v(kind, value)
+JOIN lsm_kr_ref r ON r.model = o.model AND r.term = o.term
+	AND r.pairwise = o.pairwise AND r.level = o.level AND r.kind = v.kind
+GROUP BY o.model, o.pairwise ORDER BY o.model, o.pairwise;
+SELECT (SELECT count(*) FROM lsm_kr_out) AS kr_rows_here, (SELECT count(*) / 7 FROM lsm_kr_ref) AS kr_rows_in_lmertest;
+-- an ML fit has no Kenward-Roger (as lmerTest)
+SELECT count(*) FROM lmm_ls_means((SELECT m FROM lsm_models WHERE model = 'cake' AND method = 'ML'),
+	'recipe', 'ddf=kenward-roger');
+
 -- The cells of an interaction, first factor fastest, and the pairs in
 -- lmerTest's order.
 SELECT term, level, round(estimate::numeric, 4) AS estimate, round(std_error::numeric, 4) AS std_error,
@@ -103,7 +133,7 @@ SELECT * FROM lmm_ls_means((SELECT lmm_fit(angle, ARRAY[temp], recipe) FROM lsm_
 -- Bad options.
 SELECT * FROM lmm_ls_means((SELECT m FROM lsm_models LIMIT 1), 'recipe', 'pairwise=maybe');
 SELECT * FROM lmm_ls_means((SELECT m FROM lsm_models LIMIT 1), 'recipe', 'level=1');
-SELECT * FROM lmm_ls_means((SELECT m FROM lsm_models LIMIT 1), 'recipe', 'ddf=kenward-roger');
+SELECT count(*) AS kr_rows FROM lmm_ls_means((SELECT m FROM lsm_models WHERE model = 'cake' AND method = 'REML'), 'recipe', 'ddf=kenward-roger');
 SELECT * FROM lmm_ls_means((SELECT m FROM lsm_models LIMIT 1), 'recipe', 'ddf=none');
 SELECT * FROM lmm_ls_means((SELECT m FROM lsm_models LIMIT 1), 'recipe', 'level=0.9, level=0.8');
 SELECT * FROM lmm_ls_means((SELECT m FROM lsm_models LIMIT 1), 'recipe', 'type=3');
