@@ -36,13 +36,21 @@ compare_int_keys(const void *a, const void *b)
 	return (ka > kb) - (ka < kb);
 }
 
-/* qsort_arg comparator: order level numbers by their keys' btree order. */
+/*
+ * qsort_arg comparator: order level numbers by their keys' btree order.
+ * A collation's comparisons can take seconds over millions of levels, so
+ * a pending cancel is honoured every 65,536 of them.
+ */
 static int
 compare_keys(const void *a, const void *b, void *arg)
 {
 	void	  **ctx = (void **) arg;
 	const LmmLevels *lv = ctx[0];
 	FmgrInfo   *cmp = ctx[1];
+	static uint32 calls = 0;
+
+	if ((++calls & 65535) == 0)
+		CHECK_FOR_INTERRUPTS();
 
 	return DatumGetInt32(FunctionCall2Coll(cmp, lv->collation,
 										   lv->keys[*(const int64 *) a],

@@ -12,6 +12,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -129,6 +130,8 @@ levels_init(LmmLevels *lv, MemoryContext ctx, Oid type, Oid collation)
 	lv->type = type;
 	lv->collation = OidIsValid(collation) ? collation : get_typcollation(type);
 	get_typlenbyval(type, &lv->typlen, &lv->byval);
+	lv->raw = getBaseType(type) == TEXTOID || getBaseType(type) == VARCHAROID ||
+		getBaseType(type) == BPCHAROID;
 	if (type == INT4OID)
 		lv->kind = LMM_KEY_INT4;
 	else if (type == INT8OID && FLOAT8PASSBYVAL)
@@ -237,6 +240,10 @@ parse_spec(LmmAggState *st, const char *text)
 	JsonbValue	v;
 	int64		n;
 	int			t;
+
+	/* one-term statistics carry a spec of their own, told apart by this key */
+	if (getKeyJsonValueFromContainer(root, "g_name", 6, &v) != NULL)
+		lmm_json_bad(SPEC, "\"g_name\" is not a key of a spec");
 
 	st->x_names = lmm_json_str_array(SPEC, lmm_json_key(SPEC, root, "x"), -1, &n, "x");
 	if (n < 1 || n > LMM_MAX_COLUMNS)
@@ -379,12 +386,24 @@ static Oid
 parse_one_term_spec(const char *text, LmmOptions *opts)
 {
 	JsonbContainer *root = lmm_json_parse(T, text, 4);
-	Oid			key_type = named_key_type(lmm_json_str(T, lmm_json_key(T, root, "key_type"), "key_type"));
+	char	   *name = lmm_json_str(T, lmm_json_key(T, root, "key_type"), "key_type");
+	Oid			key_type = named_key_type(name);
+
+	/* one value, one binary form: the type as lmm names it */
+	if (strcmp(name, format_type_be_qualified(key_type)) != 0)
+		lmm_json_bad(T, "the key type is not named as lmm names it");
 
 	opts->g_name = lmm_json_str(T, lmm_json_key(T, root, "g_name"), "g_name");
 	opts->x_names = lmm_json_names(root, "x_names", &opts->n_x_names);
 	opts->z_names = lmm_json_names(root, "z_names", &opts->n_z_names);
 	return key_type;
+}
+
+/* The version word of packed statistics (after the magic), 0 when short. */
+static uint32
+lmm_terms_version(const unsigned char *b)
+{
+	return ((uint32) b[4] << 24) | ((uint32) b[5] << 16) | ((uint32) b[6] << 8) | b[7];
 }
 
 /* Nonzero when a spec is a one-term state's (its names' JSON). */
@@ -625,8 +644,12 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 		check_same_one_term(dst, src);
 	else
 		check_same_formula(dst, src);
-	dst->n_rows += src->n_rows;
-	dst->n_dropped += src->n_dropped;
+	if (pg_add_s64_overflow(dst->n_rows, src->n_rows, &dst->n_rows) ||
+		pg_add_s64_overflow(dst->n_dropped, src->n_dropped, &dst->n_dropped))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("merged statistics would count more than 2^63 rows"),
+				 errdetail("Merge fewer values.")));
 	if (!src->started)
 		return;
 	if (!dst->started)
@@ -736,7 +759,7 @@ levels_to_bytes(const LmmLevels *lv, int64 J, LmmTermsKeys *out)
 	out->type = format_type_be_qualified(lv->type);
 	out->data = palloc_extended(sizeof(unsigned char *) * (J + 1), MCXT_ALLOC_HUGE);
 	out->len = palloc_extended(sizeof(uint32_t) * (J + 1), MCXT_ALLOC_HUGE);
-	if (lv->kind == LMM_KEY_OTHER && J > 0)
+	if (lv->kind == LMM_KEY_OTHER && !lv->raw && J > 0)
 	{
 		Oid			sendfn;
 		bool		isvarlena;
@@ -769,7 +792,7 @@ levels_to_bytes(const LmmLevels *lv, int64 J, LmmTermsKeys *out)
 			out->data[j] = b;
 			out->len[j] = n;
 		}
-		else if (lv->kind == LMM_KEY_TEXT)
+		else if (lv->raw)
 		{
 			out->data[j] = (const unsigned char *) VARDATA_ANY(DatumGetPointer(key));
 			out->len[j] = VARSIZE_ANY_EXHDR(DatumGetPointer(key));
@@ -798,6 +821,14 @@ lmm_state_pack(const LmmAggState *st, bool partial)
 	int			t;
 
 	lmm_stats_check_numbers(&st->stats);
+	if (!partial && st->one_term && st->started &&
+		OidIsValid(st->levels[0].collation) &&
+		!get_collation_isdeterministic(st->levels[0].collation))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_stats values do not keep a nondeterministic collation of their group keys"),
+				 errdetail("Merging and fitting stored statistics compare keys under their type's default collation, which would split groups the collation joins."),
+				 errhint("Give the keys a deterministic collation, or normalize them first, e.g. lower(g).")));
 	memset(&meta, 0, sizeof(meta));
 	meta.n_rows = st->n_rows;
 	meta.n_dropped = st->n_dropped;
@@ -857,7 +888,7 @@ levels_from_bytes(LmmLevels *lv, const LmmTermsKeys *in, int64 J,
 	Oid			ioparam = InvalidOid;
 	int64		j;
 
-	if (lv->kind == LMM_KEY_OTHER && J > 0)
+	if (lv->kind == LMM_KEY_OTHER && !lv->raw && J > 0)
 	{
 		Oid			recvfn;
 
@@ -887,7 +918,7 @@ levels_from_bytes(LmmLevels *lv, const LmmTermsKeys *in, int64 J,
 			lv->keys[j] = lv->kind == LMM_KEY_INT4 ?
 				Int32GetDatum((int32) (uint32) v) : Int64GetDatum((int64) v);
 		}
-		else if (lv->kind == LMM_KEY_TEXT)
+		else if (lv->raw)
 		{
 			if (source == LMM_FROM_WIRE || source == LMM_FROM_TEXT)
 			{
@@ -956,7 +987,7 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 			problem = "unknown flag bits";
 		if (problem != NULL)
 			bad_packed(source, problem);
-		if (source == LMM_FROM_WIRE)
+		if (source == LMM_FROM_WIRE || source == LMM_FROM_TEXT)
 			lmm_verify_encoding(T, smeta.key_type);
 		st = lmm_state_from_legacy(&s, &smeta);
 		keys.type = smeta.key_type;
@@ -964,7 +995,7 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 		keys.len = skeys.len;
 		if (st->started)
 			levels_from_bytes(&st->levels[0], &keys, st->stats.term[0].nlevels, source);
-		if (source == LMM_FROM_WIRE)
+		if (source == LMM_FROM_WIRE || source == LMM_FROM_TEXT)
 			verify_strings(st);
 		return st;
 	}
@@ -987,8 +1018,8 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 		if (stats.nterms > 1 || (stats.nterms == 1 && stats.first_is_one != 1))
 			bad_packed(source, "one-term statistics have one term and an intercept");
 		key_type = parse_one_term_spec(meta.spec, &names);
-		if (stats.nterms == 1 && named_key_type(meta.keys[0].type) != key_type)
-			bad_packed(source, "the keys' type is not the one the spec names");
+		if (stats.nterms == 1 && strcmp(meta.keys[0].type, format_type_be_qualified(key_type)) != 0)
+			bad_packed(source, "the keys' type is not the one the spec names, as lmm names it");
 		st = lmm_state_one_term(CurrentMemoryContext, key_type, InvalidOid, meta.options);
 		st->opts.g_name = names.g_name;
 		st->opts.n_x_names = names.n_x_names;
@@ -1012,7 +1043,8 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 		if (stats.p != st->p || stats.nterms != st->k)
 			bad_packed(source, "the statistics do not have the spec's shape");
 		for (t = 0; t < st->k; t++)
-			if (stats.term[t].q != st->q[t] || named_key_type(meta.keys[t].type) != TEXTOID)
+			if (stats.term[t].q != st->q[t] ||
+				strcmp(meta.keys[t].type, lmm_terms_version(b) == 1 ? "text" : "pg_catalog.text") != 0)
 				bad_packed(source, "the statistics do not have the spec's shape");
 	}
 	lmm_terms_free(&st->stats);
@@ -1045,7 +1077,11 @@ lmm_state_from_legacy(const LmmStats *s, const LmmStatsMeta *meta)
 		st->options = "method=ml";
 	st->spec = one_term_spec(&st->opts, key_type);
 	st->n_dropped = meta->n_dropped;
-	st->n_rows = (int64) s->n + meta->n_dropped;
+	if (pg_add_s64_overflow((int64) s->n, meta->n_dropped, &st->n_rows))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt lmm_stats value: it counts more than 2^63 rows"),
+				 errdetail("Recompute the statistics with lmm_stats.")));
 	if (s->p > 0)
 	{
 		lmm_state_start(st, s->p - 1, s->q - 1);

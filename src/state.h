@@ -45,6 +45,10 @@ typedef struct LmmLevels
 	bool		byval;
 	Oid			collation;		/* for hashing, comparing and sorting keys */
 	char		kind;			/* LMM_KEY_* */
+	bool		raw;			/* stored as its bytes in the database encoding
+								 * (text, varchar, char and domains over them),
+								 * not by its send function, which converts to
+								 * the client's encoding */
 	FmgrInfo	hash_fn;		/* LMM_KEY_OTHER only */
 	FmgrInfo	eq_fn;
 	struct levelhash_hash *hash;	/* key -> level; built on first look-up */

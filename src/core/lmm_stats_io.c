@@ -313,9 +313,10 @@ lmm_stats_to_terms(const LmmStats *s, LmmTermStats *out)
 		for (a = 0; a < q; a++)
 		{
 			LMM_TREC_SZ(r)[a] = nj * zbar[a];
-			for (b = 0; b < q; b++)
-				zz[a * q + b] = nj * zbar[a] * zbar[b] +
-					(a > 0 && b > 0 ? C[(size_t) (a - 1) * d + b - 1] : 0.0);
+			/* the upper triangle, mirrored: Σzz' is symmetric bitwise, as rows make it */
+			for (b = a; b < q; b++)
+				zz[a * q + b] = zz[b * q + a] = nj * zbar[a] * zbar[b] +
+					(a > 0 ? C[(size_t) (a - 1) * d + b - 1] : 0.0);
 			for (b = 0; b < p; b++)
 				zx[a * p + b] = nj * zbar[a] * dv[b] +
 					(a > 0 && b > 0 ? C[(size_t) (a - 1) * d + nz + b - 1] : 0.0);

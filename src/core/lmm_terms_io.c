@@ -568,6 +568,10 @@ lmm_terms_unpack(const unsigned char *buf, size_t len, LmmTermStats *s,
 	s->first_is_one = (int) first;
 	if ((problem = unpack_overall(&r, s, meta)) != NULL)
 		return problem;
+	/* statistics without terms saw no usable row: nothing but zeros */
+	if (s->nterms == 0 &&
+		(s->n != 0.0 || s->shift[0] != 0.0 || s->sum[0] != 0.0 || s->cross[0] != 0.0))
+		return "statistics without terms must be zero";
 	for (t = 0; t < s->nterms; t++)
 		if ((problem = unpack_levels(&r, s, t,
 									 (meta->flags & LMM_TERMS_NO_KEYS) ? NULL : &meta->keys[t],
