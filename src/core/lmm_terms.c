@@ -232,6 +232,48 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 			row[b] += va * v[b];
 	}
 
+	/*
+	 * One scalar term (a random intercept, lmm_fit's commonest model): its
+	 * record is sum z, sum z^2, then sum z (x - c) and sum z (y - c_y) side
+	 * by side, so one loop adds both.  These two cases write what the
+	 * general loop below writes, with less loop control per row.
+	 */
+	if (k == 1 && s->term[0].q == 1)
+	{
+		double	   *restrict rec = s->term[0].rec + (size_t) level[0] * s->term[0].stride;
+		double		za = z[0];
+
+		rec[0] += za;
+		rec[1] += za * za;
+		for (b = a0; b <= p; b++)
+			rec[2 + b] += za * v[b];
+		return;
+	}
+	/* one term of two columns (a random intercept and slope): its two rows at once */
+	if (k == 1 && s->term[0].q == 2)
+	{
+		double	   *restrict rec = s->term[0].rec + (size_t) level[0] * s->term[0].stride;
+		double	   *restrict zx0 = rec + 6;
+		double	   *restrict zx1 = rec + 6 + p;
+		double		z0 = z[0],
+					z1 = z[1];
+
+		rec[0] += z0;
+		rec[1] += z1;
+		rec[2] += z0 * z0;
+		rec[3] += z0 * z1;
+		rec[4] += z1 * z0;
+		rec[5] += z1 * z1;
+		for (b = a0; b < p; b++)
+		{
+			zx0[b] += z0 * v[b];
+			zx1[b] += z1 * v[b];
+		}
+		rec[6 + 2 * p] += z0 * v[p];
+		rec[7 + 2 * p] += z1 * v[p];
+		return;
+	}
+
 	for (t = 0; t < k; t++)
 	{
 		LmmTermLevels *lv = &s->term[t];
