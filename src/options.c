@@ -182,6 +182,33 @@ next_pair(char **cursor, const char *copy, const char *fn, const char *example,
 	return true;
 }
 
+/* Mark an option of fn as seen; an error when it was seen already. */
+static void
+seen_once(bool *seen, const char *fn, const char *key)
+{
+	if (*seen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s option \"%s\" is given more than once", fn, key),
+				 errdetail("Give each option once.")));
+	*seen = true;
+}
+
+/* The value of fn's option level: a number strictly between 0 and 1. */
+static double
+parse_level(const char *fn, const char *value)
+{
+	char	   *end;
+	double		level = strtod(value, &end);
+
+	if (end == value || *end != '\0' || !(level > 0.0 && level < 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for %s option \"level\"", value, fn),
+				 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+	return level;
+}
+
 /*
  * Read lmm_confint's options (method=profile|wald, level=0.95): profile or
  * Wald intervals at which level.  Unknown or repeated keys and a level
@@ -201,9 +228,9 @@ lmm_parse_confint_options(const char *text, bool *profile, double *level)
 	*level = 0.95;
 	while (next_pair(&cursor, copy, "lmm_confint", "method=profile, level=0.9", &key, &value))
 	{
-		if (strcmp(key, "method") == 0 && !seen_method)
+		if (strcmp(key, "method") == 0)
 		{
-			seen_method = true;
+			seen_once(&seen_method, "lmm_confint", key);
 			if (pg_strcasecmp(value, "profile") == 0)
 				*profile = true;
 			else if (pg_strcasecmp(value, "wald") == 0)
@@ -214,23 +241,11 @@ lmm_parse_confint_options(const char *text, bool *profile, double *level)
 						 errmsg("invalid value \"%s\" for lmm_confint option \"method\"", value),
 						 errdetail("Use method=profile (the default) or method=wald.")));
 		}
-		else if (strcmp(key, "level") == 0 && !seen_level)
+		else if (strcmp(key, "level") == 0)
 		{
-			char	   *end;
-
-			seen_level = true;
-			*level = strtod(value, &end);
-			if (end == value || *end != '\0' || !(*level > 0.0 && *level < 1.0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value \"%s\" for lmm_confint option \"level\"", value),
-						 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+			seen_once(&seen_level, "lmm_confint", key);
+			*level = parse_level("lmm_confint", value);
 		}
-		else if (strcmp(key, "method") == 0 || strcmp(key, "level") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("lmm_confint option \"%s\" is given more than once", key),
-					 errdetail("Give each option once.")));
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -264,15 +279,9 @@ lmm_parse_test_options(const char *text, const char *fn, int *type,
 		*type = 3;
 	while (next_pair(&cursor, copy, fn, "ddf=none", &key, &value))
 	{
-		if ((strcmp(key, "ddf") == 0 && seen_ddf) ||
-			(strcmp(key, "type") == 0 && seen_type))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s option \"%s\" is given more than once", fn, key),
-					 errdetail("Give each option once.")));
 		if (strcmp(key, "type") == 0 && type != NULL)
 		{
-			seen_type = true;
+			seen_once(&seen_type, fn, key);
 			if (strcmp(value, "1") == 0 || strcmp(value, "2") == 0 || strcmp(value, "3") == 0)
 				*type = value[0] - '0';
 			else
@@ -283,7 +292,7 @@ lmm_parse_test_options(const char *text, const char *fn, int *type,
 		}
 		else if (strcmp(key, "ddf") == 0)
 		{
-			seen_ddf = true;
+			seen_once(&seen_ddf, fn, key);
 			if (pg_strcasecmp(value, "satterthwaite") == 0)
 				*ddf = LMM_DDF_SATTERTHWAITE;
 			else if (pg_strcasecmp(value, "kenward-roger") == 0)
@@ -329,26 +338,14 @@ lmm_parse_boot_options(const char *text, double *level, int64 *seed)
 	{
 		char	   *end;
 
-		if ((strcmp(key, "level") == 0 && seen_level) ||
-			(strcmp(key, "seed") == 0 && seen_seed) ||
-			(strcmp(key, "method") == 0 && seen_method))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("lmm_bootstrap option \"%s\" is given more than once", key),
-					 errdetail("Give each option once.")));
 		if (strcmp(key, "level") == 0)
 		{
-			seen_level = true;
-			*level = strtod(value, &end);
-			if (end == value || *end != '\0' || !(*level > 0.0 && *level < 1.0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value \"%s\" for lmm_bootstrap option \"level\"", value),
-						 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+			seen_once(&seen_level, "lmm_bootstrap", key);
+			*level = parse_level("lmm_bootstrap", value);
 		}
 		else if (strcmp(key, "seed") == 0)
 		{
-			seen_seed = true;
+			seen_once(&seen_seed, "lmm_bootstrap", key);
 			errno = 0;
 			*seed = strtoll(value, &end, 10);
 			if (end == value || *end != '\0' || errno != 0)
@@ -359,7 +356,7 @@ lmm_parse_boot_options(const char *text, double *level, int64 *seed)
 		}
 		else if (strcmp(key, "method") == 0)
 		{
-			seen_method = true;
+			seen_once(&seen_method, "lmm_bootstrap", key);
 			if (pg_strcasecmp(value, "percentile") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -397,28 +394,14 @@ lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level,
 	*ddf = LMM_DDF_SATTERTHWAITE;
 	while (next_pair(&cursor, copy, "lmm_ls_means", "pairwise=true, level=0.9", &key, &value))
 	{
-		char	   *end;
-
-		if ((strcmp(key, "level") == 0 && seen_level) ||
-			(strcmp(key, "pairwise") == 0 && seen_pairwise) ||
-			(strcmp(key, "ddf") == 0 && seen_ddf))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("lmm_ls_means option \"%s\" is given more than once", key),
-					 errdetail("Give each option once.")));
 		if (strcmp(key, "level") == 0)
 		{
-			seen_level = true;
-			*level = strtod(value, &end);
-			if (end == value || *end != '\0' || !(*level > 0.0 && *level < 1.0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value \"%s\" for lmm_ls_means option \"level\"", value),
-						 errdetail("The level is a number strictly between 0 and 1, e.g. level=0.95.")));
+			seen_once(&seen_level, "lmm_ls_means", key);
+			*level = parse_level("lmm_ls_means", value);
 		}
 		else if (strcmp(key, "pairwise") == 0)
 		{
-			seen_pairwise = true;
+			seen_once(&seen_pairwise, "lmm_ls_means", key);
 			if (!parse_bool(value, pairwise))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -427,7 +410,7 @@ lmm_parse_lsmeans_options(const char *text, bool *pairwise, double *level,
 		}
 		else if (strcmp(key, "ddf") == 0)
 		{
-			seen_ddf = true;
+			seen_once(&seen_ddf, "lmm_ls_means", key);
 			if (pg_strcasecmp(value, "kenward-roger") == 0)
 				*ddf = LMM_DDF_KENWARD_ROGER;
 			else if (pg_strcasecmp(value, "satterthwaite") != 0)

@@ -533,7 +533,7 @@ names_equal(int na, char **a, int nb, char **b)
 }
 
 /* Raise the error for merging one-term statistics with a formula's. */
-void
+static void
 lmm_state_mixed(void)
 {
 	ereport(ERROR,
@@ -754,11 +754,15 @@ static void
 levels_to_bytes(const LmmLevels *lv, int64 J, LmmTermsKeys *out)
 {
 	FmgrInfo	send;
+	unsigned char *ints = NULL;
 	int64		j;
 
 	out->type = format_type_be_qualified(lv->type);
 	out->data = palloc_extended(sizeof(unsigned char *) * (J + 1), MCXT_ALLOC_HUGE);
 	out->len = palloc_extended(sizeof(uint32_t) * (J + 1), MCXT_ALLOC_HUGE);
+	/* integer keys in their big-endian send form, one buffer for all */
+	if (lv->kind == LMM_KEY_INT4 || lv->kind == LMM_KEY_INT8)
+		ints = palloc_extended((size_t) 8 * (J + 1), MCXT_ALLOC_HUGE);
 	if (lv->kind == LMM_KEY_OTHER && !lv->raw && J > 0)
 	{
 		Oid			sendfn;
@@ -784,7 +788,7 @@ levels_to_bytes(const LmmLevels *lv, int64 J, LmmTermsKeys *out)
 			int			n = lv->kind == LMM_KEY_INT4 ? 4 : 8;
 			uint64		v = lv->kind == LMM_KEY_INT4 ?
 				(uint64) (uint32) DatumGetInt32(key) : (uint64) DatumGetInt64(key);
-			unsigned char *b = palloc(n);
+			unsigned char *b = ints + (size_t) j * n;
 			int			i;
 
 			for (i = 0; i < n; i++)

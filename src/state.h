@@ -111,14 +111,17 @@ extern LmmAggState *lmm_state_unpack(const char *data, size_t len,
 extern LmmAggState *lmm_state_from_legacy(const LmmStats *s,
 										  const LmmStatsMeta *meta);
 extern void lmm_state_check_unique(const LmmAggState *st, bool binary);
-extern void lmm_state_mixed(void) pg_attribute_noreturn();
 extern void lmm_stats_check_numbers(const LmmTermStats *s);
 extern char **lmm_json_names(JsonbContainer *root, const char *key, int *n);
 
 /* fit.c */
 extern Datum lmm_state_fit(LmmAggState *st, bool reml);
 
-/* stats_io.c */
-extern char *lmm_stats_text(const char *data, size_t len);
+/* agg.c: every aggregate's support and final functions */
+extern Datum lmm_agg_combine(PG_FUNCTION_ARGS);
+extern Datum lmm_agg_serialize(PG_FUNCTION_ARGS);
+extern Datum lmm_agg_deserialize(PG_FUNCTION_ARGS);
+extern Datum lmm_fit_final(PG_FUNCTION_ARGS);
+extern Datum lmm_stats_final(PG_FUNCTION_ARGS);
 
 #endif							/* LMM_STATE_H */

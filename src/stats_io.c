@@ -254,18 +254,11 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(lmm_terms_stats_final);
 
-/* lmm_stats_terms' final function: the statistics as an lmm_stats value (NULL without rows). */
+/* lmm_stats_terms' final function: lmm_stats_final (the statistics as a value). */
 Datum
 lmm_terms_stats_final(PG_FUNCTION_ARGS)
 {
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("lmm_terms_stats_final called in non-aggregate context"),
-				 errdetail("Call the aggregate lmm_stats_terms instead.")));
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(lmm_state_pack((LmmAggState *) PG_GETARG_POINTER(0), false));
+	return lmm_stats_final(fcinfo);
 }
 
 /* A text[] of n C strings. */

@@ -174,88 +174,44 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* Error unless called as part of lmm_fit_terms or lmm_stats_terms. */
-static void
-check_agg(FunctionCallInfo fcinfo, const char *fn)
-{
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s called in non-aggregate context", fn),
-				 errdetail("Call the aggregate lmm_fit_terms instead.")));
-}
+/*
+ * The support and final functions of lmm_fit_terms are every aggregate's
+ * (agg.c): one state, one merge, one packed form.  These names stay
+ * because the extension's scripts of earlier versions bind them.
+ */
 
 PG_FUNCTION_INFO_V1(lmm_terms_combine);
 
-/*
- * Combine two partial states of lmm_fit_terms (parallel workers) exactly.
- * Not strict: a NULL first state adopts the second, copied into the
- * aggregate context, since the second may live in a shorter-lived one.
- */
+/* lmm_fit_terms' combine function: lmm_agg_combine. */
 Datum
 lmm_terms_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx;
-	LmmAggState *dst;
-	LmmAggState *src;
-
-	if (!AggCheckCallContext(fcinfo, &aggctx))
-		check_agg(fcinfo, "lmm_terms_combine");
-	dst = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
-	src = PG_ARGISNULL(1) ? NULL : (LmmAggState *) PG_GETARG_POINTER(1);
-	if (src == NULL)
-	{
-		if (dst == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(dst);
-	}
-	if (dst == NULL)
-		dst = lmm_state_copy_empty(aggctx, src, InvalidOid);
-	lmm_state_merge(dst, src);
-	PG_RETURN_POINTER(dst);
+	return lmm_agg_combine(fcinfo);
 }
 
 PG_FUNCTION_INFO_V1(lmm_terms_serialize);
 
-/* Serialize a partial state for the leader: the binary form of lmm_terms_io.h. */
+/* lmm_fit_terms' serialize function: lmm_agg_serialize. */
 Datum
 lmm_terms_serialize(PG_FUNCTION_ARGS)
 {
-	check_agg(fcinfo, "lmm_terms_serialize");
-	PG_RETURN_BYTEA_P(lmm_state_pack((LmmAggState *) PG_GETARG_POINTER(0), true));
+	return lmm_agg_serialize(fcinfo);
 }
 
 PG_FUNCTION_INFO_V1(lmm_terms_deserialize);
 
-/*
- * Deserialize a worker's partial state, validating every byte.  The result
- * lives in the current (per-call) context: the combine function copies
- * what it keeps.
- */
+/* lmm_fit_terms' deserialize function: lmm_agg_deserialize. */
 Datum
 lmm_terms_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *v;
-
-	check_agg(fcinfo, "lmm_terms_deserialize");
-	v = PG_GETARG_BYTEA_PP(0);
-	PG_RETURN_POINTER(lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-									   LMM_FROM_STATE));
+	return lmm_agg_deserialize(fcinfo);
 }
 
 PG_FUNCTION_INFO_V1(lmm_terms_final);
 
-/* lmm_fit_terms' final function: fit and return the model; NULL without usable rows. */
+/* lmm_fit_terms' final function: lmm_fit_final (fit; NULL without usable rows). */
 Datum
 lmm_terms_final(PG_FUNCTION_ARGS)
 {
-	LmmAggState *st;
-
-	check_agg(fcinfo, "lmm_terms_final");
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	st = (LmmAggState *) PG_GETARG_POINTER(0);
-	if (st->stats.n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(lmm_state_fit(st, st->opts.reml));
+	return lmm_fit_final(fcinfo);
 }
