@@ -12,7 +12,7 @@ CORE_OBJS = src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o
 	src/core/lmm_levels.o src/core/lmm_blocked.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
 	src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_deriv.o src/core/lmm_optimize.o \
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o src/core/lmm_kr.o src/core/lmm_anova.o \
-	src/core/lmm_boot.o src/core/lmm_lsmeans.o
+	src/core/lmm_boot.o src/core/lmm_lsmeans.o src/core/lmm_rows.o src/core/lmm_glmm.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
 	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o src/print.o src/anova.o src/kr.o src/factors.o src/lsmeans.o $(CORE_OBJS)
 

@@ -160,6 +160,18 @@ blocks_workspace(Gram *g, Blocks *bk, int maxq)
 LmmStatus
 lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 {
+	return lmm_blocked_build_for(s, g, bk, bad_term, 1);
+}
+
+/*
+ * lmm_blocked_build, with the checks of levels against observations only
+ * when check_nobs: a GLMM's working statistics may have a level per row
+ * (glmer allows observation-level random effects), an LMM's may not.
+ */
+LmmStatus
+lmm_blocked_build_for(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term,
+					  int check_nobs)
+{
 	int			p = s->p;
 	int			n1 = p + 1;
 	int			k = s->nterms;
@@ -198,9 +210,9 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 		*bad_term = bk->src[t];
 		if (lv->nlevels < 2)
 			return LMM_ERR_FEW_GROUPS;
-		if ((double) lv->nlevels >= n)
+		if (check_nobs && (double) lv->nlevels >= n)
 			return LMM_ERR_LEVELS_GE_NOBS;
-		if (lv->q > 1 && (double) lv->nlevels * lv->q >= n)
+		if (check_nobs && lv->q > 1 && (double) lv->nlevels * lv->q >= n)
 			return LMM_ERR_RE_GE_NOBS;
 	}
 	*bad_term = -1;

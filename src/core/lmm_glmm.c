@@ -1,0 +1,1019 @@
+/*
+ * lmm_glmm.c
+ *	  A GLMM fit from its kept rows, in glmer's stages: PIRLS at fixed theta
+ *	  over beta and the modes (nagq = 0, theta optimized), then the Laplace
+ *	  or adaptive Gauss-Hermite deviance optimized over (theta, beta) with
+ *	  PIRLS over the modes only; the covariance of beta from the Hessian of
+ *	  that deviance, as glmer's vcov.
+ *
+ * Every PIRLS step is one pass over the rows: working weights w and
+ * working response from the current linear predictor, the rows scaled by
+ * sqrt(w) streamed into the statistics of lmm_terms.h, and the one blocked
+ * engine factors Lambda'Z'WZ Lambda + I at theta and solves for beta and
+ * the modes (lmm_blocked.c), whatever the terms are.  docs/math.md derives
+ * the deviances.
+ */
+#include "lmm_glmm.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+#include <nlopt.h>
+
+#include "lmm_dist.h"
+#include "lmm_fit_int.h"
+#include "lmm_host.h"
+
+/* R's thresholds for the logit link's inverse and derivative. */
+#define LOGIT_THRESH 30.0
+
+/*
+ * PIRLS takes Newton steps until no row's eta moves by more than
+ * PIRLS_STEP_TOL, halving a step only when it raises the penalized deviance
+ * by more than PIRLS_TOL relatively (less is rounding: near the mode the
+ * deviance changes as the square of the step).
+ */
+#define PIRLS_TOL 1e-12
+#define PIRLS_STEP_TOL 1e-11
+
+#define PIRLS_MAXIT 200
+
+/* Step to the finite-difference Hessian of the deviance (glmer's deriv12 uses 1e-4). */
+#define HESS_STEP 1e-4
+
+/* mu and dmu/deta at eta, with R's clamps so that extreme rows stay finite. */
+static void
+link_eval(LmmLink link, double eta, double *mu, double *dmu)
+{
+	double		e;
+
+	switch (link)
+	{
+		case LMM_LINK_LOGIT:
+			if (eta < -LOGIT_THRESH || eta > LOGIT_THRESH)
+			{
+				*mu = eta < 0 ? DBL_EPSILON : 1.0 / (1.0 + DBL_EPSILON);
+				*dmu = DBL_EPSILON;
+			}
+			else
+			{
+				e = exp(eta);
+				*mu = e / (1.0 + e);
+				*dmu = e / ((1.0 + e) * (1.0 + e));
+			}
+			break;
+		case LMM_LINK_PROBIT:
+			{
+				double		th = -lmm_qnorm(DBL_EPSILON);
+				double		ec = eta < -th ? -th : (eta > th ? th : eta);
+				double		d = exp(-0.5 * eta * eta) / sqrt(2.0 * M_PI);
+
+				*mu = 0.5 * erfc(-ec / M_SQRT2);
+				*dmu = d > DBL_EPSILON ? d : DBL_EPSILON;
+			}
+			break;
+		case LMM_LINK_CLOGLOG:
+			e = -expm1(-exp(eta));
+			*mu = e > 1.0 - DBL_EPSILON ? 1.0 - DBL_EPSILON : (e < DBL_EPSILON ? DBL_EPSILON : e);
+			e = eta < 700.0 ? eta : 700.0;
+			e = exp(e) * exp(-exp(e));
+			*dmu = e > DBL_EPSILON ? e : DBL_EPSILON;
+			break;
+		case LMM_LINK_LOG:
+			e = exp(eta);
+			*mu = *dmu = e > DBL_EPSILON ? e : DBL_EPSILON;
+			break;
+		default:
+			*mu = eta;
+			*dmu = 1.0;
+			break;
+	}
+}
+
+/* mu at eta (for predictions on the response scale). */
+double
+lmm_link_inverse(LmmLink link, double eta)
+{
+	double		mu,
+				dmu;
+
+	link_eval(link, eta, &mu, &dmu);
+	return mu;
+}
+
+/* The link at mu, for PIRLS's first linear predictor. */
+static double
+link_fun(LmmLink link, double mu)
+{
+	switch (link)
+	{
+		case LMM_LINK_LOGIT:
+			return log(mu / (1.0 - mu));
+		case LMM_LINK_PROBIT:
+			return lmm_qnorm(mu);
+		case LMM_LINK_CLOGLOG:
+			return log(-log1p(-mu));
+		case LMM_LINK_LOG:
+			return log(mu);
+		default:
+			return mu;
+	}
+}
+
+/* The family's variance function. */
+static double
+variance(LmmFamily family, double mu)
+{
+	switch (family)
+	{
+		case LMM_FAMILY_BINOMIAL:
+			return mu * (1.0 - mu);
+		case LMM_FAMILY_POISSON:
+			return mu;
+		default:
+			return 1.0;
+	}
+}
+
+/* y log(y / mu), 0 at y = 0. */
+static double
+ylogy(double y, double mu)
+{
+	return y > 0.0 ? y * log(y / mu) : 0.0;
+}
+
+/* The row's deviance residual squared (R's family()$dev.resids). */
+static double
+dev_resid(LmmFamily family, double y, double mu, double wt)
+{
+	switch (family)
+	{
+		case LMM_FAMILY_BINOMIAL:
+			return 2.0 * wt * (ylogy(y, mu) + ylogy(1.0 - y, 1.0 - mu));
+		case LMM_FAMILY_POISSON:
+			return 2.0 * wt * (ylogy(y, mu) - (y - mu));
+		default:
+			return wt * (y - mu) * (y - mu);
+	}
+}
+
+/*
+ * The row's -2 log density (R's family()$aic terms): binomial with wt
+ * trials of which wt y succeeded, Poisson with prior weight wt.
+ */
+static double
+neg2ll(LmmFamily family, double y, double mu, double wt)
+{
+	switch (family)
+	{
+		case LMM_FAMILY_BINOMIAL:
+			{
+				double		m = nearbyint(wt);
+				double		k = nearbyint(wt * y);
+
+				if (!(wt > 0.0))
+					return 0.0;
+				return -2.0 * (lgamma(m + 1.0) - lgamma(k + 1.0) - lgamma(m - k + 1.0) +
+							   (k > 0.0 ? k * log(mu) : 0.0) +
+							   (m - k > 0.0 ? (m - k) * log1p(-mu) : 0.0));
+			}
+		case LMM_FAMILY_POISSON:
+			return -2.0 * wt * ((y > 0.0 ? y * log(mu) : 0.0) - mu - lgamma(y + 1.0));
+		default:
+			return wt * (y - mu) * (y - mu);
+	}
+}
+
+/* A response, Pearson or deviance residual, as lme4's residuals(). */
+double
+lmm_glmm_residual(LmmFamily family, LmmResidType type, double y, double mu,
+				  double wt)
+{
+	double		d;
+
+	switch (type)
+	{
+		case LMM_RESID_PEARSON:
+			return (y - mu) * sqrt(wt) / sqrt(variance(family, mu));
+		case LMM_RESID_DEVIANCE:
+			d = dev_resid(family, y, mu, wt);
+			return (y > mu ? 1.0 : (y < mu ? -1.0 : 0.0)) * sqrt(d > 0.0 ? d : 0.0);
+		default:
+			return y - mu;
+	}
+}
+
+/* The fit in progress: rows, current solution, and the engine's order of terms. */
+typedef struct Glmm
+{
+	const LmmRows *r;
+	LmmFamily	family;
+	LmmLink		link;
+	int			p;
+	int			k;
+	int			ntheta;
+	int			src[LMM_MAX_TERMS]; /* the engine's order of the rows' terms */
+	int			toff[LMM_MAX_TERMS];	/* first theta of each, in that order */
+	double	   *eta;			/* n: X beta + Z b, without the offset */
+	double	   *beta;			/* p */
+	double	   *b[LMM_MAX_TERMS];	/* by engine term: nlevels * q modes */
+	LmmFit		modes;			/* the last solve's modes, engine order */
+	double		ldL2;			/* log |L|^2 of the last factor */
+	double		sqru;			/* |u|^2 at the current modes */
+	double		aic;			/* sum of -2 log densities at the current mu */
+	double	   *vcov_rx;		/* p * p: (RX'RX)^-1 of the last factor */
+	int			fresh;			/* eta is a start, not X beta + Z b */
+	int			failed;
+	int			interrupted;
+	int			n_eval;
+	nlopt_opt	opt;
+	/* adaptive quadrature (one scalar term) */
+	int			nagq;
+	double		node[LMM_MAX_NAGQ];
+	double		wnode[LMM_MAX_NAGQ];
+	int64_t    *gptr;			/* nlevels + 1: each level's first row in grow */
+	int64_t    *grow;
+	/* stage 2 works on theta then beta; stage 1 on theta only */
+	const double *fixed_beta;
+} Glmm;
+
+/*
+ * One pass: the rows' weighted statistics at the current eta, factored by
+ * the engine at theta; beta from the solve (beta_in NULL) or beta_in, and
+ * the modes for it into g->modes.  0 when the engine refuses.
+ */
+static int
+weighted_solve(Glmm *g, const double *theta, const double *beta_in, double *beta)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	int			k = r->nterms;
+	LmmTermStats st;
+	Gram		gram;
+	Blocks	   *bk = lmm_alloc0(sizeof(Blocks));
+	Work		w;
+	double		xs[LMM_MAX_COLUMNS];
+	double		zs[LMM_MAX_TERMS * LMM_MAX_RANDOM];
+	int64_t		lev[LMM_MAX_TERMS];
+	double	   *betac = lmm_alloc0(sizeof(double) * (p > 0 ? p : 1));
+	int			qz[LMM_MAX_TERMS];
+	int			zo[LMM_MAX_TERMS];
+	int			nzall = 0;
+	int64_t		i,
+				j;
+	int			t,
+				a,
+				ok = 0,
+				bad = -1;
+
+	for (t = 0; t < k; t++)
+	{
+		qz[t] = r->q[t];
+		zo[t] = nzall;
+		nzall += r->q[t];
+	}
+	lmm_terms_init(&st, p, k, qz);
+	for (t = 0; t < k; t++)
+		for (j = 0; j < r->nlevels[t]; j++)
+			lmm_terms_add_level(&st, t);
+	for (i = 0; i < r->n; i++)
+	{
+		const double *x = r->x + (size_t) i * p;
+		double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+		double		off = r->off != NULL ? r->off[i] : 0.0;
+		double		mu,
+					dmu,
+					sw,
+					zw;
+
+		if ((i & 65535) == 0 && lmm_interrupt_pending())
+		{
+			g->interrupted = 1;
+			goto done;
+		}
+		link_eval(g->link, g->eta[i] + off, &mu, &dmu);
+		sw = sqrt(wt * dmu * dmu / variance(g->family, mu));
+		zw = g->eta[i] + (r->y[i] - mu) / dmu;
+		for (a = 0; a < p; a++)
+			xs[a] = sw * x[a];
+		for (t = 0; t < k; t++)
+		{
+			lev[t] = r->lev[(size_t) i * k + t];
+			if (r->ones[t])
+				zs[zo[t]] = sw;
+			else
+				for (a = 0; a < r->q[t]; a++)
+					zs[zo[t] + a] = sw * r->z[(size_t) i * r->nz + r->zoff[t] + a];
+		}
+		lmm_terms_add_row(&st, xs, sw * zw, lev, zs);
+	}
+	if (lmm_blocked_build_for(&st, &gram, bk, &bad, 0) != LMM_OK)
+	{
+		lmm_blocked_free(&gram, bk);
+		goto done;
+	}
+	for (t = 0; t < k; t++)
+		if (bk->src[t] != g->src[t])
+		{
+			lmm_blocked_free(&gram, bk);
+			goto done;
+		}
+	lmm_work_init(&w, &gram, 0);
+	if (lmm_criterion(&w, theta) != HUGE_VAL && isfinite(w.ldL2) && !w.interrupted)
+	{
+		if (beta_in == NULL)
+		{
+			lmm_solve_beta(&w, betac);
+			lmm_beta_user(&gram, betac, beta);
+		}
+		else
+		{
+			/* the inverse of lmm_beta_user */
+			memcpy(betac, beta_in, sizeof(double) * p);
+			if (p > 0 && gram.intercept)
+			{
+				betac[0] -= gram.centre[p - 1];
+				for (a = 1; a < p; a++)
+					betac[0] += gram.centre[a - 1] * beta_in[a];
+			}
+			memcpy(beta, beta_in, sizeof(double) * p);
+		}
+		lmm_blocked_modes(&w, betac, 1.0, &g->modes);
+		g->ldL2 = w.ldL2;
+		lmm_vcov_user(&w, 1.0, g->vcov_rx);
+		ok = 1;
+	}
+	g->interrupted |= w.interrupted;
+	lmm_work_free(&w);
+	lmm_blocked_free(&gram, bk);
+done:
+	lmm_terms_free(&st);
+	lmm_free(bk);
+	lmm_free(betac);
+	return ok;
+}
+
+/* X beta + Z b for every row, into eta. */
+static void
+linear_predictor(const Glmm *g, const double *beta, double *const *b, double *eta)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	int			k = r->nterms;
+	int64_t		i;
+	int			a,
+				t;
+
+	for (i = 0; i < r->n; i++)
+	{
+		const double *x = r->x + (size_t) i * p;
+		double		s = 0.0;
+
+		for (a = 0; a < p; a++)
+			s += x[a] * beta[a];
+		for (t = 0; t < k; t++)
+		{
+			int			e = 0;
+			int			q = r->q[t];
+			const double *bj;
+
+			while (g->src[e] != t)
+				e++;
+			bj = b[e] + (size_t) r->lev[(size_t) i * k + t] * q;
+			if (r->ones[t])
+				s += bj[0];
+			else
+				for (a = 0; a < q; a++)
+					s += bj[a] * r->z[(size_t) i * r->nz + r->zoff[t] + a];
+		}
+		eta[i] = s;
+	}
+}
+
+/* |u|^2 of modes b (engine order) at theta: u solves T u = b per level; a zero pivot gives u = 0. */
+static double
+sum_sq_u(const Glmm *g, const double *theta, double *const *b)
+{
+	double		T[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+	double		u[LMM_MAX_RANDOM];
+	double		s = 0.0;
+	int			e,
+				a,
+				c;
+	int64_t		j;
+
+	for (e = 0; e < g->k; e++)
+	{
+		int			t = g->src[e];
+		int			q = g->r->q[t];
+
+		lmm_theta_to_T(q, theta + g->toff[e], T);
+		for (j = 0; j < g->r->nlevels[t]; j++)
+		{
+			const double *bj = b[e] + (size_t) j * q;
+
+			for (a = 0; a < q; a++)
+			{
+				double		v = bj[a];
+
+				for (c = 0; c < a; c++)
+					v -= T[a * q + c] * u[c];
+				u[a] = T[a * q + a] != 0.0 ? v / T[a * q + a] : 0.0;
+				s += u[a] * u[a];
+			}
+		}
+	}
+	return s;
+}
+
+/* Sum of deviance residuals (pdev's data part) and of -2 log densities at eta. */
+static double
+data_deviance(const Glmm *g, const double *eta, double *aic)
+{
+	const LmmRows *r = g->r;
+	double		d = 0.0,
+				a = 0.0;
+	int64_t		i;
+
+	for (i = 0; i < r->n; i++)
+	{
+		double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+		double		mu,
+					dmu;
+
+		link_eval(g->link, eta[i] + (r->off != NULL ? r->off[i] : 0.0), &mu, &dmu);
+		d += dev_resid(g->family, r->y[i], mu, wt);
+		a += neg2ll(g->family, r->y[i], mu, wt);
+	}
+	*aic = a;
+	return d;
+}
+
+/*
+ * PIRLS at theta: beta and the modes (beta_in NULL), or the modes for
+ * beta_in, from the current solution; step-halving keeps the penalized
+ * deviance from rising.  Leaves the solution, its |u|^2, sum of -2 log
+ * densities and the factor's log |L|^2 in g; 0 when it fails.
+ */
+static int
+pirls(Glmm *g, const double *theta, const double *beta_in)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	int			k = g->k;
+	int64_t		n = r->n;
+	double	   *beta1 = lmm_alloc(sizeof(double) * (p > 0 ? p : 1));
+	double	   *eta1 = lmm_alloc(sizeof(double) * (size_t) n);
+	double	   *b0[LMM_MAX_TERMS];
+	double		pdev0 = HUGE_VAL,
+				aic1 = 0.0;
+	int			e,
+				it,
+				half,
+				ok = 0;
+
+	for (e = 0; e < k; e++)
+		b0[e] = lmm_alloc(sizeof(double) * (size_t) g->modes.term[e].nlevels * g->modes.term[e].q);
+	if (!g->fresh)
+	{
+		if (beta_in != NULL)
+		{
+			memcpy(g->beta, beta_in, sizeof(double) * p);
+			linear_predictor(g, g->beta, g->b, g->eta);
+		}
+		pdev0 = data_deviance(g, g->eta, &aic1) + sum_sq_u(g, theta, g->b);
+	}
+	for (it = 0; it < PIRLS_MAXIT; it++)
+	{
+		double		pdev1,
+					slack = PIRLS_TOL * (fabs(pdev0) + 1.0),
+					step,
+					sqru1 = 0.0;
+		int64_t		i;
+
+		if (!weighted_solve(g, theta, beta_in, beta1))
+			break;
+		for (e = 0; e < k; e++)
+			memcpy(b0[e], g->modes.term[e].b,
+				   sizeof(double) * (size_t) g->modes.term[e].nlevels * g->modes.term[e].q);
+		linear_predictor(g, beta1, b0, eta1);
+		sqru1 = sum_sq_u(g, theta, b0);
+		pdev1 = data_deviance(g, eta1, &aic1) + sqru1;
+		/* step-halving toward the current solution while the deviance rises */
+		for (half = 0; !g->fresh && pdev1 > pdev0 + slack && half < 30; half++)
+		{
+			int			a;
+
+			for (a = 0; a < p; a++)
+				beta1[a] = 0.5 * (beta1[a] + g->beta[a]);
+			for (e = 0; e < k; e++)
+			{
+				size_t		m = (size_t) g->modes.term[e].nlevels * g->modes.term[e].q;
+				size_t		c;
+
+				for (c = 0; c < m; c++)
+					b0[e][c] = 0.5 * (b0[e][c] + g->b[e][c]);
+			}
+			for (i = 0; i < n; i++)
+				eta1[i] = 0.5 * (eta1[i] + g->eta[i]);
+			sqru1 = sum_sq_u(g, theta, b0);
+			pdev1 = data_deviance(g, eta1, &aic1) + sqru1;
+		}
+		if (!isfinite(pdev1))
+			break;
+		step = 0.0;
+		for (i = 0; i < n; i++)
+			if (fabs(eta1[i] - g->eta[i]) > step)
+				step = fabs(eta1[i] - g->eta[i]);
+		if (pdev1 <= pdev0 + slack || g->fresh)
+		{
+			memcpy(g->beta, beta1, sizeof(double) * p);
+			for (e = 0; e < k; e++)
+				memcpy(g->b[e], b0[e], sizeof(double) * (size_t) g->modes.term[e].nlevels * g->modes.term[e].q);
+			memcpy(g->eta, eta1, sizeof(double) * (size_t) n);
+			g->sqru = sqru1;
+			g->aic = aic1;
+		}
+		if (!g->fresh && (pdev1 > pdev0 + slack || step < PIRLS_STEP_TOL))
+		{
+			ok = 1;
+			break;
+		}
+		g->fresh = 0;
+		pdev0 = pdev1;
+	}
+	for (e = 0; e < k; e++)
+		lmm_free(b0[e]);
+	lmm_free(beta1);
+	lmm_free(eta1);
+	return ok && !g->interrupted;
+}
+
+/*
+ * The adaptive Gauss-Hermite deviance of one scalar term at the modes PIRLS
+ * left, theta and beta: per level, 2 log L_j + f(u_j) - 2 log sum_k
+ * w_k exp(-(f(u_j + t_k / L_j) - f(u_j) - t_k^2) / 2), f(u) the level's
+ * -2 log densities plus u^2 (one node gives the Laplace deviance).
+ */
+static double
+agq_deviance(const Glmm *g, const double *theta)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	double		th = theta[0];
+	double		dev = 0.0;
+	int64_t		j,
+				c;
+	int			a,
+				kn;
+
+	for (j = 0; j < r->nlevels[0]; j++)
+	{
+		double		uh = th != 0.0 ? g->b[0][j] / th : 0.0;
+		double		wsum = 0.0,
+					f0 = uh * uh,
+					L,
+					s = 0.0;
+
+		for (c = g->gptr[j]; c < g->gptr[j + 1]; c++)
+		{
+			int64_t		i = g->grow[c];
+			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+			double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
+			double		mu,
+						dmu;
+
+			link_eval(g->link, g->eta[i] + (r->off != NULL ? r->off[i] : 0.0), &mu, &dmu);
+			wsum += wt * dmu * dmu / variance(g->family, mu) * z * z;
+			f0 += neg2ll(g->family, r->y[i], mu, wt);
+		}
+		L = sqrt(1.0 + th * th * wsum);
+		for (kn = 0; kn < g->nagq; kn++)
+		{
+			double		u = uh + g->node[kn] / L;
+			double		f = u * u;
+
+			for (c = g->gptr[j]; c < g->gptr[j + 1]; c++)
+			{
+				int64_t		i = g->grow[c];
+				const double *x = r->x + (size_t) i * p;
+				double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+				double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
+				double		eta = th * u * z + (r->off != NULL ? r->off[i] : 0.0),
+							mu,
+							dmu;
+
+				for (a = 0; a < p; a++)
+					eta += x[a] * g->beta[a];
+				link_eval(g->link, eta, &mu, &dmu);
+				f += neg2ll(g->family, r->y[i], mu, wt);
+			}
+			s += g->wnode[kn] * exp(-0.5 * (f - f0 - g->node[kn] * g->node[kn]));
+		}
+		dev += 2.0 * log(L) + f0 - 2.0 * log(s);
+	}
+	return dev;
+}
+
+/* The deviance at the solution PIRLS left: Laplace, or quadrature when nagq > 1. */
+static double
+deviance_now(const Glmm *g, const double *theta)
+{
+	if (g->nagq > 1)
+		return agq_deviance(g, theta);
+	return g->aic + g->sqru + g->ldL2;
+}
+
+/* Stage 1's objective: PIRLS over beta and the modes at theta. */
+static double
+stage1(unsigned n, const double *x, double *grad, void *data)
+{
+	Glmm	   *g = data;
+
+	(void) n;
+	(void) grad;
+	g->n_eval++;
+	if (!pirls(g, x, NULL))
+	{
+		if (g->interrupted)
+			nlopt_force_stop(g->opt);
+		return HUGE_VAL;
+	}
+	return g->aic + g->sqru + g->ldL2;
+}
+
+/* Stage 2's objective: (theta, beta), PIRLS over the modes only. */
+static double
+stage2(unsigned n, const double *x, double *grad, void *data)
+{
+	Glmm	   *g = data;
+
+	(void) n;
+	(void) grad;
+	g->n_eval++;
+	if (!pirls(g, x, x + g->ntheta))
+	{
+		if (g->interrupted)
+			nlopt_force_stop(g->opt);
+		return HUGE_VAL;
+	}
+	return deviance_now(g, x);
+}
+
+/* Minimize f over d parameters from x (lower bounds lb, first steps dx) with BOBYQA. */
+static int
+minimize(Glmm *g, nlopt_func f, int d, const double *lb, const double *dx,
+		 double *x, double *fmin)
+{
+	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, d);
+	int			res;
+
+	if (opt == NULL)
+		return -1;
+	g->opt = opt;
+	nlopt_set_lower_bounds(opt, lb);
+	nlopt_set_initial_step(opt, dx);
+	nlopt_set_min_objective(opt, f, g);
+	nlopt_set_ftol_abs(opt, 1e-11);
+	nlopt_set_xtol_rel(opt, 1e-9);
+	nlopt_set_maxeval(opt, 20000);
+	res = nlopt_optimize(opt, x, fmin);
+	nlopt_destroy(opt);
+	g->opt = NULL;
+	return res;
+}
+
+/* Gauss-Hermite nodes and weights for the standard normal (Golub-Welsch). */
+static int
+gauss_hermite(int n, double *node, double *wnode)
+{
+	double		e[LMM_MAX_NAGQ];
+	double		V[LMM_MAX_NAGQ * LMM_MAX_NAGQ];
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		node[i] = 0.0;
+		e[i] = sqrt((double) (i + 1));
+	}
+	if (n > 1 && LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', n, node, e, V, n) != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		wnode[i] = n > 1 ? V[i * n] * V[i * n] : 1.0;
+	return 1;
+}
+
+/* Each level's rows of the first term (CSR), for quadrature. */
+static void
+group_rows(Glmm *g)
+{
+	const LmmRows *r = g->r;
+	int64_t		J = r->nlevels[0];
+	int64_t		i,
+				j;
+	int64_t    *fill;
+
+	g->gptr = lmm_alloc0(sizeof(int64_t) * (size_t) (J + 1));
+	g->grow = lmm_alloc(sizeof(int64_t) * (size_t) (r->n > 0 ? r->n : 1));
+	for (i = 0; i < r->n; i++)
+		g->gptr[r->lev[(size_t) i * r->nterms] + 1]++;
+	for (j = 0; j < J; j++)
+		g->gptr[j + 1] += g->gptr[j];
+	fill = lmm_alloc(sizeof(int64_t) * (size_t) (J > 0 ? J : 1));
+	memcpy(fill, g->gptr, sizeof(int64_t) * (size_t) J);
+	for (i = 0; i < r->n; i++)
+		g->grow[fill[r->lev[(size_t) i * r->nterms]]++] = i;
+	lmm_free(fill);
+}
+
+/*
+ * vcov of beta as glmer's: the beta block of 2 H^-1, H the central
+ * finite-difference Hessian of the deviance in (theta, beta) at x; 0 when H
+ * is not positive definite (the caller keeps the factor's vcov).
+ */
+static int
+hessian_vcov(Glmm *g, const double *x, double f0, double *vcov)
+{
+	int			d = g->ntheta + g->p;
+	double	   *H = lmm_alloc(sizeof(double) * d * d);
+	double	   *xs = lmm_alloc(sizeof(double) * d);
+	double	   *h = lmm_alloc(sizeof(double) * d);
+	int			a,
+				b,
+				ok = 0;
+
+	for (a = 0; a < d; a++)
+		h[a] = HESS_STEP * (fabs(x[a]) > 1.0 ? fabs(x[a]) : 1.0);
+	for (a = 0; a < d && !g->interrupted; a++)
+	{
+		double		fp,
+					fm;
+
+		memcpy(xs, x, sizeof(double) * d);
+		xs[a] = x[a] + h[a];
+		fp = stage2(d, xs, NULL, g);
+		xs[a] = x[a] - h[a];
+		fm = stage2(d, xs, NULL, g);
+		H[a * d + a] = (fp - 2.0 * f0 + fm) / (h[a] * h[a]);
+		for (b = 0; b < a; b++)
+		{
+			double		fpp,
+						fpm,
+						fmp,
+						fmm;
+
+			memcpy(xs, x, sizeof(double) * d);
+			xs[a] = x[a] + h[a];
+			xs[b] = x[b] + h[b];
+			fpp = stage2(d, xs, NULL, g);
+			xs[b] = x[b] - h[b];
+			fpm = stage2(d, xs, NULL, g);
+			xs[a] = x[a] - h[a];
+			fmm = stage2(d, xs, NULL, g);
+			xs[b] = x[b] + h[b];
+			fmp = stage2(d, xs, NULL, g);
+			H[a * d + b] = H[b * d + a] = (fpp - fpm - fmp + fmm) / (4.0 * h[a] * h[b]);
+		}
+	}
+	if (!g->interrupted &&
+		LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, H, d) == 0 &&
+		LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', d, H, d) == 0)
+	{
+		for (a = 0; a < g->p; a++)
+			for (b = 0; b <= a; b++)
+				vcov[a * g->p + b] = vcov[b * g->p + a] =
+					2.0 * H[(g->ntheta + a) * d + g->ntheta + b];
+		ok = 1;
+	}
+	lmm_free(H);
+	lmm_free(xs);
+	lmm_free(h);
+	return ok;
+}
+
+/* Release the fit in progress. */
+static void
+glmm_free(Glmm *g)
+{
+	int			e;
+
+	for (e = 0; e < g->k; e++)
+		lmm_free(g->b[e]);
+	lmm_free(g->eta);
+	lmm_free(g->beta);
+	lmm_free(g->vcov_rx);
+	lmm_free(g->gptr);
+	lmm_free(g->grow);
+}
+
+/*
+ * Fit the GLMM of the rows: nagq = 0 stops after the first stage; else the
+ * second stage with the Laplace approximation (1) or quadrature (> 1, one
+ * scalar term).  On LMM_OK fit is filled as lmm_fit fills it (sigma 1, no
+ * Satterthwaite), criterion being the deviance -2 log L.
+ */
+LmmStatus
+lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
+{
+	Glmm		g;
+	LmmTermStats probe;
+	int			p = r->p;
+	int			k = r->nterms;
+	int			nt = 0,
+				d,
+				e,
+				a,
+				t;
+	double	   *x,
+			   *lb,
+			   *dx;
+	double		fmin = HUGE_VAL;
+	int64_t		i;
+	int			res;
+	LmmStatus	status = LMM_OK;
+
+	memset(fit, 0, sizeof(LmmFit));
+	memset(&g, 0, sizeof(Glmm));
+	fit->p = p;
+	fit->n = (double) r->n;
+	fit->bad_term = -1;
+	for (t = 0; t < k; t++)
+		if (r->nlevels[t] < 2)
+		{
+			fit->bad_term = t;
+			return LMM_ERR_FEW_GROUPS;
+		}
+	if (spec->nagq > 1 && (k != 1 || r->q[0] != 1))
+		return LMM_ERR_INCONSISTENT;
+
+	g.r = r;
+	g.family = spec->family;
+	g.link = spec->link;
+	g.p = p;
+	g.k = k;
+	g.nagq = spec->nagq;
+	lmm_terms_init(&probe, p, k, r->q);
+	for (t = 0; t < k; t++)
+		probe.term[t].nlevels = r->nlevels[t];
+	lmm_terms_order(&probe, g.src);
+	lmm_terms_free(&probe);
+	fit->nterms = k;
+	for (e = 0; e < k; e++)
+	{
+		t = g.src[e];
+		g.toff[e] = nt;
+		nt += LMM_NTHETA(r->q[t]);
+		fit->term[e].src = g.modes.term[e].src = t;
+		fit->term[e].q = g.modes.term[e].q = r->q[t];
+		fit->term[e].nlevels = g.modes.term[e].nlevels = r->nlevels[t];
+		g.b[e] = lmm_alloc0(sizeof(double) * (size_t) r->nlevels[t] * r->q[t]);
+		fit->term[e].b = lmm_alloc(sizeof(double) * (size_t) r->nlevels[t] * r->q[t]);
+		fit->term[e].condvar = lmm_alloc(sizeof(double) * (size_t) r->nlevels[t] * r->q[t] * r->q[t]);
+		g.modes.term[e].b = fit->term[e].b;
+		g.modes.term[e].condvar = fit->term[e].condvar;
+	}
+	g.modes.nterms = k;
+	fit->b = fit->term[0].b;
+	fit->condvar = fit->term[0].condvar;
+	fit->q = fit->term[0].q;
+	fit->nlevels = fit->term[0].nlevels;
+	g.ntheta = fit->ntheta = nt;
+	d = nt + p;
+	g.eta = lmm_alloc(sizeof(double) * (size_t) (r->n > 0 ? r->n : 1));
+	g.beta = lmm_alloc0(sizeof(double) * (p > 0 ? p : 1));
+	g.vcov_rx = lmm_alloc0(sizeof(double) * (p > 0 ? p * p : 1));
+	x = lmm_alloc(sizeof(double) * d);
+	lb = lmm_alloc(sizeof(double) * d);
+	dx = lmm_alloc(sizeof(double) * d);
+	if (g.nagq > 1)
+	{
+		if (!gauss_hermite(g.nagq, g.node, g.wnode))
+			status = LMM_ERR_OPTIMIZER;
+		group_rows(&g);
+	}
+
+	/* PIRLS's start: mu from y, as glm's mustart */
+	for (i = 0; i < r->n; i++)
+	{
+		double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+		double		mu = g.family == LMM_FAMILY_BINOMIAL ? (wt * r->y[i] + 0.5) / (wt + 1.0) :
+			g.family == LMM_FAMILY_POISSON ? r->y[i] + 0.1 : r->y[i];
+
+		g.eta[i] = link_fun(g.link, mu) - (r->off != NULL ? r->off[i] : 0.0);
+	}
+	g.fresh = 1;
+
+	/* stage 1: theta, with beta from PIRLS */
+	for (e = 0; e < k; e++)
+	{
+		int			q = r->q[g.src[e]];
+		int			c,
+					rr,
+					j = g.toff[e];
+
+		for (c = 0; c < q; c++)
+			for (rr = c; rr < q; rr++, j++)
+			{
+				x[j] = rr == c ? 1.0 : 0.0;
+				lb[j] = rr == c ? 0.0 : -HUGE_VAL;
+				dx[j] = 0.25;
+			}
+	}
+	if (status == LMM_OK)
+	{
+		res = minimize(&g, stage1, nt, lb, dx, x, &fmin);
+		if (g.interrupted)
+			status = LMM_ERR_INTERRUPTED;
+		else if (res < 0 || !isfinite(fmin) || !pirls(&g, x, NULL))
+			status = LMM_ERR_OPTIMIZER;
+	}
+	fit->converged = 1;
+
+	/* stage 2: (theta, beta) on the Laplace or quadrature deviance */
+	if (status == LMM_OK && g.nagq > 0)
+	{
+		for (a = 0; a < p; a++)
+		{
+			double		se = sqrt(g.vcov_rx[a * p + a]);
+
+			x[nt + a] = g.beta[a];
+			lb[nt + a] = -HUGE_VAL;
+			dx[nt + a] = isfinite(se) && se > 0.0 ? 0.5 * se : 0.1;
+		}
+		for (a = 0; a < nt; a++)
+			dx[a] = 0.1 * (x[a] > 0.1 ? x[a] : 0.1);
+		res = minimize(&g, stage2, d, lb, dx, x, &fmin);
+		if (g.interrupted)
+			status = LMM_ERR_INTERRUPTED;
+		else if (res < 0 || !isfinite(fmin))
+			status = LMM_ERR_OPTIMIZER;
+		fit->converged = res > 0 && res != NLOPT_MAXEVAL_REACHED;
+	}
+
+	if (status == LMM_OK)
+	{
+		fit->beta = lmm_alloc(sizeof(double) * (p > 0 ? p : 1));
+		fit->vcov = lmm_alloc(sizeof(double) * (p > 0 ? p * p : 1));
+		fit->theta = lmm_alloc(sizeof(double) * (nt > 0 ? nt : 1));
+		if (g.nagq > 0)
+		{
+			fmin = stage2(d, x, NULL, &g);
+			if (!isfinite(fmin) ||
+				!hessian_vcov(&g, x, fmin, fit->vcov))
+				memcpy(fit->vcov, g.vcov_rx, sizeof(double) * p * p);
+			/* back to the optimum for the modes and their variances */
+			fmin = stage2(d, x, NULL, &g);
+		}
+		else
+		{
+			fmin = stage1(nt, x, NULL, &g);
+			memcpy(fit->vcov, g.vcov_rx, sizeof(double) * p * p);
+		}
+		if (g.interrupted)
+			status = LMM_ERR_INTERRUPTED;
+		else if (!isfinite(fmin))
+			status = LMM_ERR_OPTIMIZER;
+	}
+	if (status != LMM_OK)
+	{
+		lmm_fit_free(fit);
+		lmm_free(x);
+		lmm_free(lb);
+		lmm_free(dx);
+		glmm_free(&g);
+		return status;
+	}
+
+	memcpy(fit->theta, x, sizeof(double) * nt);
+	for (e = 0; e < k; e++)
+		memcpy(fit->term[e].b, g.b[e],
+			   sizeof(double) * (size_t) fit->term[e].nlevels * fit->term[e].q);
+	memcpy(fit->beta, g.beta, sizeof(double) * p);
+	fit->sigma = 1.0;
+	fit->criterion = fmin;
+	fit->loglik = -fmin / 2.0;
+	fit->aic = fmin + 2.0 * (p + nt);
+	fit->bic = fmin + (p + nt) * log((double) r->n);
+	fit->n_eval = g.n_eval;
+	fit->singular = 0;
+	for (e = 0; e < k; e++)
+	{
+		int			q = r->q[g.src[e]];
+		int			c,
+					j = g.toff[e];
+
+		for (c = 0; c < q; c++)
+		{
+			if (x[j] < LMM_SINGULAR_TOL)
+				fit->singular = 1;
+			j += q - c;
+		}
+	}
+	lmm_free(x);
+	lmm_free(lb);
+	lmm_free(dx);
+	glmm_free(&g);
+	return LMM_OK;
+}
