@@ -413,3 +413,37 @@ CREATE FUNCTION lmm_stats(formula text, source regclass) RETURNS lmm_stats
 	AS 'MODULE_PATHNAME', 'lmm_formula_stats'
 	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION lmm_stats(text, regclass) IS 'sufficient statistics of an lme4 formula over the source''s rows (the grammar of lmm()), to store, merge with lmm_merge and fit later with lmm_fit';
+
+-- Generalized linear mixed models (binomial, Poisson) and prior weights and
+-- offsets: the same aggregates, with the weight and offset of each row.
+CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], float8, float8, text, text)
+	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_trans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text) IS 'lmm_fit transition with a prior weight and an offset: keep one row';
+COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text) IS 'lmm_fit transition with z, a prior weight and an offset: keep one row';
+COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], float8, float8, text, text) IS 'lmm_fit_terms transition with a prior weight and an offset: keep one row';
+
+CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, weight float8, "offset" float8, options text) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, z float8[], weight float8, "offset" float8, options text) (
+	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
+	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], weight float8, "offset" float8, spec text, options text) (
+	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
+	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
+	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8, float8, text) IS 'fit of y ~ 1 + x + (1 | g) with a prior weight and an offset per row and options (family=gaussian|binomial|poisson, link, nagq, method)';
+COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8[], float8, float8, text) IS 'fit of y ~ 1 + x + (1 + z | g) with a prior weight and an offset per row and options (family, link, nagq, method)';
+COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], float8, float8, text, text) IS 'fit of a model with several random-effects terms with a prior weight and an offset per row and options (family, link, nagq, method)';

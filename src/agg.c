@@ -81,6 +81,8 @@ check_finite(double value, const char *what, int pos, int64 row)
 typedef struct TransForm
 {
 	bool		has_z;			/* z is passed */
+	int			wt_arg;			/* argument number of the weight, or -1 */
+	int			off_arg;		/* argument number of the offset, or -1 */
 	int			opt_arg;		/* argument number of options, or -1 */
 } TransForm;
 
@@ -98,9 +100,11 @@ trans_form(FunctionCallInfo fcinfo)
 		int			nargs = PG_NARGS();
 
 		f = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TransForm));
-		f->has_z = nargs >= 6 ||
+		f->has_z = nargs == 6 || nargs == 8 ||
 			(nargs == 5 && get_fn_expr_argtype(fcinfo->flinfo, 4) != TEXTOID);
-		f->opt_arg = (nargs == 6) ? 5 : (nargs == 5 && !f->has_z) ? 4 : -1;
+		f->wt_arg = nargs == 7 ? 4 : nargs == 8 ? 5 : -1;
+		f->off_arg = f->wt_arg > 0 ? f->wt_arg + 1 : -1;
+		f->opt_arg = nargs >= 6 ? nargs - 1 : (nargs == 5 && !f->has_z) ? 4 : -1;
 		fcinfo->flinfo->fn_extra = f;
 	}
 	return f;
@@ -149,7 +153,8 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	}
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
-		(has_z && PG_ARGISNULL(4)))
+		(has_z && PG_ARGISNULL(4)) ||
+		(form->wt_arg > 0 && (PG_ARGISNULL(form->wt_arg) || PG_ARGISNULL(form->off_arg))))
 	{
 		st->n_dropped++;
 		PG_RETURN_POINTER(st);
@@ -187,7 +192,15 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	}
 
 	level = lmm_state_level(st, 0, PG_GETARG_DATUM(3));
-	lmm_terms_add_row(&st->stats, st->row, y, &level, st->row + st->p);
+	if (form->wt_arg > 0)
+		lmm_state_keep_rows(st);
+	if (st->keep_rows)
+		lmm_state_add_row(st, st->row, y,
+						  form->wt_arg > 0 ? PG_GETARG_FLOAT8(form->wt_arg) : 1.0,
+						  form->wt_arg > 0 ? PG_GETARG_FLOAT8(form->off_arg) : 0.0,
+						  &level, st->row + st->p);
+	else
+		lmm_terms_add_row(&st->stats, st->row, y, &level, st->row + st->p);
 	PG_RETURN_POINTER(st);
 }
 
@@ -287,6 +300,8 @@ lmm_fit_final(PG_FUNCTION_ARGS)
 	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	if (!st->started || st->stats.n == 0)
 		PG_RETURN_NULL();
+	if (st->keep_rows)
+		PG_RETURN_DATUM(lmm_state_fit_glmm(st));
 	PG_RETURN_DATUM(lmm_state_fit(st, st->opts.reml));
 }
 

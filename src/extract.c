@@ -50,6 +50,18 @@ lmm_fixef_row(const LmmModel *m, int k, double *L, LmmFixefRow *r)
 	r->has_t = r->se > 0.0;
 	if (r->has_t)
 		r->t = lmm_finite_result(m->beta[k] / r->se, "a t value");
+	if (m->family != LMM_FAMILY_GAUSSIAN)
+	{
+		/* a GLMM's Wald z: p-value and interval from the normal, no df (glmer's summary) */
+		double		half = lmm_qnorm(0.975) * r->se;
+
+		r->has_df = r->has_t;
+		r->df = NAN;
+		r->p = erfc(fabs(r->t) / M_SQRT2);
+		r->conf_low = lmm_finite_result(m->beta[k] - half, "a confidence bound");
+		r->conf_high = lmm_finite_result(m->beta[k] + half, "a confidence bound");
+		return;
+	}
 	L[k] = 1.0;
 	df = lmm_satterthwaite_df(m->ninf, m->p, m->vcov_varpar, m->jac, m->vcov, L);
 	L[k] = 0.0;
@@ -136,7 +148,8 @@ lmm_fixef(PG_FUNCTION_ARGS)
 			values[5] = Float8GetDatum(r.p);
 			values[6] = Float8GetDatum(r.conf_low);
 			values[7] = Float8GetDatum(r.conf_high);
-			nulls[4] = nulls[5] = nulls[6] = nulls[7] = false;
+			nulls[4] = isnan(r.df);
+			nulls[5] = nulls[6] = nulls[7] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -296,6 +309,9 @@ lmm_varcorr(PG_FUNCTION_ARGS)
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
 	}
+	/* a GLMM's scale is fixed: glmer's VarCorr has no Residual row */
+	if (m.family != LMM_FAMILY_GAUSSIAN)
+		return (Datum) 0;
 	memset(nulls, false, sizeof(nulls));
 	values[0] = CStringGetTextDatum("Residual");
 	nulls[1] = nulls[2] = nulls[5] = true;
@@ -390,7 +406,10 @@ lmm_summary(PG_FUNCTION_ARGS)
 	}
 
 	memset(nulls, false, sizeof(nulls));
-	values[0] = CStringGetTextDatum((m.flags & LMM_MODEL_REML) ? "REML" : "ML");
+	values[0] = CStringGetTextDatum(m.family == LMM_FAMILY_GAUSSIAN ?
+									((m.flags & LMM_MODEL_REML) ? "REML" : "ML") :
+									m.nagq == 0 ? "nAGQ=0" : m.nagq == 1 ? "Laplace" :
+									psprintf("AGQ(%d)", m.nagq));
 	values[1] = Int64GetDatum(m.n_obs);
 	values[2] = Int64GetDatum(m.nlevels);
 	values[3] = Int64GetDatum(m.n_dropped);

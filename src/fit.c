@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -212,6 +214,8 @@ sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
 		pfree(map[t]);
 }
 
+static Datum fit_stats(LmmAggState *st, bool reml, double sum_log_w);
+
 /* Raise the error for a failed fit of lmm_fit(y, x, g ...), in its terms. */
 static void
 report_one_term_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
@@ -395,6 +399,18 @@ model_key_type(const LmmAggState *st, int t)
 Datum
 lmm_state_fit(LmmAggState *st, bool reml)
 {
+	return fit_stats(st, reml, 0.0);
+}
+
+/*
+ * The fit of a state's statistics, its criterion less sum_log_w (prior
+ * weights' log-likelihood term: a weighted LMM's statistics are of the rows
+ * scaled by the square roots of their weights, whose likelihood differs by
+ * that constant from the weighted model's).
+ */
+static Datum
+fit_stats(LmmAggState *st, bool reml, double sum_log_w)
+{
 	LmmTermStats sorted;
 	char	  **texts[LMM_MAX_TERMS];
 	LmmFit		fit;
@@ -419,10 +435,10 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	m.n_obs = (int64) sorted.n;
 	m.n_dropped = st->n_dropped;
 	m.n_eval = fit.n_eval;
-	m.criterion = fit.criterion;
-	m.loglik = fit.loglik;
-	m.aic = fit.aic;
-	m.bic = fit.bic;
+	m.criterion = fit.criterion - sum_log_w;
+	m.loglik = fit.loglik + sum_log_w / 2.0;
+	m.aic = fit.aic - sum_log_w;
+	m.bic = fit.bic - sum_log_w;
 	m.sigma = fit.sigma;
 	m.x_names = st->x_names;
 	m.beta = fit.beta;
@@ -473,5 +489,176 @@ lmm_state_fit(LmmAggState *st, bool reml)
 	/* a model too big with its statistics keeps its estimates, without refits */
 	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
 		m.tstats = NULL;
+	return PointerGetDatum(lmm_model_to_datum(&m));
+}
+
+/*
+ * A Gaussian model with prior weights or offsets: its rows, y less the
+ * offset, scaled by the square roots of their weights, are an ordinary
+ * LMM's (residual variance sigma^2 / w, as lmer(weights = w)); fit their
+ * statistics, with the weights' term of the likelihood.
+ */
+static Datum
+fit_weighted(LmmAggState *st)
+{
+	const LmmRows *r = &st->rows;
+	double		xs[LMM_MAX_COLUMNS];
+	double		zs[LMM_MAX_TERMS * LMM_MAX_RANDOM];
+	int64		lev[LMM_MAX_TERMS];
+	double		sum_log_w = 0.0;
+	int			zo[LMM_MAX_TERMS];
+	int			nzall = 0;
+	int64		i,
+				j;
+	int			a,
+				t;
+
+	int64		J[LMM_MAX_TERMS];
+
+	for (t = 0; t < st->k; t++)
+		J[t] = st->stats.term[t].nlevels;
+	lmm_terms_free(&st->stats);
+	lmm_terms_init(&st->stats, st->p, st->k, st->q);
+	for (t = 0; t < st->k; t++)
+	{
+		zo[t] = nzall;
+		nzall += st->q[t];
+		for (j = 0; j < J[t]; j++)
+			lmm_terms_add_level(&st->stats, t);
+	}
+	for (i = 0; i < r->n; i++)
+	{
+		double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+		double		sw = sqrt(wt);
+
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sum_log_w += log(wt);
+		for (a = 0; a < st->p; a++)
+			xs[a] = sw * r->x[(size_t) i * st->p + a];
+		for (t = 0; t < st->k; t++)
+		{
+			lev[t] = r->lev[(size_t) i * st->k + t];
+			for (a = 0; a < st->q[t]; a++)
+				zs[zo[t] + a] = sw * (r->ones[t] ? 1.0 : r->z[(size_t) i * r->nz + r->zoff[t] + a]);
+		}
+		lmm_terms_add_row(&st->stats, xs,
+						  sw * (r->y[i] - (r->off != NULL ? r->off[i] : 0.0)), lev, zs);
+	}
+	return fit_stats(st, st->opts.reml, sum_log_w);
+}
+
+/*
+ * Fit a state that kept its rows: a GLMM (lmm_glmm.h) with every term's
+ * levels in sorted order, or a Gaussian model with weights or offsets
+ * (fit_weighted).  Returns the model as an lmm_model datum.
+ */
+Datum
+lmm_state_fit_glmm(LmmAggState *st)
+{
+	LmmRows		sorted;
+	LmmGlmmSpec spec;
+	char	  **texts[LMM_MAX_TERMS];
+	int64	   *map[LMM_MAX_TERMS];
+	LmmFit		fit;
+	LmmModel	m;
+	LmmStatus	status;
+	int			t,
+				toff;
+	int64		j;
+
+	if (st->opts.family == LMM_FAMILY_GAUSSIAN)
+		return fit_weighted(st);
+	if (st->opts.method_given && st->opts.reml)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("family %s is fitted by maximum likelihood, not REML",
+						lmm_family_name(st->opts.family)),
+				 errdetail("Leave out method=reml (glmer has no REML either).")));
+	if (st->opts.nagq > 1 && (st->k != 1 || st->q[0] != 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nagq = %d needs a model with one scalar random-effects term", st->opts.nagq),
+				 errdetail("Adaptive quadrature integrates over one random effect per group; this model has %d term(s) of %d column(s) first.",
+						   st->k, st->q[0]),
+				 errhint("Use nagq=1 (the Laplace approximation) or nagq=0, as glmer requires.")));
+	lmm_rows_init(&sorted, st->p, st->k, st->q, st->rows.ones);
+	for (t = 0; t < st->k; t++)
+	{
+		int64		J = st->stats.term[t].nlevels;
+		int64	   *perm = sorted_levels(st, t, &texts[t]);
+
+		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+		for (j = 0; j < J; j++)
+			map[t][perm[j]] = j;
+		sorted.nlevels[t] = J;
+		pfree(perm);
+	}
+	lmm_rows_merge(&sorted, &st->rows, (int64_t *const *) map);
+	spec.family = st->opts.family;
+	spec.link = st->opts.link;
+	spec.nagq = st->opts.nagq;
+	status = lmm_glmm_fit(&sorted, &spec, &fit);
+	lmm_rows_free(&sorted);
+	if (status != LMM_OK && st->one_term)
+		report_one_term_error(status, st, &fit);
+	if (status != LMM_OK)
+		report_formula_error(status, st, &fit);
+
+	memset(&m, 0, sizeof(m));
+	m.flags = (fit.converged ? LMM_MODEL_CONVERGED : 0) |
+		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
+		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0);
+	m.p = fit.p;
+	m.n_obs = st->rows.n;
+	m.n_dropped = st->n_dropped;
+	m.n_eval = fit.n_eval;
+	m.criterion = fit.criterion;
+	m.loglik = fit.loglik;
+	m.aic = fit.aic;
+	m.bic = fit.bic;
+	m.sigma = fit.sigma;
+	m.x_names = st->x_names;
+	m.beta = fit.beta;
+	m.vcov = fit.vcov;
+	m.formula = st->formula;
+	m.nfactors = st->nfactors;
+	m.factors = st->factors;
+	m.family = st->opts.family;
+	m.link = st->opts.link;
+	m.nagq = st->opts.nagq;
+	m.nextra = fit.nterms - 1;
+	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
+	toff = 0;
+	for (t = 0; t < fit.nterms; t++)
+	{
+		const LmmFitTerm *ft = &fit.term[t];
+		int			src = ft->src;
+		LmmModelTerm *mt = t == 0 ? NULL : &m.extra[t - 1];
+
+		toff += t > 0 ? LMM_NTHETA(fit.term[t - 1].q) : 0;
+		if (t == 0)
+		{
+			m.grp = st->grp[src];
+			m.key_type = model_key_type(st, src);
+			m.q = ft->q;
+			m.z_names = st->z_names[src];
+			m.theta = fit.theta;
+			m.nlevels = ft->nlevels;
+			m.levels = texts[src];
+			m.b = ft->b;
+			m.condvar = ft->condvar;
+			continue;
+		}
+		mt->grp = st->grp[src];
+		mt->key_type = model_key_type(st, src);
+		mt->q = ft->q;
+		mt->z_names = st->z_names[src];
+		mt->theta = fit.theta + toff;
+		mt->nlevels = ft->nlevels;
+		mt->levels = texts[src];
+		mt->b = ft->b;
+		mt->condvar = ft->condvar;
+	}
 	return PointerGetDatum(lmm_model_to_datum(&m));
 }

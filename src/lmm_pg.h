@@ -12,6 +12,7 @@
 #include "utils/jsonb.h"
 
 #include "core/lmm_anova.h"
+#include "core/lmm_glmm.h"
 #include "core/lmm_model.h"
 
 /* What the options text of lmm_fit says. */
@@ -25,7 +26,17 @@ typedef struct LmmOptions
 	char	  **x_names;
 	int			n_z_names;		/* -1 when z_names was not given */
 	char	  **z_names;
+	LmmFamily	family;			/* family= (gaussian by default) */
+	LmmLink		link;			/* link= (the family's canonical one by default) */
+	int			nagq;			/* nagq= (1, the Laplace approximation, by default) */
+	bool		nagq_given;
+	char	   *weights;		/* weights=<column> (lmm() only), or NULL */
 } LmmOptions;
+
+extern const char *lmm_family_name(LmmFamily family);
+extern const char *lmm_link_name(LmmLink link);
+extern bool lmm_family_from_name(const char *name, LmmFamily *family);
+extern bool lmm_link_from_name(const char *name, LmmLink *link);
 
 extern void lmm_parse_options(const char *text, LmmOptions *opts);
 extern void lmm_parse_confint_options(const char *text, bool *profile, double *level);

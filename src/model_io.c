@@ -334,6 +334,9 @@ lmm_model_out(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, ", \"factors\": ");
 		lmm_json_append_factors(&buf, m.nfactors, m.factors);
 	}
+	if (m.family != LMM_FAMILY_GAUSSIAN)
+		appendStringInfo(&buf, ", \"family\": {\"family\": \"%s\", \"link\": \"%s\", \"nagq\": %d}",
+						 lmm_family_name(m.family), lmm_link_name(m.link), m.nagq);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -354,6 +357,9 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	int64		version;
 	JsonbValue	fv;
 	bool		has_factors;
+	bool		has_family;
+	JsonbValue	famv;
+	int			nkeys;
 	int			k;
 	const char *problem;
 
@@ -365,9 +371,11 @@ lmm_model_in(PG_FUNCTION_ARGS)
 	if (version < 1 || version > LMM_MODEL_VERSION)
 		lmm_json_bad(T, "unsupported \"lmm_model\" format version");
 	has_factors = version >= 4 && getKeyJsonValueFromContainer(root, "factors", 7, &fv) != NULL;
-	if (JsonContainerSize(root) != 14 + version + (version > 1 ? 1 : 0) + (has_factors ? 1 : 0))
+	has_family = version >= 4 && getKeyJsonValueFromContainer(root, "family", 6, &famv) != NULL;
+	nkeys = 14 + version + (version > 1 ? 1 : 0) + (has_factors ? 1 : 0) + (has_family ? 1 : 0);
+	if (JsonContainerSize(root) != nkeys)
 		lmm_json_bad(T, psprintf("a version " INT64_FORMAT " value must have exactly the %d keys of lmm_model's output",
-								 version, (int) (14 + version + (version > 1 ? 1 : 0) + (has_factors ? 1 : 0))));
+								 version, nkeys));
 
 	memset(&m, 0, sizeof(m));
 	method = lmm_json_str(T, lmm_json_key(T, root, "method"), "method");
@@ -431,6 +439,25 @@ lmm_model_in(PG_FUNCTION_ARGS)
 		read_tstats(root, &m);
 	if (has_factors)
 		m.factors = lmm_json_factors(T, fv, &m.nfactors);
+	if (has_family)
+	{
+		JsonbContainer *fam = lmm_json_container(T, famv, false, 3, "family");
+		LmmFamily	f;
+		LmmLink		l;
+		int64		q;
+
+		if (!lmm_family_from_name(lmm_json_str(T, lmm_json_key(T, fam, "family"), "family.family"), &f) ||
+			f == LMM_FAMILY_GAUSSIAN)
+			lmm_json_bad(T, "\"family.family\" must be \"binomial\" or \"poisson\"");
+		if (!lmm_link_from_name(lmm_json_str(T, lmm_json_key(T, fam, "link"), "family.link"), &l))
+			lmm_json_bad(T, "\"family.link\" is not a link lmm knows");
+		q = lmm_json_count(T, lmm_json_key(T, fam, "nagq"), "family.nagq");
+		if (q > LMM_MAX_NAGQ)
+			lmm_json_bad(T, "\"family.nagq\" must be between 0 and 25");
+		m.family = f;
+		m.link = l;
+		m.nagq = (int) q;
+	}
 
 	problem = lmm_model_check(&m);
 	if (problem == NULL)

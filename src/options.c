@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include <errno.h>
+
 #include "utils/builtins.h"
 
 #include "lmm_pg.h"
@@ -39,6 +41,88 @@ add_name(int *n, char ***names, char *name)
 	(*names)[(*n)++] = pstrdup(name);
 }
 
+/* lme4's names of the families. */
+static const char *const family_names[] = {"gaussian", "binomial", "poisson"};
+
+/* lme4's names of the links. */
+static const char *const link_names[] = {"identity", "logit", "probit", "cloglog", "log"};
+
+/* A family's name as lme4 prints it. */
+const char *
+lmm_family_name(LmmFamily family)
+{
+	return family_names[family];
+}
+
+/* A link's name as lme4 prints it. */
+const char *
+lmm_link_name(LmmLink link)
+{
+	return link_names[link];
+}
+
+/* The family named (case-insensitively); false for an unknown name. */
+bool
+lmm_family_from_name(const char *name, LmmFamily *family)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(family_names); i++)
+		if (pg_strcasecmp(name, family_names[i]) == 0)
+		{
+			*family = (LmmFamily) i;
+			return true;
+		}
+	return false;
+}
+
+/* The link named (case-insensitively); false for an unknown name. */
+bool
+lmm_link_from_name(const char *name, LmmLink *link)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(link_names); i++)
+		if (pg_strcasecmp(name, link_names[i]) == 0)
+		{
+			*link = (LmmLink) i;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * The link of the family (its canonical one unless link= names another it
+ * takes), and nagq only where it means something: a generalized family.
+ */
+static void
+check_family(LmmOptions *opts, const char *link_value)
+{
+	static const LmmLink canonical[] = {LMM_LINK_IDENTITY, LMM_LINK_LOGIT, LMM_LINK_LOG};
+	LmmFamily	f = opts->family;
+
+	opts->link = canonical[f];
+	if (link_value != NULL &&
+		(!lmm_link_from_name(link_value, &opts->link) ||
+		 (f == LMM_FAMILY_BINOMIAL && !(opts->link == LMM_LINK_LOGIT ||
+										opts->link == LMM_LINK_PROBIT ||
+										opts->link == LMM_LINK_CLOGLOG)) ||
+		 (f != LMM_FAMILY_BINOMIAL && opts->link != canonical[f])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("link \"%s\" is not available for family %s", link_value,
+						family_names[f]),
+				 errdetail("%s", f == LMM_FAMILY_BINOMIAL ?
+						   "The binomial family takes link=logit (the default), probit or cloglog." :
+						   f == LMM_FAMILY_POISSON ? "The Poisson family takes link=log." :
+						   "The Gaussian family takes link=identity; give family=binomial or family=poisson for another link.")));
+	if (opts->nagq_given && f == LMM_FAMILY_GAUSSIAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm option \"nagq\" needs a generalized family"),
+				 errdetail("A Gaussian model's likelihood is exact; give family=binomial or family=poisson with nagq.")));
+}
+
 /*
  * Fill opts from text (NULL means all defaults).  Unknown keys, unknown
  * values and repeated keys are errors, so a typo never silently changes
@@ -54,6 +138,8 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 	char	 ***list = NULL;
 	bool		seen_method = false;
 	bool		seen_g_name = false;
+	bool		seen_family = false;
+	char	   *link_value = NULL;
 
 	opts->reml = true;
 	opts->method_given = false;
@@ -63,6 +149,11 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 	opts->x_names = NULL;
 	opts->n_z_names = -1;
 	opts->z_names = NULL;
+	opts->family = LMM_FAMILY_GAUSSIAN;
+	opts->link = LMM_LINK_IDENTITY;
+	opts->nagq = 1;
+	opts->nagq_given = false;
+	opts->weights = NULL;
 	if (text == NULL)
 		return;
 
@@ -133,11 +224,57 @@ lmm_parse_options(const char *text, LmmOptions *opts)
 						 errdetail("Name the grouping factor, e.g. 'g_name=doctor'.")));
 			opts->g_name = pstrdup(value);
 		}
+		else if (strcmp(key, "family") == 0)
+		{
+			if (seen_family)
+				goto repeated;
+			seen_family = true;
+			if (!lmm_family_from_name(value, &opts->family))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown family \"%s\"", value),
+						 errdetail("Use family=gaussian (the default), family=binomial or family=poisson.")));
+		}
+		else if (strcmp(key, "link") == 0)
+		{
+			if (link_value != NULL)
+				goto repeated;
+			link_value = pstrdup(value);
+		}
+		else if (strcmp(key, "nagq") == 0)
+		{
+			char	   *end;
+			long		v;
+
+			if (opts->nagq_given)
+				goto repeated;
+			opts->nagq_given = true;
+			errno = 0;
+			v = strtol(value, &end, 10);
+			if (*value == '\0' || *end != '\0' || errno != 0 || v < 0 || v > LMM_MAX_NAGQ)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for lmm option \"nagq\"", value),
+						 errdetail("nagq is a whole number of quadrature nodes from 0 to %d: 0 for glmer's fast first stage, 1 (the default) for the Laplace approximation.",
+								   LMM_MAX_NAGQ)));
+			opts->nagq = (int) v;
+		}
+		else if (strcmp(key, "weights") == 0)
+		{
+			if (opts->weights != NULL)
+				goto repeated;
+			if (*value == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("empty value for lmm option \"weights\""),
+						 errdetail("Name the column of prior weights, e.g. 'weights=trials'.")));
+			opts->weights = pstrdup(value);
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown lmm option \"%s\"", key),
-					 errdetail("Known options are method, x_names, z_names and g_name.")));
+					 errdetail("Known options are method, family, link, nagq, weights, x_names, z_names and g_name.")));
 		continue;
 
 repeated:
@@ -147,6 +284,7 @@ repeated:
 				 errdetail("Give each option once.")));
 	}
 	pfree(copy);
+	check_family(opts, link_value);
 }
 
 /*

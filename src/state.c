@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -55,6 +57,8 @@ static inline bool level_equal(struct levelhash_hash *tb, Datum a, Datum b);
 
 /* The type name in errors about values. */
 static const char T[] = "lmm_stats";
+
+static void bad_packed(LmmPackedSource source, const char *problem);
 
 #define SPEC "lmm_fit_terms spec"
 
@@ -272,6 +276,8 @@ parse_spec(LmmAggState *st, const char *text)
 		st->q[t] = (int) n;
 		st->nz += st->q[t];
 	}
+	st->cbind = getKeyJsonValueFromContainer(root, "cbind", 5, &v) != NULL &&
+		lmm_json_bool(SPEC, v, "cbind");
 	st->formula = "";
 	if (getKeyJsonValueFromContainer(root, "formula", 7, &v) != NULL)
 		st->formula = lmm_json_str(SPEC, v, "formula");
@@ -301,12 +307,19 @@ lmm_state_formula(MemoryContext ctx, const char *spec, const char *options)
 	if (st->opts.n_x_names >= 0 || st->opts.n_z_names >= 0 || st->opts.g_name_given)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lmm_fit_terms and lmm() take only the option \"method\""),
+				 errmsg("lmm_fit_terms and lmm() take only the options \"method\", \"family\", \"link\", \"nagq\" and \"weights\""),
 				 errdetail("The names of the columns and terms come from the spec (in lmm(), from the formula).")));
+	if (st->cbind && st->opts.family != LMM_FAMILY_BINOMIAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a cbind(successes, failures) response needs family=binomial"),
+				 errdetail("Give the option family=binomial.")));
 	lmm_terms_init(&st->stats, st->p, st->k, st->q);
 	for (t = 0; t < st->k; t++)
 		levels_init(&st->levels[t], ctx, TEXTOID, C_COLLATION_OID);
 	st->started = true;
+	if (st->opts.family != LMM_FAMILY_GAUSSIAN)
+		lmm_state_keep_rows(st);
 	MemoryContextSwitchTo(old);
 	return st;
 }
@@ -499,6 +512,87 @@ lmm_state_start(LmmAggState *st, int nx, int nz)
 	st->row[st->p] = 1.0;
 	st->started = true;
 	MemoryContextSwitchTo(old);
+	if (st->opts.family != LMM_FAMILY_GAUSSIAN)
+		lmm_state_keep_rows(st);
+}
+
+/*
+ * Keep the rows as well as the statistics (a generalized family, or prior
+ * weights or offsets): each term's z is stored unless it is the intercept
+ * alone.
+ */
+void
+lmm_state_keep_rows(LmmAggState *st)
+{
+	int			ones[LMM_MAX_TERMS];
+	int			t;
+
+	if (st->keep_rows)
+		return;
+	for (t = 0; t < st->k; t++)
+		ones[t] = st->q[t] == 1 && (st->one_term || strcmp(st->z_names[t][0], "(Intercept)") == 0);
+	lmm_rows_init(&st->rows, st->p, st->k, st->q, ones);
+	st->keep_rows = true;
+}
+
+/* Error for a response, weight or offset a model cannot take, naming the row. */
+static void
+bad_row(const LmmAggState *st, const char *what, double v, const char *rule)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s %g in input row %lld %s", what, v, (long long) st->n_rows, rule),
+			 errdetail("Filter the row out or correct the value, e.g. with a WHERE clause.")));
+}
+
+/*
+ * Add one row of a state that keeps rows: check the response against the
+ * family (binomial: a proportion in [0, 1], or with cbind whole successes
+ * and failures; Poisson: a count that is not negative), the weight
+ * (finite, not negative; zero drops the row, counted) and keep it, with
+ * the level numbers the level tables gave, in the rows and the statistics.
+ */
+void
+lmm_state_add_row(LmmAggState *st, const double *x, double y, double wt,
+				  double off, const int64 *level, const double *z)
+{
+	MemoryContext old;
+	int			t;
+
+	if (!isfinite(wt) || wt < 0.0)
+		bad_row(st, "weight", wt, "is not a finite number of at least 0");
+	if (!isfinite(off))
+		bad_row(st, "offset", off, "is not finite");
+	if (st->cbind)
+	{
+		double		fails = wt - y;
+
+		if (y < 0.0 || y != floor(y))
+			bad_row(st, "successes", y, "is not a whole number of at least 0");
+		if (fails < 0.0 || fails != floor(fails))
+			bad_row(st, "failures", fails, "is not a whole number of at least 0");
+		y = wt > 0.0 ? y / wt : 0.0;
+	}
+	else if (st->opts.family == LMM_FAMILY_BINOMIAL && (y < 0.0 || y > 1.0))
+		bad_row(st, "binomial response", y, "is outside [0, 1]");
+	else if (st->opts.family == LMM_FAMILY_POISSON && y < 0.0)
+		bad_row(st, "Poisson response", y, "is a negative count");
+	if (wt == 0.0)
+	{
+		st->n_zero_weight++;
+		st->n_dropped++;
+		return;
+	}
+	for (t = 0; t < st->k; t++)
+		if (level[t] >= LMM_ROWS_MAX_LEVELS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("grouping factor \"%s\" has more than %d levels", st->grp[t], LMM_ROWS_MAX_LEVELS),
+					 errdetail("A model that keeps its rows numbers levels with 32 bits; fit a sample of the groups.")));
+	old = MemoryContextSwitchTo(st->ctx);
+	lmm_rows_add(&st->rows, x, y, wt, off, level, z);
+	lmm_terms_add_row(&st->stats, x, y, level, z);
+	MemoryContextSwitchTo(old);
 }
 
 /* Names as "(a, b)" for messages; "(not given)" for a missing list. */
@@ -668,6 +762,12 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 		}
 	}
 	lmm_terms_merge(&dst->stats, &src->stats, (int64_t *const *) map);
+	if (src->keep_rows)
+	{
+		lmm_state_keep_rows(dst);
+		dst->n_zero_weight += src->n_zero_weight;
+		lmm_rows_merge(&dst->rows, &src->rows, (int64_t *const *) map);
+	}
 	for (t = 0; t < src->k; t++)
 		pfree(map[t]);
 	MemoryContextSwitchTo(old);
@@ -811,6 +911,134 @@ levels_to_bytes(const LmmLevels *lv, int64 J, LmmTermsKeys *out)
 	}
 }
 
+/* Append n bytes to a partial state being written. */
+static char *
+put_bytes(char *w, const void *p, size_t n)
+{
+	if (n > 0)
+		memcpy(w, p, n);
+	return w + n;
+}
+
+/*
+ * A parallel worker's partial state that keeps rows: LMM_ROWS_MAGIC, the
+ * statistics' packed size (u64) and form, then the rows in this machine's
+ * layout (a partial state never leaves the server): u64 n, u8 has weights,
+ * u8 has offsets, i64 rows dropped for zero weight, then x, y, the
+ * weights, the offsets, the level numbers and z.
+ */
+static bytea *
+pack_rows(const LmmAggState *st, const LmmTermsMeta *meta, size_t ssize)
+{
+	const LmmRows *r = &st->rows;
+	uint64		n = (uint64) r->n;
+	uint8		hw = r->wt != NULL,
+				ho = r->off != NULL;
+	size_t		size = 4 + 8 + ssize + 8 + 2 + 8 +
+		(size_t) r->n * lmm_rows_bytes_per_row(r);
+	bytea	   *result;
+	char	   *w;
+	static const unsigned char magic[4] = {'L', 'M', 'M', 'r'};
+	uint64		ss = ssize;
+
+	if (size > MaxAllocHugeSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a parallel worker's rows would take %zu bytes", size),
+				 errhint("Fit without parallel workers: SET max_parallel_workers_per_gather = 0.")));
+	result = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(result, VARHDRSZ + size);
+	w = VARDATA(result);
+	w = put_bytes(w, magic, 4);
+	w = put_bytes(w, &ss, 8);
+	lmm_terms_pack(&st->stats, meta, (unsigned char *) w);
+	w += ssize;
+	w = put_bytes(w, &n, 8);
+	w = put_bytes(w, &hw, 1);
+	w = put_bytes(w, &ho, 1);
+	w = put_bytes(w, &st->n_zero_weight, 8);
+	w = put_bytes(w, r->x, sizeof(double) * n * r->p);
+	w = put_bytes(w, r->y, sizeof(double) * n);
+	if (hw)
+		w = put_bytes(w, r->wt, sizeof(double) * n);
+	if (ho)
+		w = put_bytes(w, r->off, sizeof(double) * n);
+	w = put_bytes(w, r->lev, sizeof(int32) * n * r->nterms);
+	put_bytes(w, r->z, sizeof(double) * n * r->nz);
+	return result;
+}
+
+/*
+ * Read the rows of a partial state (pack_rows' form after the statistics)
+ * into st, checking sizes, level numbers and values before using them.
+ */
+static void
+unpack_rows(LmmAggState *st, const unsigned char *b, size_t len)
+{
+	LmmRows    *r;
+	uint64		n;
+	uint8		hw,
+				ho;
+	size_t		per;
+	int64		i;
+	int			t;
+
+	lmm_state_keep_rows(st);
+	r = &st->rows;
+	if (len < 18)
+		bad_packed(LMM_FROM_STATE, "its rows are truncated");
+	memcpy(&n, b, 8);
+	hw = b[8];
+	ho = b[9];
+	memcpy(&st->n_zero_weight, b + 10, 8);
+	b += 18;
+	len -= 18;
+	per = sizeof(double) * (r->p + 1 + r->nz + (hw != 0) + (ho != 0)) + sizeof(int32) * r->nterms;
+	if (hw > 1 || ho > 1 || st->n_zero_weight < 0 || n > len / per || n * per != len)
+		bad_packed(LMM_FROM_STATE, "its rows have the wrong size");
+	for (i = 0; i < (int64) n; i++)
+	{
+		double		x[LMM_MAX_COLUMNS];
+		double		z[LMM_MAX_TERMS * LMM_MAX_RANDOM];
+		int64		lev[LMM_MAX_TERMS];
+		double		y,
+					wt = 1.0,
+					off = 0.0;
+		const unsigned char *at;
+
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		memcpy(x, b + sizeof(double) * i * r->p, sizeof(double) * r->p);
+		at = b + sizeof(double) * n * r->p;
+		memcpy(&y, at + sizeof(double) * i, sizeof(double));
+		at += sizeof(double) * n;
+		if (hw)
+		{
+			memcpy(&wt, at + sizeof(double) * i, sizeof(double));
+			at += sizeof(double) * n;
+		}
+		if (ho)
+		{
+			memcpy(&off, at + sizeof(double) * i, sizeof(double));
+			at += sizeof(double) * n;
+		}
+		for (t = 0; t < r->nterms; t++)
+		{
+			int32		j;
+
+			memcpy(&j, at + sizeof(int32) * (i * r->nterms + t), sizeof(int32));
+			if (j < 0 || j >= st->stats.term[t].nlevels)
+				bad_packed(LMM_FROM_STATE, "a row names a level the statistics lack");
+			lev[t] = j;
+		}
+		at += sizeof(int32) * n * r->nterms;
+		memcpy(z, at + sizeof(double) * i * r->nz, sizeof(double) * r->nz);
+		if (!isfinite(y) || !isfinite(wt) || !(wt > 0.0) || !isfinite(off))
+			bad_packed(LMM_FROM_STATE, "a row holds a value no row can have");
+		lmm_rows_add(r, x, y, wt, off, lev, z);
+	}
+}
+
 /*
  * The packed form of a state, as a new bytea: an lmm_stats value, or a
  * parallel worker's partial state when partial (which keeps the options,
@@ -825,6 +1053,13 @@ lmm_state_pack(const LmmAggState *st, bool partial)
 	int			t;
 
 	lmm_stats_check_numbers(&st->stats);
+	if (st->keep_rows && !partial)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_stats cannot summarize a model with family %s, prior weights or offsets",
+						lmm_family_name(st->opts.family)),
+				 errdetail("Such a model is fitted from its rows: its working statistics change with the estimates."),
+				 errhint("Fit it with lmm_fit(...) or lmm(...) directly.")));
 	if (!partial && st->one_term && st->started &&
 		OidIsValid(st->levels[0].collation) &&
 		!get_collation_isdeterministic(st->levels[0].collation))
@@ -852,6 +1087,8 @@ lmm_state_pack(const LmmAggState *st, bool partial)
 				 st->one_term ?
 				 errhint("Compute lmm_stats for parts of the groups and fit with lmm_merge.") :
 				 errhint("Fit from the rows with lmm() or lmm_fit_terms, which keep the statistics in memory only.")));
+	if (st->keep_rows)
+		return pack_rows(st, &meta, size);
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
 	lmm_terms_pack(&st->stats, &meta, (unsigned char *) VARDATA(result));
@@ -979,6 +1216,21 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 	LmmAggState *st;
 	int			t;
 
+	if (magic == LMM_ROWS_MAGIC)
+	{
+		uint64		ss;
+
+		if (source != LMM_FROM_STATE)
+			bad_packed(source, "the rows of a parallel worker's state are no value of their own");
+		if (len < 12)
+			bad_packed(source, "its rows are truncated");
+		memcpy(&ss, b + 4, 8);
+		if (ss > len - 12)
+			bad_packed(source, "its statistics are truncated");
+		st = lmm_state_unpack(data + 12, ss, source);
+		unpack_rows(st, b + 12 + ss, len - 12 - ss);
+		return st;
+	}
 	if (magic == LMM_STATS_MAGIC)
 	{
 		LmmStats	s;

@@ -23,6 +23,7 @@
 #include "fmgr.h"
 
 #include "core/lmm_stats_io.h"
+#include "core/lmm_rows.h"
 #include "core/lmm_terms_io.h"
 #include "lmm_pg.h"
 
@@ -84,7 +85,15 @@ typedef struct LmmAggState
 	int64		n_rows;			/* rows seen, usable or not */
 	int64		n_dropped;		/* rows skipped for NULLs */
 	double	   *row;			/* one-term scratch: x with its intercept, then z */
+	/* a GLMM, or a model with weights or offsets, keeps its rows as well */
+	bool		keep_rows;
+	bool		cbind;			/* y is successes and the weight trials (lmm()'s cbind) */
+	LmmRows		rows;
+	int64		n_zero_weight;	/* rows dropped for a zero prior weight */
 } LmmAggState;
+
+/* Marks a partial state that carries kept rows after its statistics. */
+#define LMM_ROWS_MAGIC 0x4C4D4D72u	/* "LMMr" */
 
 /* How a packed value reached us, which decides the error we raise if it is bad. */
 typedef enum LmmPackedSource
@@ -111,11 +120,16 @@ extern LmmAggState *lmm_state_unpack(const char *data, size_t len,
 extern LmmAggState *lmm_state_from_legacy(const LmmStats *s,
 										  const LmmStatsMeta *meta);
 extern void lmm_state_check_unique(const LmmAggState *st, bool binary);
+extern void lmm_state_keep_rows(LmmAggState *st);
+extern void lmm_state_add_row(LmmAggState *st, const double *x, double y,
+							  double wt, double off, const int64 *level,
+							  const double *z);
 extern void lmm_stats_check_numbers(const LmmTermStats *s);
 extern char **lmm_json_names(JsonbContainer *root, const char *key, int *n);
 
 /* fit.c */
 extern Datum lmm_state_fit(LmmAggState *st, bool reml);
+extern Datum lmm_state_fit_glmm(LmmAggState *st);
 
 /* agg.c: every aggregate's support and final functions */
 extern Datum lmm_agg_combine(PG_FUNCTION_ARGS);

@@ -108,25 +108,30 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	double		y;
 	int			t;
 
+	/* (y, x, keys, z [, weight, offset], spec [, options]) */
+	int			wt_arg = PG_NARGS() >= 8 ? 5 : -1;
+	int			spec_arg = wt_arg > 0 ? 7 : 5;
+
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("lmm_terms_trans called in non-aggregate context"),
 				 errdetail("Call the aggregate lmm_fit_terms instead.")));
-	if (PG_ARGISNULL(5))
+	if (PG_ARGISNULL(spec_arg))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the spec of lmm_fit_terms must not be NULL"),
 				 errdetail("Name the x columns and the terms, e.g. '{\"x\": [\"(Intercept)\"], \"terms\": [{\"group\": \"g\", \"z\": [\"(Intercept)\"]}]}'.")));
 
-	options = (PG_NARGS() > 6 && !PG_ARGISNULL(6)) ? PG_GETARG_TEXT_PP(6) : NULL;
+	options = (PG_NARGS() > spec_arg + 1 && !PG_ARGISNULL(spec_arg + 1)) ?
+		PG_GETARG_TEXT_PP(spec_arg + 1) : NULL;
 	if (PG_ARGISNULL(0))
-		st = lmm_state_formula(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(5)),
+		st = lmm_state_formula(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(spec_arg)),
 							   options ? text_to_cstring(options) : NULL);
 	else
 	{
 		st = (LmmAggState *) PG_GETARG_POINTER(0);
-		if (!same_text(PG_GETARG_TEXT_PP(5), st->spec))
+		if (!same_text(PG_GETARG_TEXT_PP(spec_arg), st->spec))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the spec of lmm_fit_terms changed between rows"),
@@ -139,7 +144,8 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	}
 	st->n_rows++;
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4) ||
+		(wt_arg > 0 && (PG_ARGISNULL(wt_arg) || PG_ARGISNULL(wt_arg + 1))))
 	{
 		st->n_dropped++;
 		PG_RETURN_POINTER(st);
@@ -164,6 +170,19 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	deconstruct_array(ka, TEXTOID, -1, false, TYPALIGN_INT, &keys, &knulls, &nkeys);
 	for (t = 0; t < st->k; t++)
 		level[t] = lmm_state_level(st, t, keys[t]);
+	if (wt_arg > 0)
+		lmm_state_keep_rows(st);
+	else if (st->opts.weights != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm_fit_terms takes prior weights as an argument, not the option \"weights\""),
+				 errdetail("Call lmm_fit_terms(y, x, keys, z, weight, offset, spec, options), or lmm() with weights=<column>.")));
+	if (st->keep_rows)
+		lmm_state_add_row(st, (const double *) ARR_DATA_PTR(xa), y,
+						  wt_arg > 0 ? PG_GETARG_FLOAT8(wt_arg) : 1.0,
+						  wt_arg > 0 ? PG_GETARG_FLOAT8(wt_arg + 1) : 0.0,
+						  level, (const double *) ARR_DATA_PTR(za));
+	else
 	{
 		MemoryContext old = MemoryContextSwitchTo(aggctx);
 

@@ -28,6 +28,8 @@
  *	 u32 LMM_MODEL_FACTORS_MAGIC, u32 LMM_MODEL_FACTORS_VERSION, u32 nfactors,
  *	 nfactors x (str name, u32 nlevels, nlevels x str level), names in
  *	 strcmp order
+ * and, for a generalized model (family other than Gaussian),
+ *	 u32 LMM_MODEL_FAMILY_MAGIC, u32 family, u32 link, u32 nagq
  * where str is a u32 length and that many bytes.  Version 1 values (no
  * tail) are still read: they lack Satterthwaite's df and refits; version 2
  * values have one term and no formula; version 3 values of lmm() lack the
@@ -176,6 +178,8 @@ lmm_model_packed_size(const LmmModel *m)
 				size += 4 + strlen(f->levels[l]);
 		}
 	}
+	if (m->family != 0)
+		size += 4 * 4;
 	return size;
 }
 
@@ -349,6 +353,13 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 				w = lmm_put_str(w, f->levels[l]);
 		}
 	}
+	if (m->family != 0)
+	{
+		w = lmm_put_u32(w, LMM_MODEL_FAMILY_MAGIC);
+		w = lmm_put_u32(w, (uint32_t) m->family);
+		w = lmm_put_u32(w, (uint32_t) m->link);
+		w = lmm_put_u32(w, (uint32_t) m->nagq);
+	}
 }
 
 /* Read n doubles into a new array; NULL if they are not all there. */
@@ -410,9 +421,9 @@ check_head(const LmmModel *m)
 		return "unknown flag bits";
 	if (m->p < 1 || m->p > LMM_MAX_COLUMNS || q < 1 || q > LMM_MAX_RANDOM)
 		return "number of fixed or random terms out of range";
-	if (m->nlevels < 2 || m->n_obs <= m->nlevels || m->n_dropped < 0 ||
+	if (m->nlevels < 2 || m->n_obs < m->nlevels || m->n_dropped < 0 ||
 		m->n_eval < 0)
-		return "counts are inconsistent (need at least 2 levels and more observations than levels)";
+		return "counts are inconsistent (need at least 2 levels and no more levels than observations)";
 	if (!isfinite(m->criterion) || !isfinite(m->loglik) || !isfinite(m->aic) ||
 		!isfinite(m->bic) || !(isfinite(m->sigma) && m->sigma > 0.0))
 		return "criterion, log-likelihood, AIC, BIC and sigma must be finite, sigma positive";
@@ -904,8 +915,8 @@ lmm_model_unpack_terms(const unsigned char *buf, size_t len, size_t total,
 		const LmmModelTerm *t = &m->extra[k];
 		int			a;
 
-		if (t->nlevels < 2 || m->n_obs <= t->nlevels)
-			problem = "counts are inconsistent (need at least 2 levels and more observations than levels)";
+		if (t->nlevels < 2 || m->n_obs < t->nlevels)
+			problem = "counts are inconsistent (need at least 2 levels and no more levels than observations)";
 		else if (!all_finite(t->theta, LMM_NTHETA(t->q)))
 			problem = "estimates must be finite numbers";
 		for (a = 0; a < t->q && problem == NULL; a++)
@@ -966,6 +977,16 @@ lmm_model_unpack(const unsigned char *buf, size_t len, LmmModel *m)
 		return problem;
 	if (version >= 4 && (problem = unpack_factors(&r, m)) != NULL)
 		return problem;
+	if (version >= 4 && lmm_left(&r) >= 4)
+	{
+		if (lmm_get_u32(&r) != LMM_MODEL_FAMILY_MAGIC)
+			return "lmm_model value has trailing bytes";
+		m->family = (int) lmm_get_u32(&r);
+		m->link = (int) lmm_get_u32(&r);
+		m->nagq = (int) lmm_get_u32(&r);
+		if (r.failed)
+			return "lmm_model value is truncated";
+	}
 	if (r.p != r.end)
 		return "lmm_model value has trailing bytes";
 	return lmm_model_check(m);
@@ -981,8 +1002,8 @@ check_extra(const LmmModel *m, const LmmModelTerm *t)
 
 	if (q < 1 || q > LMM_MAX_RANDOM)
 		return "number of fixed or random terms out of range";
-	if (t->nlevels < 2 || m->n_obs <= t->nlevels)
-		return "counts are inconsistent (need at least 2 levels and more observations than levels)";
+	if (t->nlevels < 2 || m->n_obs < t->nlevels)
+		return "counts are inconsistent (need at least 2 levels and no more levels than observations)";
 	if (!all_finite(t->theta, LMM_NTHETA(q)) ||
 		!all_finite(t->b, (size_t) t->nlevels * q) ||
 		!all_finite(t->condvar, (size_t) t->nlevels * q * q))
@@ -1102,6 +1123,13 @@ lmm_model_check(const LmmModel *m)
 		return "Satterthwaite's ingredients must be finite numbers";
 	if ((problem = lmm_model_check_factors(m->nfactors, m->factors)) != NULL)
 		return problem;
+	/* Gaussian (no section), or binomial (logit, probit, cloglog) or Poisson (log) by ML, nagq 0 to 25 */
+	if (m->family != 0 &&
+		(!((m->family == 1 && m->link >= 1 && m->link <= 3) ||
+		   (m->family == 2 && m->link == 4)) ||
+		 m->nagq < 0 || m->nagq > 25 || m->tstats != NULL || m->ninf != 0 ||
+		 (m->flags & LMM_MODEL_REML) || (m->nagq > 1 && (m->nextra > 0 || m->q != 1))))
+		return "lmm_model value has an unknown family, link or nagq";
 	if (m->tstats)
 		return check_tstats(m);
 	return NULL;

@@ -32,6 +32,13 @@
 #define LMM_MODEL_FACTORS_MAGIC 0x4C4D4D66u	/* "LMMf" */
 #define LMM_MODEL_FACTORS_VERSION 1u
 
+/*
+ * Marks the optional section of a generalized model's family (format 4):
+ * u32 magic, u32 family, u32 link, u32 nagq (lmm_glmm.h's codes); absent
+ * for the Gaussian family's LMM.
+ */
+#define LMM_MODEL_FAMILY_MAGIC 0x4C4D4D67u	/* "LMMg" */
+
 /* Most factors, and levels of one factor, the factors section holds. */
 #define LMM_MODEL_MAX_FACTORS 256
 #define LMM_MODEL_MAX_FACTOR_LEVELS 1000
@@ -99,6 +106,10 @@ typedef struct LmmModel
 	/* optional (format 4): the fixed part's factors, by name in strcmp order */
 	int			nfactors;
 	LmmModelFactor *factors;
+	/* optional (format 4): a GLMM's family (0: Gaussian, an LMM), link and nagq */
+	int			family;
+	int			link;
+	int			nagq;
 } LmmModel;
 
 /* Variance parameters of all terms: theta of the first and of every extra term. */
