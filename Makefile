@@ -14,7 +14,7 @@ CORE_OBJS = src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o src/core/lmm_kr.o src/core/lmm_anova.o \
 	src/core/lmm_boot.o src/core/lmm_lsmeans.o src/core/lmm_rows.o src/core/lmm_glmm.o
 OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
-	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o src/print.o src/anova.o src/kr.o src/factors.o src/lsmeans.o $(CORE_OBJS)
+	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o src/print.o src/anova.o src/kr.o src/factors.o src/lsmeans.o src/glmm.o $(CORE_OBJS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))

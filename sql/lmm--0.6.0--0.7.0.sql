@@ -122,3 +122,11 @@ CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], we
 COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8, float8, text) IS 'fit of y ~ 1 + x + (1 | g) with a prior weight and an offset per row and options (family=gaussian|binomial|poisson, link, nagq, method)';
 COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8[], float8, float8, text) IS 'fit of y ~ 1 + x + (1 + z | g) with a prior weight and an offset per row and options (family, link, nagq, method)';
 COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], float8, float8, text, text) IS 'fit of a model with several random-effects terms with a prior weight and an offset per row and options (family, link, nagq, method)';
+
+CREATE FUNCTION lmm_inverse_link(m lmm_model, eta float8) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_inverse_link' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_inverse_link(lmm_model, float8) IS 'the mean at a linear predictor (lmm_predict''s link scale, plus any offset): glmer''s predict(type = "response"); eta itself for an LMM';
+CREATE FUNCTION lmm_residual(m lmm_model, y float8, eta float8, type text DEFAULT 'deviance',
+	weight float8 DEFAULT 1) RETURNS float8
+	AS 'MODULE_PATHNAME', 'lmm_residual_eta' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8, text, float8) IS 'a row''s residual at its linear predictor eta (offset included), as lme4''s residuals(): type deviance (default), pearson or response; weight the prior weight (a proportion''s trials)';

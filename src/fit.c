@@ -608,7 +608,8 @@ lmm_state_fit_glmm(LmmAggState *st)
 	memset(&m, 0, sizeof(m));
 	m.flags = (fit.converged ? LMM_MODEL_CONVERGED : 0) |
 		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
-		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0);
+		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0) |
+		((uint32) st->opts.link << LMM_MODEL_LINK_SHIFT);
 	m.p = fit.p;
 	m.n_obs = st->rows.n;
 	m.n_dropped = st->n_dropped;

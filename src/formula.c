@@ -295,6 +295,20 @@ append_factors(Resolver *rs, const LmmFormula *f, StringInfo spec)
 		appendStringInfoChar(spec, '}');
 }
 
+/* The name of a column the formula or options use as a number (failures, offsets, weights). */
+static const char *
+numeric_column(Resolver *rs, const LmmFVar *v)
+{
+	Column	   *c = resolve(rs, v, false);
+
+	if (c->categorical)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" must be numeric", v->name),
+				 errdetail("Failures, offsets and weights are numbers.")));
+	return v->name;
+}
+
 /*
  * Resolve the formula against the source's columns, build the query of the
  * aggregate agg (lmm_fit_terms with its options, or lmm_stats_terms, which
@@ -328,6 +342,10 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 	char		nulls[2] = {' ', options ? ' ' : 'n'};
 	Datum		result;
 	bool		isnull;
+	LmmOptions	opts;
+	bool		resp_bool;
+	bool		with_rows;
+	StringInfoData wo;
 
 	if (lmm_formula_parse(ftext, f, err, sizeof(err)) != NULL)
 		ereport(ERROR,
@@ -354,19 +372,65 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 	rs->source = quote_qualified_identifier(nsp, rel);
 	fschema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
 
+	lmm_parse_options(options ? text_to_cstring(options) : NULL, &opts);
 	SPI_connect();
 	resp = resolve(rs, &f->response, false);
-	if (resp->categorical)
+	resp_bool = get_atttype(relid, get_attnum(relid, f->response.name)) == BOOLOID &&
+		!f->response.factor;
+	if (resp->categorical && !(resp_bool && opts.family == LMM_FAMILY_BINOMIAL))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the response \"%s\" must be numeric", f->response.name),
-				 errdetail("A linear mixed model needs a numeric response.")));
+				 errdetail("A mixed model needs a numeric response (a boolean one with family=binomial).")));
+	if (f->cbind && opts.family != LMM_FAMILY_BINOMIAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a cbind(successes, failures) response needs family=binomial"),
+				 errdetail("Give the option family=binomial.")));
+	if (f->cbind && opts.weights != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a cbind(successes, failures) response and weights= both give the number of trials"),
+				 errdetail("Leave out weights=, or write the response as a proportion with weights=trials.")));
+
+	/* the weight and offset of each row, when the model has them */
+	initStringInfo(&wo);
+	with_rows = f->cbind || f->noffsets > 0 || opts.weights != NULL;
+	if (with_rows && !with_options)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_stats cannot summarize a model with cbind(), offset() or prior weights"),
+				 errdetail("Such a model is fitted from its rows: its working statistics change with the estimates."),
+				 errhint("Fit it with lmm(formula, source, options).")));
+	if (with_rows)
+	{
+		LmmFVar    *wv = palloc0(sizeof(LmmFVar));
+
+		if (f->cbind)
+			appendStringInfo(&wo, "(%s)::float8 + (%s)::float8",
+							 quote_identifier(f->response.name),
+							 quote_identifier(numeric_column(rs, &f->failures)));
+		else if (opts.weights != NULL)
+		{
+			strlcpy(wv->name, opts.weights, sizeof(wv->name));
+			appendStringInfo(&wo, "(%s)::float8", quote_identifier(numeric_column(rs, wv)));
+		}
+		else
+			appendStringInfoString(&wo, "1::float8");
+		appendStringInfoString(&wo, ", ");
+		for (v = 0; v < f->noffsets; v++)
+			appendStringInfo(&wo, "%s(%s)::float8", v > 0 ? " + " : "",
+							 quote_identifier(numeric_column(rs, &f->offset[v])));
+		if (f->noffsets == 0)
+			appendStringInfoString(&wo, "0::float8");
+		appendStringInfoString(&wo, ", ");
+	}
 
 	initStringInfo(&sql);
 	initStringInfo(&spec);
-	appendStringInfo(&sql, "SELECT %s.%s((%s)::float8, ", fschema, agg,
-					 quote_identifier(f->response.name));
-	appendStringInfoString(&spec, "{\"formula\": ");
+	appendStringInfo(&sql, "SELECT %s.%s((%s)::%sfloat8, ", fschema, agg,
+					 quote_identifier(f->response.name), resp_bool ? "int::" : "");
+	appendStringInfoString(&spec, f->cbind ? "{\"cbind\": true, \"formula\": " : "{\"formula\": ");
 	escape_json(&spec, ftext);
 	appendStringInfoString(&spec, ", \"x\": ");
 	n = part_columns(rs, f->intercept, f->fixed, f->nfixed, cols, LMM_MAX_COLUMNS);
@@ -419,8 +483,8 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 		appendStringInfoChar(&spec, '}');
 	}
 	appendStringInfoString(&spec, "]}");
-	appendStringInfo(&sql, "%s]::text[], %s]::float8[], $1%s) FROM %s",
-					 keys.data, zs.data, with_options ? ", $2" : "", rs->source);
+	appendStringInfo(&sql, "%s]::text[], %s]::float8[], %s$1%s) FROM %s",
+					 keys.data, zs.data, wo.data, with_options ? ", $2" : "", rs->source);
 
 	values[0] = CStringGetTextDatum(spec.data);
 	values[1] = options ? PointerGetDatum(options) : (Datum) 0;

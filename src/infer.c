@@ -85,7 +85,8 @@ ml_fit(const char *arg, const LmmModel *m)
 	MlFit		r;
 
 	r.label = psprintf("%s: %s", arg, lmm_model_formula(m));
-	r.npar = m->p + lmm_model_ntheta(m) + 1;
+	/* a GLMM has no residual scale to estimate */
+	r.npar = m->p + lmm_model_ntheta(m) + (m->family == LMM_FAMILY_GAUSSIAN ? 1 : 0);
 	r.n = (double) m->n_obs;
 	if (m->flags & LMM_MODEL_REML)
 	{
@@ -174,6 +175,11 @@ lmm_anova(PG_FUNCTION_ARGS)
 				 errdetail("Model a has %lld rows and model b %lld, or their responses differ; a likelihood-ratio test compares fits of the same rows and response.",
 						   (long long) ma.n_obs, (long long) mb.n_obs)));
 
+	if (ma.family != mb.family || ma.link != mb.link || ma.nagq != mb.nagq)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("models of different families, links or nagq cannot be compared"),
+				 errdetail("A likelihood-ratio test compares two fits of one likelihood; fit both models with the same family, link and nagq.")));
 	f[0] = ml_fit("a", &ma);
 	f[1] = ml_fit("b", &mb);
 	if (f[1].npar < f[0].npar)

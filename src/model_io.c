@@ -457,6 +457,7 @@ lmm_model_in(PG_FUNCTION_ARGS)
 		m.family = f;
 		m.link = l;
 		m.nagq = (int) q;
+		m.flags |= (uint32) l << LMM_MODEL_LINK_SHIFT;
 	}
 
 	problem = lmm_model_check(&m);

@@ -394,8 +394,19 @@ append_matrix(StringInfo buf, int nrow, int ncol, int stride, char **rownames,
 
 /* The title line of lme4's .prt.methTit, with lmerTest's words when df are shown. */
 static void
-append_title(StringInfo buf, bool reml, bool satterthwaite)
+append_title(StringInfo buf, const LmmModel *m, bool reml, bool satterthwaite)
 {
+	if (m->family != LMM_FAMILY_GAUSSIAN)
+	{
+		/* glmer's title, and its family line */
+		if (m->nagq == 1)
+			appendStringInfoString(buf, "Generalized linear mixed model fit by maximum likelihood (Laplace\n  Approximation) ['lmm_model']\n");
+		else
+			appendStringInfo(buf, "Generalized linear mixed model fit by maximum likelihood (Adaptive\n  Gauss-Hermite Quadrature, nAGQ = %d) ['lmm_model']\n", m->nagq);
+		appendStringInfo(buf, " Family: %s  ( %s )\n", lmm_family_name(m->family),
+						 lmm_link_name(m->link));
+		return;
+	}
 	if (satterthwaite && reml)
 		appendStringInfoString(buf, "Linear mixed model fit by REML. t-tests use Satterthwaite's method ['lmm_model']\n");
 	else if (satterthwaite)
@@ -415,7 +426,7 @@ append_fit_statistics(StringInfo buf, const LmmModel *m)
 	static const char *names[] = {"AIC", "BIC", "logLik", "deviance", "df.resid"};
 	double		v[5];
 	char	   *s[5];
-	int			npar = m->p + lmm_model_ntheta(m) + 1;
+	int			npar = m->p + lmm_model_ntheta(m) + (m->family == LMM_FAMILY_GAUSSIAN ? 1 : 0);
 	int			width = 0,
 				perline,
 				i;
@@ -457,7 +468,8 @@ append_fit_statistics(StringInfo buf, const LmmModel *m)
 static void
 append_random_effects(StringInfo buf, const LmmModel *m)
 {
-	int			nrow = 1,
+	bool		resid = m->family == LMM_FAMILY_GAUSSIAN;
+	int			nrow = resid ? 1 : 0,
 				maxq = 1,
 				ncorr,
 				ncol,
@@ -530,9 +542,12 @@ append_random_effects(StringInfo buf, const LmmModel *m)
 				cell[row * ncol + 4 + b] = psprintf("%*s", width, corr[a * term.q + b]);
 		}
 	}
-	var[row] = lmm_finite_result(m->sigma * m->sigma, "the residual variance");
-	sd[row] = m->sigma;
-	cell[row * ncol + 0] = "Residual";
+	if (resid)
+	{
+		var[row] = lmm_finite_result(m->sigma * m->sigma, "the residual variance");
+		sd[row] = m->sigma;
+		cell[row * ncol + 0] = "Residual";
+	}
 	r_format(var, nrow, SUMMARY_DIGITS, vars);
 	r_format(sd, nrow, SUMMARY_DIGITS, sds);
 	for (row = 0; row < nrow; row++)
@@ -587,9 +602,11 @@ static void
 append_fixed_effects(StringInfo buf, const LmmModel *m, LmmFixefRow *rows, bool with_df)
 {
 	static const char *full[] = {"Estimate", "Std. Error", "df", "t value", "Pr(>|t|)", ""};
+	static const char *wald[] = {"Estimate", "Std. Error", "z value", "Pr(>|z|)", ""};
 	static const char *plain[] = {"Estimate", "Std. Error", "t value"};
-	int			ncs = with_df ? 3 : 2;
-	int			ncol = with_df ? 6 : 3;
+	bool		z = m->family != LMM_FAMILY_GAUSSIAN;	/* glmer's Wald z, no df */
+	int			ncs = with_df && !z ? 3 : 2;
+	int			ncol = with_df ? ncs + 3 : 3;
 	int			p = m->p;
 	double	   *cs = palloc(sizeof(double) * p * ncs);
 	double	   *tv = palloc(sizeof(double) * p);
@@ -606,7 +623,7 @@ append_fixed_effects(StringInfo buf, const LmmModel *m, LmmFixefRow *rows, bool 
 	{
 		cs[i * ncs + 0] = rows[i].estimate;
 		cs[i * ncs + 1] = rows[i].se;
-		if (with_df)
+		if (ncs == 3)
 			cs[i * ncs + 2] = rows[i].has_df ? rows[i].df : NAN;
 		tv[i] = rows[i].has_t ? r_round(rows[i].t, 3) : NAN;
 	}
@@ -674,8 +691,8 @@ append_fixed_effects(StringInfo buf, const LmmModel *m, LmmFixefRow *rows, bool 
 		r_format_pval(pv, np, SUMMARY_DIGITS - 1, pv_s);
 		for (i = 0, np = 0; i < p; i++)
 		{
-			cell[i * ncol + 4] = rows[i].has_df ? pv_s[np++] : "NA";
-			cell[i * ncol + 5] = "";
+			cell[i * ncol + ncs + 1] = rows[i].has_df ? pv_s[np++] : "NA";
+			cell[i * ncol + ncs + 2] = "";
 		}
 		if (stars)
 		{
@@ -687,18 +704,18 @@ append_fixed_effects(StringInfo buf, const LmmModel *m, LmmFixefRow *rows, bool 
 
 				if (!rows[i].has_df)
 					continue;
-				cell[i * ncol + 5] = pi <= 0.001 ? "***" : pi <= 0.01 ? "**" :
+				cell[i * ncol + ncs + 2] = pi <= 0.001 ? "***" : pi <= 0.01 ? "**" :
 					pi <= 0.05 ? "*" : pi <= 0.1 ? "." : " ";
-				width = Max(width, (int) strlen(cell[i * ncol + 5]));
+				width = Max(width, (int) strlen(cell[i * ncol + ncs + 2]));
 			}
 			for (i = 0; i < p; i++)
-				cell[i * ncol + 5] = psprintf("%-*s", width, cell[i * ncol + 5]);
+				cell[i * ncol + ncs + 2] = psprintf("%-*s", width, cell[i * ncol + ncs + 2]);
 		}
 	}
 	appendStringInfoString(buf, "Fixed effects:\n");
 	/* without stars, the empty stars column is not shown */
-	append_matrix(buf, p, with_df ? (stars ? 6 : 5) : 3, ncol, m->x_names,
-				  with_df ? full : plain, cell, true);
+	append_matrix(buf, p, with_df ? (stars ? ncol : ncol - 1) : 3, ncol, m->x_names,
+				  with_df ? (z ? wald : full) : plain, cell, true);
 	if (stars)
 		appendStringInfoString(buf, "---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n");
 }
@@ -776,7 +793,7 @@ lmm_print(PG_FUNCTION_ARGS)
 	}
 
 	initStringInfo(&buf);
-	append_title(&buf, (m.flags & LMM_MODEL_REML) != 0, with_df);
+	append_title(&buf, &m, (m.flags & LMM_MODEL_REML) != 0, with_df);
 	appendStringInfo(&buf, "Formula: %s\n\n", lmm_model_formula(&m));
 	append_fit_statistics(&buf, &m);
 	appendStringInfoChar(&buf, '\n');

@@ -643,6 +643,23 @@ lmm_predict_keys(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(eta);
 }
 
+/*
+ * Error unless the model scored (cached by the prediction) is an LMM: a
+ * GLMM's residual depends on the offset, the weight and the type, which
+ * lmm_residual(m, y, eta, type, weight) takes.
+ */
+static void
+residual_of_lmm(FunctionCallInfo fcinfo)
+{
+	const ScoreCache *c = (const ScoreCache *) fcinfo->flinfo->fn_extra;
+
+	if (c != NULL && (c->m.flags & LMM_MODEL_LINK_MASK) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("lmm_residual(m, y, x, g) is a linear mixed model's residual; this model is generalized"),
+				 errhint("Use lmm_residual(m, y, lmm_predict(m, x, g) + offset, 'deviance' or 'pearson' or 'response', weight).")));
+}
+
 PG_FUNCTION_INFO_V1(lmm_residual);
 
 /* lmm_residual(m, y, x, g [, z]): y minus the conditional prediction. */
@@ -653,6 +670,7 @@ lmm_residual(PG_FUNCTION_ARGS)
 
 	if (!predict_one(fcinfo, "lmm_residual", 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
 		PG_RETURN_NULL();
+	residual_of_lmm(fcinfo);
 	check_finite(PG_GETARG_FLOAT8(1), "y", 0);
 	PG_RETURN_FLOAT8(finite_score(PG_GETARG_FLOAT8(1) - eta, "residual"));
 }
@@ -667,6 +685,7 @@ lmm_residual_keys(PG_FUNCTION_ARGS)
 
 	if (!predict_keys(fcinfo, 2, 3, PG_NARGS() >= 5 ? 4 : -1, &eta))
 		PG_RETURN_NULL();
+	residual_of_lmm(fcinfo);
 	PG_RETURN_FLOAT8(PG_GETARG_FLOAT8(1) - eta);
 }
 

@@ -395,6 +395,49 @@ parse_product(Parser *ps, Part *part, TermList *out)
 
 static int	parse_random(Parser *ps, LmmFormula *f);
 
+/* Nonzero (and ps past the parenthesis) when the text is word followed by '('. */
+static int
+call_ahead(Parser *ps, const char *word)
+{
+	const char *p = ps->p;
+	size_t		n = strlen(word);
+
+	if (strncmp(p, word, n) != 0 || name_char(p[n], 0))
+		return 0;
+	p += n;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p != '(')
+		return 0;
+	ps->p = p + 1;
+	return 1;
+}
+
+/* offset(name) on the formula's right side, its '(' read: the column into f. */
+static int
+parse_offset(Parser *ps, LmmFormula *f)
+{
+	LmmFVar    *v;
+
+	if (f->noffsets >= LMM_FORMULA_MAX_OFFSETS)
+	{
+		fail(ps, "too many offset() terms");
+		return 0;
+	}
+	v = &f->offset[f->noffsets++];
+	memset(v, 0, sizeof(LmmFVar));
+	skip(ps);
+	v->pos = (int) (ps->p - ps->text) + 1;
+	if (!parse_name(ps, v->name))
+		return 0;
+	if (!accept(ps, ')'))
+	{
+		fail(ps, "offset() takes one column, e.g. offset(log_exposure)");
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * terms := '-'? term (('+' | '-') term)*, appended to out.  Where intercept is
  * given (the formula's right side, a random term's left side), 0 and 1 set
@@ -431,6 +474,11 @@ parse_sum(Parser *ps, Part *part, TermList *out, int *intercept, LmmFormula *f)
 		{
 			fail(ps, "only \"- 1\" can be subtracted");
 			return 0;
+		}
+		else if (f != NULL && call_ahead(ps, "offset"))
+		{
+			if (!parse_offset(ps, f))
+				return 0;
 		}
 		else if (f != NULL && *ps->p == '(' && bar_ahead(ps->p + 1))
 		{
@@ -662,9 +710,35 @@ lmm_formula_parse(const char *text, LmmFormula *f, char *err, int errlen)
 	part.nvars = 0;
 	fixed.n = 0;
 	skip(&ps);
-	f->response.pos = (int) (ps.p - text) + 1;
-	if (!parse_name(&ps, f->response.name))
-		return err;
+	if (call_ahead(&ps, "cbind"))
+	{
+		/* cbind(successes, failures): a binomial response */
+		f->cbind = 1;
+		skip(&ps);
+		f->response.pos = (int) (ps.p - text) + 1;
+		if (!parse_name(&ps, f->response.name))
+			return err;
+		if (!accept(&ps, ','))
+		{
+			fail(&ps, "cbind() takes two columns, cbind(successes, failures)");
+			return err;
+		}
+		skip(&ps);
+		f->failures.pos = (int) (ps.p - text) + 1;
+		if (!parse_name(&ps, f->failures.name))
+			return err;
+		if (!accept(&ps, ')'))
+		{
+			fail(&ps, "cbind() takes two columns, cbind(successes, failures)");
+			return err;
+		}
+	}
+	else
+	{
+		f->response.pos = (int) (ps.p - text) + 1;
+		if (!parse_name(&ps, f->response.name))
+			return err;
+	}
 	if (!accept(&ps, '~'))
 	{
 		fail(&ps, "expected \"~\" after the response");

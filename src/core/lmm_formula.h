@@ -60,9 +60,16 @@ typedef struct LmmFRandom
 	LmmFTerm	group;			/* the grouping factor, an interaction of columns */
 } LmmFRandom;
 
+/* Most offset(column) terms a formula may have. */
+#define LMM_FORMULA_MAX_OFFSETS 8
+
 typedef struct LmmFormula
 {
-	LmmFVar		response;
+	LmmFVar		response;		/* the successes of cbind(successes, failures) */
+	int			cbind;			/* the response is cbind(response, failures) */
+	LmmFVar		failures;
+	int			noffsets;		/* offset(column) terms, summed */
+	LmmFVar		offset[LMM_FORMULA_MAX_OFFSETS];
 	int			intercept;
 	int			nfixed;
 	LmmFTerm	fixed[LMM_FORMULA_MAX_TERMS];

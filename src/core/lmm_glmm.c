@@ -236,7 +236,7 @@ typedef struct Glmm
 	int64_t    *gptr;			/* nlevels + 1: each level's first row in grow */
 	int64_t    *grow;
 	/* stage 2 works on theta then beta; stage 1 on theta only */
-	const double *fixed_beta;
+	double	   *theta_b;		/* the theta g->b was found at */
 } Glmm;
 
 /*
@@ -452,6 +452,55 @@ data_deviance(const Glmm *g, const double *eta, double *aic)
 }
 
 /*
+ * Carry the current modes to a new theta as lme4 does, keeping the
+ * spherical u = T^-1 b and setting b = T(theta) u (a zero pivot gives
+ * u = 0), so that PIRLS starts from a solution consistent with theta.
+ */
+static void
+rescale_modes(Glmm *g, const double *theta)
+{
+	double		T0[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+	double		T1[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+	double		u[LMM_MAX_RANDOM];
+	int			e,
+				a,
+				c;
+	int64_t		j;
+
+	if (memcmp(theta, g->theta_b, sizeof(double) * g->ntheta) == 0)
+		return;
+	for (e = 0; e < g->k; e++)
+	{
+		int			q = g->r->q[g->src[e]];
+
+		lmm_theta_to_T(q, g->theta_b + g->toff[e], T0);
+		lmm_theta_to_T(q, theta + g->toff[e], T1);
+		for (j = 0; j < g->r->nlevels[g->src[e]]; j++)
+		{
+			double	   *bj = g->b[e] + (size_t) j * q;
+
+			for (a = 0; a < q; a++)
+			{
+				double		v = bj[a];
+
+				for (c = 0; c < a; c++)
+					v -= T0[a * q + c] * u[c];
+				u[a] = T0[a * q + a] != 0.0 ? v / T0[a * q + a] : 0.0;
+			}
+			for (a = 0; a < q; a++)
+			{
+				double		v = 0.0;
+
+				for (c = 0; c <= a; c++)
+					v += T1[a * q + c] * u[c];
+				bj[a] = v;
+			}
+		}
+	}
+	memcpy(g->theta_b, theta, sizeof(double) * g->ntheta);
+}
+
+/*
  * PIRLS at theta: beta and the modes (beta_in NULL), or the modes for
  * beta_in, from the current solution; step-halving keeps the penalized
  * deviance from rising.  Leaves the solution, its |u|^2, sum of -2 log
@@ -478,13 +527,14 @@ pirls(Glmm *g, const double *theta, const double *beta_in)
 		b0[e] = lmm_alloc(sizeof(double) * (size_t) g->modes.term[e].nlevels * g->modes.term[e].q);
 	if (!g->fresh)
 	{
+		rescale_modes(g, theta);
 		if (beta_in != NULL)
-		{
 			memcpy(g->beta, beta_in, sizeof(double) * p);
-			linear_predictor(g, g->beta, g->b, g->eta);
-		}
+		linear_predictor(g, g->beta, g->b, g->eta);
 		pdev0 = data_deviance(g, g->eta, &aic1) + sum_sq_u(g, theta, g->b);
 	}
+	else
+		memcpy(g->theta_b, theta, sizeof(double) * g->ntheta);
 	for (it = 0; it < PIRLS_MAXIT; it++)
 	{
 		double		pdev1,
@@ -807,6 +857,7 @@ glmm_free(Glmm *g)
 	lmm_free(g->vcov_rx);
 	lmm_free(g->gptr);
 	lmm_free(g->grow);
+	lmm_free(g->theta_b);
 }
 
 /*
@@ -881,6 +932,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	fit->q = fit->term[0].q;
 	fit->nlevels = fit->term[0].nlevels;
 	g.ntheta = fit->ntheta = nt;
+	g.theta_b = lmm_alloc0(sizeof(double) * (nt > 0 ? nt : 1));
 	d = nt + p;
 	g.eta = lmm_alloc(sizeof(double) * (size_t) (r->n > 0 ? r->n : 1));
 	g.beta = lmm_alloc0(sizeof(double) * (p > 0 ? p : 1));

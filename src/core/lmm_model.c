@@ -1124,6 +1124,8 @@ lmm_model_check(const LmmModel *m)
 	if ((problem = lmm_model_check_factors(m->nfactors, m->factors)) != NULL)
 		return problem;
 	/* Gaussian (no section), or binomial (logit, probit, cloglog) or Poisson (log) by ML, nagq 0 to 25 */
+	if ((m->flags & LMM_MODEL_LINK_MASK) >> LMM_MODEL_LINK_SHIFT != (uint32_t) (m->family != 0 ? m->link : 0))
+		return "the link in the flags does not match the family";
 	if (m->family != 0 &&
 		(!((m->family == 1 && m->link >= 1 && m->link <= 3) ||
 		   (m->family == 2 && m->link == 4)) ||

@@ -20,7 +20,10 @@
 #define LMM_MODEL_CONVERGED	0x2u
 #define LMM_MODEL_SINGULAR	0x4u
 #define LMM_MODEL_SEVERAL	0x8u	/* more than one random-effects term */
-#define LMM_MODEL_FLAGS		0xFu
+/* a GLMM's link (lmm_glmm.h's code, 0 for an LMM) in bits 4-6, so that scoring, which reads the head only, knows it */
+#define LMM_MODEL_LINK_SHIFT 4
+#define LMM_MODEL_LINK_MASK	0x70u
+#define LMM_MODEL_FLAGS		0x7Fu
 
 /* Marks the optional section of the terms' key types after the terms (version 3). */
 #define LMM_MODEL_KEYS_MAGIC 0x4C4D4D6Bu	/* "LMMk" */

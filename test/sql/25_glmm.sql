@@ -9,49 +9,49 @@ SET extra_float_digits = 0;
 SET max_parallel_workers_per_gather = 0;
 CREATE TABLE glmm_ref (model text, kind text, name text, value float8);
 \copy glmm_ref FROM 'test/data/glmm.ref.csv' CSV HEADER
-CREATE TABLE cbpp (herd int, incidence int, size int, period text, failures int, prop float8);
-\copy cbpp FROM 'test/data/cbpp.csv' CSV HEADER
-CREATE TABLE grouse (index int, ticks int, brood int, height float8, cheight float8, year int, location int);
-\copy grouse FROM 'test/data/grouseticks.csv' CSV HEADER
-CREATE TABLE verbagg (id int, item text, anger float8, gender text, btype text, situ text, r2 boolean);
-\copy verbagg FROM 'test/data/verbagg.csv' CSV HEADER
-CREATE TABLE hdp (did int, age float8, il6 float8, crp float8, lengthofstay int, remission int);
-\copy hdp FROM 'test/data/hdp.csv' CSV HEADER
-CREATE TABLE pois (g int, x float8, exposure float8, logexp float8, y int);
-\copy pois FROM 'test/data/poisson_offset.csv' CSV HEADER
-CREATE TABLE bslope (g int, x float8, t float8, y int);
-\copy bslope FROM 'test/data/binary_slope.csv' CSV HEADER
-CREATE TABLE wlmm (g int, x float8, w float8, y float8);
-\copy wlmm FROM 'test/data/weighted.csv' CSV HEADER
+CREATE TABLE glmm_cbpp (herd int, incidence int, size int, period text, failures int, prop float8);
+\copy glmm_cbpp FROM 'test/data/cbpp.csv' CSV HEADER
+CREATE TABLE glmm_grouse (index int, ticks int, brood int, height float8, cheight float8, year int, location int);
+\copy glmm_grouse FROM 'test/data/grouseticks.csv' CSV HEADER
+CREATE TABLE glmm_verbagg (id int, item text, anger float8, gender text, btype text, situ text, r2 boolean);
+\copy glmm_verbagg FROM 'test/data/verbagg.csv' CSV HEADER
+CREATE TABLE glmm_hdp (did int, age float8, il6 float8, crp float8, lengthofstay int, remission int);
+\copy glmm_hdp FROM 'test/data/hdp.csv' CSV HEADER
+CREATE TABLE glmm_pois (g int, x float8, exposure float8, logexp float8, y int);
+\copy glmm_pois FROM 'test/data/poisson_offset.csv' CSV HEADER
+CREATE TABLE glmm_bslope (g int, x float8, t float8, y int);
+\copy glmm_bslope FROM 'test/data/binary_slope.csv' CSV HEADER
+CREATE TABLE glmm_wlmm (g int, x float8, w float8, y float8);
+\copy glmm_wlmm FROM 'test/data/weighted.csv' CSV HEADER
 
-CREATE TABLE fits (model text, m lmm_model);
+CREATE TABLE glmm_fits (model text, m lmm_model);
 -- the aggregate: a proportion with its trials as the weight
-INSERT INTO fits SELECT 'cbpp', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
-	herd, size::float8, 0::float8, 'family=binomial, x_names=period2,period3,period4, g_name=herd') FROM cbpp;
-INSERT INTO fits SELECT 'cbpp_agq25', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
-	herd, size::float8, 0::float8, 'family=binomial, nagq=25, x_names=period2,period3,period4, g_name=herd') FROM cbpp;
-INSERT INTO fits SELECT 'cbpp_nagq0', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
-	herd, size::float8, 0::float8, 'family=binomial, nagq=0, x_names=period2,period3,period4, g_name=herd') FROM cbpp;
-INSERT INTO fits SELECT 'cbpp_cloglog', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
-	herd, size::float8, 0::float8, 'family=binomial, link=cloglog, x_names=period2,period3,period4, g_name=herd') FROM cbpp;
+INSERT INTO glmm_fits SELECT 'cbpp', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
+	herd, size::float8, 0::float8, 'family=binomial, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
+INSERT INTO glmm_fits SELECT 'cbpp_agq25', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
+	herd, size::float8, 0::float8, 'family=binomial, nagq=25, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
+INSERT INTO glmm_fits SELECT 'cbpp_nagq0', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
+	herd, size::float8, 0::float8, 'family=binomial, nagq=0, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
+INSERT INTO glmm_fits SELECT 'cbpp_cloglog', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
+	herd, size::float8, 0::float8, 'family=binomial, link=cloglog, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
 -- an offset, and quadrature on the same data
-INSERT INTO fits SELECT 'poisson_offset', lmm_fit(y, ARRAY[x], g, 1::float8, logexp, 'family=poisson, x_names=x') FROM pois;
-INSERT INTO fits SELECT 'poisson_offset_agq10', lmm_fit(y, ARRAY[x], g, 1::float8, logexp, 'family=poisson, nagq=10, x_names=x') FROM pois;
+INSERT INTO glmm_fits SELECT 'poisson_offset', lmm_fit(y, ARRAY[x], g, 1::float8, logexp, 'family=poisson, x_names=x') FROM glmm_pois;
+INSERT INTO glmm_fits SELECT 'poisson_offset_agq10', lmm_fit(y, ARRAY[x], g, 1::float8, logexp, 'family=poisson, nagq=10, x_names=x') FROM glmm_pois;
 -- a correlated random slope
-INSERT INTO fits SELECT 'binary_slope', lmm_fit(y, ARRAY[x, t], g, ARRAY[t], 1::float8, 0::float8, 'family=binomial, x_names=x,t, z_names=t') FROM bslope;
+INSERT INTO glmm_fits SELECT 'binary_slope', lmm_fit(y, ARRAY[x, t], g, ARRAY[t], 1::float8, 0::float8, 'family=binomial, x_names=x,t, z_names=t') FROM glmm_bslope;
 -- many groups
-INSERT INTO fits SELECT 'hdp', lmm_fit(remission, ARRAY[age, il6, crp, lengthofstay], did, 1::float8, 0::float8,
-	'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') FROM hdp;
+INSERT INTO glmm_fits SELECT 'hdp', lmm_fit(remission, ARRAY[age, il6, crp, lengthofstay], did, 1::float8, 0::float8,
+	'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') FROM glmm_hdp;
 -- a weighted LMM: residual variance sigma^2 / w
-INSERT INTO fits SELECT 'weighted_lmm', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'x_names=x') FROM wlmm;
-INSERT INTO fits SELECT 'weighted_lmm_ml', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'method=ml, x_names=x') FROM wlmm;
+INSERT INTO glmm_fits SELECT 'weighted_lmm', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'x_names=x') FROM glmm_wlmm;
+INSERT INTO glmm_fits SELECT 'weighted_lmm_ml', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'method=ml, x_names=x') FROM glmm_wlmm;
 -- crossed terms through lmm(): three for the Poisson counts, two for the binary items
-INSERT INTO fits SELECT 'grouse', lmm('ticks ~ factor(year) + cheight + (1 | brood) + (1 | index) + (1 | location)', 'grouse', 'family=poisson');
-CREATE VIEW verbagg01 AS SELECT *, r2::int AS y FROM verbagg;
-INSERT INTO fits SELECT 'verbagg', lmm('y ~ anger + gender + btype + situ + (1 | id) + (1 | item)', 'verbagg01', 'family=binomial');
+INSERT INTO glmm_fits SELECT 'grouse', lmm('ticks ~ factor(year) + cheight + (1 | brood) + (1 | index) + (1 | location)', 'glmm_grouse', 'family=poisson');
+CREATE VIEW glmm_verbagg01 AS SELECT *, r2::int AS y FROM glmm_verbagg;
+INSERT INTO glmm_fits SELECT 'verbagg', lmm('y ~ anger + gender + btype + situ + (1 | id) + (1 | item)', 'glmm_verbagg01', 'family=binomial');
 
 -- R's names for the coefficients of factors
-CREATE FUNCTION rname(t text) RETURNS text LANGUAGE sql IMMUTABLE AS
+CREATE FUNCTION glmm_rname(t text) RETURNS text LANGUAGE sql IMMUTABLE AS
 $$ SELECT regexp_replace(regexp_replace(t, '^factor\((\w+)\)', '\1'), '^(gender|btype|situ)', '\1') $$;
 
 -- fixed effects and standard errors
@@ -59,9 +59,9 @@ SELECT f.model,
 	max(abs(x.estimate - b.value) / greatest(abs(b.value), x.std_error)) < 1e-4 AS beta_ok,
 	max(abs(x.std_error - s.value) / s.value) < 5e-3 AS se_ok,
 	count(*) AS n_coef
-FROM fits f, lmm_fixef(f.m) x
-JOIN glmm_ref b ON b.kind = 'beta' AND b.name = rname(x.term)
-JOIN glmm_ref s ON s.kind = 'se' AND s.name = rname(x.term)
+FROM glmm_fits f, lmm_fixef(f.m) x
+JOIN glmm_ref b ON b.kind = 'beta' AND b.name = glmm_rname(x.term)
+JOIN glmm_ref s ON s.kind = 'se' AND s.name = glmm_rname(x.term)
 WHERE b.model = f.model AND s.model = f.model
 GROUP BY f.model ORDER BY f.model;
 
@@ -69,16 +69,16 @@ GROUP BY f.model ORDER BY f.model;
 SELECT f.model,
 	bool_and(abs(v.std_dev - r.value) / r.value < 1e-3) AS sd_ok,
 	count(*) AS n_sd
-FROM fits f, lmm_varcorr(f.m) v
+FROM glmm_fits f, lmm_varcorr(f.m) v
 JOIN glmm_ref r ON r.kind = 'sd' AND r.name = v.grp || ':' || coalesce(v.term1, '')
 WHERE r.model = f.model AND v.term2 IS NULL AND v.grp <> 'Residual'
 GROUP BY f.model ORDER BY f.model;
 SELECT f.model, abs(v.corr - r.value) < 1e-3 AS corr_ok
-FROM fits f, lmm_varcorr(f.m) v JOIN glmm_ref r ON r.kind = 'cor'
+FROM glmm_fits f, lmm_varcorr(f.m) v JOIN glmm_ref r ON r.kind = 'cor'
 WHERE r.model = f.model AND v.corr IS NOT NULL;
 SELECT f.model, s.method, (s.loglik >= r.value - 1e-7) AS loglik_not_worse,
 	(s.loglik >= d.value) AS beats_default, round(s.loglik::numeric, 4) AS loglik
-FROM fits f, lmm_summary(f.m) s, glmm_ref r, glmm_ref d
+FROM glmm_fits f, lmm_summary(f.m) s, glmm_ref r, glmm_ref d
 WHERE r.model = f.model AND r.kind = 'loglik' AND d.model = f.model AND d.kind = 'loglik_default'
 ORDER BY f.model;
 
@@ -87,7 +87,7 @@ SELECT f.model,
 	max(abs(e.estimate - r.value)) < 1e-3 AS ranef_ok,
 	max(abs(e.cond_sd - c.value) / c.value) < 1e-3 AS condsd_ok,
 	count(*) AS n_modes
-FROM fits f, lmm_ranef(f.m) e
+FROM glmm_fits f, lmm_ranef(f.m) e
 JOIN glmm_ref r ON r.kind = 'ranef' AND r.name = e.grp || ':' || e.level || ':' || e.term
 JOIN glmm_ref c ON c.kind = 'condsd' AND c.name = e.grp || ':' || e.level || ':' || e.term
 WHERE r.model = f.model AND c.model = f.model
@@ -97,22 +97,22 @@ GROUP BY f.model ORDER BY f.model;
 SELECT term, round(estimate::numeric, 5) AS estimate, round(std_error::numeric, 5) AS std_error,
 	round(t_value::numeric, 3) AS z_value, df, round(p_value::numeric, 6) AS p_value,
 	round(conf_low::numeric, 4) AS conf_low, round(conf_high::numeric, 4) AS conf_high
-FROM fits, lmm_fixef(m) WHERE model = 'cbpp';
-SELECT grp, term1, round(std_dev::numeric, 5) AS std_dev FROM fits, lmm_varcorr(m) WHERE model = 'cbpp';
+FROM glmm_fits, lmm_fixef(m) WHERE model = 'cbpp';
+SELECT grp, term1, round(std_dev::numeric, 5) AS std_dev FROM glmm_fits, lmm_varcorr(m) WHERE model = 'cbpp';
 SELECT method, n_obs, n_groups, round(criterion::numeric, 5) AS deviance, round(aic::numeric, 4) AS aic
-FROM fits, lmm_summary(m) WHERE model IN ('cbpp', 'cbpp_agq25', 'cbpp_nagq0') ORDER BY model;
+FROM glmm_fits, lmm_summary(m) WHERE model IN ('cbpp', 'cbpp_agq25', 'cbpp_nagq0') ORDER BY model;
 
 -- the model's text form keeps the family
 SELECT (m::text::lmm_model)::text = m::text AS text_round_trip,
 	m::text LIKE '%"family": {"family": "binomial", "link": "logit", "nagq": 1}%' AS has_family
-FROM fits WHERE model = 'cbpp';
+FROM glmm_fits WHERE model = 'cbpp';
 
 -- parallel workers keep their rows and merge them: the same fit
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SELECT abs((lmm_summary(p)).loglik - (lmm_summary(s.m)).loglik) < 1e-9 AS parallel_same
 FROM (SELECT lmm_fit(remission, ARRAY[age, il6, crp, lengthofstay], did, 1::float8, 0::float8,
-	'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') p FROM hdp) q, fits s WHERE s.model = 'hdp';
+	'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') p FROM glmm_hdp) q, glmm_fits s WHERE s.model = 'hdp';
 RESET max_parallel_workers_per_gather;
 
 -- bad input: each a clear error
@@ -125,8 +125,8 @@ SELECT lmm_fit(y, ARRAY[x], g, 'family=poisson, link=logit') FROM (VALUES (1, 0.
 SELECT lmm_fit(y, ARRAY[x], g, 'family=binomial, nagq=26') FROM (VALUES (1, 0.1, 1)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 'nagq=2') FROM (VALUES (1, 0.1, 1)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 'family=binomial, method=reml') FROM (VALUES (1, 0.1, 1), (0, 0.2, 2), (1, 0.3, 2)) v(y, x, g);
-SELECT lmm('y ~ anger + (1 | id) + (1 | item)', 'verbagg01', 'family=binomial, nagq=5');
+SELECT lmm('y ~ anger + (1 | id) + (1 | item)', 'glmm_verbagg01', 'family=binomial, nagq=5');
 SELECT lmm_stats(y, ARRAY[x], g, 'family=binomial') FROM (VALUES (1, 0.1, 1)) v(y, x, g);
 -- zero weights drop their rows, counted
 SELECT n_obs, n_dropped FROM lmm_summary((SELECT lmm_fit(prop, ARRAY[(period = '2')::int]::float8[], herd,
-	CASE WHEN herd = 1 THEN 0 ELSE size END::float8, 0::float8, 'family=binomial') FROM cbpp));
+	CASE WHEN herd = 1 THEN 0 ELSE size END::float8, 0::float8, 'family=binomial') FROM glmm_cbpp));
