@@ -594,7 +594,7 @@ lmm_state_fit_glmm(LmmAggState *st)
 		sorted.nlevels[t] = J;
 		pfree(perm);
 	}
-	lmm_rows_merge(&sorted, &st->rows, (int64_t *const *) map);
+	lmm_rows_sorted(&sorted, &st->rows, (int64_t *const *) map);
 	spec.family = st->opts.family;
 	spec.link = st->opts.link;
 	spec.nagq = st->opts.nagq;

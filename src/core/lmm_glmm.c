@@ -237,6 +237,14 @@ typedef struct Glmm
 	int64_t    *grow;
 	/* stage 2 works on theta then beta; stage 1 on theta only */
 	double	   *theta_b;		/* the theta g->b was found at */
+	/* the per-level kernel of one term (rows grouped by level) */
+	int			kernel;
+	int			kgrad;			/* its analytic gradient (q = 1, canonical link, Laplace) */
+	double	   *xb;				/* n: x beta + offset at the beta last evaluated */
+	double	   *ul;				/* nlevels * q spherical modes, the next start */
+	double	   *ul0;			/* the modes of the last evaluation that succeeded */
+	LmmFit	   *store;			/* when set, the evaluation writes its modes here */
+	double		scale[LMM_MAX_COLUMNS + LMM_MAX_RANDOM];	/* L-BFGS's units */
 } Glmm;
 
 /*
@@ -677,6 +685,278 @@ deviance_now(const Glmm *g, const double *theta)
 	return g->aic + g->sqru + g->ldL2;
 }
 
+/*
+ * One level's Laplace (or quadrature) deviance at theta (T) and the rows'
+ * x beta + offset in g->xb, its spherical modes u (q, the start, left at
+ * the mode) found by Fisher scoring with step-halving on the level's rows
+ * alone: the factor of a model of one term is block-diagonal, a q x q block
+ * per level.  With gsum (q = 1, canonical link) adds what the level
+ * contributes to the gradient in (theta, beta).  HUGE_VAL when it fails.
+ */
+static double
+level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
+			   double *gsum, double *cv)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	int			q = r->q[0];
+	int64_t		i0 = g->gptr[j],
+				i1 = g->gptr[j + 1],
+				i;
+	double		A[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+	double		bv[LMM_MAX_RANDOM];
+	double		up[LMM_MAX_RANDOM];
+	double		zt[LMM_MAX_RANDOM];
+	double		pdev = 0.0,
+				pdev0 = HUGE_VAL,
+				aic = 0.0,
+				uu,
+				ld = 0.0,
+				step = HUGE_VAL;
+	int			it,
+				half = 0,
+				a,
+				c;
+
+	for (it = 0; it < 200; it++)
+	{
+		memset(A, 0, sizeof(double) * q * q);
+		memset(bv, 0, sizeof(double) * q);
+		pdev = aic = 0.0;
+		for (i = i0; i < i1; i++)
+		{
+			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+			double		eta = g->xb[i],
+						mu,
+						dmu,
+						w,
+						rr = 0.0;
+
+			for (a = 0; a < q; a++)
+			{
+				double		v = 0.0;
+
+				for (c = a; c < q; c++)
+					v += T[c * q + a] * (r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz + c]);
+				zt[a] = v;
+				rr += v * u[a];
+			}
+			eta += rr;
+			link_eval(g->link, eta, &mu, &dmu);
+			w = wt * dmu * dmu / variance(g->family, mu);
+			rr += (r->y[i] - mu) / dmu;
+			for (a = 0; a < q; a++)
+			{
+				for (c = 0; c <= a; c++)
+					A[a * q + c] += w * zt[a] * zt[c];
+				bv[a] += w * zt[a] * rr;
+			}
+			pdev += dev_resid(g->family, r->y[i], mu, wt);
+			if (g->nagq <= 1)
+				aic += neg2ll(g->family, r->y[i], mu, wt);
+		}
+		uu = 0.0;
+		for (a = 0; a < q; a++)
+			uu += u[a] * u[a];
+		pdev += uu;
+		if (!isfinite(pdev))
+			return HUGE_VAL;
+		/* a step that raised the deviance is halved back toward the last point */
+		if (pdev > pdev0 + PIRLS_TOL * (fabs(pdev0) + 1.0) && half < 30)
+		{
+			for (a = 0; a < q; a++)
+				u[a] = 0.5 * (u[a] + up[a]);
+			half++;
+			continue;
+		}
+		for (a = 0; a < q; a++)
+			A[a * q + a] += 1.0;
+		if (lmm_chol_lower(q, A, 0.0) >= 0)
+			return HUGE_VAL;
+		if (step < PIRLS_STEP_TOL || half >= 30)
+			break;
+		half = 0;
+		pdev0 = pdev;
+		memcpy(up, u, sizeof(double) * q);
+		memcpy(u, bv, sizeof(double) * q);
+		lmm_forward_solve(q, 1, A, u);
+		lmm_backward_solve(q, 1, A, u);
+		step = 0.0;
+		for (a = 0; a < q; a++)
+			if (fabs(u[a] - up[a]) > step)
+				step = fabs(u[a] - up[a]);
+	}
+	for (a = 0; a < q; a++)
+		ld += 2.0 * log(A[a * q + a]);
+	if (cv != NULL)
+	{
+		/* the conditional covariance T (A)^-1 T' (A = T'Z'WZT + I, factored) */
+		double		Ai[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+		int			b;
+
+		memset(Ai, 0, sizeof(double) * q * q);
+		for (a = 0; a < q; a++)
+			Ai[a * q + a] = 1.0;
+		lmm_forward_solve(q, q, A, Ai);
+		lmm_backward_solve(q, q, A, Ai);
+		for (a = 0; a < q; a++)
+			for (b = 0; b < q; b++)
+			{
+				double		v = 0.0;
+				int			k1,
+							k2;
+
+				for (k1 = 0; k1 <= a; k1++)
+					for (k2 = 0; k2 <= b; k2++)
+						v += T[a * q + k1] * Ai[k1 * q + k2] * T[b * q + k2];
+				cv[a * q + b] = v;
+			}
+	}
+	if (gsum != NULL)
+	{
+		/* q = 1, a canonical link: a'' = 2w; see docs/math.md */
+		double		S = 0.0,
+					W3 = 0.0,
+					Ap = 0.0,
+					L2 = A[0] * A[0],
+					Fu,
+					dudt;
+		double		Wx[LMM_MAX_COLUMNS],
+					W2x[LMM_MAX_COLUMNS],
+					Apx[LMM_MAX_COLUMNS];
+
+		memset(Wx, 0, sizeof(double) * p);
+		memset(W2x, 0, sizeof(double) * p);
+		memset(Apx, 0, sizeof(double) * p);
+		for (i = i0; i < i1; i++)
+		{
+			const double *x = r->x + (size_t) i * p;
+			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+			double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
+			double		mu,
+						dmu,
+						w,
+						dw,
+						ap;
+
+			link_eval(g->link, g->xb[i] + th * z * u[0], &mu, &dmu);
+			w = wt * dmu * dmu / variance(g->family, mu);
+			dw = g->family == LMM_FAMILY_BINOMIAL ? w * (1.0 - 2.0 * mu) : w;
+			ap = -2.0 * wt * (r->y[i] - mu);
+			S += w * z * z;
+			W3 += dw * z * z * z;
+			Ap += ap * z;
+			for (a = 0; a < p; a++)
+			{
+				Wx[a] += w * z * x[a];
+				W2x[a] += dw * z * z * x[a];
+				Apx[a] += ap * x[a];
+			}
+		}
+		Fu = 2.0 * th * th * S + 2.0;
+		dudt = -(Ap + 2.0 * th * S * u[0]) / Fu;
+		gsum[0] += Ap * u[0] + (2.0 * th * S + th * th * W3 * (u[0] + th * dudt)) / L2;
+		for (a = 0; a < p; a++)
+		{
+			double		dudb = -2.0 * th * Wx[a] / Fu;
+
+			gsum[1 + a] += Apx[a] + th * th * (W2x[a] + th * W3 * dudb) / L2;
+		}
+	}
+	if (g->nagq > 1)
+	{
+		/* adaptive quadrature about the mode, scaled by the curvature L */
+		double		L = A[0],
+					f0 = pdev,
+					sum = 0.0;
+		int			kn;
+
+		for (kn = 0; kn < g->nagq; kn++)
+		{
+			double		uk = u[0] + g->node[kn] / L;
+			double		f = uk * uk;
+
+			for (i = i0; i < i1; i++)
+			{
+				double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+				double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
+				double		mu,
+							dmu;
+
+				link_eval(g->link, g->xb[i] + th * z * uk, &mu, &dmu);
+				f += dev_resid(g->family, r->y[i], mu, wt);
+			}
+			sum += g->wnode[kn] * exp(-0.5 * (f - f0 - g->node[kn] * g->node[kn]));
+		}
+		return 2.0 * log(L) + f0 - 2.0 * log(sum);
+	}
+	return aic + uu + ld;
+}
+
+/*
+ * The deviance of a model of one term at (theta, beta) by the per-level
+ * kernel, and its gradient when grad is not NULL (g->kgrad); with g->store
+ * set, the modes b = T u and their covariances go there.
+ */
+static double
+kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	int			q = r->q[0];
+	int64_t		J = r->nlevels[0];
+	int64_t		i,
+				j;
+	double		T[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+	double		dev = 0.0;
+	int			a,
+				c;
+
+	lmm_theta_to_T(q, theta, T);
+	for (i = 0; i < r->n; i++)
+	{
+		const double *x = r->x + (size_t) i * p;
+		double		v = r->off != NULL ? r->off[i] : 0.0;
+
+		for (a = 0; a < p; a++)
+			v += x[a] * beta[a];
+		g->xb[i] = v;
+	}
+	if (grad != NULL)
+		memset(grad, 0, sizeof(double) * (1 + p));
+	for (j = 0; j < J; j++)
+	{
+		double	   *u = g->ul + (size_t) j * q;
+		double		d;
+
+		if ((j & 4095) == 0 && lmm_interrupt_pending())
+		{
+			g->interrupted = 1;
+			return HUGE_VAL;
+		}
+		d = level_deviance(g, T, theta[0], j, u, grad,
+						   g->store ? g->store->term[0].condvar + (size_t) j * q * q : NULL);
+		if (!isfinite(d))
+		{
+			/* the next evaluation starts from the last modes that worked */
+			memcpy(g->ul, g->ul0, sizeof(double) * (size_t) J * q);
+			return HUGE_VAL;
+		}
+		dev += d;
+		if (g->store)
+			for (a = 0; a < q; a++)
+			{
+				double		v = 0.0;
+
+				for (c = 0; c <= a; c++)
+					v += T[a * q + c] * u[c];
+				g->store->term[0].b[(size_t) j * q + a] = v;
+			}
+	}
+	memcpy(g->ul0, g->ul, sizeof(double) * (size_t) J * q);
+	return dev;
+}
+
 /* Stage 1's objective: PIRLS over beta and the modes at theta. */
 static double
 stage1(unsigned n, const double *x, double *grad, void *data)
@@ -695,15 +975,26 @@ stage1(unsigned n, const double *x, double *grad, void *data)
 	return g->aic + g->sqru + g->ldL2;
 }
 
-/* Stage 2's objective: (theta, beta), PIRLS over the modes only. */
+/*
+ * Stage 2's objective: (theta, beta), PIRLS over the modes only; for a
+ * model of one term by the per-level kernel, with its gradient when the
+ * optimizer asks.
+ */
 static double
 stage2(unsigned n, const double *x, double *grad, void *data)
 {
 	Glmm	   *g = data;
 
 	(void) n;
-	(void) grad;
 	g->n_eval++;
+	if (g->kernel)
+	{
+		double		f = kernel_deviance(g, x, x + g->ntheta, grad);
+
+		if (g->interrupted && g->opt != NULL)
+			nlopt_force_stop(g->opt);
+		return f;
+	}
 	if (!pirls(g, x, x + g->ntheta))
 	{
 		if (g->interrupted)
@@ -844,6 +1135,240 @@ hessian_vcov(Glmm *g, const double *x, double f0, double *vcov)
 	return ok;
 }
 
+/*
+ * The first (theta, beta) of the per-level kernel's optimization: beta of
+ * the GLM without random effects (IRLS from glm's start), theta 1.
+ */
+static int
+glm_start(Glmm *g, double *beta)
+{
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	double	   *XtWX = lmm_alloc(sizeof(double) * p * p);
+	double	   *XtWz = lmm_alloc(sizeof(double) * p);
+	int64_t		i;
+	int			it,
+				a,
+				b,
+				ok = 0;
+
+	memset(beta, 0, sizeof(double) * p);
+	for (it = 0; it < 100 && !g->interrupted; it++)
+	{
+		double		step = 0.0;
+
+		memset(XtWX, 0, sizeof(double) * p * p);
+		memset(XtWz, 0, sizeof(double) * p);
+		for (i = 0; i < r->n; i++)
+		{
+			const double *x = r->x + (size_t) i * p;
+			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+			double		off = r->off != NULL ? r->off[i] : 0.0;
+			double		eta = off,
+						mu,
+						dmu,
+						w,
+						z;
+
+			if ((i & 65535) == 0 && lmm_interrupt_pending())
+				g->interrupted = 1;
+			if (it == 0)
+				eta = g->eta[i] + off;
+			else
+				for (a = 0; a < p; a++)
+					eta += x[a] * beta[a];
+			link_eval(g->link, eta, &mu, &dmu);
+			w = wt * dmu * dmu / variance(g->family, mu);
+			z = eta - off + (r->y[i] - mu) / dmu;
+			for (a = 0; a < p; a++)
+			{
+				for (b = 0; b <= a; b++)
+					XtWX[a * p + b] += w * x[a] * x[b];
+				XtWz[a] += w * x[a] * z;
+			}
+		}
+		if (lmm_chol_lower(p, XtWX, 0.0) >= 0)
+			break;
+		lmm_forward_solve(p, 1, XtWX, XtWz);
+		lmm_backward_solve(p, 1, XtWX, XtWz);
+		for (a = 0; a < p; a++)
+		{
+			if (fabs(XtWz[a] - beta[a]) > step)
+				step = fabs(XtWz[a] - beta[a]);
+			beta[a] = XtWz[a];
+		}
+		if (it > 0 && step < 1e-10)
+		{
+			ok = 1;
+			break;
+		}
+	}
+	/* the GLM's standard errors: sqrt of diag((X'WX)^-1), from its factor */
+	for (a = 0; a < p; a++)
+	{
+		double		v = 0.0;
+
+		memset(XtWz, 0, sizeof(double) * p);
+		XtWz[a] = 1.0;
+		lmm_forward_solve(p, 1, XtWX, XtWz);
+		for (b = 0; b < p; b++)
+			v += XtWz[b] * XtWz[b];
+		g->scale[g->ntheta + a] = v > 0.0 && isfinite(v) ? sqrt(v) : 1.0;
+	}
+	for (a = 0; a < g->ntheta; a++)
+		g->scale[a] = 1.0;
+	lmm_free(XtWX);
+	lmm_free(XtWz);
+	return ok || it == 100;
+}
+
+/*
+ * The Hessian of the kernel's deviance at x by central differences of its
+ * analytic gradient, symmetrized, into H (d x d, row-major); the gradient
+ * at x into gx.  0 when an evaluation fails.
+ */
+static int
+kernel_hessian(Glmm *g, const double *x, double *gx, double *H)
+{
+	int			d = g->ntheta + g->p;
+	double	   *xs = lmm_alloc(sizeof(double) * d);
+	double	   *gp = lmm_alloc(sizeof(double) * d);
+	double	   *gm = lmm_alloc(sizeof(double) * d);
+	int			a,
+				b,
+				ok = isfinite(stage2(d, x, gx, g));
+
+	for (a = 0; a < d && ok; a++)
+	{
+		double		h = 1e-4 * (fabs(x[a]) > 1.0 ? fabs(x[a]) : 1.0);
+
+		memcpy(xs, x, sizeof(double) * d);
+		xs[a] = x[a] + h;
+		ok = isfinite(stage2(d, xs, gp, g));
+		xs[a] = x[a] - h;
+		ok = ok && isfinite(stage2(d, xs, gm, g));
+		for (b = 0; b < d; b++)
+			H[b * d + a] = (gp[b] - gm[b]) / (2.0 * h);
+	}
+	for (a = 0; a < d; a++)
+		for (b = 0; b < a; b++)
+			H[a * d + b] = H[b * d + a] = 0.5 * (H[a * d + b] + H[b * d + a]);
+	lmm_free(xs);
+	lmm_free(gp);
+	lmm_free(gm);
+	return ok && !g->interrupted;
+}
+
+/* Stage 2 in coordinates x / scale, for L-BFGS: every parameter about the size of its standard error. */
+static double
+scaled_stage2(unsigned n, const double *zs, double *grad, void *data)
+{
+	Glmm	   *g = data;
+	double		xs[LMM_MAX_COLUMNS + LMM_MAX_RANDOM] = {0};
+	double		f;
+	unsigned	a;
+
+	for (a = 0; a < n; a++)
+		xs[a] = zs[a] * g->scale[a];
+	f = stage2(n, xs, grad, g);
+	if (grad != NULL)
+		for (a = 0; a < n; a++)
+			grad[a] *= g->scale[a];
+	return f;
+}
+
+/*
+ * The kernel's fit with its gradient: L-BFGS from glm_start, then Newton
+ * steps on the Hessian of differenced gradients while they lower the
+ * deviance; vcov of beta as glmer's from the last Hessian.  0 on failure.
+ */
+static int
+kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
+{
+	int			nt = g->ntheta,
+				p = g->p,
+				d = nt + p;
+	double	   *lb = lmm_alloc(sizeof(double) * d);
+	double	   *gx = lmm_alloc(sizeof(double) * d);
+	double	   *H = lmm_alloc(sizeof(double) * d * d);
+	double	   *xn = lmm_alloc(sizeof(double) * d);
+	double	   *C = lmm_alloc(sizeof(double) * d * d);
+	nlopt_opt	opt = nlopt_create(NLOPT_LD_LBFGS, d);
+	int			a,
+				b,
+				it,
+				ok = 0;
+
+	for (a = 0; a < d; a++)
+		lb[a] = a < nt ? 0.0 : -HUGE_VAL;
+	if (opt != NULL)
+	{
+		for (a = 0; a < d; a++)
+			xn[a] = x[a] / g->scale[a];
+		g->opt = opt;
+		nlopt_set_lower_bounds(opt, lb);
+		nlopt_set_min_objective(opt, scaled_stage2, g);
+		nlopt_set_ftol_rel(opt, 1e-15);
+		nlopt_set_xtol_rel(opt, 1e-11);
+		nlopt_set_maxeval(opt, 5000);
+		nlopt_optimize(opt, xn, fmin);
+		ok = isfinite(*fmin);
+		for (a = 0; a < d; a++)
+			x[a] = xn[a] * g->scale[a];
+		nlopt_destroy(opt);
+		g->opt = NULL;
+	}
+	for (it = 0; ok && it < 4; it++)
+	{
+		double		fn,
+					step = 0.0;
+
+		if (!kernel_hessian(g, x, gx, H))
+		{
+			ok = 0;
+			break;
+		}
+		memcpy(C, H, sizeof(double) * d * d);
+		if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, C, d) != 0)
+			break;
+		memcpy(xn, gx, sizeof(double) * d);
+		LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', d, 1, C, d, xn, 1);
+		for (a = 0; a < d; a++)
+		{
+			if (fabs(xn[a]) > step)
+				step = fabs(xn[a]);
+			xn[a] = x[a] - xn[a];
+		}
+		/* a scalar term's deviance is even in its theta */
+		for (a = 0; a < nt; a++)
+			xn[a] = fabs(xn[a]);
+		fn = stage2(d, xn, NULL, g);
+		if (!(fn < *fmin))
+			break;
+		memcpy(x, xn, sizeof(double) * d);
+		*fmin = fn;
+		if (step < 1e-10)
+			break;
+	}
+	if (ok)
+	{
+		/* vcov of beta: the beta block of 2 H^-1 */
+		if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, H, d) != 0 ||
+			LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', d, H, d) != 0)
+			ok = 0;
+		else
+			for (a = 0; a < p; a++)
+				for (b = 0; b <= a; b++)
+					vcov[a * p + b] = vcov[b * p + a] = 2.0 * H[(nt + a) * d + nt + b];
+	}
+	lmm_free(lb);
+	lmm_free(gx);
+	lmm_free(H);
+	lmm_free(xn);
+	lmm_free(C);
+	return ok && !g->interrupted;
+}
+
 /* Release the fit in progress. */
 static void
 glmm_free(Glmm *g)
@@ -858,6 +1383,9 @@ glmm_free(Glmm *g)
 	lmm_free(g->gptr);
 	lmm_free(g->grow);
 	lmm_free(g->theta_b);
+	lmm_free(g->xb);
+	lmm_free(g->ul);
+	lmm_free(g->ul0);
 }
 
 /*
@@ -940,11 +1468,30 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	x = lmm_alloc(sizeof(double) * d);
 	lb = lmm_alloc(sizeof(double) * d);
 	dx = lmm_alloc(sizeof(double) * d);
+	/* one term and rows grouped by its level: the per-level kernel */
+	g.kernel = k == 1 && r->grouped;
+	g.kgrad = g.kernel && r->q[0] == 1 && g.nagq == 1 &&
+		((g.family == LMM_FAMILY_BINOMIAL && g.link == LMM_LINK_LOGIT) ||
+		 (g.family == LMM_FAMILY_POISSON && g.link == LMM_LINK_LOG));
+	if (g.kernel)
+	{
+		int64_t		J = r->nlevels[0];
+
+		g.xb = lmm_alloc(sizeof(double) * (size_t) (r->n > 0 ? r->n : 1));
+		g.ul = lmm_alloc0(sizeof(double) * (size_t) J * r->q[0]);
+		g.ul0 = lmm_alloc0(sizeof(double) * (size_t) J * r->q[0]);
+		g.gptr = lmm_alloc0(sizeof(int64_t) * (size_t) (J + 1));
+		for (i = 0; i < r->n; i++)
+			g.gptr[r->lev[i] + 1]++;
+		for (i = 0; i < J; i++)
+			g.gptr[i + 1] += g.gptr[i];
+	}
 	if (g.nagq > 1)
 	{
 		if (!gauss_hermite(g.nagq, g.node, g.wnode))
 			status = LMM_ERR_OPTIMIZER;
-		group_rows(&g);
+		if (!g.kernel)
+			group_rows(&g);
 	}
 
 	/* PIRLS's start: mu from y, as glm's mustart */
@@ -974,7 +1521,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 				dx[j] = 0.25;
 			}
 	}
-	if (status == LMM_OK)
+	if (status == LMM_OK && !(g.kgrad && g.nagq > 0))
 	{
 		res = minimize(&g, stage1, nt, lb, dx, x, &fmin);
 		if (g.interrupted)
@@ -983,6 +1530,49 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 			status = LMM_ERR_OPTIMIZER;
 	}
 	fit->converged = 1;
+	fit->beta = lmm_alloc(sizeof(double) * (p > 0 ? p : 1));
+	fit->vcov = lmm_alloc(sizeof(double) * (p > 0 ? p * p : 1));
+	fit->theta = lmm_alloc(sizeof(double) * (nt > 0 ? nt : 1));
+
+	/* the kernel with its gradient: from the GLM, L-BFGS then Newton */
+	if (status == LMM_OK && g.kgrad && g.nagq > 0)
+	{
+		if (!glm_start(&g, x + nt))
+			status = g.interrupted ? LMM_ERR_INTERRUPTED : LMM_ERR_OPTIMIZER;
+		x[0] = 1.0;
+		if (status == LMM_OK && !kernel_optimize(&g, x, &fmin, fit->vcov))
+			status = g.interrupted ? LMM_ERR_INTERRUPTED : LMM_ERR_OPTIMIZER;
+		if (status == LMM_OK)
+		{
+			g.store = fit;
+			fmin = stage2(d, x, NULL, &g);
+			g.store = NULL;
+			memcpy(g.beta, x + nt, sizeof(double) * p);
+			if (!isfinite(fmin))
+				status = LMM_ERR_OPTIMIZER;
+		}
+		goto assemble;
+	}
+	/* the kernel without: its modes start from stage 1's */
+	if (status == LMM_OK && g.kernel)
+	{
+		double		T[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+		int			q = r->q[0];
+		int64_t		j;
+
+		lmm_theta_to_T(q, x, T);
+		for (j = 0; j < r->nlevels[0]; j++)
+			for (a = 0; a < q; a++)
+			{
+				double		v = g.b[0][j * q + a];
+				int			c;
+
+				for (c = 0; c < a; c++)
+					v -= T[a * q + c] * g.ul[j * q + c];
+				g.ul[j * q + a] = T[a * q + a] != 0.0 ? v / T[a * q + a] : 0.0;
+			}
+		memcpy(g.ul0, g.ul, sizeof(double) * (size_t) r->nlevels[0] * q);
+	}
 
 	/* stage 2: (theta, beta) on the Laplace or quadrature deviance */
 	if (status == LMM_OK && g.nagq > 0)
@@ -1007,9 +1597,6 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 
 	if (status == LMM_OK)
 	{
-		fit->beta = lmm_alloc(sizeof(double) * (p > 0 ? p : 1));
-		fit->vcov = lmm_alloc(sizeof(double) * (p > 0 ? p * p : 1));
-		fit->theta = lmm_alloc(sizeof(double) * (nt > 0 ? nt : 1));
 		if (g.nagq > 0)
 		{
 			fmin = stage2(d, x, NULL, &g);
@@ -1017,7 +1604,11 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 				!hessian_vcov(&g, x, fmin, fit->vcov))
 				memcpy(fit->vcov, g.vcov_rx, sizeof(double) * p * p);
 			/* back to the optimum for the modes and their variances */
+			g.store = g.kernel ? fit : NULL;
 			fmin = stage2(d, x, NULL, &g);
+			g.store = NULL;
+			if (g.kernel)
+				memcpy(g.beta, x + nt, sizeof(double) * p);
 		}
 		else
 		{
@@ -1029,6 +1620,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 		else if (!isfinite(fmin))
 			status = LMM_ERR_OPTIMIZER;
 	}
+assemble:
 	if (status != LMM_OK)
 	{
 		lmm_fit_free(fit);
@@ -1040,7 +1632,8 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	}
 
 	memcpy(fit->theta, x, sizeof(double) * nt);
-	for (e = 0; e < k; e++)
+	/* the engine's modes (the kernel wrote its own into fit) */
+	for (e = 0; e < k && !(g.kernel && g.nagq > 0); e++)
 		memcpy(fit->term[e].b, g.b[e],
 			   sizeof(double) * (size_t) fit->term[e].nlevels * fit->term[e].q);
 	memcpy(fit->beta, g.beta, sizeof(double) * p);

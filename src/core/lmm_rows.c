@@ -158,3 +158,49 @@ lmm_rows_merge(LmmRows *r, const LmmRows *other, int64_t *const *map)
 	}
 	r->n = n0 + other->n;
 }
+
+/*
+ * Fill the empty store r (of src's shape, r->nlevels set) with src's rows,
+ * their level j of term t becoming map[t][j], in order of the first term's
+ * new level (a counting sort): a GLMM with one term then visits each
+ * level's rows together.
+ */
+void
+lmm_rows_sorted(LmmRows *r, const LmmRows *src, int64_t *const *map)
+{
+	int64_t		J = r->nlevels[0];
+	int64_t    *at = lmm_alloc0(sizeof(int64_t) * (size_t) (J + 1));
+	int64_t		i,
+				j;
+	int			t;
+
+	reserve(r, src->n);
+	if (src->wt != NULL)
+		r->wt = filled(0, r->capacity, 1.0);
+	if (src->off != NULL)
+		r->off = filled(0, r->capacity, 0.0);
+	for (i = 0; i < src->n; i++)
+		at[map[0][src->lev[(size_t) i * src->nterms]] + 1]++;
+	for (j = 0; j < J; j++)
+		at[j + 1] += at[j];
+	for (i = 0; i < src->n; i++)
+	{
+		int64_t		d = at[map[0][src->lev[(size_t) i * src->nterms]]]++;
+
+		memcpy(r->x + (size_t) d * r->p, src->x + (size_t) i * r->p, sizeof(double) * r->p);
+		r->y[d] = src->y[i];
+		if (r->wt != NULL)
+			r->wt[d] = src->wt[i];
+		if (r->off != NULL)
+			r->off[d] = src->off[i];
+		for (t = 0; t < r->nterms; t++)
+			r->lev[(size_t) d * r->nterms + t] =
+				(int32_t) map[t][src->lev[(size_t) i * r->nterms + t]];
+		if (r->nz > 0)
+			memcpy(r->z + (size_t) d * r->nz, src->z + (size_t) i * r->nz,
+				   sizeof(double) * r->nz);
+	}
+	r->n = src->n;
+	r->grouped = 1;
+	lmm_free(at);
+}

@@ -41,6 +41,7 @@ typedef struct LmmRows
 	double	   *off;			/* n offsets, or NULL while all are 0 */
 	int32_t    *lev;			/* n * nterms */
 	double	   *z;				/* n * nz, or NULL when nz = 0 */
+	int			grouped;		/* rows are in order of the first term's level */
 } LmmRows;
 
 extern void lmm_rows_init(LmmRows *r, int p, int nterms, const int *q,
@@ -50,6 +51,8 @@ extern void lmm_rows_add(LmmRows *r, const double *x, double y, double wt,
 						 double off, const int64_t *level, const double *z);
 extern void lmm_rows_merge(LmmRows *r, const LmmRows *other,
 						   int64_t *const *map);
+extern void lmm_rows_sorted(LmmRows *r, const LmmRows *src,
+							int64_t *const *map);
 extern size_t lmm_rows_bytes_per_row(const LmmRows *r);
 
 #endif							/* LMM_ROWS_H */

@@ -1,10 +1,10 @@
 -- Generalized linear mixed models against glmer (test/data/make_glmm_refs.R,
--- glmm.ref.csv): fixed effects to 1e-4 of max(|beta|, SE) and standard
--- errors to 5e-3 (the issue asks 1e-5 and 1e-4: cbpp, its AGQ, nAGQ = 0 and
--- cloglog fits, binary_slope and the weighted LMMs meet them; grouse,
--- poisson_offset, verbagg and hdp do not yet), random-effect SDs to 1e-3,
--- BLUPs to 1e-3, and a log-likelihood never worse than glmer's tight run
--- less 1e-7.
+-- glmm.ref.csv; make_glmm_polish_refs.R, glmm_polish.ref.csv): fixed
+-- effects to 1e-5 of max(|beta|, SE) and standard errors to 1e-4, random-effect
+-- SDs, BLUPs and conditional SDs to 1e-3, and a log-likelihood never worse
+-- than glmer's tight run less 1e-7.  Through lmm() (cbind, weights=, offset(),
+-- a boolean response, crossed terms) and the aggregates (weights, offsets,
+-- a random slope, quadrature, nagq=0).
 SET extra_float_digits = 0;
 SET max_parallel_workers_per_gather = 0;
 CREATE TABLE glmm_ref (model text, kind text, name text, value float8);
@@ -25,47 +25,59 @@ CREATE TABLE glmm_wlmm (g int, x float8, w float8, y float8);
 \copy glmm_wlmm FROM 'test/data/weighted.csv' CSV HEADER
 
 CREATE TABLE glmm_fits (model text, m lmm_model);
+-- lmm(): cbind(successes, failures) and a proportion with weights=trials
+INSERT INTO glmm_fits SELECT 'cbpp', lmm('cbind(incidence, failures) ~ factor(period) + (1 | herd)', 'glmm_cbpp', 'family=binomial');
+INSERT INTO glmm_fits SELECT 'cbpp_prop', lmm('prop ~ factor(period) + (1 | herd)', 'glmm_cbpp', 'family=binomial, weights=size');
+INSERT INTO glmm_fits SELECT 'cbpp_probit', lmm('cbind(incidence, failures) ~ factor(period) + (1 | herd)', 'glmm_cbpp', 'family=binomial, link=probit');
 -- the aggregate: a proportion with its trials as the weight
-INSERT INTO glmm_fits SELECT 'cbpp', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
-	herd, size::float8, 0::float8, 'family=binomial, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
 INSERT INTO glmm_fits SELECT 'cbpp_agq25', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
 	herd, size::float8, 0::float8, 'family=binomial, nagq=25, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
 INSERT INTO glmm_fits SELECT 'cbpp_nagq0', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
 	herd, size::float8, 0::float8, 'family=binomial, nagq=0, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
 INSERT INTO glmm_fits SELECT 'cbpp_cloglog', lmm_fit(prop, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[],
 	herd, size::float8, 0::float8, 'family=binomial, link=cloglog, x_names=period2,period3,period4, g_name=herd') FROM glmm_cbpp;
--- an offset, and quadrature on the same data
-INSERT INTO glmm_fits SELECT 'poisson_offset', lmm_fit(y, ARRAY[x], g, 1::float8, logexp, 'family=poisson, x_names=x') FROM glmm_pois;
+-- an offset, through lmm() and through the aggregate (with quadrature)
+INSERT INTO glmm_fits SELECT 'poisson_offset', lmm('y ~ x + offset(logexp) + (1 | g)', 'glmm_pois', 'family=poisson');
 INSERT INTO glmm_fits SELECT 'poisson_offset_agq10', lmm_fit(y, ARRAY[x], g, 1::float8, logexp, 'family=poisson, nagq=10, x_names=x') FROM glmm_pois;
 -- a correlated random slope
 INSERT INTO glmm_fits SELECT 'binary_slope', lmm_fit(y, ARRAY[x, t], g, ARRAY[t], 1::float8, 0::float8, 'family=binomial, x_names=x,t, z_names=t') FROM glmm_bslope;
 -- many groups
 INSERT INTO glmm_fits SELECT 'hdp', lmm_fit(remission, ARRAY[age, il6, crp, lengthofstay], did, 1::float8, 0::float8,
 	'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') FROM glmm_hdp;
--- a weighted LMM: residual variance sigma^2 / w
-INSERT INTO glmm_fits SELECT 'weighted_lmm', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'x_names=x') FROM glmm_wlmm;
+-- a weighted LMM: residual variance sigma^2 / w, through lmm() and the aggregate
+INSERT INTO glmm_fits SELECT 'weighted_lmm', lmm('y ~ x + (1 | g)', 'glmm_wlmm', 'weights=w');
 INSERT INTO glmm_fits SELECT 'weighted_lmm_ml', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'method=ml, x_names=x') FROM glmm_wlmm;
--- crossed terms through lmm(): three for the Poisson counts, two for the binary items
+-- crossed terms through lmm(): three for the Poisson counts, two for a boolean response
 INSERT INTO glmm_fits SELECT 'grouse', lmm('ticks ~ factor(year) + cheight + (1 | brood) + (1 | index) + (1 | location)', 'glmm_grouse', 'family=poisson');
-CREATE VIEW glmm_verbagg01 AS SELECT *, r2::int AS y FROM glmm_verbagg;
-INSERT INTO glmm_fits SELECT 'verbagg', lmm('y ~ anger + gender + btype + situ + (1 | id) + (1 | item)', 'glmm_verbagg01', 'family=binomial');
+INSERT INTO glmm_fits SELECT 'verbagg', lmm('r2 ~ anger + gender + btype + situ + (1 | id) + (1 | item)', 'glmm_verbagg', 'family=binomial');
 
 -- R's names for the coefficients of factors
 CREATE FUNCTION glmm_rname(t text) RETURNS text LANGUAGE sql IMMUTABLE AS
-$$ SELECT regexp_replace(regexp_replace(t, '^factor\((\w+)\)', '\1'), '^(gender|btype|situ)', '\1') $$;
+$$ SELECT regexp_replace(t, '^factor\((\w+)\)', '\1') $$;
+-- glmer's optimum and vcov computed to more digits (make_glmm_polish_refs.R)
+CREATE TABLE glmm_polish (model text, kind text, name text, value float8);
+\copy glmm_polish FROM 'test/data/glmm_polish.ref.csv' CSV HEADER
 
--- fixed effects and standard errors
+-- fixed effects to 1e-5 of max(|beta|, SE) and standard errors to 1e-4 of
+-- glmer's optimum and vcov (polished where make_glmm_polish_refs.R has the
+-- model); the standard errors glmer's summary prints, from its noisier
+-- Hessian, to 5e-3
 SELECT f.model,
-	max(abs(x.estimate - b.value) / greatest(abs(b.value), x.std_error)) < 1e-4 AS beta_ok,
-	max(abs(x.std_error - s.value) / s.value) < 5e-3 AS se_ok,
+	max(abs(x.estimate - coalesce(pb.value, b.value)) / greatest(abs(coalesce(pb.value, b.value)), x.std_error)) < 1e-5 AS beta_ok,
+	max(abs(x.std_error - coalesce(ps.value, s.value)) / coalesce(ps.value, s.value)) < 1e-4 AS se_ok,
+	max(abs(x.std_error - s.value) / s.value) < 5e-3 AS se_glmer_ok,
+	bool_and(pb.value IS NOT NULL) AS polished,
 	count(*) AS n_coef
-FROM glmm_fits f, lmm_fixef(f.m) x
-JOIN glmm_ref b ON b.kind = 'beta' AND b.name = glmm_rname(x.term)
-JOIN glmm_ref s ON s.kind = 'se' AND s.name = glmm_rname(x.term)
-WHERE b.model = f.model AND s.model = f.model
+FROM glmm_fits f CROSS JOIN LATERAL lmm_fixef(f.m) x
+JOIN glmm_ref b ON b.model = f.model AND b.kind = 'beta' AND b.name = glmm_rname(x.term)
+JOIN glmm_ref s ON s.model = f.model AND s.kind = 'se' AND s.name = glmm_rname(x.term)
+LEFT JOIN glmm_polish pb ON pb.model = f.model AND pb.kind = 'beta' AND pb.name = glmm_rname(x.term)
+LEFT JOIN glmm_polish ps ON ps.model = f.model AND ps.kind = 'se' AND ps.name = glmm_rname(x.term)
 GROUP BY f.model ORDER BY f.model;
 
--- random-effect SDs (and the slope's correlation), and log-likelihoods
+-- random-effect SDs and the slope's correlation to 1e-3, and the
+-- log-likelihood: never below glmer's tight runs (less 1e-7), above its
+-- default run's
 SELECT f.model,
 	bool_and(abs(v.std_dev - r.value) / r.value < 1e-3) AS sd_ok,
 	count(*) AS n_sd
@@ -76,13 +88,16 @@ GROUP BY f.model ORDER BY f.model;
 SELECT f.model, abs(v.corr - r.value) < 1e-3 AS corr_ok
 FROM glmm_fits f, lmm_varcorr(f.m) v JOIN glmm_ref r ON r.kind = 'cor'
 WHERE r.model = f.model AND v.corr IS NOT NULL;
-SELECT f.model, s.method, (s.loglik >= r.value - 1e-7) AS loglik_not_worse,
-	(s.loglik >= d.value) AS beats_default, round(s.loglik::numeric, 4) AS loglik
-FROM glmm_fits f, lmm_summary(f.m) s, glmm_ref r, glmm_ref d
-WHERE r.model = f.model AND r.kind = 'loglik' AND d.model = f.model AND d.kind = 'loglik_default'
+SELECT f.model, s.method,
+	s.loglik >= greatest(r.value, coalesce(p.value, r.value)) - 1e-7 AS loglik_not_worse,
+	s.loglik > d.value AS beats_default, round(s.loglik::numeric, 4) AS loglik
+FROM glmm_fits f CROSS JOIN lmm_summary(f.m) s
+JOIN glmm_ref r ON r.model = f.model AND r.kind = 'loglik'
+JOIN glmm_ref d ON d.model = f.model AND d.kind = 'loglik_default'
+LEFT JOIN glmm_polish p ON p.model = f.model AND p.kind = 'loglik'
 ORDER BY f.model;
 
--- conditional modes and their SDs (ranef(m, condVar = TRUE))
+-- conditional modes and their SDs (ranef(m, condVar = TRUE)) to 1e-3
 SELECT f.model,
 	max(abs(e.estimate - r.value)) < 1e-3 AS ranef_ok,
 	max(abs(e.cond_sd - c.value) / c.value) < 1e-3 AS condsd_ok,
@@ -93,13 +108,45 @@ JOIN glmm_ref c ON c.kind = 'condsd' AND c.name = e.grp || ':' || e.level || ':'
 WHERE r.model = f.model AND c.model = f.model
 GROUP BY f.model ORDER BY f.model;
 
+-- predictions on the link and response scales and lme4's residuals, first
+-- ten rows: cbpp (a proportion of trials) and the Poisson counts with an offset
+CREATE TABLE glmm_rows AS
+SELECT 'cbpp' AS model, row_number() OVER () AS i, prop AS y, size::float8 AS wt,
+	lmm_predict(m, ARRAY[(period = '2')::int, (period = '3')::int, (period = '4')::int]::float8[], ARRAY[herd::text]) AS eta
+FROM (SELECT * FROM glmm_cbpp LIMIT 10) c, glmm_fits WHERE model = 'cbpp'
+UNION ALL
+SELECT 'poisson_offset', row_number() OVER (), y, 1, lmm_predict(m, ARRAY[x], ARRAY[g::text]) + logexp
+FROM (SELECT * FROM glmm_pois LIMIT 10) p, glmm_fits WHERE model = 'poisson_offset';
+SELECT r.model,
+	max(abs(r.eta - l.value)) < 1e-5 AS link_ok,
+	max(abs(lmm_inverse_link(f.m, r.eta) - u.value)) < 1e-5 AS response_ok,
+	max(abs(lmm_residual(f.m, r.y, r.eta, 'response', r.wt) - a.value)) < 1e-5 AS resid_response_ok,
+	max(abs(lmm_residual(f.m, r.y, r.eta, 'pearson', r.wt) - b.value)) < 1e-5 AS resid_pearson_ok,
+	max(abs(lmm_residual(f.m, r.y, r.eta, 'deviance', r.wt) - c.value)) < 1e-5 AS resid_deviance_ok,
+	count(*) AS n_rows
+FROM glmm_rows r JOIN glmm_fits f USING (model)
+JOIN glmm_ref l ON l.model = r.model AND l.kind = 'fitted_link' AND l.name = r.i::text
+JOIN glmm_ref u ON u.model = r.model AND u.kind = 'fitted_resp' AND u.name = r.i::text
+JOIN glmm_ref a ON a.model = r.model AND a.kind = 'resid_response' AND a.name = r.i::text
+JOIN glmm_ref b ON b.model = r.model AND b.kind = 'resid_pearson' AND b.name = r.i::text
+JOIN glmm_ref c ON c.model = r.model AND c.kind = 'resid_deviance' AND c.name = r.i::text
+GROUP BY r.model ORDER BY r.model;
+
+-- glmer's likelihood-ratio test: cbpp against its intercept-only model
+SELECT npar, round(aic::numeric, 4) AS aic, round(loglik::numeric, 5) AS loglik,
+	abs(chisq - (SELECT value FROM glmm_ref WHERE model = 'cbpp_lrt' AND kind = 'chisq')) < 1e-6 AS chisq_ok, df,
+	abs(p_value / (SELECT value FROM glmm_ref WHERE model = 'cbpp_lrt' AND kind = 'p') - 1) < 1e-6 AS p_ok
+FROM lmm_anova(lmm('cbind(incidence, failures) ~ 1 + (1 | herd)', 'glmm_cbpp', 'family=binomial'),
+	(SELECT m FROM glmm_fits WHERE model = 'cbpp'));
+
 -- glmer's summary: z in t_value, no df, p and interval from the normal, no Residual row
+SELECT lmm_print(m) FROM glmm_fits WHERE model = 'cbpp';
 SELECT term, round(estimate::numeric, 5) AS estimate, round(std_error::numeric, 5) AS std_error,
 	round(t_value::numeric, 3) AS z_value, df, round(p_value::numeric, 6) AS p_value,
 	round(conf_low::numeric, 4) AS conf_low, round(conf_high::numeric, 4) AS conf_high
 FROM glmm_fits, lmm_fixef(m) WHERE model = 'cbpp';
 SELECT grp, term1, round(std_dev::numeric, 5) AS std_dev FROM glmm_fits, lmm_varcorr(m) WHERE model = 'cbpp';
-SELECT method, n_obs, n_groups, round(criterion::numeric, 5) AS deviance, round(aic::numeric, 4) AS aic
+SELECT model, method, n_obs, n_groups, round(criterion::numeric, 5) AS deviance, round(aic::numeric, 4) AS aic
 FROM glmm_fits, lmm_summary(m) WHERE model IN ('cbpp', 'cbpp_agq25', 'cbpp_nagq0') ORDER BY model;
 
 -- the model's text form keeps the family
@@ -125,8 +172,20 @@ SELECT lmm_fit(y, ARRAY[x], g, 'family=poisson, link=logit') FROM (VALUES (1, 0.
 SELECT lmm_fit(y, ARRAY[x], g, 'family=binomial, nagq=26') FROM (VALUES (1, 0.1, 1)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 'nagq=2') FROM (VALUES (1, 0.1, 1)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 'family=binomial, method=reml') FROM (VALUES (1, 0.1, 1), (0, 0.2, 2), (1, 0.3, 2)) v(y, x, g);
-SELECT lmm('y ~ anger + (1 | id) + (1 | item)', 'glmm_verbagg01', 'family=binomial, nagq=5');
+SELECT lmm('r2 ~ anger + (1 | id) + (1 | item)', 'glmm_verbagg', 'family=binomial, nagq=5');
+SELECT lmm('r2 ~ anger + (1 | id)', 'glmm_verbagg');
+SELECT lmm('cbind(incidence, failures) ~ 1 + (1 | herd)', 'glmm_cbpp');
+SELECT lmm('cbind(incidence, failures) ~ 1 + (1 | herd)', 'glmm_cbpp', 'family=binomial, weights=size');
+SELECT lmm('cbind(incidence, period) ~ 1 + (1 | herd)', 'glmm_cbpp', 'family=binomial');
+SELECT lmm('cbind(incidence) ~ 1 + (1 | herd)', 'glmm_cbpp', 'family=binomial');
+SELECT lmm('y ~ x + offset(g x) + (1 | g)', 'glmm_pois', 'family=poisson');
+SELECT lmm('incidence ~ 1 + (1 | herd)', 'glmm_cbpp', 'family=binomial');
+SELECT lmm_stats('y ~ x + offset(logexp) + (1 | g)', 'glmm_pois');
 SELECT lmm_stats(y, ARRAY[x], g, 'family=binomial') FROM (VALUES (1, 0.1, 1)) v(y, x, g);
+SELECT lmm_residual(m, 0.5, 0.1, 'working') FROM glmm_fits WHERE model = 'cbpp';
+SELECT lmm_residual(m, 2, 0.1) FROM glmm_fits WHERE model = 'cbpp';
+SELECT lmm_residual(m, 0.5, ARRAY[0, 0, 0]::float8[], ARRAY['1']) FROM glmm_fits WHERE model = 'cbpp';
+SELECT lmm_anova((SELECT m FROM glmm_fits WHERE model = 'cbpp'), (SELECT m FROM glmm_fits WHERE model = 'cbpp_probit'));
 -- zero weights drop their rows, counted
 SELECT n_obs, n_dropped FROM lmm_summary((SELECT lmm_fit(prop, ARRAY[(period = '2')::int]::float8[], herd,
 	CASE WHEN herd = 1 THEN 0 ELSE size END::float8, 0::float8, 'family=binomial') FROM glmm_cbpp));
