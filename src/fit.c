@@ -549,6 +549,30 @@ fit_weighted(LmmAggState *st)
 }
 
 /*
+ * Error unless a GLMM's response varies: all 0 (or all 1 for a binomial
+ * proportion) has no finite maximum-likelihood estimate.
+ */
+static void
+check_response_varies(const LmmAggState *st)
+{
+	const LmmRows *r = &st->rows;
+	int64		i;
+
+	for (i = 1; i < r->n; i++)
+		if (r->y[i] != r->y[0])
+			return;
+	if (r->n == 0 || (st->opts.family == LMM_FAMILY_POISSON && r->y[0] > 0.0) ||
+		(st->opts.family == LMM_FAMILY_BINOMIAL && r->y[0] > 0.0 && r->y[0] < 1.0))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("every response is %g, so the %s model has no finite estimates",
+					r->n > 0 ? r->y[0] : 0.0, lmm_family_name(st->opts.family)),
+			 errdetail("The likelihood keeps rising as the intercept goes to %s; a model needs responses that vary.",
+					   r->n > 0 && r->y[0] > 0.0 ? "+infinity" : "-infinity")));
+}
+
+/*
  * Fit a state that kept its rows: a GLMM (lmm_glmm.h) with every term's
  * levels in sorted order, or a Gaussian model with weights or offsets
  * (fit_weighted).  Returns the model as an lmm_model datum.
@@ -582,6 +606,7 @@ lmm_state_fit_glmm(LmmAggState *st)
 				 errdetail("Adaptive quadrature integrates over one random effect per group; this model has %d term(s) of %d column(s) first.",
 						   st->k, st->q[0]),
 				 errhint("Use nagq=1 (the Laplace approximation) or nagq=0, as glmer requires.")));
+	check_response_varies(st);
 	lmm_rows_init(&sorted, st->p, st->k, st->q, st->rows.ones);
 	for (t = 0; t < st->k; t++)
 	{
@@ -600,6 +625,12 @@ lmm_state_fit_glmm(LmmAggState *st)
 	spec.nagq = st->opts.nagq;
 	status = lmm_glmm_fit(&sorted, &spec, &fit);
 	lmm_rows_free(&sorted);
+	if (status == LMM_ERR_OPTIMIZER)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the %s model's fit found no finite estimates", lmm_family_name(st->opts.family)),
+				 errdetail("The deviance or its working weights overflowed, or the likelihood keeps rising without bound (complete separation)."),
+				 errhint("Rescale the covariates and offsets (values near 1e300 overflow), or drop a covariate that separates the outcomes.")));
 	if (status != LMM_OK && st->one_term)
 		report_one_term_error(status, st, &fit);
 	if (status != LMM_OK)

@@ -412,6 +412,14 @@ formula_query(FunctionCallInfo fcinfo, const char *agg, bool with_options)
 							 quote_identifier(numeric_column(rs, &f->failures)));
 		else if (opts.weights != NULL)
 		{
+			AttrNumber	watt = get_attnum(relid, opts.weights);
+
+			if (watt == InvalidAttrNumber || watt < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("unknown column \"%s\" in the option weights=", opts.weights),
+						 errdetail("Relation \"%s\" has no column of that name; names are case sensitive.",
+								   rel)));
 			strlcpy(wv->name, opts.weights, sizeof(wv->name));
 			appendStringInfo(&wo, "(%s)::float8", quote_identifier(numeric_column(rs, wv)));
 		}

@@ -55,6 +55,17 @@ check_number(double v, const char *what)
 				 errdetail("Filter the row out or replace the value.")));
 }
 
+/* Error for a linear predictor whose mean overflows (the log link's exp beyond about 709). */
+static void
+check_mean(LmmLink link, double eta)
+{
+	if (!isfinite(lmm_link_inverse(link, eta)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the mean at eta = %g overflows double precision", eta),
+				 errdetail("The log link's mean exp(eta) is finite only for eta below about 709.")));
+}
+
 PG_FUNCTION_INFO_V1(lmm_inverse_link);
 
 /* lmm_inverse_link(m, eta): the mean at linear predictor eta (eta itself for an LMM). */
@@ -65,6 +76,7 @@ lmm_inverse_link(PG_FUNCTION_ARGS)
 	double		eta = PG_GETARG_FLOAT8(1);
 
 	check_number(eta, "eta");
+	check_mean(link, eta);
 	PG_RETURN_FLOAT8(lmm_link_inverse(link, eta));
 }
 
@@ -119,5 +131,6 @@ lmm_residual_eta(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("Poisson response %g is a negative count", y),
 				 errdetail("Counts are at least 0.")));
+	check_mean(link, eta);
 	PG_RETURN_FLOAT8(lmm_glmm_residual(family, rt, y, lmm_link_inverse(link, eta), wt));
 }

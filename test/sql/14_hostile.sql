@@ -668,6 +668,60 @@ FROM htmut;
 DROP TABLE htstats, htmut;
 SELECT 1 AS server_answers;
 
+-- 12b. generalized models: hostile options, responses, weights, offsets,
+-- formulas, residuals and family sections
+CREATE TABLE hglmm AS SELECT id, g, x1, (y > 13)::int AS b, (id % 5)::float8 AS cnt,
+	(id % 4)::float8 AS w, ln(1 + id % 3) AS lo, (y > 13) AS yb
+FROM hx;
+CREATE TABLE hgm AS SELECT lmm('cnt ~ x1 + offset(lo) + (1 | g)', 'hglmm', 'family=poisson') AS m;
+SELECT c AS "case", pg_temp.try(c) AS outcome FROM (VALUES
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''family=binomial, family=poisson'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''family=binomial, link='')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''family=binomial, link=log'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''family=binomial, nagq=-1'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''family=binomial, nagq=1.5'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''weights='')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''family=binomial, nagq=0'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, w, lo, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''NaN''::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ''Infinity''::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, NULL::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, 0::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, ARRAY[x1], 1::float8, ''-Infinity''::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(cnt * 1e300, ARRAY[x1], g, 1::float8, 0::float8, ''family=poisson'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1 * 1e300], g, 1::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], g, 1::float8, 1e300::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(b, ARRAY[x1], 1, 1::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit(0, ARRAY[x1], g, 1::float8, 0::float8, ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit_terms(b, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], 1::float8, 0::float8, ''{"x": ["a", "b"], "cbind": true, "terms": [{"group": "g", "z": ["a"]}]}'', ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit_terms(b, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], 1::float8, 0::float8, ''{"x": ["a", "b"], "cbind": 1, "terms": [{"group": "g", "z": ["a"]}]}'', ''family=binomial'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm_fit_terms(b, ARRAY[1, x1], ARRAY[g::text], ARRAY[1.0], ''{"x": ["a", "b"], "terms": [{"group": "g", "z": ["a"]}]}'', ''family=binomial, weights=w'')) FROM hglmm'),
+	('SELECT pg_temp.brief(lmm(''cbind(cnt, w) ~ x1 + (1 | g)'', ''hglmm'', ''family=binomial''))'),
+	('SELECT pg_temp.brief(lmm(''yb ~ x1 + offset(lo) + offset(lo) + (1 | g)'', ''hglmm'', ''family=binomial''))'),
+	('SELECT pg_temp.brief(lmm(''cnt ~ x1 + offset(yb) + (1 | g)'', ''hglmm'', ''family=poisson''))'),
+	('SELECT pg_temp.brief(lmm(''cnt ~ x1 + (1 | g)'', ''hglmm'', ''family=poisson, weights=nosuch''))'),
+	('SELECT pg_temp.brief(lmm(''cnt ~ x1 + (1 | g)'', ''hglmm'', ''family=poisson, weights=yb''))'),
+	('SELECT pg_temp.brief(lmm(''cbind(cnt, w ~ x1 + (1 | g)'', ''hglmm'', ''family=binomial''))'),
+	('SELECT pg_temp.brief(lmm(''cnt ~ offset() + (1 | g)'', ''hglmm'', ''family=poisson''))'),
+	('SELECT pg_temp.brief(lmm(''cnt ~ x1 + (1 | g) + (1 | id)'', ''hglmm'', ''family=poisson, nagq=3''))'),
+	('SELECT lmm_inverse_link(m, ''NaN'') FROM hgm'),
+	('SELECT lmm_inverse_link(m, 1e308) FROM hgm'),
+	('SELECT lmm_inverse_link(NULL, 1)'),
+	('SELECT lmm_inverse_link(lmm_fit(y, ARRAY[x1], g), 1.5) FROM hx'),
+	('SELECT lmm_residual(m, ''NaN'', 0.5) FROM hgm'),
+	('SELECT lmm_residual(m, 1, 0.5, ''deviance'', -1) FROM hgm'),
+	('SELECT lmm_residual(m, -1, 0.5) FROM hgm'),
+	('SELECT lmm_residual(m, 1, 0.5, NULL) FROM hgm'),
+	('SELECT lmm_residual(m, 1, 0.5, ''PEARSON'', 2) FROM hgm'),
+	('SELECT lmm_residual(lmm_fit(y, ARRAY[x1], g), 1, 0.5, ''pearson'') FROM hx'),
+	('SELECT pg_temp.brief(replace(m::text, ''"link": "log"'', ''"link": "logit"'')::lmm_model) FROM hgm'),
+	('SELECT pg_temp.brief(replace(m::text, ''"nagq": 1'', ''"nagq": 99'')::lmm_model) FROM hgm'),
+	('SELECT pg_temp.brief(replace(m::text, ''"family": "poisson"'', ''"family": "gaussian"'')::lmm_model) FROM hgm'),
+	('SELECT pg_temp.brief(replace(m::text, '', "family": {"family": "poisson", "link": "log", "nagq": 1}'', '''')::lmm_model) FROM hgm'),
+	('SELECT length(lmm_model_send(m)) > 0 FROM hgm'),
+	('SELECT * FROM lmm_anova((SELECT m FROM hgm), (SELECT lmm(''cnt ~ x1 + (1 | g)'', ''hglmm'')))')
+) v(c);
+
 -- 13. every function and aggregate of the extension (but the aggregates'
 -- support functions, run by the aggregates above, in parallel too) was
 -- fed something here
