@@ -21,6 +21,11 @@ CREATE TABLE oats (yield float8, nitro float8, variety text, block text);
 \copy oats FROM 'test/data/oats.csv' CSV HEADER
 CREATE TABLE machines (score float8, machine text, worker text);
 \copy machines FROM 'test/data/machines.csv' CSV HEADER
+-- generalized models (docs/glmm.md): lme4's cbpp, a Poisson set with exposures
+CREATE TABLE cbpp (herd int, incidence int, size int, period text, failures int, prop float8);
+\copy cbpp FROM 'test/data/cbpp.csv' CSV HEADER
+CREATE TABLE visits (clinic int, x float8, exposure float8, logexp float8, events int);
+\copy visits FROM 'test/data/poisson_offset.csv' CSV HEADER
 
 -- patients of 40 doctors in two regions, y a mobility score (the data of
 -- test/sql/01_quickstart.sql)
