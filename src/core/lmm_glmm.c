@@ -38,6 +38,13 @@
 #define PIRLS_TOL 1e-12
 #define PIRLS_STEP_TOL 1e-11
 
+/*
+ * Under a canonical link Fisher scoring is Newton's method, so once a
+ * level's step is below this the mode it reached is within about its
+ * square: the kernel stops there.
+ */
+#define KERNEL_STEP_TOL 1e-7
+
 #define PIRLS_MAXIT 200
 
 /* Step to the finite-difference Hessian of the deviance (glmer's deriv12 uses 1e-4; 1e-3 keeps PIRLS's rounding out of it). */
@@ -223,6 +230,8 @@ typedef struct Glmm
 	double		ldL2;			/* log |L|^2 of the last factor */
 	double		sqru;			/* |u|^2 at the current modes */
 	double		aic;			/* sum of -2 log densities at the current mu */
+	int			sat_exact;		/* -2 log densities = deviance residuals + a constant */
+	double		sat;			/* that constant, summed over the rows */
 	double	   *vcov_rx;		/* p * p: (RX'RX)^-1 of the last factor */
 	int			fresh;			/* eta is a start, not X beta + Z b */
 	int			failed;
@@ -453,9 +462,10 @@ data_deviance(const Glmm *g, const double *eta, double *aic)
 
 		link_eval(g->link, eta[i] + (r->off != NULL ? r->off[i] : 0.0), &mu, &dmu);
 		d += dev_resid(g->family, r->y[i], mu, wt);
-		a += neg2ll(g->family, r->y[i], mu, wt);
+		if (!g->sat_exact)
+			a += neg2ll(g->family, r->y[i], mu, wt);
 	}
-	*aic = a;
+	*aic = g->sat_exact ? d + g->sat : a;
 	return d;
 }
 
@@ -707,6 +717,12 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 	double		bv[LMM_MAX_RANDOM];
 	double		up[LMM_MAX_RANDOM];
 	double		zt[LMM_MAX_RANDOM];
+	double		Wx[LMM_MAX_COLUMNS],
+				W2x[LMM_MAX_COLUMNS],
+				Apx[LMM_MAX_COLUMNS];
+	double		S = 0.0,
+				W3 = 0.0,
+				Ap = 0.0;
 	double		pdev = 0.0,
 				pdev0 = HUGE_VAL,
 				aic = 0.0,
@@ -722,8 +738,52 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 	{
 		memset(A, 0, sizeof(double) * q * q);
 		memset(bv, 0, sizeof(double) * q);
+		if (gsum != NULL)
+		{
+			/* the gradient's sums, of which the last pass's (at the mode) are used */
+			memset(Wx, 0, sizeof(double) * p);
+			memset(W2x, 0, sizeof(double) * p);
+			memset(Apx, 0, sizeof(double) * p);
+			S = W3 = Ap = 0.0;
+		}
 		pdev = aic = 0.0;
-		for (i = i0; i < i1; i++)
+		for (i = i0; i < i1 && q == 1 && g->sat_exact; i++)
+		{
+			/* a scalar term, the commonest: its block is a number */
+			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+			double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
+			double		z1 = T[0] * z;
+			double		rr = z1 * u[0],
+						mu,
+						dmu,
+						w;
+
+			link_eval(g->link, g->xb[i] + rr, &mu, &dmu);
+			w = wt * dmu * dmu / variance(g->family, mu);
+			rr += (r->y[i] - mu) / dmu;
+			A[0] += w * z1 * z1;
+			bv[0] += w * z1 * rr;
+			pdev += dev_resid(g->family, r->y[i], mu, wt);
+			if (gsum != NULL)
+			{
+				const double *x = r->x + (size_t) i * p;
+				double		dw = g->family == LMM_FAMILY_BINOMIAL ? w * (1.0 - 2.0 * mu) : w;
+				double		ap = -2.0 * wt * (r->y[i] - mu);
+				double		wz = w * z,
+							dwz2 = dw * z * z;
+
+				S += wz * z;
+				W3 += dwz2 * z;
+				Ap += ap * z;
+				for (a = 0; a < p; a++)
+				{
+					Wx[a] += wz * x[a];
+					W2x[a] += dwz2 * x[a];
+					Apx[a] += ap * x[a];
+				}
+			}
+		}
+		for (i = (q == 1 && g->sat_exact) ? i1 : i0; i < i1; i++)
 		{
 			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
 			double		eta = g->xb[i],
@@ -752,8 +812,28 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 				bv[a] += w * zt[a] * rr;
 			}
 			pdev += dev_resid(g->family, r->y[i], mu, wt);
-			if (g->nagq <= 1)
+			if (!g->sat_exact && g->nagq <= 1)
 				aic += neg2ll(g->family, r->y[i], mu, wt);
+			if (gsum != NULL)
+			{
+				/* q = 1, a canonical link: a' = -2 wt (y - mu), a'' = 2w, w' below */
+				const double *x = r->x + (size_t) i * p;
+				double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
+				double		dw = g->family == LMM_FAMILY_BINOMIAL ? w * (1.0 - 2.0 * mu) : w;
+				double		ap = -2.0 * wt * (r->y[i] - mu);
+				double		wz = w * z,
+							dwz2 = dw * z * z;
+
+				S += wz * z;
+				W3 += dwz2 * z;
+				Ap += ap * z;
+				for (a = 0; a < p; a++)
+				{
+					Wx[a] += wz * x[a];
+					W2x[a] += dwz2 * x[a];
+					Apx[a] += ap * x[a];
+				}
+			}
 		}
 		uu = 0.0;
 		for (a = 0; a < q; a++)
@@ -773,7 +853,7 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 			A[a * q + a] += 1.0;
 		if (lmm_chol_lower(q, A, 0.0) >= 0)
 			return HUGE_VAL;
-		if (step < PIRLS_STEP_TOL || half >= 30)
+		if (step < (g->kgrad ? KERNEL_STEP_TOL : PIRLS_STEP_TOL) || half >= 30)
 			break;
 		half = 0;
 		pdev0 = pdev;
@@ -814,47 +894,11 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 	}
 	if (gsum != NULL)
 	{
-		/* q = 1, a canonical link: a'' = 2w; see docs/math.md */
-		double		S = 0.0,
-					W3 = 0.0,
-					Ap = 0.0,
-					L2 = A[0] * A[0],
-					Fu,
-					dudt;
-		double		Wx[LMM_MAX_COLUMNS],
-					W2x[LMM_MAX_COLUMNS],
-					Apx[LMM_MAX_COLUMNS];
+		/* the derivatives of the level's deviance (docs/math.md) */
+		double		L2 = A[0] * A[0],
+					Fu = 2.0 * th * th * S + 2.0,
+					dudt = -(Ap + 2.0 * th * S * u[0]) / Fu;
 
-		memset(Wx, 0, sizeof(double) * p);
-		memset(W2x, 0, sizeof(double) * p);
-		memset(Apx, 0, sizeof(double) * p);
-		for (i = i0; i < i1; i++)
-		{
-			const double *x = r->x + (size_t) i * p;
-			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
-			double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
-			double		mu,
-						dmu,
-						w,
-						dw,
-						ap;
-
-			link_eval(g->link, g->xb[i] + th * z * u[0], &mu, &dmu);
-			w = wt * dmu * dmu / variance(g->family, mu);
-			dw = g->family == LMM_FAMILY_BINOMIAL ? w * (1.0 - 2.0 * mu) : w;
-			ap = -2.0 * wt * (r->y[i] - mu);
-			S += w * z * z;
-			W3 += dw * z * z * z;
-			Ap += ap * z;
-			for (a = 0; a < p; a++)
-			{
-				Wx[a] += w * z * x[a];
-				W2x[a] += dw * z * z * x[a];
-				Apx[a] += ap * x[a];
-			}
-		}
-		Fu = 2.0 * th * th * S + 2.0;
-		dudt = -(Ap + 2.0 * th * S * u[0]) / Fu;
 		gsum[0] += Ap * u[0] + (2.0 * th * S + th * th * W3 * (u[0] + th * dudt)) / L2;
 		for (a = 0; a < p; a++)
 		{
@@ -890,7 +934,8 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 		}
 		return 2.0 * log(L) + f0 - 2.0 * log(sum);
 	}
-	return aic + uu + ld;
+	/* the Laplace deviance less the saturated constant where it is one (kernel_deviance adds it) */
+	return (g->sat_exact ? pdev : aic + uu) + ld;
 }
 
 /*
@@ -954,7 +999,7 @@ kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
 			}
 	}
 	memcpy(g->ul0, g->ul, sizeof(double) * (size_t) J * q);
-	return dev;
+	return g->sat_exact && g->nagq <= 1 ? dev + g->sat : dev;
 }
 
 /* Stage 1's objective: PIRLS over beta and the modes at theta. */
@@ -1278,9 +1323,11 @@ scaled_stage2(unsigned n, const double *zs, double *grad, void *data)
 }
 
 /*
- * The kernel's fit with its gradient: L-BFGS from glm_start, then Newton
- * steps on the Hessian of differenced gradients while they lower the
- * deviance; vcov of beta as glmer's from the last Hessian.  0 on failure.
+ * The kernel's fit with its gradient: L-BFGS from glm_start to about 1e-7,
+ * then Newton steps on the Hessian of differenced gradients while they
+ * lower the deviance, until a step is below 1e-6 (the next would be about
+ * its square); vcov of beta as glmer's from the last Hessian.  0 on
+ * failure.
  */
 static int
 kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
@@ -1308,8 +1355,8 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
 		g->opt = opt;
 		nlopt_set_lower_bounds(opt, lb);
 		nlopt_set_min_objective(opt, scaled_stage2, g);
-		nlopt_set_ftol_rel(opt, 1e-15);
-		nlopt_set_xtol_rel(opt, 1e-11);
+		nlopt_set_ftol_rel(opt, 1e-11);
+		nlopt_set_xtol_rel(opt, 1e-7);
 		nlopt_set_maxeval(opt, 5000);
 		nlopt_optimize(opt, xn, fmin);
 		ok = isfinite(*fmin);
@@ -1347,7 +1394,8 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
 			break;
 		memcpy(x, xn, sizeof(double) * d);
 		*fmin = fn;
-		if (step < 1e-10)
+		/* quadratic convergence: after a step this small the next is rounding */
+		if (step < 1e-6)
 			break;
 	}
 	if (ok)
@@ -1468,6 +1516,23 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	x = lmm_alloc(sizeof(double) * d);
 	lb = lmm_alloc(sizeof(double) * d);
 	dx = lmm_alloc(sizeof(double) * d);
+	/*
+	 * -2 log p(y | mu) is the deviance residual plus a constant (the
+	 * saturated model's), unless a binomial row has a fractional count,
+	 * which R's density rounds
+	 */
+	g.sat_exact = 1;
+	for (i = 0; i < r->n; i++)
+	{
+		double		wt = r->wt != NULL ? r->wt[i] : 1.0;
+		double		mu0 = g.family == LMM_FAMILY_BINOMIAL ? 0.5 : 1.0;
+
+		if (g.family == LMM_FAMILY_BINOMIAL &&
+			(wt != nearbyint(wt) || wt * r->y[i] != nearbyint(wt * r->y[i])))
+			g.sat_exact = 0;
+		g.sat += neg2ll(g.family, r->y[i], mu0, wt) - dev_resid(g.family, r->y[i], mu0, wt);
+	}
+
 	/* one term and rows grouped by its level: the per-level kernel */
 	g.kernel = k == 1 && r->grouped;
 	g.kgrad = g.kernel && r->q[0] == 1 && g.nagq == 1 &&
