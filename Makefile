@@ -21,7 +21,7 @@ DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(w
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
-SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm
+SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm -pthread
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
@@ -38,15 +38,15 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
 test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_glmm.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_glmm.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_glmm.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
 
 # Inference benchmark on the core (bench/inference.sh runs it).
 bench/inference: bench/inference.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
 
 # InstEval's final solve on the core (bench/insteval.sh runs it).
 bench/insteval: bench/insteval.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
 
 .PHONY: coretest
 coretest: test/core/test_core
@@ -55,7 +55,7 @@ coretest: test/core/test_core
 # The seed corpus's binary values, written by the core's own packers
 # (test/fuzz/make_corpus test/fuzz/corpus rewrites them).
 test/fuzz/make_corpus: test/fuzz/make_corpus.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
 
 # Open-ended fuzzing of the core, FUZZ_SECONDS (default 20) per harness from
 # a random seed; the test command runs the deterministic "fixed" mode.

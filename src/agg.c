@@ -255,6 +255,7 @@ lmm_agg_combine(PG_FUNCTION_ARGS)
 	if (dst == NULL)
 		dst = lmm_state_copy_empty(aggctx, src, PG_GET_COLLATION());
 	lmm_state_merge(dst, src);
+	dst->n_partials += Max(src->n_partials, 1);
 	PG_RETURN_POINTER(dst);
 }
 

@@ -623,6 +623,8 @@ lmm_state_fit_glmm(LmmAggState *st)
 	spec.family = st->opts.family;
 	spec.link = st->opts.link;
 	spec.nagq = st->opts.nagq;
+	/* the fit takes as many threads as the parallel plan had processes scanning */
+	spec.threads = st->n_partials > 1 ? (int) Min(st->n_partials, LMM_MAX_THREADS) : 1;
 	status = lmm_glmm_fit(&sorted, &spec, &fit);
 	lmm_rows_free(&sorted);
 	if (status == LMM_ERR_OPTIMIZER)

@@ -90,6 +90,7 @@ typedef struct LmmAggState
 	bool		cbind;			/* y is successes and the weight trials (lmm()'s cbind) */
 	LmmRows		rows;
 	int64		n_zero_weight;	/* rows dropped for a zero prior weight */
+	int			n_partials;		/* parallel partial states combined into this one */
 } LmmAggState;
 
 /* Marks a partial state that carries kept rows after its statistics. */

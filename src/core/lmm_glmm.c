@@ -19,6 +19,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <lapacke.h>
 #include <nlopt.h>
 
@@ -254,6 +257,7 @@ typedef struct Glmm
 	double	   *ul0;			/* the modes of the last evaluation that succeeded */
 	LmmFit	   *store;			/* when set, the evaluation writes its modes here */
 	double		scale[LMM_MAX_COLUMNS + LMM_MAX_RANDOM];	/* L-BFGS's units */
+	int			threads;		/* the kernel's threads */
 } Glmm;
 
 /*
@@ -938,10 +942,93 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 	return (g->sat_exact ? pdev : aic + uu) + ld;
 }
 
+/* One thread's share of a kernel evaluation: the levels [j0, j1) and what they sum to. */
+typedef struct KernelChunk
+{
+	Glmm	   *g;
+	const double *T;
+	const double *theta;
+	const double *beta;
+	int64_t		j0;
+	int64_t		j1;
+	int			want_grad;
+	int			poll;			/* the calling thread's chunk polls for interrupts */
+	double		dev;
+	double		grad[LMM_MAX_COLUMNS + 1];
+} KernelChunk;
+
+/*
+ * Evaluate a chunk of levels: x beta + offset for their rows, each level's
+ * deviance (and gradient terms, modes and covariances as asked).  Touches
+ * only the chunk's rows and levels, and nothing of the host but the
+ * interrupt poll of the calling thread, so chunks run in threads.
+ */
+static void *
+kernel_chunk(void *arg)
+{
+	KernelChunk *ck = arg;
+	Glmm	   *g = ck->g;
+	const LmmRows *r = g->r;
+	int			p = r->p;
+	int			q = r->q[0];
+	int64_t		i,
+				j;
+	int			a,
+				c;
+
+	ck->dev = 0.0;
+	if (ck->want_grad)
+		memset(ck->grad, 0, sizeof(double) * (1 + p));
+	for (i = g->gptr[ck->j0]; i < g->gptr[ck->j1]; i++)
+	{
+		const double *x = r->x + (size_t) i * p;
+		double		v = r->off != NULL ? r->off[i] : 0.0;
+
+		for (a = 0; a < p; a++)
+			v += x[a] * ck->beta[a];
+		g->xb[i] = v;
+	}
+	for (j = ck->j0; j < ck->j1; j++)
+	{
+		double	   *u = g->ul + (size_t) j * q;
+		double		d;
+
+		if (ck->poll && (j & 4095) == 0 && lmm_interrupt_pending())
+			g->interrupted = 1;
+		if (g->interrupted)
+		{
+			ck->dev = HUGE_VAL;
+			break;
+		}
+		d = level_deviance(g, ck->T, ck->theta[0], j, u, ck->want_grad ? ck->grad : NULL,
+						   g->store ? g->store->term[0].condvar + (size_t) j * q * q : NULL);
+		if (!isfinite(d))
+		{
+			ck->dev = HUGE_VAL;
+			break;
+		}
+		ck->dev += d;
+		if (g->store)
+			for (a = 0; a < q; a++)
+			{
+				double		v = 0.0;
+
+				for (c = 0; c <= a; c++)
+					v += ck->T[a * q + c] * u[c];
+				g->store->term[0].b[(size_t) j * q + a] = v;
+			}
+	}
+	return NULL;
+}
+
 /*
  * The deviance of a model of one term at (theta, beta) by the per-level
  * kernel, and its gradient when grad is not NULL (g->kgrad); with g->store
- * set, the modes b = T u and their covariances go there.
+ * set, the modes b = T u and their covariances go there.  The levels are
+ * split into g->threads chunks of about equal rows, the first evaluated by
+ * the calling thread, the others by threads that block every signal (the
+ * host's handlers stay with its own thread); their sums are added in chunk
+ * order, so a thread count gives one answer.
  */
 static double
 kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
@@ -950,53 +1037,66 @@ kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
 	int			p = r->p;
 	int			q = r->q[0];
 	int64_t		J = r->nlevels[0];
-	int64_t		i,
-				j;
 	double		T[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
+	KernelChunk ck[LMM_MAX_THREADS];
+	pthread_t	tid[LMM_MAX_THREADS];
+	int			started[LMM_MAX_THREADS];
+	int			nt = g->threads > 1 && J >= 2 * g->threads ? g->threads : 1;
 	double		dev = 0.0;
-	int			a,
-				c;
+	int64_t		j = 0;
+	int			k,
+				a;
 
 	lmm_theta_to_T(q, theta, T);
-	for (i = 0; i < r->n; i++)
+	for (k = 0; k < nt; k++)
 	{
-		const double *x = r->x + (size_t) i * p;
-		double		v = r->off != NULL ? r->off[i] : 0.0;
+		int64_t		target = r->n * (k + 1) / nt;
 
-		for (a = 0; a < p; a++)
-			v += x[a] * beta[a];
-		g->xb[i] = v;
+		ck[k].g = g;
+		ck[k].T = T;
+		ck[k].theta = theta;
+		ck[k].beta = beta;
+		ck[k].want_grad = grad != NULL;
+		ck[k].poll = k == 0;
+		ck[k].j0 = j;
+		while (j < J && (k == nt - 1 || g->gptr[j + 1] <= target))
+			j++;
+		ck[k].j1 = k == nt - 1 ? J : j;
+		started[k] = 0;
 	}
+	if (nt > 1)
+	{
+		sigset_t	all,
+					old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		for (k = 1; k < nt; k++)
+			started[k] = pthread_create(&tid[k], NULL, kernel_chunk, &ck[k]) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		/* a thread that could not start runs here */
+		for (k = 1; k < nt; k++)
+			if (!started[k])
+				kernel_chunk(&ck[k]);
+	}
+	kernel_chunk(&ck[0]);
+	for (k = 1; k < nt; k++)
+		if (started[k])
+			pthread_join(tid[k], NULL);
 	if (grad != NULL)
 		memset(grad, 0, sizeof(double) * (1 + p));
-	for (j = 0; j < J; j++)
+	for (k = 0; k < nt; k++)
 	{
-		double	   *u = g->ul + (size_t) j * q;
-		double		d;
-
-		if ((j & 4095) == 0 && lmm_interrupt_pending())
-		{
-			g->interrupted = 1;
-			return HUGE_VAL;
-		}
-		d = level_deviance(g, T, theta[0], j, u, grad,
-						   g->store ? g->store->term[0].condvar + (size_t) j * q * q : NULL);
-		if (!isfinite(d))
-		{
-			/* the next evaluation starts from the last modes that worked */
-			memcpy(g->ul, g->ul0, sizeof(double) * (size_t) J * q);
-			return HUGE_VAL;
-		}
-		dev += d;
-		if (g->store)
-			for (a = 0; a < q; a++)
-			{
-				double		v = 0.0;
-
-				for (c = 0; c <= a; c++)
-					v += T[a * q + c] * u[c];
-				g->store->term[0].b[(size_t) j * q + a] = v;
-			}
+		dev += ck[k].dev;
+		if (grad != NULL)
+			for (a = 0; a <= p; a++)
+				grad[a] += ck[k].grad[a];
+	}
+	if (!isfinite(dev) || g->interrupted)
+	{
+		/* the next evaluation starts from the last modes that worked */
+		memcpy(g->ul, g->ul0, sizeof(double) * (size_t) J * q);
+		return HUGE_VAL;
 	}
 	memcpy(g->ul0, g->ul, sizeof(double) * (size_t) J * q);
 	return g->sat_exact && g->nagq <= 1 ? dev + g->sat : dev;
@@ -1482,6 +1582,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	g.p = p;
 	g.k = k;
 	g.nagq = spec->nagq;
+	g.threads = spec->threads < 1 ? 1 : spec->threads > LMM_MAX_THREADS ? LMM_MAX_THREADS : spec->threads;
 	lmm_terms_init(&probe, p, k, r->q);
 	for (t = 0; t < k; t++)
 		probe.term[t].nlevels = r->nlevels[t];

@@ -41,13 +41,18 @@ typedef enum LmmResidType
 /*
  * How to fit: nagq = 0 is glmer's first stage only (beta from PIRLS),
  * 1 the Laplace approximation, > 1 adaptive quadrature with that many
- * nodes (one scalar term only).
+ * nodes (one scalar term only); threads > 1 splits a one-term model's
+ * levels between that many threads (the host's parallel workers' share).
  */
+/* Most threads a fit of one term evaluates its levels with. */
+#define LMM_MAX_THREADS 8
+
 typedef struct LmmGlmmSpec
 {
 	LmmFamily	family;
 	LmmLink		link;
 	int			nagq;
+	int			threads;		/* for a model of one term: the levels in this many threads */
 } LmmGlmmSpec;
 
 extern double lmm_link_inverse(LmmLink link, double eta);

@@ -187,7 +187,7 @@ test_glmm(const char *dir)
 	LmmRows		raw,
 				rows,
 				merged;
-	LmmGlmmSpec spec = {LMM_FAMILY_BINOMIAL, LMM_LINK_LOGIT, 1};
+	LmmGlmmSpec spec = {LMM_FAMILY_BINOMIAL, LMM_LINK_LOGIT, 1, 1};
 	LmmFit		fk,
 				fe;
 	int64_t		ident[64];
@@ -233,7 +233,7 @@ test_glmm(const char *dir)
 		int			q2 = 2,
 					ones = 0;
 		LmmRows		r2;
-		LmmGlmmSpec s2 = {LMM_FAMILY_BINOMIAL, LMM_LINK_LOGIT, 3};
+		LmmGlmmSpec s2 = {LMM_FAMILY_BINOMIAL, LMM_LINK_LOGIT, 3, 1};
 
 		lmm_rows_init(&r2, 1, 1, &q2, &ones);
 		for (i = 0; i < 40; i++)
@@ -287,6 +287,13 @@ test_glmm(const char *dir)
 		  "glmm poisson_offset: fits both ways");
 	check_ref(dir, "poisson_offset", &fk, pois_names, "kernel");
 	check_paths(&fk, &fe, "poisson_offset");
+	lmm_fit_free(&fe);
+	/* the levels split between three threads: the same fit */
+	spec.threads = 3;
+	check(lmm_glmm_fit(&rows, &spec, &fe) == LMM_OK, "glmm poisson_offset: fits in three threads");
+	check_paths(&fk, &fe, "poisson_offset in three threads");
+	check(fabs(fk.loglik - fe.loglik) < 1e-9, "glmm poisson_offset: three threads give the loglik of one");
+	spec.threads = 1;
 	lmm_fit_free(&fk);
 	lmm_fit_free(&fe);
 	spec.nagq = 10;
