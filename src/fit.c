@@ -392,6 +392,53 @@ model_key_type(const LmmAggState *st, int t)
 }
 
 /*
+ * The fit's random-effects terms into the model, in lme4's order, named
+ * from the state and labelled by each term's sorted key texts.
+ */
+static void
+model_terms(const LmmAggState *st, const LmmFit *fit, char ***texts, LmmModel *m)
+{
+	int			t,
+				toff = 0;
+
+	m->nextra = fit->nterms - 1;
+	m->extra = palloc0(sizeof(LmmModelTerm) * fit->nterms);
+	for (t = 0; t < fit->nterms; t++)
+	{
+		const LmmFitTerm *ft = &fit->term[t];
+		int			src = ft->src;
+
+		if (t == 0)
+		{
+			m->grp = st->grp[src];
+			m->key_type = model_key_type(st, src);
+			m->q = ft->q;
+			m->z_names = st->z_names[src];
+			m->theta = fit->theta;
+			m->nlevels = ft->nlevels;
+			m->levels = texts[src];
+			m->b = ft->b;
+			m->condvar = ft->condvar;
+		}
+		else
+		{
+			LmmModelTerm *mt = &m->extra[t - 1];
+
+			mt->grp = st->grp[src];
+			mt->key_type = model_key_type(st, src);
+			mt->q = ft->q;
+			mt->z_names = st->z_names[src];
+			mt->theta = fit->theta + toff;
+			mt->nlevels = ft->nlevels;
+			mt->levels = texts[src];
+			mt->b = ft->b;
+			mt->condvar = ft->condvar;
+		}
+		toff += LMM_NTHETA(ft->q);
+	}
+}
+
+/*
  * Fit the statistics of a state that has rows by REML or ML and return the
  * model as an lmm_model datum: the final step of every fitting aggregate
  * and of lmm_fit on statistics.  The state itself is left as it was.
@@ -416,8 +463,6 @@ fit_stats(LmmAggState *st, bool reml, double sum_log_w)
 	LmmFit		fit;
 	LmmModel	m;
 	LmmStatus	status;
-	int			t,
-				toff;
 
 	sorted_stats(st, &sorted, texts);
 	status = lmm_fit(&sorted, reml, 1, &fit);
@@ -450,42 +495,7 @@ fit_stats(LmmAggState *st, bool reml, double sum_log_w)
 	m.nfactors = st->nfactors;
 	m.factors = st->factors;
 	m.tstats = &sorted;
-	m.nextra = fit.nterms - 1;
-	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
-	toff = 0;
-	for (t = 0; t < fit.nterms; t++)
-	{
-		const LmmFitTerm *ft = &fit.term[t];
-		int			src = ft->src;
-
-		if (t == 0)
-		{
-			m.grp = st->grp[src];
-			m.key_type = model_key_type(st, src);
-			m.q = ft->q;
-			m.z_names = st->z_names[src];
-			m.theta = fit.theta;
-			m.nlevels = ft->nlevels;
-			m.levels = texts[src];
-			m.b = ft->b;
-			m.condvar = ft->condvar;
-		}
-		else
-		{
-			LmmModelTerm *mt = &m.extra[t - 1];
-
-			mt->grp = st->grp[src];
-			mt->key_type = model_key_type(st, src);
-			mt->q = ft->q;
-			mt->z_names = st->z_names[src];
-			mt->theta = fit.theta + toff;
-			mt->nlevels = ft->nlevels;
-			mt->levels = texts[src];
-			mt->b = ft->b;
-			mt->condvar = ft->condvar;
-		}
-		toff += LMM_NTHETA(ft->q);
-	}
+	model_terms(st, &fit, texts, &m);
 	/* a model too big with its statistics keeps its estimates, without refits */
 	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
 		m.tstats = NULL;
@@ -587,8 +597,7 @@ lmm_state_fit_glmm(LmmAggState *st)
 	LmmFit		fit;
 	LmmModel	m;
 	LmmStatus	status;
-	int			t,
-				toff;
+	int			t;
 	int64		j;
 
 	if (st->opts.family == LMM_FAMILY_GAUSSIAN)
@@ -661,38 +670,6 @@ lmm_state_fit_glmm(LmmAggState *st)
 	m.family = st->opts.family;
 	m.link = st->opts.link;
 	m.nagq = st->opts.nagq;
-	m.nextra = fit.nterms - 1;
-	m.extra = palloc0(sizeof(LmmModelTerm) * fit.nterms);
-	toff = 0;
-	for (t = 0; t < fit.nterms; t++)
-	{
-		const LmmFitTerm *ft = &fit.term[t];
-		int			src = ft->src;
-		LmmModelTerm *mt = t == 0 ? NULL : &m.extra[t - 1];
-
-		toff += t > 0 ? LMM_NTHETA(fit.term[t - 1].q) : 0;
-		if (t == 0)
-		{
-			m.grp = st->grp[src];
-			m.key_type = model_key_type(st, src);
-			m.q = ft->q;
-			m.z_names = st->z_names[src];
-			m.theta = fit.theta;
-			m.nlevels = ft->nlevels;
-			m.levels = texts[src];
-			m.b = ft->b;
-			m.condvar = ft->condvar;
-			continue;
-		}
-		mt->grp = st->grp[src];
-		mt->key_type = model_key_type(st, src);
-		mt->q = ft->q;
-		mt->z_names = st->z_names[src];
-		mt->theta = fit.theta + toff;
-		mt->nlevels = ft->nlevels;
-		mt->levels = texts[src];
-		mt->b = ft->b;
-		mt->condvar = ft->condvar;
-	}
+	model_terms(st, &fit, texts, &m);
 	return PointerGetDatum(lmm_model_to_datum(&m));
 }

@@ -751,7 +751,7 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 			S = W3 = Ap = 0.0;
 		}
 		pdev = aic = 0.0;
-		for (i = i0; i < i1 && q == 1 && g->sat_exact; i++)
+		for (i = i0; i < i1 && q == 1; i++)
 		{
 			/* a scalar term, the commonest: its block is a number */
 			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
@@ -768,8 +768,11 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 			A[0] += w * z1 * z1;
 			bv[0] += w * z1 * rr;
 			pdev += dev_resid(g->family, r->y[i], mu, wt);
+			if (!g->sat_exact && g->nagq <= 1)
+				aic += neg2ll(g->family, r->y[i], mu, wt);
 			if (gsum != NULL)
 			{
+				/* the gradient's sums (q = 1, a canonical link: a' = -2 wt (y - mu), a'' = 2w) */
 				const double *x = r->x + (size_t) i * p;
 				double		dw = g->family == LMM_FAMILY_BINOMIAL ? w * (1.0 - 2.0 * mu) : w;
 				double		ap = -2.0 * wt * (r->y[i] - mu);
@@ -787,7 +790,7 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 				}
 			}
 		}
-		for (i = (q == 1 && g->sat_exact) ? i1 : i0; i < i1; i++)
+		for (i = q == 1 ? i1 : i0; i < i1; i++)
 		{
 			double		wt = r->wt != NULL ? r->wt[i] : 1.0;
 			double		eta = g->xb[i],
@@ -818,26 +821,6 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 			pdev += dev_resid(g->family, r->y[i], mu, wt);
 			if (!g->sat_exact && g->nagq <= 1)
 				aic += neg2ll(g->family, r->y[i], mu, wt);
-			if (gsum != NULL)
-			{
-				/* q = 1, a canonical link: a' = -2 wt (y - mu), a'' = 2w, w' below */
-				const double *x = r->x + (size_t) i * p;
-				double		z = r->ones[0] ? 1.0 : r->z[(size_t) i * r->nz];
-				double		dw = g->family == LMM_FAMILY_BINOMIAL ? w * (1.0 - 2.0 * mu) : w;
-				double		ap = -2.0 * wt * (r->y[i] - mu);
-				double		wz = w * z,
-							dwz2 = dw * z * z;
-
-				S += wz * z;
-				W3 += dwz2 * z;
-				Ap += ap * z;
-				for (a = 0; a < p; a++)
-				{
-					Wx[a] += wz * x[a];
-					W2x[a] += dwz2 * x[a];
-					Apx[a] += ap * x[a];
-				}
-			}
 		}
 		uu = 0.0;
 		for (a = 0; a < q; a++)
