@@ -258,6 +258,11 @@ typedef struct Glmm
 	LmmFit	   *store;			/* when set, the evaluation writes its modes here */
 	double		scale[LMM_MAX_COLUMNS + LMM_MAX_RANDOM];	/* L-BFGS's units */
 	int			threads;		/* the kernel's threads */
+	/* with the gradient: each level's d u / d (theta, beta) and where */
+	double	   *du;				/* nlevels * (1 + p), or NULL */
+	double		du_at[LMM_MAX_COLUMNS + 1];
+	double		du_at0[LMM_MAX_COLUMNS + 1];
+	int			du_valid;
 } Glmm;
 
 /*
@@ -709,7 +714,7 @@ deviance_now(const Glmm *g, const double *theta)
  */
 static double
 level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
-			   double *gsum, double *cv)
+			   double *gsum, double *du, double *cv)
 {
 	const LmmRows *r = g->r;
 	int			p = r->p;
@@ -742,7 +747,7 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 	{
 		memset(A, 0, sizeof(double) * q * q);
 		memset(bv, 0, sizeof(double) * q);
-		if (gsum != NULL)
+		if (gsum != NULL || du != NULL)
 		{
 			/* the gradient's sums, of which the last pass's (at the mode) are used */
 			memset(Wx, 0, sizeof(double) * p);
@@ -770,7 +775,7 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 			pdev += dev_resid(g->family, r->y[i], mu, wt);
 			if (!g->sat_exact && g->nagq <= 1)
 				aic += neg2ll(g->family, r->y[i], mu, wt);
-			if (gsum != NULL)
+			if (gsum != NULL || du != NULL)
 			{
 				/* the gradient's sums (q = 1, a canonical link: a' = -2 wt (y - mu), a'' = 2w) */
 				const double *x = r->x + (size_t) i * p;
@@ -879,19 +884,28 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 				cv[a * q + b] = v;
 			}
 	}
-	if (gsum != NULL)
+	if (gsum != NULL || du != NULL)
 	{
-		/* the derivatives of the level's deviance (docs/math.md) */
+		/*
+		 * the derivatives of the level's deviance (docs/math.md), and of its
+		 * mode, which start the next evaluation's scoring near its mode
+		 */
 		double		L2 = A[0] * A[0],
 					Fu = 2.0 * th * th * S + 2.0,
 					dudt = -(Ap + 2.0 * th * S * u[0]) / Fu;
 
-		gsum[0] += Ap * u[0] + (2.0 * th * S + th * th * W3 * (u[0] + th * dudt)) / L2;
+		if (gsum != NULL)
+			gsum[0] += Ap * u[0] + (2.0 * th * S + th * th * W3 * (u[0] + th * dudt)) / L2;
+		if (du != NULL)
+			du[0] = dudt;
 		for (a = 0; a < p; a++)
 		{
 			double		dudb = -2.0 * th * Wx[a] / Fu;
 
-			gsum[1 + a] += Apx[a] + th * th * (W2x[a] + th * W3 * dudb) / L2;
+			if (gsum != NULL)
+				gsum[1 + a] += Apx[a] + th * th * (W2x[a] + th * W3 * dudb) / L2;
+			if (du != NULL)
+				du[1 + a] = dudb;
 		}
 	}
 	if (g->nagq > 1)
@@ -983,7 +997,17 @@ kernel_chunk(void *arg)
 			ck->dev = HUGE_VAL;
 			break;
 		}
+		if (g->du != NULL && g->du_valid)
+		{
+			/* first order from the last evaluation's mode */
+			const double *dj = g->du + (size_t) j * (1 + p);
+
+			u[0] += dj[0] * (ck->theta[0] - g->du_at[0]);
+			for (a = 0; a < p; a++)
+				u[0] += dj[1 + a] * (ck->beta[a] - g->du_at[1 + a]);
+		}
 		d = level_deviance(g, ck->T, ck->theta[0], j, u, ck->want_grad ? ck->grad : NULL,
+						   g->du != NULL ? g->du + (size_t) j * (1 + p) : NULL,
 						   g->store ? g->store->term[0].condvar + (size_t) j * q * q : NULL);
 		if (!isfinite(d))
 		{
@@ -1079,9 +1103,17 @@ kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
 	{
 		/* the next evaluation starts from the last modes that worked */
 		memcpy(g->ul, g->ul0, sizeof(double) * (size_t) J * q);
+		memcpy(g->du_at, g->du_at0, sizeof(g->du_at));
 		return HUGE_VAL;
 	}
 	memcpy(g->ul0, g->ul, sizeof(double) * (size_t) J * q);
+	if (g->du != NULL)
+	{
+		g->du_at[0] = theta[0];
+		memcpy(g->du_at + 1, beta, sizeof(double) * p);
+		memcpy(g->du_at0, g->du_at, sizeof(g->du_at));
+		g->du_valid = 1;
+	}
 	return g->sat_exact && g->nagq <= 1 ? dev + g->sat : dev;
 }
 
@@ -1517,6 +1549,7 @@ glmm_free(Glmm *g)
 	lmm_free(g->xb);
 	lmm_free(g->ul);
 	lmm_free(g->ul0);
+	lmm_free(g->du);
 }
 
 /*
@@ -1630,6 +1663,8 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 		g.ul = lmm_alloc0(sizeof(double) * (size_t) J * r->q[0]);
 		g.ul0 = lmm_alloc0(sizeof(double) * (size_t) J * r->q[0]);
 		g.gptr = lmm_alloc0(sizeof(int64_t) * (size_t) (J + 1));
+		if (g.kgrad)
+			g.du = lmm_alloc0(sizeof(double) * (size_t) J * (1 + p));
 		for (i = 0; i < r->n; i++)
 			g.gptr[r->lev[i] + 1]++;
 		for (i = 0; i < J; i++)
