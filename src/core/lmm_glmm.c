@@ -1515,14 +1515,31 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
 	}
 	if (ok)
 	{
-		/* vcov of beta: the beta block of 2 H^-1 */
-		if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, H, d) != 0 ||
-			LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', d, H, d) != 0)
-			ok = 0;
-		else
+		/*
+		 * vcov of beta: the beta block of 2 H^-1; where H is not positive
+		 * definite (theta on its bound, a singular fit: the deviance may
+		 * curve down in theta there) 2 H_beta^-1, beta's own block, as
+		 * glmer falls back to a vcov at the estimated theta
+		 */
+		memcpy(C, H, sizeof(double) * d * d);
+		if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, C, d) == 0 &&
+			LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', d, C, d) == 0)
 			for (a = 0; a < p; a++)
 				for (b = 0; b <= a; b++)
-					vcov[a * p + b] = vcov[b * p + a] = 2.0 * H[(nt + a) * d + nt + b];
+					vcov[a * p + b] = vcov[b * p + a] = 2.0 * C[(nt + a) * d + nt + b];
+		else
+		{
+			for (a = 0; a < p; a++)
+				for (b = 0; b < p; b++)
+					C[a * p + b] = H[(nt + a) * d + nt + b];
+			if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', p, C, p) != 0 ||
+				LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', p, C, p) != 0)
+				ok = 0;
+			else
+				for (a = 0; a < p; a++)
+					for (b = 0; b <= a; b++)
+						vcov[a * p + b] = vcov[b * p + a] = 2.0 * C[a * p + b];
+		}
 	}
 	lmm_free(lb);
 	lmm_free(gx);

@@ -162,6 +162,21 @@ FROM (SELECT lmm_fit(remission, ARRAY[age, il6, crp, lengthofstay], did, 1::floa
 	'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') p FROM glmm_hdp) q, glmm_fits s WHERE s.model = 'hdp';
 RESET max_parallel_workers_per_gather;
 
+-- a singular fit: no variance between groups (test/data/make_glmm_singular_refs.R)
+CREATE TABLE glmm_singular (g int, x float8, y int);
+\copy glmm_singular FROM 'test/data/glmm_singular.csv' CSV HEADER
+CREATE TABLE glmm_singular_ref (model text, kind text, name text, value float8);
+\copy glmm_singular_ref FROM 'test/data/glmm_singular.ref.csv' CSV HEADER
+WITH m AS (SELECT lmm('y ~ x + (1 | g)', 'glmm_singular', 'family=binomial') AS m)
+SELECT s.singular, s.theta[1] < 1e-4 AS theta_zero,
+	s.loglik >= (SELECT value FROM glmm_singular_ref WHERE kind = 'loglik') - 1e-7 AS loglik_not_worse,
+	(SELECT bool_and(abs(f.estimate - b.value) <= 1e-5 * greatest(abs(b.value), f.std_error)
+	                 AND abs(f.std_error / e.value - 1) < 1e-4)
+	 FROM lmm_fixef(m) f
+	 JOIN glmm_singular_ref b ON b.kind = 'beta' AND b.name = f.term
+	 JOIN glmm_singular_ref e ON e.kind = 'se' AND e.name = f.term) AS fixef_ok
+FROM m, lmm_summary(m) s;
+
 -- bad input: each a clear error
 SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=binomial') FROM (VALUES (1.5, 0.1, 1), (0, 0.2, 2)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=poisson') FROM (VALUES (-1, 0.1, 1), (0, 0.2, 2)) v(y, x, g);
