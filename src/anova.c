@@ -345,6 +345,14 @@ lmm_anova_model(PG_FUNCTION_ARGS)
 		lmm_model_kr(&m, "lmm_anova", &kr);
 	if (ddf == LMM_DDF_NONE)
 		problem = lmm_anova_lme4(&d, m.beta, m.vcov, m.sigma, rows);
+	else if ((type != 3 || d.p <= 1 || d.nterms <= 1) && XtX == NULL &&
+			 m.family != LMM_FAMILY_GAUSSIAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lmm_anova type %d is not available for a generalized model", type != 3 ? type : 1),
+				 errdetail("Its tests need X'X, which a generalized model (family %s) does not keep.",
+						   lmm_family_name(m.family)),
+				 errhint("Use type=3, whose Wald tests a generalized model has, or lmm_anova(a, b).")));
 	else if ((type != 3 || d.p <= 1 || d.nterms <= 1) && XtX == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

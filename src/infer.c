@@ -26,6 +26,7 @@
 static void
 require_stats(const LmmModel *m, const char *what)
 {
+	lmm_require_lmm(m, what);
 	if (m->tstats == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -469,7 +470,13 @@ lmm_contrast(PG_FUNCTION_ARGS)
 		values[3] = Int32GetDatum(q);
 		values[5] = Float8GetDatum(lmm_finite_result(f, "an F value"));
 		nulls[3] = nulls[5] = false;
-		if (ddf > 0.0 && isfinite(ddf))
+		if (m.family != LMM_FAMILY_GAUSSIAN)
+		{
+			/* a GLMM's Wald test: q F on q df from the chi-square, no den_df */
+			values[6] = Float8GetDatum(lmm_finite_result(lmm_pchisq_upper(q * f, q), "a p-value"));
+			nulls[6] = false;
+		}
+		else if (ddf > 0.0 && isfinite(ddf))
 		{
 			values[4] = Float8GetDatum(ddf);
 			values[6] = Float8GetDatum(lmm_finite_result(lmm_pf_upper(f, q, ddf), "a p-value"));

@@ -28,6 +28,7 @@ lmm_model_kr(const LmmModel *m, const char *fn, LmmKr *kr)
 				k = 0;
 	LmmKrStatus status;
 
+	lmm_require_lmm(m, psprintf("%s with ddf=kenward-roger", fn));
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -62,6 +62,7 @@ extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
 extern bytea *lmm_model_to_datum(const LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
 extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
+extern void lmm_require_lmm(const LmmModel *m, const char *what);
 extern double lmm_finite_result(double v, const char *what);
 extern void lmm_verify_encoding(const char *type, const char *s);
 

@@ -162,7 +162,17 @@ put_row(ReturnSetInfo *rsinfo, const LmmModel *m, const LmmKr *kr, const char *t
 
 		values[5] = Float8GetDatum(t);
 		nulls[5] = false;
-		if (df > 0.0 && isfinite(df))
+		if (m->family != LMM_FAMILY_GAUSSIAN)
+		{
+			/* a GLMM's Wald z: p-value and interval from the normal, no df */
+			double		half = lmm_qnorm(1.0 - (1.0 - conf) / 2.0) * se;
+
+			values[6] = Float8GetDatum(erfc(fabs(t) / M_SQRT2));
+			values[7] = Float8GetDatum(lmm_finite_result(est - half, "a confidence bound"));
+			values[8] = Float8GetDatum(lmm_finite_result(est + half, "a confidence bound"));
+			nulls[6] = nulls[7] = nulls[8] = false;
+		}
+		else if (df > 0.0 && isfinite(df))
 		{
 			double		half = lmm_qt(1.0 - (1.0 - conf) / 2.0, df) * se;
 

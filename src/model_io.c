@@ -549,3 +549,20 @@ lmm_model_recv(PG_FUNCTION_ARGS)
 	buf->cursor = buf->len;
 	PG_RETURN_BYTEA_P(lmm_model_to_datum(&m));
 }
+
+/*
+ * Error for a generalized model given to what is a linear mixed model's
+ * (profile intervals, the bootstrap, Kenward-Roger): a GLMM keeps no
+ * statistics to refit from.
+ */
+void
+lmm_require_lmm(const LmmModel *m, const char *what)
+{
+	if (m->family != LMM_FAMILY_GAUSSIAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s is not available for a generalized model (family %s)",
+						what, lmm_family_name(m->family)),
+				 errdetail("It refits the model from its statistics, and a generalized model is fitted from its rows."),
+				 errhint("Use Wald intervals (lmm_confint(m, 'method=wald')) and z tests (lmm_fixef, lmm_contrast), or lmm_anova(a, b).")));
+}

@@ -177,6 +177,22 @@ SELECT s.singular, s.theta[1] < 1e-4 AS theta_zero,
 	 JOIN glmm_singular_ref e ON e.kind = 'se' AND e.name = f.term) AS fixef_ok
 FROM m, lmm_summary(m) s;
 
+-- Wald inference of a GLMM: intervals, a contrast's z (chi-square), least-squares means, type 3 tests
+SELECT parameter, round(lower::numeric, 4) AS lower, round(upper::numeric, 4) AS upper, method
+FROM glmm_fits, lmm_confint(m, 'method=wald') WHERE model = 'cbpp';
+SELECT round(estimate::numeric, 5) AS estimate, round(std_error::numeric, 5) AS std_error,
+	round(t_value::numeric, 4) AS z_value, num_df, den_df, round(p_value::numeric, 6) AS p_value
+FROM glmm_fits, lmm_contrast(m, ARRAY[0, 1, -1, 0]::float8[]) WHERE model = 'cbpp';
+SELECT num_df, den_df, round(f_value::numeric, 4) AS f_value, round(p_value::numeric, 8) AS p_value
+FROM glmm_fits, lmm_contrast(m, ARRAY[[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]::float8[]) WHERE model = 'cbpp';
+SELECT level, round(estimate::numeric, 4) AS estimate, round(std_error::numeric, 4) AS std_error, df,
+	round(p_value::numeric, 6) AS p_value, round(conf_low::numeric, 4) AS conf_low
+FROM glmm_fits, lmm_ls_means(m, 'factor(period)') WHERE model = 'cbpp';
+SELECT lmm_confint(m) FROM glmm_fits WHERE model = 'cbpp';
+SELECT lmm_bootstrap(m, 10) FROM glmm_fits WHERE model = 'cbpp';
+SELECT lmm_fixef(m, 'ddf=kenward-roger') FROM glmm_fits WHERE model = 'cbpp';
+SELECT lmm_anova(m, 'type=1') FROM glmm_fits WHERE model = 'cbpp';
+
 -- bad input: each a clear error
 SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=binomial') FROM (VALUES (1.5, 0.1, 1), (0, 0.2, 2)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=poisson') FROM (VALUES (-1, 0.1, 1), (0, 0.2, 2)) v(y, x, g);
