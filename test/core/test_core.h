@@ -16,5 +16,6 @@ extern void test_vgrad(const char *dir);
 extern void test_zscale(const char *dir);
 extern void test_boot(void);
 extern void test_kr(const char *dir);
+extern void test_sparse(void);
 
 #endif							/* TEST_CORE_H */
