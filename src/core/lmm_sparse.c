@@ -40,6 +40,9 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <suitesparse/cholmod.h>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
@@ -71,6 +74,37 @@ struct SparseM
 	int			inv_ok;			/* Zx, V, VE, EE hold the inverse at this factor */
 	double		lnz;			/* entries of L */
 };
+
+/*
+ * Flush denormal numbers to zero from here to ftz_end (x86's MXCSR FTZ and
+ * DAZ bits), returning the state to restore.  Why: the factor of a banded
+ * A and its inverse hold entries that decay geometrically away from the
+ * band, down through the denormal range, where each operation costs about
+ * a hundred times a normal one: at a 2,000,000-row fit's optimum the
+ * factor took 7 times as long.  Values below 2.2e-308 change nothing the
+ * fit reports.
+ */
+static unsigned int
+ftz_begin(void)
+{
+#if defined(__SSE2__)
+	unsigned int csr = _mm_getcsr();
+
+	_mm_setcsr(csr | 0x8040);
+	return csr;
+#else
+	return 0;
+#endif
+}
+
+/* Restore the floating-point state ftz_begin saved. */
+static void
+ftz_end(unsigned int csr)
+{
+#if defined(__SSE2__)
+	_mm_setcsr(csr);
+#endif
+}
 
 /* CHOLMOD's calloc through the host's allocator. */
 static void *
@@ -349,11 +383,18 @@ lmm_sparse_factor(Blocks *bk)
 	cholmod_dense *PB;
 	int64_t		j,
 				s = 0;
+	unsigned int csr;
+	int			ok;
 
 	sp->inv_ok = 0;
-	if (!cholmod_factorize(sp->A, sp->L, &sp->cc) ||
-		sp->cc.status == CHOLMOD_NOT_POSDEF || (int64_t) sp->L->minor < m)
+	csr = ftz_begin();
+	ok = cholmod_factorize(sp->A, sp->L, &sp->cc) &&
+		sp->cc.status != CHOLMOD_NOT_POSDEF && (int64_t) sp->L->minor >= m;
+	if (!ok)
+	{
+		ftz_end(csr);
 		return 0;
+	}
 	sp->ldA = 0.0;
 	for (j = 0; j < m; j++)
 		sp->ldA += 2.0 * log(factor_diag(sp->L, j, &s));
@@ -361,6 +402,7 @@ lmm_sparse_factor(Blocks *bk)
 	cholmod_free_dense(&sp->Y, &sp->cc);
 	sp->Y = PB == NULL ? NULL : cholmod_solve(CHOLMOD_L, sp->L, PB, &sp->cc);
 	cholmod_free_dense(&PB, &sp->cc);
+	ftz_end(csr);
 	if (sp->Y == NULL)
 		return 0;
 	if (m > 0)
@@ -399,6 +441,7 @@ lmm_sparse_modes(const Blocks *bk, int p, const double *betac, double *uD)
 	double	   *rx = r->x;
 	int64_t		i;
 	int			a;
+	unsigned int csr;
 
 	for (i = 0; i < m; i++)
 	{
@@ -408,8 +451,10 @@ lmm_sparse_modes(const Blocks *bk, int p, const double *betac, double *uD)
 			s -= Y[i + (size_t) a * m] * betac[a];
 		rx[i] = s;
 	}
+	csr = ftz_begin();
 	u = cholmod_solve(CHOLMOD_Lt, sp->L, r, &sp->cc);
 	v = cholmod_solve(CHOLMOD_Pt, sp->L, u, &sp->cc);
+	ftz_end(csr);
 	memcpy(uD, v->x, sizeof(double) * (size_t) m);
 	cholmod_free_dense(&r, &sp->cc);
 	cholmod_free_dense(&u, &sp->cc);
@@ -481,8 +526,8 @@ takahashi(const cholmod_factor *L, double *Z, double *acc)
  * The entries of S^-1 the derivatives read (see the header), at the last
  * factor, with p X columns; returns 0 on interrupt.
  */
-int
-lmm_sparse_inverse(Blocks *bk, int p)
+static int
+sparse_inverse(Blocks *bk, int p)
 {
 	SparseM    *sp = bk->sp;
 	int64_t		m = sp->m;
@@ -550,6 +595,21 @@ lmm_sparse_inverse(Blocks *bk, int p)
 	}
 	sp->inv_ok = 1;
 	return 1;
+}
+
+/* sparse_inverse with denormals flushed (ftz_begin). */
+int
+lmm_sparse_inverse(Blocks *bk, int p)
+{
+	unsigned int csr;
+	int			ok;
+
+	if (bk->sp->inv_ok)
+		return 1;
+	csr = ftz_begin();
+	ok = sparse_inverse(bk, p);
+	ftz_end(csr);
+	return ok;
 }
 
 /* Entry (pi, pj) of the permuted A^-1, both in the pattern of the simplicial L. */
