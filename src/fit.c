@@ -335,7 +335,7 @@ report_formula_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("the random-effects terms after the largest need %.0f MB for their Cholesky factor, more than lmm.max_factor_memory (%s)",
 							ceil(fit->factor_bytes / 1048576.0),
-							GetConfigOption("lmm.max_factor_memory", false, false)),
+							GetConfigOptionByName("lmm.max_factor_memory", NULL, false)),
 					 errdetail("The factor is sparse where their levels cross in few combinations, dense otherwise."),
 					 errhint("Raise lmm.max_factor_memory (SET lmm.max_factor_memory = '%.0fMB'), or keep only one grouping factor with very many levels.",
 							 ceil(fit->factor_bytes / 1048576.0))));

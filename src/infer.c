@@ -539,7 +539,7 @@ lmm_bootstrap(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("lmm_bootstrap's dense factor of the random-effects terms after the largest would exceed lmm.max_factor_memory (%s)",
-							GetConfigOption("lmm.max_factor_memory", false, false)),
+							GetConfigOptionByName("lmm.max_factor_memory", NULL, false)),
 					 errhint("Raise lmm.max_factor_memory, or give the term with most levels the most levels.")));
 			break;
 		default:
