@@ -39,17 +39,18 @@ sp_lcg(uint64_t *s)
 }
 
 /*
- * Statistics of y ~ x + (z_a | a) + (1 | b), z_a of qa columns of (1, x):
+ * Statistics of y ~ x + (z_a | a) + (z_b | b), z_a of qa columns of (1, x)
+ * and z_b of qb:
  * row i in level a = i mod SP_LEVELS_A and in one of the four levels of b
  * around a's place in b's range, or anywhere in b's range when random.
  */
 static void
-sp_stats(LmmTermStats *st, TestKeys *keys, int qa, int random, int scale)
+sp_stats(LmmTermStats *st, TestKeys *keys, int qa, int qb, int random, int scale)
 {
 	static double ua[SP_SCALE * SP_LEVELS_A][2],
 				ub[SP_SCALE * SP_LEVELS_B];
 	uint64_t	s = 2024;
-	int			q[2] = {qa, 1};
+	int			q[2] = {qa, qb};
 	int			na = scale * SP_LEVELS_A,
 				nb = scale * SP_LEVELS_B;
 	int			i;
@@ -70,7 +71,7 @@ sp_stats(LmmTermStats *st, TestKeys *keys, int qa, int random, int scale)
 			(int) (((int64_t) a * nb / na + (i / na)) % nb);
 		double		x = 2.0 * sp_lcg(&s);
 		double		xr[2] = {1.0, x};
-		double		z[3] = {1.0, qa == 2 ? x : 1.0, 1.0};
+		double		z[4] = {1.0, x, 1.0, x};
 		double		y = 1.0 + 0.5 * x + ua[a][0] + ua[a][1] * x + ub[b] + (sp_lcg(&s) - 0.5);
 		char		ka[16],
 					kb[16];
@@ -81,6 +82,8 @@ sp_stats(LmmTermStats *st, TestKeys *keys, int qa, int random, int scale)
 		snprintf(kb, sizeof(kb), "b%d", b);
 		kl[0] = (uint32_t) strlen(ka);
 		kl[1] = (uint32_t) strlen(kb);
+		if (qa == 1)
+			memmove(z + 1, z + 2, sizeof(double) * 2);
 		test_keys_add_row(st, keys, xr, y, kp, kl, z);
 	}
 }
@@ -106,8 +109,8 @@ rel(const double *a, const double *b, int64_t n, double scale)
 static void
 check_derivatives(const LmmTermStats *st, int reml, int nt, const char *name)
 {
-	static const double at[3][4] = {{1.0, 1.0, 1.0, 1.0}, {0.3, 0.1, 0.2, 2.5},
-	{1.7, -0.2, 0.5, 0.4}};
+	static const double at[3][6] = {{1.0, 1.0, 1.0, 1.0, 0.0, 0.5},
+	{0.3, 0.1, 0.2, 2.5, 0.3, 0.2}, {1.7, -0.2, 0.5, 0.4, -0.1, 0.3}};
 	double		worst = 0.0;
 	int			i,
 				v,
@@ -117,7 +120,7 @@ check_derivatives(const LmmTermStats *st, int reml, int nt, const char *name)
 		for (i = 0; i < 3; i++)
 		{
 			double		f[2],
-						grad[2][4];
+						grad[2][6];
 
 			for (v = 0; v < 2; v++)
 			{
@@ -125,7 +128,7 @@ check_derivatives(const LmmTermStats *st, int reml, int nt, const char *name)
 				Blocks		bk;
 				Work		w;
 				int			bad = -1;
-				double		th[4];
+				double		th[6];
 
 				/* theta of (1 | a) + (1 | b): the first and last of at */
 				memcpy(th, at[i], sizeof(th));
@@ -236,7 +239,7 @@ check_choice(void)
 	LmmFit		fit;
 	double		limit = host_factor_limit;
 
-	sp_stats(&st, &keys, 1, 0, SP_SCALE);
+	sp_stats(&st, &keys, 1, 1, 0, SP_SCALE);
 	check(lmm_fit(&st, 1, 0, &fit) == LMM_OK && fit.factor_sparse,
 		  "sparse: a banded crossing takes the sparse factor");
 	lmm_fit_free(&fit);
@@ -254,7 +257,7 @@ check_choice(void)
 	lmm_terms_free(&st);
 	test_keys_free(&keys);
 
-	sp_stats(&st, &keys, 1, 1, SP_SCALE);
+	sp_stats(&st, &keys, 1, 1, 1, SP_SCALE);
 	check(lmm_fit(&st, 1, 0, &fit) == LMM_OK && !fit.factor_sparse,
 		  "sparse: a random crossing (dense fill) keeps the dense factor");
 	lmm_fit_free(&fit);
@@ -270,7 +273,7 @@ test_sparse(void)
 	TestKeys	keys;
 	int			reml;
 
-	sp_stats(&st, &keys, 1, 0, 1);
+	sp_stats(&st, &keys, 1, 1, 0, 1);
 	for (reml = 0; reml < 2; reml++)
 	{
 		check_derivatives(&st, reml, 2, "(1 | a) + (1 | b)");
@@ -280,12 +283,18 @@ test_sparse(void)
 	lmm_terms_free(&st);
 	test_keys_free(&keys);
 
-	sp_stats(&st, &keys, 2, 0, 1);
+	sp_stats(&st, &keys, 2, 1, 0, 1);
 	for (reml = 0; reml < 2; reml++)
 	{
 		check_derivatives(&st, reml, 4, "(1 + x | a) + (1 | b)");
 		check_fit(&st, reml, "(1 + x | a) + (1 | b)");
 	}
+	lmm_terms_free(&st);
+	test_keys_free(&keys);
+
+	sp_stats(&st, &keys, 2, 2, 0, 1);
+	check_derivatives(&st, 1, 6, "(1 + x | a) + (1 + x | b)");
+	check_fit(&st, 1, "(1 + x | a) + (1 + x | b)");
 	lmm_terms_free(&st);
 	test_keys_free(&keys);
 	check_choice();
