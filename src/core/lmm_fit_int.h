@@ -206,7 +206,6 @@ extern void lmm_sparse_modes(const Blocks *bk, int p, const double *betac,
 							 double *uD);
 extern int	lmm_sparse_inverse(Blocks *bk, int p);
 extern double lmm_sparse_sinv(const Blocks *bk, int64_t nS, int64_t x, int64_t y);
-extern double lmm_sparse_fill(const Blocks *bk);
 extern int	lmm_blocked_sinv(Work *w, int64_t nS);
 
 /*

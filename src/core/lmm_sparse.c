@@ -26,15 +26,12 @@
  * lmm_blocked_share_inverse.
  *
  * lmm_sparse_plan measures the fill of L from the symbolic analysis and
- * keeps the sparse path only where L has at most SPARSE_MAX_FILL of a
- * dense triangle's entries (the dense dpotrf is faster per flop), A has at
- * least SPARSE_MIN_ROWS rows, or where the dense M would exceed the host's
+ * takes the sparse path where A has at least SPARSE_MIN_ROWS rows and L at
+ * most SPARSE_MAX_FILL of a dense triangle's entries (the dense dpotrf is
+ * faster per flop), or where only the sparse factor fits in the host's
  * memory limit; the host may force either (lmm_factor_choice).
  */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -662,11 +659,4 @@ lmm_sparse_sinv(const Blocks *bk, int64_t nS, int64_t x, int64_t y)
 	if (x >= m)
 		return -sp->VE[sp->pinv[y] + (x - m) * m];
 	return -sp->VE[sp->pinv[x] + (y - m) * m];
-}
-
-/* Entries of the factor of A and of A in M's pattern, for the host's notes. */
-double
-lmm_sparse_fill(const Blocks *bk)
-{
-	return bk->sp == NULL ? 0.0 : bk->sp->lnz;
 }
