@@ -95,7 +95,8 @@ lmm_criterion_grad(Work *w, const double *theta, double *grad)
  * g and B as lmm_blocked_hess_at, B by central differences of the analytic
  * gradient (step 1e-5 |theta_a|, O(h^2): about 1e-10 relative), for the
  * sparse path (lmm_sparse.c), whose S^-1 holds only the entries in M's
- * pattern where the analytic Hessian needs all.  Leaves w at theta.
+ * pattern where the analytic Hessian needs all.  Every theta nonzero, as
+ * the analytic Hessian needs.  Leaves w at theta.
  */
 static double
 hess_by_differences(Work *w, const double *theta, double f, double *g, double *B)
@@ -108,6 +109,9 @@ hess_by_differences(Work *w, const double *theta, double f, double *g, double *B
 				b,
 				ok;
 
+	for (a = 0; a < n; a++)
+		if (theta[a] == 0.0)
+			return HUGE_VAL;
 	ok = isfinite(lmm_blocked_grad_at(w, theta, f, g));
 	memcpy(x, theta, sizeof(double) * n);
 	for (a = 0; a < n && ok; a++)
