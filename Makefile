@@ -8,7 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 MODULE_big = lmm
 CORE_OBJS = src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_formula.o \
-	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
+	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_sparse.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
 	src/core/lmm_levels.o src/core/lmm_blocked.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
 	src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_deriv.o src/core/lmm_optimize.o \
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o src/core/lmm_kr.o src/core/lmm_anova.o \
@@ -21,7 +21,7 @@ DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(w
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
-SHLIB_LINK = -llapacke -llapack -lblas -lnlopt -lm -pthread
+SHLIB_LINK = -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
@@ -37,16 +37,16 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
-test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_glmm.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_glmm.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
+test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 # Inference benchmark on the core (bench/inference.sh runs it).
 bench/inference: bench/inference.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 # InstEval's final solve on the core (bench/insteval.sh runs it).
 bench/insteval: bench/insteval.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 .PHONY: coretest
 coretest: test/core/test_core
@@ -55,7 +55,7 @@ coretest: test/core/test_core
 # The seed corpus's binary values, written by the core's own packers
 # (test/fuzz/make_corpus test/fuzz/corpus rewrites them).
 test/fuzz/make_corpus: test/fuzz/make_corpus.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 # Open-ended fuzzing of the core, FUZZ_SECONDS (default 20) per harness from
 # a random seed; the test command runs the deterministic "fixed" mode.

@@ -3,7 +3,7 @@
 # Run as root (apt-get); does nothing when everything is present.
 set -euo pipefail
 pkgs=(build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev
-	  liblapacke-dev libnlopt-dev postgresql-15-pgtap postgresql-15-cron
+	  liblapacke-dev libnlopt-dev libsuitesparse-dev postgresql-15-pgtap postgresql-15-cron
 	  libtap-parser-sourcehandler-pgtap-perl clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

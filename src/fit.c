@@ -13,6 +13,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
@@ -334,9 +335,12 @@ report_formula_error(LmmStatus status, const LmmAggState *st, const LmmFit *fit)
 		case LMM_ERR_TOO_MANY_LEVELS:
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("the random-effects terms after the largest have more than %d levels x columns in all",
-							LMM_MAX_DENSE),
-					 errdetail("Their part of the Cholesky factor is dense; keep only one factor with very many levels.")));
+					 errmsg("the random-effects terms after the largest need %.0f MB for their Cholesky factor, more than lmm.max_factor_memory (%s)",
+							ceil(fit->factor_bytes / 1048576.0),
+							GetConfigOptionByName("lmm.max_factor_memory", NULL, false)),
+					 errdetail("The factor is sparse where their levels cross in few combinations, dense otherwise."),
+					 errhint("Raise lmm.max_factor_memory (SET lmm.max_factor_memory = '%.0fMB'), or keep only one grouping factor with very many levels.",
+							 ceil(fit->factor_bytes / 1048576.0))));
 			break;
 		case LMM_ERR_CONSTANT_Y:
 			ereport(ERROR,

@@ -7,6 +7,8 @@
 #include "postgres.h"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdarg.h>
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -20,6 +22,19 @@ void		_PG_init(void);
 
 /* lmm.blas_threads: threads OpenBLAS may use in this backend. */
 static int	blas_threads = 1;
+
+/* lmm.max_factor_memory, in MB: the largest factor of a fit's later terms. */
+static int	max_factor_memory = 2048;
+
+/* lmm.sparse_factor: the later terms' factor by fill, always dense, always sparse. */
+static int	sparse_factor = 0;
+
+static const struct config_enum_entry sparse_factor_options[] = {
+	{"auto", 0, false},
+	{"off", 1, false},
+	{"on", 2, false},
+	{NULL, 0, false}
+};
 
 /*
  * Apply lmm.blas_threads when the BLAS is OpenBLAS (found by name, so that
@@ -48,6 +63,16 @@ _PG_init(void)
 							"Raise it on an otherwise idle machine to speed up fits whose dense block is large (several crossed grouping factors).",
 							&blas_threads, 1, 1, 64, PGC_USERSET, 0,
 							NULL, assign_blas_threads, NULL);
+	DefineCustomIntVariable("lmm.max_factor_memory",
+							"Memory a fit's factor of its random-effects terms after the largest may take.",
+							"The factor (dense, or sparse where that is smaller) and its inverse; a model that needs more is refused. Raise it for more crossed levels.",
+							&max_factor_memory, 2048, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("lmm.sparse_factor",
+							 "Whether a fit factors its random-effects terms after the largest sparsely.",
+							 "auto (the default) takes the sparse factor where its fill is low, off always the dense one, on always the sparse one.",
+							 &sparse_factor, 0, sparse_factor_options, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("lmm");
 }
 
@@ -95,4 +120,31 @@ lmm_interrupt_pending(void)
 	return ((QueryCancelPending || ProcDiePending) &&
 			InterruptHoldoffCount == 0 && CritSectionCount == 0 &&
 			QueryCancelHoldoffCount == 0) ? 1 : 0;
+}
+
+/* lmm.max_factor_memory in bytes. */
+double
+lmm_factor_memory_limit(void)
+{
+	return (double) max_factor_memory * 1048576.0;
+}
+
+/* lmm.sparse_factor for the core. */
+int
+lmm_factor_choice(void)
+{
+	return sparse_factor;
+}
+
+/* The core's notes go to the server log and client at DEBUG1. */
+void
+lmm_note(const char *fmt,...)
+{
+	char		buf[512];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	elog(DEBUG1, "%s", buf);
 }

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "core/lmm_boot.h"
 #include "core/lmm_dist.h"
@@ -550,8 +551,9 @@ lmm_bootstrap(PG_FUNCTION_ARGS)
 		case LMM_ERR_TOO_MANY_LEVELS:
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("the random-effects terms after the largest have more than %d columns, which lmm_bootstrap factors densely", LMM_MAX_DENSE),
-					 errhint("The same limit applies to fitting the model; give the term with most levels the most levels.")));
+					 errmsg("lmm_bootstrap's dense factor of the random-effects terms after the largest would exceed lmm.max_factor_memory (%s)",
+							GetConfigOptionByName("lmm.max_factor_memory", NULL, false)),
+					 errhint("Raise lmm.max_factor_memory, or give the term with most levels the most levels.")));
 			break;
 		default:
 			refit_failed(status);

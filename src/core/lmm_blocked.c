@@ -132,6 +132,7 @@ factor_M(Work *w, const double *theta)
 	int64_t		m = bk->m;
 	double	   *M = bk->M;
 	double	   *out = bk->scratch;
+	SparseM    *sp = bk->sp;
 	int64_t		i,
 				j,
 				e;
@@ -145,7 +146,10 @@ factor_M(Work *w, const double *theta)
 		lmm_theta_to_T(bk->q[t], theta + bk->toff[t], bk->T[t]);
 	memcpy(w->T, bk->T[0], sizeof(double) * q0 * q0);
 
-	memset(M, 0, sizeof(double) * (size_t) N * (size_t) N);
+	if (sp)
+		lmm_sparse_clear(bk);
+	else
+		memset(M, 0, sizeof(double) * (size_t) N * (size_t) N);
 	for (e = 0; e < bk->ndense; e++)
 	{
 		const DenseBlock *db = &bk->dense[e];
@@ -153,16 +157,26 @@ factor_M(Work *w, const double *theta)
 		scale_block(bk, db, out);
 		for (a = 0; a < db->nr; a++)
 			for (b = 0; b < db->nc; b++)
-				M[(db->r0 + a) + (db->c0 + b) * N] = out[a * db->nc + b];
+			{
+				if (!sp)
+					M[(db->r0 + a) + (db->c0 + b) * N] = out[a * db->nc + b];
+				else if (db->r0 + a >= db->c0 + b)
+					*lmm_sparse_at(bk, db->r0 + a, db->c0 + b) = out[a * db->nc + b];
+			}
 	}
 	for (i = 0; i < m; i++)
-		M[i + i * N] += 1.0;
+	{
+		if (sp)
+			*lmm_sparse_at(bk, i, i) += 1.0;
+		else
+			M[i + i * N] += 1.0;
+	}
 
 	if (bk->pptr != NULL)
 	{
 		/* all terms scalar: the update column by column (lmm_blocked_pairs.c) */
 		w->ldL2 = lmm_blocked_pairs_weights(bk, theta, bk->pS, bk->pomega);
-		if (!lmm_blocked_pairs_update(bk, bk->pS, bk->pomega, M))
+		if (!lmm_blocked_pairs_update(bk, bk->pS, bk->pomega, sp ? NULL : M))
 		{
 			w->interrupted = 1;
 			return HUGE_VAL;
@@ -185,7 +199,12 @@ factor_M(Work *w, const double *theta)
 			return HUGE_VAL;
 		for (b = 0; b < n1; b++)
 			for (a = b; a < n1; a++)
-				M[(m + a) + (m + b) * N] -= C[b + a * n1];
+			{
+				if (sp)
+					*lmm_sparse_at(bk, m + a, m + b) -= C[b + a * n1];
+				else
+					M[(m + a) + (m + b) * N] -= C[b + a * n1];
+			}
 	}
 	/* the levels that do, through W_j and its columns of M */
 	for (j = 0; j < g->nlevels && bk->pptr == NULL && bk->xptr[g->nlevels] > 0; j++)
@@ -211,7 +230,7 @@ factor_M(Work *w, const double *theta)
 		 */
 		for (b = 0; b < ncol; b++)
 		{
-			double	   *Mc = M + bk->widx[b] * N;
+			double	   *Mc = sp ? NULL : M + bk->widx[b] * N;
 
 			for (a = b; a < ncol; a++)
 			{
@@ -219,7 +238,10 @@ factor_M(Work *w, const double *theta)
 
 				for (r = 0; r < q0; r++)
 					s += bk->W[r * ncol + a] * bk->W[r * ncol + b];
-				Mc[bk->widx[a]] -= s;
+				if (sp)
+					*lmm_sparse_at(bk, bk->widx[a], bk->widx[b]) -= s;
+				else
+					Mc[bk->widx[a]] -= s;
 			}
 		}
 	}
@@ -229,6 +251,8 @@ factor_M(Work *w, const double *theta)
 		w->interrupted = 1;
 		return HUGE_VAL;
 	}
+	if (sp)
+		return lmm_sparse_factor(bk) ? w->ldL2 : HUGE_VAL;
 	info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int) N, M, (lapack_int) N);
 	return info == 0 ? w->ldL2 : HUGE_VAL;
 }
@@ -266,6 +290,24 @@ lmm_criterion(Work *w, const double *theta)
 	}
 	memcpy(w->T, bk->T[0], sizeof(double) * bk->q[0] * bk->q[0]);
 	w->ldL2 = bk->ld0;
+	if (bk->sp)
+	{
+		/* the trailing factor of the Schur complement (lmm_sparse.c) */
+		const double *C = lmm_sparse_tail(bk);
+		int			n1 = p + 1;
+
+		w->ldL2 += lmm_sparse_logdet(bk);
+		w->ldRX2 = 0.0;
+		for (a = 0; a < p; a++)
+		{
+			for (b = 0; b <= a; b++)
+				w->RX[a + b * p] = C[a + b * n1];
+			w->cbeta[a] = C[p + a * n1];
+			w->ldRX2 += 2.0 * log(C[a + a * n1]);
+		}
+		w->pwrss = C[p + p * n1] * C[p + p * n1];
+		return lmm_profiled_criterion(w);
+	}
 	for (i = 0; i < m; i++)
 		w->ldL2 += 2.0 * log(M[i + i * N]);
 	w->ldRX2 = 0.0;
@@ -294,6 +336,11 @@ lmm_blocked_dense_modes(const Blocks *bk, int p, const double *betac, double *uD
 	int64_t		i;
 	int			a;
 
+	if (bk->sp)
+	{
+		lmm_sparse_modes(bk, p, betac, uD);
+		return;
+	}
 	for (i = 0; i < m; i++)
 	{
 		double		s = M[(N - 1) + i * N];
@@ -324,6 +371,44 @@ lmm_blocked_inverse(const Blocks *bk, int64_t n, double *Sinv)
 }
 
 /*
+ * Make S^-1, the inverse of the leading nS rows of M's factor, readable by
+ * lmm_sinv_at at the theta last factored: LAPACK's inverse of the dense
+ * factor, or the entries the derivatives read on the sparse path
+ * (lmm_sparse.c).  Also allocates the dense terms' modes bk->uD.  Returns
+ * 0 when LAPACK refuses it or on interrupt (w->interrupted).
+ */
+int
+lmm_blocked_sinv(Work *w, int64_t nS)
+{
+	Blocks	   *bk = w->g->blk;
+	int64_t		m = bk->m;
+	int			p = w->g->p;
+
+	if (bk->uD == NULL)
+		bk->uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
+	if (bk->sp != NULL)
+	{
+		if (!lmm_sparse_inverse(bk, p))
+		{
+			if (lmm_interrupt_pending())
+				w->interrupted = 1;
+			return 0;
+		}
+		bk->sinv_n = nS;
+		return 1;
+	}
+	if (bk->Sinv == NULL)
+		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
+	if (bk->sinv_n != nS)
+	{
+		if (!lmm_blocked_inverse(bk, nS, bk->Sinv))
+			return 0;
+		bk->sinv_n = nS;
+	}
+	return 1;
+}
+
+/*
  * From S_D^-1 (m x m, lower), the inverse of the leading m rows of M's
  * factor, the inverse of its leading nS = m (+ p under REML) rows into
  * bk->Sinv, which the gradient at the same theta then reads instead of
@@ -350,10 +435,9 @@ lmm_blocked_share_inverse(Work *w, const double *SDinv)
 				z;
 
 	if (bk->Sinv == NULL)
-	{
 		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
+	if (bk->uD == NULL)
 		bk->uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
-	}
 	Sinv = bk->Sinv;
 	for (j = 0; j < m; j++)
 		memcpy(Sinv + j + j * nS, SDinv + j + j * m, sizeof(double) * (size_t) (m - j));
@@ -451,6 +535,17 @@ lmm_blocked_level_u(Work *w, const Blocks *bk, int ncol, const double *betac,
 	lmm_backward_solve(q0, 1, w->L, r);
 }
 
+/* Entry (x, y) of S_D^-1 for the modes: Sinv's lower triangle (m x m), or the sparse path's. */
+static inline double
+modes_sinv(const Blocks *bk, const double *Sinv, int64_t x, int64_t y)
+{
+	int64_t		m = bk->m;
+
+	if (bk->sp)
+		return lmm_sparse_sinv(bk, m, x, y);
+	return x >= y ? Sinv[x + y * m] : Sinv[y + x * m];
+}
+
 /*
  * The conditional modes and covariances of every term at the theta last
  * evaluated (M factored), for the centred fixed effects betac:
@@ -469,7 +564,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 	int			q0 = bk->q[0];
 	int64_t		m = bk->m;
 	double	   *uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
-	double	   *Sinv = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m * m : 1));
+	double	   *Sinv = bk->sp ? NULL : lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m * m : 1));
 	double	   *r = lmm_alloc(sizeof(double) * q0);
 	double	   *G = lmm_alloc(sizeof(double) * q0 * (bk->maxcols + q0));
 	double	   *H = lmm_alloc(sizeof(double) * q0 * q0);
@@ -483,11 +578,16 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 
 	/* u_D and S^-1 from the leading m x m block of the factor, shared with the gradient */
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	if (lmm_blocked_inverse(bk, m, Sinv))
+	if (bk->sp)
+	{
+		if (!lmm_sparse_inverse(bk, p))
+			w->interrupted = 1;
+	}
+	else if (lmm_blocked_inverse(bk, m, Sinv))
 		lmm_blocked_share_inverse(w, Sinv);
 
 	/* the dense terms: b = T u, condvar = sigma^2 T S^-1_jj T' */
-	for (t = 1; t < bk->k; t++)
+	for (t = 1; t < bk->k && !w->interrupted; t++)
 	{
 		int			q = bk->q[t];
 		const double *T = bk->T[t];
@@ -518,8 +618,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 							int64_t		x = at + k,
 										y = at + l;
 
-							s += T[a * q + k] * T[b * q + l] *
-								(x >= y ? Sinv[x + y * m] : Sinv[y + x * m]);
+							s += T[a * q + k] * T[b * q + l] * modes_sinv(bk, Sinv, x, y);
 						}
 					cv[a * q + b] = sigma2 * s;
 				}
@@ -527,7 +626,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 	}
 
 	/* the first term, level by level */
-	for (j = 0; j < g->nlevels; j++)
+	for (j = 0; j < g->nlevels && !w->interrupted; j++)
 	{
 		int			ncol;
 		int			nx = bk->ncols[j] - p - 1;
@@ -564,7 +663,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 					int64_t		x = bk->widx[c],
 								y = bk->widx[d];
 
-					s += bk->W[a * ncol + d] * (x >= y ? Sinv[x + y * m] : Sinv[y + x * m]);
+					s += bk->W[a * ncol + d] * modes_sinv(bk, Sinv, x, y);
 				}
 				G[a * nx + c] = s;
 			}

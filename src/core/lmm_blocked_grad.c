@@ -82,7 +82,8 @@ first_term_by_pairs(Work *w, double theta0, int64_t nS, const double *betac,
 		psi[j] = bk->pomega[j] / L2;
 		psi[bk->ncls + j] = psi[j] / L2;
 	}
-	ok = lmm_blocked_pairs_traces(bk, nS, bk->pS, psi, psi + bk->ncls, bk->Sinv,
+	ok = lmm_blocked_pairs_traces(bk, nS, bk->pS, psi, psi + bk->ncls,
+								  bk->sp ? NULL : bk->Sinv,
 								  gp != NULL ? gp->G : NULL, out);
 	trK[0] += out[0];
 	if (gp != NULL)
@@ -114,8 +115,7 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 	double		betac[LMM_MAX_COLUMNS];
 	double		trK[LMM_MAX_TERMS] = {0};
 	double		uu[LMM_MAX_TERMS] = {0};
-	double	   *Sinv,
-			   *uD;
+	double	   *uD;
 	int64_t		i,
 				j;
 	int			t,
@@ -126,28 +126,18 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 		return f;
 	if (!lmm_blocked_scalar(bk))
 		return gp == NULL ? lmm_blocked_vgradient_parts(w, f, dld, dpw) : HUGE_VAL;
-	if (bk->Sinv == NULL)
-	{
-		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
-		bk->uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
-	}
-	Sinv = bk->Sinv;
-	uD = bk->uD;
 	lmm_solve_beta(w, betac);
 
-	/* u_D, and S^-1 from the factor's leading nS rows */
+	/* S^-1 from the factor's leading nS rows, and u_D */
+	if (!lmm_blocked_sinv(w, nS))
+		return HUGE_VAL;
+	uD = bk->uD;
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	if (bk->sinv_n != nS)
-	{
-		if (!lmm_blocked_inverse(bk, nS, Sinv))
-			return HUGE_VAL;
-		bk->sinv_n = nS;
-	}
 	for (t = 1; t < bk->k; t++)
 		for (j = 0; j < bk->J[t]; j++)
 		{
 			i = bk->off[t] + j;
-			trK[t] += Sinv[i + i * nS];
+			trK[t] += lmm_sinv_at(bk, nS, i, i);
 			uu[t] += uD[i] * uD[i];
 		}
 
@@ -192,9 +182,9 @@ lmm_blocked_gradient_parts(Work *w, const double *theta, double f, double *dld,
 			{
 				int64_t		cb = bk->widx[b];
 
-				row += bk->W[b] * (ra >= cb ? Sinv[ra + cb * nS] : Sinv[cb + ra * nS]);
+				row += bk->W[b] * lmm_sinv_at(bk, nS, ra, cb);
 			}
-			s += wa * (2.0 * row + wa * Sinv[ra + ra * nS]);
+			s += wa * (2.0 * row + wa * lmm_sinv_at(bk, nS, ra, ra));
 		}
 		trK[0] += (1.0 + s) / (Lj * Lj);
 		if (gp != NULL)

@@ -164,7 +164,8 @@ trace_products(const Blocks *bk, const GradParts *gp, int64_t nS, double *Sinv,
  * dpw, as lmm_blocked_gradient), their second derivatives (d2ld, d2pw:
  * ntheta x ntheta) and the derivatives of the centred (RX'RX)^-1 by each
  * theta (dV: ntheta blocks of p x p).  Returns 0 when the criterion is
- * undefined there, a theta is 0, or on interrupt.
+ * undefined there, a theta is 0, M is sparse (lmm_sparse.c), or on
+ * interrupt.
  */
 int
 lmm_blocked_hessian(Work *w, const double *theta, double f, double *dld,
@@ -193,6 +194,9 @@ lmm_blocked_hessian(Work *w, const double *theta, double f, double *dld,
 	for (a = 0; a < k; a++)
 		if (theta[a] == 0.0)
 			return 0;
+	/* F needs all of S^-1: on the sparse path the caller takes differences */
+	if (bk->sp != NULL)
+		return 0;
 	if (bk->hG == NULL)
 	{
 		bk->hG = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));

@@ -342,7 +342,8 @@ lmm_blocked_pairs_weights(const Blocks *bk, const double *theta, double *S,
 
 /*
  * M -= sum_j W_j'W_j on the lower triangle, column by column, from the
- * weights of lmm_blocked_pairs_weights; 0 on interrupt.
+ * weights of lmm_blocked_pairs_weights (M NULL: into the sparse path's
+ * entries, lmm_sparse.c); 0 on interrupt.
  */
 int
 lmm_blocked_pairs_update(const Blocks *bk, const double *S, const double *omega,
@@ -355,7 +356,7 @@ lmm_blocked_pairs_update(const Blocks *bk, const double *S, const double *omega,
 
 	for (b = 0; b < N; b++)
 	{
-		double	   *Mc = M + b * N;
+		double	   *Mc = M == NULL ? NULL : M + b * N;
 		double		sb = S[b];
 
 		if (b % 256 == 0 && lmm_interrupt_pending())
@@ -366,7 +367,10 @@ lmm_blocked_pairs_update(const Blocks *bk, const double *S, const double *omega,
 
 			for (e = bk->eptr[u]; e < bk->eptr[u + 1]; e++)
 				acc += omega[bk->elev[e]] * bk->eval[e];
-			Mc[bk->prow[u]] -= sb * S[bk->prow[u]] * acc;
+			if (Mc != NULL)
+				Mc[bk->prow[u]] -= sb * S[bk->prow[u]] * acc;
+			else
+				*lmm_sparse_at(bk, bk->prow[u], b) -= sb * S[bk->prow[u]] * acc;
 		}
 	}
 	return 1;
@@ -377,7 +381,7 @@ lmm_blocked_pairs_update(const Blocks *bk, const double *S, const double *omega,
  * raw_jb over rows and columns below nS (psi = psi1, then psi2, given for
  * each class of levels), the sums
  * sum_ab A_ab H_ab for the symmetric nS x nS A (lower triangle, leading
- * dimension nS) into out[0], out[1]; when G is not NULL, H for psi1 into
+ * dimension nS; NULL: S^-1 on the sparse path, lmm_sparse.c) into out[0], out[1]; when G is not NULL, H for psi1 into
  * it (both triangles).  0 on interrupt.
  */
 int
@@ -392,7 +396,7 @@ lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
 	out[0] = out[1] = 0.0;
 	for (b = 0; b < nS; b++)
 	{
-		const double *Ac = A + b * nS;
+		const double *Ac = A == NULL ? NULL : A + b * nS;
 		double		sb = S[b];
 
 		if (b % 256 == 0 && lmm_interrupt_pending())
@@ -403,7 +407,8 @@ lmm_blocked_pairs_traces(const Blocks *bk, int64_t nS, const double *S,
 			double		acc1 = 0.0,
 						acc2 = 0.0,
 						s = sb * S[a],
-						m = (a == b ? 1.0 : 2.0) * Ac[a] * s;
+						m = (a == b ? 1.0 : 2.0) * s *
+				(Ac != NULL ? Ac[a] : lmm_sparse_sinv(bk, nS, a, b));
 
 			for (e = bk->eptr[u]; e < bk->eptr[u + 1]; e++)
 			{

@@ -58,21 +58,13 @@ invert_T(int q, const double *T, double *Tinv)
 	return 1;
 }
 
-/* Entry (x, y) of S^-1, which holds its lower triangle column-major with leading dimension nS. */
-static inline double
-sinv_at(const double *Sinv, int64_t nS, int64_t x, int64_t y)
-{
-	return x >= y ? Sinv[x + y * nS] : Sinv[y + x * nS];
-}
-
 /*
  * The first term's share of D and U: for each level the spherical modes
  * u_j = L_j^-T (cu_j - RZX_j betac - L_Dj' u_D) into U, and L_j^-T (I +
  * W_j S^-1 W_j') L_j^-1 into D.  0 on interrupt.
  */
 static int
-first_term(Work *w, int64_t nS, const double *betac, const double *Sinv,
-		   double *D, double *U)
+first_term(Work *w, int64_t nS, const double *betac, double *D, double *U)
 {
 	const Gram *g = w->g;
 	Blocks	   *bk = g->blk;
@@ -121,7 +113,7 @@ first_term(Work *w, int64_t nS, const double *betac, const double *Sinv,
 				double		s = 0.0;
 
 				for (d = 0; d < nw; d++)
-					s += bk->W[a * ncol + d] * sinv_at(Sinv, nS, bk->widx[c], bk->widx[d]);
+					s += bk->W[a * ncol + d] * lmm_sinv_at(bk, nS, bk->widx[c], bk->widx[d]);
 				G[a * nw + c] = s;
 			}
 		for (a = 0; a < q0; a++)
@@ -194,19 +186,10 @@ lmm_blocked_vgradient_parts(Work *w, double f, double *dld, double *dpw)
 
 	if (!isfinite(f))
 		return f;
-	if (bk->Sinv == NULL)
-	{
-		bk->Sinv = lmm_alloc(sizeof(double) * (size_t) (m + p) * (size_t) (m + p));
-		bk->uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
-	}
 	lmm_solve_beta(w, betac);
+	if (!lmm_blocked_sinv(w, nS))
+		return HUGE_VAL;
 	lmm_blocked_dense_modes(bk, p, betac, bk->uD);
-	if (bk->sinv_n != nS)
-	{
-		if (!lmm_blocked_inverse(bk, nS, bk->Sinv))
-			return HUGE_VAL;
-		bk->sinv_n = nS;
-	}
 	for (t = 0; t < bk->k; t++)
 	{
 		D[t] = lmm_alloc0(sizeof(double) * bk->q[t] * bk->q[t]);
@@ -225,12 +208,12 @@ lmm_blocked_vgradient_parts(Work *w, double f, double *dld, double *dpw)
 			for (a = 0; a < q; a++)
 				for (b = 0; b < q; b++)
 				{
-					D[t][a * q + b] += sinv_at(bk->Sinv, nS, at + a, at + b);
+					D[t][a * q + b] += lmm_sinv_at(bk, nS, at + a, at + b);
 					U[t][a * q + b] += bk->uD[at + a] * bk->uD[at + b];
 				}
 		}
 	}
-	if (!first_term(w, nS, betac, bk->Sinv, D[0], U[0]))
+	if (!first_term(w, nS, betac, D[0], U[0]))
 	{
 		f = HUGE_VAL;
 		ok = 0;

@@ -112,10 +112,13 @@ sort_cross_blocks(Blocks *bk)
 }
 
 /*
- * What every evaluation writes: W_j's column counts, each term's T, M and
- * the scratch arrays, then the scalar terms' product list (lmm_blocked_pairs.c).
+ * What every evaluation writes: W_j's column counts, each term's T, M
+ * (dense, or sparse where its factor is: lmm_sparse_plan) and the scratch
+ * arrays, then the scalar terms' product list (lmm_blocked_pairs.c).
+ * LMM_ERR_TOO_MANY_LEVELS when M's factor would exceed the host's memory
+ * limit.
  */
-static void
+static LmmStatus
 blocks_workspace(Gram *g, Blocks *bk, int maxq)
 {
 	int			n1 = g->p + 1;
@@ -124,6 +127,7 @@ blocks_workspace(Gram *g, Blocks *bk, int maxq)
 	int64_t		j,
 				e;
 	int			t;
+	LmmStatus	status;
 
 	bk->ncols = lmm_alloc(sizeof(int) * (size_t) (bk->J[0] + 1));
 	bk->maxcols = n1;
@@ -139,7 +143,11 @@ blocks_workspace(Gram *g, Blocks *bk, int maxq)
 	}
 	for (t = 0; t < k; t++)
 		bk->T[t] = lmm_alloc(sizeof(double) * bk->q[t] * bk->q[t]);
-	bk->M = lmm_alloc(sizeof(double) * (size_t) bk->N * (size_t) bk->N);
+	status = lmm_sparse_plan(bk, lmm_factor_memory_limit(), &bk->need);
+	if (status != LMM_OK)
+		return status;
+	if (bk->sp == NULL)
+		bk->M = lmm_alloc(sizeof(double) * (size_t) bk->N * (size_t) bk->N);
 	bk->mtheta = lmm_alloc(sizeof(double) * (bk->toff[k - 1] + LMM_NTHETA(bk->q[k - 1])));
 	bk->W = lmm_alloc(sizeof(double) * (size_t) bk->q[0] * bk->maxcols);
 	bk->widx = lmm_alloc(sizeof(int64_t) * (size_t) bk->maxcols);
@@ -149,13 +157,15 @@ blocks_workspace(Gram *g, Blocks *bk, int maxq)
 	bk->tmp = lmm_alloc(sizeof(double) * tmpsize);
 	bk->scratch = lmm_alloc(sizeof(double) * (tmpsize > (size_t) n1 * n1 ? tmpsize : (size_t) n1 * n1));
 	lmm_blocked_pairs_build(g, bk);
+	return LMM_OK;
 }
 
 /*
  * Build g and bk from the statistics.  LMM_ERR_FEW_GROUPS (or
  * LEVELS_GE_NOBS, RE_GE_NOBS) with fit-style bad_term in *bad_term when a
- * term cannot be estimated, LMM_ERR_TOO_MANY_LEVELS when the dense part
- * would be too large.
+ * term cannot be estimated, LMM_ERR_TOO_MANY_LEVELS when the factor of
+ * the later terms would exceed the host's memory limit (bk->need says how
+ * much it needs).
  */
 LmmStatus
 lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
@@ -222,8 +232,11 @@ lmm_blocked_build_for(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term,
 		bk->off[t] = bk->m;
 		bk->m += bk->J[t] * bk->q[t];
 	}
-	if (bk->m > LMM_MAX_DENSE)
+	if (bk->m > LMM_MAX_SPARSE)
+	{
+		bk->need = HUGE_VAL;
 		return LMM_ERR_TOO_MANY_LEVELS;
+	}
 	bk->N = bk->m + n1;
 
 	/* d = c - target, the target being the means (intercept) or the origin */
@@ -414,8 +427,7 @@ lmm_blocked_build_for(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term,
 	lmm_free(fill);
 	sort_cross_blocks(bk);
 
-	blocks_workspace(g, bk, maxq);
-	return LMM_OK;
+	return blocks_workspace(g, bk, maxq);
 }
 
 /* Release what lmm_blocked_build allocated. */
@@ -437,6 +449,7 @@ lmm_blocked_free(Gram *g, Blocks *bk)
 	for (t = 0; t < bk->k; t++)
 		lmm_free(bk->T[t]);
 	lmm_free(bk->M);
+	lmm_sparse_free(bk);
 	lmm_free(bk->mtheta);
 	lmm_free(bk->W);
 	lmm_free(bk->widx);

@@ -496,7 +496,7 @@ schur_dense(LmmBootPlan *pl, const LmmTermStats *s, double *ref)
  * order, the fit's), beta (user's coordinates) and sigma: the generating
  * parameters and G's factor.  LMM_ERR_NONFINITE for statistics that are
  * not finite, LMM_ERR_TOO_MANY_LEVELS when the dense part would exceed the
- * fit's own limit, LMM_ERR_INCONSISTENT when G's rank exceeds the rows,
+ * host's memory limit (lmm_factor_memory_limit), LMM_ERR_INCONSISTENT when G's rank exceeds the rows,
  * LMM_ERR_INTERRUPTED on the host's request.  On LMM_OK the caller frees
  * the plan (lmm_boot_plan_free); on an error nothing is left allocated.
  */
@@ -537,7 +537,7 @@ lmm_boot_plan(const LmmTermStats *s, const double *theta, const double *beta,
 	pl->xo = col;
 	pl->N = col + p + 1;
 	pl->m = pl->N - s->term[pl->b0].nlevels * s->term[pl->b0].q;
-	if (pl->m - p - 1 > LMM_MAX_DENSE)
+	if (8.0 * (double) pl->m * (double) pl->m > lmm_factor_memory_limit())
 		return LMM_ERR_TOO_MANY_LEVELS;
 
 	/* the generating parameters, theta in the fit's order */

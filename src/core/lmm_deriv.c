@@ -92,6 +92,49 @@ lmm_criterion_grad(Work *w, const double *theta, double *grad)
 }
 
 /*
+ * g and B as lmm_blocked_hess_at, B by central differences of the analytic
+ * gradient (step 1e-5 |theta_a|, O(h^2): about 1e-10 relative), for the
+ * sparse path (lmm_sparse.c), whose S^-1 holds only the entries in M's
+ * pattern where the analytic Hessian needs all.  Every theta nonzero, as
+ * the analytic Hessian needs.  Leaves w at theta.
+ */
+static double
+hess_by_differences(Work *w, const double *theta, double f, double *g, double *B)
+{
+	int			n = w->ntheta;
+	double		x[LMM_MAX_TERMS],
+				gp[LMM_MAX_TERMS],
+				gm[LMM_MAX_TERMS];
+	int			a,
+				b,
+				ok;
+
+	for (a = 0; a < n; a++)
+		if (theta[a] == 0.0)
+			return HUGE_VAL;
+	ok = isfinite(lmm_blocked_grad_at(w, theta, f, g));
+	memcpy(x, theta, sizeof(double) * n);
+	for (a = 0; a < n && ok; a++)
+	{
+		double		h = 1e-5 * fabs(theta[a]);
+
+		x[a] = theta[a] + h;
+		ok = isfinite(lmm_criterion_grad(w, x, gp));
+		x[a] = theta[a] - h;
+		ok = ok && isfinite(lmm_criterion_grad(w, x, gm));
+		x[a] = theta[a];
+		for (b = 0; b < n && ok; b++)
+			B[b * n + a] = (gp[b] - gm[b]) / (2.0 * h);
+	}
+	for (a = 0; a < n && ok; a++)
+		for (b = 0; b < a; b++)
+			B[a * n + b] = B[b * n + a] = 0.5 * (B[a * n + b] + B[b * n + a]);
+	if (!isfinite(lmm_criterion(w, theta)) || !ok)
+		return HUGE_VAL;
+	return f;
+}
+
+/*
  * The gradient g and the Hessian B of the criterion at theta (all entries
  * nonzero), where it was last evaluated (its value being f), from the
  * analytic second derivatives (lmm_blocked_hessian):
@@ -115,6 +158,8 @@ lmm_blocked_hess_at(Work *w, const double *theta, double f, double *g, double *B
 
 	ok = lmm_blocked_hessian(w, theta, f, dld, dpw, d2ld, d2pw, dV);
 	lmm_free(dV);
+	if (!ok && w->g->blk->sp != NULL && !w->interrupted)
+		return hess_by_differences(w, theta, f, g, B);
 	if (!ok)
 		return HUGE_VAL;
 	for (a = 0; a < n; a++)

@@ -293,6 +293,8 @@ lmm_fit(const LmmTermStats *s, int reml, int with_df, LmmFit *fit)
 	fit->n = s->n;
 	fit->bad_term = -1;
 	status = lmm_blocked_build(s, &g, bk, &fit->bad_term);
+	fit->factor_bytes = bk->need;
+	fit->factor_sparse = bk->sp != NULL;
 	if (status != LMM_OK)
 	{
 		lmm_blocked_free(&g, bk);

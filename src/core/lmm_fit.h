@@ -29,7 +29,8 @@ typedef enum LmmStatus
 	LMM_ERR_OPTIMIZER,			/* NLopt could not run */
 	LMM_ERR_INCONSISTENT,		/* the statistics are not those of real data */
 	LMM_ERR_INTERRUPTED,		/* the host asked us to stop */
-	LMM_ERR_TOO_MANY_LEVELS		/* the dense part exceeds LMM_MAX_DENSE rows */
+	LMM_ERR_TOO_MANY_LEVELS		/* the later terms' factor exceeds the memory
+								 * limit (lmm_factor_memory_limit) */
 } LmmStatus;
 
 /* The conditional modes of one random-effects term of a fit. */
@@ -68,13 +69,19 @@ typedef struct LmmFit
 	int			singular;
 	int			bad_column;		/* for LMM_ERR_CONSTANT_X / COLLINEAR_X */
 	int			bad_term;		/* for LMM_ERR_FEW_GROUPS and the like */
+	double		factor_bytes;	/* memory of the later terms' factor and its
+								 * inverse (also for LMM_ERR_TOO_MANY_LEVELS) */
+	int			factor_sparse;	/* that factor is sparse (lmm_sparse.c) */
 	/* terms in lme4's order (decreasing levels); term[0].b is b */
 	int			nterms;
 	LmmFitTerm	term[LMM_MAX_TERMS];
 } LmmFit;
 
-/* Most Z rows the dense part of a several-term fit may have (M is their square). */
-#define LMM_MAX_DENSE 10000
+/*
+ * Most Z rows the terms after the first may have in all: CHOLMOD's int
+ * indices; the memory limit (lmm_factor_memory_limit) binds long before.
+ */
+#define LMM_MAX_SPARSE 100000000
 
 /* Tolerance below which a diagonal element of T makes a fit singular (lme4's isSingular). */
 #define LMM_SINGULAR_TOL 1e-4

@@ -29,6 +29,9 @@ typedef struct DenseBlock
 	const double *val;			/* nr x nc, row-major */
 } DenseBlock;
 
+/* M's sparse factor where it pays (lmm_sparse.c); opaque. */
+typedef struct SparseM SparseM;
+
 /* The random-effects terms of a several-term fit and its workspace. */
 typedef struct Blocks
 {
@@ -55,7 +58,9 @@ typedef struct Blocks
 	double	   *centre;			/* p: what Gram.centre points to */
 	/* workspace */
 	double	   *T[LMM_MAX_TERMS];
-	double	   *M;				/* N x N, column-major, lower triangle */
+	SparseM    *sp;				/* M sparse (lmm_sparse.c), or NULL: M dense */
+	double		need;			/* bytes the factor of M and its inverse take */
+	double	   *M;				/* N x N, column-major, lower triangle (dense only) */
 	int			mvalid;			/* M holds the factor at mtheta */
 	double	   *mtheta;			/* the theta M was last factored at */
 	double		ld0;			/* the first term's sum_j log|L_j|^2 there */
@@ -189,6 +194,32 @@ typedef struct ZScaled
 	double	   *xval;			/* the first term's cross blocks */
 	size_t		nxval;
 } ZScaled;
+
+extern LmmStatus lmm_sparse_plan(Blocks *bk, double limit, double *need);
+extern void lmm_sparse_free(Blocks *bk);
+extern void lmm_sparse_clear(Blocks *bk);
+extern double *lmm_sparse_at(const Blocks *bk, int64_t r, int64_t c);
+extern int	lmm_sparse_factor(Blocks *bk);
+extern double lmm_sparse_logdet(const Blocks *bk);
+extern const double *lmm_sparse_tail(const Blocks *bk);
+extern void lmm_sparse_modes(const Blocks *bk, int p, const double *betac,
+							 double *uD);
+extern int	lmm_sparse_inverse(Blocks *bk, int p);
+extern double lmm_sparse_sinv(const Blocks *bk, int64_t nS, int64_t x, int64_t y);
+extern int	lmm_blocked_sinv(Work *w, int64_t nS);
+
+/*
+ * Entry (x, y) of S^-1, the inverse of the leading nS rows of M's factor
+ * (lmm_blocked_sinv made it ready): the dense lower triangle, or on the
+ * sparse path where M has an entry.
+ */
+static inline double
+lmm_sinv_at(const Blocks *bk, int64_t nS, int64_t x, int64_t y)
+{
+	if (bk->sp != NULL)
+		return lmm_sparse_sinv(bk, nS, x, y);
+	return x >= y ? bk->Sinv[x + y * nS] : bk->Sinv[y + x * nS];
+}
 
 extern void lmm_free_gram(Gram *g);
 extern void lmm_work_init(Work *w, const Gram *g, int reml);

@@ -28,4 +28,20 @@ extern void lmm_free(void *ptr);
 /* Nonzero when the host wants a long computation to stop soon. */
 extern int	lmm_interrupt_pending(void);
 
+/*
+ * Bytes a fit's factor of its later random-effects terms (and that
+ * factor's inverse) may take; a larger one is refused with
+ * LMM_ERR_TOO_MANY_LEVELS.
+ */
+extern double lmm_factor_memory_limit(void);
+
+/*
+ * Which factor of the later random-effects terms a fit takes: 0 by fill
+ * (lmm_sparse.c), 1 always the dense one, 2 always the sparse one.
+ */
+extern int	lmm_factor_choice(void);
+
+/* A note on how a fit is computed, for whoever debugs it (printf-style). */
+extern void lmm_note(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
 #endif							/* LMM_HOST_H */

@@ -3,6 +3,7 @@
  *	  The core's host interface for standalone tests: plain malloc, and an
  *	  interrupt only when a driver sets a budget of polls.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -65,4 +66,41 @@ lmm_interrupt_pending(void)
 		return 1;
 	host_polls_left--;
 	return 0;
+}
+
+/*
+ * The factor memory limit a driver may set (bytes); 2 GB by default, as
+ * the server's lmm.max_factor_memory.
+ */
+double		host_factor_limit = 2048.0 * 1048576.0;
+
+/* The driver's limit. */
+double
+lmm_factor_memory_limit(void)
+{
+	return host_factor_limit;
+}
+
+/* The factor a driver forces (lmm_factor_choice): 0 by fill, 1 dense, 2 sparse. */
+int			host_factor_choice = 0;
+
+/* The driver's choice. */
+int
+lmm_factor_choice(void)
+{
+	return host_factor_choice;
+}
+
+/* Notes go to stderr when LMM_NOTES is set in the environment. */
+void
+lmm_note(const char *fmt,...)
+{
+	va_list		ap;
+
+	if (getenv("LMM_NOTES") == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }

@@ -1345,6 +1345,7 @@ main(int argc, char **argv)
 	test_boot();
 	test_kr(dir);
 	test_glmm(dir);
+	test_sparse();
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

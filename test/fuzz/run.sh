@@ -30,7 +30,7 @@ ARTIFACTS="$HERE/artifacts"
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -Wall -Wextra -Wno-missing-field-initializers -I$TOP/src/core"
-LIBS="-llapacke -llapack -lblas -lnlopt -lm -pthread"
+LIBS="-llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread"
 CORE=$(cd "$TOP/src/core" && ls *.c | sed 's/\.c$//')
 
 # One BLAS thread: the fits are tiny, and OpenBLAS's idle threads spinning
