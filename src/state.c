@@ -941,12 +941,13 @@ pack_rows(const LmmAggState *st, const LmmTermsMeta *meta, size_t ssize)
 	static const unsigned char magic[4] = {'L', 'M', 'M', 'r'};
 	uint64		ss = ssize;
 
-	if (size > MaxAllocHugeSize - VARHDRSZ)
+	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a parallel worker's rows would take %zu bytes", size),
+				 errmsg("a parallel worker's rows would take %zu bytes, more than a value can hold", size),
+				 errdetail("A worker hands its rows to the leader as one value, of at most 1 GB."),
 				 errhint("Fit without parallel workers: SET max_parallel_workers_per_gather = 0.")));
-	result = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
+	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
 	w = VARDATA(result);
 	w = put_bytes(w, magic, 4);
