@@ -191,16 +191,30 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 		st->row[st->p + 1 + k] = z[k];
 	}
 
-	level = lmm_state_level(st, 0, PG_GETARG_DATUM(3));
+	if (st->opts.weights != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lmm_fit takes prior weights as an argument, not the option \"weights\""),
+				 errdetail("Call lmm_fit(y, x, g [, z], weight, offset, options), or lmm() with weights=<column>.")));
 	if (form->wt_arg > 0)
 		lmm_state_keep_rows(st);
 	if (st->keep_rows)
-		lmm_state_add_row(st, st->row, y,
-						  form->wt_arg > 0 ? PG_GETARG_FLOAT8(form->wt_arg) : 1.0,
-						  form->wt_arg > 0 ? PG_GETARG_FLOAT8(form->off_arg) : 0.0,
-						  &level, st->row + st->p);
+	{
+		double		wt = form->wt_arg > 0 ? PG_GETARG_FLOAT8(form->wt_arg) : 1.0;
+		double		off = form->wt_arg > 0 ? PG_GETARG_FLOAT8(form->off_arg) : 0.0;
+
+		/* checked before the level is looked up: a dropped row adds no level */
+		if (lmm_state_row_ok(st, &y, wt, off))
+		{
+			level = lmm_state_level(st, 0, PG_GETARG_DATUM(3));
+			lmm_state_add_row(st, st->row, y, wt, off, &level, st->row + st->p);
+		}
+	}
 	else
+	{
+		level = lmm_state_level(st, 0, PG_GETARG_DATUM(3));
 		lmm_terms_add_row(&st->stats, st->row, y, &level, st->row + st->p);
+	}
 	PG_RETURN_POINTER(st);
 }
 

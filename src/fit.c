@@ -519,7 +519,7 @@ fit_weighted(LmmAggState *st)
 	double		xs[LMM_MAX_COLUMNS];
 	double		zs[LMM_MAX_TERMS * LMM_MAX_RANDOM];
 	int64		lev[LMM_MAX_TERMS];
-	double		sum_log_w = 0.0;
+	volatile double sum_log_w = 0.0;
 	int			zo[LMM_MAX_TERMS];
 	int			nzall = 0;
 	int64		i,
@@ -527,18 +527,18 @@ fit_weighted(LmmAggState *st)
 	int			a,
 				t;
 
-	int64		J[LMM_MAX_TERMS];
+	LmmTermStats kept = st->stats;
+	LmmTermStats ws;
+	Datum		result;
 
-	for (t = 0; t < st->k; t++)
-		J[t] = st->stats.term[t].nlevels;
-	lmm_terms_free(&st->stats);
-	lmm_terms_init(&st->stats, st->p, st->k, st->q);
+	/* the weighted statistics in a copy: a final function leaves its state as it was */
+	lmm_terms_init(&ws, st->p, st->k, st->q);
 	for (t = 0; t < st->k; t++)
 	{
 		zo[t] = nzall;
 		nzall += st->q[t];
-		for (j = 0; j < J[t]; j++)
-			lmm_terms_add_level(&st->stats, t);
+		for (j = 0; j < kept.term[t].nlevels; j++)
+			lmm_terms_add_level(&ws, t);
 	}
 	for (i = 0; i < r->n; i++)
 	{
@@ -556,10 +556,21 @@ fit_weighted(LmmAggState *st)
 			for (a = 0; a < st->q[t]; a++)
 				zs[zo[t] + a] = sw * (r->ones[t] ? 1.0 : r->z[(size_t) i * r->nz + r->zoff[t] + a]);
 		}
-		lmm_terms_add_row(&st->stats, xs,
+		lmm_terms_add_row(&ws, xs,
 						  sw * (r->y[i] - (r->off != NULL ? r->off[i] : 0.0)), lev, zs);
 	}
-	return fit_stats(st, st->opts.reml, sum_log_w);
+	st->stats = ws;
+	PG_TRY();
+	{
+		result = fit_stats(st, st->opts.reml, sum_log_w);
+	}
+	PG_FINALLY();
+	{
+		st->stats = kept;
+	}
+	PG_END_TRY();
+	lmm_terms_free(&ws);
+	return result;
 }
 
 /*

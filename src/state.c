@@ -546,11 +546,46 @@ bad_row(const LmmAggState *st, const char *what, double v, const char *rule)
 }
 
 /*
- * Add one row of a state that keeps rows: check the response against the
- * family (binomial: a proportion in [0, 1], or with cbind whole successes
- * and failures; Poisson: a count that is not negative), the weight
- * (finite, not negative; zero drops the row, counted) and keep it, with
- * the level numbers the level tables gave, in the rows and the statistics.
+ * Check one row of a state that keeps rows before its levels are looked up:
+ * the response against the family (binomial: a proportion in [0, 1], or
+ * with cbind whole successes and failures, turned into the proportion;
+ * Poisson: a count that is not negative), the weight (finite, not
+ * negative) and the offset.  False for a row of zero weight, which is
+ * dropped and counted (its levels are not added).
+ */
+bool
+lmm_state_row_ok(LmmAggState *st, double *y, double wt, double off)
+{
+	if (!isfinite(wt) || wt < 0.0)
+		bad_row(st, "weight", wt, "is not a finite number of at least 0");
+	if (!isfinite(off))
+		bad_row(st, "offset", off, "is not finite");
+	if (st->cbind)
+	{
+		double		fails = wt - *y;
+
+		if (*y < 0.0 || *y != floor(*y))
+			bad_row(st, "successes", *y, "is not a whole number of at least 0");
+		if (fails < 0.0 || fails != floor(fails))
+			bad_row(st, "failures", fails, "is not a whole number of at least 0");
+		*y = wt > 0.0 ? *y / wt : 0.0;
+	}
+	else if (st->opts.family == LMM_FAMILY_BINOMIAL && (*y < 0.0 || *y > 1.0))
+		bad_row(st, "binomial response", *y, "is outside [0, 1]");
+	else if (st->opts.family == LMM_FAMILY_POISSON && *y < 0.0)
+		bad_row(st, "Poisson response", *y, "is a negative count");
+	if (wt == 0.0)
+	{
+		st->n_zero_weight++;
+		st->n_dropped++;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Keep one row that lmm_state_row_ok passed, with the level numbers the
+ * level tables gave, in the rows and the statistics.
  */
 void
 lmm_state_add_row(LmmAggState *st, const double *x, double y, double wt,
@@ -559,30 +594,6 @@ lmm_state_add_row(LmmAggState *st, const double *x, double y, double wt,
 	MemoryContext old;
 	int			t;
 
-	if (!isfinite(wt) || wt < 0.0)
-		bad_row(st, "weight", wt, "is not a finite number of at least 0");
-	if (!isfinite(off))
-		bad_row(st, "offset", off, "is not finite");
-	if (st->cbind)
-	{
-		double		fails = wt - y;
-
-		if (y < 0.0 || y != floor(y))
-			bad_row(st, "successes", y, "is not a whole number of at least 0");
-		if (fails < 0.0 || fails != floor(fails))
-			bad_row(st, "failures", fails, "is not a whole number of at least 0");
-		y = wt > 0.0 ? y / wt : 0.0;
-	}
-	else if (st->opts.family == LMM_FAMILY_BINOMIAL && (y < 0.0 || y > 1.0))
-		bad_row(st, "binomial response", y, "is outside [0, 1]");
-	else if (st->opts.family == LMM_FAMILY_POISSON && y < 0.0)
-		bad_row(st, "Poisson response", y, "is a negative count");
-	if (wt == 0.0)
-	{
-		st->n_zero_weight++;
-		st->n_dropped++;
-		return;
-	}
 	for (t = 0; t < st->k; t++)
 		if (level[t] >= LMM_ROWS_MAX_LEVELS)
 			ereport(ERROR,

@@ -122,6 +122,7 @@ extern LmmAggState *lmm_state_from_legacy(const LmmStats *s,
 										  const LmmStatsMeta *meta);
 extern void lmm_state_check_unique(const LmmAggState *st, bool binary);
 extern void lmm_state_keep_rows(LmmAggState *st);
+extern bool lmm_state_row_ok(LmmAggState *st, double *y, double wt, double off);
 extern void lmm_state_add_row(LmmAggState *st, const double *x, double y,
 							  double wt, double off, const int64 *level,
 							  const double *z);

@@ -168,8 +168,6 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 
 	/* the key texts, read in place (the per-row context frees the array) */
 	deconstruct_array(ka, TEXTOID, -1, false, TYPALIGN_INT, &keys, &knulls, &nkeys);
-	for (t = 0; t < st->k; t++)
-		level[t] = lmm_state_level(st, t, keys[t]);
 	if (wt_arg > 0)
 		lmm_state_keep_rows(st);
 	else if (st->opts.weights != NULL)
@@ -178,14 +176,26 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 				 errmsg("lmm_fit_terms takes prior weights as an argument, not the option \"weights\""),
 				 errdetail("Call lmm_fit_terms(y, x, keys, z, weight, offset, spec, options), or lmm() with weights=<column>.")));
 	if (st->keep_rows)
-		lmm_state_add_row(st, (const double *) ARR_DATA_PTR(xa), y,
-						  wt_arg > 0 ? PG_GETARG_FLOAT8(wt_arg) : 1.0,
-						  wt_arg > 0 ? PG_GETARG_FLOAT8(wt_arg + 1) : 0.0,
-						  level, (const double *) ARR_DATA_PTR(za));
+	{
+		double		wt = wt_arg > 0 ? PG_GETARG_FLOAT8(wt_arg) : 1.0;
+		double		off = wt_arg > 0 ? PG_GETARG_FLOAT8(wt_arg + 1) : 0.0;
+
+		/* checked before the levels are looked up: a dropped row adds none */
+		if (lmm_state_row_ok(st, &y, wt, off))
+		{
+			for (t = 0; t < st->k; t++)
+				level[t] = lmm_state_level(st, t, keys[t]);
+			lmm_state_add_row(st, (const double *) ARR_DATA_PTR(xa), y, wt, off,
+							  level, (const double *) ARR_DATA_PTR(za));
+		}
+	}
 	else
 	{
-		MemoryContext old = MemoryContextSwitchTo(aggctx);
+		MemoryContext old;
 
+		for (t = 0; t < st->k; t++)
+			level[t] = lmm_state_level(st, t, keys[t]);
+		old = MemoryContextSwitchTo(aggctx);
 		lmm_terms_add_row(&st->stats, (const double *) ARR_DATA_PTR(xa), y, level,
 						  (const double *) ARR_DATA_PTR(za));
 		MemoryContextSwitchTo(old);

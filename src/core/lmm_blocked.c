@@ -563,8 +563,9 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 	int			p = g->p;
 	int			q0 = bk->q[0];
 	int64_t		m = bk->m;
+	int			want_cv = fit->term[0].condvar != NULL;
 	double	   *uD = lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m : 1));
-	double	   *Sinv = bk->sp ? NULL : lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m * m : 1));
+	double	   *Sinv = bk->sp || !want_cv ? NULL : lmm_alloc(sizeof(double) * (size_t) (m > 0 ? m * m : 1));
 	double	   *r = lmm_alloc(sizeof(double) * q0);
 	double	   *G = lmm_alloc(sizeof(double) * q0 * (bk->maxcols + q0));
 	double	   *H = lmm_alloc(sizeof(double) * q0 * q0);
@@ -578,7 +579,9 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 
 	/* u_D and S^-1 from the leading m x m block of the factor, shared with the gradient */
 	lmm_blocked_dense_modes(bk, p, betac, uD);
-	if (bk->sp)
+	if (!want_cv)
+		;
+	else if (bk->sp)
 	{
 		if (!lmm_sparse_inverse(bk, p))
 			w->interrupted = 1;
@@ -606,7 +609,7 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 					s += T[a * q + k] * uD[at + k];
 				bj[a] = s;
 			}
-			for (a = 0; a < q; a++)
+			for (a = 0; a < q && want_cv; a++)
 				for (b = 0; b < q; b++)
 				{
 					double		s = 0.0;
@@ -650,6 +653,8 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 				s += w->T[a * q0 + k] * r[k];
 			bj[a] = s;
 		}
+		if (!want_cv)
+			continue;
 
 		/* H = I + V S^-1 V', with V the cross columns of W_j */
 		for (a = 0; a < q0; a++)

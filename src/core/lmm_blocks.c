@@ -119,7 +119,7 @@ sort_cross_blocks(Blocks *bk)
  * limit.
  */
 static LmmStatus
-blocks_workspace(Gram *g, Blocks *bk, int maxq)
+blocks_workspace(Gram *g, Blocks *bk, int maxq, int many_theta)
 {
 	int			n1 = g->p + 1;
 	int			k = bk->k;
@@ -156,7 +156,9 @@ blocks_workspace(Gram *g, Blocks *bk, int maxq)
 		tmpsize = (size_t) maxq * maxq;
 	bk->tmp = lmm_alloc(sizeof(double) * tmpsize);
 	bk->scratch = lmm_alloc(sizeof(double) * (tmpsize > (size_t) n1 * n1 ? tmpsize : (size_t) n1 * n1));
-	lmm_blocked_pairs_build(g, bk);
+	/* the pairs' products pay back over many theta, not one factor */
+	if (many_theta)
+		lmm_blocked_pairs_build(g, bk);
 	return LMM_OK;
 }
 
@@ -174,13 +176,14 @@ lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term)
 }
 
 /*
- * lmm_blocked_build, with the checks of levels against observations only
- * when check_nobs: a GLMM's working statistics may have a level per row
- * (glmer allows observation-level random effects), an LMM's may not.
+ * lmm_blocked_build, with the checks of levels against observations and
+ * the products that speed many evaluations only when for_lmm: a GLMM's
+ * working statistics may have a level per row (glmer allows
+ * observation-level random effects), and each is factored at one theta.
  */
 LmmStatus
 lmm_blocked_build_for(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term,
-					  int check_nobs)
+					  int for_lmm)
 {
 	int			p = s->p;
 	int			n1 = p + 1;
@@ -220,9 +223,9 @@ lmm_blocked_build_for(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term,
 		*bad_term = bk->src[t];
 		if (lv->nlevels < 2)
 			return LMM_ERR_FEW_GROUPS;
-		if (check_nobs && (double) lv->nlevels >= n)
+		if (for_lmm && (double) lv->nlevels >= n)
 			return LMM_ERR_LEVELS_GE_NOBS;
-		if (check_nobs && lv->q > 1 && (double) lv->nlevels * lv->q >= n)
+		if (for_lmm && lv->q > 1 && (double) lv->nlevels * lv->q >= n)
 			return LMM_ERR_RE_GE_NOBS;
 	}
 	*bad_term = -1;
@@ -427,7 +430,7 @@ lmm_blocked_build_for(const LmmTermStats *s, Gram *g, Blocks *bk, int *bad_term,
 	lmm_free(fill);
 	sort_cross_blocks(bk);
 
-	return blocks_workspace(g, bk, maxq);
+	return blocks_workspace(g, bk, maxq, for_lmm);
 }
 
 /* Release what lmm_blocked_build allocated. */

@@ -234,7 +234,7 @@ extern double lmm_profiled_criterion(const Work *w);
 extern LmmStatus lmm_blocked_build(const LmmTermStats *s, Gram *g, Blocks *bk,
 								   int *bad_term);
 extern LmmStatus lmm_blocked_build_for(const LmmTermStats *s, Gram *g,
-									   Blocks *bk, int *bad_term, int check_nobs);
+									   Blocks *bk, int *bad_term, int for_lmm);
 extern void lmm_blocked_free(Gram *g, Blocks *bk);
 extern int	lmm_levels_fold(Work *w, double *ld, double *C);
 extern double lmm_criterion(Work *w, const double *theta);

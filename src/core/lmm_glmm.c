@@ -182,15 +182,21 @@ neg2ll(LmmFamily family, double y, double mu, double wt)
 			{
 				double		m = nearbyint(wt);
 				double		k = nearbyint(wt * y);
+				int			sg;
 
 				if (!(wt > 0.0))
 					return 0.0;
-				return -2.0 * (lgamma(m + 1.0) - lgamma(k + 1.0) - lgamma(m - k + 1.0) +
+
+				return -2.0 * (lgamma_r(m + 1.0, &sg) - lgamma_r(k + 1.0, &sg) - lgamma_r(m - k + 1.0, &sg) +
 							   (k > 0.0 ? k * log(mu) : 0.0) +
 							   (m - k > 0.0 ? (m - k) * log1p(-mu) : 0.0));
 			}
 		case LMM_FAMILY_POISSON:
-			return -2.0 * wt * ((y > 0.0 ? y * log(mu) : 0.0) - mu - lgamma(y + 1.0));
+			{
+				int			sg;
+
+				return -2.0 * wt * ((y > 0.0 ? y * log(mu) : 0.0) - mu - lgamma_r(y + 1.0, &sg));
+			}
 		default:
 			return wt * (y - mu) * (y - mu);
 	}
@@ -238,7 +244,7 @@ typedef struct Glmm
 	double	   *vcov_rx;		/* p * p: (RX'RX)^-1 of the last factor */
 	int			fresh;			/* eta is a start, not X beta + Z b */
 	int			failed;
-	int			interrupted;
+	volatile int interrupted;	/* read by the kernel's threads */
 	int			n_eval;
 	nlopt_opt	opt;
 	/* adaptive quadrature (one scalar term) */
@@ -258,6 +264,7 @@ typedef struct Glmm
 	LmmFit	   *store;			/* when set, the evaluation writes its modes here */
 	double		scale[LMM_MAX_COLUMNS + LMM_MAX_RANDOM];	/* L-BFGS's units */
 	int			threads;		/* the kernel's threads */
+	int			want_condvar;	/* the engine's solves fill the modes' covariances */
 	/* with the gradient: each level's d u / d (theta, beta) and where */
 	double	   *du;				/* nlevels * (1 + p), or NULL */
 	double		du_at[LMM_MAX_COLUMNS + 1];
@@ -366,7 +373,15 @@ weighted_solve(Glmm *g, const double *theta, const double *beta_in, double *beta
 			}
 			memcpy(beta, beta_in, sizeof(double) * p);
 		}
-		lmm_blocked_modes(&w, betac, 1.0, &g->modes);
+		{
+			LmmFit		m = g->modes;
+			int			e;
+
+			/* the covariances only for the final solve */
+			for (e = 0; e < g->k && !g->want_condvar; e++)
+				m.term[e].condvar = NULL;
+			lmm_blocked_modes(&w, betac, 1.0, &m);
+		}
 		g->ldL2 = w.ldL2;
 		lmm_vcov_user(&w, 1.0, g->vcov_rx);
 		ok = 1;
@@ -1231,6 +1246,37 @@ group_rows(Glmm *g)
 }
 
 /*
+ * vcov of beta from the Hessian H (d x d, row-major) of the deviance in
+ * (theta, beta), as glmer's vcov: the beta block of 2 H^-1 when it is
+ * positive definite (H itself may not be, at a theta on its bound); 0
+ * otherwise.  H is overwritten.
+ */
+static int
+vcov_from_hessian(int nt, int p, double *H, double *vcov)
+{
+	int			d = nt + p;
+	lapack_int *ipiv = lmm_alloc(sizeof(lapack_int) * d);
+	double	   *V = lmm_alloc(sizeof(double) * (p > 0 ? p * p : 1));
+	int			a,
+				b,
+				ok = 0;
+
+	if (LAPACKE_dsytrf(LAPACK_ROW_MAJOR, 'L', d, H, d, ipiv) == 0 &&
+		LAPACKE_dsytri(LAPACK_ROW_MAJOR, 'L', d, H, d, ipiv) == 0)
+	{
+		for (a = 0; a < p; a++)
+			for (b = 0; b <= a; b++)
+				V[a * p + b] = V[b * p + a] = 2.0 * H[(nt + a) * d + nt + b];
+		memcpy(vcov, V, sizeof(double) * p * p);
+		/* positive definite: its Cholesky factor exists */
+		ok = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', p, V, p) == 0;
+	}
+	lmm_free(ipiv);
+	lmm_free(V);
+	return ok;
+}
+
+/*
  * vcov of beta as glmer's: the beta block of 2 H^-1, H the central
  * finite-difference Hessian of the deviance in (theta, beta) at x; 0 when H
  * is not positive definite (the caller keeps the factor's vcov).
@@ -1279,16 +1325,7 @@ hessian_vcov(Glmm *g, const double *x, double f0, double *vcov)
 			H[a * d + b] = H[b * d + a] = (fpp - fpm - fmp + fmm) / (4.0 * h[a] * h[b]);
 		}
 	}
-	if (!g->interrupted &&
-		LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, H, d) == 0 &&
-		LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', d, H, d) == 0)
-	{
-		for (a = 0; a < g->p; a++)
-			for (b = 0; b <= a; b++)
-				vcov[a * g->p + b] = vcov[b * g->p + a] =
-					2.0 * H[(g->ntheta + a) * d + g->ntheta + b];
-		ok = 1;
-	}
+	ok = !g->interrupted && vcov_from_hessian(g->ntheta, g->p, H, vcov);
 	lmm_free(H);
 	lmm_free(xs);
 	lmm_free(h);
@@ -1445,7 +1482,7 @@ scaled_stage2(unsigned n, const double *zs, double *grad, void *data)
  * failure.
  */
 static int
-kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
+kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov, int *converged)
 {
 	int			nt = g->ntheta,
 				p = g->p,
@@ -1459,6 +1496,7 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
 	int			a,
 				b,
 				it,
+				rc,
 				ok = 0;
 
 	for (a = 0; a < d; a++)
@@ -1473,8 +1511,9 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
 		nlopt_set_ftol_rel(opt, 1e-11);
 		nlopt_set_xtol_rel(opt, 1e-7);
 		nlopt_set_maxeval(opt, 5000);
-		nlopt_optimize(opt, xn, fmin);
+		rc = nlopt_optimize(opt, xn, fmin);
 		ok = isfinite(*fmin);
+		*converged = rc > 0 && rc != NLOPT_MAXEVAL_REACHED;
 		for (a = 0; a < d; a++)
 			x[a] = xn[a] * g->scale[a];
 		nlopt_destroy(opt);
@@ -1511,23 +1550,20 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov)
 		*fmin = fn;
 		/* quadratic convergence: after a step this small the next is rounding */
 		if (step < 1e-6)
+		{
+			*converged = 1;
 			break;
+		}
 	}
 	if (ok)
 	{
 		/*
-		 * vcov of beta: the beta block of 2 H^-1; where H is not positive
-		 * definite (theta on its bound, a singular fit: the deviance may
-		 * curve down in theta there) 2 H_beta^-1, beta's own block, as
-		 * glmer falls back to a vcov at the estimated theta
+		 * vcov of beta: the beta block of 2 H^-1 where it is positive
+		 * definite (glmer's rule); else 2 H_beta^-1, beta's own block: the
+		 * covariance at the estimated theta, as glmer falls back to
 		 */
 		memcpy(C, H, sizeof(double) * d * d);
-		if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, C, d) == 0 &&
-			LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', d, C, d) == 0)
-			for (a = 0; a < p; a++)
-				for (b = 0; b <= a; b++)
-					vcov[a * p + b] = vcov[b * p + a] = 2.0 * C[(nt + a) * d + nt + b];
-		else
+		if (!vcov_from_hessian(nt, p, C, vcov))
 		{
 			for (a = 0; a < p; a++)
 				for (b = 0; b < p; b++)
@@ -1669,7 +1705,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 
 	/* one term and rows grouped by its level: the per-level kernel */
 	g.kernel = k == 1 && r->grouped;
-	g.kgrad = g.kernel && r->q[0] == 1 && g.nagq == 1 &&
+	g.kgrad = g.kernel && r->q[0] == 1 && g.nagq == 1 && g.sat_exact &&
 		((g.family == LMM_FAMILY_BINOMIAL && g.link == LMM_LINK_LOGIT) ||
 		 (g.family == LMM_FAMILY_POISSON && g.link == LMM_LINK_LOG));
 	if (g.kernel)
@@ -1729,8 +1765,8 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 			status = LMM_ERR_INTERRUPTED;
 		else if (res < 0 || !isfinite(fmin) || !pirls(&g, x, NULL))
 			status = LMM_ERR_OPTIMIZER;
+		fit->converged = res > 0 && res != NLOPT_MAXEVAL_REACHED;
 	}
-	fit->converged = 1;
 	fit->beta = lmm_alloc(sizeof(double) * (p > 0 ? p : 1));
 	fit->vcov = lmm_alloc(sizeof(double) * (p > 0 ? p * p : 1));
 	fit->theta = lmm_alloc(sizeof(double) * (nt > 0 ? nt : 1));
@@ -1741,7 +1777,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 		if (!glm_start(&g, x + nt))
 			status = g.interrupted ? LMM_ERR_INTERRUPTED : LMM_ERR_OPTIMIZER;
 		x[0] = 1.0;
-		if (status == LMM_OK && !kernel_optimize(&g, x, &fmin, fit->vcov))
+		if (status == LMM_OK && !kernel_optimize(&g, x, &fmin, fit->vcov, &fit->converged))
 			status = g.interrupted ? LMM_ERR_INTERRUPTED : LMM_ERR_OPTIMIZER;
 		if (status == LMM_OK)
 		{
@@ -1800,19 +1836,28 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	{
 		if (g.nagq > 0)
 		{
+			int			hess_ok;
+
 			fmin = stage2(d, x, NULL, &g);
-			if (!isfinite(fmin) ||
-				!hessian_vcov(&g, x, fmin, fit->vcov))
-				memcpy(fit->vcov, g.vcov_rx, sizeof(double) * p * p);
+			hess_ok = isfinite(fmin) && hessian_vcov(&g, x, fmin, fit->vcov);
 			/* back to the optimum for the modes and their variances */
 			g.store = g.kernel ? fit : NULL;
+			g.want_condvar = 1;
 			fmin = stage2(d, x, NULL, &g);
 			g.store = NULL;
 			if (g.kernel)
 				memcpy(g.beta, x + nt, sizeof(double) * p);
+			/* glmer's fallback: (RX'RX)^-1 at the optimum, from one solve there */
+			if (!hess_ok)
+			{
+				if (g.kernel && !pirls(&g, x, x + nt))
+					status = LMM_ERR_OPTIMIZER;
+				memcpy(fit->vcov, g.vcov_rx, sizeof(double) * p * p);
+			}
 		}
 		else
 		{
+			g.want_condvar = 1;
 			fmin = stage1(nt, x, NULL, &g);
 			memcpy(fit->vcov, g.vcov_rx, sizeof(double) * p * p);
 		}

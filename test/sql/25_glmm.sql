@@ -193,6 +193,26 @@ SELECT lmm_bootstrap(m, 10) FROM glmm_fits WHERE model = 'cbpp';
 SELECT lmm_fixef(m, 'ddf=kenward-roger') FROM glmm_fits WHERE model = 'cbpp';
 SELECT lmm_anova(m, 'type=1') FROM glmm_fits WHERE model = 'cbpp';
 
+-- a window of growing frames refits a weighted model from one state, left as it was
+CREATE TABLE glmm_wt AS SELECT i AS id, i % 20 AS g, (i % 7)::float8 AS x, (1 + i % 3)::float8 AS w,
+	sin(i * 1.7) + (i % 20) * 0.3 AS y FROM generate_series(1, 400) i;
+SELECT count(*) AS frames, count(DISTINCT round((lmm_summary(m)).criterion::numeric, 8)) AS fits,
+	bool_and(id > 100 OR round((lmm_summary(m)).criterion::numeric, 8) =
+		(SELECT round((lmm_summary(lmm_fit(y, ARRAY[x], g, w, 0::float8, NULL))).criterion::numeric, 8)
+		 FROM glmm_wt WHERE id <= 100)) AS first_frame_ok
+FROM (SELECT id, lmm_fit(y, ARRAY[x], g, w, 0::float8, NULL) OVER (ORDER BY greatest(id, 100)) m FROM glmm_wt) s;
+-- a zero weight drops its row before its levels: an observation-level term keeps one level a row
+CREATE TABLE glmm_ol AS SELECT i AS id, i % 10 AS g, (i % 4)::float8 AS y,
+	CASE WHEN i = 5 THEN 0 ELSE 1 END::float8 AS w FROM generate_series(1, 100) i;
+SELECT n_obs, n_groups, n_dropped FROM lmm_summary(lmm('y ~ 1 + (1 | g) + (1 | id)', 'glmm_ol', 'family=poisson, weights=w'));
+-- fractional binomial counts (R rounds their density): the Laplace fit is no worse than nagq=0's
+CREATE TABLE glmm_fr AS SELECT i % 30 AS g, (i % 7)::float8 / 7 AS x,
+	CASE WHEN i % 3 = 0 THEN 0.1 ELSE 0.8 END AS y FROM generate_series(1, 600) i;
+SELECT l.criterion <= z.criterion AS laplace_not_worse, l.converged
+FROM lmm_summary((SELECT lmm_fit(y, ARRAY[x], g, 'family=binomial') FROM glmm_fr)) l,
+	lmm_summary((SELECT lmm_fit(y, ARRAY[x], g, 'family=binomial, nagq=0') FROM glmm_fr)) z;
+SELECT lmm_fit(y, ARRAY[x], g, 'weights=w') FROM glmm_wt;
+
 -- bad input: each a clear error
 SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=binomial') FROM (VALUES (1.5, 0.1, 1), (0, 0.2, 2)) v(y, x, g);
 SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=poisson') FROM (VALUES (-1, 0.1, 1), (0, 0.2, 2)) v(y, x, g);
