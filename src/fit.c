@@ -181,6 +181,29 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 }
 
 /*
+ * Each term's map from a level's number to its place in sorted order
+ * (sorted_levels), with the keys' texts in that order into texts[t]: what
+ * makes a model independent of the order of its rows.
+ */
+static void
+level_maps(const LmmAggState *st, int64 **map, char ***texts)
+{
+	int			t;
+	int64		j;
+
+	for (t = 0; t < st->stats.nterms; t++)
+	{
+		int64		J = st->stats.term[t].nlevels;
+		int64	   *perm = sorted_levels(st, t, &texts[t]);
+
+		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+		for (j = 0; j < J; j++)
+			map[t][perm[j]] = j;
+		pfree(perm);
+	}
+}
+
+/*
  * A copy of the statistics with every term's levels in sorted order (their
  * key texts into texts[t]), so that the model does not depend on the order
  * of the rows.
@@ -194,22 +217,13 @@ sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
 	int			t;
 	int64		j;
 
+	level_maps(st, map, texts);
 	for (t = 0; t < s->nterms; t++)
 		q[t] = s->term[t].q;
 	lmm_terms_init(out, s->p, s->nterms, q);
 	for (t = 0; t < s->nterms; t++)
-	{
-		int64		J = s->term[t].nlevels;
-		int64	   *perm = sorted_levels(st, t, &texts[t]);
-
-		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
-		for (j = 0; j < J; j++)
-		{
-			map[t][perm[j]] = j;
+		for (j = 0; j < s->term[t].nlevels; j++)
 			lmm_terms_add_level(out, t);
-		}
-		pfree(perm);
-	}
 	lmm_terms_merge(out, s, (int64_t *const *) map);
 	for (t = 0; t < s->nterms; t++)
 		pfree(map[t]);
@@ -396,15 +410,32 @@ model_key_type(const LmmAggState *st, int t)
 }
 
 /*
- * The fit's random-effects terms into the model, in lme4's order, named
- * from the state and labelled by each term's sorted key texts.
+ * What every model takes from its fit and state: counts, criteria,
+ * estimates, names and the random-effects terms in lme4's order, labelled
+ * by each term's sorted key texts.  The caller sets the rest (flags, n_obs,
+ * and what its kind of model carries).
  */
 static void
-model_terms(const LmmAggState *st, const LmmFit *fit, char ***texts, LmmModel *m)
+model_of_fit(const LmmAggState *st, const LmmFit *fit, char ***texts, LmmModel *m)
 {
 	int			t,
 				toff = 0;
 
+	memset(m, 0, sizeof(LmmModel));
+	m->p = fit->p;
+	m->n_dropped = st->n_dropped;
+	m->n_eval = fit->n_eval;
+	m->criterion = fit->criterion;
+	m->loglik = fit->loglik;
+	m->aic = fit->aic;
+	m->bic = fit->bic;
+	m->sigma = fit->sigma;
+	m->x_names = st->x_names;
+	m->beta = fit->beta;
+	m->vcov = fit->vcov;
+	m->formula = st->formula;
+	m->nfactors = st->nfactors;
+	m->factors = st->factors;
 	m->nextra = fit->nterms - 1;
 	m->extra = palloc0(sizeof(LmmModelTerm) * fit->nterms);
 	for (t = 0; t < fit->nterms; t++)
@@ -475,31 +506,20 @@ fit_stats(LmmAggState *st, bool reml, double sum_log_w)
 	if (status != LMM_OK)
 		report_formula_error(status, st, &fit);
 
-	memset(&m, 0, sizeof(m));
+	model_of_fit(st, &fit, texts, &m);
 	m.flags = (reml ? LMM_MODEL_REML : 0) |
 		(fit.converged ? LMM_MODEL_CONVERGED : 0) |
 		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
 		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0);
-	m.p = fit.p;
 	m.n_obs = (int64) sorted.n;
-	m.n_dropped = st->n_dropped;
-	m.n_eval = fit.n_eval;
-	m.criterion = fit.criterion - sum_log_w;
-	m.loglik = fit.loglik + sum_log_w / 2.0;
-	m.aic = fit.aic - sum_log_w;
-	m.bic = fit.bic - sum_log_w;
-	m.sigma = fit.sigma;
-	m.x_names = st->x_names;
-	m.beta = fit.beta;
-	m.vcov = fit.vcov;
+	m.criterion -= sum_log_w;
+	m.loglik += sum_log_w / 2.0;
+	m.aic -= sum_log_w;
+	m.bic -= sum_log_w;
 	m.ninf = fit.ninf;
 	m.vcov_varpar = fit.vcov_varpar;
 	m.jac = fit.jac;
-	m.formula = st->formula;
-	m.nfactors = st->nfactors;
-	m.factors = st->factors;
 	m.tstats = &sorted;
-	model_terms(st, &fit, texts, &m);
 	/* a model too big with its statistics keeps its estimates, without refits */
 	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
 		m.tstats = NULL;
@@ -613,7 +633,6 @@ lmm_state_fit_glmm(LmmAggState *st)
 	LmmModel	m;
 	LmmStatus	status;
 	int			t;
-	int64		j;
 
 	if (st->opts.family == LMM_FAMILY_GAUSSIAN)
 		return fit_weighted(st);
@@ -631,19 +650,13 @@ lmm_state_fit_glmm(LmmAggState *st)
 						   st->k, st->q[0]),
 				 errhint("Use nagq=1 (the Laplace approximation) or nagq=0, as glmer requires.")));
 	check_response_varies(st);
+	level_maps(st, map, texts);
 	lmm_rows_init(&sorted, st->p, st->k, st->q, st->rows.ones);
 	for (t = 0; t < st->k; t++)
-	{
-		int64		J = st->stats.term[t].nlevels;
-		int64	   *perm = sorted_levels(st, t, &texts[t]);
-
-		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
-		for (j = 0; j < J; j++)
-			map[t][perm[j]] = j;
-		sorted.nlevels[t] = J;
-		pfree(perm);
-	}
+		sorted.nlevels[t] = st->stats.term[t].nlevels;
 	lmm_rows_sorted(&sorted, &st->rows, (int64_t *const *) map);
+	for (t = 0; t < st->k; t++)
+		pfree(map[t]);
 	spec.family = st->opts.family;
 	spec.link = st->opts.link;
 	spec.nagq = st->opts.nagq;
@@ -662,29 +675,14 @@ lmm_state_fit_glmm(LmmAggState *st)
 	if (status != LMM_OK)
 		report_formula_error(status, st, &fit);
 
-	memset(&m, 0, sizeof(m));
+	model_of_fit(st, &fit, texts, &m);
 	m.flags = (fit.converged ? LMM_MODEL_CONVERGED : 0) |
 		(fit.singular ? LMM_MODEL_SINGULAR : 0) |
 		(fit.nterms > 1 ? LMM_MODEL_SEVERAL : 0) |
 		((uint32) st->opts.link << LMM_MODEL_LINK_SHIFT);
-	m.p = fit.p;
 	m.n_obs = st->rows.n;
-	m.n_dropped = st->n_dropped;
-	m.n_eval = fit.n_eval;
-	m.criterion = fit.criterion;
-	m.loglik = fit.loglik;
-	m.aic = fit.aic;
-	m.bic = fit.bic;
-	m.sigma = fit.sigma;
-	m.x_names = st->x_names;
-	m.beta = fit.beta;
-	m.vcov = fit.vcov;
-	m.formula = st->formula;
-	m.nfactors = st->nfactors;
-	m.factors = st->factors;
 	m.family = st->opts.family;
 	m.link = st->opts.link;
 	m.nagq = st->opts.nagq;
-	model_terms(st, &fit, texts, &m);
 	return PointerGetDatum(lmm_model_to_datum(&m));
 }

@@ -403,10 +403,14 @@ linear_predictor(const Glmm *g, const double *beta, double *const *b, double *et
 	const LmmRows *r = g->r;
 	int			p = r->p;
 	int			k = r->nterms;
+	const double *bt[LMM_MAX_TERMS];
 	int64_t		i;
 	int			a,
 				t;
 
+	/* each term's modes by its index in the rows (b is in the engine's order) */
+	for (t = 0; t < k; t++)
+		bt[g->src[t]] = b[t];
 	for (i = 0; i < r->n; i++)
 	{
 		const double *x = r->x + (size_t) i * p;
@@ -416,13 +420,9 @@ linear_predictor(const Glmm *g, const double *beta, double *const *b, double *et
 			s += x[a] * beta[a];
 		for (t = 0; t < k; t++)
 		{
-			int			e = 0;
 			int			q = r->q[t];
-			const double *bj;
+			const double *bj = bt[t] + (size_t) r->lev[(size_t) i * k + t] * q;
 
-			while (g->src[e] != t)
-				e++;
-			bj = b[e] + (size_t) r->lev[(size_t) i * k + t] * q;
 			if (r->ones[t])
 				s += bj[0];
 			else
@@ -1179,23 +1179,36 @@ stage2(unsigned n, const double *x, double *grad, void *data)
 	return deviance_now(g, x);
 }
 
-/* Minimize f over d parameters from x (lower bounds lb, first steps dx) with BOBYQA. */
+/*
+ * Minimize f over d parameters from x (lower bounds lb) with NLopt: BOBYQA
+ * from first steps dx, to glmer's tight tolerances, or L-BFGS with f's
+ * gradient, to about 1e-7 (Newton steps finish its work).
+ */
 static int
-minimize(Glmm *g, nlopt_func f, int d, const double *lb, const double *dx,
-		 double *x, double *fmin)
+minimize(Glmm *g, nlopt_algorithm alg, nlopt_func f, int d, const double *lb,
+		 const double *dx, double *x, double *fmin)
 {
-	nlopt_opt	opt = nlopt_create(NLOPT_LN_BOBYQA, d);
+	nlopt_opt	opt = nlopt_create(alg, d);
 	int			res;
 
 	if (opt == NULL)
-		return -1;
+		return NLOPT_FAILURE;
 	g->opt = opt;
 	nlopt_set_lower_bounds(opt, lb);
-	nlopt_set_initial_step(opt, dx);
 	nlopt_set_min_objective(opt, f, g);
-	nlopt_set_ftol_abs(opt, 1e-13);
-	nlopt_set_xtol_rel(opt, 1e-11);
-	nlopt_set_maxeval(opt, 20000);
+	if (alg == NLOPT_LN_BOBYQA)
+	{
+		nlopt_set_initial_step(opt, dx);
+		nlopt_set_ftol_abs(opt, 1e-13);
+		nlopt_set_xtol_rel(opt, 1e-11);
+		nlopt_set_maxeval(opt, 20000);
+	}
+	else
+	{
+		nlopt_set_ftol_rel(opt, 1e-11);
+		nlopt_set_xtol_rel(opt, 1e-7);
+		nlopt_set_maxeval(opt, 5000);
+	}
 	res = nlopt_optimize(opt, x, fmin);
 	nlopt_destroy(opt);
 	g->opt = NULL;
@@ -1492,33 +1505,22 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov, int *converged)
 	double	   *H = lmm_alloc(sizeof(double) * d * d);
 	double	   *xn = lmm_alloc(sizeof(double) * d);
 	double	   *C = lmm_alloc(sizeof(double) * d * d);
-	nlopt_opt	opt = nlopt_create(NLOPT_LD_LBFGS, d);
 	int			a,
 				b,
 				it,
 				rc,
-				ok = 0;
+				ok;
 
 	for (a = 0; a < d; a++)
-		lb[a] = a < nt ? 0.0 : -HUGE_VAL;
-	if (opt != NULL)
 	{
-		for (a = 0; a < d; a++)
-			xn[a] = x[a] / g->scale[a];
-		g->opt = opt;
-		nlopt_set_lower_bounds(opt, lb);
-		nlopt_set_min_objective(opt, scaled_stage2, g);
-		nlopt_set_ftol_rel(opt, 1e-11);
-		nlopt_set_xtol_rel(opt, 1e-7);
-		nlopt_set_maxeval(opt, 5000);
-		rc = nlopt_optimize(opt, xn, fmin);
-		ok = isfinite(*fmin);
-		*converged = rc > 0 && rc != NLOPT_MAXEVAL_REACHED;
-		for (a = 0; a < d; a++)
-			x[a] = xn[a] * g->scale[a];
-		nlopt_destroy(opt);
-		g->opt = NULL;
+		lb[a] = a < nt ? 0.0 : -HUGE_VAL;
+		xn[a] = x[a] / g->scale[a];
 	}
+	rc = minimize(g, NLOPT_LD_LBFGS, scaled_stage2, d, lb, NULL, xn, fmin);
+	ok = isfinite(*fmin);
+	*converged = rc > 0 && rc != NLOPT_MAXEVAL_REACHED;
+	for (a = 0; a < d; a++)
+		x[a] = xn[a] * g->scale[a];
 	for (it = 0; ok && it < 4; it++)
 	{
 		double		fn,
@@ -1760,7 +1762,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 	}
 	if (status == LMM_OK && !(g.kgrad && g.nagq > 0))
 	{
-		res = minimize(&g, stage1, nt, lb, dx, x, &fmin);
+		res = minimize(&g, NLOPT_LN_BOBYQA, stage1, nt, lb, dx, x, &fmin);
 		if (g.interrupted)
 			status = LMM_ERR_INTERRUPTED;
 		else if (res < 0 || !isfinite(fmin) || !pirls(&g, x, NULL))
@@ -1824,7 +1826,7 @@ lmm_glmm_fit(const LmmRows *r, const LmmGlmmSpec *spec, LmmFit *fit)
 		}
 		for (a = 0; a < nt; a++)
 			dx[a] = 0.1 * (x[a] > 0.1 ? x[a] : 0.1);
-		res = minimize(&g, stage2, d, lb, dx, x, &fmin);
+		res = minimize(&g, NLOPT_LN_BOBYQA, stage2, d, lb, dx, x, &fmin);
 		if (g.interrupted)
 			status = LMM_ERR_INTERRUPTED;
 		else if (res < 0 || !isfinite(fmin))
