@@ -77,10 +77,6 @@ CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[])
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
--- STABLE: unpacking a value reads its keys with the key type's receive function
-CREATE FUNCTION lmm_merge_trans(internal, lmm_stats)
-	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_merge_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION lmm_agg_combine(internal, internal)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_agg_combine'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -103,7 +99,6 @@ COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement) IS 'lm
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, text) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[]) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text) IS 'lmm_fit/lmm_stats transition: add one row to the per-group statistics';
-COMMENT ON FUNCTION lmm_merge_trans(internal, lmm_stats) IS 'lmm_merge transition: merge one lmm_stats value exactly';
 COMMENT ON FUNCTION lmm_agg_combine(internal, internal) IS 'combine two partial states of lmm_fit, lmm_stats or lmm_merge exactly (Chan et al.)';
 COMMENT ON FUNCTION lmm_agg_serialize(internal) IS 'serialize a partial aggregate state (the lmm_stats binary form)';
 COMMENT ON FUNCTION lmm_agg_deserialize(bytea, internal) IS 'deserialize and validate a partial aggregate state';
@@ -164,12 +159,6 @@ COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement, text) IS 'sufficien
 COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement, float8[]) IS 'sufficient statistics of y ~ 1 + x + (1 + z | g)';
 COMMENT ON AGGREGATE lmm_stats(float8, float8[], anyelement, float8[], text) IS 'sufficient statistics of y ~ 1 + x + (1 + z | g) with options (x_names=..., z_names=..., g_name=...)';
 
-CREATE AGGREGATE lmm_merge(s lmm_stats) (
-	SFUNC = lmm_merge_trans, STYPE = internal, FINALFUNC = lmm_stats_final,
-	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
-	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values of one model (groups and level pairs split across values combine); NULL values are skipped';
 
 -- STABLE: level labels come from the key type's output function
 CREATE FUNCTION lmm_fit(s lmm_stats, options text DEFAULT NULL) RETURNS lmm_model
@@ -343,44 +332,6 @@ COMMENT ON FUNCTION lmm_blup(lmm_model, text, text, text) IS 'BLUP of level g of
 
 -- Several random-effects terms and formulas (0.4.0) ------------------------
 
-CREATE FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text)
-	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text, text)
-	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION lmm_terms_final(internal) RETURNS lmm_model
-	AS 'MODULE_PATHNAME', 'lmm_terms_final'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
-COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], text, text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
-COMMENT ON FUNCTION lmm_terms_final(internal) IS 'lmm_fit_terms final: fit several crossed or nested random-effects terms with a blocked Cholesky factor';
-
-CREATE FUNCTION lmm_terms_combine(internal, internal)
-	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_combine'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION lmm_terms_serialize(internal)
-	RETURNS bytea AS 'MODULE_PATHNAME', 'lmm_terms_serialize'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION lmm_terms_deserialize(bytea, internal)
-	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_deserialize'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION lmm_terms_combine(internal, internal) IS 'combine two partial states of lmm_fit_terms exactly (levels by key, pair blocks by level)';
-COMMENT ON FUNCTION lmm_terms_serialize(internal) IS 'serialize a partial lmm_fit_terms state (portable, versioned binary form)';
-COMMENT ON FUNCTION lmm_terms_deserialize(bytea, internal) IS 'deserialize and validate a partial lmm_fit_terms state';
-
-CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text) (
-	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
-	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
-	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
-);
-CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text, options text) (
-	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
-	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
-	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text) IS 'REML fit of a model with several random-effects terms: x the fixed-effects row, keys the level of each term, z the terms'' columns, spec their names (JSON)';
-COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text, text) IS 'fit of a model with several random-effects terms, with options (method=reml|ml)';
 
 -- STABLE: reads the source in the calling statement's snapshot; PARALLEL
 -- RESTRICTED: runs its own query through SPI
@@ -395,17 +346,6 @@ COMMENT ON FUNCTION lmm(text, regclass, text) IS 'fit of an lme4 formula with op
 
 -- Statistics of any model, stored, merged and fitted (0.7.0) ---------------
 
-CREATE FUNCTION lmm_terms_stats_final(internal) RETURNS lmm_stats
-	AS 'MODULE_PATHNAME', 'lmm_terms_stats_final'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION lmm_terms_stats_final(internal) IS 'lmm_stats_terms final: the statistics of every random-effects term and pair of terms as an lmm_stats value';
-
-CREATE AGGREGATE lmm_stats_terms(y float8, x float8[], keys text[], z float8[], spec text) (
-	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_stats_final,
-	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
-	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) IS 'sufficient statistics of a model with several random-effects terms (the arguments of lmm_fit_terms), to store, merge with lmm_merge and fit later with lmm_fit';
 
 -- STABLE: reads the source in the calling statement's snapshot; PARALLEL
 -- RESTRICTED: runs its own query through SPI
@@ -422,12 +362,8 @@ CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, fl
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], float8, float8, text, text)
-	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text) IS 'lmm_fit transition with a prior weight and an offset: keep one row';
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text) IS 'lmm_fit transition with z, a prior weight and an offset: keep one row';
-COMMENT ON FUNCTION lmm_terms_trans(internal, float8, float8[], text[], float8[], float8, float8, text, text) IS 'lmm_fit_terms transition with a prior weight and an offset: keep one row';
 
 CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, weight float8, "offset" float8, options text) (
 	SFUNC = lmm_fit_trans, STYPE = internal, FINALFUNC = lmm_fit_final,
@@ -439,14 +375,8 @@ CREATE AGGREGATE lmm_fit(y float8, x float8[], g anyelement, z float8[], weight 
 	COMBINEFUNC = lmm_agg_combine, SERIALFUNC = lmm_agg_serialize,
 	DESERIALFUNC = lmm_agg_deserialize, PARALLEL = SAFE
 );
-CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], weight float8, "offset" float8, spec text, options text) (
-	SFUNC = lmm_terms_trans, STYPE = internal, FINALFUNC = lmm_terms_final,
-	COMBINEFUNC = lmm_terms_combine, SERIALFUNC = lmm_terms_serialize,
-	DESERIALFUNC = lmm_terms_deserialize, PARALLEL = SAFE
-);
 COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8, float8, text) IS 'fit of y ~ 1 + x + (1 | g) with a prior weight and an offset per row and options (family=gaussian|binomial|poisson, link, nagq, method)';
 COMMENT ON AGGREGATE lmm_fit(float8, float8[], anyelement, float8[], float8, float8, text) IS 'fit of y ~ 1 + x + (1 + z | g) with a prior weight and an offset per row and options (family, link, nagq, method)';
-COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], float8, float8, text, text) IS 'fit of a model with several random-effects terms with a prior weight and an offset per row and options (family, link, nagq, method)';
 
 CREATE FUNCTION lmm_inverse_link(m lmm_model, eta float8) RETURNS float8
 	AS 'MODULE_PATHNAME', 'lmm_inverse_link' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -455,3 +385,113 @@ CREATE FUNCTION lmm_residual(m lmm_model, y float8, eta float8, type text DEFAUL
 	weight float8 DEFAULT 1) RETURNS float8
 	AS 'MODULE_PATHNAME', 'lmm_residual_eta' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8, text, float8) IS 'a row''s residual at its linear predictor eta (offset included), as lme4''s residuals(): type deviance (default), pearson or response; weight the prior weight (a proportion''s trials)';
+
+-- Aggregates whose state is an lmm_stats value (0.7.0) ----------------------
+-- The state is held in memory as an expanded object, updated in place by
+-- each row, and flattened (to its packed form, options and kept rows
+-- included) only to leave the aggregate: to a parallel query's leader, or
+-- as text to a Citus coordinator, which then runs the aggregate on its
+-- workers (worker_partial_agg) and merges one state per shard.  Citus
+-- checks a call's argument types against the declared ones, which a
+-- polymorphic form never passes: lmm_fit and lmm_stats have forms of their
+-- own for smallint, integer and bigint keys, and their anyelement forms
+-- keep an internal state (Citus gathers their rows).
+
+-- STABLE: a flat state is unpacked, reading its keys with the key type's
+-- receive function
+CREATE FUNCTION lmm_agg_combine(lmm_stats, lmm_stats)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_agg_combine'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_fit_final(lmm_stats) RETURNS lmm_model
+	AS 'MODULE_PATHNAME', 'lmm_fit_final'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_stats_final(lmm_stats) RETURNS lmm_stats
+	AS 'MODULE_PATHNAME', 'lmm_stats_final'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_merge_trans(lmm_stats, lmm_stats)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_merge_trans'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text, text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], float8, float8, text, text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lmm_agg_combine(lmm_stats, lmm_stats) IS 'combine two partial states of an lmm aggregate exactly (parallel workers, partitions, Citus shards)';
+COMMENT ON FUNCTION lmm_fit_final(lmm_stats) IS 'final function of lmm_fit and lmm_fit_terms: fit the model (REML/ML, or a GLMM''s Laplace/AGQ)';
+COMMENT ON FUNCTION lmm_stats_final(lmm_stats) IS 'final function of lmm_stats, lmm_stats_terms and lmm_merge: the statistics as an lmm_stats value';
+COMMENT ON FUNCTION lmm_merge_trans(lmm_stats, lmm_stats) IS 'lmm_merge transition: merge one lmm_stats value exactly';
+COMMENT ON FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
+COMMENT ON FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text, text) IS 'lmm_fit_terms transition: add one row to the statistics of every random-effects term and pair of terms';
+COMMENT ON FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], float8, float8, text, text) IS 'lmm_fit_terms transition with a prior weight and an offset: keep one row';
+
+CREATE AGGREGATE lmm_merge(s lmm_stats) (
+	SFUNC = lmm_merge_trans, STYPE = lmm_stats, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text) (
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text, options text) (
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], weight float8, "offset" float8, spec text, options text) (
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final,
+	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
+);
+CREATE AGGREGATE lmm_stats_terms(y float8, x float8[], keys text[], z float8[], spec text) (
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_stats_final,
+	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values of one model (groups and level pairs split across values combine); NULL values are skipped';
+COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text) IS 'REML fit of a model with several random-effects terms: x the fixed-effects row, keys the level of each term, z the terms'' columns, spec their names (JSON)';
+COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text, text) IS 'fit of a model with several random-effects terms, with options (method=reml|ml)';
+COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], float8, float8, text, text) IS 'fit of a model with several random-effects terms with a prior weight and an offset per row and options (family, link, nagq, method)';
+COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) IS 'sufficient statistics of a model with several random-effects terms (the arguments of lmm_fit_terms), to store, merge with lmm_merge and fit later with lmm_fit';
+
+-- lmm_fit and lmm_stats with smallint, integer and bigint keys: every form
+-- of the anyelement aggregates (same arguments, same comment), with an
+-- lmm_stats state.  No other type casts implicitly to these three, so a
+-- call resolves as it did before they existed.
+DO $$
+DECLARE
+	k text;
+	f record;
+	sig text;
+BEGIN
+	FOREACH k IN ARRAY ARRAY['smallint', 'integer', 'bigint'] LOOP
+		FOR f IN SELECT * FROM (VALUES
+			('', '', true),
+			(', options text', ', text', true),
+			(', z float8[]', ', float8[]', true),
+			(', z float8[], options text', ', float8[], text', true),
+			(', weight float8, "offset" float8, options text', ', float8, float8, text', false),
+			(', z float8[], weight float8, "offset" float8, options text', ', float8[], float8, float8, text', false)
+		) AS v(args, types, with_stats) LOOP
+			sig := format('float8, float8[], %s%s', k, f.types);
+			EXECUTE format('CREATE FUNCTION lmm_fit_trans(lmm_stats, %s) RETURNS lmm_stats '
+						   'AS %L, %L LANGUAGE C STABLE PARALLEL SAFE',
+						   sig, 'MODULE_PATHNAME', 'lmm_fit_trans');
+			EXECUTE format('COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, %s) IS %L', sig,
+						   format('lmm_fit/lmm_stats transition for %s keys: add one row', k));
+			EXECUTE format('CREATE AGGREGATE lmm_fit(y float8, x float8[], g %s%s) ('
+						   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final, '
+						   'COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE)', k, f.args);
+			EXECUTE format('COMMENT ON AGGREGATE lmm_fit(%s) IS %L', sig,
+						   obj_description(format('lmm_fit(float8, float8[], anyelement%s)', f.types)::regprocedure, 'pg_proc'));
+			IF f.with_stats THEN
+				EXECUTE format('CREATE AGGREGATE lmm_stats(y float8, x float8[], g %s%s) ('
+							   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, FINALFUNC = lmm_stats_final, '
+							   'COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE)', k, f.args);
+				EXECUTE format('COMMENT ON AGGREGATE lmm_stats(%s) IS %L', sig,
+							   obj_description(format('lmm_stats(float8, float8[], anyelement%s)', f.types)::regprocedure, 'pg_proc'));
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;

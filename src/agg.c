@@ -8,16 +8,19 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 
 #include "state.h"
 
 /* Error unless called as part of an aggregate; returns the aggregate context. */
-static MemoryContext
-agg_context(FunctionCallInfo fcinfo, const char *fn, const char *agg)
+MemoryContext
+lmm_agg_context(FunctionCallInfo fcinfo, const char *fn, const char *agg)
 {
 	MemoryContext aggctx;
 
@@ -27,16 +30,6 @@ agg_context(FunctionCallInfo fcinfo, const char *fn, const char *agg)
 				 errmsg("%s called in non-aggregate context", fn),
 				 errdetail("Call the aggregate %s instead.", agg)));
 	return aggctx;
-}
-
-/* Create the state on the first row: key type support, options, level table. */
-static LmmAggState *
-create_state(FunctionCallInfo fcinfo, MemoryContext aggctx, int opt_arg)
-{
-	return lmm_state_one_term(aggctx, get_fn_expr_argtype(fcinfo->flinfo, 3),
-							  PG_GET_COLLATION(),
-							  (opt_arg > 0 && !PG_ARGISNULL(opt_arg)) ?
-							  text_to_cstring(PG_GETARG_TEXT_PP(opt_arg)) : NULL);
 }
 
 /*
@@ -77,18 +70,22 @@ check_finite(double value, const char *what, int pos, int64 row)
 			 errdetail("lmm_fit needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
 }
 
-/* Which optional arguments a call site of lmm_fit_trans passes. */
+/* Which optional arguments a call site of lmm_fit_trans passes, and the key type. */
 typedef struct TransForm
 {
 	bool		has_z;			/* z is passed */
 	int			wt_arg;			/* argument number of the weight, or -1 */
 	int			off_arg;		/* argument number of the offset, or -1 */
 	int			opt_arg;		/* argument number of options, or -1 */
+	Oid			key_type;		/* the type of g */
 } TransForm;
 
 /*
- * The argument form of this call site, worked out from the argument types
- * on the first call and kept in fn_extra (not looked up again per row).
+ * The argument form of this call site, read from the function's declared
+ * argument types on the first call and kept in fn_extra.  Declared types,
+ * not the call's expression: Citus calls the transition function without
+ * one.  Only the polymorphic forms (g anyelement) take g's type from the
+ * call, which Citus never sends them.
  */
 static const TransForm *
 trans_form(FunctionCallInfo fcinfo)
@@ -97,17 +94,44 @@ trans_form(FunctionCallInfo fcinfo)
 
 	if (f == NULL)
 	{
-		int			nargs = PG_NARGS();
+		HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+		Form_pg_proc proc;
+		int			nargs;
 
+		if (!HeapTupleIsValid(tp))
+			elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+		proc = (Form_pg_proc) GETSTRUCT(tp);
+		nargs = proc->pronargs;
 		f = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TransForm));
-		f->has_z = nargs == 6 || nargs == 8 ||
-			(nargs == 5 && get_fn_expr_argtype(fcinfo->flinfo, 4) != TEXTOID);
+		f->has_z = nargs >= 5 && proc->proargtypes.values[4] == FLOAT8ARRAYOID;
 		f->wt_arg = nargs == 7 ? 4 : nargs == 8 ? 5 : -1;
 		f->off_arg = f->wt_arg > 0 ? f->wt_arg + 1 : -1;
 		f->opt_arg = nargs >= 6 ? nargs - 1 : (nargs == 5 && !f->has_z) ? 4 : -1;
+		f->key_type = proc->proargtypes.values[3];
+		ReleaseSysCache(tp);
+		if (IsPolymorphicType(f->key_type))
+			f->key_type = get_fn_expr_argtype(fcinfo->flinfo, 3);
+		if (!OidIsValid(f->key_type))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+					 errmsg("could not determine the type of the group keys of lmm_fit"),
+					 errdetail("The polymorphic form lmm_fit(y, x, g anyelement ...) learns g's type from the query, which this caller did not pass."),
+					 errhint("Cast the group key to integer, bigint or text, which have forms of their own.")));
 		fcinfo->flinfo->fn_extra = f;
 	}
 	return f;
+}
+
+/* A new state for the first row: key type, collation and options. */
+static LmmAggState *
+create_state(FunctionCallInfo fcinfo, MemoryContext aggctx, const TransForm *form)
+{
+	int			opt_arg = form->opt_arg;
+
+	return lmm_state_one_term(lmm_state_context(aggctx), form->key_type,
+							  PG_GET_COLLATION(),
+							  (opt_arg > 0 && !PG_ARGISNULL(opt_arg)) ?
+							  text_to_cstring(PG_GETARG_TEXT_PP(opt_arg)) : NULL);
 }
 
 PG_FUNCTION_INFO_V1(lmm_fit_trans);
@@ -120,7 +144,7 @@ PG_FUNCTION_INFO_V1(lmm_fit_trans);
 Datum
 lmm_fit_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "lmm_fit_trans", "lmm_fit");
+	MemoryContext aggctx = lmm_agg_context(fcinfo, "lmm_fit_trans", "lmm_fit");
 	LmmAggState *st;
 	const TransForm *form = trans_form(fcinfo);
 	bool		has_z = form->has_z;
@@ -133,8 +157,9 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	int64		level;
 	int			k;
 
-	st = PG_ARGISNULL(0) ? create_state(fcinfo, aggctx, opt_arg) :
-		(LmmAggState *) PG_GETARG_POINTER(0);
+	st = lmm_state_arg(fcinfo, 0, aggctx, true);
+	if (st == NULL)
+		st = create_state(fcinfo, aggctx, form);
 	st->n_rows++;
 
 	/* options are fixed by the first row; a change later is a mistake */
@@ -157,7 +182,7 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 		(form->wt_arg > 0 && (PG_ARGISNULL(form->wt_arg) || PG_ARGISNULL(form->off_arg))))
 	{
 		st->n_dropped++;
-		PG_RETURN_POINTER(st);
+		PG_RETURN_DATUM(lmm_state_datum(st));
 	}
 	nx = lmm_read_vector(fcinfo, 2, "x", &x);
 	if (has_z)
@@ -165,7 +190,7 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	if (nx < 0 || nz < 0)
 	{
 		st->n_dropped++;
-		PG_RETURN_POINTER(st);
+		PG_RETURN_DATUM(lmm_state_datum(st));
 	}
 	if (!st->started)
 		lmm_state_start(st, nx, nz);
@@ -215,7 +240,7 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 		level = lmm_state_level(st, 0, PG_GETARG_DATUM(3));
 		lmm_terms_add_row(&st->stats, st->row, y, &level, st->row + st->p);
 	}
-	PG_RETURN_POINTER(st);
+	PG_RETURN_DATUM(lmm_state_datum(st));
 }
 
 PG_FUNCTION_INFO_V1(lmm_merge_trans);
@@ -227,8 +252,8 @@ PG_FUNCTION_INFO_V1(lmm_merge_trans);
 Datum
 lmm_merge_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "lmm_merge_trans", "lmm_merge");
-	LmmAggState *st = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
+	MemoryContext aggctx = lmm_agg_context(fcinfo, "lmm_merge_trans", "lmm_merge");
+	LmmAggState *st = lmm_state_arg(fcinfo, 0, aggctx, true);
 	bytea	   *v;
 	LmmAggState *src;
 
@@ -236,69 +261,70 @@ lmm_merge_trans(PG_FUNCTION_ARGS)
 	{
 		if (st == NULL)
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(st);
+		PG_RETURN_DATUM(lmm_state_datum(st));
 	}
 	v = PG_GETARG_BYTEA_PP(1);
 	src = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	if (st == NULL)
-		st = lmm_state_copy_empty(aggctx, src, InvalidOid);
+		st = lmm_state_copy_empty(lmm_state_context(aggctx), src, InvalidOid);
 	lmm_state_merge(st, src);
-	PG_RETURN_POINTER(st);
+	PG_RETURN_DATUM(lmm_state_datum(st));
 }
 
 PG_FUNCTION_INFO_V1(lmm_agg_combine);
 
 /*
- * Combine two partial states (parallel workers, partitions) of any of the
- * aggregates.  Not strict: a NULL first state adopts the second, copied
- * into the aggregate context.
+ * Combine two partial states (parallel workers, partitions, Citus shards)
+ * of any of the aggregates.  Not strict: a NULL first state adopts the
+ * second, copied into a state of the aggregate's.  The second is read
+ * where it is (another node's state) or unpacked for this call (a flat
+ * value from a worker).
  */
 Datum
 lmm_agg_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "lmm_agg_combine", "lmm_fit");
-	LmmAggState *dst = PG_ARGISNULL(0) ? NULL : (LmmAggState *) PG_GETARG_POINTER(0);
-	LmmAggState *src = PG_ARGISNULL(1) ? NULL : (LmmAggState *) PG_GETARG_POINTER(1);
+	MemoryContext aggctx = lmm_agg_context(fcinfo, "lmm_agg_combine", "lmm_fit");
+	LmmAggState *dst = lmm_state_arg(fcinfo, 0, aggctx, true);
+	LmmAggState *src = lmm_state_arg(fcinfo, 1, NULL, false);
 
 	if (src == NULL)
 	{
 		if (dst == NULL)
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(dst);
+		PG_RETURN_DATUM(lmm_state_datum(dst));
 	}
 	if (dst == NULL)
-		dst = lmm_state_copy_empty(aggctx, src, PG_GET_COLLATION());
+		dst = lmm_state_copy_empty(lmm_state_context(aggctx), src, PG_GET_COLLATION());
 	lmm_state_merge(dst, src);
 	dst->n_partials += Max(src->n_partials, 1);
-	PG_RETURN_POINTER(dst);
+	PG_RETURN_DATUM(lmm_state_datum(dst));
 }
 
 PG_FUNCTION_INFO_V1(lmm_agg_serialize);
 
-/* Serialize a partial state for a parallel worker: the lmm_stats binary form. */
+/*
+ * The serialize function of lmm 0.6's aggregates, whose state type was
+ * internal (their scripts bind it, and a server may run them until ALTER
+ * EXTENSION lmm UPDATE): the state's flat form.
+ */
 Datum
 lmm_agg_serialize(PG_FUNCTION_ARGS)
 {
-	agg_context(fcinfo, "lmm_agg_serialize", "lmm_fit");
-	PG_RETURN_BYTEA_P(lmm_state_pack((LmmAggState *) PG_GETARG_POINTER(0), true));
+	lmm_agg_context(fcinfo, "lmm_agg_serialize", "lmm_fit");
+	PG_RETURN_BYTEA_P(lmm_state_pack(lmm_state_arg(fcinfo, 0, NULL, false), true));
 }
 
 PG_FUNCTION_INFO_V1(lmm_agg_deserialize);
 
 /*
- * Deserialize a worker's partial state, validating it like any input.  The
- * result lives in the current (per-call) context: the combine function
- * copies what it keeps.
+ * lmm 0.6's deserialize function: the flat form travels on as it is, and
+ * the combine function validates it as it does any flat state.
  */
 Datum
 lmm_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *v;
-
-	agg_context(fcinfo, "lmm_agg_deserialize", "lmm_fit");
-	v = PG_GETARG_BYTEA_PP(0);
-	PG_RETURN_POINTER(lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-									   LMM_FROM_STATE));
+	lmm_agg_context(fcinfo, "lmm_agg_deserialize", "lmm_fit");
+	PG_RETURN_POINTER(PG_GETARG_BYTEA_P(0));
 }
 
 PG_FUNCTION_INFO_V1(lmm_fit_final);
@@ -309,10 +335,10 @@ lmm_fit_final(PG_FUNCTION_ARGS)
 {
 	LmmAggState *st;
 
-	agg_context(fcinfo, "lmm_fit_final", "lmm_fit");
-	if (PG_ARGISNULL(0))
+	lmm_agg_context(fcinfo, "lmm_fit_final", "lmm_fit");
+	st = lmm_state_arg(fcinfo, 0, NULL, false);
+	if (st == NULL)
 		PG_RETURN_NULL();
-	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	if (!st->started || st->stats.n == 0)
 		PG_RETURN_NULL();
 	if (st->keep_rows)
@@ -332,10 +358,10 @@ lmm_stats_final(PG_FUNCTION_ARGS)
 {
 	LmmAggState *st;
 
-	agg_context(fcinfo, "lmm_stats_final", "lmm_stats");
-	if (PG_ARGISNULL(0))
+	lmm_agg_context(fcinfo, "lmm_stats_final", "lmm_stats");
+	st = lmm_state_arg(fcinfo, 0, NULL, false);
+	if (st == NULL)
 		PG_RETURN_NULL();
-	st = (LmmAggState *) PG_GETARG_POINTER(0);
 	if (st->one_term && st->opts.method_given)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -59,6 +59,7 @@ static inline bool level_equal(struct levelhash_hash *tb, Datum a, Datum b);
 static const char T[] = "lmm_stats";
 
 static void bad_packed(LmmPackedSource source, const char *problem);
+static void partial_state_refused(void);
 
 #define SPEC "lmm_fit_terms spec"
 
@@ -931,12 +932,16 @@ put_bytes(char *w, const void *p, size_t n)
 	return w + n;
 }
 
+/* Written in the packing machine's byte order after LMM_ROWS_MAGIC. */
+#define LMM_ROWS_ORDER 0x01020304u
+
 /*
- * A parallel worker's partial state that keeps rows: LMM_ROWS_MAGIC, the
- * statistics' packed size (u64) and form, then the rows in this machine's
- * layout (a partial state never leaves the server): u64 n, u8 has weights,
- * u8 has offsets, i64 rows dropped for zero weight, then x, y, the
- * weights, the offsets, the level numbers and z.
+ * A partial state that keeps rows: LMM_ROWS_MAGIC, LMM_ROWS_ORDER, the
+ * statistics' packed size (u64) and form, then the rows in the packing
+ * machine's layout (it travels between the processes of one server, or
+ * between Citus nodes of one architecture): u64 n, u8 has weights, u8 has
+ * offsets, i64 rows dropped for zero weight, then x, y, the weights, the
+ * offsets, the level numbers and z.
  */
 static bytea *
 pack_rows(const LmmAggState *st, const LmmTermsMeta *meta, size_t ssize)
@@ -945,11 +950,12 @@ pack_rows(const LmmAggState *st, const LmmTermsMeta *meta, size_t ssize)
 	uint64		n = (uint64) r->n;
 	uint8		hw = r->wt != NULL,
 				ho = r->off != NULL;
-	size_t		size = 4 + 8 + ssize + 8 + 2 + 8 +
+	size_t		size = 4 + 4 + 8 + ssize + 8 + 2 + 8 +
 		(size_t) r->n * lmm_rows_bytes_per_row(r);
 	bytea	   *result;
 	char	   *w;
 	static const unsigned char magic[4] = {'L', 'M', 'M', 'r'};
+	uint32		order = LMM_ROWS_ORDER;
 	uint64		ss = ssize;
 
 	if (size > MaxAllocSize - VARHDRSZ)
@@ -962,6 +968,7 @@ pack_rows(const LmmAggState *st, const LmmTermsMeta *meta, size_t ssize)
 	SET_VARSIZE(result, VARHDRSZ + size);
 	w = VARDATA(result);
 	w = put_bytes(w, magic, 4);
+	w = put_bytes(w, &order, 4);
 	w = put_bytes(w, &ss, 8);
 	lmm_terms_pack(&st->stats, meta, (unsigned char *) w);
 	w += ssize;
@@ -980,12 +987,25 @@ pack_rows(const LmmAggState *st, const LmmTermsMeta *meta, size_t ssize)
 	return result;
 }
 
+/* Whether n values are all finite. */
+static bool
+all_finite(const double *v, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
 /*
  * Read the rows of a partial state (pack_rows' form after the statistics)
  * into st, checking sizes, level numbers and values before using them.
  */
 static void
-unpack_rows(LmmAggState *st, const unsigned char *b, size_t len)
+unpack_rows(LmmAggState *st, const unsigned char *b, size_t len,
+			LmmPackedSource source)
 {
 	LmmRows    *r;
 	uint64		n;
@@ -998,7 +1018,7 @@ unpack_rows(LmmAggState *st, const unsigned char *b, size_t len)
 	lmm_state_keep_rows(st);
 	r = &st->rows;
 	if (len < 18)
-		bad_packed(LMM_FROM_STATE, "its rows are truncated");
+		bad_packed(source, "its rows are truncated");
 	memcpy(&n, b, 8);
 	hw = b[8];
 	ho = b[9];
@@ -1007,7 +1027,7 @@ unpack_rows(LmmAggState *st, const unsigned char *b, size_t len)
 	len -= 18;
 	per = sizeof(double) * (r->p + 1 + r->nz + (hw != 0) + (ho != 0)) + sizeof(int32) * r->nterms;
 	if (hw > 1 || ho > 1 || st->n_zero_weight < 0 || n > len / per || n * per != len)
-		bad_packed(LMM_FROM_STATE, "its rows have the wrong size");
+		bad_packed(source, "its rows have the wrong size");
 	for (i = 0; i < (int64) n; i++)
 	{
 		double		x[LMM_MAX_COLUMNS];
@@ -1040,13 +1060,14 @@ unpack_rows(LmmAggState *st, const unsigned char *b, size_t len)
 
 			memcpy(&j, at + sizeof(int32) * (i * r->nterms + t), sizeof(int32));
 			if (j < 0 || j >= st->stats.term[t].nlevels)
-				bad_packed(LMM_FROM_STATE, "a row names a level the statistics lack");
+				bad_packed(source, "a row names a level the statistics lack");
 			lev[t] = j;
 		}
 		at += sizeof(int32) * n * r->nterms;
 		memcpy(z, at + sizeof(double) * i * r->nz, sizeof(double) * r->nz);
-		if (!isfinite(y) || !isfinite(wt) || !(wt > 0.0) || !isfinite(off))
-			bad_packed(LMM_FROM_STATE, "a row holds a value no row can have");
+		if (!isfinite(y) || !isfinite(wt) || !(wt > 0.0) || !isfinite(off) ||
+			!all_finite(x, r->p) || !all_finite(z, r->nz))
+			bad_packed(source, "a row holds a value no row can have");
 		lmm_rows_add(r, x, y, wt, off, lev, z);
 	}
 }
@@ -1107,6 +1128,111 @@ lmm_state_pack(const LmmAggState *st, bool partial)
 	return result;
 }
 
+/* The size of an expanded state's flat form: its packed partial form, kept until flattened. */
+static Size
+state_flat_size(ExpandedObjectHeader *eohptr)
+{
+	LmmAggState *st = (LmmAggState *) eohptr;
+
+	if (st->flat == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->ctx);
+
+		st->flat = lmm_state_pack(st, true);
+		MemoryContextSwitchTo(old);
+	}
+	return VARSIZE(st->flat);
+}
+
+/* Write an expanded state's flat form where the caller asks. */
+static void
+state_flatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
+{
+	LmmAggState *st = (LmmAggState *) eohptr;
+	Size		size = state_flat_size(eohptr);
+
+	if (allocated_size != size)
+		elog(ERROR, "lmm_stats state flattened into %zu bytes, not %zu",
+			 allocated_size, size);
+	memcpy(result, st->flat, size);
+	pfree(st->flat);
+	st->flat = NULL;
+}
+
+static const ExpandedObjectMethods state_methods = {
+	state_flat_size,
+	state_flatten
+};
+
+/*
+ * A new memory context for one aggregate state: an expanded object owns its
+ * context, and a child of the aggregate context is kept by the executor
+ * without a copy.
+ */
+MemoryContext
+lmm_state_context(MemoryContext aggctx)
+{
+	return AllocSetContextCreate(aggctx, "lmm_stats state",
+								 ALLOCSET_START_SMALL_SIZES);
+}
+
+/*
+ * The state as an lmm_stats datum: a read-write pointer to it as an
+ * expanded object.  st must be alone in its context (lmm_state_context).
+ */
+Datum
+lmm_state_datum(LmmAggState *st)
+{
+	if (st->hdr.eoh_context == NULL)
+		EOH_init_header(&st->hdr, &state_methods, st->ctx);
+	return EOHPGetRWDatum(&st->hdr);
+}
+
+/*
+ * The state an aggregate support function gets as argument argno (NULL for
+ * SQL NULL): our expanded object, used in place, or a flat value (Citus's
+ * copies, a parallel worker's state), validated and unpacked: into a new
+ * state context under aggctx, to keep, or into the current context when
+ * aggctx is NULL.  update drops a packed form kept from before.
+ */
+LmmAggState *
+lmm_state_arg(FunctionCallInfo fcinfo, int argno, MemoryContext aggctx,
+			  bool update)
+{
+	Datum		d;
+	LmmAggState *st;
+	MemoryContext ctx,
+				old;
+	bytea	   *v;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	d = PG_GETARG_DATUM(argno);
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(d)))
+	{
+		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
+
+		if (eoh->eoh_methods != &state_methods)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("an lmm aggregate got an expanded value that is not its state"),
+					 errdetail("Only lmm's own aggregates create lmm_stats states.")));
+		st = (LmmAggState *) eoh;
+		if (update && st->flat != NULL)
+		{
+			pfree(st->flat);
+			st->flat = NULL;
+		}
+		return st;
+	}
+	ctx = aggctx != NULL ? lmm_state_context(aggctx) : CurrentMemoryContext;
+	old = MemoryContextSwitchTo(ctx);
+	v = PG_GETARG_BYTEA_PP(argno);
+	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STATE);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
 /* Raise the error for a packed value that fails validation, by where it came from. */
 static void
 bad_packed(LmmPackedSource source, const char *problem)
@@ -1124,12 +1250,26 @@ bad_packed(LmmPackedSource source, const char *problem)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("corrupt lmm partial aggregate state: %s", problem),
-				 errdetail("A parallel worker's state did not arrive intact."),
+				 errdetail("A partial state from a parallel worker or another node did not arrive intact."),
 				 errhint("Run the query again; to avoid parallel workers, SET max_parallel_workers_per_gather = 0.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("corrupt lmm_stats value: %s", problem),
 			 errdetail("Recompute the statistics with lmm_stats.")));
+}
+
+/*
+ * Error for an aggregate's partial state (which carries its options, and
+ * may carry rows) where statistics are expected.
+ */
+static void
+partial_state_refused(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("this lmm_stats value is an aggregate's partial state, not statistics"),
+			 errdetail("Partial states carry their aggregate's options or rows; they pass between the nodes of a query."),
+			 errhint("Finish it with the aggregate that made it, or compute statistics with lmm_stats.")));
 }
 
 /* Decode a table's keys from their byte strings (levels_to_bytes' form). */
@@ -1231,16 +1371,20 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 	if (magic == LMM_ROWS_MAGIC)
 	{
 		uint64		ss;
+		uint32		order;
 
-		if (source != LMM_FROM_STATE)
-			bad_packed(source, "the rows of a parallel worker's state are no value of their own");
-		if (len < 12)
+		if (source == LMM_FROM_STORED)
+			partial_state_refused();
+		if (len < 16)
 			bad_packed(source, "its rows are truncated");
-		memcpy(&ss, b + 4, 8);
-		if (ss > len - 12)
+		memcpy(&order, b + 4, 4);
+		if (order != LMM_ROWS_ORDER)
+			bad_packed(source, "its rows were packed on a machine of another byte order");
+		memcpy(&ss, b + 8, 8);
+		if (ss > len - 16)
 			bad_packed(source, "its statistics are truncated");
-		st = lmm_state_unpack(data + 12, ss, source);
-		unpack_rows(st, b + 12 + ss, len - 12 - ss);
+		st = lmm_state_unpack(data + 16, ss, source);
+		unpack_rows(st, b + 16 + ss, len - 16 - ss, source);
 		return st;
 	}
 	if (magic == LMM_STATS_MAGIC)
@@ -1275,8 +1419,8 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 		bad_packed(source, problem);
 	if (source == LMM_FROM_WIRE || source == LMM_FROM_TEXT)
 		lmm_verify_encoding(T, meta.spec);
-	if (meta.options != NULL && source != LMM_FROM_STATE)
-		bad_packed(source, "statistics carry no options");
+	if (meta.options != NULL && source == LMM_FROM_STORED)
+		partial_state_refused();
 	if (is_one_term_spec(meta.spec))
 	{
 		Oid			key_type;

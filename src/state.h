@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/expandeddatum.h"
 
 #include "core/lmm_stats_io.h"
 #include "core/lmm_rows.h"
@@ -58,9 +59,18 @@ typedef struct LmmLevels
 	int64		cap;
 } LmmLevels;
 
+/*
+ * An aggregate's state is an lmm_stats value held as an expanded object:
+ * rows update it in place, and it is flattened (to the packed form of a
+ * partial state) only when it leaves the aggregate: to a parallel query's
+ * leader, or as text to a Citus coordinator.
+ */
 typedef struct LmmAggState
 {
-	MemoryContext ctx;			/* where the state and its keys live */
+	ExpandedObjectHeader hdr;	/* first: the state is an expanded object */
+	bytea	   *flat;			/* its packed form, once asked for its size */
+	MemoryContext ctx;			/* where the state and its keys live (an
+								 * expanded state's own context) */
 	bool		one_term;		/* of lmm_fit(y, x, g ...) rather than a formula */
 	bool		started;		/* shape fixed (one-term: by a first usable row) */
 	LmmTermStats stats;
@@ -127,6 +137,10 @@ extern void lmm_state_add_row(LmmAggState *st, const double *x, double y,
 							  double wt, double off, const int64 *level,
 							  const double *z);
 extern void lmm_stats_check_numbers(const LmmTermStats *s);
+extern MemoryContext lmm_state_context(MemoryContext aggctx);
+extern Datum lmm_state_datum(LmmAggState *st);
+extern LmmAggState *lmm_state_arg(FunctionCallInfo fcinfo, int argno,
+								  MemoryContext aggctx, bool update);
 extern char **lmm_json_names(JsonbContainer *root, const char *key, int *n);
 
 /* fit.c */
@@ -134,6 +148,8 @@ extern Datum lmm_state_fit(LmmAggState *st, bool reml);
 extern Datum lmm_state_fit_glmm(LmmAggState *st);
 
 /* agg.c: every aggregate's support and final functions */
+extern MemoryContext lmm_agg_context(FunctionCallInfo fcinfo, const char *fn,
+									 const char *agg);
 extern Datum lmm_agg_combine(PG_FUNCTION_ARGS);
 extern Datum lmm_agg_serialize(PG_FUNCTION_ARGS);
 extern Datum lmm_agg_deserialize(PG_FUNCTION_ARGS);

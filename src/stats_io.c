@@ -28,15 +28,31 @@ static const char T[] = "lmm_stats";
 /* The version of the text form: 1 was lmm 0.6's JSON of one-term statistics. */
 #define STATS_TEXT_VERSION 2
 
-/* Whether packed bytes are in the form lmm_state_pack writes now. */
+/*
+ * Whether packed bytes are in a form lmm_state_pack writes now: statistics,
+ * or an aggregate's partial state with rows.
+ */
 static bool
 is_current(const char *data, size_t len)
 {
 	const unsigned char *b = (const unsigned char *) data;
+	uint32		magic = len >= 8 ?
+		((uint32) b[0] << 24) | ((uint32) b[1] << 16) | ((uint32) b[2] << 8) | b[3] : 0;
 
-	return len >= 8 &&
-		(((uint32) b[0] << 24) | ((uint32) b[1] << 16) | ((uint32) b[2] << 8) | b[3]) == LMM_TERMS_MAGIC &&
-		(((uint32) b[4] << 24) | ((uint32) b[5] << 16) | ((uint32) b[6] << 8) | b[7]) == LMM_TERMS_VERSION;
+	return magic == LMM_ROWS_MAGIC ||
+		(magic == LMM_TERMS_MAGIC &&
+		 (((uint32) b[4] << 24) | ((uint32) b[5] << 16) | ((uint32) b[6] << 8) | b[7]) == LMM_TERMS_VERSION);
+}
+
+/*
+ * The packed form of a value read from outside: a partial state (with its
+ * options or rows) stays one, so Citus can pass states as text.
+ */
+static bytea *
+repack_input(LmmAggState *st, bool binary)
+{
+	lmm_state_check_unique(st, binary);
+	return lmm_state_pack(st, st->keep_rows || st->options != NULL);
 }
 
 PG_FUNCTION_INFO_V1(lmm_stats_out);
@@ -198,8 +214,7 @@ lmm_stats_in(PG_FUNCTION_ARGS)
 		else
 			lmm_json_bad(T, "unsupported \"lmm_stats\" format version");
 	}
-	lmm_state_check_unique(st, false);
-	PG_RETURN_BYTEA_P(lmm_state_pack(st, false));
+	PG_RETURN_BYTEA_P(repack_input(st, false));
 }
 
 PG_FUNCTION_INFO_V1(lmm_stats_recv);
@@ -217,9 +232,8 @@ lmm_stats_recv(PG_FUNCTION_ARGS)
 	LmmAggState *st;
 
 	st = lmm_state_unpack(data, len, LMM_FROM_WIRE);
-	lmm_state_check_unique(st, true);
 	buf->cursor = buf->len;
-	PG_RETURN_BYTEA_P(lmm_state_pack(st, false));
+	PG_RETURN_BYTEA_P(repack_input(st, true));
 }
 
 PG_FUNCTION_INFO_V1(lmm_fit_stats);
@@ -250,15 +264,6 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 	if (!st->started || st->stats.n == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(lmm_state_fit(st, opts.reml));
-}
-
-PG_FUNCTION_INFO_V1(lmm_terms_stats_final);
-
-/* lmm_stats_terms' final function: lmm_stats_final (the statistics as a value). */
-Datum
-lmm_terms_stats_final(PG_FUNCTION_ARGS)
-{
-	return lmm_stats_final(fcinfo);
 }
 
 /* A text[] of n C strings. */

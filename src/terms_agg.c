@@ -18,9 +18,10 @@
  * are then ordered by value and the model records the type, so scoring
  * indexes them by value.
  *
- * The aggregate runs in parallel: a worker's state travels as the binary
- * form of core/lmm_terms_io.h (statistics, keys, counts, spec and method),
- * and the leader merges the workers' states exactly.  The state, its level
+ * The aggregate runs in parallel and on Citus workers: its state is an
+ * lmm_stats value (state.c), which travels as the packed form of
+ * core/lmm_terms_io.h (statistics, keys, counts, spec and options), and
+ * the leader merges the workers' states exactly.  The state, its level
  * tables, merges and the fit are every aggregate's (state.c, fit.c).
  */
 #include "postgres.h"
@@ -125,12 +126,13 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 
 	options = (PG_NARGS() > spec_arg + 1 && !PG_ARGISNULL(spec_arg + 1)) ?
 		PG_GETARG_TEXT_PP(spec_arg + 1) : NULL;
-	if (PG_ARGISNULL(0))
-		st = lmm_state_formula(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(spec_arg)),
+	st = lmm_state_arg(fcinfo, 0, aggctx, true);
+	if (st == NULL)
+		st = lmm_state_formula(lmm_state_context(aggctx),
+							   text_to_cstring(PG_GETARG_TEXT_PP(spec_arg)),
 							   options ? text_to_cstring(options) : NULL);
 	else
 	{
-		st = (LmmAggState *) PG_GETARG_POINTER(0);
 		if (!same_text(PG_GETARG_TEXT_PP(spec_arg), st->spec))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -148,7 +150,7 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 		(wt_arg > 0 && (PG_ARGISNULL(wt_arg) || PG_ARGISNULL(wt_arg + 1))))
 	{
 		st->n_dropped++;
-		PG_RETURN_POINTER(st);
+		PG_RETURN_DATUM(lmm_state_datum(st));
 	}
 	y = PG_GETARG_FLOAT8(1);
 	xa = PG_GETARG_ARRAYTYPE_P(2);
@@ -160,7 +162,7 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 	if (ARR_HASNULL(xa) || ARR_HASNULL(ka) || ARR_HASNULL(za))
 	{
 		st->n_dropped++;
-		PG_RETURN_POINTER(st);
+		PG_RETURN_DATUM(lmm_state_datum(st));
 	}
 	check_finite(&y, 1, "y", st->n_rows);
 	check_finite((const double *) ARR_DATA_PTR(xa), st->p, "x", st->n_rows);
@@ -195,18 +197,18 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 
 		for (t = 0; t < st->k; t++)
 			level[t] = lmm_state_level(st, t, keys[t]);
-		old = MemoryContextSwitchTo(aggctx);
+		old = MemoryContextSwitchTo(st->ctx);
 		lmm_terms_add_row(&st->stats, (const double *) ARR_DATA_PTR(xa), y, level,
 						  (const double *) ARR_DATA_PTR(za));
 		MemoryContextSwitchTo(old);
 	}
-	PG_RETURN_POINTER(st);
+	PG_RETURN_DATUM(lmm_state_datum(st));
 }
 
 /*
  * The support and final functions of lmm_fit_terms are every aggregate's
  * (agg.c): one state, one merge, one packed form.  These names stay
- * because the extension's scripts of earlier versions bind them.
+ * because the scripts of lmm 0.6 and earlier bind them.
  */
 
 PG_FUNCTION_INFO_V1(lmm_terms_combine);

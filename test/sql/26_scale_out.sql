@@ -1,0 +1,110 @@
+-- The aggregates' state is a real type, lmm_stats, so a distributed planner
+-- (Citus) can run an aggregate on each shard and ship its state as text:
+-- worker_partial_agg is the aggregate without its final function, and
+-- coord_combine_agg reads the states back with lmm_stats_in, combines them
+-- and applies the final function.  Both are emulated here on one server
+-- with aggregates built from lmm's own support functions, and the answers
+-- must equal the one-server fit to 1e-10.  test/citus/run.sh checks the
+-- same with a real Citus cluster.
+SET extra_float_digits = 0;
+SELECT setseed(0.26);
+CREATE TABLE so AS
+SELECT i AS id, i % 8 AS shard, i % 150 AS g, (i % 150)::bigint AS g8, (i % 150)::smallint AS g2,
+	'grp' || (i % 150) AS gt, i % 23 AS b, x1, t,
+	2 + 0.5 * x1 + e.u0 + (0.3 + e.u1) * t + random() AS y,
+	(random() < 1 / (1 + exp(-(x1 - 1 + e.u0)))) AS hit
+FROM (SELECT i, random() * 2 AS x1, random() * 3 AS t FROM generate_series(1, 6000) i) s
+JOIN (SELECT j, random() AS u0, 0.3 * random() AS u1 FROM generate_series(0, 149) j) e ON e.j = s.i % 150;
+
+-- integer keys of every width use the forms with an lmm_stats state; other
+-- key types keep the anyelement forms (an internal state)
+SELECT p.proname AS aggregate, a.aggtranstype::regtype AS state,
+	string_agg(DISTINCT coalesce(substring(pg_get_function_identity_arguments(p.oid) from 'g (\w+)'), '-'), ', ') AS keys,
+	count(*) AS forms
+FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+WHERE p.proname LIKE 'lmm%'
+GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- the key's width does not change the fit (smallint, integer, bigint, text)
+CREATE FUNCTION pg_temp.same(a lmm_model, b lmm_model) RETURNS float8 LANGUAGE sql AS $$
+	SELECT max(abs(x - y) / greatest(abs(y), 1e-300)) FROM (
+		SELECT fa.estimate x, fb.estimate y FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term)
+		UNION ALL SELECT fa.std_error, fb.std_error FROM lmm_fixef(a) fa JOIN lmm_fixef(b) fb USING (term)
+		UNION ALL SELECT va.variance, vb.variance FROM lmm_varcorr(a) va JOIN lmm_varcorr(b) vb
+			ON va.grp IS NOT DISTINCT FROM vb.grp AND va.term1 IS NOT DISTINCT FROM vb.term1
+				AND va.term2 IS NOT DISTINCT FROM vb.term2
+		UNION ALL SELECT (lmm_summary(a)).criterion, (lmm_summary(b)).criterion) d $$;
+SELECT pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], g8, ARRAY[t])) < 1e-12 AS int8_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], g2, ARRAY[t])) < 1e-12 AS int2_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], gt, ARRAY[t])) < 1e-12 AS text_same
+FROM so;
+-- the model records the key type it was given
+SELECT lmm_blup(lmm_fit(y, ARRAY[x1], g8), 7::bigint, 'g', '(Intercept)') =
+	lmm_blup(lmm_fit(y, ARRAY[x1], g), 7, 'g', '(Intercept)') AS int8_blup FROM so;
+
+-- Citus's two phases, emulated: a "worker" aggregate without a final
+-- function (its result is the flat state), shipped as text, and a
+-- "coordinator" aggregate that combines the states and fits.
+CREATE AGGREGATE pg_temp.w_fit(float8, float8[], int, float8[], text) (
+	SFUNC = lmm_fit_trans, STYPE = lmm_stats);
+CREATE AGGREGATE pg_temp.w_glmm(float8, float8[], int, float8, float8, text) (
+	SFUNC = lmm_fit_trans, STYPE = lmm_stats);
+CREATE AGGREGATE pg_temp.w_terms(float8, float8[], text[], float8[], text, text) (
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats);
+CREATE AGGREGATE pg_temp.w_merge(lmm_stats) (SFUNC = lmm_merge_trans, STYPE = lmm_stats);
+CREATE AGGREGATE pg_temp.c_fit(lmm_stats) (
+	SFUNC = lmm_agg_combine, STYPE = lmm_stats, FINALFUNC = lmm_fit_final);
+CREATE AGGREGATE pg_temp.c_stats(lmm_stats) (
+	SFUNC = lmm_agg_combine, STYPE = lmm_stats, FINALFUNC = lmm_stats_final);
+
+-- one-term LMM with a random slope and options: 8 shards' states as text
+CREATE TABLE so_states AS
+SELECT shard, pg_temp.w_fit(y, ARRAY[x1, t], g, ARRAY[t], 'method=ml,x_names=x1,t')::text AS state
+FROM so GROUP BY shard;
+SELECT count(*) AS shards, bool_and(state LIKE '{"lmm_stats": 2, "hex": "%') AS json_text FROM so_states;
+SELECT pg_temp.same(
+	(SELECT pg_temp.c_fit(state::lmm_stats) FROM so_states),
+	(SELECT lmm_fit(y, ARRAY[x1, t], g, ARRAY[t], 'method=ml,x_names=x1,t') FROM so)) < 1e-10 AS lmm_same;
+-- the options travel with the state: the combined fit is ML, with the names
+WITH c AS (SELECT pg_temp.c_fit(state::lmm_stats) AS m FROM so_states)
+SELECT (lmm_summary(m)).method, (SELECT array_agg(term ORDER BY term) FROM lmm_fixef(m)) AS terms FROM c;
+-- text and binary forms of a partial state round trip exactly
+SELECT bool_and(state::lmm_stats::text = state) AS text_round_trip,
+	bool_and(lmm_stats_send(state::lmm_stats) = lmm_stats_send(state::lmm_stats::text::lmm_stats)) AS binary_same
+FROM so_states;
+-- a partial state is not statistics: the plain functions refuse it
+SELECT lmm_fit(state::lmm_stats) FROM so_states LIMIT 1;
+SELECT * FROM lmm_stats_info((SELECT state::lmm_stats FROM so_states LIMIT 1));
+
+-- a GLMM's state keeps its rows (with weights and offsets); they travel too
+CREATE TABLE so_glmm AS
+SELECT shard, pg_temp.w_glmm(hit::int::float8, ARRAY[x1], g, 1.0, 0.1 * t, 'family=binomial')::text AS state
+FROM so GROUP BY shard;
+SELECT pg_temp.same(
+	(SELECT pg_temp.c_fit(state::lmm_stats) FROM so_glmm),
+	(SELECT lmm_fit(hit::int::float8, ARRAY[x1], g, 1.0, 0.1 * t, 'family=binomial') FROM so)) < 1e-10 AS glmm_same;
+SELECT (lmm_summary(pg_temp.c_fit(state::lmm_stats))).method AS glmm_method FROM so_glmm;
+
+-- crossed terms (lmm_fit_terms, as lmm() runs it)
+CREATE TABLE so_terms AS
+SELECT shard, pg_temp.w_terms(y, ARRAY[1, x1], ARRAY[g::text, b::text], ARRAY[1, 1]::float8[],
+	'{"x": ["(Intercept)", "x1"], "terms": [{"group": "g", "z": ["(Intercept)"]}, {"group": "b", "z": ["(Intercept)"]}]}',
+	NULL)::text AS state
+FROM so GROUP BY shard;
+SELECT pg_temp.same(
+	(SELECT pg_temp.c_fit(state::lmm_stats) FROM so_terms),
+	lmm('y ~ x1 + (1 | g) + (1 | b)', 'so')) < 1e-10 AS crossed_same;
+
+-- stored statistics merged per shard, then across shards
+CREATE TABLE so_stored AS
+SELECT g, lmm_stats(y, ARRAY[x1, t], g, ARRAY[t]) AS s FROM so GROUP BY g;
+SELECT pg_temp.same(
+	(SELECT lmm_fit(pg_temp.c_stats(p::lmm_stats))
+	 FROM (SELECT pg_temp.w_merge(s)::text AS p FROM so_stored GROUP BY g % 8) w),
+	(SELECT lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]) FROM so)) < 1e-10 AS merge_same;
+
+-- a damaged partial state is refused with the input's error, never trusted
+SELECT (regexp_replace(state, '"hex": "(.{40})..', '"hex": "\1zz'))::lmm_stats FROM so_states LIMIT 1;
+SELECT pg_temp.c_fit(('{"lmm_stats": 2, "hex": "' || substr(encode(lmm_stats_send(state::lmm_stats), 'hex'), 1, 200) || '"}')::lmm_stats)
+FROM so_glmm LIMIT 1;
+DROP TABLE so, so_states, so_glmm, so_terms, so_stored;
