@@ -198,6 +198,7 @@ pushdown "lmm_fit(y, x, g, z, options)" "SELECT lmm_fit(y, ARRAY[x1, t], g, ARRA
 pushdown "lmm_stats(y, x, g, z)" "SELECT lmm_stats(y, ARRAY[x1, t], g, ARRAY[t]) FROM sim"
 pushdown "lmm_stats(y, x, g, options)" "SELECT lmm_stats(y, ARRAY[x1, t], g, 'x_names=x1,t') FROM sim"
 pushdown "lmm_merge(s) of stored statistics" "SELECT lmm_fit(lmm_merge(s)) FROM st"
+pushdown "lmm_merge over per-group lmm_stats (GROUP BY g)" "SELECT lmm_fit(lmm_merge(s)) FROM (SELECT lmm_stats(y, ARRAY[x1, t], g, ARRAY[t]) AS s FROM sim GROUP BY g) p"
 pushdown "lmm_fit_terms (one term with a slope)" "SELECT lmm_fit_terms(y, ARRAY[1, x1, t], ARRAY[g::text], ARRAY[1, t], '$spec1') FROM sim"
 pushdown "lmm_fit_terms (crossed, options)" "SELECT lmm_fit_terms(y, ARRAY[1, x], ARRAY[a::text, b::text], ARRAY[1, 1], '$spec2', 'method=ml') FROM cr"
 pushdown "lmm_stats_terms (crossed)" "SELECT lmm_stats_terms(y, ARRAY[1, x], ARRAY[a::text, b::text], ARRAY[1, 1], '$spec2') FROM cr"
