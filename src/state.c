@@ -173,13 +173,16 @@ levels_set_key(LmmLevels *lv, int64 j, Datum key)
 	lv->keys[j] = key;
 }
 
-/* Build the hash of a table's keys (an unpacked value's, on its first look-up). */
+/*
+ * Build the hash of a table's keys (an unpacked value's, on its first
+ * look-up), sized for room more to come without a rehash.
+ */
 static void
-levels_index(LmmLevels *lv, int64 nlevels)
+levels_index(LmmLevels *lv, int64 nlevels, int64 room)
 {
 	int64		j;
 
-	lv->hash = levelhash_create(lv->ctx, Max(256, nlevels * 2), lv);
+	lv->hash = levelhash_create(lv->ctx, Max(256, (nlevels + room) * 2), lv);
 	for (j = 0; j < nlevels; j++)
 	{
 		bool		found;
@@ -206,7 +209,7 @@ lmm_state_level(LmmAggState *st, int t, Datum key)
 	if (lv->typlen == -1)
 		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(DatumGetPointer(key)));
 	if (lv->hash == NULL)
-		levels_index(lv, st->stats.term[t].nlevels);
+		levels_index(lv, st->stats.term[t].nlevels, 0);
 	e = levelhash_insert(lv->hash, key, &found);
 	if (!found)
 	{
@@ -764,6 +767,14 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 	for (t = 0; t < src->k; t++)
 	{
 		int64		J = src->stats.term[t].nlevels;
+		LmmLevels  *lv = &dst->levels[t];
+		int64		want = (dst->stats.term[t].nlevels + J) * 2;
+
+		/* room for src's levels up front: one rehash at most, not one per doubling */
+		if (lv->hash == NULL)
+			levels_index(lv, dst->stats.term[t].nlevels, J);
+		else if (want > lv->hash->size)
+			levelhash_grow(lv->hash, want);
 
 		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
 		for (j = 0; j < J; j++)
