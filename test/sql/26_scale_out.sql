@@ -107,4 +107,40 @@ SELECT pg_temp.same(
 SELECT (regexp_replace(state, '"hex": "(.{40})..', '"hex": "\1zz'))::lmm_stats FROM so_states LIMIT 1;
 SELECT pg_temp.c_fit(('{"lmm_stats": 2, "hex": "' || substr(encode(lmm_stats_send(state::lmm_stats), 'hex'), 1, 200) || '"}')::lmm_stats)
 FROM so_glmm LIMIT 1;
-DROP TABLE so, so_states, so_glmm, so_terms, so_stored;
+-- rows packed on a machine of the other byte order are refused
+SELECT regexp_replace(state, '"hex": "4c4d4d7204030201', '"hex": "4c4d4d7201020304')::lmm_stats
+FROM so_glmm LIMIT 1;
+-- every byte of a GLMM's partial state (statistics, keys, rows) set to 0xff
+-- in turn: each is read back as some state or refused with the input's
+-- SQLSTATE, and a state read back combines and fits or is refused cleanly
+CREATE TEMP TABLE so_mut (pos int, state text, fitted text);
+DO $$
+DECLARE
+	b bytea := (SELECT lmm_stats_send(state::lmm_stats) FROM so_glmm ORDER BY shard LIMIT 1);
+	v lmm_stats;
+	i int;
+	r text;
+BEGIN
+	FOR i IN 0 .. length(b) - 1 BY greatest(1, length(b) / 400) LOOP
+		BEGIN
+			v := ('{"lmm_stats": 2, "hex": "' || encode(set_byte(b, i, 255), 'hex') || '"}')::lmm_stats;
+			BEGIN
+				PERFORM pg_temp.c_fit(s) FROM (VALUES (v), (v)) t(s);
+				r := 'fits';
+			EXCEPTION WHEN OTHERS THEN
+				r := SQLSTATE;
+			END;
+			INSERT INTO so_mut VALUES (i, 'read', r);
+		EXCEPTION WHEN OTHERS THEN
+			INSERT INTO so_mut VALUES (i, SQLSTATE, NULL);
+		END;
+	END LOOP;
+END
+$$;
+SELECT count(*) > 300 AS many_cases,
+	count(*) FILTER (WHERE state = 'read') > 10 AS some_read,
+	count(*) FILTER (WHERE state <> 'read') > 10 AS some_refused,
+	count(*) FILTER (WHERE state NOT IN ('read', '22P02', '22021', '54000', '22P03')) AS other_input_errors,
+	count(*) FILTER (WHERE fitted NOT IN ('fits', '22023', '22P02', '22003', '2201E', '54000', '22P03', '22012')) AS other_fit_errors
+FROM so_mut;
+DROP TABLE so, so_states, so_glmm, so_terms, so_stored, so_mut;
