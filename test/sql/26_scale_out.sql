@@ -38,6 +38,20 @@ SELECT pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, 
 	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], g2, ARRAY[t])) < 1e-12 AS int2_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], gt, ARRAY[t])) < 1e-12 AS text_same
 FROM so;
+-- integer keys dense in a range are looked up by value, others by hash:
+-- negative, sparse, huge bigint keys and a range that changes as levels
+-- arrive all group as their text forms do
+SELECT e AS keys, pg_temp.same(a, b) < 1e-12 AS same_fit,
+	(SELECT count(*) FROM lmm_ranef(a)) = (SELECT count(*) FROM lmm_ranef(b)) AS same_levels
+FROM (SELECT 'g' e, lmm_fit(y, ARRAY[x1, t], g) a, lmm_fit(y, ARRAY[x1, t], g::text) b FROM so
+	UNION ALL SELECT '-g - 5', lmm_fit(y, ARRAY[x1, t], -g - 5), lmm_fit(y, ARRAY[x1, t], (-g - 5)::text) FROM so
+	UNION ALL SELECT 'g * 100003', lmm_fit(y, ARRAY[x1, t], g * 100003), lmm_fit(y, ARRAY[x1, t], (g * 100003)::text) FROM so
+	UNION ALL SELECT 'g8 + 2^62', lmm_fit(y, ARRAY[x1, t], g8 + 4611686018427387904), lmm_fit(y, ARRAY[x1, t], (g8 + 4611686018427387904)::text) FROM so
+	UNION ALL SELECT 'extremes', lmm_fit(y, ARRAY[x1, t], CASE WHEN g = 0 THEN -9223372036854775808 WHEN g = 1 THEN 9223372036854775807 ELSE g8 END),
+		lmm_fit(y, ARRAY[x1, t], (CASE WHEN g = 0 THEN -9223372036854775808 WHEN g = 1 THEN 9223372036854775807 ELSE g8 END)::text) FROM so
+	UNION ALL SELECT 'dense, then far', lmm_fit(y, ARRAY[x1, t], CASE WHEN id > 5000 THEN g + 1000000 ELSE g END),
+		lmm_fit(y, ARRAY[x1, t], (CASE WHEN id > 5000 THEN g + 1000000 ELSE g END)::text) FROM so
+	UNION ALL SELECT 'by id', lmm_fit(y, ARRAY[x1, t], id / 3), lmm_fit(y, ARRAY[x1, t], (id / 3)::text) FROM so) z;
 -- the model records the key type it was given
 SELECT lmm_blup(lmm_fit(y, ARRAY[x1], g8), 7::bigint, 'g', '(Intercept)') =
 	lmm_blup(lmm_fit(y, ARRAY[x1], g), 7, 'g', '(Intercept)') AS int8_blup FROM so;
