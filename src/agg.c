@@ -116,7 +116,7 @@ trans_form(FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
 					 errmsg("could not determine the type of the group keys of lmm_fit"),
 					 errdetail("The polymorphic form lmm_fit(y, x, g anyelement ...) learns g's type from the query, which this caller did not pass."),
-					 errhint("Cast the group key to integer, bigint or text, which have forms of their own.")));
+					 errhint("Cast the group key to smallint, integer or bigint, which have forms of their own, or fit with lmm() or lmm_fit_terms.")));
 		fcinfo->flinfo->fn_extra = f;
 	}
 	return f;
