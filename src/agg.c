@@ -116,7 +116,7 @@ trans_form(FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
 					 errmsg("could not determine the type of the group keys of lmm_fit"),
 					 errdetail("The polymorphic form lmm_fit(y, x, g anyelement ...) learns g's type from the query, which this caller did not pass."),
-					 errhint("Cast the group key to integer, bigint or text, which have forms of their own.")));
+					 errhint("Cast the group key to smallint, integer or bigint, which have forms of their own, or fit with lmm() or lmm_fit_terms.")));
 		fcinfo->flinfo->fn_extra = f;
 	}
 	return f;
@@ -285,7 +285,28 @@ lmm_agg_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = lmm_agg_context(fcinfo, "lmm_agg_combine", "lmm_fit");
 	LmmAggState *dst = lmm_state_arg(fcinfo, 0, aggctx, true);
-	LmmAggState *src = lmm_state_arg(fcinfo, 1, NULL, false);
+	LmmAggState *src;
+
+	/*
+	 * A first flat state is unpacked into a state of the aggregate's and
+	 * kept as it is, with nothing to merge, unless the call compares its
+	 * keys under another collation than the type's.
+	 */
+	if (dst == NULL && !PG_ARGISNULL(1) &&
+		!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))))
+	{
+		dst = lmm_state_arg(fcinfo, 1, aggctx, true);
+		if (!dst->one_term || !OidIsValid(PG_GET_COLLATION()) ||
+			dst->levels[0].collation == PG_GET_COLLATION())
+		{
+			dst->n_partials = Max(dst->n_partials, 1);
+			PG_RETURN_DATUM(lmm_state_datum(dst));
+		}
+		src = dst;
+		dst = NULL;
+	}
+	else
+		src = lmm_state_arg(fcinfo, 1, NULL, false);
 
 	if (src == NULL)
 	{

@@ -173,13 +173,65 @@ levels_set_key(LmmLevels *lv, int64 j, Datum key)
 	lv->keys[j] = key;
 }
 
-/* Build the hash of a table's keys (an unpacked value's, on its first look-up). */
+/* An integer key's value (LMM_KEY_INT4 or LMM_KEY_INT8). */
+static inline int64
+int_key(const LmmLevels *lv, Datum key)
+{
+	return lv->kind == LMM_KEY_INT4 ? (int64) DatumGetInt32(key) : DatumGetInt64(key);
+}
+
+/*
+ * Index integer keys by value where they are dense (ids 1..n, say): an
+ * array lookup per row instead of a hash probe.  Made again as the levels
+ * double, over the keys' range and half as much again beyond its ends,
+ * when that range is at most 4 slots a level (plus 4096).
+ */
 static void
-levels_index(LmmLevels *lv, int64 nlevels)
+levels_direct(LmmLevels *lv, int64 nlevels)
+{
+	int64		lo,
+				hi,
+				span,
+				j;
+
+	if ((lv->kind != LMM_KEY_INT4 && lv->kind != LMM_KEY_INT8) || nlevels == 0 ||
+		nlevels >= PG_INT32_MAX / 8)
+		return;
+	lo = hi = int_key(lv, lv->keys[0]);
+	for (j = 1; j < nlevels; j++)
+	{
+		int64		k = int_key(lv, lv->keys[j]);
+
+		lo = Min(lo, k);
+		hi = Max(hi, k);
+	}
+	/* in uint64: int8 keys may span more than int64 holds */
+	if ((uint64) hi - (uint64) lo > (uint64) (4 * nlevels + 4096))
+		return;
+	span = hi - lo + 1;
+	if (lo >= PG_INT64_MIN + span)
+		lo -= span / 2;
+	span = Min(2 * span + 64, 4 * nlevels + 4096 + span);
+	if (lv->direct != NULL)
+		pfree(lv->direct);
+	lv->direct = MemoryContextAllocExtended(lv->ctx, sizeof(int32) * span,
+											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	lv->direct_lo = lo;
+	lv->direct_n = span;
+	for (j = 0; j < nlevels; j++)
+		lv->direct[(uint64) int_key(lv, lv->keys[j]) - (uint64) lo] = (int32) (j + 1);
+}
+
+/*
+ * Build the hash of a table's keys (an unpacked value's, on its first
+ * look-up), sized for room more to come without a rehash.
+ */
+static void
+levels_index(LmmLevels *lv, int64 nlevels, int64 room)
 {
 	int64		j;
 
-	lv->hash = levelhash_create(lv->ctx, Max(256, nlevels * 2), lv);
+	lv->hash = levelhash_create(lv->ctx, Max(256, (nlevels + room) * 2), lv);
 	for (j = 0; j < nlevels; j++)
 	{
 		bool		found;
@@ -190,6 +242,7 @@ levels_index(LmmLevels *lv, int64 nlevels)
 		e = levelhash_insert(lv->hash, lv->keys[j], &found);
 		e->index = j;
 	}
+	levels_direct(lv, nlevels);
 }
 
 /*
@@ -203,19 +256,45 @@ lmm_state_level(LmmAggState *st, int t, Datum key)
 	bool		found;
 	LevelEntry *e;
 
+	if (lv->direct != NULL)
+	{
+		uint64		off = (uint64) int_key(lv, key) - (uint64) lv->direct_lo;
+
+		if (off < (uint64) lv->direct_n && lv->direct[off] > 0)
+			return lv->direct[off] - 1;
+	}
 	if (lv->typlen == -1)
 		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(DatumGetPointer(key)));
 	if (lv->hash == NULL)
-		levels_index(lv, st->stats.term[t].nlevels);
+		levels_index(lv, st->stats.term[t].nlevels, 0);
 	e = levelhash_insert(lv->hash, key, &found);
 	if (!found)
 	{
 		MemoryContext old = MemoryContextSwitchTo(lv->ctx);
+		int64		J;
 
 		e->key = datumCopy(key, lv->byval, lv->typlen);
 		e->index = lmm_terms_add_level(&st->stats, t);
 		levels_set_key(lv, e->index, e->key);
 		MemoryContextSwitchTo(old);
+		J = e->index + 1;
+		if (J >= 64 && (J & (J - 1)) == 0)
+			levels_direct(lv, J);
+		else if (lv->direct != NULL && J <= PG_INT32_MAX)
+		{
+			uint64		off = (uint64) int_key(lv, key) - (uint64) lv->direct_lo;
+
+			if (off < (uint64) lv->direct_n)
+				lv->direct[off] = (int32) J;
+		}
+		return J - 1;
+	}
+	if (lv->direct != NULL && e->index < PG_INT32_MAX)
+	{
+		uint64		off = (uint64) int_key(lv, key) - (uint64) lv->direct_lo;
+
+		if (off < (uint64) lv->direct_n)
+			lv->direct[off] = (int32) (e->index + 1);
 	}
 	return e->index;
 }
@@ -764,6 +843,14 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 	for (t = 0; t < src->k; t++)
 	{
 		int64		J = src->stats.term[t].nlevels;
+		LmmLevels  *lv = &dst->levels[t];
+		int64		want = (dst->stats.term[t].nlevels + J) * 2;
+
+		/* room for src's levels up front: one rehash at most, not one per doubling */
+		if (lv->hash == NULL)
+			levels_index(lv, dst->stats.term[t].nlevels, J);
+		else if (want > lv->hash->size)
+			levelhash_grow(lv->hash, want);
 
 		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
 		for (j = 0; j < J; j++)

@@ -54,6 +54,11 @@ typedef struct LmmLevels
 	FmgrInfo	hash_fn;		/* LMM_KEY_OTHER only */
 	FmgrInfo	eq_fn;
 	struct levelhash_hash *hash;	/* key -> level; built on first look-up */
+	int32	   *direct;			/* integer keys in a dense range: level + 1
+								 * by key - direct_lo (0: not there), ahead
+								 * of the hash */
+	int64		direct_lo;
+	int64		direct_n;
 	MemoryContext ctx;			/* where the keys live */
 	Datum	   *keys;			/* by level number */
 	int64		cap;

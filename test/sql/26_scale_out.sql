@@ -38,6 +38,20 @@ SELECT pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, 
 	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], g2, ARRAY[t])) < 1e-12 AS int2_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], gt, ARRAY[t])) < 1e-12 AS text_same
 FROM so;
+-- integer keys dense in a range are looked up by value, others by hash:
+-- negative, sparse, huge bigint keys and a range that changes as levels
+-- arrive all group as their text forms do
+SELECT e AS keys, pg_temp.same(a, b) < 1e-12 AS same_fit,
+	(SELECT count(*) FROM lmm_ranef(a)) = (SELECT count(*) FROM lmm_ranef(b)) AS same_levels
+FROM (SELECT 'g' e, lmm_fit(y, ARRAY[x1, t], g) a, lmm_fit(y, ARRAY[x1, t], g::text) b FROM so
+	UNION ALL SELECT '-g - 5', lmm_fit(y, ARRAY[x1, t], -g - 5), lmm_fit(y, ARRAY[x1, t], (-g - 5)::text) FROM so
+	UNION ALL SELECT 'g * 100003', lmm_fit(y, ARRAY[x1, t], g * 100003), lmm_fit(y, ARRAY[x1, t], (g * 100003)::text) FROM so
+	UNION ALL SELECT 'g8 + 2^62', lmm_fit(y, ARRAY[x1, t], g8 + 4611686018427387904), lmm_fit(y, ARRAY[x1, t], (g8 + 4611686018427387904)::text) FROM so
+	UNION ALL SELECT 'extremes', lmm_fit(y, ARRAY[x1, t], CASE WHEN g = 0 THEN -9223372036854775808 WHEN g = 1 THEN 9223372036854775807 ELSE g8 END),
+		lmm_fit(y, ARRAY[x1, t], (CASE WHEN g = 0 THEN -9223372036854775808 WHEN g = 1 THEN 9223372036854775807 ELSE g8 END)::text) FROM so
+	UNION ALL SELECT 'dense, then far', lmm_fit(y, ARRAY[x1, t], CASE WHEN id > 5000 THEN g + 1000000 ELSE g END),
+		lmm_fit(y, ARRAY[x1, t], (CASE WHEN id > 5000 THEN g + 1000000 ELSE g END)::text) FROM so
+	UNION ALL SELECT 'by id', lmm_fit(y, ARRAY[x1, t], id / 3), lmm_fit(y, ARRAY[x1, t], (id / 3)::text) FROM so) z;
 -- the model records the key type it was given
 SELECT lmm_blup(lmm_fit(y, ARRAY[x1], g8), 7::bigint, 'g', '(Intercept)') =
 	lmm_blup(lmm_fit(y, ARRAY[x1], g), 7, 'g', '(Intercept)') AS int8_blup FROM so;
@@ -107,4 +121,40 @@ SELECT pg_temp.same(
 SELECT (regexp_replace(state, '"hex": "(.{40})..', '"hex": "\1zz'))::lmm_stats FROM so_states LIMIT 1;
 SELECT pg_temp.c_fit(('{"lmm_stats": 2, "hex": "' || substr(encode(lmm_stats_send(state::lmm_stats), 'hex'), 1, 200) || '"}')::lmm_stats)
 FROM so_glmm LIMIT 1;
-DROP TABLE so, so_states, so_glmm, so_terms, so_stored;
+-- rows packed on a machine of the other byte order are refused
+SELECT regexp_replace(state, '"hex": "4c4d4d7204030201', '"hex": "4c4d4d7201020304')::lmm_stats
+FROM so_glmm LIMIT 1;
+-- every byte of a GLMM's partial state (statistics, keys, rows) set to 0xff
+-- in turn: each is read back as some state or refused with the input's
+-- SQLSTATE, and a state read back combines and fits or is refused cleanly
+CREATE TEMP TABLE so_mut (pos int, state text, fitted text);
+DO $$
+DECLARE
+	b bytea := (SELECT lmm_stats_send(state::lmm_stats) FROM so_glmm ORDER BY shard LIMIT 1);
+	v lmm_stats;
+	i int;
+	r text;
+BEGIN
+	FOR i IN 0 .. length(b) - 1 BY greatest(1, length(b) / 400) LOOP
+		BEGIN
+			v := ('{"lmm_stats": 2, "hex": "' || encode(set_byte(b, i, 255), 'hex') || '"}')::lmm_stats;
+			BEGIN
+				PERFORM pg_temp.c_fit(s) FROM (VALUES (v), (v)) t(s);
+				r := 'fits';
+			EXCEPTION WHEN OTHERS THEN
+				r := SQLSTATE;
+			END;
+			INSERT INTO so_mut VALUES (i, 'read', r);
+		EXCEPTION WHEN OTHERS THEN
+			INSERT INTO so_mut VALUES (i, SQLSTATE, NULL);
+		END;
+	END LOOP;
+END
+$$;
+SELECT count(*) > 300 AS many_cases,
+	count(*) FILTER (WHERE state = 'read') > 10 AS some_read,
+	count(*) FILTER (WHERE state <> 'read') > 10 AS some_refused,
+	count(*) FILTER (WHERE state NOT IN ('read', '22P02', '22021', '54000', '22P03')) AS other_input_errors,
+	count(*) FILTER (WHERE fitted NOT IN ('fits', '22023', '22P02', '22003', '2201E', '54000', '22P03', '22012')) AS other_fit_errors
+FROM so_mut;
+DROP TABLE so, so_states, so_glmm, so_terms, so_stored, so_mut;
