@@ -755,6 +755,7 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 				step = HUGE_VAL;
 	int			it,
 				half = 0,
+				restarted = 0,
 				a,
 				c;
 
@@ -847,7 +848,22 @@ level_deviance(Glmm *g, const double *T, double th, int64_t j, double *u,
 			uu += u[a] * u[a];
 		pdev += uu;
 		if (!isfinite(pdev))
-			return HUGE_VAL;
+		{
+			/* a step that overflowed is halved back; a start that did (a
+			 * warm start extrapolated too far) is dropped for u = 0 */
+			if (pdev0 < HUGE_VAL && half < 30)
+			{
+				for (a = 0; a < q; a++)
+					u[a] = 0.5 * (u[a] + up[a]);
+				half++;
+				continue;
+			}
+			if (pdev0 < HUGE_VAL || restarted)
+				return HUGE_VAL;
+			memset(u, 0, sizeof(double) * q);
+			restarted = 1;
+			continue;
+		}
 		/* a step that raised the deviance is halved back toward the last point */
 		if (pdev > pdev0 + PIRLS_TOL * (fabs(pdev0) + 1.0) && half < 30)
 		{
@@ -1014,12 +1030,18 @@ kernel_chunk(void *arg)
 		}
 		if (g->du != NULL && g->du_valid)
 		{
-			/* first order from the last evaluation's mode */
+			/*
+			 * first order from the last evaluation's mode, where that is a
+			 * step of less than one unit of u (a standard deviation of the
+			 * level's effect): farther, as from theta = 0, it misleads
+			 */
 			const double *dj = g->du + (size_t) j * (1 + p);
+			double		du = dj[0] * (ck->theta[0] - g->du_at[0]);
 
-			u[0] += dj[0] * (ck->theta[0] - g->du_at[0]);
 			for (a = 0; a < p; a++)
-				u[0] += dj[1 + a] * (ck->beta[a] - g->du_at[1 + a]);
+				du += dj[1 + a] * (ck->beta[a] - g->du_at[1 + a]);
+			if (fabs(du) < 1.0)
+				u[0] += du;
 		}
 		d = level_deviance(g, ck->T, ck->theta[0], j, u, ck->want_grad ? ck->grad : NULL,
 						   g->du != NULL ? g->du + (size_t) j * (1 + p) : NULL,
@@ -1490,9 +1512,9 @@ scaled_stage2(unsigned n, const double *zs, double *grad, void *data)
 /*
  * The kernel's fit with its gradient: L-BFGS from glm_start to about 1e-7,
  * then Newton steps on the Hessian of differenced gradients while they
- * lower the deviance, until a step is below 1e-6 (the next would be about
- * its square); vcov of beta as glmer's from the last Hessian.  0 on
- * failure.
+ * lower the deviance (or, once small, leave it within its rounding), until
+ * a step is below 1e-9 (the optimum to rounding, whatever order the rows
+ * came in); vcov of beta as glmer's from the last Hessian.  0 on failure.
  */
 static int
 kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov, int *converged)
@@ -1511,6 +1533,39 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov, int *converged)
 				rc,
 				ok;
 
+	/*
+	 * theta from 1 by halving (and doubling) while the deviance falls, beta
+	 * at the GLM's: L-BFGS from theta = 1 against a bound at 0 can creep
+	 * when theta is small and the levels large (its first trial goes to
+	 * the bound, then it backtracks a little per step); theta is then in
+	 * units of that start
+	 */
+	{
+		double		f0 = stage2(d, x, NULL, g),
+					t0 = x[0];
+
+		for (it = 0; it < 2 && isfinite(f0); it++)
+		{
+			double		mult = it == 0 ? 0.5 : 2.0;
+			int			k;
+
+			for (k = 0; k < 12; k++)
+			{
+				double		f;
+
+				x[0] = t0 * mult;
+				f = stage2(d, x, NULL, g);
+				if (!(f < f0))
+					break;
+				f0 = f;
+				t0 = x[0];
+			}
+			if (k > 0)
+				break;
+		}
+		x[0] = t0;
+		g->scale[0] = t0;
+	}
 	for (a = 0; a < d; a++)
 	{
 		lb[a] = a < nt ? 0.0 : -HUGE_VAL;
@@ -1521,7 +1576,7 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov, int *converged)
 	*converged = rc > 0 && rc != NLOPT_MAXEVAL_REACHED;
 	for (a = 0; a < d; a++)
 		x[a] = xn[a] * g->scale[a];
-	for (it = 0; ok && it < 4; it++)
+	for (it = 0; ok && it < 6; it++)
 	{
 		double		fn,
 					step = 0.0;
@@ -1546,16 +1601,25 @@ kernel_optimize(Glmm *g, double *x, double *fmin, double *vcov, int *converged)
 		for (a = 0; a < nt; a++)
 			xn[a] = fabs(xn[a]);
 		fn = stage2(d, xn, NULL, g);
-		if (!(fn < *fmin))
+
+		/*
+		 * A step in the quadratic range changes the deviance by less than
+		 * its rounding: it is taken unless the deviance rises by more
+		 */
+		if (!(fn < *fmin) &&
+			!(step < 1e-4 && fn <= *fmin + 1e-12 * (fabs(*fmin) + 1.0)))
 			break;
 		memcpy(x, xn, sizeof(double) * d);
-		*fmin = fn;
+		if (fn < *fmin)
+			*fmin = fn;
 		/* quadratic convergence: after a step this small the next is rounding */
-		if (step < 1e-6)
+		if (step < 1e-9)
 		{
 			*converged = 1;
 			break;
 		}
+		if (step < 1e-6)
+			*converged = 1;
 	}
 	if (ok)
 	{

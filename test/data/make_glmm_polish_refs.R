@@ -2,7 +2,8 @@
 # glmer's own deviance, computed to more digits than glmer's run gives.
 #
 # Run:  cd test/data && Rscript make_glmm_polish_refs.R   (about a minute)
-# Inputs (committed): the datasets of make_glmm_refs.R.
+# Inputs (committed): the datasets of make_glmm_refs.R and
+# make_glmm_large_levels_refs.R.
 # Output (committed): glmm_polish.ref.csv, model,kind,name,value with kinds
 #   beta, se (per coefficient), theta (theta1, ...), loglik.
 #
@@ -38,6 +39,7 @@ verbagg_d$btype <- factor(verbagg_d$btype, levels = c("curse", "scold", "shout")
 hdp_d <- read.csv("hdp.csv"); hdp_d$did <- factor(hdp_d$did)
 poff_d <- read.csv("poisson_offset.csv"); poff_d$g <- factor(poff_d$g)
 bslope_d <- read.csv("binary_slope.csv"); bslope_d$g <- factor(bslope_d$g)
+large_d <- read.csv("poisson_large_levels.csv"); large_d$g <- factor(large_d$g)
 
 ctl <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-12),
                     tolPwrss = 1e-13)
@@ -58,7 +60,8 @@ models <- list(
   poisson_offset_agq10 = function() glmer(y ~ x + offset(logexp) + (1 | g), data = poff_d,
                                           family = poisson, nAGQ = 10, control = ctl),
   binary_slope = function() glmer(y ~ x + t + (1 + t | g), data = bslope_d, family = binomial,
-                                  control = ctl))
+                                  control = ctl),
+  large_levels = function() glmer(y ~ x + (1 | g), data = large_d, family = poisson, control = ctl))
 
 out <- data.frame()
 for (name in names(models)) {

@@ -23,6 +23,10 @@ CREATE TABLE glmm_bslope (g int, x float8, t float8, y int);
 \copy glmm_bslope FROM 'test/data/binary_slope.csv' CSV HEADER
 CREATE TABLE glmm_wlmm (g int, x float8, w float8, y float8);
 \copy glmm_wlmm FROM 'test/data/weighted.csv' CSV HEADER
+-- 12 groups of 400 Poisson rows (make_glmm_large_levels_refs.R)
+\copy glmm_ref FROM 'test/data/glmm_large_levels.ref.csv' CSV HEADER
+CREATE TABLE glmm_large (g int, x float8, y int);
+\copy glmm_large FROM 'test/data/poisson_large_levels.csv' CSV HEADER
 
 CREATE TABLE glmm_fits (model text, m lmm_model);
 -- lmm(): cbind(successes, failures) and a proportion with weights=trials
@@ -47,6 +51,8 @@ INSERT INTO glmm_fits SELECT 'hdp', lmm_fit(remission, ARRAY[age, il6, crp, leng
 -- a weighted LMM: residual variance sigma^2 / w, through lmm() and the aggregate
 INSERT INTO glmm_fits SELECT 'weighted_lmm', lmm('y ~ x + (1 | g)', 'glmm_wlmm', 'weights=w');
 INSERT INTO glmm_fits SELECT 'weighted_lmm_ml', lmm_fit(y, ARRAY[x], g, w, 0::float8, 'method=ml, x_names=x') FROM glmm_wlmm;
+-- large levels: the kernel's warm start from theta = 0 must not overflow
+INSERT INTO glmm_fits SELECT 'large_levels', lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=poisson, x_names=x') FROM glmm_large;
 -- crossed terms through lmm(): three for the Poisson counts, two for a boolean response
 INSERT INTO glmm_fits SELECT 'grouse', lmm('ticks ~ factor(year) + cheight + (1 | brood) + (1 | index) + (1 | location)', 'glmm_grouse', 'family=poisson');
 INSERT INTO glmm_fits SELECT 'verbagg', lmm('r2 ~ anger + gender + btype + situ + (1 | id) + (1 | item)', 'glmm_verbagg', 'family=binomial');
@@ -240,3 +246,24 @@ SELECT lmm_anova((SELECT m FROM glmm_fits WHERE model = 'cbpp'), (SELECT m FROM 
 -- zero weights drop their rows, counted
 SELECT n_obs, n_dropped FROM lmm_summary((SELECT lmm_fit(prop, ARRAY[(period = '2')::int]::float8[], herd,
 	CASE WHEN herd = 1 THEN 0 ELSE size END::float8, 0::float8, 'family=binomial') FROM glmm_cbpp));
+
+-- the row order does not move a GLMM's answer beyond rounding: the kernel's
+-- Newton steps run to the optimum (a parallel plan or Citus shards hand the
+-- rows over in another order)
+CREATE FUNCTION pg_temp.glmm_diff(a lmm_model, b lmm_model) RETURNS float8 LANGUAGE sql AS $$
+	SELECT max(d) FROM (
+		SELECT abs(x.estimate - y.estimate) / greatest(abs(y.estimate), y.std_error) d
+			FROM lmm_fixef(a) x JOIN lmm_fixef(b) y USING (term)
+		UNION ALL SELECT abs(x.std_error - y.std_error) / y.std_error
+			FROM lmm_fixef(a) x JOIN lmm_fixef(b) y USING (term)
+		UNION ALL SELECT abs(x.std_dev - y.std_dev) / greatest(y.std_dev, 1e-8)
+			FROM lmm_varcorr(a) x JOIN lmm_varcorr(b) y USING (grp, term1)
+		UNION ALL SELECT abs((lmm_summary(a)).loglik - (lmm_summary(b)).loglik) / abs((lmm_summary(b)).loglik)) s $$;
+SELECT 'large_levels' AS model, pg_temp.glmm_diff(
+	(SELECT lmm_fit(y, ARRAY[x], g, 1::float8, 0::float8, 'family=poisson, x_names=x') FROM (SELECT * FROM glmm_large ORDER BY md5(x::text)) s),
+	(SELECT m FROM glmm_fits WHERE model = 'large_levels')) < 1e-10 AS order_free
+UNION ALL
+SELECT 'hdp', pg_temp.glmm_diff(
+	(SELECT lmm_fit(remission, ARRAY[age, il6, crp, lengthofstay], did, 1::float8, 0::float8,
+		'family=binomial, x_names=age,il6,crp,lengthofstay, g_name=did') FROM (SELECT * FROM glmm_hdp ORDER BY md5(age::text || il6::text)) s),
+	(SELECT m FROM glmm_fits WHERE model = 'hdp')) < 1e-10;
