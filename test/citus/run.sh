@@ -137,6 +137,9 @@ FROM (SELECT i % $groups + 1 AS g, sin(i * 0.37) AS x1, ((i / $groups) % 10)::fl
              abs((sin(i * 78.233) * 24634.6345)::numeric % 1)::float8 AS e2,
              abs((sin(i * 39.3468) * 11937.2231)::numeric % 1)::float8 AS e3
       FROM generate_series(1, $rows) i) s;
+-- a binary response and a count for the GLMMs
+ALTER TABLE sim_local ADD COLUMN hit boolean, ADD COLUMN n int;
+UPDATE sim_local SET hit = y > 10 + 2 * x1 + 0.5 * t, n = (abs(y) * 0.3)::int;
 CREATE TABLE cr_local AS
 SELECT a, b, x, 5 + 0.8 * x + 1.5 * sin(a * 1.3) + 0.8 * cos(b * 0.7)
        + (abs((sin(i * 12.9898) * 43758.5453)::numeric % 1)::float8 - 0.5) * 3 AS y
@@ -195,6 +198,7 @@ pushdown "lmm_fit(y, x, g)" "SELECT lmm_fit(y, ARRAY[x1, t], g) FROM sim"
 pushdown "lmm_fit(y, x, g, z)" "SELECT lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]) FROM sim"
 pushdown "lmm_fit(y, x, g, options)" "SELECT lmm_fit(y, ARRAY[x1, t], g, 'method=ml') FROM sim"
 pushdown "lmm_fit(y, x, g, z, options)" "SELECT lmm_fit(y, ARRAY[x1, t], g, ARRAY[t], 'method=ml, x_names=x1,t, z_names=t, g_name=g') FROM sim"
+pushdown "GLMM lmm_fit(y, x, g, weight, offset, family=binomial)" "SELECT lmm_fit(hit::int::float8, ARRAY[x1], g, 1.0, 0.05 * t, 'family=binomial') FROM sim"
 pushdown "lmm_stats(y, x, g, z)" "SELECT lmm_stats(y, ARRAY[x1, t], g, ARRAY[t]) FROM sim"
 pushdown "lmm_stats(y, x, g, options)" "SELECT lmm_stats(y, ARRAY[x1, t], g, 'x_names=x1,t') FROM sim"
 pushdown "lmm_merge(s) of stored statistics" "SELECT lmm_fit(lmm_merge(s)) FROM st"
@@ -206,16 +210,17 @@ pushdown "lmm_stats_terms (crossed)" "SELECT lmm_stats_terms(y, ARRAY[1, x], ARR
 # lmm() plans its lmm_fit_terms query itself: the remote commands show it
 # (keys travel as text there, so text keys such as sleepstudy's push down too)
 lmm_pushdown() {
-	local formula=$1 table=$2 out
-	out=$(q -c "SET citus.log_remote_commands = on" -c "SELECT (lmm_summary(lmm('$formula', '$table'))).n_obs" 2>&1)
+	local formula=$1 table=$2 options=${3:-} out
+	out=$(q -c "SET citus.log_remote_commands = on" -c "SELECT (lmm_summary(lmm('$formula', '$table'${options:+, '$options'}))).n_obs" 2>&1)
 	if grep -q worker_partial_agg <<<"$out"; then
-		check 1 "pushed down: lmm('$formula', '$table') (citus.log_remote_commands)"
+		check 1 "pushed down: lmm('$formula', '$table'${options:+, '$options'}) (citus.log_remote_commands)"
 	else
-		check 0 "pushed down: lmm('$formula', '$table') (citus.log_remote_commands)" \
+		check 0 "pushed down: lmm('$formula', '$table'${options:+, '$options'}) (citus.log_remote_commands)" \
 			"no worker_partial_agg in the remote commands: $(grep -m1 -o 'issuing SELECT.*' <<<"$out" | cut -c1-200)"
 	fi
 }
 lmm_pushdown 'y ~ x1 + t + (t | g)' sim
+lmm_pushdown 'hit ~ x1 + (1 | g)' sim 'family=binomial'
 lmm_pushdown 'y ~ x + (1 | a) + (1 | b)' cr
 lmm_pushdown 'reaction ~ days + (days | subject)' sleep
 
@@ -252,6 +257,12 @@ same "per-group form lmm_fit(lmm_merge(lmm_stats ... GROUP BY g))" \
 same "lmm_fit(lmm_merge(s)) of a distributed table of statistics" \
 	"SELECT lmm_fit(lmm_merge(s)) FROM st" \
 	"SELECT lmm_fit(lmm_merge(s)) FROM st_local"
+same "GLMM lmm_fit(hit, x, g, weight, offset, 'family=binomial')" \
+	"SELECT lmm_fit(hit::int::float8, ARRAY[x1], g, 1.0, 0.05 * t, 'family=binomial') FROM sim" \
+	"SELECT lmm_fit(hit::int::float8, ARRAY[x1], g, 1.0, 0.05 * t, 'family=binomial') FROM sim_local"
+same "GLMM lmm('n ~ x1 + (1 | g)', 'family=poisson')" \
+	"SELECT lmm('n ~ x1 + (1 | g)', 'sim', 'family=poisson')" \
+	"SELECT lmm('n ~ x1 + (1 | g)', 'sim_local', 'family=poisson')"
 same "lmm('y ~ x1 + t + (t | g)')" \
 	"SELECT lmm('y ~ x1 + t + (t | g)', 'sim')" \
 	"SELECT lmm('y ~ x1 + t + (t | g)', 'sim_local')"
