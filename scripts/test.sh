@@ -5,7 +5,8 @@
 # throwaway cluster that loads lmm from that directory (with two more
 # throwaway servers as shards for the sharded test), and the documentation's
 # checks (test/docs: every SQL example runs, every function is in
-# docs/reference.md).  Nothing is installed
+# docs/reference.md), and, where Citus is installed, test/citus/run.sh's
+# distributed fits.  Nothing is installed
 # into the system's PostgreSQL, so runs from two checkouts never collide.
 # Ends with one line "N passed, M failed"; exits non-zero on any failure.
 # The result depends only on the commit, not on how busy the machine is:
@@ -57,6 +58,18 @@ pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
 	exit $(( r || p || s || d ))' 2>&1 | tee "$log/cluster"
 cluster_rc=${PIPESTATUS[0]}
 
+echo "== Citus: a coordinator and two workers on loopback (test/citus/run.sh; skipped where Citus is not installed)"
+citus_port=5701
+while ss -ltn 2>/dev/null | grep -qE ":($citus_port|$((citus_port + 1))|$((citus_port + 2)))\b"; do
+	citus_port=$((citus_port + 10))
+done
+LMM_CITUS_PORT=$citus_port LMM_DESTDIR="$LMM_DESTDIR" bash test/citus/run.sh > "$log/citus" 2>&1
+citus_rc=$?
+grep -E "^(not ok|1\.\.0|[0-9]+ passed)" "$log/citus"
+citus_pass=$(grep -cE '^ok ' "$log/citus")
+citus_fail=$(grep -cE '^not ok ' "$log/citus")
+[ "$citus_rc" -ne 0 ] && [ "$citus_fail" -eq 0 ] && citus_fail=1
+
 core_pass=$(sed -n 's/^core: \([0-9]*\) passed.*/\1/p' "$log/core")
 core_fail=$(sed -n 's/^core: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log/core")
 reg_pass=$(grep -cE '^(ok|test) .* \.\.\. ok' "$log/cluster")
@@ -73,15 +86,15 @@ fuzz_fail=$(grep -cE '^fuzz_[a-z]+: CRASH' "$log/fuzz")
 layers_pass=$(grep -c '^layers: ok' "$log/layers")
 layers_fail=$(grep '^layers: ' "$log/layers" | grep -vc '^layers: ok')
 [ $(( layers_pass + layers_fail )) -eq 0 ] && layers_fail=1
-passed=$(( layers_pass + ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass + docs_pass ))
-failed=$(( layers_fail + ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail + docs_fail ))
+passed=$(( layers_pass + ${core_pass:-0} + fuzz_pass + reg_pass + tap_pass + docs_pass + citus_pass ))
+failed=$(( layers_fail + ${core_fail:-1} + fuzz_fail + reg_fail + tap_fail + docs_fail + citus_fail ))
 # a suite that failed without a failing test (a crash, a TAP parse error) counts once
 if [ "$cluster_rc" -ne 0 ] && [ $(( reg_fail + tap_fail + docs_fail )) -eq 0 ]; then
 	echo "the pg_regress/pgTAP run failed outside any single test"
 	failed=$(( failed + 1 ))
 fi
 [ $failed -ne 0 ] && status=1
-echo "layers $layers_pass/$((layers_pass + layers_fail)), core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail)), docs $docs_pass/$((docs_pass + docs_fail))"
+echo "layers $layers_pass/$((layers_pass + layers_fail)), core $core_pass/$((core_pass + core_fail)), fuzz $fuzz_pass/$((fuzz_pass + fuzz_fail)), pg_regress $reg_pass/$((reg_pass + reg_fail)), pgTAP $tap_pass/$((tap_pass + tap_fail)), docs $docs_pass/$((docs_pass + docs_fail)), citus $citus_pass/$((citus_pass + citus_fail))"
 echo "took $(( $(date +%s) - started )) s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "$passed passed, $failed failed"
 rm -rf "$log"
