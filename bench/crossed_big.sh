@@ -15,6 +15,10 @@ blas_threads=${BLAS_THREADS:-1}
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
+# Both sides on the OpenBLAS kernels this CPU runs (bench/env.sh).
+BENCH_BLAS_PROBE=$work/blas_core
+. bench/env.sh
+bench_blas_setup
 
 cat > "$work/bench.sql" <<SQL
 CREATE EXTENSION lmm;
@@ -41,14 +45,8 @@ SELECT format('%s %s %s', layout, round(secs::numeric, 1), crit) FROM t;
 SQL
 chmod 644 "$work/bench.sql"
 touch "$work/lmm.txt" "$work/big.csv" && chmod 666 "$work"/*.txt "$work"/*.csv
-if [ -n "${PGPORT:-}" ]; then
-	db=crossed_big_$$
-	runuser -u postgres -- createdb "$db"
-	runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$work/bench.sql" 2>&1 >/dev/null | grep -F 'lmm:' || true
-	runuser -u postgres -- dropdb "$db"
-else
-	runuser -u postgres -- pg_virtualenv -s psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/bench.sql" 2>&1 >/dev/null | grep -F 'lmm:' || true
-fi
+bench_psql_file "$work/bench.sql" 2>&1 >/dev/null | grep -F 'lmm:' || true
+BENCH_SERVER_CORE=$(cat "$work/server_core.txt")
 
 cat > "$work/fit.R" <<'R'
 suppressMessages(library(lme4))
@@ -63,3 +61,4 @@ printf '%-8s %12s %12s %22s %22s\n' layout "lme4 s" "lmm s" "lme4 REML criterion
 join <(sort "$work/lme4.txt") <(sort "$work/lmm.txt") |
 	awk '{ printf "%-8s %12s %12s %22s %22s\n", $1, $2, $4, $3, $5 }'
 echo "lmm.blas_threads = $blas_threads; R's OpenBLAS threads: ${OPENBLAS_NUM_THREADS:-default (all $(nproc) cores)}"
+echo "$BENCH_BLAS_NOTE; the server ran core $BENCH_SERVER_CORE"

@@ -16,6 +16,10 @@ blas_threads=${BLAS_THREADS:-1}
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
+# Both sides on the OpenBLAS kernels this CPU runs (bench/env.sh).
+BENCH_BLAS_PROBE=$work/blas_core
+. bench/env.sh
+bench_blas_setup
 
 Rscript -e '
 suppressMessages(library(lme4))
@@ -52,14 +56,7 @@ SELECT format('lmm %s %s', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY sec
 SQL
 chmod 644 "$work/bench.sql"
 touch "$work/lmm.txt" && chmod 666 "$work/lmm.txt"
-if [ -n "${PGPORT:-}" ]; then
-	db=insteval_bench_$$
-	runuser -u postgres -- createdb "$db"
-	runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$work/bench.sql" >/dev/null
-	runuser -u postgres -- dropdb "$db"
-else
-	runuser -u postgres -- pg_virtualenv -s psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/bench.sql" >/dev/null
-fi
+bench_psql_file "$work/bench.sql" >/dev/null
 
 read -r _ lme4_s lme4_crit < "$work/lme4.txt"
 read -r _ lmm_s lmm_crit < "$work/lmm.txt"
@@ -67,5 +64,6 @@ printf '%-8s %10s %22s\n' fit seconds "REML criterion"
 printf '%-8s %10s %22s\n' lme4 "$lme4_s" "$lme4_crit"
 printf '%-8s %10s %22s\n' lmm "$lmm_s" "$lmm_crit"
 echo "lmm.blas_threads = $blas_threads; R's OpenBLAS threads: ${OPENBLAS_NUM_THREADS:-default (all $(nproc) cores)}"
-awk -v a="$lme4_s" -v b="$lmm_s" 'BEGIN { printf "lmm takes %.2f of lme4'"'"'s time (target: below 0.20)\n", b / a }'
+echo "$BENCH_BLAS_NOTE; the server ran core $BENCH_SERVER_CORE"
+awk -v a="$lme4_s" -v b="$lmm_s" 'BEGIN { printf "lmm takes %.2f of lme4'"'"'s time (target: at most 0.10)\n", b / a }'
 awk -v a="$lme4_crit" -v b="$lmm_crit" 'BEGIN { printf "criterion difference lmm - lme4: %.3g (must not be positive beyond rounding)\n", b - a }'

@@ -31,8 +31,7 @@ typedef struct GradCtx
 {
 	const double *betac;		/* p */
 	const double *V;			/* p x p, both triangles */
-	const double *RX;			/* p x p, upper, row-major */
-	const double *idiag;		/* p: 1 / RX's diagonal */
+	const double *E;			/* p x p: RX'^-1, lower, row-major */
 	double	   *v0;				/* p scratch */
 	double	   *v1;				/* p scratch */
 	double	   *D;				/* q x q: d log-determinants, [c][r] */
@@ -40,23 +39,25 @@ typedef struct GradCtx
 } GradCtx;
 
 /*
- * v = RX'^-1 x, so that x' V y = v . (RX'^-1 y): the quadratic forms of
- * S = X V X' from one triangular solve per row of X, half the work of
- * multiplying by V.  RX is upper, row-major; idiag its inverse diagonal.
+ * v = RX'^-1 x = E x, so that x' V y = v . (RX'^-1 y): the quadratic forms
+ * of S = X V X' from one triangular product per row of X, half the work of
+ * multiplying by V.  A product with the explicit inverse E (made once per
+ * gradient) rather than a substitution, so that v's entries do not wait
+ * for each other.
  */
 static inline void
-solve_RXt(int p, const double *RX, const double *idiag, const double *x, double *v)
+mult_E(int p, const double *E, const double *x, double *v)
 {
 	int			i,
 				a;
 
 	for (i = 0; i < p; i++)
 	{
-		double		s = x[i];
+		double		s = 0.0;
 
-		for (a = 0; a < i; a++)
-			s -= RX[a * p + i] * v[a];
-		v[i] = s * idiag[i];
+		for (a = 0; a <= i; a++)
+			s += E[i * p + a] * x[a];
+		v[i] = s;
 	}
 }
 
@@ -99,7 +100,7 @@ grad_q1(Work *w, GradCtx *cx)
 		{
 			double		S;
 
-			solve_RXt(p, cx->RX, cx->idiag, X, cx->v0);
+			mult_E(p, cx->E, X, cx->v0);
 			S = dot(p, cx->v0, cx->v0);
 
 			D -= 2.0 * P * S - 2.0 * P * S * P * t * a;
@@ -191,8 +192,8 @@ grad_q2(Work *w, GradCtx *cx)
 						k10 = p01 * ta00 + p11 * ta10,
 						k11 = p01 * ta01 + p11 * ta11;
 
-			solve_RXt(p, cx->RX, cx->idiag, X0, cx->v0);
-			solve_RXt(p, cx->RX, cx->idiag, X1, cx->v1);
+			mult_E(p, cx->E, X0, cx->v0);
+			mult_E(p, cx->E, X1, cx->v1);
 			s00 = dot(p, cx->v0, cx->v0);
 			s01 = dot(p, cx->v0, cx->v1);
 			s11 = dot(p, cx->v1, cx->v1);
@@ -376,11 +377,11 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	double		f = lmm_criterion(w, theta);
 	double	   *betac = lmm_alloc(sizeof(double) * p);
 	double	   *V = lmm_alloc(sizeof(double) * p * p);
-	double	   *idiag = lmm_alloc(sizeof(double) * p);
+	double	   *E = lmm_alloc0(sizeof(double) * p * p);
 	double	   *v = lmm_alloc(sizeof(double) * 2 * p);
 	double	   *D = lmm_alloc0(sizeof(double) * q * q);
 	double	   *Dpw = lmm_alloc0(sizeof(double) * q * q);
-	GradCtx		cx = {betac, V, w->RX, idiag, v, v + p, D, Dpw};
+	GradCtx		cx = {betac, V, E, v, v + p, D, Dpw};
 	int			a,
 				b,
 				c,
@@ -397,8 +398,16 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	for (a = 0; a < p; a++)
 		for (b = 0; b < a; b++)
 			V[a * p + b] = V[b * p + a];
-	for (a = 0; a < p; a++)
-		idiag[a] = 1.0 / w->RX[a * p + a];
+	/* E = RX'^-1 column by column: RX' E_c = e_c by forward substitution (RX upper, row-major) */
+	for (c = 0; c < p; c++)
+		for (r = c; r < p; r++)
+		{
+			double		s = r == c ? 1.0 : 0.0;
+
+			for (a = c; a < r; a++)
+				s -= w->RX[a * p + r] * E[a * p + c];
+			E[r * p + c] = s / w->RX[r * p + r];
+		}
 
 	if (!(q == 1 ? grad_q1(w, &cx) : q == 2 ? grad_q2(w, &cx) : grad_any(w, &cx)))
 	{
@@ -419,7 +428,7 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 done:
 	lmm_free(betac);
 	lmm_free(V);
-	lmm_free(idiag);
+	lmm_free(E);
 	lmm_free(v);
 	lmm_free(D);
 	lmm_free(Dpw);

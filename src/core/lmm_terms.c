@@ -188,6 +188,97 @@ lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju)
 }
 
 /*
+ * The overall sums of one row, v = (x - c, y - c_y): sum += v and the upper
+ * triangle of cross += v v', over v's entries from a0 on (cross's rows n1
+ * apart).  Inlined with p and a0 constant (add_row_fixed), every loop
+ * unrolls: no loop control is left per row.
+ */
+static inline __attribute__((always_inline)) void
+add_moments(LmmTermStats *s, const double *restrict v, int p, int a0)
+{
+	int			n1 = p + 1;
+	double	   *restrict cross = s->cross;
+	double	   *restrict sum = s->sum;
+	int			a,
+				b;
+
+	s->n += 1.0;
+#pragma GCC unroll 8
+	for (a = a0; a <= p; a++)
+	{
+		double		va = v[a];
+
+		sum[a] += va;
+#pragma GCC unroll 8
+		for (b = a; b <= p; b++)
+			cross[a * n1 + b] += va * v[b];
+	}
+}
+
+/*
+ * One term of one or two columns (a random intercept, or an intercept and
+ * a slope: lmm_fit's commonest models), for p and a0 known at the call:
+ * the row's v from x and y, its overall sums, and its level's record (sum
+ * z, sum z z', then sum z (x - c) and sum z (y - c_y) side by side, so
+ * that one loop adds both).  Writes what the general loop of
+ * lmm_terms_add_row writes.
+ */
+static inline __attribute__((always_inline)) void
+add_row_fixed(LmmTermStats *s, const double *x, double y, int64_t level,
+			  const double *z, int q, int p, int a0)
+{
+	double		v[LMM_MAX_COLUMNS + 1];
+	double	   *restrict rec = s->term[0].rec + (size_t) level * s->term[0].stride;
+	int			b;
+
+	v[0] = 0.0;
+#pragma GCC unroll 8
+	for (b = a0; b < p; b++)
+		v[b] = x[b] - s->shift[b];
+	v[p] = y - s->shift[p];
+	add_moments(s, v, p, a0);
+	if (q == 1)
+	{
+		double		za = z[0];
+
+		rec[0] += za;
+		rec[1] += za * za;
+#pragma GCC unroll 8
+		for (b = a0; b <= p; b++)
+			rec[2 + b] += za * v[b];
+	}
+	else
+	{
+		double	   *restrict zx0 = rec + 6;
+		double	   *restrict zx1 = rec + 6 + p;
+		double		z0 = z[0],
+					z1 = z[1];
+
+		rec[0] += z0;
+		rec[1] += z1;
+		rec[2] += z0 * z0;
+		rec[3] += z0 * z1;
+		rec[4] += z1 * z0;
+		rec[5] += z1 * z1;
+#pragma GCC unroll 8
+		for (b = a0; b < p; b++)
+		{
+			zx0[b] += z0 * v[b];
+			zx1[b] += z1 * v[b];
+		}
+		rec[6 + 2 * p] += z0 * v[p];
+		rec[7 + 2 * p] += z1 * v[p];
+	}
+}
+
+/* add_row_fixed's instances for p = P, with and without the intercept's skip */
+#define ADD_ROW_CASES(P) \
+	case 4 * (P): add_row_fixed(s, x, y, level[0], z, 1, (P), 0); return; \
+	case 4 * (P) + 1: add_row_fixed(s, x, y, level[0], z, 1, (P), 1); return; \
+	case 4 * (P) + 2: add_row_fixed(s, x, y, level[0], z, 2, (P), 0); return; \
+	case 4 * (P) + 3: add_row_fixed(s, x, y, level[0], z, 2, (P), 1); return;
+
+/*
  * Add one row: x (p), y, the number of its level in each term, and the
  * terms' z values one after another.  While x_0 is 1 and the shift's x_0
  * is 1 (an intercept), x_0 - c_0 is exactly 0 and its sums are left alone:
@@ -198,7 +289,6 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 				  const int64_t *level, const double *z)
 {
 	int			p = s->p;
-	int			n1 = p + 1;
 	int			k = s->nterms;
 	double		v[LMM_MAX_COLUMNS + 1];
 	const double *zt[LMM_MAX_TERMS];
@@ -216,63 +306,30 @@ lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
 	if (p > 0 && x[0] != 1.0)
 		s->first_is_one = 0;
 	a0 = (p > 0 && x[0] == 1.0 && s->shift[0] == 1.0) ? 1 : 0;
+
+	/* one term of one or two columns, p up to 7: unrolled */
+	if (k == 1 && s->term[0].q <= 2)
+	{
+		switch (4 * p + 2 * (s->term[0].q - 1) + a0)
+		{
+				ADD_ROW_CASES(1)
+				ADD_ROW_CASES(2)
+				ADD_ROW_CASES(3)
+				ADD_ROW_CASES(4)
+				ADD_ROW_CASES(5)
+				ADD_ROW_CASES(6)
+				ADD_ROW_CASES(7)
+			default:
+				add_row_fixed(s, x, y, level[0], z, s->term[0].q, p, a0);
+				return;
+		}
+	}
+
 	v[0] = 0.0;
 	for (a = a0; a < p; a++)
 		v[a] = x[a] - s->shift[a];
 	v[p] = y - s->shift[p];
-
-	s->n += 1.0;
-	for (a = a0; a <= p; a++)
-	{
-		double	   *restrict row = s->cross + (size_t) a * n1;
-		double		va = v[a];
-
-		s->sum[a] += va;
-		for (b = a; b <= p; b++)
-			row[b] += va * v[b];
-	}
-
-	/*
-	 * One scalar term (a random intercept, lmm_fit's commonest model): its
-	 * record is sum z, sum z^2, then sum z (x - c) and sum z (y - c_y) side
-	 * by side, so one loop adds both.  These two cases write what the
-	 * general loop below writes, with less loop control per row.
-	 */
-	if (k == 1 && s->term[0].q == 1)
-	{
-		double	   *restrict rec = s->term[0].rec + (size_t) level[0] * s->term[0].stride;
-		double		za = z[0];
-
-		rec[0] += za;
-		rec[1] += za * za;
-		for (b = a0; b <= p; b++)
-			rec[2 + b] += za * v[b];
-		return;
-	}
-	/* one term of two columns (a random intercept and slope): its two rows at once */
-	if (k == 1 && s->term[0].q == 2)
-	{
-		double	   *restrict rec = s->term[0].rec + (size_t) level[0] * s->term[0].stride;
-		double	   *restrict zx0 = rec + 6;
-		double	   *restrict zx1 = rec + 6 + p;
-		double		z0 = z[0],
-					z1 = z[1];
-
-		rec[0] += z0;
-		rec[1] += z1;
-		rec[2] += z0 * z0;
-		rec[3] += z0 * z1;
-		rec[4] += z1 * z0;
-		rec[5] += z1 * z1;
-		for (b = a0; b < p; b++)
-		{
-			zx0[b] += z0 * v[b];
-			zx1[b] += z1 * v[b];
-		}
-		rec[6 + 2 * p] += z0 * v[p];
-		rec[7 + 2 * p] += z1 * v[p];
-		return;
-	}
+	add_moments(s, v, p, a0);
 
 	for (t = 0; t < k; t++)
 	{
