@@ -47,9 +47,15 @@ if [ -z "${PGHOST:-}" ] && [ -z "${PGPORT:-}" ]; then
 	trap 'rm -rf "$work"' EXIT
 	cp bench/fit.sh bench/fit.R "$work/"
 	chmod 644 "$work/fit.sh" "$work/fit.R"
+	# both sides on the OpenBLAS kernels this CPU runs (bench/env.sh)
+	BENCH_BLAS_PROBE=$work/blas_core
+	. bench/env.sh
+	bench_blas_setup
+	bench_pg_env_file "$work/pgenv"
 	preload=()
 	[ "${PRELOAD:-0}" = 1 ] && preload=(-o shared_preload_libraries=lmm)
-	runuser -u postgres -- env PRELOAD="${PRELOAD:-0}" pg_virtualenv "${preload[@]}" -v 15 bash "$work/fit.sh"
+	runuser -u postgres -- env PRELOAD="${PRELOAD:-0}" ${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE} \
+		pg_virtualenv -c "--environment=$work/pgenv" "${preload[@]}" -v 15 bash "$work/fit.sh"
 	exit
 fi
 
