@@ -173,6 +173,9 @@ levels_set_key(LmmLevels *lv, int64 j, Datum key)
 	lv->keys[j] = key;
 }
 
+/* Levels past which integer keys are hashed only (the map stores int32). */
+#define LMM_DIRECT_MAX_LEVELS (INT64CONST(1) << 26)
+
 /* An integer key's value (LMM_KEY_INT4 or LMM_KEY_INT8). */
 static inline int64
 int_key(const LmmLevels *lv, Datum key)
@@ -195,7 +198,7 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 				j;
 
 	if ((lv->kind != LMM_KEY_INT4 && lv->kind != LMM_KEY_INT8) || nlevels == 0 ||
-		nlevels >= PG_INT32_MAX / 8)
+		nlevels >= LMM_DIRECT_MAX_LEVELS)
 		return;
 	lo = hi = int_key(lv, lv->keys[0]);
 	for (j = 1; j < nlevels; j++)
@@ -223,14 +226,23 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 }
 
 /*
- * Build the hash of a table's keys (an unpacked value's, on its first
- * look-up), sized for room more to come without a rehash.
+ * Index a table's keys (an unpacked value's, on its first look-up): by
+ * value where levels_direct takes them, which then holds every key and
+ * leaves the hash to keys outside its range; else in a hash sized for
+ * room more to come without a rehash.
  */
 static void
 levels_index(LmmLevels *lv, int64 nlevels, int64 room)
 {
 	int64		j;
 
+	if (nlevels < LMM_DIRECT_MAX_LEVELS)
+		levels_direct(lv, nlevels);
+	if (lv->direct != NULL)
+	{
+		lv->hash = levelhash_create(lv->ctx, 256, lv);
+		return;
+	}
 	lv->hash = levelhash_create(lv->ctx, Max(256, (nlevels + room) * 2), lv);
 	for (j = 0; j < nlevels; j++)
 	{
@@ -242,12 +254,27 @@ levels_index(LmmLevels *lv, int64 nlevels, int64 room)
 		e = levelhash_insert(lv->hash, lv->keys[j], &found);
 		e->index = j;
 	}
-	levels_direct(lv, nlevels);
+}
+
+/* Record key as a new level of term t; its number. */
+static int64
+levels_add(LmmAggState *st, int t, Datum key)
+{
+	LmmLevels  *lv = &st->levels[t];
+	MemoryContext old = MemoryContextSwitchTo(lv->ctx);
+	Datum		copy = datumCopy(key, lv->byval, lv->typlen);
+	int64		j = lmm_terms_add_level(&st->stats, t);
+
+	levels_set_key(lv, j, copy);
+	MemoryContextSwitchTo(old);
+	return j;
 }
 
 /*
  * The level of term t with this key, added (with zero statistics, the key
- * copied) when it is new.
+ * copied) when it is new.  Integer keys in the direct map's range live in
+ * the map alone; the hash holds the others.  The map is made again as the
+ * levels double; past LMM_DIRECT_MAX_LEVELS every key goes to the hash.
  */
 int64
 lmm_state_level(LmmAggState *st, int t, Datum key)
@@ -255,48 +282,49 @@ lmm_state_level(LmmAggState *st, int t, Datum key)
 	LmmLevels  *lv = &st->levels[t];
 	bool		found;
 	LevelEntry *e;
+	int64		j;
 
 	if (lv->direct != NULL)
 	{
 		uint64		off = (uint64) int_key(lv, key) - (uint64) lv->direct_lo;
 
-		if (off < (uint64) lv->direct_n && lv->direct[off] > 0)
-			return lv->direct[off] - 1;
+		if (off < (uint64) lv->direct_n)
+		{
+			if (lv->direct[off] > 0)
+				return lv->direct[off] - 1;
+			j = levels_add(st, t, key);
+			if (j + 1 >= LMM_DIRECT_MAX_LEVELS)
+			{
+				/* too many for the map: every key into a hash of its own */
+				pfree(lv->direct);
+				lv->direct = NULL;
+				levelhash_destroy(lv->hash);
+				levels_index(lv, j + 1, 0);
+			}
+			else if (j + 1 >= 64 && ((j + 1) & j) == 0)
+				levels_direct(lv, j + 1);
+			else
+				lv->direct[off] = (int32) (j + 1);
+			return j;
+		}
 	}
 	if (lv->typlen == -1)
 		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(DatumGetPointer(key)));
 	if (lv->hash == NULL)
+	{
 		levels_index(lv, st->stats.term[t].nlevels, 0);
+		if (lv->direct != NULL)
+			return lmm_state_level(st, t, key);
+	}
 	e = levelhash_insert(lv->hash, key, &found);
-	if (!found)
-	{
-		MemoryContext old = MemoryContextSwitchTo(lv->ctx);
-		int64		J;
-
-		e->key = datumCopy(key, lv->byval, lv->typlen);
-		e->index = lmm_terms_add_level(&st->stats, t);
-		levels_set_key(lv, e->index, e->key);
-		MemoryContextSwitchTo(old);
-		J = e->index + 1;
-		if (J >= 64 && (J & (J - 1)) == 0)
-			levels_direct(lv, J);
-		else if (lv->direct != NULL && J <= PG_INT32_MAX)
-		{
-			uint64		off = (uint64) int_key(lv, key) - (uint64) lv->direct_lo;
-
-			if (off < (uint64) lv->direct_n)
-				lv->direct[off] = (int32) J;
-		}
-		return J - 1;
-	}
-	if (lv->direct != NULL && e->index < PG_INT32_MAX)
-	{
-		uint64		off = (uint64) int_key(lv, key) - (uint64) lv->direct_lo;
-
-		if (off < (uint64) lv->direct_n)
-			lv->direct[off] = (int32) (e->index + 1);
-	}
-	return e->index;
+	if (found)
+		return e->index;
+	j = levels_add(st, t, key);
+	e->key = lv->keys[j];
+	e->index = j;
+	if (j + 1 >= 64 && ((j + 1) & j) == 0 && j + 1 < LMM_DIRECT_MAX_LEVELS)
+		levels_direct(lv, j + 1);
+	return j;
 }
 
 /* The key type a formula's term names: an integer type or text. */
@@ -849,7 +877,7 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 		/* room for src's levels up front: one rehash at most, not one per doubling */
 		if (lv->hash == NULL)
 			levels_index(lv, dst->stats.term[t].nlevels, J);
-		else if (want > lv->hash->size)
+		else if (lv->direct == NULL && want > lv->hash->size)
 			levelhash_grow(lv->hash, want);
 
 		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
