@@ -874,7 +874,18 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 		LmmLevels  *lv = &dst->levels[t];
 		int64		want = (dst->stats.term[t].nlevels + J) * 2;
 
-		/* room for src's levels up front: one rehash at most, not one per doubling */
+		/*
+		 * room for src's levels up front: one allocation of the records and
+		 * keys, and one rehash at most, not one per doubling
+		 */
+		lmm_terms_reserve_levels(&dst->stats, t, dst->stats.term[t].nlevels + J);
+		if (dst->stats.term[t].nlevels + J > lv->cap)
+		{
+			lv->cap = dst->stats.term[t].nlevels + J;
+			lv->keys = lv->keys == NULL ?
+				MemoryContextAllocHuge(lv->ctx, sizeof(Datum) * lv->cap) :
+				repalloc_huge(lv->keys, sizeof(Datum) * lv->cap);
+		}
 		if (lv->hash == NULL)
 			levels_index(lv, dst->stats.term[t].nlevels, J);
 		else if (lv->direct == NULL && want > lv->hash->size)

@@ -134,6 +134,19 @@ grow(int64_t capacity)
 	return capacity == 0 ? 64 : capacity * 2;
 }
 
+/* Room for n levels of term t in one allocation (a merge knows how many may come). */
+void
+lmm_terms_reserve_levels(LmmTermStats *s, int t, int64_t n)
+{
+	LmmTermLevels *lv = &s->term[t];
+
+	if (n > lv->capacity)
+	{
+		lv->rec = lmm_realloc(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) n);
+		lv->capacity = n;
+	}
+}
+
 /* Append a level with zero statistics to term t; returns its number. */
 int64_t
 lmm_terms_add_level(LmmTermStats *s, int t)

@@ -89,6 +89,7 @@ typedef struct LmmTermStats
 extern void lmm_terms_init(LmmTermStats *s, int p, int nterms, const int *q);
 extern void lmm_terms_free(LmmTermStats *s);
 extern void lmm_terms_order(const LmmTermStats *s, int *src);
+extern void lmm_terms_reserve_levels(LmmTermStats *s, int t, int64_t n);
 extern int64_t lmm_terms_add_level(LmmTermStats *s, int t);
 extern int64_t lmm_terms_pair_block(LmmTermPair *pr, int64_t jt, int64_t ju);
 extern void lmm_terms_add_row(LmmTermStats *s, const double *x, double y,
