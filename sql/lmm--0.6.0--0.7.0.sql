@@ -132,7 +132,8 @@ COMMENT ON FUNCTION lmm_residual(lmm_model, float8, float8, text, float8) IS 'a 
 -- checks a call's argument types against the declared ones, which a
 -- polymorphic form never passes: lmm_fit and lmm_stats have forms of their
 -- own for smallint, integer and bigint keys, and their anyelement forms
--- keep an internal state (Citus gathers their rows).
+-- keep an internal state (Citus gathers their rows).  SSPACE: a state of a
+-- few levels takes about 16 kB, which hash aggregation plans with.
 
 -- STABLE: a flat state is unpacked, reading its keys with the key type's
 -- receive function
@@ -166,23 +167,23 @@ COMMENT ON FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[
 COMMENT ON FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], float8, float8, text, text) IS 'lmm_fit_terms transition with a prior weight and an offset: keep one row';
 
 CREATE AGGREGATE lmm_merge(s lmm_stats) (
-	SFUNC = lmm_merge_trans, STYPE = lmm_stats, FINALFUNC = lmm_stats_final,
+	SFUNC = lmm_merge_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_stats_final,
 	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
 );
 CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text) (
-	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final,
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_fit_final,
 	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
 );
 CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], spec text, options text) (
-	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final,
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_fit_final,
 	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
 );
 CREATE AGGREGATE lmm_fit_terms(y float8, x float8[], keys text[], z float8[], weight float8, "offset" float8, spec text, options text) (
-	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final,
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_fit_final,
 	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
 );
 CREATE AGGREGATE lmm_stats_terms(y float8, x float8[], keys text[], z float8[], spec text) (
-	SFUNC = lmm_terms_trans, STYPE = lmm_stats, FINALFUNC = lmm_stats_final,
+	SFUNC = lmm_terms_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_stats_final,
 	COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE lmm_merge(lmm_stats) IS 'exact merge of lmm_stats values of one model (groups and level pairs split across values combine); NULL values are skipped';
@@ -217,13 +218,13 @@ BEGIN
 			EXECUTE format('COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, %s) IS %L', sig,
 						   format('lmm_fit/lmm_stats transition for %s keys: add one row', k));
 			EXECUTE format('CREATE AGGREGATE lmm_fit(y float8, x float8[], g %s%s) ('
-						   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, FINALFUNC = lmm_fit_final, '
+						   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_fit_final, '
 						   'COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE)', k, f.args);
 			EXECUTE format('COMMENT ON AGGREGATE lmm_fit(%s) IS %L', sig,
 						   obj_description(format('lmm_fit(float8, float8[], anyelement%s)', f.types)::regprocedure, 'pg_proc'));
 			IF f.with_stats THEN
 				EXECUTE format('CREATE AGGREGATE lmm_stats(y float8, x float8[], g %s%s) ('
-							   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, FINALFUNC = lmm_stats_final, '
+							   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_stats_final, '
 							   'COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE)', k, f.args);
 				EXECUTE format('COMMENT ON AGGREGATE lmm_stats(%s) IS %L', sig,
 							   obj_description(format('lmm_stats(float8, float8[], anyelement%s)', f.types)::regprocedure, 'pg_proc'));

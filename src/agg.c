@@ -70,6 +70,21 @@ check_finite(double value, const char *what, int pos, int64 row)
 			 errdetail("lmm_fit needs finite numbers; filter the row out or replace the value, e.g. with NULLIF or a WHERE clause.")));
 }
 
+/*
+ * Error for a state that is not this transition function's own (an
+ * aggregate defined with another's INITCOND): its keys would be read as
+ * another type.
+ */
+void
+lmm_state_mismatch(const char *fn)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("%s got a state of another kind of aggregate", fn),
+			 errdetail("The state's statistics have other group keys or terms than the function's arguments."),
+			 errhint("Use lmm's own aggregates, which start without a state.")));
+}
+
 /* Which optional arguments a call site of lmm_fit_trans passes, and the key type. */
 typedef struct TransForm
 {
@@ -160,6 +175,8 @@ lmm_fit_trans(PG_FUNCTION_ARGS)
 	st = lmm_state_arg(fcinfo, 0, aggctx, true);
 	if (st == NULL)
 		st = create_state(fcinfo, aggctx, form);
+	else if (!st->one_term || st->levels[0].type != form->key_type)
+		lmm_state_mismatch("lmm_fit_trans");
 	st->n_rows++;
 
 	/* options are fixed by the first row; a change later is a mistake */

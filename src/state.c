@@ -186,8 +186,8 @@ int_key(const LmmLevels *lv, Datum key)
 /*
  * Index integer keys by value where they are dense (ids 1..n, say): an
  * array lookup per row instead of a hash probe.  Made again as the levels
- * double, over the keys' range and half as much again beyond its ends,
- * when that range is at most 4 slots a level (plus 4096).
+ * double from 1024, over the keys' range and half as much again beyond
+ * its ends, when that range is at most 4 slots a level (plus 1024).
  */
 static void
 levels_direct(LmmLevels *lv, int64 nlevels)
@@ -197,7 +197,7 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 				span,
 				j;
 
-	if ((lv->kind != LMM_KEY_INT4 && lv->kind != LMM_KEY_INT8) || nlevels == 0 ||
+	if ((lv->kind != LMM_KEY_INT4 && lv->kind != LMM_KEY_INT8) || nlevels < 1024 ||
 		nlevels >= LMM_DIRECT_MAX_LEVELS)
 		return;
 	lo = hi = int_key(lv, lv->keys[0]);
@@ -209,12 +209,12 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 		hi = Max(hi, k);
 	}
 	/* in uint64: int8 keys may span more than int64 holds */
-	if ((uint64) hi - (uint64) lo > (uint64) (4 * nlevels + 4096))
+	if ((uint64) hi - (uint64) lo > (uint64) (4 * nlevels + 1024))
 		return;
 	span = hi - lo + 1;
 	if (lo >= PG_INT64_MIN + span)
 		lo -= span / 2;
-	span = Min(2 * span + 64, 4 * nlevels + 4096 + span);
+	span = Min(2 * span + 64, 4 * nlevels + 1024 + span);
 	if (lv->direct != NULL)
 		pfree(lv->direct);
 	lv->direct = MemoryContextAllocExtended(lv->ctx, sizeof(int32) * span,
@@ -301,7 +301,7 @@ lmm_state_level(LmmAggState *st, int t, Datum key)
 				levelhash_destroy(lv->hash);
 				levels_index(lv, j + 1, 0);
 			}
-			else if (j + 1 >= 64 && ((j + 1) & j) == 0)
+			else if (((j + 1) & j) == 0)
 				levels_direct(lv, j + 1);
 			else
 				lv->direct[off] = (int32) (j + 1);
@@ -322,7 +322,7 @@ lmm_state_level(LmmAggState *st, int t, Datum key)
 	j = levels_add(st, t, key);
 	e->key = lv->keys[j];
 	e->index = j;
-	if (j + 1 >= 64 && ((j + 1) & j) == 0 && j + 1 < LMM_DIRECT_MAX_LEVELS)
+	if (((j + 1) & j) == 0 && j + 1 < LMM_DIRECT_MAX_LEVELS)
 		levels_direct(lv, j + 1);
 	return j;
 }
@@ -1192,7 +1192,9 @@ unpack_rows(LmmAggState *st, const unsigned char *b, size_t len,
 		at += sizeof(int32) * n * r->nterms;
 		memcpy(z, at + sizeof(double) * i * r->nz, sizeof(double) * r->nz);
 		if (!isfinite(y) || !isfinite(wt) || !(wt > 0.0) || !isfinite(off) ||
-			!all_finite(x, r->p) || !all_finite(z, r->nz))
+			!all_finite(x, r->p) || !all_finite(z, r->nz) ||
+			(st->opts.family == LMM_FAMILY_BINOMIAL && (y < 0.0 || y > 1.0)) ||
+			(st->opts.family == LMM_FAMILY_POISSON && y < 0.0))
 			bad_packed(source, "a row holds a value no row can have");
 		lmm_rows_add(r, x, y, wt, off, lev, z);
 	}
@@ -1290,21 +1292,33 @@ static const ExpandedObjectMethods state_methods = {
 	state_flatten
 };
 
+/* The name of the context that holds an aggregate context's states. */
+#define STATES "lmm_stats states"
+
 /*
- * A new memory context for one aggregate state: an expanded object owns its
- * context, and a child of the aggregate context is kept by the executor
- * without a copy.
+ * The memory context for an aggregate's states: one child of the aggregate
+ * context, shared by every state (group) in it, made on first use.  The
+ * executor keeps an expanded object without a copy when its context is a
+ * child of the aggregate context; one context for all, not one per state,
+ * because a hash aggregate measures its memory over every child context
+ * at each new group.  The states are never freed one by one: nothing
+ * deletes a transition value the function returned unchanged, and the
+ * context goes with the aggregate context's reset.
  */
 MemoryContext
 lmm_state_context(MemoryContext aggctx)
 {
-	return AllocSetContextCreate(aggctx, "lmm_stats state",
-								 ALLOCSET_START_SMALL_SIZES);
+	MemoryContext c;
+
+	for (c = aggctx->firstchild; c != NULL; c = c->nextchild)
+		if (strcmp(c->name, STATES) == 0)
+			return c;
+	return AllocSetContextCreate(aggctx, STATES, ALLOCSET_DEFAULT_SIZES);
 }
 
 /*
  * The state as an lmm_stats datum: a read-write pointer to it as an
- * expanded object.  st must be alone in its context (lmm_state_context).
+ * expanded object, whose context is lmm_state_context's.
  */
 Datum
 lmm_state_datum(LmmAggState *st)
@@ -1477,13 +1491,27 @@ verify_strings(const LmmAggState *st)
 		lmm_verify_encoding(T, st->options);
 }
 
+static LmmAggState *unpack_stats(const char *data, size_t len, LmmPackedSource source);
+
 /*
  * Unpack and fully validate packed statistics (or a partial state) into a
  * state in the current memory context: the form lmm_state_pack writes, or
- * lmm 0.6's one-term form, converted.
+ * lmm 0.6's one-term form, converted.  A state whose options keep rows
+ * (a GLMM's) must bring them, as many as its statistics count.
  */
 LmmAggState *
 lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
+{
+	LmmAggState *st = unpack_stats(data, len, source);
+
+	if (st->keep_rows && (st->rows.n != (int64) st->stats.n))
+		bad_packed(source, "its rows do not match its statistics");
+	return st;
+}
+
+/* lmm_state_unpack's work, without the check of rows against statistics. */
+static LmmAggState *
+unpack_stats(const char *data, size_t len, LmmPackedSource source)
 {
 	const unsigned char *b = (const unsigned char *) data;
 	uint32		magic = len >= 4 ?
@@ -1505,11 +1533,15 @@ lmm_state_unpack(const char *data, size_t len, LmmPackedSource source)
 			bad_packed(source, "its rows are truncated");
 		memcpy(&order, b + 4, 4);
 		if (order != LMM_ROWS_ORDER)
-			bad_packed(source, "its rows were packed on a machine of another byte order");
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("this lmm_stats partial state keeps rows packed on a machine of another byte order"),
+					 errdetail("A partial state that keeps its rows (a GLMM's) holds them in the byte order of the node that made it."),
+					 errhint("Run the aggregate on nodes of one architecture, or on one node.")));
 		memcpy(&ss, b + 8, 8);
 		if (ss > len - 16)
 			bad_packed(source, "its statistics are truncated");
-		st = lmm_state_unpack(data + 16, ss, source);
+		st = unpack_stats(data + 16, ss, source);
 		unpack_rows(st, b + 16 + ss, len - 16 - ss, source);
 		return st;
 	}

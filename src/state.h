@@ -155,6 +155,7 @@ extern Datum lmm_state_fit_glmm(LmmAggState *st);
 /* agg.c: every aggregate's support and final functions */
 extern MemoryContext lmm_agg_context(FunctionCallInfo fcinfo, const char *fn,
 									 const char *agg);
+extern void lmm_state_mismatch(const char *fn);
 extern Datum lmm_agg_combine(PG_FUNCTION_ARGS);
 extern Datum lmm_agg_serialize(PG_FUNCTION_ARGS);
 extern Datum lmm_agg_deserialize(PG_FUNCTION_ARGS);

@@ -133,6 +133,8 @@ lmm_terms_trans(PG_FUNCTION_ARGS)
 							   options ? text_to_cstring(options) : NULL);
 	else
 	{
+		if (st->one_term)
+			lmm_state_mismatch("lmm_terms_trans");
 		if (!same_text(PG_GETARG_TEXT_PP(spec_arg), st->spec))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
