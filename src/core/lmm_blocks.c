@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #if defined(__linux__)
-#include <sys/mman.h>
 #endif
 
 #include "lmm_fit.h"
@@ -32,14 +31,8 @@ static double *
 level_array(size_t ndoubles)
 {
 	double	   *a = lmm_alloc(sizeof(double) * ndoubles);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-	const uintptr_t huge = (uintptr_t) 2 * 1024 * 1024;
-	uintptr_t	lo = ((uintptr_t) a + huge - 1) & ~(huge - 1);
-	uintptr_t	hi = ((uintptr_t) a + sizeof(double) * ndoubles) & ~(huge - 1);
 
-	if (hi > lo)
-		(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
-#endif
+	lmm_advise_huge(a, sizeof(double) * ndoubles);
 	return a;
 }
 

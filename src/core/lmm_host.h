@@ -12,6 +12,10 @@
 #define LMM_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 /* Allocate size bytes; never returns NULL (the host raises its own error). */
 extern void *lmm_alloc(size_t size);
@@ -24,6 +28,27 @@ extern void *lmm_realloc(void *ptr, size_t size);
 
 /* Release a block from lmm_alloc (NULL is allowed). */
 extern void lmm_free(void *ptr);
+
+/*
+ * Ask for huge pages over the 2 MB-aligned middle of a large block that is
+ * streamed through or grown level by level (Linux's transparent huge pages
+ * in madvise mode): fewer page faults and TLB misses.  A hint only.
+ */
+static inline void
+lmm_advise_huge(void *p, size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+	const uintptr_t huge = (uintptr_t) 2 * 1024 * 1024;
+	uintptr_t	lo = ((uintptr_t) p + huge - 1) & ~(huge - 1);
+	uintptr_t	hi = ((uintptr_t) p + bytes) & ~(huge - 1);
+
+	if (hi > lo)
+		(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void) p;
+	(void) bytes;
+#endif
+}
 
 /* Nonzero when the host wants a long computation to stop soon. */
 extern int	lmm_interrupt_pending(void);

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <string.h>
 #ifdef __linux__
-#include <sys/mman.h>
 #endif
 
 #include "lmm_bytes.h"
@@ -280,8 +279,6 @@ lmm_index_parse_int(const unsigned char *s, size_t len, int64_t *v)
 	return 1;
 }
 
-#define HUGE_PAGE ((uintptr_t) 2 * 1024 * 1024)
-
 /* Home slot of an integer key: Fibonacci hashing, the product's top bits. */
 static inline uint64_t
 int_slot(const LmmIntIndex *ix, int64_t key)
@@ -337,15 +334,7 @@ int_table_alloc(LmmIntIndex *ix, size_t ndoubles)
 {
 	ix->table_mem = lmm_alloc(sizeof(double) * ndoubles + 64);
 	ix->table = (double *) (((uintptr_t) ix->table_mem + 63) & ~(uintptr_t) 63);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-	{
-		uintptr_t	lo = ((uintptr_t) ix->table + HUGE_PAGE - 1) & ~(uintptr_t) (HUGE_PAGE - 1);
-		uintptr_t	hi = ((uintptr_t) ix->table + sizeof(double) * ndoubles) & ~(uintptr_t) (HUGE_PAGE - 1);
-
-		if (hi > lo)
-			(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
-	}
-#endif
+	lmm_advise_huge(ix->table, sizeof(double) * ndoubles);
 }
 
 /*

@@ -144,6 +144,7 @@ lmm_terms_reserve_levels(LmmTermStats *s, int t, int64_t n)
 	{
 		lv->rec = lmm_realloc(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) n);
 		lv->capacity = n;
+		lmm_advise_huge(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) n);
 	}
 }
 
@@ -159,6 +160,7 @@ lmm_terms_add_level(LmmTermStats *s, int t)
 
 		lv->rec = lmm_realloc(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) cap);
 		lv->capacity = cap;
+		lmm_advise_huge(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) cap);
 	}
 	memset(lv->rec + (size_t) lv->nlevels * lv->stride, 0, sizeof(double) * lv->stride);
 	return lv->nlevels++;
