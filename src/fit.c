@@ -115,6 +115,30 @@ int_key(const LmmAggState *st, int t, int64 j, const char *text)
 }
 
 /*
+ * Integer keys in order of value from the level table's direct map, when
+ * it holds every level (the keys are dense in a range): a pass over the
+ * map instead of a sort.  False when it does not.
+ */
+static bool
+direct_order(const LmmLevels *lv, int64 J, int64 *perm)
+{
+	int64		n = 0,
+				off;
+
+	if (lv->direct == NULL)
+		return false;
+	for (off = 0; off < lv->direct_n && n <= J; off++)
+	{
+		if ((off & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (lv->direct[off] > 0 && n < J)
+			perm[n] = lv->direct[off] - 1;
+		n += lv->direct[off] > 0;
+	}
+	return n == J;
+}
+
+/*
  * The levels of term t in a deterministic order, whatever order the rows
  * came in (so serial and parallel scans give the same model): integers by
  * value, text of a formula bytewise, other keys in their type's btree order
@@ -144,7 +168,9 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 		perm[j] = j;
 		texts[j] = OutputFunctionCall(&out, lv->keys[j]);
 	}
-	if (kt == INT8OID || kt == INT4OID || kt == INT2OID)
+	if ((kt == INT8OID || kt == INT4OID) && direct_order(lv, J, perm))
+		;
+	else if (kt == INT8OID || kt == INT4OID || kt == INT2OID)
 	{
 		IntKey	   *k = palloc_extended(sizeof(IntKey) * (J + 1), MCXT_ALLOC_HUGE);
 
