@@ -15,13 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 blas_threads=${BLAS_THREADS:-1}
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
 # Both sides on the OpenBLAS kernels this CPU runs (bench/env.sh).
-BENCH_BLAS_PROBE=$work/blas_core
 . bench/env.sh
-bench_blas_setup
+bench_start
 
 cat > "$work/bench.sql" <<SQL
 CREATE EXTENSION lmm;

@@ -11,6 +11,9 @@
 # that file and R in its own environment.
 #
 # After sourcing:
+#   bench_start            makes the scratch directory $work (readable by
+#                          postgres, removed on exit), builds the probe there
+#                          and runs bench_blas_setup;
 #   bench_blas_setup       decides OPENBLAS_CORETYPE (exports it when the
 #                          library misdetects the CPU) and sets BENCH_BLAS_NOTE;
 #   bench_pg_env_file F    writes a pg_createcluster environment file F with
@@ -91,6 +94,16 @@ bench_blas_setup() {
 		esac
 	fi
 	echo "bench/env.sh: $BENCH_BLAS_NOTE" >&2
+}
+
+# The scratch directory $work, removed when the script exits, and both
+# sides' OpenBLAS kernels decided (its probe built in $work).
+bench_start() {
+	work=$(mktemp -d)
+	chmod 755 "$work"
+	trap 'rm -rf "$work"' EXIT
+	BENCH_BLAS_PROBE=$work/blas_core
+	bench_blas_setup
 }
 
 # A pg_createcluster environment file carrying OPENBLAS_CORETYPE, if set.

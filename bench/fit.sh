@@ -42,15 +42,11 @@ if [ -z "${PGHOST:-}" ] && [ -z "${PGPORT:-}" ]; then
 		echo "fit.sh: run as root (for a throwaway cluster), or set PGHOST/PGPORT to a server with lmm installed" >&2
 		exit 1
 	fi
-	work=$(mktemp -d)
-	chmod 755 "$work"
-	trap 'rm -rf "$work"' EXIT
+	# both sides on the OpenBLAS kernels this CPU runs (bench/env.sh)
+	. bench/env.sh
+	bench_start
 	cp bench/fit.sh bench/fit.R "$work/"
 	chmod 644 "$work/fit.sh" "$work/fit.R"
-	# both sides on the OpenBLAS kernels this CPU runs (bench/env.sh)
-	BENCH_BLAS_PROBE=$work/blas_core
-	. bench/env.sh
-	bench_blas_setup
 	bench_pg_env_file "$work/pgenv"
 	preload=()
 	[ "${PRELOAD:-0}" = 1 ] && preload=(-o shared_preload_libraries=lmm)

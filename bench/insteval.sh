@@ -13,13 +13,9 @@ cd "$(dirname "$0")/.."
 # lmm runs on one BLAS thread (lmm.blas_threads, the server's default) and
 # R's OpenBLAS on every core, its default; BLAS_THREADS=N gives lmm N.
 blas_threads=${BLAS_THREADS:-1}
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
 # Both sides on the OpenBLAS kernels this CPU runs (bench/env.sh).
-BENCH_BLAS_PROBE=$work/blas_core
 . bench/env.sh
-bench_blas_setup
+bench_start
 
 Rscript -e '
 suppressMessages(library(lme4))

@@ -9,12 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
-BENCH_BLAS_PROBE=$work/blas_core
 . bench/env.sh
-bench_blas_setup
+bench_start
 bench_pg_env_file "$work/pgenv"
 
 cat > "$work/run.sh" <<SH
