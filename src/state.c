@@ -159,17 +159,24 @@ levels_init(LmmLevels *lv, MemoryContext ctx, Oid type, Oid collation)
 	}
 }
 
+/* Room for n keys in a table's key array. */
+static void
+levels_reserve(LmmLevels *lv, int64 n)
+{
+	if (n <= lv->cap)
+		return;
+	lv->cap = n;
+	lv->keys = lv->keys == NULL ?
+		MemoryContextAllocHuge(lv->ctx, sizeof(Datum) * lv->cap) :
+		repalloc_huge(lv->keys, sizeof(Datum) * lv->cap);
+}
+
 /* Record key as level j's, growing the key array as needed. */
 static void
 levels_set_key(LmmLevels *lv, int64 j, Datum key)
 {
 	if (j >= lv->cap)
-	{
-		lv->cap = lv->cap == 0 ? 256 : lv->cap * 2;
-		lv->keys = lv->keys == NULL ?
-			MemoryContextAllocHuge(lv->ctx, sizeof(Datum) * lv->cap) :
-			repalloc_huge(lv->keys, sizeof(Datum) * lv->cap);
-	}
+		levels_reserve(lv, lv->cap == 0 ? 256 : lv->cap * 2);
 	lv->keys[j] = key;
 }
 
@@ -879,13 +886,7 @@ lmm_state_merge(LmmAggState *dst, const LmmAggState *src)
 		 * keys, and one rehash at most, not one per doubling
 		 */
 		lmm_terms_reserve_levels(&dst->stats, t, dst->stats.term[t].nlevels + J);
-		if (dst->stats.term[t].nlevels + J > lv->cap)
-		{
-			lv->cap = dst->stats.term[t].nlevels + J;
-			lv->keys = lv->keys == NULL ?
-				MemoryContextAllocHuge(lv->ctx, sizeof(Datum) * lv->cap) :
-				repalloc_huge(lv->keys, sizeof(Datum) * lv->cap);
-		}
+		levels_reserve(lv, dst->stats.term[t].nlevels + J);
 		if (lv->hash == NULL)
 			levels_index(lv, dst->stats.term[t].nlevels, J);
 		else if (lv->direct == NULL && want > lv->hash->size)
