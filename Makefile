@@ -6,7 +6,7 @@ EXTENSION = lmm
 EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/p" lmm.control)
 
 MODULE_big = lmm
-CORE_OBJS = src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
+CORE_OBJS = src/core/lmm_threads.o src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_formula.o \
 	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_sparse.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
 	src/core/lmm_levels.o src/core/lmm_blocked.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
@@ -37,8 +37,8 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
-test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
+test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 # Inference benchmark on the core (bench/inference.sh runs it).
 bench/inference: bench/inference.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h

@@ -14,7 +14,10 @@
 #   parallel  the same with PostgreSQL's default parallel settings (2
 #             workers and the leader); EXPLAIN tells how many were planned
 #   solve     lmm_fit(s) on the precomputed lmm_stats s (the final solve alone),
-#             and the state size, pg_column_size(s)
+#             with PostgreSQL's default parallel settings (so lmm.fit_threads'
+#             default splits a factor of 65,536 levels or more between
+#             max_parallel_workers_per_gather + 1 threads), and again with
+#             lmm.fit_threads = 1; and the state size, pg_column_size(s)
 #   lme4      where R has lme4: lmer() on the same rows, exported once with
 #             \copy, fit time only (data already in R), median of LME4_RUNS
 # then prints one table and which of the issues' targets are met.  A
@@ -65,7 +68,7 @@ LME4_MAX_GROUPS=${LME4_MAX_GROUPS:-1e4}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-results=$tmp/results	# rows groups q baseline serial parallel workers solve bytes lme4 baseline_par
+results=$tmp/results	# rows groups q baseline serial parallel workers solve bytes lme4 baseline_par solve1
 : > "$results"
 
 # An integer from 1e6-style notation.
@@ -149,8 +152,12 @@ SQL
 				echo "SET max_parallel_workers_per_gather = 0;"
 				echo "CREATE TEMP TABLE st AS SELECT lmm_stats($args) AS s FROM $tab;"
 				echo "SELECT 'bytes ' || pg_column_size(s) FROM st;"
+				echo "RESET max_parallel_workers_per_gather;"
 				for ((r = 1; r <= RUNS; r++)); do
 					timed solve "SELECT pg_column_size(lmm_fit(s)) FROM st"
+					echo "SET lmm.fit_threads = 1;"
+					timed solve1 "SELECT pg_column_size(lmm_fit(s)) FROM st"
+					echo "RESET lmm.fit_threads;"
 				done
 				echo "SELECT 'crit ' || (m).criterion || ' ' || (m).n_eval FROM (SELECT lmm_summary(lmm_fit(s)) AS m FROM st OFFSET 0) t;"
 			} > "$tmp/run.sql"
@@ -158,7 +165,7 @@ SQL
 			workers=$(sed -n 's/.*Workers Planned: \([0-9]*\).*/\1/p' "$tmp/explain")
 			pick() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/out" | median; }
 			read -r _ crit n_eval < <(grep '^crit ' "$tmp/out")
-			echo "   lmm: REML criterion $crit, $n_eval evaluations; medians: baseline $(pick baseline) s (parallel $(pick baseline_par) s), serial $(pick serial) s, parallel $(pick parallel) s, solve $(pick solve) s" >&2
+			echo "   lmm: REML criterion $crit, $n_eval evaluations; medians: baseline $(pick baseline) s (parallel $(pick baseline_par) s), serial $(pick serial) s, parallel $(pick parallel) s, solve $(pick solve) s (one thread $(pick solve1) s)" >&2
 			lme4_s=-
 			if [ -n "$lme4_csv" ]; then
 				echo "== lme4 on $n rows, $G groups, q = $q" >&2
@@ -166,7 +173,7 @@ SQL
 				awk -v a="$lme4_crit" -v b="$crit" -v t="$lme4_s" \
 					'BEGIN { printf "   lme4: %.3f s, REML criterion %.6f (lmm - lme4 = %.3g)\n", t, a, b - a }' >&2
 			fi
-			echo "$n $G $q $(pick baseline) $(pick serial) $(pick parallel) ${workers:-0} $(pick solve) $(pick bytes) $lme4_s $(pick baseline_par)" >> "$results"
+			echo "$n $G $q $(pick baseline) $(pick serial) $(pick parallel) ${workers:-0} $(pick solve) $(pick bytes) $lme4_s $(pick baseline_par) $(pick solve1)" >> "$results"
 		done
 		run_psql -c "DROP TABLE $tab"
 		rm -f "$lme4_csv"
@@ -179,15 +186,15 @@ awk '
 function fmt(x, d) { return x == "-" ? "-" : sprintf("%." d "f", x) }
 function ratio(a, b) { return (a == "-" || b == "-" || b == 0) ? "-" : sprintf("%.2f", a / b) }
 BEGIN {
-	printf "| rows | groups | q | baseline s | serial s | × baseline | parallel s | lmm speed-up | baseline parallel s | sum() speed-up | lmm / sum() speed-up | final solve s | state bytes | lme4 s | lme4 / serial |\n"
-	printf "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+	printf "| rows | groups | q | baseline s | serial s | × baseline | parallel s | lmm speed-up | baseline parallel s | sum() speed-up | lmm / sum() speed-up | final solve s | final solve, 1 thread s | state bytes | lme4 s | lme4 / serial |\n"
+	printf "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 }
 {
-	n = $1; G = $2; q = $3; b = $4; s = $5; par = $6; w = $7; sol = $8; by = $9; l = $10; bp = $11
+	n = $1; G = $2; q = $3; b = $4; s = $5; par = $6; w = $7; sol = $8; by = $9; l = $10; bp = $11; sol1 = $12
 	sl = s / par; sb = b / bp
-	printf "| %d | %d | %d | %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %d | %s | %s |\n", n, G, q, fmt(b, 3), fmt(s, 3),
+	printf "| %d | %d | %d | %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", n, G, q, fmt(b, 3), fmt(s, 3),
 		ratio(s, b), fmt(par, 3), w == 2 ? "" : " (" w " workers)", ratio(s, par), fmt(bp, 3), ratio(b, bp),
-		ratio(sl, sb), fmt(sol, 3), by, fmt(l, 2), ratio(l, s)
+		ratio(sl, sb), fmt(sol, 3), fmt(sol1, 3), by, fmt(l, 2), ratio(l, s)
 	if (n == 1000000 && G == 10000) {
 		lim = q == 1 ? 1.3 : 1.6
 		tgt[++nt] = sprintf("issue 23: lmm_fit <= %.1fx the scan, %d rows, %d groups, q = %d: %.2fx", lim, n, G, q, s / b)

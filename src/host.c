@@ -12,9 +12,11 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 #include "utils/guc.h"
 
 #include "core/lmm_host.h"
+#include "core/lmm_threads.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,6 +24,12 @@ void		_PG_init(void);
 
 /* lmm.blas_threads: threads OpenBLAS may use in this backend. */
 static int	blas_threads = 1;
+
+/*
+ * lmm.fit_threads: threads a fit may split a pass over a grouping factor's
+ * levels between; -1 for as many as parallel query may use processes.
+ */
+static int	fit_threads = -1;
 
 /* lmm.max_factor_memory, in MB: the largest factor of a fit's later terms. */
 static int	max_factor_memory = 2048;
@@ -35,6 +43,17 @@ static const struct config_enum_entry sparse_factor_options[] = {
 	{"on", 2, false},
 	{NULL, 0, false}
 };
+
+/* lmm.fit_threads takes -1 (as parallel query) or a count of threads, not 0. */
+static bool
+check_fit_threads(int *newval, void **extra, GucSource source)
+{
+	if (*newval != 0)
+		return true;
+	GUC_check_errdetail("lmm.fit_threads is -1 (as many as a parallel query may use processes) or 1 to %d.",
+						LMM_MAX_THREADS);
+	return false;
+}
 
 /*
  * Apply lmm.blas_threads when the BLAS is OpenBLAS (found by name, so that
@@ -63,6 +82,11 @@ _PG_init(void)
 							"Raise it on an otherwise idle machine to speed up fits whose dense block is large (several crossed grouping factors).",
 							&blas_threads, 1, 1, 64, PGC_USERSET, 0,
 							NULL, assign_blas_threads, NULL);
+	DefineCustomIntVariable("lmm.fit_threads",
+							"Threads a fit may use for its passes over the levels of a grouping factor.",
+							"-1 (the default) takes as many as a parallel query may use processes (max_parallel_workers_per_gather + 1, at most 8); 1 keeps every fit on the backend's own thread. Only factors of at least 65,536 levels are split.",
+							&fit_threads, -1, -1, LMM_MAX_THREADS, PGC_USERSET, 0,
+							check_fit_threads, NULL, NULL);
 	DefineCustomIntVariable("lmm.max_factor_memory",
 							"Memory a fit's factor of its random-effects terms after the largest may take.",
 							"The factor (dense, or sparse where that is smaller) and its inverse; a model that needs more is refused. Raise it for more crossed levels.",
@@ -120,6 +144,20 @@ lmm_interrupt_pending(void)
 	return ((QueryCancelPending || ProcDiePending) &&
 			InterruptHoldoffCount == 0 && CritSectionCount == 0 &&
 			QueryCancelHoldoffCount == 0) ? 1 : 0;
+}
+
+/*
+ * lmm.fit_threads for the core: by default what a parallel query may use
+ * (its workers and the leader), so that a fit takes no more cores than
+ * the server's parallel settings give one query, and none more where they
+ * turn parallel query off.
+ */
+int
+lmm_level_threads(void)
+{
+	if (fit_threads >= 1)
+		return fit_threads;
+	return Min(max_parallel_workers_per_gather + 1, LMM_MAX_THREADS);
 }
 
 /* lmm.max_factor_memory in bytes. */

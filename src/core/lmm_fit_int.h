@@ -17,6 +17,26 @@
 /* How many levels the per-level loops process between interrupt checks. */
 #define LMM_INTERRUPT_EVERY 4096
 
+/*
+ * Levels per thread at least in a pass split over threads: below that a
+ * thread's start costs more than its share of the pass.
+ */
+#define LMM_LEVELS_PER_THREAD 32768
+
+/*
+ * Eight doubles in one vector, for the per-level kernels whose rows have
+ * at most eight entries, and the attribute that compiles such a kernel
+ * twice, for AVX-512 where the CPU has it and for the baseline, picked at
+ * load.
+ */
+typedef double lmm_v8d __attribute__((vector_size(8 * sizeof(double))));
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LMM_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define LMM_SIMD_CLONES
+#endif
+
 /* One constant block of M (lmm_blocked.c), scaled by its terms' T at each evaluation. */
 typedef struct DenseBlock
 {

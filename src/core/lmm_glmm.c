@@ -19,8 +19,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <pthread.h>
-#include <signal.h>
 
 #include <lapacke.h>
 #include <nlopt.h>
@@ -991,7 +989,7 @@ typedef struct KernelChunk
  * only the chunk's rows and levels, and nothing of the host but the
  * interrupt poll of the calling thread, so chunks run in threads.
  */
-static void *
+static void
 kernel_chunk(void *arg)
 {
 	KernelChunk *ck = arg;
@@ -1062,7 +1060,6 @@ kernel_chunk(void *arg)
 				g->store->term[0].b[(size_t) j * q + a] = v;
 			}
 	}
-	return NULL;
 }
 
 /*
@@ -1083,8 +1080,6 @@ kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
 	int64_t		J = r->nlevels[0];
 	double		T[LMM_MAX_RANDOM * LMM_MAX_RANDOM];
 	KernelChunk ck[LMM_MAX_THREADS];
-	pthread_t	tid[LMM_MAX_THREADS];
-	int			started[LMM_MAX_THREADS];
 	int			nt = g->threads > 1 && J >= 2 * g->threads ? g->threads : 1;
 	double		dev = 0.0;
 	int64_t		j = 0;
@@ -1106,27 +1101,8 @@ kernel_deviance(Glmm *g, const double *theta, const double *beta, double *grad)
 		while (j < J && (k == nt - 1 || g->gptr[j + 1] <= target))
 			j++;
 		ck[k].j1 = k == nt - 1 ? J : j;
-		started[k] = 0;
 	}
-	if (nt > 1)
-	{
-		sigset_t	all,
-					old;
-
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		for (k = 1; k < nt; k++)
-			started[k] = pthread_create(&tid[k], NULL, kernel_chunk, &ck[k]) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		/* a thread that could not start runs here */
-		for (k = 1; k < nt; k++)
-			if (!started[k])
-				kernel_chunk(&ck[k]);
-	}
-	kernel_chunk(&ck[0]);
-	for (k = 1; k < nt; k++)
-		if (started[k])
-			pthread_join(tid[k], NULL);
+	lmm_run_threads(nt, kernel_chunk, ck, sizeof(KernelChunk));
 	if (grad != NULL)
 		memset(grad, 0, sizeof(double) * (1 + p));
 	for (k = 0; k < nt; k++)

@@ -10,6 +10,7 @@
 
 #include "lmm_fit.h"
 #include "lmm_rows.h"
+#include "lmm_threads.h"
 
 typedef enum LmmFamily
 {
@@ -44,9 +45,6 @@ typedef enum LmmResidType
  * nodes (one scalar term only); threads > 1 splits a one-term model's
  * levels between that many threads (the host's parallel workers' share).
  */
-/* Most threads a fit of one term evaluates its levels with. */
-#define LMM_MAX_THREADS 8
-
 typedef struct LmmGlmmSpec
 {
 	LmmFamily	family;

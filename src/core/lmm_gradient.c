@@ -25,18 +25,41 @@
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
 #include "lmm_infer.h"
+#include "lmm_threads.h"
 
-/* What every level loop reads: the fixed effects and V at the current theta. */
+/*
+ * One thread's share of the levels (j0 .. j1 - 1): what every level loop
+ * reads, the fixed effects and V at the current theta (shared), its own
+ * scratch, and its own sums, added in the parts' order by lmm_gradient.
+ */
 typedef struct GradCtx
 {
+	Work	   *w;
 	const double *betac;		/* p */
 	const double *V;			/* p x p, both triangles */
 	const double *E;			/* p x p: RX'^-1, lower, row-major */
+	const lmm_v8d *Ev;			/* p <= 8: E's columns, zero past p; else NULL */
+	int64_t		j0;
+	int64_t		j1;
+	int			poll;			/* this part polls for interrupts (the caller's thread) */
+	int			done;			/* 0 when interrupted */
 	double	   *v0;				/* p scratch */
 	double	   *v1;				/* p scratch */
 	double	   *D;				/* q x q: d log-determinants, [c][r] */
 	double	   *Dpw;			/* q x q: sum u[c] (Z'r)[r] */
 } GradCtx;
+
+/* True (and the part marked interrupted) when the part polls and the host wants it to stop. */
+static inline int
+stop_part(GradCtx *cx, int64_t j)
+{
+	if (cx->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+	{
+		cx->done = 0;
+		return 1;
+	}
+	return 0;
+}
 
 /*
  * v = RX'^-1 x = E x, so that x' V y = v . (RX'^-1 y): the quadratic forms
@@ -73,10 +96,37 @@ dot(int p, const double *x, const double *y)
 	return s;
 }
 
-/* Levels of a q = 1 fit: P = t / M, everything a scalar.  Returns 0 on interrupt. */
-static int
-grad_q1(Work *w, GradCtx *cx)
+/* Dot product of two vectors of eight, summed pairwise. */
+static inline double
+dot8(const lmm_v8d *a, const lmm_v8d *b)
 {
+	lmm_v8d		m = *a * *b;
+
+	return ((m[0] + m[1]) + (m[2] + m[3])) + ((m[4] + m[5]) + (m[6] + m[7]));
+}
+
+/*
+ * v = E x for a row x of X (p <= 8): the sum of E's columns weighted by
+ * x's entries, eight rows of E at once.  Each entry is summed in the order
+ * mult_E sums it.
+ */
+static inline void
+mult_Ev(int p, const lmm_v8d *Ev, const double *x, lmm_v8d *v)
+{
+	lmm_v8d		s = {0};
+	int			k;
+
+	for (k = 0; k < p; k++)
+		s += x[k] * Ev[k];
+	*v = s;
+}
+
+/* Levels of a q = 1 fit: P = t / M, everything a scalar. */
+LMM_SIMD_CLONES
+static void
+grad_q1_levels(GradCtx *cx)
+{
+	Work	   *w = cx->w;
 	const Gram *g = w->g;
 	int			p = g->p;
 	double		t = w->T[0];
@@ -84,7 +134,7 @@ grad_q1(Work *w, GradCtx *cx)
 				Dpw = 0.0;
 	int64_t		j;
 
-	for (j = 0; j < g->nlevels; j++)
+	for (j = cx->j0; j < cx->j1; j++)
 	{
 		const double *X = g->ZtX + (size_t) j * p;
 		double		a = g->ZtZ[j];
@@ -92,34 +142,43 @@ grad_q1(Work *w, GradCtx *cx)
 		double		e = g->Zty[j] - dot(p, X, cx->betac);
 		double		u = P * e;
 
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-			return 0;
+		if (stop_part(cx, j))
+			return;
 		D += 2.0 * P * a;
 		Dpw += u * (e - a * t * u);
 		if (w->reml)
 		{
 			double		S;
 
-			mult_E(p, cx->E, X, cx->v0);
-			S = dot(p, cx->v0, cx->v0);
+			if (cx->Ev != NULL)
+			{
+				lmm_v8d		v;
+
+				mult_Ev(p, cx->Ev, X, &v);
+				S = dot8(&v, &v);
+			}
+			else
+			{
+				mult_E(p, cx->E, X, cx->v0);
+				S = dot(p, cx->v0, cx->v0);
+			}
 
 			D -= 2.0 * P * S - 2.0 * P * S * P * t * a;
 		}
 	}
 	cx->D[0] = D;
 	cx->Dpw[0] = Dpw;
-	return 1;
 }
 
 /*
  * Levels of a q = 2 fit, T = [t0 0; t1 t2]: M^-1 from the 2 x 2 M directly
- * and P = M^-1 T'.  Returns 0 on interrupt.
+ * and P = M^-1 T'.
  */
-static int
-grad_q2(Work *w, GradCtx *cx)
+static inline __attribute__((always_inline)) void
+grad_q2_p(GradCtx *cx, int p)
 {
+	Work	   *w = cx->w;
 	const Gram *g = w->g;
-	int			p = g->p;
 	double		t0 = w->T[0],
 				t1 = w->T[2],
 				t2 = w->T[3];
@@ -131,7 +190,7 @@ grad_q2(Work *w, GradCtx *cx)
 				W11 = 0.0;
 	int64_t		j;
 
-	for (j = 0; j < g->nlevels; j++)
+	for (j = cx->j0; j < cx->j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * 4;
 		const double *X0 = g->ZtX + (size_t) j * 2 * p;
@@ -163,8 +222,8 @@ grad_q2(Work *w, GradCtx *cx)
 		double		z0 = e0 - A[0] * tu0 - A[1] * tu1,
 					z1 = e1 - A[2] * tu0 - A[3] * tu1;
 
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-			return 0;
+		if (stop_part(cx, j))
+			return;
 		D00 += 2.0 * pa00;
 		D01 += 2.0 * pa01;
 		D11 += 2.0 * pa11;
@@ -192,11 +251,25 @@ grad_q2(Work *w, GradCtx *cx)
 						k10 = p01 * ta00 + p11 * ta10,
 						k11 = p01 * ta01 + p11 * ta11;
 
-			mult_E(p, cx->E, X0, cx->v0);
-			mult_E(p, cx->E, X1, cx->v1);
-			s00 = dot(p, cx->v0, cx->v0);
-			s01 = dot(p, cx->v0, cx->v1);
-			s11 = dot(p, cx->v1, cx->v1);
+			if (cx->Ev != NULL)
+			{
+				lmm_v8d		v0,
+							v1;
+
+				mult_Ev(p, cx->Ev, X0, &v0);
+				mult_Ev(p, cx->Ev, X1, &v1);
+				s00 = dot8(&v0, &v0);
+				s01 = dot8(&v0, &v1);
+				s11 = dot8(&v1, &v1);
+			}
+			else
+			{
+				mult_E(p, cx->E, X0, cx->v0);
+				mult_E(p, cx->E, X1, cx->v1);
+				s00 = dot(p, cx->v0, cx->v0);
+				s01 = dot(p, cx->v0, cx->v1);
+				s11 = dot(p, cx->v1, cx->v1);
+			}
 			r00 = p00 * s00 + p01 * s01;
 			r01 = p00 * s01 + p01 * s11;
 			r10 = p10 * s00 + p11 * s01;
@@ -212,13 +285,73 @@ grad_q2(Work *w, GradCtx *cx)
 	cx->Dpw[0] = W00;
 	cx->Dpw[1] = W01;
 	cx->Dpw[3] = W11;
-	return 1;
 }
 
-/* Levels of any q, through the level's factor L.  Returns 0 on interrupt. */
-static int
-grad_any(Work *w, GradCtx *cx)
+/*
+ * grad_q2 with p a constant for p <= 8, so that the loops over a row of X
+ * unroll.
+ */
+LMM_SIMD_CLONES
+static void
+grad_q2_levels(GradCtx *cx)
 {
+	switch (cx->w->g->p)
+	{
+		case 1:
+			grad_q2_p(cx, 1);
+			break;
+		case 2:
+			grad_q2_p(cx, 2);
+			break;
+		case 3:
+			grad_q2_p(cx, 3);
+			break;
+		case 4:
+			grad_q2_p(cx, 4);
+			break;
+		case 5:
+			grad_q2_p(cx, 5);
+			break;
+		case 6:
+			grad_q2_p(cx, 6);
+			break;
+		case 7:
+			grad_q2_p(cx, 7);
+			break;
+		case 8:
+			grad_q2_p(cx, 8);
+			break;
+		default:
+			grad_q2_p(cx, cx->w->g->p);
+			break;
+	}
+}
+
+/*
+ * A part's levels for lmm_run_threads, which takes the address of plain
+ * functions only (not of the clones above: an address of a function with
+ * target_clones is an indirect function, which LLVM's bitcode summary of
+ * the module does not handle).
+ */
+static void
+grad_q1(void *arg)
+{
+	grad_q1_levels(arg);
+}
+
+/* As grad_q1, for q = 2. */
+static void
+grad_q2(void *arg)
+{
+	grad_q2_levels(arg);
+}
+
+/* Levels of any q, through the level's factor L (in w's scratch, so on one thread only). */
+static void
+grad_any(void *arg)
+{
+	GradCtx    *cx = arg;
+	Work	   *w = cx->w;
 	const Gram *g = w->g;
 	int			p = g->p;
 	int			q = g->q;
@@ -232,7 +365,6 @@ grad_any(Work *w, GradCtx *cx)
 	double	   *Q = lmm_alloc(sizeof(double) * q * p);
 	double	   *u = lmm_alloc(sizeof(double) * q);
 	double	   *Tu = lmm_alloc(sizeof(double) * q);
-	int			ok = 1;
 	int64_t		j;
 	int			a,
 				b,
@@ -240,7 +372,7 @@ grad_any(Work *w, GradCtx *cx)
 				r,
 				k;
 
-	for (j = 0; j < g->nlevels; j++)
+	for (j = cx->j0; j < cx->j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * q * q;
 		const double *ZtX = g->ZtX + (size_t) j * q * p;
@@ -248,11 +380,8 @@ grad_any(Work *w, GradCtx *cx)
 		const double *T = w->T;
 		const double *L = w->L;
 
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			ok = 0;
+		if (stop_part(cx, j))
 			break;
-		}
 		lmm_level_factor(w, A, ZtX, Zty);
 
 		/* Linv = L^-1; TA = T'A */
@@ -358,7 +487,6 @@ grad_any(Work *w, GradCtx *cx)
 	lmm_free(Q);
 	lmm_free(u);
 	lmm_free(Tu);
-	return ok;
 }
 
 /*
@@ -378,18 +506,20 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	double	   *betac = lmm_alloc(sizeof(double) * p);
 	double	   *V = lmm_alloc(sizeof(double) * p * p);
 	double	   *E = lmm_alloc0(sizeof(double) * p * p);
-	double	   *v = lmm_alloc(sizeof(double) * 2 * p);
 	double	   *D = lmm_alloc0(sizeof(double) * q * q);
 	double	   *Dpw = lmm_alloc0(sizeof(double) * q * q);
-	GradCtx		cx = {betac, V, E, v, v + p, D, Dpw};
-	int			a,
+	int			nt = q <= 2 ? lmm_threads_for(g->nlevels, LMM_LEVELS_PER_THREAD) : 1;
+	GradCtx		part[LMM_MAX_THREADS];
+	lmm_v8d		Ev[8];
+	int			done = 1,
+				a,
 				b,
 				c,
 				r,
 				k;
 
 	if (!isfinite(f) || w->interrupted)
-		goto done;
+		goto out;
 
 	/* betac from RX betac = cbeta; V = (RX'RX)^-1 from the factor in w->RX */
 	lmm_solve_beta(w, betac);
@@ -408,12 +538,52 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 				s -= w->RX[a * p + r] * E[a * p + c];
 			E[r * p + c] = s / w->RX[r * p + r];
 		}
+	if (p <= 8)
+	{
+		memset(Ev, 0, sizeof(Ev));
+		for (c = 0; c < p; c++)
+			for (r = c; r < p; r++)
+				Ev[c][r] = E[r * p + c];
+	}
 
-	if (!(q == 1 ? grad_q1(w, &cx) : q == 2 ? grad_q2(w, &cx) : grad_any(w, &cx)))
+	/* the levels in nt parts (lmm_threads.c), their sums added in order */
+	for (k = 0; k < nt; k++)
+	{
+		GradCtx    *cx = &part[k];
+
+		cx->w = w;
+		cx->betac = betac;
+		cx->V = V;
+		cx->E = E;
+		cx->Ev = p <= 8 ? Ev : NULL;
+		cx->j0 = g->nlevels * k / nt;
+		cx->j1 = g->nlevels * (k + 1) / nt;
+		cx->poll = k == 0;
+		cx->done = 1;
+		cx->v0 = lmm_alloc(sizeof(double) * 2 * p);
+		cx->v1 = cx->v0 + p;
+		cx->D = lmm_alloc0(sizeof(double) * q * q);
+		cx->Dpw = lmm_alloc0(sizeof(double) * q * q);
+	}
+	lmm_run_threads(nt, q == 1 ? grad_q1 : q == 2 ? grad_q2 : grad_any,
+					part, sizeof(GradCtx));
+	for (k = 0; k < nt; k++)
+	{
+		for (a = 0; a < q * q; a++)
+		{
+			D[a] += part[k].D[a];
+			Dpw[a] += part[k].Dpw[a];
+		}
+		done &= part[k].done;
+		lmm_free(part[k].v0);
+		lmm_free(part[k].D);
+		lmm_free(part[k].Dpw);
+	}
+	if (!done)
 	{
 		w->interrupted = 1;
 		f = HUGE_VAL;
-		goto done;
+		goto out;
 	}
 
 	/* theta lists T's lower triangle column by column */
@@ -425,11 +595,10 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 			dpw[k++] = -2.0 * Dpw[c * q + r];
 		}
 
-done:
+out:
 	lmm_free(betac);
 	lmm_free(V);
 	lmm_free(E);
-	lmm_free(v);
 	lmm_free(D);
 	lmm_free(Dpw);
 	return f;

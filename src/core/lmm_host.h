@@ -66,6 +66,12 @@ extern double lmm_factor_memory_limit(void);
  */
 extern int	lmm_factor_choice(void);
 
+/*
+ * Threads a fit may split a pass over a grouping factor's levels between
+ * (lmm_threads.c); 1 keeps it on the caller's thread.
+ */
+extern int	lmm_level_threads(void);
+
 /* A note on how a fit is computed, for whoever debugs it (printf-style). */
 extern void lmm_note(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 

@@ -21,6 +21,7 @@
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
+#include "lmm_threads.h"
 
 /*
  * log|L|^2 summed over levels from the levels' |L|^2, with one log per
@@ -71,14 +72,6 @@ typedef struct Stack
 	double		C8[FOLD_W * FOLD_W];	/* fold_rows' sums, both triangles */
 } Stack;
 
-typedef double v8d __attribute__((vector_size(FOLD_W * sizeof(double))));
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define FOLD_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
-#else
-#define FOLD_CLONES
-#endif
-
 /*
  * C8 += sum of the k rows' outer products (rows of FOLD_W entries, C8
  * FOLD_W x FOLD_W): one vector of sums per row of C8, all eight in
@@ -87,11 +80,11 @@ typedef double v8d __attribute__((vector_size(FOLD_W * sizeof(double))));
  * its edge cases (about 30 ns a row against 2 with AVX-512, 7 with SSE2).
  * An AVX-512 clone where the CPU has it (one register per row of C8).
  */
-FOLD_CLONES
+LMM_SIMD_CLONES
 static void
 fold_rows(const double *R, int k, double *C8)
 {
-	v8d			c0,
+	lmm_v8d		c0,
 				c1,
 				c2,
 				c3,
@@ -101,20 +94,20 @@ fold_rows(const double *R, int k, double *C8)
 				c7;
 	int			i;
 
-	memcpy(&c0, C8, sizeof(v8d));
-	memcpy(&c1, C8 + FOLD_W, sizeof(v8d));
-	memcpy(&c2, C8 + 2 * FOLD_W, sizeof(v8d));
-	memcpy(&c3, C8 + 3 * FOLD_W, sizeof(v8d));
-	memcpy(&c4, C8 + 4 * FOLD_W, sizeof(v8d));
-	memcpy(&c5, C8 + 5 * FOLD_W, sizeof(v8d));
-	memcpy(&c6, C8 + 6 * FOLD_W, sizeof(v8d));
-	memcpy(&c7, C8 + 7 * FOLD_W, sizeof(v8d));
+	memcpy(&c0, C8, sizeof(lmm_v8d));
+	memcpy(&c1, C8 + FOLD_W, sizeof(lmm_v8d));
+	memcpy(&c2, C8 + 2 * FOLD_W, sizeof(lmm_v8d));
+	memcpy(&c3, C8 + 3 * FOLD_W, sizeof(lmm_v8d));
+	memcpy(&c4, C8 + 4 * FOLD_W, sizeof(lmm_v8d));
+	memcpy(&c5, C8 + 5 * FOLD_W, sizeof(lmm_v8d));
+	memcpy(&c6, C8 + 6 * FOLD_W, sizeof(lmm_v8d));
+	memcpy(&c7, C8 + 7 * FOLD_W, sizeof(lmm_v8d));
 	for (i = 0; i < k; i++)
 	{
 		const double *r = R + (size_t) i * FOLD_W;
-		v8d			v;
+		lmm_v8d		v;
 
-		memcpy(&v, r, sizeof(v8d));
+		memcpy(&v, r, sizeof(lmm_v8d));
 		c0 += r[0] * v;
 		c1 += r[1] * v;
 		c2 += r[2] * v;
@@ -124,14 +117,14 @@ fold_rows(const double *R, int k, double *C8)
 		c6 += r[6] * v;
 		c7 += r[7] * v;
 	}
-	memcpy(C8, &c0, sizeof(v8d));
-	memcpy(C8 + FOLD_W, &c1, sizeof(v8d));
-	memcpy(C8 + 2 * FOLD_W, &c2, sizeof(v8d));
-	memcpy(C8 + 3 * FOLD_W, &c3, sizeof(v8d));
-	memcpy(C8 + 4 * FOLD_W, &c4, sizeof(v8d));
-	memcpy(C8 + 5 * FOLD_W, &c5, sizeof(v8d));
-	memcpy(C8 + 6 * FOLD_W, &c6, sizeof(v8d));
-	memcpy(C8 + 7 * FOLD_W, &c7, sizeof(v8d));
+	memcpy(C8, &c0, sizeof(lmm_v8d));
+	memcpy(C8 + FOLD_W, &c1, sizeof(lmm_v8d));
+	memcpy(C8 + 2 * FOLD_W, &c2, sizeof(lmm_v8d));
+	memcpy(C8 + 3 * FOLD_W, &c3, sizeof(lmm_v8d));
+	memcpy(C8 + 4 * FOLD_W, &c4, sizeof(lmm_v8d));
+	memcpy(C8 + 5 * FOLD_W, &c5, sizeof(lmm_v8d));
+	memcpy(C8 + 6 * FOLD_W, &c6, sizeof(lmm_v8d));
+	memcpy(C8 + 7 * FOLD_W, &c7, sizeof(lmm_v8d));
 }
 
 /* Fold the waiting rows into C (into C8 for narrow rows). */
@@ -163,12 +156,30 @@ cross_blocks(const Blocks *bk)
 }
 
 /*
- * Levels of a q = 1 term: M_j = t^2 A_j + 1 and the row is (t / sqrt(M_j))
- * [ZtX_j | Zty_j].  Returns 0 on interrupt.
+ * One thread's share of a pass: levels j0 .. j1 - 1, with sums of its own
+ * (combined in the parts' order by lmm_levels_fold).
  */
-static int
-levels_q1(Work *w, LogDet *ld, Stack *st)
+typedef struct Part
 {
+	Work	   *w;
+	int64_t		j0;
+	int64_t		j1;
+	int			poll;			/* this part polls for interrupts (the caller's thread) */
+	int			done;			/* 0 when interrupted */
+	int			not_pd;			/* a level's M was not positive definite */
+	LogDet		ld;
+	Stack		st;
+} Part;
+
+/*
+ * Levels of a q = 1 term: M_j = t^2 A_j + 1 and the row is (t / sqrt(M_j))
+ * [ZtX_j | Zty_j].
+ */
+static void
+levels_q1(void *arg)
+{
+	Part	   *pt = arg;
+	Work	   *w = pt->w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -176,40 +187,43 @@ levels_q1(Work *w, LogDet *ld, Stack *st)
 	int64_t		j;
 	int			k;
 
-	for (j = 0; j < g->nlevels; j++)
+	for (j = pt->j0; j < pt->j1; j++)
 	{
 		const double *X = g->ZtX + (size_t) j * p;
 		double		m = t * t * g->ZtZ[j] + 1.0;
 		double		c,
 				   *r;
 
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-			return 0;
+		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			pt->done = 0;
+			return;
+		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
 		if (!(m > 0.0))
 		{
-			w->not_pd = 1;
+			pt->not_pd = 1;
 			continue;
 		}
-		logdet_add(ld, m);
+		logdet_add(&pt->ld, m);
 		c = t / sqrt(m);
-		r = stack_row(st);
+		r = stack_row(&pt->st);
 		for (k = 0; k < p; k++)
 			r[k] = c * X[k];
 		r[p] = c * g->Zty[j];
 	}
-	return 1;
 }
 
 /*
  * Levels of a q = 2 term, T = [t0 0; t1 t2]: the 2 x 2 factor L of
  * M_j = T'A_jT + I, RZX = L^-1 T'ZtX and cu = L^-1 T'Zty written out.
- * Returns 0 on interrupt.
  */
-static int
-levels_q2(Work *w, LogDet *ld, Stack *st)
+static void
+levels_q2(void *arg)
 {
+	Part	   *pt = arg;
+	Work	   *w = pt->w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -219,7 +233,7 @@ levels_q2(Work *w, LogDet *ld, Stack *st)
 	int64_t		j;
 	int			k;
 
-	for (j = 0; j < g->nlevels; j++)
+	for (j = pt->j0; j < pt->j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * 4;
 		const double *X0 = g->ZtX + (size_t) j * 2 * p;
@@ -237,22 +251,25 @@ levels_q2(Work *w, LogDet *ld, Stack *st)
 				   *r0,
 				   *r1;
 
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-			return 0;
+		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			pt->done = 0;
+			return;
+		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
 		if (!(m00 > 0.0 && det > 0.0))
 		{
-			w->not_pd = 1;
+			pt->not_pd = 1;
 			continue;
 		}
 		/* L = [l00 0; l10 l11], l00^2 = m00, l11^2 = det / m00: two short chains */
 		il00 = 1.0 / sqrt(m00);
 		il11 = sqrt(m00 / det);
 		l10 = m10 * il00;
-		logdet_add(ld, det);
-		r0 = stack_row(st);
-		r1 = stack_row(st);
+		logdet_add(&pt->ld, det);
+		r0 = stack_row(&pt->st);
+		r1 = stack_row(&pt->st);
 		for (k = 0; k < p; k++)
 		{
 			r0[k] = (t0 * X0[k] + t1 * X1[k]) * il00;
@@ -261,13 +278,17 @@ levels_q2(Work *w, LogDet *ld, Stack *st)
 		r0[p] = (t0 * y[0] + t1 * y[1]) * il00;
 		r1[p] = (t2 * y[1] - l10 * r0[p]) * il11;
 	}
-	return 1;
 }
 
-/* Levels of any q, through the general per-level factor.  Returns 0 on interrupt. */
-static int
-levels_any(Work *w, LogDet *ld, Stack *st)
+/*
+ * Levels of any q, through the general per-level factor (in w's scratch,
+ * so on one thread only).
+ */
+static void
+levels_any(void *arg)
 {
+	Part	   *pt = arg;
+	Work	   *w = pt->w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -275,56 +296,90 @@ levels_any(Work *w, LogDet *ld, Stack *st)
 	int64_t		j;
 	int			i;
 
-	for (j = 0; j < g->nlevels; j++)
+	for (j = pt->j0; j < pt->j1; j++)
 	{
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-			return 0;
+		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			pt->done = 0;
+			return;
+		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
-		ld->sum += lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
-									g->ZtX + (size_t) j * q * p,
-									g->Zty + (size_t) j * q);
+		pt->ld.sum += lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
+									   g->ZtX + (size_t) j * q * p,
+									   g->Zty + (size_t) j * q);
 		for (i = 0; i < q; i++)
 		{
-			double	   *r = stack_row(st);
+			double	   *r = stack_row(&pt->st);
 
 			memcpy(r, w->RZX + i * p, sizeof(double) * p);
 			r[p] = w->cu[i];
 		}
 	}
-	return 1;
 }
 
 /*
  * The first term's levels that meet no other term, at T = w->T: adds their
  * sum_j log|L_j|^2 to *ld and their sum [RZX_j | cu_j]'[RZX_j | cu_j] to C
- * ((p + 1) x (p + 1), column-major, upper triangle).  Returns 0 on
- * interrupt; sets w->not_pd where a level's factor fails.
+ * ((p + 1) x (p + 1), column-major, upper triangle).  q = 1 and q = 2 with
+ * rows of at most FOLD_W entries split the levels over the host's threads
+ * (lmm_threads_for), each part with sums of its own, added in the parts'
+ * order.  Returns 0 on interrupt; sets w->not_pd where a level's factor
+ * fails.
  */
 int
 lmm_levels_fold(Work *w, double *ld, double *C)
 {
 	int			n = w->g->p + 1;
-	LogDet		acc = {0.0, 1.0};
-	Stack		st;
-	int			done,
+	int			q = w->g->q;
+	int64_t		J = w->g->nlevels;
+	int			ldw = n <= FOLD_W ? FOLD_W : n;
+	int			nt = (q <= 2 && ldw == FOLD_W) ? lmm_threads_for(J, LMM_LEVELS_PER_THREAD) : 1;
+	Part		part[LMM_MAX_THREADS];
+	double		C8[FOLD_W * FOLD_W] = {0};
+	double		sum = 0.0;
+	int			done = 1,
+				k,
 				a,
 				b;
 
-	st.n = n;
-	st.ld = n <= FOLD_W ? FOLD_W : n;
-	st.k = 0;
-	st.A = lmm_alloc0(sizeof(double) * st.ld * STACK_ROWS);
-	st.C = C;
-	memset(st.C8, 0, sizeof(st.C8));
-	done = w->g->q == 1 ? levels_q1(w, &acc, &st) :
-		w->g->q == 2 ? levels_q2(w, &acc, &st) : levels_any(w, &acc, &st);
-	stack_flush(&st);
-	if (st.ld == FOLD_W)
+	for (k = 0; k < nt; k++)
+	{
+		Part	   *pt = &part[k];
+
+		pt->w = w;
+		pt->j0 = J * k / nt;
+		pt->j1 = J * (k + 1) / nt;
+		pt->poll = k == 0;
+		pt->done = 1;
+		pt->not_pd = 0;
+		pt->ld.sum = 0.0;
+		pt->ld.prod = 1.0;
+		pt->st.n = n;
+		pt->st.ld = ldw;
+		pt->st.k = 0;
+		pt->st.A = lmm_alloc0(sizeof(double) * ldw * STACK_ROWS);
+		pt->st.C = C;
+		memset(pt->st.C8, 0, sizeof(pt->st.C8));
+	}
+	lmm_run_threads(nt, q == 1 ? levels_q1 : q == 2 ? levels_q2 : levels_any,
+					part, sizeof(Part));
+	for (k = 0; k < nt; k++)
+	{
+		Part	   *pt = &part[k];
+
+		stack_flush(&pt->st);
+		for (a = 0; a < FOLD_W * FOLD_W; a++)
+			C8[a] += pt->st.C8[a];
+		sum += pt->ld.sum + log(pt->ld.prod);
+		done &= pt->done;
+		w->not_pd |= pt->not_pd;
+		lmm_free(pt->st.A);
+	}
+	if (ldw == FOLD_W)
 		for (b = 0; b < n; b++)
 			for (a = 0; a <= b; a++)
-				C[b * n + a] += st.C8[a * FOLD_W + b];
-	lmm_free(st.A);
-	*ld += acc.sum + log(acc.prod);
+				C[b * n + a] += C8[a * FOLD_W + b];
+	*ld += sum;
 	return done;
 }

@@ -180,10 +180,13 @@ run_bobyqa(Work *w, const double *lb, double *theta, double *fmin, double tol)
 	return res;
 }
 
-/* The optimizer's run from theta: the strategy's BFGS, or BOBYQA as lme4. */
+/*
+ * The optimizer's run from theta: the strategy's BFGS, or BOBYQA as lme4
+ * (stopping at tol).
+ */
 static nlopt_result
 first_run(Work *w, const Strategy *st, const double *lb, double *theta,
-		  double *fmin)
+		  double *fmin, double tol)
 {
 	if (st->bfgs)
 	{
@@ -191,7 +194,7 @@ first_run(Work *w, const Strategy *st, const double *lb, double *theta,
 
 		return r > 0 ? NLOPT_SUCCESS : r == 0 ? NLOPT_MAXEVAL_REACHED : NLOPT_FORCED_STOP;
 	}
-	return run_bobyqa(w, lb, theta, fmin, 1e-8);
+	return run_bobyqa(w, lb, theta, fmin, tol);
 }
 
 /* Nonzero when some of the n entries of theta is 0. */
@@ -207,18 +210,28 @@ has_zero(const double *theta, int n)
 }
 
 /*
- * Minimize the criterion over theta as lme4's lmer does by default: BOBYQA
- * from T = I with xtol_abs = ftol_abs = 1e-8 (so that we follow lme4's path
- * and stop where it stops), a restart when a parameter sits on its bound
- * but the criterion falls towards the interior (restart_edge), and then
- * near-bound parameters moved onto the bound when that is better
- * (boundary.tol = 1e-5).
+ * BOBYQA's stopping tolerance (xtol_abs) in the first search of a strategy
+ * that always polishes: the Newton polish converges from within about 1e-5
+ * of the optimum as well as from within 1e-8, and BOBYQA spends a third or
+ * more of its evaluations on the last three digits.  Where that polish
+ * fails, the search runs again at lme4's 1e-8.
  */
-LmmStatus
-lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
+#define LOOSE_TOL 1e-5
+
+/*
+ * One search, as lme4's lmer does by default: BOBYQA from T = I stopping
+ * at xtol_abs = ftol_abs = tol (lme4: 1e-8, so that we follow its path and
+ * stop where it stops), a restart when a parameter sits on its bound but
+ * the criterion falls towards the interior (restart_edge), and then
+ * near-bound parameters moved onto the bound when that is better
+ * (boundary.tol = 1e-5); then the strategy's polish.  *polished tells
+ * whether the Newton polish was taken.
+ */
+static LmmStatus
+search(Work *w, const Strategy *st, double tol, double *theta, double *fmin,
+	   int *converged, int *polished)
 {
 	int			nt = w->ntheta;
-	const Strategy *st = &strategies[lmm_derivs(w->g->blk)];
 	double	   *lb = lmm_alloc(sizeof(double) * nt);
 	double	   *probe = lmm_alloc(sizeof(double) * nt);
 	double		f0 = 0.0;
@@ -227,6 +240,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	nlopt_result res;
 	LmmStatus	status = LMM_OK;
 
+	*polished = 0;
 	for (k = 0; k < nt; k++)
 	{
 		int			diag = lmm_theta_bounded(w->g, k);
@@ -235,7 +249,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		theta[k] = diag ? 1.0 : 0.0;
 	}
 
-	res = first_run(w, st, lb, theta, fmin);
+	res = first_run(w, st, lb, theta, fmin, tol);
 
 	/* restart_edge: a bound parameter whose one-sided slope is negative */
 	for (k = 0; k < nt && !w->interrupted && res > 0; k++)
@@ -255,7 +269,7 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 		}
 	}
 	if (restart && !w->interrupted)
-		res = first_run(w, st, lb, theta, fmin);
+		res = first_run(w, st, lb, theta, fmin, tol);
 
 	if (w->interrupted)
 		status = LMM_ERR_INTERRUPTED;
@@ -304,8 +318,9 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	 * with tolerances at rounding level instead; near-bound thetas are then
 	 * tried on their bound, polished (lmm_polish_bound).
 	 */
-	if (status == LMM_OK && (st->polish == 1 || has_zero(theta, nt)) &&
-		!lmm_polish(w, lb, theta, fmin) && st->tight)
+	if (status == LMM_OK && (st->polish == 1 || has_zero(theta, nt)))
+		*polished = lmm_polish(w, lb, theta, fmin);
+	if (status == LMM_OK && st->polish == 1 && !*polished && st->tight)
 	{
 		double		f = *fmin;
 
@@ -326,6 +341,34 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	lmm_free(lb);
 	lmm_free(probe);
 	return status;
+}
+
+/*
+ * Minimize the criterion over theta (search).  Where the polish always
+ * runs and has no fallback of its own (one term), BOBYQA first stops at
+ * LOOSE_TOL; the result stands where the
+ * polish took it to the optimum, and otherwise the search is made again
+ * from the start at lme4's tolerances, so that a fit whose optimum the
+ * polish cannot reach (on a bound BOBYQA had not yet found) ends where
+ * lme4's would.
+ */
+LmmStatus
+lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
+{
+	const Strategy *st = &strategies[lmm_derivs(w->g->blk)];
+	LmmStatus	status;
+	int			polished;
+
+	if (st->polish == 1 && !st->bfgs && !st->tight)
+	{
+		status = search(w, st, LOOSE_TOL, theta, fmin, converged, &polished);
+		if ((status == LMM_OK && polished) || status == LMM_ERR_INTERRUPTED)
+			return status;
+		w->exact = 0;
+		w->not_pd = 0;
+		w->n_bobyqa = 0;
+	}
+	return search(w, st, 1e-8, theta, fmin, converged, &polished);
 }
 
 /* Nonzero when every entry of v is finite. */

@@ -104,3 +104,13 @@ lmm_note(const char *fmt,...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+/* Threads a pass over levels may take: 1 unless a test asks for more. */
+int			host_threads = 1;
+
+/* The test driver's allowance of threads. */
+int
+lmm_level_threads(void)
+{
+	return host_threads;
+}

@@ -1346,6 +1346,7 @@ main(int argc, char **argv)
 	test_kr(dir);
 	test_glmm(dir);
 	test_sparse();
+	test_threads();
 	printf("core: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
 }

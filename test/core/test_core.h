@@ -18,5 +18,6 @@ extern void test_boot(void);
 extern void test_kr(const char *dir);
 extern void test_glmm(const char *dir);
 extern void test_sparse(void);
+extern void test_threads(void);
 
 #endif							/* TEST_CORE_H */

@@ -18,3 +18,36 @@ SELECT pg_sleep(1);
 SELECT n_groups, converged FROM lmm_summary(lmm('y ~ x + (1 | a) + (1 | b)', 'thr'));
 \! bash test/helpers/blas_threads.sh check $LMM_PID
 DROP TABLE thr;
+
+-- lmm.fit_threads (default -1: max_parallel_workers_per_gather + 1): a
+-- fit's passes over a factor of at least 65,536 levels split between
+-- threads.  70,000 groups of 3 rows fit on 1 and on 3 threads: the same
+-- estimates, variance components and Satterthwaite df to rounding; the
+-- setting's range is checked.
+SHOW lmm.fit_threads;
+CREATE TABLE thr2 AS
+SELECT i / 3 AS g, sin(i) AS x, (i % 3)::float8 AS t,
+	1 + 0.5 * sin(i) + sin(i / 3 * 7) + 0.3 * cos(i / 3 * 5) * (i % 3) + cos(i * 11) AS y
+FROM generate_series(0, 209999) i;
+SET lmm.fit_threads = 1;
+CREATE TEMP TABLE fit1 AS SELECT lmm_fit(y, ARRAY[x], g, ARRAY[t]) AS m FROM thr2;
+SET lmm.fit_threads = 3;
+CREATE TEMP TABLE fit3 AS SELECT lmm_fit(y, ARRAY[x], g, ARRAY[t]) AS m FROM thr2;
+RESET lmm.fit_threads;
+SELECT (lmm_summary(a.m)).n_groups,
+	abs((lmm_summary(a.m)).criterion - (lmm_summary(b.m)).criterion) < 1e-9 * abs((lmm_summary(a.m)).criterion) AS same_criterion
+FROM fit1 a, fit3 b;
+SELECT fa.term, round(fa.estimate::numeric, 6) AS estimate,
+	abs(fa.estimate - fb.estimate) < 1e-9 AS same_estimate,
+	abs(fa.df - fb.df) < 1e-6 * fa.df AS same_df
+FROM fit1 a, fit3 b, lmm_fixef(a.m) fa JOIN lmm_fixef(b.m) fb USING (term)
+ORDER BY fa.term;
+SELECT va.grp, va.term1, va.term2,
+	abs(va.variance - vb.variance) < 1e-9 * abs(va.variance) AS same_variance
+FROM fit1 a, fit3 b, lmm_varcorr(a.m) va JOIN lmm_varcorr(b.m) vb
+	ON va.grp IS NOT DISTINCT FROM vb.grp AND va.term1 IS NOT DISTINCT FROM vb.term1
+	AND va.term2 IS NOT DISTINCT FROM vb.term2
+ORDER BY 1, 2, 3;
+SET lmm.fit_threads = 9;
+SET lmm.fit_threads = 0;
+DROP TABLE thr2;
