@@ -571,7 +571,8 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 	double	   *H = lmm_alloc(sizeof(double) * q0 * q0);
 	double	   *P = lmm_alloc(sizeof(double) * q0 * q0);
 	int64_t		j;
-	int			t,
+	int			fast,
+				t,
 				a,
 				b,
 				c,
@@ -628,7 +629,15 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 		}
 	}
 
-	/* the first term, level by level */
+	/*
+	 * the first term, level by level: those that meet no other term by
+	 * lmm_levels_modes where q is 1 or 2
+	 */
+	fast = w->interrupted ? 0 :
+		lmm_levels_modes(w, betac, sigma2, fit->term[0].b,
+						 want_cv ? fit->term[0].condvar : NULL);
+	if (fast < 0)
+		w->interrupted = 1;
 	for (j = 0; j < g->nlevels && !w->interrupted; j++)
 	{
 		int			ncol;
@@ -641,6 +650,8 @@ lmm_blocked_modes(Work *w, const double *betac, double sigma2, LmmFit *fit)
 			w->interrupted = 1;
 			break;
 		}
+		if (fast && bk->xptr[j] == bk->xptr[j + 1])
+			continue;
 		lmm_level_factor(w, g->ZtZ + (size_t) j * q0 * q0,
 						 g->ZtX + (size_t) j * q0 * p, g->Zty + (size_t) j * q0);
 		ncol = lmm_blocked_level_rhs(w, bk, j);

@@ -257,6 +257,8 @@ extern LmmStatus lmm_blocked_build_for(const LmmTermStats *s, Gram *g,
 									   Blocks *bk, int *bad_term, int for_lmm);
 extern void lmm_blocked_free(Gram *g, Blocks *bk);
 extern int	lmm_levels_fold(Work *w, double *ld, double *C);
+extern int	lmm_levels_modes(Work *w, const double *betac, double sigma2,
+							 double *b, double *cv);
 extern double lmm_criterion(Work *w, const double *theta);
 extern void lmm_blocked_modes(Work *w, const double *betac, double sigma2,
 							  LmmFit *fit);

@@ -383,3 +383,146 @@ lmm_levels_fold(Work *w, double *ld, double *C)
 	*ld += sum;
 	return done;
 }
+
+/* One thread's share of the modes: levels j0 .. j1 - 1. */
+typedef struct ModesPart
+{
+	Work	   *w;
+	const double *betac;		/* p, centred */
+	double		sigma2;
+	double	   *b;				/* nlevels * q: the modes */
+	double	   *cv;				/* nlevels * q * q, or NULL */
+	int64_t		j0;
+	int64_t		j1;
+	int			poll;			/* this part polls for interrupts (the caller's thread) */
+	int			done;			/* 0 when interrupted */
+} ModesPart;
+
+/*
+ * Modes and conditional covariances of a q = 1 or q = 2 term's levels that
+ * meet no other term: with e_j = Zty_j - ZtX_j betac and M_j = T'A_jT + I,
+ * u_j = M_j^-1 T'e_j, b_j = T u_j and condvar_j = sigma^2 T M_j^-1 T'
+ * (for q = 2 from the 2 x 2 inverse written out).
+ */
+static void
+modes_q12(void *arg)
+{
+	ModesPart  *pt = arg;
+	Work	   *w = pt->w;
+	const Gram *g = w->g;
+	const int64_t *xptr = cross_blocks(g->blk);
+	int			p = g->p;
+	int			q = g->q;
+	const double *T = w->T;
+	int64_t		j;
+	int			k;
+
+	for (j = pt->j0; j < pt->j1; j++)
+	{
+		const double *A = g->ZtZ + (size_t) j * q * q;
+		const double *X = g->ZtX + (size_t) j * q * p;
+		const double *y = g->Zty + (size_t) j * q;
+		double	   *b = pt->b + (size_t) j * q;
+		double		e0 = y[0];
+
+		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+		{
+			pt->done = 0;
+			return;
+		}
+		if (xptr != NULL && xptr[j] != xptr[j + 1])
+			continue;
+		for (k = 0; k < p; k++)
+			e0 -= X[k] * pt->betac[k];
+		if (q == 1)
+		{
+			double		t = T[0];
+			double		im = 1.0 / (t * t * A[0] + 1.0);
+
+			b[0] = t * (im * (t * e0));
+			if (pt->cv != NULL)
+				pt->cv[j] = pt->sigma2 * t * im * t;
+		}
+		else
+		{
+			double		t0 = T[0],
+						t1 = T[2],
+						t2 = T[3];
+			double		e1 = y[1];
+			double		b00 = A[0] * t0 + A[1] * t1;
+			double		b10 = A[2] * t0 + A[3] * t1;
+			double		m00 = t0 * b00 + t1 * b10 + 1.0;
+			double		m10 = t2 * b10;
+			double		m11 = t2 * A[3] * t2 + 1.0;
+			double		id = 1.0 / (m00 * m11 - m10 * m10);
+			double		i00 = m11 * id,
+						i01 = -m10 * id,
+						i11 = m00 * id;
+			double		f0,
+						f1,
+						u0,
+						u1;
+
+			for (k = 0; k < p; k++)
+				e1 -= X[p + k] * pt->betac[k];
+			/* T'e, then u = M^-1 T'e, b = T u */
+			f0 = t0 * e0 + t1 * e1;
+			f1 = t2 * e1;
+			u0 = i00 * f0 + i01 * f1;
+			u1 = i01 * f0 + i11 * f1;
+			b[0] = t0 * u0;
+			b[1] = t1 * u0 + t2 * u1;
+			if (pt->cv != NULL)
+			{
+				/* T M^-1 T' with T = [t0 0; t1 t2] */
+				double	   *cv = pt->cv + (size_t) j * 4;
+				double		c00 = t0 * i00 * t0;
+				double		c10 = t0 * (t1 * i00 + t2 * i01);
+				double		c11 = t1 * (t1 * i00 + t2 * i01) + t2 * (t1 * i01 + t2 * i11);
+
+				cv[0] = pt->sigma2 * c00;
+				cv[1] = cv[2] = pt->sigma2 * c10;
+				cv[3] = pt->sigma2 * c11;
+			}
+		}
+	}
+}
+
+/*
+ * The first term's modes (b, nlevels * q) and conditional covariances (cv,
+ * nlevels * q * q, or NULL) at the theta last evaluated, for the levels
+ * that meet no other term, when q is 1 or 2 (split over threads as
+ * lmm_levels_fold); the caller's general loop does the levels with cross
+ * blocks.  Returns 0 when q > 2 (nothing done), -1 on interrupt, else 1.
+ */
+int
+lmm_levels_modes(Work *w, const double *betac, double sigma2, double *b,
+				 double *cv)
+{
+	int64_t		J = w->g->nlevels;
+	int			nt = lmm_threads_for(J, LMM_LEVELS_PER_THREAD);
+	ModesPart	part[LMM_MAX_THREADS];
+	int			done = 1,
+				k;
+
+	if (w->g->q > 2)
+		return 0;
+	for (k = 0; k < nt; k++)
+	{
+		ModesPart  *pt = &part[k];
+
+		pt->w = w;
+		pt->betac = betac;
+		pt->sigma2 = sigma2;
+		pt->b = b;
+		pt->cv = cv;
+		pt->j0 = J * k / nt;
+		pt->j1 = J * (k + 1) / nt;
+		pt->poll = k == 0;
+		pt->done = 1;
+	}
+	lmm_run_threads(nt, modes_q12, part, sizeof(ModesPart));
+	for (k = 0; k < nt; k++)
+		done &= part[k].done;
+	return done ? 1 : -1;
+}
