@@ -699,9 +699,7 @@ fit_stats(LmmAggState *st, bool reml, double sum_log_w)
 	m.jac = fit.jac;
 	m.tstats = &sorted;
 	/* a model too big with its statistics keeps its estimates, without refits */
-	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
-		m.tstats = NULL;
-	return PointerGetDatum(lmm_model_to_datum(&m));
+	return PointerGetDatum(lmm_fitted_model_to_datum(&m));
 }
 
 /*
