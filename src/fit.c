@@ -117,10 +117,11 @@ int_key(const LmmAggState *st, int t, int64 j, const char *text)
 /*
  * Integer keys in order of value from the level table's direct map, when
  * it holds every level (the keys are dense in a range): a pass over the
- * map instead of a sort.  False when it does not.
+ * map instead of a sort, the levels into perm and their keys into v.
+ * False when it does not.
  */
 static bool
-direct_order(const LmmLevels *lv, int64 J, int64 *perm)
+direct_order(const LmmLevels *lv, int64 J, int64 *perm, int64 *v)
 {
 	int64		n = 0,
 				off;
@@ -132,20 +133,25 @@ direct_order(const LmmLevels *lv, int64 J, int64 *perm)
 		if ((off & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (lv->direct[off] > 0 && n < J)
+		{
 			perm[n] = lv->direct[off] - 1;
+			/* in uint64: the map may start near the bottom of bigint */
+			v[n] = (int64) ((uint64) lv->direct_lo + (uint64) off);
+		}
 		n += lv->direct[off] > 0;
 	}
 	return n == J;
 }
 
 /*
- * perm: level numbers in order of their integer keys v (J of them).  Keys
- * already in increasing order are left so, keys dense in a range (at most
- * 4 slots a level, as the direct map takes them) are placed by value in a
- * pass; others, and keys that repeat (a formula's "1" and "01"), are sorted.
+ * perm: level numbers in order of their integer keys v (J of them), and v
+ * rewritten in that order.  Keys already in increasing order are left so,
+ * keys dense in a range (at most 4 slots a level, as the direct map takes
+ * them) are placed by value in a pass; others, and keys that repeat, are
+ * sorted.
  */
 static void
-int_order(const int64 *v, int64 J, int64 *perm)
+int_order(int64 *v, int64 J, int64 *perm)
 {
 	int64		lo = J > 0 ? v[0] : 0,
 				hi = lo,
@@ -182,7 +188,10 @@ int_order(const int64 *v, int64 J, int64 *perm)
 				if ((off & 65535) == 0)
 					CHECK_FOR_INTERRUPTS();
 				if (slot[off] > 0)
-					perm[n++] = slot[off] - 1;
+				{
+					perm[n] = slot[off] - 1;
+					v[n++] = lo + off;
+				}
 			}
 			pfree(slot);
 			return;
@@ -197,7 +206,10 @@ int_order(const int64 *v, int64 J, int64 *perm)
 	}
 	qsort(k, J, sizeof(IntKey), compare_int_keys);
 	for (j = 0; j < J; j++)
+	{
 		perm[j] = k[j].level;
+		v[j] = k[j].key;
+	}
 	pfree(k);
 }
 
@@ -209,15 +221,15 @@ int_typed(const LmmLevels *lv)
 }
 
 /*
- * The text forms of integer-typed keys in the order perm, as their output
- * functions write them, into one buffer rather than an allocation each.
+ * The text forms of J integer keys v of a table, as their output function
+ * writes them, into one buffer rather than an allocation each.
  */
 static char **
-int_texts(const LmmAggState *st, int t, const int64 *perm, int64 J)
+int_texts(const LmmLevels *lv, const int64 *v, int64 J)
 {
 	char	  **texts = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
 	/* "-9223372036854775808" and "-2147483648", with their NULs */
-	size_t		width = st->levels[t].type == INT8OID ? 21 : 12;
+	size_t		width = lv->type == INT8OID ? 21 : 12;
 	char	   *w = palloc_extended(width * (J + 1), MCXT_ALLOC_HUGE);
 	int64		j;
 
@@ -226,7 +238,7 @@ int_texts(const LmmAggState *st, int t, const int64 *perm, int64 J)
 		if ((j & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
 		texts[j] = w;
-		w += pg_lltoa(int_key(st, t, perm[j], NULL), w) + 1;
+		w += pg_lltoa(v[j], w) + 1;
 	}
 	return texts;
 }
@@ -247,10 +259,12 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 	char	  **texts = NULL;
 	char	  **sorted;
 	Oid			kt = st->key_type[t];
+	bool		int_kt = kt == INT8OID || kt == INT4OID || kt == INT2OID;
+	int64	   *v = NULL;
 	int64		j;
 
-	/* integer-typed keys are written in sorted order; others' texts are made first */
-	if (!int_typed(lv))
+	/* integer-typed keys are written once in order; others' texts are made first */
+	if (!(int_kt && int_typed(lv)))
 	{
 		Oid			outfn;
 		bool		isvarlena;
@@ -266,16 +280,15 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 			texts[j] = OutputFunctionCall(&out, lv->keys[j]);
 		}
 	}
-	if ((kt == INT8OID || kt == INT4OID) && direct_order(lv, J, perm))
-		;
-	else if (kt == INT8OID || kt == INT4OID || kt == INT2OID)
+	if (int_kt)
 	{
-		int64	   *v = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
-
-		for (j = 0; j < J; j++)
-			v[j] = int_key(st, t, j, texts ? texts[j] : NULL);
-		int_order(v, J, perm);
-		pfree(v);
+		v = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+		if (!(kt != INT2OID && direct_order(lv, J, perm, v)))
+		{
+			for (j = 0; j < J; j++)
+				v[j] = int_key(st, t, j, texts ? texts[j] : NULL);
+			int_order(v, J, perm);
+		}
 	}
 	else if (lv->kind == LMM_KEY_TEXT && lv->collation == C_COLLATION_OID)
 	{
@@ -299,7 +312,7 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 			qsort_arg(perm, J, sizeof(int64), compare_texts, texts);
 	}
 	if (texts == NULL)
-		sorted = int_texts(st, t, perm, J);
+		sorted = int_texts(lv, v, J);
 	else
 	{
 		sorted = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
@@ -307,6 +320,8 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 			sorted[j] = texts[perm[j]];
 		pfree(texts);
 	}
+	if (v != NULL)
+		pfree(v);
 	*texts_out = sorted;
 	return perm;
 }
