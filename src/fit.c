@@ -117,10 +117,11 @@ int_key(const LmmAggState *st, int t, int64 j, const char *text)
 /*
  * Integer keys in order of value from the level table's direct map, when
  * it holds every level (the keys are dense in a range): a pass over the
- * map instead of a sort.  False when it does not.
+ * map instead of a sort, the levels into perm and their keys into v.
+ * False when it does not.
  */
 static bool
-direct_order(const LmmLevels *lv, int64 J, int64 *perm)
+direct_order(const LmmLevels *lv, int64 J, int64 *perm, int64 *v)
 {
 	int64		n = 0,
 				off;
@@ -132,10 +133,114 @@ direct_order(const LmmLevels *lv, int64 J, int64 *perm)
 		if ((off & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (lv->direct[off] > 0 && n < J)
+		{
 			perm[n] = lv->direct[off] - 1;
+			/* in uint64: the map may start near the bottom of bigint */
+			v[n] = (int64) ((uint64) lv->direct_lo + (uint64) off);
+		}
 		n += lv->direct[off] > 0;
 	}
 	return n == J;
+}
+
+/*
+ * perm: level numbers in order of their integer keys v (J of them), and v
+ * rewritten in that order.  Keys already in increasing order are left so,
+ * keys dense in a range (at most 4 slots a level, as the direct map takes
+ * them) are placed by value in a pass; others, and keys that repeat, are
+ * sorted.
+ */
+static void
+int_order(int64 *v, int64 J, int64 *perm)
+{
+	int64		lo = J > 0 ? v[0] : 0,
+				hi = lo,
+				j;
+	bool		increasing = true;
+	IntKey	   *k;
+
+	for (j = 1; j < J; j++)
+	{
+		increasing = increasing && v[j] > v[j - 1];
+		lo = Min(lo, v[j]);
+		hi = Max(hi, v[j]);
+	}
+	if (increasing)
+	{
+		for (j = 0; j < J; j++)
+			perm[j] = j;
+		return;
+	}
+	/* in uint64: int8 keys may span more than int64 holds */
+	if ((uint64) hi - (uint64) lo < (uint64) 4 * J)
+	{
+		int64		span = hi - lo + 1;
+		int64	   *slot = palloc_extended(sizeof(int64) * span, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		int64		n = 0,
+					off;
+
+		for (j = 0; j < J && slot[v[j] - lo] == 0; j++)
+			slot[v[j] - lo] = j + 1;
+		if (j == J)
+		{
+			for (off = 0; off < span; off++)
+			{
+				if ((off & 65535) == 0)
+					CHECK_FOR_INTERRUPTS();
+				if (slot[off] > 0)
+				{
+					perm[n] = slot[off] - 1;
+					v[n++] = lo + off;
+				}
+			}
+			pfree(slot);
+			return;
+		}
+		pfree(slot);
+	}
+	k = palloc_extended(sizeof(IntKey) * (J + 1), MCXT_ALLOC_HUGE);
+	for (j = 0; j < J; j++)
+	{
+		k[j].key = v[j];
+		k[j].level = j;
+	}
+	qsort(k, J, sizeof(IntKey), compare_int_keys);
+	for (j = 0; j < J; j++)
+	{
+		perm[j] = k[j].level;
+		v[j] = k[j].key;
+	}
+	pfree(k);
+}
+
+/* Whether a level table's keys are of an integer type (not text read as integers). */
+static bool
+int_typed(const LmmLevels *lv)
+{
+	return lv->type == INT2OID || lv->type == INT4OID || lv->type == INT8OID;
+}
+
+/*
+ * The text forms of J integer keys v of a table, as their output function
+ * writes them, into one buffer rather than an allocation each.
+ */
+static char **
+int_texts(const LmmLevels *lv, const int64 *v, int64 J)
+{
+	char	  **texts = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
+	/* "-9223372036854775808" and "-2147483648", with their NULs */
+	size_t		width = lv->type == INT8OID ? 21 : 12;
+	char	   *w = palloc_extended(width * (J + 1), MCXT_ALLOC_HUGE);
+	int64		j;
+
+	for (j = 0; j < J; j++)
+	{
+		if ((j & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		texts[j] = w;
+		w += pg_lltoa(v[j], w) + 1;
+	}
+	return texts;
 }
 
 /*
@@ -151,45 +256,52 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 	const LmmLevels *lv = &st->levels[t];
 	int64		J = st->stats.term[t].nlevels;
 	int64	   *perm = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
-	char	  **texts = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
-	char	  **sorted = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
+	char	  **texts = NULL;
+	char	  **sorted;
 	Oid			kt = st->key_type[t];
-	Oid			outfn;
-	bool		isvarlena;
-	FmgrInfo	out;
+	bool		int_kt = kt == INT8OID || kt == INT4OID || kt == INT2OID;
+	int64	   *v = NULL;
 	int64		j;
 
-	getTypeOutputInfo(lv->type, &outfn, &isvarlena);
-	fmgr_info(outfn, &out);
-	for (j = 0; j < J; j++)
+	/* integer-typed keys are written once in order; others' texts are made first */
+	if (!(int_kt && int_typed(lv)))
 	{
-		if ((j & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
-		perm[j] = j;
-		texts[j] = OutputFunctionCall(&out, lv->keys[j]);
-	}
-	if ((kt == INT8OID || kt == INT4OID) && direct_order(lv, J, perm))
-		;
-	else if (kt == INT8OID || kt == INT4OID || kt == INT2OID)
-	{
-		IntKey	   *k = palloc_extended(sizeof(IntKey) * (J + 1), MCXT_ALLOC_HUGE);
+		Oid			outfn;
+		bool		isvarlena;
+		FmgrInfo	out;
 
+		texts = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
+		getTypeOutputInfo(lv->type, &outfn, &isvarlena);
+		fmgr_info(outfn, &out);
 		for (j = 0; j < J; j++)
 		{
-			k[j].key = int_key(st, t, j, texts[j]);
-			k[j].level = j;
+			if ((j & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+			texts[j] = OutputFunctionCall(&out, lv->keys[j]);
 		}
-		qsort(k, J, sizeof(IntKey), compare_int_keys);
-		for (j = 0; j < J; j++)
-			perm[j] = k[j].level;
-		pfree(k);
+	}
+	if (int_kt)
+	{
+		v = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
+		if (!(kt != INT2OID && direct_order(lv, J, perm, v)))
+		{
+			for (j = 0; j < J; j++)
+				v[j] = int_key(st, t, j, texts ? texts[j] : NULL);
+			int_order(v, J, perm);
+		}
 	}
 	else if (lv->kind == LMM_KEY_TEXT && lv->collation == C_COLLATION_OID)
+	{
+		for (j = 0; j < J; j++)
+			perm[j] = j;
 		qsort_arg(perm, J, sizeof(int64), compare_bytes, (void *) lv);
+	}
 	else
 	{
 		TypeCacheEntry *tce = lookup_type_cache(lv->type, TYPECACHE_CMP_PROC_FINFO);
 
+		for (j = 0; j < J; j++)
+			perm[j] = j;
 		if (OidIsValid(tce->cmp_proc))
 		{
 			void	   *ctx[2] = {(void *) lv, &tce->cmp_proc_finfo};
@@ -199,9 +311,17 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 		else
 			qsort_arg(perm, J, sizeof(int64), compare_texts, texts);
 	}
-	for (j = 0; j < J; j++)
-		sorted[j] = texts[perm[j]];
-	pfree(texts);
+	if (texts == NULL)
+		sorted = int_texts(lv, v, J);
+	else
+	{
+		sorted = palloc_extended(sizeof(char *) * (J + 1), MCXT_ALLOC_HUGE);
+		for (j = 0; j < J; j++)
+			sorted[j] = texts[perm[j]];
+		pfree(texts);
+	}
+	if (v != NULL)
+		pfree(v);
 	*texts_out = sorted;
 	return perm;
 }
@@ -209,10 +329,11 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 /*
  * Each term's map from a level's number to its place in sorted order
  * (sorted_levels), with the keys' texts in that order into texts[t]: what
- * makes a model independent of the order of its rows.
+ * makes a model independent of the order of its rows.  The sorted orders
+ * themselves go to perm[t] when perm is not NULL.
  */
 static void
-level_maps(const LmmAggState *st, int64 **map, char ***texts)
+level_maps(const LmmAggState *st, int64 **map, char ***texts, int64 **perm)
 {
 	int			t;
 	int64		j;
@@ -220,37 +341,83 @@ level_maps(const LmmAggState *st, int64 **map, char ***texts)
 	for (t = 0; t < st->stats.nterms; t++)
 	{
 		int64		J = st->stats.term[t].nlevels;
-		int64	   *perm = sorted_levels(st, t, &texts[t]);
+		int64	   *order = sorted_levels(st, t, &texts[t]);
 
 		map[t] = palloc_extended(sizeof(int64) * (J + 1), MCXT_ALLOC_HUGE);
 		for (j = 0; j < J; j++)
-			map[t][perm[j]] = j;
-		pfree(perm);
+			map[t][order[j]] = j;
+		if (perm != NULL)
+			perm[t] = order;
+		else
+			pfree(order);
 	}
+}
+
+/* Ask the cache for a record of n doubles that a loop will soon read. */
+static inline void
+prefetch_record(const double *rec, int n)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	int			i;
+
+	for (i = 0; i < n; i += 8)
+		__builtin_prefetch(rec + i);
+	__builtin_prefetch(rec + n - 1);
+#endif
 }
 
 /*
  * A copy of the statistics with every term's levels in sorted order (their
  * key texts into texts[t]), so that the model does not depend on the order
- * of the rows.
+ * of the rows.  The level records are gathered here in that order (one
+ * pass that reads them out of order); the merge into the empty copy adds
+ * the rest, the overall sums and the pairs.  A merge of the records would
+ * add each to zeros, and zero shifts to that: x + 0.0, which is x except
+ * that -0 becomes +0, so the gather writes x + 0.0 and has its bits.
  */
 static void
 sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
 {
 	const LmmTermStats *s = &st->stats;
+	LmmTermStats rest = *s;
 	int64	   *map[LMM_MAX_TERMS];
+	int64	   *perm[LMM_MAX_TERMS];
 	int			q[LMM_MAX_TERMS];
-	int			t;
+	int			t,
+				i;
 	int64		j;
 
-	level_maps(st, map, texts);
+	level_maps(st, map, texts, perm);
 	for (t = 0; t < s->nterms; t++)
 		q[t] = s->term[t].q;
 	lmm_terms_init(out, s->p, s->nterms, q);
 	for (t = 0; t < s->nterms; t++)
-		for (j = 0; j < s->term[t].nlevels; j++)
-			lmm_terms_add_level(out, t);
-	lmm_terms_merge(out, s, (int64_t *const *) map);
+	{
+		const LmmTermLevels *lv = &s->term[t];
+		int			stride = lv->stride;
+		double	   *rec;
+
+		lmm_terms_reserve_levels(out, t, lv->nlevels);
+		rec = out->term[t].rec;
+		for (j = 0; j < lv->nlevels; j++)
+		{
+			const double *from = lv->rec + (size_t) perm[t][j] * stride;
+
+			/* the records are read out of order: ask for a later one early */
+			if (j + 8 < lv->nlevels)
+				prefetch_record(lv->rec + (size_t) perm[t][j + 8] * stride, stride);
+			if ((j & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+			/* statistics without rows merge as nothing: their levels stay zero */
+			for (i = 0; i < stride; i++)
+				rec[i] = s->n != 0.0 ? from[i] + 0.0 : 0.0;
+			rec += stride;
+		}
+		out->term[t].nlevels = lv->nlevels;
+		rest.term[t].nlevels = 0;
+		pfree(perm[t]);
+	}
+	lmm_terms_merge(out, &rest, (int64_t *const *) map);
 	for (t = 0; t < s->nterms; t++)
 		pfree(map[t]);
 }
@@ -547,9 +714,7 @@ fit_stats(LmmAggState *st, bool reml, double sum_log_w)
 	m.jac = fit.jac;
 	m.tstats = &sorted;
 	/* a model too big with its statistics keeps its estimates, without refits */
-	if (lmm_model_packed_size(&m) > MaxAllocSize - VARHDRSZ)
-		m.tstats = NULL;
-	return PointerGetDatum(lmm_model_to_datum(&m));
+	return PointerGetDatum(lmm_fitted_model_to_datum(&m));
 }
 
 /*
@@ -676,7 +841,7 @@ lmm_state_fit_glmm(LmmAggState *st)
 						   st->k, st->q[0]),
 				 errhint("Use nagq=1 (the Laplace approximation) or nagq=0, as glmer requires.")));
 	check_response_varies(st);
-	level_maps(st, map, texts);
+	level_maps(st, map, texts, NULL);
 	lmm_rows_init(&sorted, st->p, st->k, st->q, st->rows.ones);
 	for (t = 0; t < st->k; t++)
 		sorted.nlevels[t] = st->stats.term[t].nlevels;

@@ -60,6 +60,7 @@ extern int	lmm_read_vector(FunctionCallInfo fcinfo, int argno, const char *what,
 
 /* lmm_model values: flat varlena holding the packed binary form. */
 extern bytea *lmm_model_to_datum(const LmmModel *m);
+extern bytea *lmm_fitted_model_to_datum(LmmModel *m);
 extern void lmm_model_from_datum(Datum d, LmmModel *m);
 extern void lmm_model_corrupt(const char *problem) pg_attribute_noreturn();
 extern void lmm_require_lmm(const LmmModel *m, const char *what);

@@ -20,20 +20,25 @@
 /* The type name in input errors. */
 static const char T[] = "lmm_model";
 
-/* Pack a model into a new varlena after checking it. */
-bytea *
-lmm_model_to_datum(const LmmModel *m)
+/* Error unless a model passes the checks every packed model passes. */
+static void
+check_model(const LmmModel *m)
 {
 	const char *problem = lmm_model_check(m);
-	size_t		size;
-	bytea	   *result;
 
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("fitted model is not valid: %s", problem),
 				 errdetail("This usually means the data overflow double precision; rescale y, x or z.")));
-	size = lmm_model_packed_size(m);
+}
+
+/* Pack a checked model of size bytes (lmm_model_packed_size) into a new varlena. */
+static bytea *
+pack_model(const LmmModel *m, size_t size)
+{
+	bytea	   *result;
+
 	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -43,6 +48,33 @@ lmm_model_to_datum(const LmmModel *m)
 	SET_VARSIZE(result, VARHDRSZ + size);
 	lmm_model_pack(m, (unsigned char *) VARDATA(result));
 	return result;
+}
+
+/* Pack a model into a new varlena after checking it. */
+bytea *
+lmm_model_to_datum(const LmmModel *m)
+{
+	check_model(m);
+	return pack_model(m, lmm_model_packed_size(m));
+}
+
+/*
+ * Pack a model just fitted, with its statistics for refits unless with
+ * them it would be too big for a value (then without): its size, a pass
+ * over every level, is computed once when the statistics fit.
+ */
+bytea *
+lmm_fitted_model_to_datum(LmmModel *m)
+{
+	size_t		size = lmm_model_packed_size(m);
+
+	if (m->tstats != NULL && size > MaxAllocSize - VARHDRSZ)
+	{
+		m->tstats = NULL;
+		size = lmm_model_packed_size(m);
+	}
+	check_model(m);
+	return pack_model(m, size);
 }
 
 /* Unpack a stored model; a value that fails validation is reported as corrupt. */

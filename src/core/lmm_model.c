@@ -333,9 +333,12 @@ lmm_model_pack(const LmmModel *m, unsigned char *buf)
 	w = lmm_put_u32(w, m->tstats ? 1 : 0);
 	if (m->tstats)
 	{
-		w = lmm_put_u64(w, (uint64_t) lmm_model_tstats_size(m));
+		/* a pass over every level record: once */
+		size_t		len = lmm_model_tstats_size(m);
+
+		w = lmm_put_u64(w, (uint64_t) len);
 		lmm_model_tstats_pack(m, w);
-		w += lmm_model_tstats_size(m);
+		w += len;
 	}
 	if (m->nfactors > 0)
 	{

@@ -51,36 +51,38 @@ cross_doubles(int p)
 	return (size_t) (p + 1) * (p + 2) / 2;
 }
 
+/* Which parts one level record (of q z and p x columns) repeats (PACK_* bits). */
+static uint32_t
+record_packing(const double *rec, int p, int q)
+{
+	const double *zz = LMM_TREC_ZZ(rec, q);
+	uint32_t	packing = p < 1 ? PACK_ALL & ~PACK_ZX0_ZERO : PACK_ALL;
+	int			a,
+				b;
+
+	for (a = 0; a < q; a++)
+	{
+		if (memcmp(&LMM_TREC_SZ(rec)[a], &zz[a], sizeof(double)) != 0)
+			packing &= ~PACK_SZ_IS_ZZ0;
+		if (p >= 1 && LMM_TREC_ZX(rec, q)[a * p] != 0.0)
+			packing &= ~PACK_ZX0_ZERO;
+		for (b = a + 1; b < q; b++)
+			if (memcmp(&zz[a * q + b], &zz[b * q + a], sizeof(double)) != 0)
+				packing &= ~PACK_ZZ_SYM;
+	}
+	return packing;
+}
+
 /* Which parts of term t's level records every level repeats (PACK_* bits). */
 static uint32_t
 term_packing(const LmmTermStats *s, int t)
 {
 	const LmmTermLevels *lv = &s->term[t];
-	int			q = lv->q;
-	int			p = s->p;
-	uint32_t	packing = PACK_ALL;
+	uint32_t	packing = s->p < 1 ? PACK_ALL & ~PACK_ZX0_ZERO : PACK_ALL;
 	int64_t		j;
-	int			a,
-				b;
 
-	if (p < 1)
-		packing &= ~PACK_ZX0_ZERO;
 	for (j = 0; j < lv->nlevels && packing != 0; j++)
-	{
-		const double *rec = lv->rec + (size_t) j * lv->stride;
-		const double *zz = LMM_TREC_ZZ(rec, q);
-
-		for (a = 0; a < q; a++)
-		{
-			if (memcmp(&LMM_TREC_SZ(rec)[a], &zz[a], sizeof(double)) != 0)
-				packing &= ~PACK_SZ_IS_ZZ0;
-			if (p >= 1 && LMM_TREC_ZX(rec, q)[a * p] != 0.0)
-				packing &= ~PACK_ZX0_ZERO;
-			for (b = a + 1; b < q; b++)
-				if (memcmp(&zz[a * q + b], &zz[b * q + a], sizeof(double)) != 0)
-					packing &= ~PACK_ZZ_SYM;
-		}
-	}
+		packing &= record_packing(lv->rec + (size_t) j * lv->stride, s->p, lv->q);
 	return packing;
 }
 
@@ -117,24 +119,42 @@ put_record(unsigned char *w, const double *rec, int p, int q, uint32_t packing)
 	return w;
 }
 
-/* Read a level record under a packing, rebuilding what it left out. */
-static void
-get_record(LmmReader *r, double *rec, int p, int q, uint32_t packing)
+/* A big-endian double at b, whose 8 bytes the caller has checked are there. */
+static inline double
+be_f8(const unsigned char *b)
+{
+	uint64_t	bits = ((uint64_t) b[0] << 56) | ((uint64_t) b[1] << 48) |
+		((uint64_t) b[2] << 40) | ((uint64_t) b[3] << 32) |
+		((uint64_t) b[4] << 24) | ((uint64_t) b[5] << 16) |
+		((uint64_t) b[6] << 8) | (uint64_t) b[7];
+	double		v;
+
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+/*
+ * Read a level record under a packing, rebuilding what it left out, from
+ * b, which holds packed_doubles(p, q, packing) doubles (checked by the
+ * caller: no check per double).  Returns the bytes after it.
+ */
+static const unsigned char *
+get_record(const unsigned char *b, double *rec, int p, int q, uint32_t packing)
 {
 	double	   *zz = LMM_TREC_ZZ(rec, q);
 	int			a,
-				b;
+				c;
 
 	if (!(packing & PACK_SZ_IS_ZZ0))
-		for (a = 0; a < q; a++)
-			LMM_TREC_SZ(rec)[a] = lmm_get_f8(r);
+		for (a = 0; a < q; a++, b += 8)
+			LMM_TREC_SZ(rec)[a] = be_f8(b);
 	for (a = 0; a < q; a++)
-		for (b = (packing & PACK_ZZ_SYM) ? a : 0; b < q; b++)
-			zz[a * q + b] = lmm_get_f8(r);
+		for (c = (packing & PACK_ZZ_SYM) ? a : 0; c < q; c++, b += 8)
+			zz[a * q + c] = be_f8(b);
 	if (packing & PACK_ZZ_SYM)
 		for (a = 0; a < q; a++)
-			for (b = 0; b < a; b++)
-				zz[a * q + b] = zz[b * q + a];
+			for (c = 0; c < a; c++)
+				zz[a * q + c] = zz[c * q + a];
 	if (packing & PACK_SZ_IS_ZZ0)
 		for (a = 0; a < q; a++)
 			LMM_TREC_SZ(rec)[a] = zz[a];
@@ -142,11 +162,12 @@ get_record(LmmReader *r, double *rec, int p, int q, uint32_t packing)
 	{
 		if (packing & PACK_ZX0_ZERO)
 			LMM_TREC_ZX(rec, q)[a * p] = 0.0;
-		for (b = (packing & PACK_ZX0_ZERO) ? 1 : 0; b < p; b++)
-			LMM_TREC_ZX(rec, q)[a * p + b] = lmm_get_f8(r);
+		for (c = (packing & PACK_ZX0_ZERO) ? 1 : 0; c < p; c++, b += 8)
+			LMM_TREC_ZX(rec, q)[a * p + c] = be_f8(b);
 	}
-	for (a = 0; a < q; a++)
-		LMM_TREC_ZY(rec, q, p)[a] = lmm_get_f8(r);
+	for (a = 0; a < q; a++, b += 8)
+		LMM_TREC_ZY(rec, q, p)[a] = be_f8(b);
+	return b;
 }
 
 /* Bytes lmm_terms_pack will write. */
@@ -400,6 +421,7 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 	uint64_t	j;
 	int64_t		at;
 	uint32_t	packing = 0;
+	uint32_t	repeats = s->p < 1 ? PACK_ALL & ~PACK_ZX0_ZERO : PACK_ALL;
 	size_t		nrec;
 
 	if (keys != NULL)
@@ -426,6 +448,8 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 		keys->data = lmm_alloc(sizeof(unsigned char *) * (nlevels + 1));
 		keys->len = lmm_alloc(sizeof(uint32_t) * (nlevels + 1));
 	}
+	/* room for them all at once: the bytes bound their number */
+	lmm_terms_reserve_levels(s, t, (int64_t) nlevels);
 	for (j = 0; j < nlevels; j++)
 	{
 		uint32_t	keylen = keys ? lmm_get_u32(r) : 0;
@@ -445,16 +469,17 @@ unpack_levels(LmmReader *r, LmmTermStats *s, int t, LmmTermsKeys *keys,
 			keys->len[j] = keylen;
 		}
 		r->p += keylen;
-		at = lmm_terms_add_level(s, t);	/* may move lv->rec */
+		at = lmm_terms_add_level(s, t);
 		rec = lv->rec + (size_t) at * lv->stride;
-		get_record(r, rec, s->p, q, packing);
+		r->p = get_record(r->p, rec, s->p, q, packing);
 		if (!all_finite(rec, lv->stride))
 			return "level sums must be finite numbers";
 		if (!gram_valid(LMM_TREC_ZZ(rec, q), q, q))
 			return "level cross-products are not those of real data";
+		repeats &= record_packing(rec, s->p, q);
 	}
 	/* one value, one binary form: the packing is all that the records allow */
-	if (version > 1 && term_packing(s, t) != packing)
+	if (version > 1 && repeats != packing)
 		return "the level records are not packed as lmm packs them";
 	return NULL;
 }
