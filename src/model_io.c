@@ -15,6 +15,7 @@
 #include "utils/memutils.h"
 
 #include "core/lmm_stats_io.h"
+#include "core/lmm_threads.h"
 #include "lmm_pg.h"
 
 /* The type name in input errors. */
@@ -45,6 +46,7 @@ pack_model(const LmmModel *m, size_t size)
 				 errmsg("lmm_model value would take %zu bytes, more than a value can hold", size),
 				 errdetail("A model holds every group's estimates; fit fewer groups per model.")));
 	result = palloc(VARHDRSZ + size);
+	lmm_first_touch(result, VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
 	lmm_model_pack(m, (unsigned char *) VARDATA(result));
 	return result;

@@ -19,6 +19,7 @@
 #include "lmm_fit.h"
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
+#include "lmm_threads.h"
 #include "lmm_terms.h"
 
 /*
@@ -33,6 +34,7 @@ level_array(size_t ndoubles)
 	double	   *a = lmm_alloc(sizeof(double) * ndoubles);
 
 	lmm_advise_huge(a, sizeof(double) * ndoubles);
+	lmm_first_touch(a, sizeof(double) * ndoubles);
 	return a;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lmm_host.h"
+#include "lmm_threads.h"
 
 /* splitmix64's finalizer: the hash of a pair of level numbers. */
 static uint64_t
@@ -142,9 +143,14 @@ lmm_terms_reserve_levels(LmmTermStats *s, int t, int64_t n)
 
 	if (n > lv->capacity)
 	{
-		lv->rec = lmm_realloc(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) n);
+		size_t		had = sizeof(double) * (size_t) lv->stride * (size_t) lv->capacity;
+		size_t		want = sizeof(double) * (size_t) lv->stride * (size_t) n;
+
+		lv->rec = lmm_realloc(lv->rec, want);
 		lv->capacity = n;
-		lmm_advise_huge(lv->rec, sizeof(double) * (size_t) lv->stride * (size_t) n);
+		lmm_advise_huge(lv->rec, want);
+		/* the new records only: the old ones hold levels */
+		lmm_first_touch((char *) lv->rec + had, want - had);
 	}
 }
 

@@ -27,4 +27,12 @@ extern int	lmm_threads_for(int64_t n, int64_t min_per_thread);
  */
 extern void lmm_run_threads(int n, void (*fn) (void *), void *args, size_t stride);
 
+/*
+ * The first write to every page of a fresh block of bytes (uninitialized
+ * memory: a byte of each page is overwritten), split between the threads a
+ * pass may use, for blocks of 64 MB or more.  After lmm_advise_huge, so
+ * that the pages come huge.
+ */
+extern void lmm_first_touch(void *p, size_t bytes);
+
 #endif							/* LMM_THREADS_H */
