@@ -84,7 +84,7 @@ _PG_init(void)
 							NULL, assign_blas_threads, NULL);
 	DefineCustomIntVariable("lmm.fit_threads",
 							"Threads a fit may use for its passes over the levels of a grouping factor.",
-							"-1 (the default) takes as many as a parallel query may use processes (max_parallel_workers_per_gather + 1, at most 8); 1 keeps every fit on the backend's own thread. Only factors of at least 65,536 levels are split.",
+							"-1 (the default) takes as many as a parallel query may use processes (max_parallel_workers_per_gather, at most max_parallel_workers, + 1, at most 8); 1 keeps every fit on the backend's own thread. Only factors of at least 65,536 levels are split.",
 							&fit_threads, -1, -1, LMM_MAX_THREADS, PGC_USERSET, 0,
 							check_fit_threads, NULL, NULL);
 	DefineCustomIntVariable("lmm.max_factor_memory",
@@ -148,16 +148,18 @@ lmm_interrupt_pending(void)
 
 /*
  * lmm.fit_threads for the core: by default what a parallel query may use
- * (its workers and the leader), so that a fit takes no more cores than
- * the server's parallel settings give one query, and none more where they
- * turn parallel query off.
+ * (its workers, as max_parallel_workers_per_gather and max_parallel_workers
+ * allow, and the leader), so that a fit takes no more cores than the
+ * server's parallel settings give one query, and none more where either
+ * turns parallel query off.
  */
 int
 lmm_level_threads(void)
 {
 	if (fit_threads >= 1)
 		return fit_threads;
-	return Min(max_parallel_workers_per_gather + 1, LMM_MAX_THREADS);
+	return Min(Min(max_parallel_workers_per_gather, max_parallel_workers) + 1,
+			   LMM_MAX_THREADS);
 }
 
 /* lmm.max_factor_memory in bytes. */

@@ -157,9 +157,10 @@ cross_blocks(const Blocks *bk)
 
 /*
  * One thread's share of a pass: levels j0 .. j1 - 1, with sums of its own
- * (combined in the parts' order by lmm_levels_fold).
+ * (combined in the parts' order by lmm_levels_fold); a cache line of its
+ * own for each, as every level updates them.
  */
-typedef struct Part
+typedef struct __attribute__((aligned(64))) Part
 {
 	Work	   *w;
 	int64_t		j0;

@@ -344,6 +344,25 @@ search(Work *w, const Strategy *st, double tol, double *theta, double *fmin,
 }
 
 /*
+ * Nonzero when a bounded theta is within 10 LOOSE_TOL of its bound (or on
+ * it): there a search stopped at LOOSE_TOL may settle on the bound (by the
+ * boundary.tol test) where lme4's tolerances end in the interior, or the
+ * other way round, so the loose search's answer is not taken.  A perfect
+ * fit is found at the same evaluation either way (the paths agree until
+ * the loose one stops).
+ */
+static int
+near_bound(Work *w, const double *theta)
+{
+	int			k;
+
+	for (k = 0; k < w->ntheta; k++)
+		if (lmm_theta_bounded(w->g, k) && theta[k] < 10.0 * LOOSE_TOL)
+			return 1;
+	return 0;
+}
+
+/*
  * Minimize the criterion over theta (search).  Where the polish always
  * runs and has no fallback of its own (one term), BOBYQA first stops at
  * LOOSE_TOL; the result stands where the
@@ -362,7 +381,8 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 	if (st->polish == 1 && !st->bfgs && !st->tight)
 	{
 		status = search(w, st, LOOSE_TOL, theta, fmin, converged, &polished);
-		if ((status == LMM_OK && polished) || status == LMM_ERR_INTERRUPTED)
+		if ((status == LMM_OK && polished && !near_bound(w, theta)) ||
+			status == LMM_ERR_INTERRUPTED || status == LMM_ERR_PERFECT_FIT)
 			return status;
 		w->exact = 0;
 		w->not_pd = 0;

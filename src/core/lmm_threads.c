@@ -124,8 +124,9 @@ lmm_first_touch(void *p, size_t bytes)
 		return;
 	for (k = 0; k < nt; k++)
 	{
-		/* shares end on 2 MB boundaries, so no huge page is split between two */
-		size_t		end = k == nt - 1 ? bytes : ((bytes / nt * (k + 1)) & ~(((size_t) 2 << 20) - 1));
+		/* shares end on 2 MB boundaries of memory, so no huge page is split between two */
+		size_t		end = k == nt - 1 ? bytes :
+			(((uintptr_t) p + bytes / nt * (k + 1)) & ~(((uintptr_t) 2 << 20) - 1)) - (uintptr_t) p;
 
 		if (end < at)
 			end = at;
