@@ -12,6 +12,7 @@
 #include <nlopt.h>
 
 #include "lmm_fit.h"
+#include "lmm_host.h"
 #include "lmm_terms.h"
 
 /* How many levels the per-level loops process between interrupt checks. */
@@ -198,6 +199,41 @@ typedef struct Work
 								 * residual (lmm_optimize.c) */
 	nlopt_opt	opt;			/* the running optimizer, to stop it */
 } Work;
+
+/*
+ * One thread's share of a pass over the first term's levels, j0 .. j1 - 1
+ * (lmm_levels.c, lmm_gradient.c): only the caller's thread (poll) asks the
+ * host about interrupts, and done turns 0 when the share stops for one.
+ */
+typedef struct LevelSpan
+{
+	Work	   *w;
+	int64_t		j0;
+	int64_t		j1;
+	int			poll;
+	int			done;
+} LevelSpan;
+
+/* Share k of nt of the first term's levels, in order, the first polling. */
+static inline LevelSpan
+lmm_level_span(Work *w, int k, int nt)
+{
+	LevelSpan	s = {w, w->g->nlevels * k / nt, w->g->nlevels * (k + 1) / nt, k == 0, 1};
+
+	return s;
+}
+
+/* True, with the share marked stopped, when it polls at j and the host wants the pass to stop. */
+static inline int
+lmm_span_stop(LevelSpan *s, int64_t j)
+{
+	if (s->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+	{
+		s->done = 0;
+		return 1;
+	}
+	return 0;
+}
 
 /*
  * What standardizing a fit's mapped terms in place (lmm_zscale.c)

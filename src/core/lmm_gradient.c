@@ -28,38 +28,22 @@
 #include "lmm_threads.h"
 
 /*
- * One thread's share of the levels (j0 .. j1 - 1): what every level loop
+ * One thread's share of the levels (sp): what every level loop
  * reads, the fixed effects and V at the current theta (shared), its own
  * scratch, and its own sums, added in the parts' order by lmm_gradient.
  */
 typedef struct GradCtx
 {
-	Work	   *w;
+	LevelSpan	sp;
 	const double *betac;		/* p */
 	const double *V;			/* p x p, both triangles */
 	const double *E;			/* p x p: RX'^-1, lower, row-major */
 	const lmm_v8d *Ev;			/* p <= 8: E's columns, zero past p; else NULL */
-	int64_t		j0;
-	int64_t		j1;
-	int			poll;			/* this part polls for interrupts (the caller's thread) */
-	int			done;			/* 0 when interrupted */
 	double	   *v0;				/* p scratch */
 	double	   *v1;				/* p scratch */
 	double	   *D;				/* q x q: d log-determinants, [c][r] */
 	double	   *Dpw;			/* q x q: sum u[c] (Z'r)[r] */
 } GradCtx;
-
-/* True (and the part marked interrupted) when the part polls and the host wants it to stop. */
-static inline int
-stop_part(GradCtx *cx, int64_t j)
-{
-	if (cx->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-	{
-		cx->done = 0;
-		return 1;
-	}
-	return 0;
-}
 
 /*
  * v = RX'^-1 x = E x, so that x' V y = v . (RX'^-1 y): the quadratic forms
@@ -126,7 +110,7 @@ LMM_SIMD_CLONES
 static void
 grad_q1_levels(GradCtx *cx)
 {
-	Work	   *w = cx->w;
+	Work	   *w = cx->sp.w;
 	const Gram *g = w->g;
 	int			p = g->p;
 	double		t = w->T[0];
@@ -134,7 +118,7 @@ grad_q1_levels(GradCtx *cx)
 				Dpw = 0.0;
 	int64_t		j;
 
-	for (j = cx->j0; j < cx->j1; j++)
+	for (j = cx->sp.j0; j < cx->sp.j1; j++)
 	{
 		const double *X = g->ZtX + (size_t) j * p;
 		double		a = g->ZtZ[j];
@@ -142,7 +126,7 @@ grad_q1_levels(GradCtx *cx)
 		double		e = g->Zty[j] - dot(p, X, cx->betac);
 		double		u = P * e;
 
-		if (stop_part(cx, j))
+		if (lmm_span_stop(&cx->sp, j))
 			return;
 		D += 2.0 * P * a;
 		Dpw += u * (e - a * t * u);
@@ -177,7 +161,7 @@ grad_q1_levels(GradCtx *cx)
 static inline __attribute__((always_inline)) void
 grad_q2_p(GradCtx *cx, int p)
 {
-	Work	   *w = cx->w;
+	Work	   *w = cx->sp.w;
 	const Gram *g = w->g;
 	double		t0 = w->T[0],
 				t1 = w->T[2],
@@ -190,7 +174,7 @@ grad_q2_p(GradCtx *cx, int p)
 				W11 = 0.0;
 	int64_t		j;
 
-	for (j = cx->j0; j < cx->j1; j++)
+	for (j = cx->sp.j0; j < cx->sp.j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * 4;
 		const double *X0 = g->ZtX + (size_t) j * 2 * p;
@@ -222,7 +206,7 @@ grad_q2_p(GradCtx *cx, int p)
 		double		z0 = e0 - A[0] * tu0 - A[1] * tu1,
 					z1 = e1 - A[2] * tu0 - A[3] * tu1;
 
-		if (stop_part(cx, j))
+		if (lmm_span_stop(&cx->sp, j))
 			return;
 		D00 += 2.0 * pa00;
 		D01 += 2.0 * pa01;
@@ -295,7 +279,7 @@ LMM_SIMD_CLONES
 static void
 grad_q2_levels(GradCtx *cx)
 {
-	switch (cx->w->g->p)
+	switch (cx->sp.w->g->p)
 	{
 		case 1:
 			grad_q2_p(cx, 1);
@@ -322,7 +306,7 @@ grad_q2_levels(GradCtx *cx)
 			grad_q2_p(cx, 8);
 			break;
 		default:
-			grad_q2_p(cx, cx->w->g->p);
+			grad_q2_p(cx, cx->sp.w->g->p);
 			break;
 	}
 }
@@ -351,7 +335,7 @@ static void
 grad_any(void *arg)
 {
 	GradCtx    *cx = arg;
-	Work	   *w = cx->w;
+	Work	   *w = cx->sp.w;
 	const Gram *g = w->g;
 	int			p = g->p;
 	int			q = g->q;
@@ -372,7 +356,7 @@ grad_any(void *arg)
 				r,
 				k;
 
-	for (j = cx->j0; j < cx->j1; j++)
+	for (j = cx->sp.j0; j < cx->sp.j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * q * q;
 		const double *ZtX = g->ZtX + (size_t) j * q * p;
@@ -380,7 +364,7 @@ grad_any(void *arg)
 		const double *T = w->T;
 		const double *L = w->L;
 
-		if (stop_part(cx, j))
+		if (lmm_span_stop(&cx->sp, j))
 			break;
 		lmm_level_factor(w, A, ZtX, Zty);
 
@@ -551,15 +535,11 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 	{
 		GradCtx    *cx = &part[k];
 
-		cx->w = w;
+		cx->sp = lmm_level_span(w, k, nt);
 		cx->betac = betac;
 		cx->V = V;
 		cx->E = E;
 		cx->Ev = p <= 8 ? Ev : NULL;
-		cx->j0 = g->nlevels * k / nt;
-		cx->j1 = g->nlevels * (k + 1) / nt;
-		cx->poll = k == 0;
-		cx->done = 1;
 		cx->v0 = lmm_alloc(sizeof(double) * 2 * p);
 		cx->v1 = cx->v0 + p;
 		cx->D = lmm_alloc0(sizeof(double) * q * q);
@@ -574,7 +554,7 @@ lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
 			D[a] += part[k].D[a];
 			Dpw[a] += part[k].Dpw[a];
 		}
-		done &= part[k].done;
+		done &= part[k].sp.done;
 		lmm_free(part[k].v0);
 		lmm_free(part[k].D);
 		lmm_free(part[k].Dpw);

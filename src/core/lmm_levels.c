@@ -162,11 +162,7 @@ cross_blocks(const Blocks *bk)
  */
 typedef struct __attribute__((aligned(64))) Part
 {
-	Work	   *w;
-	int64_t		j0;
-	int64_t		j1;
-	int			poll;			/* this part polls for interrupts (the caller's thread) */
-	int			done;			/* 0 when interrupted */
+	LevelSpan	sp;
 	int			not_pd;			/* a level's M was not positive definite */
 	LogDet		ld;
 	Stack		st;
@@ -180,7 +176,7 @@ static void
 levels_q1(void *arg)
 {
 	Part	   *pt = arg;
-	Work	   *w = pt->w;
+	Work	   *w = pt->sp.w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -188,18 +184,15 @@ levels_q1(void *arg)
 	int64_t		j;
 	int			k;
 
-	for (j = pt->j0; j < pt->j1; j++)
+	for (j = pt->sp.j0; j < pt->sp.j1; j++)
 	{
 		const double *X = g->ZtX + (size_t) j * p;
 		double		m = t * t * g->ZtZ[j] + 1.0;
 		double		c,
 				   *r;
 
-		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			pt->done = 0;
+		if (lmm_span_stop(&pt->sp, j))
 			return;
-		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
 		if (!(m > 0.0))
@@ -224,7 +217,7 @@ static void
 levels_q2(void *arg)
 {
 	Part	   *pt = arg;
-	Work	   *w = pt->w;
+	Work	   *w = pt->sp.w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -234,7 +227,7 @@ levels_q2(void *arg)
 	int64_t		j;
 	int			k;
 
-	for (j = pt->j0; j < pt->j1; j++)
+	for (j = pt->sp.j0; j < pt->sp.j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * 4;
 		const double *X0 = g->ZtX + (size_t) j * 2 * p;
@@ -252,11 +245,8 @@ levels_q2(void *arg)
 				   *r0,
 				   *r1;
 
-		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			pt->done = 0;
+		if (lmm_span_stop(&pt->sp, j))
 			return;
-		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
 		if (!(m00 > 0.0 && det > 0.0))
@@ -289,7 +279,7 @@ static void
 levels_any(void *arg)
 {
 	Part	   *pt = arg;
-	Work	   *w = pt->w;
+	Work	   *w = pt->sp.w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -297,13 +287,10 @@ levels_any(void *arg)
 	int64_t		j;
 	int			i;
 
-	for (j = pt->j0; j < pt->j1; j++)
+	for (j = pt->sp.j0; j < pt->sp.j1; j++)
 	{
-		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			pt->done = 0;
+		if (lmm_span_stop(&pt->sp, j))
 			return;
-		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
 		pt->ld.sum += lmm_level_factor(w, g->ZtZ + (size_t) j * q * q,
@@ -348,11 +335,7 @@ lmm_levels_fold(Work *w, double *ld, double *C)
 	{
 		Part	   *pt = &part[k];
 
-		pt->w = w;
-		pt->j0 = J * k / nt;
-		pt->j1 = J * (k + 1) / nt;
-		pt->poll = k == 0;
-		pt->done = 1;
+		pt->sp = lmm_level_span(w, k, nt);
 		pt->not_pd = 0;
 		pt->ld.sum = 0.0;
 		pt->ld.prod = 1.0;
@@ -373,7 +356,7 @@ lmm_levels_fold(Work *w, double *ld, double *C)
 		for (a = 0; a < FOLD_W * FOLD_W; a++)
 			C8[a] += pt->st.C8[a];
 		sum += pt->ld.sum + log(pt->ld.prod);
-		done &= pt->done;
+		done &= pt->sp.done;
 		w->not_pd |= pt->not_pd;
 		lmm_free(pt->st.A);
 	}
@@ -388,15 +371,11 @@ lmm_levels_fold(Work *w, double *ld, double *C)
 /* One thread's share of the modes: levels j0 .. j1 - 1. */
 typedef struct ModesPart
 {
-	Work	   *w;
+	LevelSpan	sp;
 	const double *betac;		/* p, centred */
 	double		sigma2;
 	double	   *b;				/* nlevels * q: the modes */
 	double	   *cv;				/* nlevels * q * q, or NULL */
-	int64_t		j0;
-	int64_t		j1;
-	int			poll;			/* this part polls for interrupts (the caller's thread) */
-	int			done;			/* 0 when interrupted */
 } ModesPart;
 
 /*
@@ -409,7 +388,7 @@ static void
 modes_q12(void *arg)
 {
 	ModesPart  *pt = arg;
-	Work	   *w = pt->w;
+	Work	   *w = pt->sp.w;
 	const Gram *g = w->g;
 	const int64_t *xptr = cross_blocks(g->blk);
 	int			p = g->p;
@@ -418,7 +397,7 @@ modes_q12(void *arg)
 	int64_t		j;
 	int			k;
 
-	for (j = pt->j0; j < pt->j1; j++)
+	for (j = pt->sp.j0; j < pt->sp.j1; j++)
 	{
 		const double *A = g->ZtZ + (size_t) j * q * q;
 		const double *X = g->ZtX + (size_t) j * q * p;
@@ -426,11 +405,8 @@ modes_q12(void *arg)
 		double	   *b = pt->b + (size_t) j * q;
 		double		e0 = y[0];
 
-		if (pt->poll && j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			pt->done = 0;
+		if (lmm_span_stop(&pt->sp, j))
 			return;
-		}
 		if (xptr != NULL && xptr[j] != xptr[j + 1])
 			continue;
 		for (k = 0; k < p; k++)
@@ -512,18 +488,14 @@ lmm_levels_modes(Work *w, const double *betac, double sigma2, double *b,
 	{
 		ModesPart  *pt = &part[k];
 
-		pt->w = w;
+		pt->sp = lmm_level_span(w, k, nt);
 		pt->betac = betac;
 		pt->sigma2 = sigma2;
 		pt->b = b;
 		pt->cv = cv;
-		pt->j0 = J * k / nt;
-		pt->j1 = J * (k + 1) / nt;
-		pt->poll = k == 0;
-		pt->done = 1;
 	}
 	lmm_run_threads(nt, modes_q12, part, sizeof(ModesPart));
 	for (k = 0; k < nt; k++)
-		done &= part[k].done;
+		done &= part[k].sp.done;
 	return done ? 1 : -1;
 }
