@@ -69,6 +69,22 @@ assign_blas_threads(int newval, void *extra)
 }
 
 /*
+ * Stop the thread pool OpenBLAS started when it was loaded with lmm.  Its
+ * idle threads spin for about 0.1 s of CPU each before they sleep: in every
+ * backend and parallel worker that loads lmm, on cores the query itself
+ * needs.  OpenBLAS starts them again at its first call that asks for more
+ * than one thread (lmm.blas_threads > 1).  Found by name, as above.
+ */
+static void
+stop_blas_pool(void)
+{
+	int			(*shutdown) (void) = (int (*) (void)) dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+
+	if (shutdown != NULL)
+		shutdown();
+}
+
+/*
  * Module load: the lmm.blas_threads setting.  One thread by default: a
  * database server runs many backends, and parallel query already spreads a
  * fit over processes, so a BLAS thread pool per backend mostly competes with
@@ -82,6 +98,7 @@ _PG_init(void)
 							"Raise it on an otherwise idle machine to speed up fits whose dense block is large (several crossed grouping factors).",
 							&blas_threads, 1, 1, 64, PGC_USERSET, 0,
 							NULL, assign_blas_threads, NULL);
+	stop_blas_pool();
 	DefineCustomIntVariable("lmm.fit_threads",
 							"Threads a fit may use for its passes over the levels of a grouping factor.",
 							"-1 (the default) takes as many as a parallel query may use processes (max_parallel_workers_per_gather, at most max_parallel_workers, + 1, at most 8); 1 keeps every fit on the backend's own thread. Only factors of at least 65,536 levels are split.",

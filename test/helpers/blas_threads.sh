@@ -1,6 +1,9 @@
 #!/bin/bash
-# test/helpers/blas_threads.sh mark|check PID: the threads of backend PID
-# other than its main one (the OpenBLAS pool, started when lmm.so loads).
+# test/helpers/blas_threads.sh count|mark|check PID: the threads of backend
+# PID other than its main one (the OpenBLAS pool, stopped when lmm.so loads
+# and started again by a BLAS call that may use more than one thread).
+#   count  says whether there are any (none, or some: how many OpenBLAS
+#          starts depends on the machine's cores);
 #   mark   remembers each thread's CPU time;
 #   check  says whether every such thread is asleep now (five looks over half
 #          a second) and has used no more than 20 ms of CPU since mark.
@@ -23,6 +26,13 @@ threads() {
 }
 
 case "$what" in
+count)
+	if [ "$(threads | wc -l)" -eq 0 ]; then
+		echo "threads besides the backend's own: none"
+	else
+		echo "threads besides the backend's own: some"
+	fi
+	;;
 mark)
 	threads >"$state"
 	echo "marked"
@@ -50,7 +60,7 @@ check)
 	fi
 	;;
 *)
-	echo "usage: blas_threads.sh mark|check PID" >&2
+	echo "usage: blas_threads.sh count|mark|check PID" >&2
 	exit 2
 	;;
 esac

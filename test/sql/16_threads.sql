@@ -1,23 +1,36 @@
 -- lmm.blas_threads (default 1): every BLAS call runs on the backend's own
--- thread.  OpenBLAS starts its pool of threads when lmm.so loads; with one
--- BLAS thread those threads must stay asleep through a fit whose dense
--- block (600 levels of a second crossed factor) OpenBLAS would otherwise
--- split between them, so a busy machine loses no CPU to them spinning.
+-- thread.  OpenBLAS starts a pool of threads when it loads, whose idle
+-- threads spin; lmm stops the pool as it loads, so a backend or parallel
+-- worker that loads lmm runs no other thread.  With one BLAS thread none
+-- starts, or runs, during a fit whose dense block (600 levels of a second
+-- crossed factor) OpenBLAS would otherwise split between threads, so a busy
+-- machine loses no CPU to them.
 SET max_parallel_workers_per_gather = 0;
 LOAD 'lmm';
 SHOW lmm.blas_threads;
+SELECT pg_backend_pid() AS pid \gset
+\setenv LMM_PID :pid
+\! bash test/helpers/blas_threads.sh count $LMM_PID
 SELECT setseed(0.25);
 CREATE TABLE thr AS
 SELECT i % 3000 AS a, (i * 7) % 600 AS b, (i % 5)::float8 AS x,
 	(i % 3000) % 13 * 0.1 + ((i * 7) % 600) % 11 * 0.2 + random() AS y
 FROM generate_series(1, 30000) i;
-SELECT pg_backend_pid() AS pid \gset
-\setenv LMM_PID :pid
-SELECT pg_sleep(1);
 \! bash test/helpers/blas_threads.sh mark $LMM_PID
-SELECT n_groups, converged FROM lmm_summary(lmm('y ~ x + (1 | a) + (1 | b)', 'thr'));
+CREATE TEMP TABLE thr_fits AS
+SELECT 1 AS blas_threads, lmm('y ~ x + (1 | a) + (1 | b)', 'thr') AS m;
+SELECT n_groups, converged FROM lmm_summary((SELECT m FROM thr_fits));
 \! bash test/helpers/blas_threads.sh check $LMM_PID
-DROP TABLE thr;
+\! bash test/helpers/blas_threads.sh count $LMM_PID
+-- two BLAS threads: OpenBLAS starts its pool again for the dense block;
+-- the same fit to rounding
+SET lmm.blas_threads = 2;
+INSERT INTO thr_fits SELECT 2, lmm('y ~ x + (1 | a) + (1 | b)', 'thr');
+RESET lmm.blas_threads;
+\! bash test/helpers/blas_threads.sh count $LMM_PID
+SELECT abs((lmm_summary(a.m)).criterion - (lmm_summary(b.m)).criterion) < 1e-8 AS same_criterion
+FROM thr_fits a, thr_fits b WHERE a.blas_threads = 1 AND b.blas_threads = 2;
+DROP TABLE thr, thr_fits;
 
 -- lmm.fit_threads (default -1: max_parallel_workers_per_gather + 1): a
 -- fit's passes over a factor of at least 65,536 levels split between
