@@ -32,6 +32,7 @@
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
@@ -59,6 +60,8 @@ typedef struct ScoreTerm
 	bool		resolved;
 	bool		direct;			/* a text key of a text-keyed term: its bytes */
 	bool		parse_text;		/* key passed as text: read it as the key type */
+	bool		cast;			/* key's type casts implicitly to the key type */
+	FmgrInfo	key_cast;		/* ... through this function */
 	FmgrInfo	key_out;
 	FmgrInfo	key_in;
 	Oid			key_ioparam;
@@ -101,8 +104,11 @@ same_model(const ScoreCache *c, struct varlena *v)
 /*
  * Decide how keys of type argtype reach the levels of term st: through
  * their own output function when their type is the term's key type (as
- * they are when both are text), through the key type's input and output
- * functions when they are text; any other type is an error naming both.
+ * they are when both are text), through the implicit cast that made the
+ * fit's keys when they have a type the fit's key form took that way
+ * (char(n), varchar or name keys of a text-keyed fit), through the key
+ * type's input and output functions when they are text; any other type is
+ * an error naming both.
  */
 static void
 resolve_key(ScoreCache *c, ScoreTerm *st, Oid argtype)
@@ -110,9 +116,18 @@ resolve_key(ScoreCache *c, ScoreTerm *st, Oid argtype)
 	Oid			keytype = st->keytype;
 	Oid			fn;
 	bool		isvarlena;
+	CoercionPathType path = COERCION_PATH_NONE;
 
-	if (argtype == keytype)
+	if (argtype != keytype && argtype != TEXTOID && OidIsValid(keytype))
+		path = find_coercion_pathway(keytype, argtype, COERCION_IMPLICIT, &fn);
+	if (path == COERCION_PATH_FUNC)
 	{
+		st->cast = true;
+		fmgr_info_cxt(fn, &st->key_cast, c->cxt);
+	}
+	if (argtype == keytype || path == COERCION_PATH_RELABELTYPE || path == COERCION_PATH_FUNC)
+	{
+		argtype = keytype;
 		st->parse_text = false;
 		st->direct = (argtype == TEXTOID);
 		getTypeOutputInfo(argtype, &fn, &isvarlena);
@@ -376,6 +391,8 @@ find_level(ScoreCache *c, int t, Datum key)
 
 	if (!st->resolved)
 		resolve_key(c, st, c->argtype);
+	if (st->cast)
+		key = FunctionCall1(&st->key_cast, key);
 	if (st->direct)
 	{
 		text	   *kt = DatumGetTextPP(key);

@@ -16,10 +16,11 @@ SELECT i AS id, i % 8 AS shard, i % 150 AS g, (i % 150)::bigint AS g8, (i % 150)
 FROM (SELECT i, random() * 2 AS x1, random() * 3 AS t FROM generate_series(1, 6000) i) s
 JOIN (SELECT j, random() AS u0, 0.3 * random() AS u1 FROM generate_series(0, 149) j) e ON e.j = s.i % 150;
 
--- integer keys of every width use the forms with an lmm_stats state; other
--- key types keep the anyelement forms (an internal state)
+-- keys of the common types (integers of every width, text, uuid, dates
+-- and times, numeric, "char") use forms with an lmm_stats state; other key
+-- types keep the anyelement forms (an internal state)
 SELECT p.proname AS aggregate, a.aggtranstype::regtype AS state,
-	string_agg(DISTINCT coalesce(substring(pg_get_function_identity_arguments(p.oid) from 'g (\w+)'), '-'), ', ') AS keys,
+	string_agg(DISTINCT coalesce(substring(pg_get_function_identity_arguments(p.oid) from 'g ([^,]+)'), '-'), ', ') AS keys,
 	count(*) AS forms
 FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
 WHERE p.proname LIKE 'lmm%'
@@ -38,6 +39,25 @@ SELECT pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, 
 	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], g2, ARRAY[t])) < 1e-12 AS int2_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]), lmm_fit(y, ARRAY[x1, t], gt, ARRAY[t])) < 1e-12 AS text_same
 FROM so;
+-- keys of a type that casts implicitly to text (varchar, char(n), name)
+-- take the text form and group as their text; "char" and date keys have
+-- forms of their own; a model scores the keys it was fitted on
+CREATE TEMP TABLE so_keys AS
+SELECT id, y, x1, g, gt, gt::varchar(10) AS gv, gt::char(10) AS gc, gt::name AS gn,
+	chr(65 + g % 20)::"char" AS gch, date '2001-01-01' + g AS gd
+FROM so;
+SELECT pg_temp.same(lmm_fit(y, ARRAY[x1], gt), lmm_fit(y, ARRAY[x1], gv)) < 1e-12 AS varchar_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], gt), lmm_fit(y, ARRAY[x1], gc)) < 1e-12 AS char_n_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], gt), lmm_fit(y, ARRAY[x1], gn)) < 1e-12 AS name_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gd)) < 1e-12 AS date_same,
+	(lmm_summary(lmm_fit(y, ARRAY[x1], gch))).n_groups AS char_groups
+FROM so_keys;
+WITH m AS (SELECT lmm_fit(y, ARRAY[x1], gc) AS mc, lmm_fit(y, ARRAY[x1], gn) AS mn,
+		lmm_fit(y, ARRAY[x1], gd) AS md FROM so_keys)
+SELECT bool_and(lmm_predict(mc, ARRAY[x1], gc) = lmm_predict(mc, ARRAY[x1], gt)) AS char_n_predict,
+	bool_and(lmm_predict(mn, ARRAY[x1], gn) = lmm_predict(mn, ARRAY[x1], gt)) AS name_predict,
+	bool_and(lmm_predict(md, ARRAY[x1], gd) <> lmm_predict(md, ARRAY[x1], gd + 1000)) AS date_predict
+FROM so_keys, m;
 -- integer keys dense in a range (from 1024 levels) are looked up by value,
 -- others by hash: negative, sparse, huge bigint keys and a range that
 -- changes as levels arrive all group as their text forms do
@@ -60,6 +80,10 @@ SELECT lmm_blup(lmm_fit(y, ARRAY[x1], g8), 7::bigint, 'g', '(Intercept)') =
 -- function (its result is the flat state), shipped as text, and a
 -- "coordinator" aggregate that combines the states and fits.
 CREATE AGGREGATE pg_temp.w_fit(float8, float8[], int, float8[], text) (
+	SFUNC = lmm_fit_trans, STYPE = lmm_stats);
+CREATE AGGREGATE pg_temp.w_fit_text(float8, float8[], text, float8[], text) (
+	SFUNC = lmm_fit_trans, STYPE = lmm_stats);
+CREATE AGGREGATE pg_temp.w_fit_uuid(float8, float8[], uuid) (
 	SFUNC = lmm_fit_trans, STYPE = lmm_stats);
 CREATE AGGREGATE pg_temp.w_glmm(float8, float8[], int, float8, float8, text) (
 	SFUNC = lmm_fit_trans, STYPE = lmm_stats);
@@ -89,6 +113,17 @@ FROM so_states;
 -- a partial state is not statistics: the plain functions refuse it
 SELECT lmm_fit(state::lmm_stats) FROM so_states LIMIT 1;
 SELECT * FROM lmm_stats_info((SELECT state::lmm_stats FROM so_states LIMIT 1));
+
+-- text keys (a varchar key takes the text form, as Citus's shard query
+-- casts it) and uuid keys travel the same way
+SELECT pg_temp.same(
+	(SELECT pg_temp.c_fit(state::lmm_stats) FROM
+		(SELECT pg_temp.w_fit_text(y, ARRAY[x1, t], gt::varchar, ARRAY[t], NULL)::text AS state FROM so GROUP BY shard) w),
+	(SELECT lmm_fit(y, ARRAY[x1, t], gt, ARRAY[t]) FROM so)) < 1e-10 AS text_keys_same,
+	pg_temp.same(
+	(SELECT pg_temp.c_fit(state::lmm_stats) FROM
+		(SELECT pg_temp.w_fit_uuid(y, ARRAY[x1, t], md5(gt)::uuid)::text AS state FROM so GROUP BY shard) w),
+	(SELECT lmm_fit(y, ARRAY[x1, t], g) FROM so)) < 1e-10 AS uuid_keys_same;
 
 -- a GLMM's state keeps its rows (with weights and offsets); they travel too
 CREATE TABLE so_glmm AS
@@ -128,6 +163,10 @@ SELECT lmm_stats(y, ARRAY[x1], gt)::text AS text_keyed FROM so WHERE id < 100 \g
 CREATE AGGREGATE pg_temp.other_state(float8, float8[], int) (SFUNC = lmm_fit_trans,
 	STYPE = lmm_stats, INITCOND = :'text_keyed', FINALFUNC = lmm_stats_final);
 SELECT pg_temp.other_state(y, ARRAY[x1], g) FROM so WHERE id < 100;
+SELECT lmm_stats(y, ARRAY[x1], g)::text AS int_keyed FROM so WHERE id < 100 \gset
+CREATE AGGREGATE pg_temp.other_text_state(float8, float8[], text) (SFUNC = lmm_fit_trans,
+	STYPE = lmm_stats, INITCOND = :'int_keyed', FINALFUNC = lmm_stats_final);
+SELECT pg_temp.other_text_state(y, ARRAY[x1], gt) FROM so WHERE id < 100;
 CREATE AGGREGATE pg_temp.other_terms(float8, float8[], text[], float8[], text) (SFUNC = lmm_terms_trans,
 	STYPE = lmm_stats, INITCOND = :'text_keyed', FINALFUNC = lmm_stats_final);
 SELECT pg_temp.other_terms(y, ARRAY[1, x1], ARRAY[gt], ARRAY[1.0], '{"x": ["(Intercept)", "x1"], "terms": [{"group": "gt", "z": ["(Intercept)"]}]}') FROM so WHERE id < 100;
