@@ -38,6 +38,7 @@
 
 #include "lmm_fit_int.h"
 #include "lmm_host.h"
+#include "lmm_threads.h"
 
 /* The side of the square tiles in which a matrix and its transpose are read. */
 #define TILE 64
@@ -105,6 +106,186 @@ blocked_solve(Work *w, int nr, double *Z)
 	return 1;
 }
 
+/*
+ * The rows of a sparse product taken together, and G's density above which
+ * the dense product (the BLAS) is faster.
+ */
+#define PRODUCT_ROWS 32			/* four vectors of eight */
+#define SPARSE_DENSITY 0.25
+
+/* Eight doubles read from memory aligned as doubles are (palloc's). */
+typedef double v8d_unaligned __attribute__((vector_size(8 * sizeof(double)), aligned(sizeof(double))));
+
+/* G's nonzeros by column: rows and values. */
+typedef struct SparseCols
+{
+	int64_t    *ptr;			/* nS + 1 */
+	int32_t    *row;
+	double	   *val;
+} SparseCols;
+
+/*
+ * Rows r0 .. r0 + PRODUCT_ROWS - 1 of Y = S^-1 G, column by column of G:
+ * each nonzero G_rc adds G_rc S^-1[rows, r] to Y[rows, c], kept in
+ * registers.  P holds S^-1[rows, r] at P + r PRODUCT_ROWS, copied from
+ * S^-1's columns (S^-1 symmetric, held in full), so that what a column of
+ * G reads is one compact block that stays in cache.
+ */
+LMM_SIMD_CLONES static void
+product_rows_simd(int64_t nS, const double *Sinv, const SparseCols *G, int64_t r0,
+				  double *P, double *Y)
+{
+	int64_t		c,
+				e,
+				r;
+	int			i;
+
+	for (i = 0; i < PRODUCT_ROWS; i++)
+	{
+		const double *col = Sinv + (size_t) (r0 + i) * nS;
+
+		for (r = 0; r < nS; r++)
+			P[r * PRODUCT_ROWS + i] = col[r];
+	}
+	for (c = 0; c < nS; c++)
+	{
+		/* four named accumulators: an array of them would live in memory */
+		lmm_v8d		y0 = {0},
+					y1 = {0},
+					y2 = {0},
+					y3 = {0};
+		double	   *out = Y + (size_t) c * nS + r0;
+
+		for (e = G->ptr[c]; e < G->ptr[c + 1]; e++)
+		{
+			const v8d_unaligned *pr = (const v8d_unaligned *) (P + (size_t) G->row[e] * PRODUCT_ROWS);
+			double		v = G->val[e];
+
+			y0 += v * pr[0];
+			y1 += v * pr[1];
+			y2 += v * pr[2];
+			y3 += v * pr[3];
+		}
+		memcpy(out, &y0, sizeof(y0));
+		memcpy(out + 8, &y1, sizeof(y1));
+		memcpy(out + 16, &y2, sizeof(y2));
+		memcpy(out + 24, &y3, sizeof(y3));
+	}
+}
+
+/* The same for the last rows r0 .. nS - 1 when fewer than PRODUCT_ROWS are left. */
+static void
+product_rows_tail(int64_t nS, const double *Sinv, const SparseCols *G, int64_t r0, double *Y)
+{
+	int64_t		c,
+				e,
+				i;
+
+	for (c = 0; c < nS; c++)
+	{
+		double	   *y = Y + (size_t) c * nS;
+
+		for (i = r0; i < nS; i++)
+			y[i] = 0.0;
+		for (e = G->ptr[c]; e < G->ptr[c + 1]; e++)
+		{
+			const double *col = Sinv + (size_t) G->row[e] * nS;
+
+			for (i = r0; i < nS; i++)
+				y[i] += G->val[e] * col[i];
+		}
+	}
+}
+
+/* One thread's share of the row blocks of the sparse product. */
+typedef struct ProductPart
+{
+	int64_t		nS;
+	const double *Sinv;
+	const SparseCols *G;
+	double	   *Y;
+	double	   *P;				/* nS x PRODUCT_ROWS, the thread's own */
+	int64_t		b0;				/* row blocks b0 .. b1 - 1 */
+	int64_t		b1;
+} ProductPart;
+
+/* A thread's row blocks (plain entry to the SIMD clones: a clone's address is never taken). */
+static void
+product_part(void *arg)
+{
+	ProductPart *pp = (ProductPart *) arg;
+	int64_t		b;
+
+	for (b = pp->b0; b < pp->b1; b++)
+		product_rows_simd(pp->nS, pp->Sinv, pp->G, b * PRODUCT_ROWS, pp->P, pp->Y);
+}
+
+/*
+ * Y = S^-1 G for symmetric S^-1 (held in full) and G.  G = sum_j W_j'W_j /
+ * L_j^2 has a nonzero only where two dense rows meet at a level of the
+ * first term, few of them when the later terms' levels are many: then
+ * the product over G's nonzeros (about nS nnz(G) multiplications) costs a
+ * fraction of the dense one (nS^3).
+ */
+static void
+sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
+{
+	SparseCols	sc;
+	ProductPart part[LMM_MAX_THREADS];
+	double	   *P;
+	int64_t		nb,
+				nnz = 0,
+				i,
+				c,
+				e;
+	int			nt,
+				k;
+
+	for (i = 0; i < nS * nS; i++)
+		nnz += G[i] != 0.0;
+	if ((double) nnz > SPARSE_DENSITY * (double) nS * (double) nS || nS > INT32_MAX)
+	{
+		cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int) nS, (int) nS, 1.0,
+					Sinv, (int) nS, G, (int) nS, 0.0, Y, (int) nS);
+		return;
+	}
+	sc.ptr = lmm_alloc(sizeof(int64_t) * (size_t) (nS + 1));
+	sc.row = lmm_alloc(sizeof(int32_t) * (size_t) (nnz > 0 ? nnz : 1));
+	sc.val = lmm_alloc(sizeof(double) * (size_t) (nnz > 0 ? nnz : 1));
+	e = 0;
+	for (c = 0; c < nS; c++)
+	{
+		sc.ptr[c] = e;
+		for (i = 0; i < nS; i++)
+			if (G[i + c * nS] != 0.0)
+			{
+				sc.row[e] = (int32_t) i;
+				sc.val[e++] = G[i + c * nS];
+			}
+	}
+	sc.ptr[nS] = e;
+	nb = nS / PRODUCT_ROWS;
+	nt = lmm_threads_for(nb, 16);
+	P = lmm_alloc(sizeof(double) * (size_t) nS * PRODUCT_ROWS * nt);
+	for (k = 0; k < nt; k++)
+	{
+		part[k].nS = nS;
+		part[k].Sinv = Sinv;
+		part[k].G = &sc;
+		part[k].Y = Y;
+		part[k].P = P + (size_t) k * nS * PRODUCT_ROWS;
+		part[k].b0 = nb * k / nt;
+		part[k].b1 = nb * (k + 1) / nt;
+	}
+	lmm_run_threads(nt, product_part, part, sizeof(ProductPart));
+	if (nb * PRODUCT_ROWS < nS)
+		product_rows_tail(nS, Sinv, &sc, nb * PRODUCT_ROWS, Y);
+	lmm_free(sc.ptr);
+	lmm_free(sc.row);
+	lmm_free(sc.val);
+	lmm_free(P);
+}
+
 /* F_ab = sum of (K^-1)_ik^2 over term a's rows i and b's rows k (see the header). */
 static void
 trace_products(const Blocks *bk, const GradParts *gp, int64_t nS, double *Sinv,
@@ -125,8 +306,7 @@ trace_products(const Blocks *bk, const GradParts *gp, int64_t nS, double *Sinv,
 				for (i = i0 > l + 1 ? i0 : l + 1; i < i0 + TILE && i < nS; i++)
 					Sinv[l + i * nS] = Sinv[i + l * nS];
 	if (nS > 0)					/* the BLAS refuses leading dimensions of 0 */
-		cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int) nS, (int) nS, 1.0,
-					Sinv, (int) nS, gp->G, (int) nS, 0.0, Y, (int) nS);
+		sinv_times_g(nS, Sinv, gp->G, Y);
 
 	/* tr(Y Y) = sum Y_il Y_li, in tiles so that both stay in cache */
 	F[0] = gp->inv4 + 2.0 * gp->s4;

@@ -38,12 +38,11 @@
 #define POLISH_STEPS 6
 
 /*
- * BFGS iterations at most, and the largest step in any theta relative to
- * its size, that size being taken as at least BFGS_STEP_FLOOR.
+ * BFGS iterations at most, and the largest step in any log theta: a theta
+ * changes at most tenfold a step.
  */
 #define BFGS_MAX_ITER	200
-#define BFGS_MAX_STEP	1.0
-#define BFGS_STEP_FLOOR 0.1
+#define BFGS_MAX_STEP	2.302585092994046	/* log 10 */
 
 /* BOBYQA evaluations of a fit between two looks along the ray of the best theta. */
 #define RAY_EVERY(ntheta) (100 * ((ntheta) + 1))
@@ -557,11 +556,12 @@ lmm_polish_bound(Work *w, const double *lb, double *theta, double *fmin)
 }
 
 /*
- * The starting point of BFGS at theta (no entry 0): the criterion f, the
- * gradient g and the inverse Hessian H, from the analytic Hessian when it
- * is positive definite, else the identity scaled by its diagonal (or so
- * that the first step moves theta by 0.1).  Returns f, HUGE_VAL where the
- * criterion is undefined.
+ * The starting point of BFGS at theta (every entry positive), in x = log
+ * theta: the criterion f, its gradient g = theta * df/dtheta and inverse
+ * Hessian H, from the analytic Hessian B in theta (in x: diag(theta) B
+ * diag(theta) + diag(g)) when that is positive definite, else the identity
+ * scaled by its diagonal (or so that the first step moves x by 0.1).
+ * Returns f, HUGE_VAL where the criterion is undefined.
  */
 static double
 starting_point(Work *w, const double *theta, double *g, double *H)
@@ -571,12 +571,20 @@ starting_point(Work *w, const double *theta, double *g, double *H)
 	double		D[LMM_MAX_TERMS];
 	double		f,
 				gmax = 0.0;
-	int			a;
+	int			a,
+				b;
 
 	w->n_eval++;
 	f = lmm_blocked_hess_at(w, theta, lmm_criterion(w, theta), g, B);
 	if (!isfinite(f))
 		return f;
+	for (a = 0; a < n; a++)
+	{
+		for (b = 0; b < n; b++)
+			B[a * n + b] *= theta[a] * theta[b];
+		g[a] *= theta[a];
+		B[a * n + a] += g[a];
+	}
 	memset(H, 0, sizeof(double) * n * n);
 	for (a = 0; a < n; a++)
 	{
@@ -669,27 +677,33 @@ newton_polish(Work *w, double *theta, double *fmin)
  * steps or the gradient reached rounding level, 0 when the iterations ran
  * out or the criterion became undefined, -1 on interrupt.
  *
- * The criterion is even in each scalar term's theta, so the search runs
- * unbounded and folds theta back to |theta| at the end: a bound would make
- * theta_k = 0, where the gradient vanishes, a trap a projected step could
- * fall into; for the same reason no step comes close to 0, and a start
- * there (a restart from a bound) moves to 0.1.  Steps are capped so that
- * no theta changes by more than BFGS_MAX_STEP times its size (at least
- * BFGS_STEP_FLOOR): a small theta, near the flat middle of the even
- * criterion, would otherwise be thrown far past the optimum and back.
- * They are backtracked (on the
- * criterion alone, the cheaper evaluation) until the Armijo condition
- * holds; the inverse Hessian starts from the analytic one (starting_point).
+ * The search runs in x = log theta.  The criterion is even in each scalar
+ * term's theta, so |theta| is all that matters, and x keeps theta off 0,
+ * where the gradient vanishes, a trap a bounded search could fall into; a
+ * start there (a restart from a bound) moves to 0.1.  In x the criterion
+ * is much closer to quadratic than in theta (a variance component's scale
+ * is a factor, not a distance): from theta = 1 to an optimum at 2.4 and
+ * 1.2 with 200,000 rows, BFGS takes 6 iterations in x and 11 in theta.
+ * Steps are capped at BFGS_MAX_STEP in any x, so that no theta changes
+ * more than tenfold a step: a singular fit's theta reaches the boundary
+ * check below 1e-5 in a few steps, and a small theta is not thrown far
+ * past the optimum and back.  They are backtracked (on the criterion
+ * alone, the cheaper evaluation) until the Armijo condition holds; the
+ * inverse Hessian starts from the analytic one (starting_point).  The
+ * tests of convergence are made in theta, as before the change of
+ * variable: x's gradient, theta times theta's, vanishes as theta does.
  */
 int
 lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 {
 	int			n = w->ntheta;
 	double		H[LMM_MAX_TERMS * LMM_MAX_TERMS];
-	double		g[LMM_MAX_TERMS],
+	double		x[LMM_MAX_TERMS],
+				g[LMM_MAX_TERMS],
 				gn[LMM_MAX_TERMS],
 				d[LMM_MAX_TERMS],
 				xn[LMM_MAX_TERMS],
+				tn[LMM_MAX_TERMS],
 				sv[LMM_MAX_TERMS],
 				yv[LMM_MAX_TERMS],
 				Hy[LMM_MAX_TERMS];
@@ -700,10 +714,11 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				b,
 				result = 0;
 
-	/* a start on theta_k = 0 would stay there: start such terms at 0.1 */
 	for (a = 0; a < n; a++)
-		if (theta[a] == 0.0)
-			theta[a] = 0.1;
+	{
+		theta[a] = theta[a] == 0.0 ? 0.1 : fabs(theta[a]);
+		x[a] = log(theta[a]);
+	}
 	f = starting_point(w, theta, g, H);
 	if (!isfinite(f))
 	{
@@ -750,7 +765,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			break;
 		}
 		for (a = 0; a < n; a++)
-			big = fmax(big, fabs(d[a]) / fmax(fabs(theta[a]), BFGS_STEP_FLOOR));
+			big = fmax(big, fabs(d[a]));
 		if (big > BFGS_MAX_STEP)
 		{
 			for (a = 0; a < n; a++)
@@ -761,27 +776,13 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 		/* backtrack on the criterion alone, then the gradient at the point taken */
 		for (k = 0; k < 40; k++)
 		{
-			int			near_zero = 0;
-
-			/*
-			 * No step comes within a tenth of a theta's size of 0, where the
-			 * gradient vanishes by symmetry (a saddle when 0 is no minimum):
-			 * theta falls at most tenfold a step, and a singular fit's theta
-			 * reaches the boundary check below 1e-5 in a few steps.
-			 */
 			for (a = 0; a < n; a++)
 			{
-				xn[a] = theta[a] + t * d[a];
-				if (fabs(xn[a]) < 0.1 * fabs(theta[a]))
-					near_zero = 1;
-			}
-			if (near_zero)
-			{
-				t *= 0.5;
-				continue;
+				xn[a] = x[a] + t * d[a];
+				tn[a] = exp(xn[a]);
 			}
 			w->n_eval++;
-			fn = lmm_criterion(w, xn);
+			fn = lmm_criterion(w, tn);
 			if (w->interrupted)
 				return -1;
 			if (fn <= f + 1e-4 * t * slope)
@@ -798,7 +799,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			result = 1;
 			break;
 		}
-		fn = lmm_blocked_grad_at(w, xn, fn, gn);
+		fn = lmm_blocked_grad_at(w, tn, fn, gn);
 		if (w->interrupted)
 			return -1;
 		if (!isfinite(fn))
@@ -806,13 +807,16 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 
 		for (a = 0; a < n; a++)
 		{
-			sv[a] = xn[a] - theta[a];
+			/* convergence in theta: its step and gradient */
+			move = fmax(move, fabs(tn[a] - theta[a]) / fmax(1.0, tn[a]));
+			gmax = fmax(gmax, fabs(gn[a]) * fmax(1.0, tn[a]));
+			gn[a] *= tn[a];
+			sv[a] = xn[a] - x[a];
 			yv[a] = gn[a] - g[a];
 			sy += sv[a] * yv[a];
-			move = fmax(move, fabs(sv[a]) / fmax(1.0, fabs(xn[a])));
-			gmax = fmax(gmax, fabs(gn[a]) * fmax(1.0, fabs(xn[a])));
 		}
-		memcpy(theta, xn, sizeof(double) * n);
+		memcpy(x, xn, sizeof(double) * n);
+		memcpy(theta, tn, sizeof(double) * n);
 		memcpy(g, gn, sizeof(double) * n);
 		f = fn;
 		if (move < 1e-11 || gmax < 1e-11 * fabs(f))
@@ -837,8 +841,6 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 	}
 	if (result == 1 && newton_polish(w, theta, &f) < 0)
 		return -1;
-	for (a = 0; a < n; a++)
-		theta[a] = fabs(theta[a]);
 	*fmin = f;
 	return result;
 }
