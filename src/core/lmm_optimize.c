@@ -4,12 +4,16 @@
  *
  * The strategy is picked from a table by what the derivatives offer
  * (lmm_derivs), never by the kind of model:
- *	  per-level gradient	BOBYQA with lme4's settings, restarted from the
- *							bounds it stops on, then a Newton polish on the
- *							analytic gradient (lmm_polish);
- *	  analytic Hessian		BFGS from the analytic Hessian, then Newton
- *							steps on it (lmm_blocked_optimize); a polish of
- *							the free parameters when one is on its bound;
+ *	  per-level gradient	BFGS in log theta from the Hessian by
+ *							differences, then a Newton polish on the
+ *							analytic gradient (lmm_polish); where that is not
+ *							taken (bfgs_taken), BOBYQA with lme4's settings,
+ *							restarted from the bounds it stops on, and the
+ *							polish;
+ *	  analytic Hessian		BFGS in log theta from the analytic Hessian,
+ *							then Newton steps on it (lmm_blocked_optimize); a
+ *							polish of the free parameters when one is on its
+ *							bound;
  *	  vector gradient		BOBYQA and the polish, BOBYQA again at rounding
  *							tolerances where the polish fails, then the
  *							polish on the bound (lmm_polish_bound).
@@ -44,6 +48,12 @@
 #define BFGS_MAX_ITER	200
 #define BFGS_MAX_STEP	2.302585092994046	/* log 10 */
 
+/*
+ * Parameters BFGS works on at most: every scalar term's (at most
+ * LMM_MAX_TERMS), or one term's of at most three effects (six).
+ */
+#define BFGS_MAX_THETA	LMM_MAX_TERMS
+
 /* BOBYQA evaluations of a fit between two looks along the ray of the best theta. */
 #define RAY_EVERY(ntheta) (100 * ((ntheta) + 1))
 
@@ -64,6 +74,9 @@ static const Strategy strategies[] = {
 	[LMM_DERIVS_HESSIAN] = {1, 2, 0, 0},
 	[LMM_DERIVS_VECTOR] = {0, 1, 1, 1},
 };
+
+/* One term's first search: BFGS in log theta, then the polish. */
+static const Strategy levels_bfgs = {1, 1, 0, 0};
 
 /* One BOBYQA run: its best point so far. */
 typedef struct BobyqaRun
@@ -362,13 +375,43 @@ near_bound(Work *w, const double *theta)
 }
 
 /*
+ * Nonzero when a one-term search by BFGS ended where its answer can be
+ * taken: the polish reached the optimum, no bounded theta is near its bound
+ * (there lme4's BOBYQA and the boundary.tol test decide, see near_bound)
+ * and no theta ran off towards a perfect fit (which BOBYQA's look along
+ * the ray of theta detects).
+ */
+static int
+bfgs_taken(Work *w, const double *theta, LmmStatus status, int polished)
+{
+	int			k;
+
+	if (status != LMM_OK || !polished || near_bound(w, theta))
+		return 0;
+	for (k = 0; k < w->ntheta; k++)
+		if (fabs(theta[k]) > 1e4)
+			return 0;
+	return 1;
+}
+
+/* Forget what a search that is not taken left in w. */
+static void
+forget_search(Work *w)
+{
+	w->exact = 0;
+	w->not_pd = 0;
+	w->n_bobyqa = 0;
+}
+
+/*
  * Minimize the criterion over theta (search).  Where the polish always
- * runs and has no fallback of its own (one term), BOBYQA first stops at
- * LOOSE_TOL; the result stands where the
- * polish took it to the optimum, and otherwise the search is made again
- * from the start at lme4's tolerances, so that a fit whose optimum the
- * polish cannot reach (on a bound BOBYQA had not yet found) ends where
- * lme4's would.
+ * runs and has no fallback of its own (one term): first BFGS in log theta
+ * on the analytic gradient (for at most three effects), whose answer stands
+ * where bfgs_taken says so; then BOBYQA stopping at LOOSE_TOL, whose answer
+ * stands where the polish took it to the optimum away from the bounds; and
+ * otherwise the search is made again from the start at lme4's tolerances,
+ * so that a fit whose optimum the polish cannot reach (on a bound BOBYQA
+ * had not yet found) ends where lme4's would.
  */
 LmmStatus
 lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
@@ -379,13 +422,18 @@ lmm_optimize_theta(Work *w, double *theta, double *fmin, int *converged)
 
 	if (st->polish == 1 && !st->bfgs && !st->tight)
 	{
+		if (w->ntheta <= BFGS_MAX_THETA)
+		{
+			status = search(w, &levels_bfgs, LOOSE_TOL, theta, fmin, converged, &polished);
+			if (bfgs_taken(w, theta, status, polished) || status == LMM_ERR_INTERRUPTED)
+				return status;
+			forget_search(w);
+		}
 		status = search(w, st, LOOSE_TOL, theta, fmin, converged, &polished);
 		if ((status == LMM_OK && polished && !near_bound(w, theta)) ||
 			status == LMM_ERR_INTERRUPTED || status == LMM_ERR_PERFECT_FIT)
 			return status;
-		w->exact = 0;
-		w->not_pd = 0;
-		w->n_bobyqa = 0;
+		forget_search(w);
 	}
 	return search(w, st, 1e-8, theta, fmin, converged, &polished);
 }
@@ -400,6 +448,39 @@ finite_vector(const double *v, int n)
 		if (!isfinite(v[k]))
 			return 0;
 	return 1;
+}
+
+/*
+ * The Hessian (nf x nf) over the entries idx of theta by forward
+ * differences of the analytic gradient g at theta, symmetrized: nf more
+ * gradients, about 1e-5 relative.  x holds theta, and holds it again on
+ * return.  0 where a gradient is undefined.
+ */
+static int
+diff_hessian(Work *w, double *x, const int *idx, int nf, const double *g, double *H)
+{
+	double	   *gp = lmm_alloc(sizeof(double) * w->ntheta);
+	int			ok = 1,
+				a,
+				b;
+
+	for (a = 0; a < nf && ok; a++)
+	{
+		int			k = idx[a];
+		double		xk = x[k],
+					h = 1e-5 * fmax(1.0, fabs(xk));
+
+		x[k] = xk + h;
+		ok = isfinite(lmm_criterion_grad(w, x, gp)) && finite_vector(gp, w->ntheta);
+		x[k] = xk;
+		for (b = 0; b < nf && ok; b++)
+			H[b * nf + a] = (gp[idx[b]] - g[idx[b]]) / h;
+	}
+	for (a = 0; a < nf && ok; a++)
+		for (b = 0; b < a; b++)
+			H[a * nf + b] = H[b * nf + a] = 0.5 * (H[a * nf + b] + H[b * nf + a]);
+	lmm_free(gp);
+	return ok;
 }
 
 /*
@@ -418,7 +499,6 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 	int		   *free_k = lmm_alloc(sizeof(int) * nt);
 	double	   *x = lmm_alloc(sizeof(double) * nt);
 	double	   *grad = lmm_alloc(sizeof(double) * nt);
-	double	   *gp = lmm_alloc(sizeof(double) * nt);
 	double	   *H = NULL;
 	double	   *step = NULL;
 	double		f,
@@ -427,7 +507,6 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 	int			ok = 1,
 				taken = 0;
 	int			a,
-				b,
 				it;
 
 	for (a = 0; a < nt; a++)
@@ -441,26 +520,13 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 
 	/*
 	 * Hessian by forward differences of the gradient from the first Newton
-	 * step's own gradient, symmetrized: nf gradients.  Its error, about
-	 * 1e-5 relative, only slows the Newton steps' convergence to machine
-	 * precision by a step or so; central differences would cost nf more.
+	 * step's own gradient.  Its error, about 1e-5 relative, only slows the
+	 * Newton steps' convergence to machine precision by a step or so;
+	 * central differences would cost nf more gradients.
 	 */
-	ok = isfinite(lmm_criterion_grad(w, x, grad)) && finite_vector(grad, nt);
-	for (a = 0; a < nf && ok; a++)
-	{
-		int			k = free_k[a];
-		double		h = 1e-5 * fmax(1.0, fabs(x[k]));
-
-		x[k] = theta[k] + h;
-		ok = isfinite(lmm_criterion_grad(w, x, gp)) && finite_vector(gp, nt);
-		x[k] = theta[k];
-		for (b = 0; b < nf && ok; b++)
-			H[b * nf + a] = (gp[free_k[b]] - grad[free_k[b]]) / h;
-	}
-	for (a = 0; a < nf && ok; a++)
-		for (b = 0; b < a; b++)
-			H[a * nf + b] = H[b * nf + a] = 0.5 * (H[a * nf + b] + H[b * nf + a]);
-	ok = ok && lmm_chol_lower(nf, H, 0.0) < 0;
+	ok = isfinite(lmm_criterion_grad(w, x, grad)) && finite_vector(grad, nt) &&
+		diff_hessian(w, x, free_k, nf, grad, H) &&
+		lmm_chol_lower(nf, H, 0.0) < 0;
 
 	/* Newton steps with that Hessian until the step is at rounding level */
 	for (it = 0; it < POLISH_STEPS && ok; it++)
@@ -506,7 +572,6 @@ done:
 	lmm_free(free_k);
 	lmm_free(x);
 	lmm_free(grad);
-	lmm_free(gp);
 	lmm_free(H);
 	lmm_free(step);
 	return taken;
@@ -556,34 +621,68 @@ lmm_polish_bound(Work *w, const double *lb, double *theta, double *fmin)
 }
 
 /*
- * The starting point of BFGS at theta (every entry positive), in x = log
- * theta: the criterion f, its gradient g = theta * df/dtheta and inverse
- * Hessian H, from the analytic Hessian B in theta (in x: diag(theta) B
- * diag(theta) + diag(g)) when that is positive definite, else the identity
- * scaled by its diagonal (or so that the first step moves x by 0.1).
- * Returns f, HUGE_VAL where the criterion is undefined.
+ * The Hessian B of the criterion at theta, its value f and gradient g
+ * there: analytic where every term is scalar (lmm_blocked_hess_at), else by
+ * forward differences of the analytic gradient (ntheta more gradients;
+ * about 1e-5 relative, enough to start BFGS).  Returns f, HUGE_VAL where
+ * the criterion or a gradient is undefined.
  */
 static double
-starting_point(Work *w, const double *theta, double *g, double *H)
+hessian_at(Work *w, const double *theta, double *g, double *B)
 {
 	int			n = w->ntheta;
-	double		B[LMM_MAX_TERMS * LMM_MAX_TERMS];
-	double		D[LMM_MAX_TERMS];
+	double		x[BFGS_MAX_THETA];
+	int			idx[BFGS_MAX_THETA];
+	double		f;
+	int			a;
+
+	w->n_eval++;
+	if (lmm_derivs(w->g->blk) == LMM_DERIVS_HESSIAN)
+		return lmm_blocked_hess_at(w, theta, lmm_criterion(w, theta), g, B);
+	f = lmm_criterion_grad(w, theta, g);
+	memcpy(x, theta, sizeof(double) * n);
+	for (a = 0; a < n; a++)
+		idx[a] = a;
+	if (!isfinite(f) || !finite_vector(g, n) || !diff_hessian(w, x, idx, n, g, B))
+		return HUGE_VAL;
+	lmm_criterion(w, theta);	/* leave w at theta */
+	return f;
+}
+
+/*
+ * The starting point of BFGS at theta (bounded entries positive), in x:
+ * log theta for the bounded entries (logk), theta for the others.  The
+ * criterion f, its gradient g in x (theta * df/dtheta where logged) and
+ * the inverse Hessian H, from the Hessian B in theta (in x: J B J +
+ * diag(g where logged), J the Jacobian of theta in x) when that is
+ * positive definite, else the identity scaled by its diagonal (or so that
+ * the first step moves x by 0.1).  Returns f, HUGE_VAL where the criterion
+ * is undefined.
+ */
+static double
+starting_point(Work *w, const double *theta, const int *logk, double *g, double *H)
+{
+	int			n = w->ntheta;
+	double		B[BFGS_MAX_THETA * BFGS_MAX_THETA];
+	double		D[BFGS_MAX_THETA];
+	double		J[BFGS_MAX_THETA];
 	double		f,
 				gmax = 0.0;
 	int			a,
 				b;
 
-	w->n_eval++;
-	f = lmm_blocked_hess_at(w, theta, lmm_criterion(w, theta), g, B);
+	f = hessian_at(w, theta, g, B);
 	if (!isfinite(f))
 		return f;
 	for (a = 0; a < n; a++)
+		J[a] = logk[a] ? theta[a] : 1.0;
+	for (a = 0; a < n; a++)
 	{
 		for (b = 0; b < n; b++)
-			B[a * n + b] *= theta[a] * theta[b];
-		g[a] *= theta[a];
-		B[a * n + a] += g[a];
+			B[a * n + b] *= J[a] * J[b];
+		g[a] *= J[a];
+		if (logk[a])
+			B[a * n + a] += g[a];
 	}
 	memset(H, 0, sizeof(double) * n * n);
 	for (a = 0; a < n; a++)
@@ -677,36 +776,40 @@ newton_polish(Work *w, double *theta, double *fmin)
  * steps or the gradient reached rounding level, 0 when the iterations ran
  * out or the criterion became undefined, -1 on interrupt.
  *
- * The search runs in x = log theta.  The criterion is even in each scalar
- * term's theta, so |theta| is all that matters, and x keeps theta off 0,
- * where the gradient vanishes, a trap a bounded search could fall into; a
- * start there (a restart from a bound) moves to 0.1.  In x the criterion
- * is much closer to quadratic than in theta (a variance component's scale
- * is a factor, not a distance): from theta = 1 to an optimum at 2.4 and
- * 1.2 with 200,000 rows, BFGS takes 6 iterations in x and 11 in theta.
- * Steps are capped at BFGS_MAX_STEP in any x, so that no theta changes
- * more than tenfold a step: a singular fit's theta reaches the boundary
- * check below 1e-5 in a few steps, and a small theta is not thrown far
- * past the optimum and back.  They are backtracked (on the criterion
- * alone, the cheaper evaluation) until the Armijo condition holds; the
- * inverse Hessian starts from the analytic one (starting_point).  The
- * tests of convergence are made in theta, as before the change of
- * variable: x's gradient, theta times theta's, vanishes as theta does.
+ * The search runs in x: log theta for the bounded entries (every scalar
+ * term's, a vector term's diagonal), theta for the others.  The criterion
+ * is even in each bounded theta, so |theta| is all that matters there, and
+ * x keeps it off 0, where the gradient vanishes, a trap a bounded search
+ * could fall into; a start there (a restart from a bound) moves to 0.1.
+ * In x the criterion is much closer to quadratic than in theta (a variance
+ * component's scale is a factor, not a distance): from theta = 1 to an
+ * optimum at 2.4 and 1.2 with 200,000 rows, BFGS takes 6 iterations in x
+ * and 11 in theta.  Steps are capped at BFGS_MAX_STEP in any x, so that no
+ * bounded theta changes more than tenfold a step: a singular fit's theta
+ * reaches the boundary check below 1e-5 in a few steps, and a small theta
+ * is not thrown far past the optimum and back.  They are backtracked (on
+ * the criterion alone, the cheaper evaluation) until the Armijo condition
+ * holds; the inverse Hessian starts from the Hessian at the start
+ * (starting_point).  The tests of convergence are made in theta: x's
+ * gradient, theta times theta's, vanishes as theta does.  Where every
+ * term is scalar, Newton steps on the exact Hessian follow
+ * (newton_polish); the caller polishes the others (lmm_polish).
  */
 int
 lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 {
 	int			n = w->ntheta;
-	double		H[LMM_MAX_TERMS * LMM_MAX_TERMS];
-	double		x[LMM_MAX_TERMS],
-				g[LMM_MAX_TERMS],
-				gn[LMM_MAX_TERMS],
-				d[LMM_MAX_TERMS],
-				xn[LMM_MAX_TERMS],
-				tn[LMM_MAX_TERMS],
-				sv[LMM_MAX_TERMS],
-				yv[LMM_MAX_TERMS],
-				Hy[LMM_MAX_TERMS];
+	double		H[BFGS_MAX_THETA * BFGS_MAX_THETA];
+	double		x[BFGS_MAX_THETA],
+				g[BFGS_MAX_THETA],
+				gn[BFGS_MAX_THETA],
+				d[BFGS_MAX_THETA],
+				xn[BFGS_MAX_THETA],
+				tn[BFGS_MAX_THETA],
+				sv[BFGS_MAX_THETA],
+				yv[BFGS_MAX_THETA],
+				Hy[BFGS_MAX_THETA];
+	int			logk[BFGS_MAX_THETA];
 	double		f,
 				fn;
 	int			it,
@@ -716,10 +819,16 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 
 	for (a = 0; a < n; a++)
 	{
-		theta[a] = theta[a] == 0.0 ? 0.1 : fabs(theta[a]);
-		x[a] = log(theta[a]);
+		logk[a] = lmm_theta_bounded(w->g, a);
+		if (logk[a])
+		{
+			theta[a] = theta[a] == 0.0 ? 0.1 : fabs(theta[a]);
+			x[a] = log(theta[a]);
+		}
+		else
+			x[a] = theta[a];
 	}
-	f = starting_point(w, theta, g, H);
+	f = starting_point(w, theta, logk, g, H);
 	if (!isfinite(f))
 	{
 		/* undefined at the start: the gradient was never written */
@@ -779,7 +888,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			for (a = 0; a < n; a++)
 			{
 				xn[a] = x[a] + t * d[a];
-				tn[a] = exp(xn[a]);
+				tn[a] = logk[a] ? exp(xn[a]) : xn[a];
 			}
 			w->n_eval++;
 			fn = lmm_criterion(w, tn);
@@ -808,9 +917,10 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 		for (a = 0; a < n; a++)
 		{
 			/* convergence in theta: its step and gradient */
-			move = fmax(move, fabs(tn[a] - theta[a]) / fmax(1.0, tn[a]));
-			gmax = fmax(gmax, fabs(gn[a]) * fmax(1.0, tn[a]));
-			gn[a] *= tn[a];
+			move = fmax(move, fabs(tn[a] - theta[a]) / fmax(1.0, fabs(tn[a])));
+			gmax = fmax(gmax, fabs(gn[a]) * fmax(1.0, fabs(tn[a])));
+			if (logk[a])
+				gn[a] *= tn[a];
 			sv[a] = xn[a] - x[a];
 			yv[a] = gn[a] - g[a];
 			sy += sv[a] * yv[a];
@@ -839,7 +949,8 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				H[a * n + b] += ((sy + yHy) * sv[a] * sv[b] / sy -
 								 Hy[a] * sv[b] - sv[a] * Hy[b]) / sy;
 	}
-	if (result == 1 && newton_polish(w, theta, &f) < 0)
+	if (result == 1 && lmm_derivs(w->g->blk) == LMM_DERIVS_HESSIAN &&
+		newton_polish(w, theta, &f) < 0)
 		return -1;
 	*fmin = f;
 	return result;
