@@ -81,13 +81,17 @@ lmm_blocked_grad_at(Work *w, const double *theta, double f, double *grad)
 
 /*
  * The profiled criterion at theta and its gradient (ntheta entries); where
- * a vector term's T is singular, by lmm_blocked_singular_grad.
+ * a vector term's T is singular, by lmm_blocked_singular_grad.  The
+ * per-level gradient evaluates the criterion in its own pass, so it is not
+ * evaluated first (a whole pass over the levels saved).
  */
 double
 lmm_criterion_grad(Work *w, const double *theta, double *grad)
 {
 	if (lmm_blocked_singular(w, theta))
 		return lmm_blocked_singular_grad(w, theta, grad);
+	if (lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS)
+		return lmm_blocked_grad_at(w, theta, 0.0, grad);
 	return lmm_blocked_grad_at(w, theta, lmm_criterion(w, theta), grad);
 }
 

@@ -624,8 +624,9 @@ lmm_polish_bound(Work *w, const double *lb, double *theta, double *fmin)
  * The Hessian B of the criterion at theta, its value f and gradient g
  * there: analytic where every term is scalar (lmm_blocked_hess_at), else by
  * forward differences of the analytic gradient (ntheta more gradients;
- * about 1e-5 relative, enough to start BFGS).  Returns f, HUGE_VAL where
- * the criterion or a gradient is undefined.
+ * about 1e-5 relative, enough to start BFGS; w is then left at the last of
+ * them).  Returns f, HUGE_VAL where the criterion or a gradient is
+ * undefined.
  */
 static double
 hessian_at(Work *w, const double *theta, double *g, double *B)
@@ -645,7 +646,6 @@ hessian_at(Work *w, const double *theta, double *g, double *B)
 		idx[a] = a;
 	if (!isfinite(f) || !finite_vector(g, n) || !diff_hessian(w, x, idx, n, g, B))
 		return HUGE_VAL;
-	lmm_criterion(w, theta);	/* leave w at theta */
 	return f;
 }
 
@@ -812,7 +812,9 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 	int			logk[BFGS_MAX_THETA];
 	double		f,
 				fn;
-	int			it,
+	int			levels = lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS,
+				have_grad = 0,
+				it,
 				a,
 				b,
 				result = 0;
@@ -891,7 +893,9 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				tn[a] = logk[a] ? exp(xn[a]) : xn[a];
 			}
 			w->n_eval++;
-			fn = lmm_criterion(w, tn);
+			/* the per-level gradient's pass gives the criterion too: take both at a full step */
+			have_grad = k == 0 && levels;
+			fn = have_grad ? lmm_criterion_grad(w, tn, gn) : lmm_criterion(w, tn);
 			if (w->interrupted)
 				return -1;
 			if (fn <= f + 1e-4 * t * slope)
@@ -908,10 +912,11 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			result = 1;
 			break;
 		}
-		fn = lmm_blocked_grad_at(w, tn, fn, gn);
+		if (!have_grad)
+			fn = lmm_blocked_grad_at(w, tn, fn, gn);
 		if (w->interrupted)
 			return -1;
-		if (!isfinite(fn))
+		if (!isfinite(fn) || !finite_vector(gn, n))
 			break;
 
 		for (a = 0; a < n; a++)
