@@ -243,7 +243,7 @@ sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
 
 	for (i = 0; i < nS * nS; i++)
 		nnz += G[i] != 0.0;
-	if ((double) nnz > SPARSE_DENSITY * (double) nS * (double) nS || nS > INT32_MAX)
+	if ((double) nnz > SPARSE_DENSITY * (double) nS * (double) nS)
 	{
 		cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int) nS, (int) nS, 1.0,
 					Sinv, (int) nS, G, (int) nS, 0.0, Y, (int) nS);

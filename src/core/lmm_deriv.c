@@ -56,10 +56,11 @@ lmm_derivs(const Blocks *bk)
 double
 lmm_blocked_gradient(Work *w, const double *theta, double *dld, double *dpw)
 {
+	double		f = lmm_criterion(w, theta);
+
 	if (lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS)
-		return lmm_gradient(w, theta, dld, dpw);
-	return lmm_blocked_gradient_parts(w, theta, lmm_criterion(w, theta),
-									  dld, dpw, NULL);
+		return lmm_gradient(w, f, dld, dpw);
+	return lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
 }
 
 /* The gradient of the criterion (ntheta entries) at the theta last evaluated, whose value is f. */
@@ -71,7 +72,7 @@ lmm_blocked_grad_at(Work *w, const double *theta, double f, double *grad)
 	double		nu = w->reml ? w->g->n - w->g->p : w->g->n;
 	int			k;
 
-	f = lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS ? lmm_gradient(w, theta, dld, dpw) :
+	f = lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS ? lmm_gradient(w, f, dld, dpw) :
 		lmm_blocked_gradient_parts(w, theta, f, dld, dpw, NULL);
 	for (k = 0; k < w->ntheta && isfinite(f); k++)
 		grad[k] = dld[k] + nu * dpw[k] / w->pwrss;
@@ -81,17 +82,13 @@ lmm_blocked_grad_at(Work *w, const double *theta, double f, double *grad)
 
 /*
  * The profiled criterion at theta and its gradient (ntheta entries); where
- * a vector term's T is singular, by lmm_blocked_singular_grad.  The
- * per-level gradient evaluates the criterion in its own pass, so it is not
- * evaluated first (a whole pass over the levels saved).
+ * a vector term's T is singular, by lmm_blocked_singular_grad.
  */
 double
 lmm_criterion_grad(Work *w, const double *theta, double *grad)
 {
 	if (lmm_blocked_singular(w, theta))
 		return lmm_blocked_singular_grad(w, theta, grad);
-	if (lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS)
-		return lmm_blocked_grad_at(w, theta, 0.0, grad);
 	return lmm_blocked_grad_at(w, theta, lmm_criterion(w, theta), grad);
 }
 

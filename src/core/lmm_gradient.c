@@ -474,19 +474,19 @@ grad_any(void *arg)
 }
 
 /*
- * The criterion at theta, and its gradient in two parts: dld, the
+ * The gradient of the criterion at the theta it was last evaluated at (its
+ * value being f; the factors in w are reused), in two parts: dld, the
  * derivative of the log-determinants (log|L|^2, plus log|RX|^2 for REML),
  * and dpw, that of pwrss.  The criterion's gradient is dld + nu dpw / pwrss.
- * Returns the criterion, or HUGE_VAL/NaN where it is undefined or on
- * interrupt (the parts are then undefined).
+ * Returns f, or HUGE_VAL/NaN where it is undefined or on interrupt (the
+ * parts are then undefined).
  */
 double
-lmm_gradient(Work *w, const double *theta, double *dld, double *dpw)
+lmm_gradient(Work *w, double f, double *dld, double *dpw)
 {
 	const Gram *g = w->g;
 	int			p = g->p;
 	int			q = g->q;
-	double		f = lmm_criterion(w, theta);
 	double	   *betac = lmm_alloc(sizeof(double) * p);
 	double	   *V = lmm_alloc(sizeof(double) * p * p);
 	double	   *E = lmm_alloc0(sizeof(double) * p * p);

@@ -11,7 +11,7 @@
  *							restarted from the bounds it stops on, and the
  *							polish;
  *	  analytic Hessian		BFGS in log theta from the analytic Hessian,
- *							then Newton steps on it (lmm_blocked_optimize); a
+ *							then Newton steps on it (bfgs); a
  *							polish of the free parameters when one is on its
  *							bound;
  *	  vector gradient		BOBYQA and the polish, BOBYQA again at rounding
@@ -77,6 +77,8 @@ static const Strategy strategies[] = {
 
 /* One term's first search: BFGS in log theta, then the polish. */
 static const Strategy levels_bfgs = {1, 1, 0, 0};
+
+static int	bfgs(Work *w, double *theta, double *fmin);
 
 /* One BOBYQA run: its best point so far. */
 typedef struct BobyqaRun
@@ -202,7 +204,7 @@ first_run(Work *w, const Strategy *st, const double *lb, double *theta,
 {
 	if (st->bfgs)
 	{
-		int			r = lmm_blocked_optimize(w, theta, fmin);
+		int			r = bfgs(w, theta, fmin);
 
 		return r > 0 ? NLOPT_SUCCESS : r == 0 ? NLOPT_MAXEVAL_REACHED : NLOPT_FORCED_STOP;
 	}
@@ -795,8 +797,8 @@ newton_polish(Work *w, double *theta, double *fmin)
  * term is scalar, Newton steps on the exact Hessian follow
  * (newton_polish); the caller polishes the others (lmm_polish).
  */
-int
-lmm_blocked_optimize(Work *w, double *theta, double *fmin)
+static int
+bfgs(Work *w, double *theta, double *fmin)
 {
 	int			n = w->ntheta;
 	double		H[BFGS_MAX_THETA * BFGS_MAX_THETA];
@@ -812,9 +814,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 	int			logk[BFGS_MAX_THETA];
 	double		f,
 				fn;
-	int			levels = lmm_derivs(w->g->blk) == LMM_DERIVS_LEVELS,
-				have_grad = 0,
-				it,
+	int			it,
 				a,
 				b,
 				result = 0;
@@ -893,9 +893,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 				tn[a] = logk[a] ? exp(xn[a]) : xn[a];
 			}
 			w->n_eval++;
-			/* the per-level gradient's pass gives the criterion too: take both at a full step */
-			have_grad = k == 0 && levels;
-			fn = have_grad ? lmm_criterion_grad(w, tn, gn) : lmm_criterion(w, tn);
+			fn = lmm_criterion(w, tn);
 			if (w->interrupted)
 				return -1;
 			if (fn <= f + 1e-4 * t * slope)
@@ -912,8 +910,7 @@ lmm_blocked_optimize(Work *w, double *theta, double *fmin)
 			result = 1;
 			break;
 		}
-		if (!have_grad)
-			fn = lmm_blocked_grad_at(w, tn, fn, gn);
+		fn = lmm_blocked_grad_at(w, tn, fn, gn);
 		if (w->interrupted)
 			return -1;
 		if (!isfinite(fn) || !finite_vector(gn, n))
