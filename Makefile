@@ -8,7 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 MODULE_big = lmm
 CORE_OBJS = src/core/lmm_threads.o src/core/lmm_stats_io.o src/core/lmm_terms.o src/core/lmm_terms_io.o \
 	src/core/lmm_model.o src/core/lmm_index.o src/core/lmm_dist.o src/core/lmm_formula.o \
-	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_sparse.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
+	src/core/lmm_dense.o src/core/lmm_system.o src/core/lmm_sparse.o src/core/lmm_start.o src/core/lmm_blocked_pairs.o src/core/lmm_blocks.o \
 	src/core/lmm_levels.o src/core/lmm_blocked.o src/core/lmm_gradient.o src/core/lmm_blocked_vgrad.o \
 	src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_deriv.o src/core/lmm_optimize.o \
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o src/core/lmm_kr.o src/core/lmm_anova.o \

@@ -336,6 +336,7 @@ extern void lmm_vcov_centred_to_user(const Gram *g, const double *V,
 									 double *vcov);
 extern int	lmm_theta_is_diagonal(int q, int k);
 extern int	lmm_theta_bounded(const Gram *g, int k);
+extern void lmm_start_theta(const Work *w, double *theta);
 extern double lmm_gradient(Work *w, double f, double *dld, double *dpw);
 extern double lmm_criterion_grad(Work *w, const double *theta, double *grad);
 extern LmmStatus lmm_optimize_theta(Work *w, double *theta, double *fmin,

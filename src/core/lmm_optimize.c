@@ -235,7 +235,9 @@ has_zero(const double *theta, int n)
 /*
  * One search, as lme4's lmer does by default: BOBYQA from T = I stopping
  * at xtol_abs = ftol_abs = tol (lme4: 1e-8, so that we follow its path and
- * stop where it stops), a restart when a parameter sits on its bound but
+ * stop where it stops), or BFGS from the moments' start (lmm_start.c: it
+ * needs no path to follow, and from T = I spends half its iterations
+ * getting near the optimum), a restart when a parameter sits on its bound but
  * the criterion falls towards the interior (restart_edge), and then
  * near-bound parameters moved onto the bound when that is better
  * (boundary.tol = 1e-5); then the strategy's polish.  *polished tells
@@ -262,6 +264,8 @@ search(Work *w, const Strategy *st, double tol, double *theta, double *fmin,
 		lb[k] = diag ? 0.0 : -HUGE_VAL;
 		theta[k] = diag ? 1.0 : 0.0;
 	}
+	if (st->bfgs)
+		lmm_start_theta(w, theta);
 
 	res = first_run(w, st, lb, theta, fmin, tol);
 
