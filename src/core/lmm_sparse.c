@@ -25,8 +25,10 @@
  * the cost of the factor; the X rows are added as in
  * lmm_blocked_share_inverse.
  *
- * lmm_sparse_plan measures the fill of L from the symbolic analysis and
- * takes the sparse path where A has at least SPARSE_MIN_ROWS rows and L at
+ * lmm_sparse_plan measures the fill of L from the symbolic analysis (or,
+ * where A alone has too many entries, from a count of them: on a dense
+ * block, building and analysing the pattern costs several of its dense
+ * factors) and takes the sparse path where A has at least SPARSE_MIN_ROWS rows and L at
  * most SPARSE_MAX_FILL of a dense triangle's entries (the dense dpotrf is
  * faster per flop), or where only the sparse factor fits in the host's
  * memory limit; the host may force either (lmm_factor_choice).
@@ -46,6 +48,9 @@
 
 /* The sparse path needs a factor with at most this share of a dense triangle's entries. */
 #define SPARSE_MAX_FILL 0.2
+
+/* Up to this many rows of A its entries are counted before any analysis (a bitmap of 4 MB). */
+#define COUNT_MAX_ROWS 8192
 
 /* Below this many rows of A the dense factor costs too little to replace. */
 #define SPARSE_MIN_ROWS 1000
@@ -126,10 +131,59 @@ sparse_start(cholmod_common *cc)
 	cc->supernodal = CHOLMOD_AUTO;
 }
 
-/* Append the lower-triangle entry (r, c) of A to the triplets. */
-static inline void
-add_entry(cholmod_triplet *T, int64_t r, int64_t c)
+/* A visitor of A's entries (for_each_entry): nonzero stops the walk. */
+typedef int (*EntryVisit) (void *arg, int64_t r, int64_t c);
+
+/*
+ * Visit A's pattern, (r, c) in either order and some more than once: its
+ * diagonal, the constant blocks inside it, and each first-term level's
+ * columns of W_j pairwise (the fold M -= W_j'W_j writes there).  Returns
+ * 1 when every entry was visited, 0 when the visitor stopped the walk, -1
+ * on interrupt.
+ */
+static int
+for_each_entry(const Blocks *bk, EntryVisit visit, void *arg)
 {
+	int64_t		m = bk->m;
+	int64_t		j,
+				e,
+				f;
+	int			a,
+				b;
+
+	for (j = 0; j < m; j++)
+		if (visit(arg, j, j))
+			return 0;
+	for (e = 0; e < bk->ndense; e++)
+	{
+		const DenseBlock *db = &bk->dense[e];
+
+		if (db->r0 >= m)
+			continue;
+		for (a = 0; a < db->nr; a++)
+			for (b = 0; b < db->nc; b++)
+				if (db->r0 + a >= db->c0 + b && visit(arg, db->r0 + a, db->c0 + b))
+					return 0;
+	}
+	for (j = 0; j < bk->J[0]; j++)
+	{
+		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
+			return -1;
+		for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
+			for (f = bk->xptr[j]; f <= e; f++)
+				for (a = 0; a < bk->q[bk->xterm[e]]; a++)
+					for (b = 0; b < bk->q[bk->xterm[f]]; b++)
+						if (visit(arg, bk->xcol[e] + a, bk->xcol[f] + b))
+							return 0;
+	}
+	return 1;
+}
+
+/* Append the lower-triangle entry (r, c) of A to the triplets (arg). */
+static int
+add_entry(void *arg, int64_t r, int64_t c)
+{
+	cholmod_triplet *T = arg;
 	int		   *ti = T->i,
 			   *tj = T->j;
 
@@ -137,24 +191,19 @@ add_entry(cholmod_triplet *T, int64_t r, int64_t c)
 	tj[T->nnz] = (int) (r > c ? c : r);
 	((double *) T->x)[T->nnz] = 1.0;
 	T->nnz++;
+	return 0;
 }
 
-/*
- * A's pattern: its diagonal, the constant blocks inside it, and each first-
- * term level's columns of W_j pairwise (the fold M -= W_j'W_j writes there).
- */
+/* A's pattern as a CHOLMOD matrix (its lower triangle), or NULL. */
 static cholmod_sparse *
 sparse_pattern(const Blocks *bk, cholmod_common *cc)
 {
 	int64_t		m = bk->m;
 	int64_t		ntrip = m,
 				j,
-				e,
-				f;
+				e;
 	cholmod_triplet *T;
 	cholmod_sparse *A;
-	int			a,
-				b;
 
 	for (e = 0; e < bk->ndense; e++)
 		if (bk->dense[e].r0 < m)
@@ -169,35 +218,62 @@ sparse_pattern(const Blocks *bk, cholmod_common *cc)
 								 -1, CHOLMOD_REAL, cc);
 	if (T == NULL)
 		return NULL;
-	for (j = 0; j < m; j++)
-		add_entry(T, j, j);
-	for (e = 0; e < bk->ndense; e++)
+	if (for_each_entry(bk, add_entry, T) < 0)
 	{
-		const DenseBlock *db = &bk->dense[e];
-
-		if (db->r0 >= m)
-			continue;
-		for (a = 0; a < db->nr; a++)
-			for (b = 0; b < db->nc; b++)
-				if (db->r0 + a >= db->c0 + b)
-					add_entry(T, db->r0 + a, db->c0 + b);
-	}
-	for (j = 0; j < bk->J[0]; j++)
-	{
-		if (j % LMM_INTERRUPT_EVERY == 0 && lmm_interrupt_pending())
-		{
-			cholmod_free_triplet(&T, cc);
-			return NULL;
-		}
-		for (e = bk->xptr[j]; e < bk->xptr[j + 1]; e++)
-			for (f = bk->xptr[j]; f <= e; f++)
-				for (a = 0; a < bk->q[bk->xterm[e]]; a++)
-					for (b = 0; b < bk->q[bk->xterm[f]]; b++)
-						add_entry(T, bk->xcol[e] + a, bk->xcol[f] + b);
+		cholmod_free_triplet(&T, cc);
+		return NULL;
 	}
 	A = cholmod_triplet_to_sparse(T, (size_t) T->nnz, cc);
 	cholmod_free_triplet(&T, cc);
 	return A;
+}
+
+/* A's distinct entries counted in a bitmap of its lower triangle, up to a limit. */
+typedef struct EntryCount
+{
+	uint64_t   *bits;
+	double		n;
+	double		limit;
+} EntryCount;
+
+/* Count (r, c) once; stop past the limit. */
+static int
+count_entry(void *arg, int64_t r, int64_t c)
+{
+	EntryCount *ec = arg;
+	int64_t		hi = r > c ? r : c,
+				lo = r > c ? c : r,
+				k = hi * (hi + 1) / 2 + lo;
+	uint64_t	bit = (uint64_t) 1 << (k & 63);
+
+	if (!(ec->bits[k >> 6] & bit))
+	{
+		ec->bits[k >> 6] |= bit;
+		ec->n += 1.0;
+	}
+	return ec->n > ec->limit;
+}
+
+/*
+ * 1 when A has more than limit distinct entries in its lower triangle, 0
+ * when not, -1 on interrupt; 0 without a look where A is too large for a
+ * bitmap of COUNT_MAX_ROWS rows.  A dense block's pattern costs several of
+ * its dense factors to build and analyse, its count a small fraction.
+ */
+static int
+entries_exceed(const Blocks *bk, double limit)
+{
+	EntryCount	ec;
+	int			r;
+
+	if (bk->m > COUNT_MAX_ROWS)
+		return 0;
+	ec.bits = lmm_alloc0(sizeof(uint64_t) * (size_t) ((bk->m * (bk->m + 1) / 2 + 63) / 64));
+	ec.n = 0.0;
+	ec.limit = limit;
+	r = for_each_entry(bk, count_entry, &ec);
+	lmm_free(ec.bits);
+	return r < 0 ? -1 : r == 0;
 }
 
 /* Release the sparse path's state. */
@@ -245,6 +321,20 @@ lmm_sparse_plan(Blocks *bk, double limit, double *need)
 	if (m == 0 || choice == 1 ||
 		(choice == 0 && m < SPARSE_MIN_ROWS && dense_need <= limit))
 		return dense_need <= limit ? LMM_OK : LMM_ERR_TOO_MANY_LEVELS;
+	if (choice == 0 && dense_need <= limit)
+	{
+		/* L holds A's pattern at least: past the fill limit, dense without analysis */
+		int			r = entries_exceed(bk, SPARSE_MAX_FILL * 0.5 * (double) m * (double) (m + 1));
+
+		if (r < 0)
+			return LMM_ERR_INTERRUPTED;
+		if (r > 0)
+		{
+			lmm_note("lmm: dense factor of the later terms (%lld rows, over %.0f%% of a dense triangle's entries)",
+					 (long long) m, 100.0 * SPARSE_MAX_FILL);
+			return LMM_OK;
+		}
+	}
 	sp = lmm_alloc0(sizeof(SparseM));
 	bk->sp = sp;
 	sparse_start(&sp->cc);
