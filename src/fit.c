@@ -248,7 +248,8 @@ int_texts(const LmmLevels *lv, const int64 *v, int64 J)
  * came in (so serial and parallel scans give the same model): integers by
  * value, text of a formula bytewise, other keys in their type's btree order
  * under their collation where the type has one, else by their text forms.
- * Fills texts with the keys' text forms in that order.
+ * Fills texts with the keys' text forms in that order, unless texts_out is
+ * NULL.
  */
 static int64 *
 sorted_levels(const LmmAggState *st, int t, char ***texts_out)
@@ -311,6 +312,14 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 		else
 			qsort_arg(perm, J, sizeof(int64), compare_texts, texts);
 	}
+	if (texts_out == NULL)
+	{
+		if (texts != NULL)
+			pfree(texts);
+		if (v != NULL)
+			pfree(v);
+		return perm;
+	}
 	if (texts == NULL)
 		sorted = int_texts(lv, v, J);
 	else
@@ -324,6 +333,17 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 		pfree(v);
 	*texts_out = sorted;
 	return perm;
+}
+
+/*
+ * Term t's levels in the order a model lists them (sorted_levels): what
+ * lmm_stats stores them in, so that a fit of a stored value finds them in
+ * order and need not move them.
+ */
+int64 *
+lmm_level_order(const LmmAggState *st, int t)
+{
+	return sorted_levels(st, t, NULL);
 }
 
 /*
@@ -367,18 +387,65 @@ prefetch_record(const double *rec, int n)
 }
 
 /*
- * A copy of the statistics with every term's levels in sorted order (their
- * key texts into texts[t]), so that the model does not depend on the order
- * of the rows.  The level records are gathered here in that order (one
- * pass that reads them out of order); the merge into the empty copy adds
- * the rest, the overall sums and the pairs.  A merge of the records would
- * add each to zeros, and zero shifts to that: x + 0.0, which is x except
- * that -0 becomes +0, so the gather writes x + 0.0 and has its bits.
+ * Put n records of stride doubles in the order perm (out[j] = in[perm[j]])
+ * in place, cycle by cycle, each value written as x + 0.0 (see
+ * sorted_stats).  Levels already in order (the usual case for statistics
+ * stored by lmm_stats) cost one pass that finds nothing to move.
  */
 static void
-sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
+permute_records(double *rec, int stride, int64 n, const int64 *perm, bool zero)
 {
-	const LmmTermStats *s = &st->stats;
+	uint64	   *done = palloc0_array(uint64, n / 64 + 1);
+	double	   *tmp = palloc_array(double, stride);
+	int64		j0;
+	int			i;
+
+	for (j0 = 0; j0 < n; j0++)
+	{
+		int64		j = j0;
+		double	   *at = rec + (size_t) j0 * stride;
+
+		if ((j0 & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (done[j0 / 64] & ((uint64) 1 << (j0 % 64)))
+			continue;
+		memcpy(tmp, at, sizeof(double) * stride);
+		while (perm[j] != j0)
+		{
+			double	   *from = rec + (size_t) perm[j] * stride;
+
+			at = rec + (size_t) j * stride;
+			for (i = 0; i < stride; i++)
+				at[i] = zero ? 0.0 : from[i] + 0.0;
+			done[j / 64] |= (uint64) 1 << (j % 64);
+			j = perm[j];
+		}
+		at = rec + (size_t) j * stride;
+		for (i = 0; i < stride; i++)
+			at[i] = zero ? 0.0 : tmp[i] + 0.0;
+		done[j / 64] |= (uint64) 1 << (j % 64);
+	}
+	pfree(done);
+	pfree(tmp);
+}
+
+/*
+ * The statistics with every term's levels in sorted order (their key
+ * texts into texts[t]), so that the model does not depend on the order of
+ * the rows: a copy, or where the caller owns the state (consume), the
+ * state's own level records put in order in place and moved to out (the
+ * state keeps its counts, for messages, but no records), which spares a
+ * copy as large as the statistics.  A copy gathers the records in that
+ * order (one pass that reads them out of order); the merge into the empty
+ * copy adds the rest, the overall sums and the pairs.  A merge of the
+ * records would add each to zeros, and zero shifts to that: x + 0.0, which
+ * is x except that -0 becomes +0, so the gather writes x + 0.0 and has its
+ * bits.
+ */
+static void
+sorted_stats(LmmAggState *st, bool consume, LmmTermStats *out, char ***texts)
+{
+	LmmTermStats *s = &st->stats;
 	LmmTermStats rest = *s;
 	int64	   *map[LMM_MAX_TERMS];
 	int64	   *perm[LMM_MAX_TERMS];
@@ -393,25 +460,37 @@ sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
 	lmm_terms_init(out, s->p, s->nterms, q);
 	for (t = 0; t < s->nterms; t++)
 	{
-		const LmmTermLevels *lv = &s->term[t];
+		LmmTermLevels *lv = &s->term[t];
 		int			stride = lv->stride;
 		double	   *rec;
 
-		lmm_terms_reserve_levels(out, t, lv->nlevels);
-		rec = out->term[t].rec;
-		for (j = 0; j < lv->nlevels; j++)
+		if (consume)
 		{
-			const double *from = lv->rec + (size_t) perm[t][j] * stride;
+			permute_records(lv->rec, stride, lv->nlevels, perm[t], s->n == 0.0);
+			Assert(out->term[t].rec == NULL);
+			out->term[t].rec = lv->rec;
+			out->term[t].capacity = lv->capacity;
+			lv->rec = NULL;
+			lv->capacity = 0;
+		}
+		else
+		{
+			lmm_terms_reserve_levels(out, t, lv->nlevels);
+			rec = out->term[t].rec;
+			for (j = 0; j < lv->nlevels; j++)
+			{
+				const double *from = lv->rec + (size_t) perm[t][j] * stride;
 
-			/* the records are read out of order: ask for a later one early */
-			if (j + 8 < lv->nlevels)
-				prefetch_record(lv->rec + (size_t) perm[t][j + 8] * stride, stride);
-			if ((j & 65535) == 0)
-				CHECK_FOR_INTERRUPTS();
-			/* statistics without rows merge as nothing: their levels stay zero */
-			for (i = 0; i < stride; i++)
-				rec[i] = s->n != 0.0 ? from[i] + 0.0 : 0.0;
-			rec += stride;
+				/* the records are read out of order: ask for a later one early */
+				if (j + 8 < lv->nlevels)
+					prefetch_record(lv->rec + (size_t) perm[t][j + 8] * stride, stride);
+				if ((j & 65535) == 0)
+					CHECK_FOR_INTERRUPTS();
+				/* statistics without rows merge as nothing: their levels stay zero */
+				for (i = 0; i < stride; i++)
+					rec[i] = s->n != 0.0 ? from[i] + 0.0 : 0.0;
+				rec += stride;
+			}
 		}
 		out->term[t].nlevels = lv->nlevels;
 		rest.term[t].nlevels = 0;
@@ -422,7 +501,7 @@ sorted_stats(const LmmAggState *st, LmmTermStats *out, char ***texts)
 		pfree(map[t]);
 }
 
-static Datum fit_stats(LmmAggState *st, bool reml, double sum_log_w);
+static Datum fit_stats(LmmAggState *st, bool reml, double sum_log_w, bool consume);
 
 /* Raise the error for a failed fit of lmm_fit(y, x, g ...), in its terms. */
 static void
@@ -674,7 +753,18 @@ model_of_fit(const LmmAggState *st, const LmmFit *fit, char ***texts, LmmModel *
 Datum
 lmm_state_fit(LmmAggState *st, bool reml)
 {
-	return fit_stats(st, reml, 0.0);
+	return fit_stats(st, reml, 0.0, false);
+}
+
+/*
+ * The same for a state of the caller's own (unpacked from a stored
+ * value), which the fit may take apart: its level records become the
+ * model's, put in sorted order in place.
+ */
+Datum
+lmm_state_fit_owned(LmmAggState *st, bool reml)
+{
+	return fit_stats(st, reml, 0.0, true);
 }
 
 /*
@@ -684,7 +774,7 @@ lmm_state_fit(LmmAggState *st, bool reml)
  * that constant from the weighted model's).
  */
 static Datum
-fit_stats(LmmAggState *st, bool reml, double sum_log_w)
+fit_stats(LmmAggState *st, bool reml, double sum_log_w, bool consume)
 {
 	LmmTermStats sorted;
 	char	  **texts[LMM_MAX_TERMS];
@@ -692,7 +782,7 @@ fit_stats(LmmAggState *st, bool reml, double sum_log_w)
 	LmmModel	m;
 	LmmStatus	status;
 
-	sorted_stats(st, &sorted, texts);
+	sorted_stats(st, consume, &sorted, texts);
 	status = lmm_fit(&sorted, reml, 1, &fit);
 	if (status != LMM_OK && st->one_term)
 		report_one_term_error(status, st, &fit);
@@ -773,7 +863,7 @@ fit_weighted(LmmAggState *st)
 	st->stats = ws;
 	PG_TRY();
 	{
-		result = fit_stats(st, st->opts.reml, sum_log_w);
+		result = fit_stats(st, st->opts.reml, sum_log_w, false);
 	}
 	PG_FINALLY();
 	{

@@ -1237,6 +1237,9 @@ lmm_state_pack(const LmmAggState *st, bool partial)
 	meta.options = partial ? st->options : NULL;
 	for (t = 0; t < st->stats.nterms; t++)
 		levels_to_bytes(&st->levels[t], st->stats.term[t].nlevels, &meta.keys[t]);
+	/* a value lists its levels as a model does: its fit then moves none */
+	for (t = 0; t < st->stats.nterms && !partial && !st->keep_rows; t++)
+		meta.order[t] = lmm_level_order(st, t);
 	size = lmm_terms_packed_size(&st->stats, &meta);
 	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
@@ -1254,6 +1257,9 @@ lmm_state_pack(const LmmAggState *st, bool partial)
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
 	lmm_terms_pack(&st->stats, &meta, (unsigned char *) VARDATA(result));
+	for (t = 0; t < st->stats.nterms; t++)
+		if (meta.order[t] != NULL)
+			pfree(unconstify(int64 *, meta.order[t]));
 	return result;
 }
 

@@ -150,6 +150,8 @@ extern char **lmm_json_names(JsonbContainer *root, const char *key, int *n);
 
 /* fit.c */
 extern Datum lmm_state_fit(LmmAggState *st, bool reml);
+extern Datum lmm_state_fit_owned(LmmAggState *st, bool reml);
+extern int64 *lmm_level_order(const LmmAggState *st, int t);
 extern Datum lmm_state_fit_glmm(LmmAggState *st);
 
 /* agg.c: every aggregate's support and final functions */

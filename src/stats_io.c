@@ -263,7 +263,7 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
 	if (!st->started || st->stats.n == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(lmm_state_fit(st, opts.reml));
+	PG_RETURN_DATUM(lmm_state_fit_owned(st, opts.reml));
 }
 
 /* A text[] of n C strings. */

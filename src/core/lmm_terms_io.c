@@ -217,7 +217,10 @@ lmm_terms_keyless_size(int p, int q, int64_t nlevels)
 		4 + 8 + 8 * (size_t) nlevels * packed_doubles(p, q, p >= 1 ? PACK_ALL : PACK_ALL & ~PACK_ZX0_ZERO);
 }
 
-/* Write the binary form into buf, which holds lmm_terms_packed_size() bytes. */
+/*
+ * Write the binary form into buf, which holds lmm_terms_packed_size() bytes,
+ * each term's levels in meta->order[t] where that is given.
+ */
 void
 lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 			   unsigned char *buf)
@@ -225,6 +228,7 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 	unsigned char *w = buf;
 	int			p = s->p;
 	int			keyed = !(meta->flags & LMM_TERMS_NO_KEYS);
+	int64_t    *place[LMM_MAX_TERMS] = {NULL};
 	int			a,
 				b,
 				t;
@@ -264,15 +268,23 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 		w = lmm_put_u64(w, (uint64_t) lv->nlevels);
 		for (j = 0; j < lv->nlevels; j++)
 		{
-			const double *rec = lv->rec + (size_t) j * lv->stride;
+			int64_t		l = meta->order[t] != NULL ? meta->order[t][j] : j;
+			const double *rec = lv->rec + (size_t) l * lv->stride;
 
 			if (keyed)
 			{
-				w = lmm_put_u32(w, meta->keys[t].len[j]);
-				memcpy(w, meta->keys[t].data[j], meta->keys[t].len[j]);
-				w += meta->keys[t].len[j];
+				w = lmm_put_u32(w, meta->keys[t].len[l]);
+				memcpy(w, meta->keys[t].data[l], meta->keys[t].len[l]);
+				w += meta->keys[t].len[l];
 			}
 			w = put_record(w, rec, p, lv->q, packing);
+		}
+		/* the pairs name a level by its place in the packed order */
+		if (meta->order[t] != NULL)
+		{
+			place[t] = lmm_alloc(sizeof(int64_t) * (size_t) (lv->nlevels + 1));
+			for (j = 0; j < lv->nlevels; j++)
+				place[t][meta->order[t][j]] = j;
 		}
 	}
 	for (t = 0; t < s->nterms * (s->nterms - 1) / 2; t++)
@@ -282,12 +294,14 @@ lmm_terms_pack(const LmmTermStats *s, const LmmTermsMeta *meta,
 		w = lmm_put_u64(w, (uint64_t) pr->npairs);
 		for (j = 0; j < pr->npairs; j++)
 		{
-			w = lmm_put_u64(w, (uint64_t) pr->jt[j]);
-			w = lmm_put_u64(w, (uint64_t) pr->ju[j]);
+			w = lmm_put_u64(w, (uint64_t) (place[pr->t] ? place[pr->t][pr->jt[j]] : pr->jt[j]));
+			w = lmm_put_u64(w, (uint64_t) (place[pr->u] ? place[pr->u][pr->ju[j]] : pr->ju[j]));
 			for (i = 0; i < (size_t) pr->bsize; i++)
 				w = lmm_put_f8(w, pr->blk[(size_t) j * pr->bsize + i]);
 		}
 	}
+	for (t = 0; t < s->nterms; t++)
+		lmm_free(place[t]);
 }
 
 /* Nonzero if all n doubles are finite. */

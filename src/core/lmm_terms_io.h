@@ -40,6 +40,8 @@ typedef struct LmmTermsMeta
 	char	   *spec;			/* the aggregate's spec text */
 	char	   *options;		/* its options text, or NULL */
 	LmmTermsKeys keys[LMM_MAX_TERMS];	/* unused with LMM_TERMS_NO_KEYS */
+	const int64_t *order[LMM_MAX_TERMS];	/* pack only: each term's levels
+											 * in this order, or NULL */
 } LmmTermsMeta;
 
 extern size_t lmm_terms_packed_size(const LmmTermStats *s,
