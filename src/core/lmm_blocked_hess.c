@@ -125,28 +125,32 @@ typedef struct SparseCols
 } SparseCols;
 
 /*
- * Rows r0 .. r0 + PRODUCT_ROWS - 1 of Y = S^-1 G, column by column of G:
- * each nonzero G_rc adds G_rc S^-1[rows, r] to Y[rows, c], kept in
- * registers.  P holds S^-1[rows, r] at P + r PRODUCT_ROWS, copied from
- * S^-1's columns (S^-1 symmetric, held in full), so that what a column of
- * G reads is one compact block that stays in cache.
+ * Rows r0 .. r0 + nr - 1 (nr <= PRODUCT_ROWS) of Y = S^-1 G, column by
+ * column of G: each nonzero G_rc adds G_rc S^-1[rows, r] to Y[rows, c],
+ * kept in registers.  P holds S^-1[rows, r] at P + r PRODUCT_ROWS, copied
+ * from S^-1's columns (S^-1 symmetric, held in full), so that what a
+ * column of G reads is one compact block that stays in cache; the rows
+ * past nr (the last block's) are zeros there and are not written out.
  */
 LMM_SIMD_CLONES static void
 product_rows_simd(int64_t nS, const double *Sinv, const SparseCols *G, int64_t r0,
-				  double *P, double *Y)
+				  int nr, double *P, double *Y)
 {
 	int64_t		c,
 				e,
 				r;
 	int			i;
 
-	for (i = 0; i < PRODUCT_ROWS; i++)
+	for (i = 0; i < nr; i++)
 	{
 		const double *col = Sinv + (size_t) (r0 + i) * nS;
 
 		for (r = 0; r < nS; r++)
 			P[r * PRODUCT_ROWS + i] = col[r];
 	}
+	for (; i < PRODUCT_ROWS; i++)
+		for (r = 0; r < nS; r++)
+			P[r * PRODUCT_ROWS + i] = 0.0;
 	for (c = 0; c < nS; c++)
 	{
 		/* four named accumulators: an array of them would live in memory */
@@ -154,6 +158,7 @@ product_rows_simd(int64_t nS, const double *Sinv, const SparseCols *G, int64_t r
 					y1 = {0},
 					y2 = {0},
 					y3 = {0};
+		double		all[PRODUCT_ROWS];
 		double	   *out = Y + (size_t) c * nS + r0;
 
 		for (e = G->ptr[c]; e < G->ptr[c + 1]; e++)
@@ -166,34 +171,19 @@ product_rows_simd(int64_t nS, const double *Sinv, const SparseCols *G, int64_t r
 			y2 += v * pr[2];
 			y3 += v * pr[3];
 		}
-		memcpy(out, &y0, sizeof(y0));
-		memcpy(out + 8, &y1, sizeof(y1));
-		memcpy(out + 16, &y2, sizeof(y2));
-		memcpy(out + 24, &y3, sizeof(y3));
-	}
-}
-
-/* The same for the last rows r0 .. nS - 1 when fewer than PRODUCT_ROWS are left. */
-static void
-product_rows_tail(int64_t nS, const double *Sinv, const SparseCols *G, int64_t r0, double *Y)
-{
-	int64_t		c,
-				e,
-				i;
-
-	for (c = 0; c < nS; c++)
-	{
-		double	   *y = Y + (size_t) c * nS;
-
-		for (i = r0; i < nS; i++)
-			y[i] = 0.0;
-		for (e = G->ptr[c]; e < G->ptr[c + 1]; e++)
+		if (nr == PRODUCT_ROWS)
 		{
-			const double *col = Sinv + (size_t) G->row[e] * nS;
-
-			for (i = r0; i < nS; i++)
-				y[i] += G->val[e] * col[i];
+			memcpy(out, &y0, sizeof(y0));
+			memcpy(out + 8, &y1, sizeof(y1));
+			memcpy(out + 16, &y2, sizeof(y2));
+			memcpy(out + 24, &y3, sizeof(y3));
+			continue;
 		}
+		memcpy(all, &y0, sizeof(y0));
+		memcpy(all + 8, &y1, sizeof(y1));
+		memcpy(all + 16, &y2, sizeof(y2));
+		memcpy(all + 24, &y3, sizeof(y3));
+		memcpy(out, all, sizeof(double) * nr);
 	}
 }
 
@@ -217,7 +207,10 @@ product_part(void *arg)
 	int64_t		b;
 
 	for (b = pp->b0; b < pp->b1; b++)
-		product_rows_simd(pp->nS, pp->Sinv, pp->G, b * PRODUCT_ROWS, pp->P, pp->Y);
+		product_rows_simd(pp->nS, pp->Sinv, pp->G, b * PRODUCT_ROWS,
+						  (int) (pp->nS - b * PRODUCT_ROWS < PRODUCT_ROWS ?
+								 pp->nS - b * PRODUCT_ROWS : PRODUCT_ROWS),
+						  pp->P, pp->Y);
 }
 
 /*
@@ -264,7 +257,7 @@ sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
 			}
 	}
 	sc.ptr[nS] = e;
-	nb = nS / PRODUCT_ROWS;
+	nb = (nS + PRODUCT_ROWS - 1) / PRODUCT_ROWS;
 	nt = lmm_threads_for(nb, 16);
 	P = lmm_alloc(sizeof(double) * (size_t) nS * PRODUCT_ROWS * nt);
 	for (k = 0; k < nt; k++)
@@ -278,8 +271,6 @@ sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
 		part[k].b1 = nb * (k + 1) / nt;
 	}
 	lmm_run_threads(nt, product_part, part, sizeof(ProductPart));
-	if (nb * PRODUCT_ROWS < nS)
-		product_rows_tail(nS, Sinv, &sc, nb * PRODUCT_ROWS, Y);
 	lmm_free(sc.ptr);
 	lmm_free(sc.row);
 	lmm_free(sc.val);
