@@ -261,6 +261,8 @@ lmm_fit_stats(PG_FUNCTION_ARGS)
 				 errdetail("Names are fixed when the statistics are computed: pass x_names, z_names and g_name to lmm_stats.")));
 	v = PG_GETARG_BYTEA_PP(0);
 	st = lmm_state_unpack(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), LMM_FROM_STORED);
+	/* the state holds copies of everything: the value's memory goes back now */
+	PG_FREE_IF_COPY(v, 0);
 	if (!st->started || st->stats.n == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(lmm_state_fit_owned(st, opts.reml));
