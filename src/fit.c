@@ -315,7 +315,11 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 	if (texts_out == NULL)
 	{
 		if (texts != NULL)
+		{
+			for (j = 0; j < J; j++)
+				pfree(texts[j]);
 			pfree(texts);
+		}
 		if (v != NULL)
 			pfree(v);
 		return perm;
@@ -397,7 +401,8 @@ permute_records(double *rec, int stride, int64 n, const int64 *perm, bool zero)
 {
 	uint64	   *done = palloc0_array(uint64, n / 64 + 1);
 	double	   *tmp = palloc_array(double, stride);
-	int64		j0;
+	int64		j0,
+				moved = 0;
 	int			i;
 
 	for (j0 = 0; j0 < n; j0++)
@@ -405,8 +410,6 @@ permute_records(double *rec, int stride, int64 n, const int64 *perm, bool zero)
 		int64		j = j0;
 		double	   *at = rec + (size_t) j0 * stride;
 
-		if ((j0 & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
 		if (done[j0 / 64] & ((uint64) 1 << (j0 % 64)))
 			continue;
 		memcpy(tmp, at, sizeof(double) * stride);
@@ -414,6 +417,9 @@ permute_records(double *rec, int stride, int64 n, const int64 *perm, bool zero)
 		{
 			double	   *from = rec + (size_t) perm[j] * stride;
 
+			/* a cycle may hold most levels: poll within it (the state is thrown away on error) */
+			if ((++moved & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
 			at = rec + (size_t) j * stride;
 			for (i = 0; i < stride; i++)
 				at[i] = zero ? 0.0 : from[i] + 0.0;
@@ -424,6 +430,8 @@ permute_records(double *rec, int stride, int64 n, const int64 *perm, bool zero)
 		for (i = 0; i < stride; i++)
 			at[i] = zero ? 0.0 : tmp[i] + 0.0;
 		done[j / 64] |= (uint64) 1 << (j % 64);
+		if ((++moved & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	pfree(done);
 	pfree(tmp);
