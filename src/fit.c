@@ -263,9 +263,16 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 	bool		int_kt = kt == INT8OID || kt == INT4OID || kt == INT2OID;
 	int64	   *v = NULL;
 	int64		j;
+	bool		c_text = lv->kind == LMM_KEY_TEXT && lv->collation == C_COLLATION_OID;
+	TypeCacheEntry *tce = int_kt || c_text ? NULL :
+		lookup_type_cache(lv->type, TYPECACHE_CMP_PROC_FINFO);
 
-	/* integer-typed keys are written once in order; others' texts are made first */
-	if (!(int_kt && int_typed(lv)))
+	/*
+	 * Integer-typed keys are written once in order; others' texts are made
+	 * first, where the model wants them or the order is made from them.
+	 */
+	if (!(int_kt && int_typed(lv)) &&
+		(texts_out != NULL || int_kt || (tce != NULL && !OidIsValid(tce->cmp_proc))))
 	{
 		Oid			outfn;
 		bool		isvarlena;
@@ -291,7 +298,7 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 			int_order(v, J, perm);
 		}
 	}
-	else if (lv->kind == LMM_KEY_TEXT && lv->collation == C_COLLATION_OID)
+	else if (c_text)
 	{
 		for (j = 0; j < J; j++)
 			perm[j] = j;
@@ -299,8 +306,6 @@ sorted_levels(const LmmAggState *st, int t, char ***texts_out)
 	}
 	else
 	{
-		TypeCacheEntry *tce = lookup_type_cache(lv->type, TYPECACHE_CMP_PROC_FINFO);
-
 		for (j = 0; j < J; j++)
 			perm[j] = j;
 		if (OidIsValid(tce->cmp_proc))
