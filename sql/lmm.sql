@@ -455,14 +455,15 @@ COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text, tex
 COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], float8, float8, text, text) IS 'fit of a model with several random-effects terms with a prior weight and an offset per row and options (family, link, nagq, method)';
 COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) IS 'sufficient statistics of a model with several random-effects terms (the arguments of lmm_fit_terms), to store, merge with lmm_merge and fit later with lmm_fit';
 
--- lmm_fit and lmm_stats with keys of the common types (integers, text,
--- uuid, dates and times, numeric): every form of the anyelement aggregates
--- (same arguments, same comment), with an lmm_stats state, which Citus can
--- run on its workers.  A key of such a type resolves to its own form; one
--- of a type that casts implicitly to text (varchar, char(n), name, citext)
--- to the text form and groups as its text, as lmm() groups every key;
--- "char" has a form so that it stays unambiguous.  Other types keep the
--- anyelement forms.
+-- lmm_fit and lmm_stats with keys of the built-in types a grouping column
+-- takes (integers, text, uuid, dates and times, numbers, boolean, network
+-- addresses, bytea): every form of the anyelement aggregates (same
+-- arguments, same comment), with an lmm_stats state, which Citus can run
+-- on its workers.  A key of such a type resolves to its own form; one of a
+-- type that casts implicitly to text (varchar, char(n), name, citext) to
+-- the text form and groups as its text, as lmm() groups every key; "char"
+-- has a form so that it stays unambiguous.  Other types (enums,
+-- composites, arrays, ...) keep the anyelement forms.
 DO $$
 DECLARE
 	k text;
@@ -470,7 +471,8 @@ DECLARE
 	sig text;
 BEGIN
 	FOREACH k IN ARRAY ARRAY['smallint', 'integer', 'bigint', 'text', 'uuid', 'date',
-							   'timestamp', 'timestamptz', 'numeric', '"char"'] LOOP
+							   'timestamp', 'timestamptz', 'numeric', '"char"', 'real', 'double precision',
+							   'boolean', 'time', 'interval', 'inet', 'cidr', 'macaddr', 'bytea'] LOOP
 		FOR f IN SELECT * FROM (VALUES
 			('', '', true),
 			(', options text', ', text', true),

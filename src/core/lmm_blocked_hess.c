@@ -31,6 +31,7 @@
  *	 sum over a block of S^-1 squared.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -225,6 +226,7 @@ sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
 {
 	SparseCols	sc;
 	ProductPart part[LMM_MAX_THREADS];
+	char	   *Pmem;
 	double	   *P;
 	int64_t		nb,
 				nnz = 0,
@@ -259,7 +261,9 @@ sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
 	sc.ptr[nS] = e;
 	nb = (nS + PRODUCT_ROWS - 1) / PRODUCT_ROWS;
 	nt = lmm_threads_for(nb, 16);
-	P = lmm_alloc(sizeof(double) * (size_t) nS * PRODUCT_ROWS * nt);
+	/* on a cache line: a vector that straddled two would cost two reads */
+	Pmem = lmm_alloc(sizeof(double) * (size_t) nS * PRODUCT_ROWS * nt + 64);
+	P = (double *) (Pmem + (64 - (uintptr_t) Pmem % 64) % 64);
 	for (k = 0; k < nt; k++)
 	{
 		part[k].nS = nS;
@@ -274,7 +278,7 @@ sinv_times_g(int64_t nS, const double *Sinv, const double *G, double *Y)
 	lmm_free(sc.ptr);
 	lmm_free(sc.row);
 	lmm_free(sc.val);
-	lmm_free(P);
+	lmm_free(Pmem);
 }
 
 /* F_ab = sum of (K^-1)_ik^2 over term a's rows i and b's rows k (see the header). */

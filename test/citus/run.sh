@@ -140,9 +140,11 @@ FROM (SELECT i % $groups + 1 AS g, sin(i * 0.37) AS x1, ((i / $groups) % 10)::fl
 -- a binary response and a count for the GLMMs
 ALTER TABLE sim_local ADD COLUMN hit boolean, ADD COLUMN n int;
 UPDATE sim_local SET hit = y > 10 + 2 * x1 + 0.5 * t, n = (abs(y) * 0.3)::int;
--- the group as keys of other types: text, varchar, uuid, date
-ALTER TABLE sim_local ADD COLUMN gt text, ADD COLUMN gv varchar(12), ADD COLUMN gu uuid, ADD COLUMN gd date;
-UPDATE sim_local SET gt = 'g' || g, gv = 'g' || g, gu = md5(g::text)::uuid, gd = date '2000-01-01' + g;
+-- the group as keys of other types: text, varchar, uuid, date, inet
+ALTER TABLE sim_local ADD COLUMN gt text, ADD COLUMN gv varchar(12), ADD COLUMN gu uuid, ADD COLUMN gd date,
+	ADD COLUMN gi inet;
+UPDATE sim_local SET gt = 'g' || g, gv = 'g' || g, gu = md5(g::text)::uuid, gd = date '2000-01-01' + g,
+	gi = ('10.' || g / 250 || '.' || g % 250 || '.1')::inet;
 CREATE TABLE cr_local AS
 SELECT a, b, x, 5 + 0.8 * x + 1.5 * sin(a * 1.3) + 0.8 * cos(b * 0.7)
        + (abs((sin(i * 12.9898) * 43758.5453)::numeric % 1)::float8 - 0.5) * 3 AS y
@@ -208,6 +210,8 @@ pushdown "lmm_fit(y, x, g text, z)" "SELECT lmm_fit(reaction, ARRAY[days], subje
 pushdown "lmm_fit(y, x, g varchar, options)" "SELECT lmm_fit(y, ARRAY[x1, t], gv, 'method=ml') FROM sim"
 pushdown "lmm_fit(y, x, g uuid)" "SELECT lmm_fit(y, ARRAY[x1, t], gu) FROM sim"
 pushdown "lmm_fit(y, x, g date, z)" "SELECT lmm_fit(y, ARRAY[x1, t], gd, ARRAY[t]) FROM sim"
+pushdown "lmm_fit(y, x, g inet, z)" "SELECT lmm_fit(y, ARRAY[x1, t], gi, ARRAY[t]) FROM sim"
+pushdown "lmm_stats(y, x, g boolean)" "SELECT lmm_stats(y, ARRAY[x1, t], g % 3 = 0) FROM sim"
 pushdown "lmm_stats(y, x, g text)" "SELECT lmm_stats(y, ARRAY[x1, t], gt) FROM sim"
 pushdown "lmm_merge(s) of stored statistics" "SELECT lmm_fit(lmm_merge(s)) FROM st"
 pushdown "lmm_merge over per-group lmm_stats (GROUP BY g)" "SELECT lmm_fit(lmm_merge(s)) FROM (SELECT lmm_stats(y, ARRAY[x1, t], g, ARRAY[t]) AS s FROM sim GROUP BY g) p"
@@ -289,6 +293,9 @@ same "lmm_fit(y, x, g text, z)" \
 same "lmm_fit(y, x, g uuid)" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], gu) FROM sim" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], gu) FROM sim_local"
+same "lmm_fit(y, x, g inet, z)" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], gi, ARRAY[t]) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], gi, ARRAY[t]) FROM sim_local"
 same "lmm_fit(y, x, g date, z, 'method=ml')" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], gd, ARRAY[t], 'method=ml') FROM sim" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], gd, ARRAY[t], 'method=ml') FROM sim_local"
@@ -314,12 +321,13 @@ q -F ' ' -c "SELECT '# time: ' || rpad(name, 60) || ' distributed ' || round(d.s
 b=$(q -c "SELECT sum(result::bigint) FROM run_command_on_shards('sim',
 	\$c\$SELECT octet_length(lmm_stats(y, ARRAY[x1, t], g, ARRAY[t])::text) FROM %s\$c\$)")
 echo "# shipped: $b bytes of text states from $shards shards for lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]) over sim ($groups groups)"
-# Key types without a form of their own (here inet) keep the anyelement
+# Key types without a form of their own (here an enum) keep the anyelement
 # aggregates, whose state Citus cannot ship: their rows are gathered
-if q -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT lmm_fit(y, ARRAY[x1], ('10.0.0.' || g % 250)::inet) FROM sim" | grep -q worker_partial_agg; then
-	echo "# lmm_fit with inet keys (anyelement form): pushed down"
+q -c "CREATE TYPE sim_mood AS ENUM ('calm', 'busy', 'loud')" >/dev/null
+if q -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT lmm_fit(y, ARRAY[x1], (enum_range(NULL::sim_mood))[1 + g % 3]) FROM sim" | grep -q worker_partial_agg; then
+	echo "# lmm_fit with enum keys (anyelement form): pushed down"
 else
-	echo "# lmm_fit with inet keys (anyelement form): rows gathered to the coordinator"
+	echo "# lmm_fit with enum keys (anyelement form): rows gathered to the coordinator"
 fi
 
 echo "$((n - failed)) passed, $failed failed"

@@ -58,6 +58,46 @@ SELECT bool_and(lmm_predict(mc, ARRAY[x1], gc) = lmm_predict(mc, ARRAY[x1], gt))
 	bool_and(lmm_predict(mn, ARRAY[x1], gn) = lmm_predict(mn, ARRAY[x1], gt)) AS name_predict,
 	bool_and(lmm_predict(md, ARRAY[x1], gd) <> lmm_predict(md, ARRAY[x1], gd + 1000)) AS date_predict
 FROM so_keys, m;
+-- numbers, booleans, times, intervals, network addresses and bytea have
+-- forms of their own too; an enum keeps the anyelement form.  Which form
+-- a call resolves to is read from a view's dependencies.
+CREATE TYPE pg_temp.so_mood AS ENUM ('calm', 'busy', 'loud', 'odd');
+CREATE TEMP TABLE so_more AS
+SELECT id, y, x1, g, g::float8 AS gf, g::real AS gr, g % 2 = 0 AS gb,
+	time '08:00' + g * interval '1 minute' AS gtm, g * interval '1 hour' AS giv,
+	('10.1.' || g / 100 || '.' || g % 100)::inet AS gi, ('10.1.' || g || '.0/24')::cidr AS gci,
+	('08:00:2b:01:02:' || lpad(to_hex(g), 2, '0'))::macaddr AS gm, convert_to(gt, 'UTF8') AS gy,
+	(enum_range(NULL::pg_temp.so_mood))[1 + g % 4] AS ge
+FROM so;
+CREATE TEMP VIEW so_forms AS
+SELECT lmm_fit(y, ARRAY[x1], gf) f, lmm_fit(y, ARRAY[x1], gr) r, lmm_fit(y, ARRAY[x1], gb) b,
+	lmm_fit(y, ARRAY[x1], gtm) tm, lmm_fit(y, ARRAY[x1], giv) iv, lmm_fit(y, ARRAY[x1], gi) i,
+	lmm_fit(y, ARRAY[x1], gci) ci, lmm_fit(y, ARRAY[x1], gm) m, lmm_fit(y, ARRAY[x1], gy) yb,
+	lmm_stats(y, ARRAY[x1], gi, 'method=ml') si, lmm_fit(y, ARRAY[x1], ge) e
+FROM so_more;
+SELECT d.refobjid::regprocedure AS form, a.aggtranstype::regtype AS state
+FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+	JOIN pg_aggregate a ON a.aggfnoid = d.refobjid
+WHERE r.ev_class = 'so_forms'::regclass
+ORDER BY d.refobjid::regprocedure::text;
+SELECT pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gf)) < 1e-12 AS float8_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gr)) < 1e-12 AS real_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gtm)) < 1e-12 AS time_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], giv)) < 1e-12 AS interval_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gi)) < 1e-12 AS inet_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gci)) < 1e-12 AS cidr_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gm)) < 1e-12 AS macaddr_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gy)) < 1e-12 AS bytea_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g % 2), lmm_fit(y, ARRAY[x1], gb)) < 1e-12 AS boolean_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g % 4), lmm_fit(y, ARRAY[x1], ge)) < 1e-12 AS enum_same
+FROM so_more;
+-- their statistics travel as text and back, keys and all, and score
+SELECT s::text::lmm_stats::text = s::text AS inet_text_round_trip,
+	(SELECT string_agg(level, ', ') FROM (SELECT level FROM lmm_ranef(lmm_fit(s)) OFFSET 8 LIMIT 4) r) AS inet_levels_9_to_12
+FROM (SELECT lmm_stats(y, ARRAY[x1], gi) s FROM so_more) v;
+WITH m AS (SELECT lmm_fit(y, ARRAY[x1], gi) AS mi, lmm_fit(y, ARRAY[x1], gr) AS mr FROM so_more)
+SELECT max(abs(lmm_predict(mi, ARRAY[x1], gi) - lmm_predict(mr, ARRAY[x1], gr))) < 1e-9 AS inet_real_predict
+FROM so_more, m;
 -- integer keys dense in a range (from 1024 levels) are looked up by value,
 -- others by hash: negative, sparse, huge bigint keys and a range that
 -- changes as levels arrive all group as their text forms do
