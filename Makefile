@@ -13,7 +13,7 @@ CORE_OBJS = src/core/lmm_threads.o src/core/lmm_stats_io.o src/core/lmm_terms.o 
 	src/core/lmm_blocked_grad.o src/core/lmm_blocked_hess.o src/core/lmm_deriv.o src/core/lmm_optimize.o \
 	src/core/lmm_zscale.o src/core/lmm_satt.o src/core/lmm_fit.o src/core/lmm_profile.o src/core/lmm_kr.o src/core/lmm_anova.o \
 	src/core/lmm_boot.o src/core/lmm_lsmeans.o src/core/lmm_rows.o src/core/lmm_glmm.o
-OBJS = src/host.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
+OBJS = src/host.o src/numlib.o src/options.o src/json_io.o src/state.o src/agg.o src/fit.o \
 	src/stats_io.o src/model_io.o src/extract.o src/score.o src/infer.o src/terms_agg.o src/formula.o src/print.o src/anova.o src/kr.o src/factors.o src/lsmeans.o src/glmm.o $(CORE_OBJS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -21,12 +21,14 @@ DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(w
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
-SHLIB_LINK = -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
+# The numerical libraries are not linked: src/numlib.c opens them when a fit
+# first needs them, by the sonames the build finds (numlib_sonames.h).
+SHLIB_LINK = -lm -pthread
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql test/core/test_core bench/inference bench/insteval results regression.diffs regression.out \
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql src/numlib_sonames.h test/core/test_core bench/inference bench/insteval results regression.diffs regression.out \
 	test/fuzz/build test/fuzz/artifacts test/fuzz/make_corpus
 
 PG_CONFIG ?= pg_config
@@ -35,6 +37,17 @@ include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
+
+# The soname of each numerical library, as the linker would find it.
+src/numlib_sonames.h:
+	{ for l in blas lapacke cholmod nlopt; do \
+		f=$$(readlink -f "$$($(CC) -print-file-name=lib$$l.so)"); \
+		s=$$(objdump -p "$$f" 2>/dev/null | sed -n 's/^ *SONAME *//p'); \
+		if [ -z "$$s" ]; then echo "lib$$l.so not found (scripts/deps.sh installs it)" >&2; exit 1; fi; \
+		echo "#define LMM_SONAME_$$(echo $$l | tr a-z A-Z) \"$$s\""; \
+	done; } > $@.tmp && mv $@.tmp $@
+
+src/numlib.o: src/numlib_sonames.h src/numlib.h
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
 test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h

@@ -95,10 +95,17 @@ COMMENT ON FUNCTION lmm_print(lmm_model) IS 'the fit as lme4''s summary() prints
 -- offsets: the same aggregates, with the weight and offset of each row.
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
+-- A row's transition costs about ten simple operators (lmm.sql): the
+-- planner's estimate, so that it splits fits over parallel workers where
+-- that pays.
+ALTER FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement) COST 10;
+ALTER FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, text) COST 10;
+ALTER FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[]) COST 10;
+ALTER FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text) COST 10;
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text) IS 'lmm_fit transition with a prior weight and an offset: keep one row';
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text) IS 'lmm_fit transition with z, a prior weight and an offset: keep one row';
 
@@ -151,13 +158,13 @@ CREATE FUNCTION lmm_merge_trans(lmm_stats, lmm_stats)
 	LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text)
 	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text, text)
 	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], float8, float8, text, text)
 	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
 COMMENT ON FUNCTION lmm_agg_combine(lmm_stats, lmm_stats) IS 'combine two partial states of an lmm aggregate exactly (parallel workers, partitions, Citus shards)';
 COMMENT ON FUNCTION lmm_fit_final(lmm_stats) IS 'final function of lmm_fit and lmm_fit_terms: fit the model (REML/ML, or a GLMM''s Laplace/AGQ)';
 COMMENT ON FUNCTION lmm_stats_final(lmm_stats) IS 'final function of lmm_stats, lmm_stats_terms and lmm_merge: the statistics as an lmm_stats value';
@@ -220,7 +227,7 @@ BEGIN
 		) AS v(args, types, with_stats) LOOP
 			sig := format('float8, float8[], %s%s', k, f.types);
 			EXECUTE format('CREATE FUNCTION lmm_fit_trans(lmm_stats, %s) RETURNS lmm_stats '
-						   'AS %L, %L LANGUAGE C STABLE PARALLEL SAFE',
+						   'AS %L, %L LANGUAGE C STABLE PARALLEL SAFE COST 10',
 						   sig, 'MODULE_PATHNAME', 'lmm_fit_trans');
 			EXECUTE format('COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, %s) IS %L', sig,
 						   format('lmm_fit/lmm_stats transition for %s keys: add one row', k));

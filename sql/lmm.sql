@@ -64,19 +64,23 @@ COMMENT ON FUNCTION lmm_stats_recv(internal) IS 'binary input of lmm_stats, vali
 COMMENT ON FUNCTION lmm_stats_send(lmm_stats) IS 'binary output of lmm_stats (portable, big-endian; keys in their type''s binary form)';
 
 -- Support functions of the aggregates -------------------------------------
+-- A row's transition (lmm_fit_trans, lmm_terms_trans) costs about ten
+-- simple operators (measured: about 100 ns a row against about 10 ns for
+-- sum()'s), and says so (COST 10), so that the planner splits a fit over
+-- parallel workers where that pays.
 
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[])
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_agg_combine(internal, internal)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_agg_combine'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -358,10 +362,10 @@ COMMENT ON FUNCTION lmm_stats(text, regclass) IS 'sufficient statistics of an lm
 -- offsets: the same aggregates, with the weight and offset of each row.
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text)
 	RETURNS internal AS 'MODULE_PATHNAME', 'lmm_fit_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8, float8, text) IS 'lmm_fit transition with a prior weight and an offset: keep one row';
 COMMENT ON FUNCTION lmm_fit_trans(internal, float8, float8[], anyelement, float8[], float8, float8, text) IS 'lmm_fit transition with z, a prior weight and an offset: keep one row';
 
@@ -414,13 +418,13 @@ CREATE FUNCTION lmm_merge_trans(lmm_stats, lmm_stats)
 	LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text)
 	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], text, text)
 	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
 CREATE FUNCTION lmm_terms_trans(lmm_stats, float8, float8[], text[], float8[], float8, float8, text, text)
 	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_terms_trans'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
 COMMENT ON FUNCTION lmm_agg_combine(lmm_stats, lmm_stats) IS 'combine two partial states of an lmm aggregate exactly (parallel workers, partitions, Citus shards)';
 COMMENT ON FUNCTION lmm_fit_final(lmm_stats) IS 'final function of lmm_fit and lmm_fit_terms: fit the model (REML/ML, or a GLMM''s Laplace/AGQ)';
 COMMENT ON FUNCTION lmm_stats_final(lmm_stats) IS 'final function of lmm_stats, lmm_stats_terms and lmm_merge: the statistics as an lmm_stats value';
@@ -483,7 +487,7 @@ BEGIN
 		) AS v(args, types, with_stats) LOOP
 			sig := format('float8, float8[], %s%s', k, f.types);
 			EXECUTE format('CREATE FUNCTION lmm_fit_trans(lmm_stats, %s) RETURNS lmm_stats '
-						   'AS %L, %L LANGUAGE C STABLE PARALLEL SAFE',
+						   'AS %L, %L LANGUAGE C STABLE PARALLEL SAFE COST 10',
 						   sig, 'MODULE_PATHNAME', 'lmm_fit_trans');
 			EXECUTE format('COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, %s) IS %L', sig,
 						   format('lmm_fit/lmm_stats transition for %s keys: add one row', k));

@@ -6,7 +6,6 @@
  */
 #include "postgres.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <stdarg.h>
 
@@ -17,6 +16,7 @@
 
 #include "core/lmm_host.h"
 #include "core/lmm_threads.h"
+#include "numlib.h"
 
 PG_MODULE_MAGIC;
 
@@ -55,33 +55,11 @@ check_fit_threads(int *newval, void **extra, GucSource source)
 	return false;
 }
 
-/*
- * Apply lmm.blas_threads when the BLAS is OpenBLAS (found by name, so that
- * another BLAS simply ignores the setting).
- */
+/* Apply lmm.blas_threads (numlib.c: now, or when OpenBLAS is loaded). */
 static void
 assign_blas_threads(int newval, void *extra)
 {
-	void		(*set_threads) (int) = (void (*) (int)) dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-
-	if (set_threads != NULL)
-		set_threads(newval);
-}
-
-/*
- * Stop the thread pool OpenBLAS started when it was loaded with lmm.  Its
- * idle threads spin for about 0.1 s of CPU each before they sleep: in every
- * backend and parallel worker that loads lmm, on cores the query itself
- * needs.  OpenBLAS starts them again at its first call that asks for more
- * than one thread (lmm.blas_threads > 1).  Found by name, as above.
- */
-static void
-stop_blas_pool(void)
-{
-	int			(*shutdown) (void) = (int (*) (void)) dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
-
-	if (shutdown != NULL)
-		shutdown();
+	lmm_numlib_set_threads(newval);
 }
 
 /*
@@ -93,12 +71,12 @@ stop_blas_pool(void)
 void
 _PG_init(void)
 {
+	lmm_numlib_init();
 	DefineCustomIntVariable("lmm.blas_threads",
 							"Threads the BLAS (OpenBLAS) may use in each backend for lmm's dense algebra.",
 							"Raise it on an otherwise idle machine to speed up fits whose dense block is large (several crossed grouping factors).",
 							&blas_threads, 1, 1, 64, PGC_USERSET, 0,
 							NULL, assign_blas_threads, NULL);
-	stop_blas_pool();
 	DefineCustomIntVariable("lmm.fit_threads",
 							"Threads a fit may use for its passes over the levels of a grouping factor.",
 							"-1 (the default) takes as many as a parallel query may use processes (max_parallel_workers_per_gather, at most max_parallel_workers, + 1, at most 8); 1 keeps every fit on the backend's own thread. Only factors of at least 65,536 levels are split.",
@@ -173,10 +151,14 @@ lmm_interrupt_pending(void)
 int
 lmm_level_threads(void)
 {
-	if (fit_threads >= 1)
-		return fit_threads;
-	return Min(Min(max_parallel_workers_per_gather, max_parallel_workers) + 1,
-			   LMM_MAX_THREADS);
+	int			n = fit_threads >= 1 ? fit_threads :
+		Min(Min(max_parallel_workers_per_gather, max_parallel_workers) + 1,
+			LMM_MAX_THREADS);
+
+	/* a pass's threads may call the libraries: load them on the backend's thread first */
+	if (n > 1)
+		lmm_numlib_load();
+	return n;
 }
 
 /* lmm.max_factor_memory in bytes. */

@@ -5,7 +5,7 @@
 SET client_min_messages = warning;
 CREATE TEMP TABLE fresh AS
 SELECT p.oid::regprocedure::text AS fn, pg_get_function_result(p.oid) AS result, p.proargnames,
-	p.provolatile, p.proisstrict, p.proparallel, obj_description(p.oid, 'pg_proc') AS comment
+	p.provolatile, p.proisstrict, p.proparallel, p.procost, obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
 CREATE TEMP VIEW aggs AS
@@ -30,7 +30,7 @@ SELECT t.typname, t.typstorage AS upgraded, f.typstorage AS fresh
 FROM pg_type t JOIN fresh_types f USING (typname) ORDER BY 1;
 CREATE TEMP TABLE upgraded AS
 SELECT p.oid::regprocedure::text AS fn, pg_get_function_result(p.oid) AS result, p.proargnames,
-	p.provolatile, p.proisstrict, p.proparallel, obj_description(p.oid, 'pg_proc') AS comment
+	p.provolatile, p.proisstrict, p.proparallel, p.procost, obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lmm';
 SELECT count(*) AS functions FROM fresh;

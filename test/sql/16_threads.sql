@@ -1,12 +1,24 @@
+-- The numerical libraries load with a backend's first fit, not with lmm:
+-- loading lmm, adding rows and reading models leave OpenBLAS out of the
+-- process (its map of memory), a fit brings it in.
+\c
+LOAD 'lmm';
+CREATE FUNCTION pg_temp.has_openblas() RETURNS boolean LANGUAGE sql AS
+	$$ SELECT pg_read_file('/proc/self/maps') LIKE '%libopenblas%' $$;
+SELECT pg_temp.has_openblas() AS after_load;
+SELECT lmm_stats(reaction, ARRAY[days], subject) IS NOT NULL AS stats, pg_temp.has_openblas() AS after_stats
+FROM sleepstudy;
+SELECT lmm_fit(reaction, ARRAY[days], subject) IS NOT NULL AS fit FROM sleepstudy;
+SELECT pg_temp.has_openblas() AS after_fit;
+
 -- lmm.blas_threads (default 1): every BLAS call runs on the backend's own
 -- thread.  OpenBLAS starts a pool of threads when it loads, whose idle
--- threads spin; lmm stops the pool as it loads, so a backend or parallel
--- worker that loads lmm runs no other thread.  With one BLAS thread none
--- starts, or runs, during a fit whose dense block (600 levels of a second
--- crossed factor) OpenBLAS would otherwise split between threads, so a busy
--- machine loses no CPU to them.
+-- threads spin; lmm stops the pool as it loads OpenBLAS, so a backend runs
+-- no other thread.  With one BLAS thread none starts, or runs, during a
+-- fit whose dense block (600 levels of a second crossed factor) OpenBLAS
+-- would otherwise split between threads, so a busy machine loses no CPU
+-- to them.
 SET max_parallel_workers_per_gather = 0;
-LOAD 'lmm';
 SHOW lmm.blas_threads;
 SELECT pg_backend_pid() AS pid \gset
 \setenv LMM_PID :pid
