@@ -19,7 +19,7 @@ OBJS = src/host.o src/numlib.o src/options.o src/json_io.o src/state.o src/agg.o
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -Isrc
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 # The numerical libraries are not linked: src/numlib.c opens them when a fit
 # first needs them, by the sonames the build finds (numlib_sonames.h).
@@ -39,15 +39,18 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 # The soname of each numerical library, as the linker would find it.
+# (Made once: after the libraries' major versions change, make clean.)
 src/numlib_sonames.h:
+	@mkdir -p src
 	{ for l in blas lapacke cholmod nlopt; do \
-		f=$$(readlink -f "$$($(CC) -print-file-name=lib$$l.so)"); \
+		f=$$(readlink -f "$$($(CC) $(LDFLAGS) -print-file-name=lib$$l.so)"); \
 		s=$$(objdump -p "$$f" 2>/dev/null | sed -n 's/^ *SONAME *//p'); \
 		if [ -z "$$s" ]; then echo "lib$$l.so not found (scripts/deps.sh installs it)" >&2; exit 1; fi; \
 		echo "#define LMM_SONAME_$$(echo $$l | tr a-z A-Z) \"$$s\""; \
-	done; } > $@.tmp && mv $@.tmp $@
+	done; } > $@.tmp || { rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
 
-src/numlib.o: src/numlib_sonames.h src/numlib.h
+src/numlib.o src/numlib.bc: src/numlib_sonames.h src/numlib.h
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
 test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h

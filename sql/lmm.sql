@@ -466,7 +466,8 @@ COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) I
 -- on its workers.  A key of such a type resolves to its own form; one of a
 -- type that casts implicitly to text (varchar, char(n), name, citext) to
 -- the text form and groups as its text, as lmm() groups every key; "char"
--- has a form so that it stays unambiguous.  Other types (enums,
+-- and macaddr8 (which casts implicitly to macaddr) have forms so that they
+-- stay unambiguous.  Other types (enums,
 -- composites, arrays, ...) keep the anyelement forms.
 DO $$
 DECLARE
@@ -476,7 +477,7 @@ DECLARE
 BEGIN
 	FOREACH k IN ARRAY ARRAY['smallint', 'integer', 'bigint', 'text', 'uuid', 'date',
 							   'timestamp', 'timestamptz', 'numeric', '"char"', 'real', 'double precision',
-							   'boolean', 'time', 'interval', 'inet', 'cidr', 'macaddr', 'bytea'] LOOP
+							   'boolean', 'time', 'interval', 'inet', 'cidr', 'macaddr', 'macaddr8', 'bytea'] LOOP
 		FOR f IN SELECT * FROM (VALUES
 			('', '', true),
 			(', options text', ', text', true),

@@ -957,7 +957,7 @@ lmm_state_fit_glmm(LmmAggState *st)
 	spec.nagq = st->opts.nagq;
 	/* the fit takes as many threads as the parallel plan had processes scanning */
 	spec.threads = st->n_partials > 1 ? (int) Min(st->n_partials, LMM_MAX_THREADS) : 1;
-	/* its threads may call the libraries: load them on the backend's thread first */
+	/* its threads call the libraries: load them on the backend's thread first */
 	lmm_numlib_load();
 	status = lmm_glmm_fit(&sorted, &spec, &fit);
 	lmm_rows_free(&sorted);

@@ -151,14 +151,10 @@ lmm_interrupt_pending(void)
 int
 lmm_level_threads(void)
 {
-	int			n = fit_threads >= 1 ? fit_threads :
-		Min(Min(max_parallel_workers_per_gather, max_parallel_workers) + 1,
-			LMM_MAX_THREADS);
-
-	/* a pass's threads may call the libraries: load them on the backend's thread first */
-	if (n > 1)
-		lmm_numlib_load();
-	return n;
+	if (fit_threads >= 1)
+		return fit_threads;
+	return Min(Min(max_parallel_workers_per_gather, max_parallel_workers) + 1,
+			   LMM_MAX_THREADS);
 }
 
 /* lmm.max_factor_memory in bytes. */

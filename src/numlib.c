@@ -14,8 +14,8 @@
  * hidden visibility (nothing leaves lmm.so), as a call through a pointer
  * that lmm_numlib_load fills.  The core itself is unchanged and its tests
  * link the libraries directly.  The libraries are opened by the sonames
- * the build linked against (numlib_sonames.h), RTLD_LOCAL, so that their
- * symbols stay out of the server's global scope.
+ * the build finds (numlib_sonames.h), RTLD_LOCAL, so that their symbols
+ * stay out of the server's global scope.
  */
 #include "postgres.h"
 
@@ -116,58 +116,109 @@ static volatile int loaded = 0;
 /* lmm.blas_threads, applied when OpenBLAS is loaded and whenever it changes after. */
 static int	blas_threads = 1;
 static void (*set_threads) (int) = NULL;
+static int	(*stop_pool) (void) = NULL;
 
-/* The backend's own thread, the only one that may load (and report an error). */
+/* The backend's own thread: only there can a failed load raise an error. */
 static pthread_t backend_thread;
 static int	backend_thread_known = 0;
 
+/* One load at a time, should two of the core's threads ask at once. */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Why the last load failed: its SQLSTATE and message. */
+static int	load_sqlstate;
+static char load_message[512];
+
 /*
- * Load the libraries and resolve every function, on the backend's thread.
- * The thread pool OpenBLAS starts as it loads is stopped at once: its idle
- * threads spin for about 0.1 s of CPU each before they sleep, on cores the
- * query needs; OpenBLAS starts them again at its first call that asks for
- * more than one thread (lmm.blas_threads > 1).  OpenBLAS's functions are
- * found by name, so that another BLAS simply ignores the setting.
+ * OpenBLAS's thread count, then its pool stopped (the count first: setting
+ * it starts the pool again).  The pool's idle threads spin for about 0.1 s
+ * of CPU each before they sleep, on cores the query needs; OpenBLAS starts
+ * them again at its first call that asks for more than one thread
+ * (lmm.blas_threads > 1).
  */
-void
-lmm_numlib_load(void)
+static void
+apply_threads(void)
+{
+	if (set_threads != NULL)
+		set_threads(blas_threads);
+	if (stop_pool != NULL && blas_threads <= 1)
+		stop_pool();
+}
+
+/*
+ * Open the libraries and resolve every function; 0 and the reason in
+ * load_sqlstate and load_message on failure.  OpenBLAS's own functions are
+ * looked for in each library as it opens (it may come as the BLAS or behind
+ * LAPACK), and found by name, so that another BLAS simply has none; its
+ * pool is stopped as soon as it is there, a failed load after it included.
+ */
+static int
+load_all(void)
 {
 	void	   *h[NLIBS];
-	int			(*shutdown) (void);
 	int			i;
 
-	if (loaded)
-		return;
 	for (i = 0; i < NLIBS; i++)
 	{
-		h[i] = dlopen(sonames[i], RTLD_LAZY | RTLD_LOCAL);
+		h[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
 		if (h[i] == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FILE),
-					 errmsg("could not load library \"%s\" for lmm's fits: %s", sonames[i], dlerror()),
-					 errhint("Install the library lmm was built with (scripts/deps.sh lists the packages).")));
+		{
+			load_sqlstate = ERRCODE_UNDEFINED_FILE;
+			snprintf(load_message, sizeof(load_message), "could not load library \"%s\" for lmm's fits: %s",
+					 sonames[i], dlerror());
+			return 0;
+		}
+		if (set_threads == NULL)
+		{
+			set_threads = (void (*) (int)) dlsym(h[i], "openblas_set_num_threads");
+			stop_pool = (int (*) (void)) dlsym(h[i], "blas_thread_shutdown_");
+			apply_threads();
+		}
 	}
 #define RESOLVE(lib, ret, name, params, args) \
 	if ((p_##name = (__typeof__(&name)) dlsym(h[LIB_##lib], #name)) == NULL) \
-		ereport(ERROR, \
-				(errcode(ERRCODE_UNDEFINED_FUNCTION), \
-				 errmsg("could not find function \"%s\" in library \"%s\"", #name, sonames[LIB_##lib]), \
-				 errhint("Install the library lmm was built with (scripts/deps.sh lists the packages).")));
+	{ \
+		load_sqlstate = ERRCODE_UNDEFINED_FUNCTION; \
+		snprintf(load_message, sizeof(load_message), "could not find function \"%s\" in library \"%s\"", \
+				 #name, sonames[LIB_##lib]); \
+		return 0; \
+	}
 	LMM_NUMLIB_FUNCTIONS(RESOLVE, RESOLVE)
 	RESOLVE(CHOLMOD, int, cholmod_start, (cholmod_common *Common), (Common))
 	if ((library_config = dlsym(h[LIB_CHOLMOD], "SuiteSparse_config")) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("could not find \"SuiteSparse_config\" in library \"%s\"", sonames[LIB_CHOLMOD]),
-				 errhint("Install the library lmm was built with (scripts/deps.sh lists the packages).")));
-	/* the count first: OpenBLAS starts its pool again when the count is set */
-	set_threads = (void (*) (int)) dlsym(h[LIB_BLAS], "openblas_set_num_threads");
-	if (set_threads != NULL)
-		set_threads(blas_threads);
-	shutdown = (int (*) (void)) dlsym(h[LIB_BLAS], "blas_thread_shutdown_");
-	if (shutdown != NULL)
-		shutdown();
-	loaded = 1;
+	{
+		load_sqlstate = ERRCODE_UNDEFINED_OBJECT;
+		snprintf(load_message, sizeof(load_message), "could not find \"SuiteSparse_config\" in library \"%s\"",
+				 sonames[LIB_CHOLMOD]);
+		return 0;
+	}
+	return 1;
+}
+
+/* Load under the lock; 0 on failure (reason in load_message). */
+static int
+load_locked(void)
+{
+	int			ok;
+
+	pthread_mutex_lock(&load_lock);
+	ok = loaded || load_all();
+	if (ok)
+		loaded = 1;
+	pthread_mutex_unlock(&load_lock);
+	return ok;
+}
+
+/* Load the libraries now, on the backend's thread (a no-op once loaded). */
+void
+lmm_numlib_load(void)
+{
+	if (loaded || load_locked())
+		return;
+	ereport(ERROR,
+			(errcode(load_sqlstate),
+			 errmsg("%s", load_message),
+			 errhint("Install the libraries lmm was built with (scripts/deps.sh lists the packages).")));
 }
 
 /* lmm.blas_threads: applied now if OpenBLAS is loaded, else when it is. */
@@ -175,8 +226,7 @@ void
 lmm_numlib_set_threads(int n)
 {
 	blas_threads = n;
-	if (set_threads != NULL)
-		set_threads(n);
+	apply_threads();
 }
 
 /* Remember the backend's thread (at module load). */
@@ -188,22 +238,24 @@ lmm_numlib_init(void)
 }
 
 /*
- * Before a call: the libraries loaded.  The core's threads only start in
- * passes the host has sized first (lmm_level_threads, which loads them), so
- * a call from any other thread finds them loaded; were one not to, no
- * error could be raised there, so the process stops with a message.
+ * Before a call: the libraries loaded.  The core's threads call none of
+ * them but a GLMM's, whose fit loads them first (fit.c); should another
+ * thread be the first, it loads them the same way, and were that to fail,
+ * no error can be raised off the backend's thread, so the process stops
+ * with the reason.
  */
 static inline void
 ready(void)
 {
 	if (likely(loaded))
 		return;
-	if (backend_thread_known && !pthread_equal(pthread_self(), backend_thread))
+	if (!backend_thread_known || pthread_equal(pthread_self(), backend_thread))
+		lmm_numlib_load();
+	else if (!load_locked())
 	{
-		fputs("lmm: a numerical library was first called off the backend's thread\n", stderr);
+		fprintf(stderr, "lmm: %s\n", load_message);
 		abort();
 	}
-	lmm_numlib_load();
 }
 
 #define DEFINE_R(lib, ret, name, params, args) \

@@ -35,9 +35,10 @@ SELECT n_groups, converged FROM lmm_summary((SELECT m FROM thr_fits));
 \! bash test/helpers/blas_threads.sh check $LMM_PID
 \! bash test/helpers/blas_threads.sh count $LMM_PID
 -- two BLAS threads: OpenBLAS starts its pool again for the dense block;
--- the same fit to rounding
+-- the same fit to rounding; back at one thread, the pool is stopped again
 SET lmm.blas_threads = 2;
 INSERT INTO thr_fits SELECT 2, lmm('y ~ x + (1 | a) + (1 | b)', 'thr');
+\! bash test/helpers/blas_threads.sh count $LMM_PID
 RESET lmm.blas_threads;
 \! bash test/helpers/blas_threads.sh count $LMM_PID
 SELECT abs((lmm_summary(a.m)).criterion - (lmm_summary(b.m)).criterion) < 1e-8 AS same_criterion

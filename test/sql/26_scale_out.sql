@@ -66,13 +66,15 @@ CREATE TEMP TABLE so_more AS
 SELECT id, y, x1, g, g::float8 AS gf, g::real AS gr, g % 2 = 0 AS gb,
 	time '08:00' + g * interval '1 minute' AS gtm, g * interval '1 hour' AS giv,
 	('10.1.' || g / 100 || '.' || g % 100)::inet AS gi, ('10.1.' || g || '.0/24')::cidr AS gci,
-	('08:00:2b:01:02:' || lpad(to_hex(g), 2, '0'))::macaddr AS gm, convert_to(gt, 'UTF8') AS gy,
+	('08:00:2b:01:02:' || lpad(to_hex(g), 2, '0'))::macaddr AS gm,
+	('08:00:2b:01:02:03:04:' || lpad(to_hex(g), 2, '0'))::macaddr8 AS gm8, convert_to(gt, 'UTF8') AS gy,
 	(enum_range(NULL::pg_temp.so_mood))[1 + g % 4] AS ge
 FROM so;
 CREATE TEMP VIEW so_forms AS
 SELECT lmm_fit(y, ARRAY[x1], gf) f, lmm_fit(y, ARRAY[x1], gr) r, lmm_fit(y, ARRAY[x1], gb) b,
 	lmm_fit(y, ARRAY[x1], gtm) tm, lmm_fit(y, ARRAY[x1], giv) iv, lmm_fit(y, ARRAY[x1], gi) i,
-	lmm_fit(y, ARRAY[x1], gci) ci, lmm_fit(y, ARRAY[x1], gm) m, lmm_fit(y, ARRAY[x1], gy) yb,
+	lmm_fit(y, ARRAY[x1], gci) ci, lmm_fit(y, ARRAY[x1], gm) m, lmm_fit(y, ARRAY[x1], gm8) m8,
+	lmm_fit(y, ARRAY[x1], gy) yb,
 	lmm_stats(y, ARRAY[x1], gi, 'method=ml') si, lmm_fit(y, ARRAY[x1], ge) e
 FROM so_more;
 SELECT d.refobjid::regprocedure AS form, a.aggtranstype::regtype AS state
@@ -87,6 +89,7 @@ SELECT pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gf)) < 1e-12
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gi)) < 1e-12 AS inet_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gci)) < 1e-12 AS cidr_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gm)) < 1e-12 AS macaddr_same,
+	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gm8)) < 1e-12 AS macaddr8_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gy)) < 1e-12 AS bytea_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g % 2), lmm_fit(y, ARRAY[x1], gb)) < 1e-12 AS boolean_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g % 4), lmm_fit(y, ARRAY[x1], ge)) < 1e-12 AS enum_same
@@ -95,8 +98,11 @@ FROM so_more;
 SELECT s::text::lmm_stats::text = s::text AS inet_text_round_trip,
 	(SELECT string_agg(level, ', ') FROM (SELECT level FROM lmm_ranef(lmm_fit(s)) OFFSET 8 LIMIT 4) r) AS inet_levels_9_to_12
 FROM (SELECT lmm_stats(y, ARRAY[x1], gi) s FROM so_more) v;
-WITH m AS (SELECT lmm_fit(y, ARRAY[x1], gi) AS mi, lmm_fit(y, ARRAY[x1], gr) AS mr FROM so_more)
-SELECT max(abs(lmm_predict(mi, ARRAY[x1], gi) - lmm_predict(mr, ARRAY[x1], gr))) < 1e-9 AS inet_real_predict
+WITH m AS (SELECT lmm_fit(y, ARRAY[x1], g) AS mg, lmm_fit(y, ARRAY[x1], gi) AS mi,
+		lmm_fit(y, ARRAY[x1], gr) AS mr FROM so_more)
+SELECT max(abs(lmm_predict(mi, ARRAY[x1], gi) - lmm_predict(mg, ARRAY[x1], g))) < 1e-9 AS inet_predict,
+	max(abs(lmm_predict(mr, ARRAY[x1], gr) - lmm_predict(mg, ARRAY[x1], g))) < 1e-9 AS real_predict,
+	min(abs(lmm_predict(mi, ARRAY[x1], gi) - lmm_predict(mi, ARRAY[x1]))) > 0 AS inet_levels_found
 FROM so_more, m;
 -- integer keys dense in a range (from 1024 levels) are looked up by value,
 -- others by hash: negative, sparse, huge bigint keys and a range that
