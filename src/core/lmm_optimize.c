@@ -404,6 +404,7 @@ bfgs_taken(Work *w, const double *theta, LmmStatus status, int polished)
 static void
 forget_search(Work *w)
 {
+	w->known_grad = 0;
 	w->exact = 0;
 	w->not_pd = 0;
 	w->n_bobyqa = 0;
@@ -530,7 +531,11 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 	 * Newton steps' convergence to machine precision by a step or so;
 	 * central differences would cost nf more gradients.
 	 */
-	ok = isfinite(lmm_criterion_grad(w, x, grad)) && finite_vector(grad, nt) &&
+	if (w->known_grad && memcmp(x, w->known_theta, sizeof(double) * nt) == 0)
+		memcpy(grad, w->known_g, sizeof(double) * nt);
+	else if (!isfinite(lmm_criterion_grad(w, x, grad)))
+		ok = 0;
+	ok = ok && finite_vector(grad, nt) &&
 		diff_hessian(w, x, free_k, nf, grad, H) &&
 		lmm_chol_lower(nf, H, 0.0) < 0;
 
@@ -556,8 +561,13 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 				ok = 0;
 			biggest = fmax(biggest, fabs(step[a]) / fmax(1.0, fabs(x[k])));
 		}
-		/* done at rounding level, or when the steps stop shrinking (rounding noise) */
-		if (biggest < 1e-15 || (it > 0 && biggest > 0.1 * last))
+		/*
+		 * Done at rounding level, when the steps stop shrinking (rounding
+		 * noise), or when the next step, shrinking as this one did, would be
+		 * at rounding level: its gradient would only confirm it.
+		 */
+		if (biggest < 1e-15 ||
+			(it > 0 && (biggest > 0.1 * last || biggest * biggest < 1e-15 * last)))
 			break;
 		last = biggest;
 	}
@@ -834,6 +844,7 @@ bfgs(Work *w, double *theta, double *fmin)
 		else
 			x[a] = theta[a];
 	}
+	w->known_grad = 0;
 	f = starting_point(w, theta, logk, g, H);
 	if (!isfinite(f))
 	{
@@ -919,6 +930,10 @@ bfgs(Work *w, double *theta, double *fmin)
 			return -1;
 		if (!isfinite(fn) || !finite_vector(gn, n))
 			break;
+		/* the polish starts from the gradient where BFGS stops: keep the last */
+		memcpy(w->known_theta, tn, sizeof(double) * n);
+		memcpy(w->known_g, gn, sizeof(double) * n);
+		w->known_grad = 1;
 
 		for (a = 0; a < n; a++)
 		{
