@@ -20,7 +20,6 @@
 
 #include "core/lmm_fit.h"
 #include "core/lmm_index.h"
-#include "numlib.h"
 #include "state.h"
 
 /* A key's value (integer keys) and its level, sorted together so the sort reads memory in order. */
@@ -957,8 +956,6 @@ lmm_state_fit_glmm(LmmAggState *st)
 	spec.nagq = st->opts.nagq;
 	/* the fit takes as many threads as the parallel plan had processes scanning */
 	spec.threads = st->n_partials > 1 ? (int) Min(st->n_partials, LMM_MAX_THREADS) : 1;
-	/* its threads call the libraries: load them on the backend's thread first */
-	lmm_numlib_load();
 	status = lmm_glmm_fit(&sorted, &spec, &fit);
 	lmm_rows_free(&sorted);
 	if (status == LMM_ERR_OPTIMIZER)

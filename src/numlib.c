@@ -21,6 +21,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -111,10 +112,12 @@ static __typeof__(&cholmod_start) p_cholmod_start;
 struct SuiteSparse_config_struct SuiteSparse_config;
 static struct SuiteSparse_config_struct *library_config;
 
-static volatile int loaded = 0;
+/* Set (release) once every pointer above is filled; read with acquire. */
+static int	loaded = 0;
 
 /* lmm.blas_threads, applied when OpenBLAS is loaded and whenever it changes after. */
 static int	blas_threads = 1;
+static int	applied_threads = 0;
 static void (*set_threads) (int) = NULL;
 static int	(*stop_pool) (void) = NULL;
 
@@ -129,20 +132,37 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static int	load_sqlstate;
 static char load_message[512];
 
+/* Whether the libraries are loaded and every pointer filled. */
+static inline int
+is_loaded(void)
+{
+	return __atomic_load_n(&loaded, __ATOMIC_ACQUIRE);
+}
+
 /*
- * OpenBLAS's thread count, then its pool stopped (the count first: setting
- * it starts the pool again).  The pool's idle threads spin for about 0.1 s
- * of CPU each before they sleep, on cores the query needs; OpenBLAS starts
- * them again at its first call that asks for more than one thread
- * (lmm.blas_threads > 1).
+ * OpenBLAS's thread count where it changed, then its pool stopped (the
+ * count first: setting it starts the pool again), under load_lock.  The
+ * pool's idle threads spin for about 0.1 s of CPU each before they sleep,
+ * on cores the query needs; OpenBLAS starts them again at its first call
+ * that asks for more than one thread (lmm.blas_threads > 1).  Threads it
+ * starts here inherit every signal blocked: the server's handlers must run
+ * on the backend's thread.
  */
 static void
 apply_threads(void)
 {
-	if (set_threads != NULL)
-		set_threads(blas_threads);
+	sigset_t	all,
+				old;
+
+	if (set_threads == NULL || blas_threads == applied_threads)
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	set_threads(blas_threads);
 	if (stop_pool != NULL && blas_threads <= 1)
 		stop_pool();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	applied_threads = blas_threads;
 }
 
 /*
@@ -156,11 +176,17 @@ static int
 load_all(void)
 {
 	void	   *h[NLIBS];
+	sigset_t	all,
+				old;
 	int			i;
 
 	for (i = 0; i < NLIBS; i++)
 	{
+		/* OpenBLAS starts its pool as it opens: with every signal blocked */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		h[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (h[i] == NULL)
 		{
 			load_sqlstate = ERRCODE_UNDEFINED_FILE;
@@ -195,16 +221,21 @@ load_all(void)
 	return 1;
 }
 
-/* Load under the lock; 0 on failure (reason in load_message). */
+/* Load under the lock; 0 on failure, with the reason copied out. */
 static int
-load_locked(void)
+load_locked(int *sqlstate, char *message)
 {
 	int			ok;
 
 	pthread_mutex_lock(&load_lock);
-	ok = loaded || load_all();
+	ok = is_loaded() || load_all();
 	if (ok)
-		loaded = 1;
+		__atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
+	else
+	{
+		*sqlstate = load_sqlstate;
+		strlcpy(message, load_message, sizeof(load_message));
+	}
 	pthread_mutex_unlock(&load_lock);
 	return ok;
 }
@@ -213,11 +244,14 @@ load_locked(void)
 void
 lmm_numlib_load(void)
 {
-	if (loaded || load_locked())
+	int			sqlstate;
+	char		message[sizeof(load_message)];
+
+	if (is_loaded() || load_locked(&sqlstate, message))
 		return;
 	ereport(ERROR,
-			(errcode(load_sqlstate),
-			 errmsg("%s", load_message),
+			(errcode(sqlstate),
+			 errmsg("%s", message),
 			 errhint("Install the libraries lmm was built with (scripts/deps.sh lists the packages).")));
 }
 
@@ -225,8 +259,10 @@ lmm_numlib_load(void)
 void
 lmm_numlib_set_threads(int n)
 {
+	pthread_mutex_lock(&load_lock);
 	blas_threads = n;
 	apply_threads();
+	pthread_mutex_unlock(&load_lock);
 }
 
 /* Remember the backend's thread (at module load). */
@@ -238,22 +274,27 @@ lmm_numlib_init(void)
 }
 
 /*
- * Before a call: the libraries loaded.  The core's threads call none of
- * them but a GLMM's, whose fit loads them first (fit.c); should another
- * thread be the first, it loads them the same way, and were that to fail,
- * no error can be raised off the backend's thread, so the process stops
- * with the reason.
+ * Before a call: the libraries loaded.  None of the core's threads calls
+ * them today (the bodies lmm_run_threads runs use the core's own small
+ * kernels), so the first call comes on the backend's thread, where a
+ * failed load is an error.  Should a thread ever be first, it loads them
+ * the same way; no error can be raised off the backend's thread, so were
+ * that load to fail the process would stop with the reason: a safety net
+ * for a path that does not exist, not a way to report an error.
  */
 static inline void
 ready(void)
 {
-	if (likely(loaded))
+	int			sqlstate;
+	char		message[sizeof(load_message)];
+
+	if (likely(is_loaded()))
 		return;
 	if (!backend_thread_known || pthread_equal(pthread_self(), backend_thread))
 		lmm_numlib_load();
-	else if (!load_locked())
+	else if (!load_locked(&sqlstate, message))
 	{
-		fprintf(stderr, "lmm: %s\n", load_message);
+		fprintf(stderr, "lmm: %s\n", message);
 		abort();
 	}
 }

@@ -198,7 +198,10 @@ typedef struct Work
 	int			exact;			/* BOBYQA stopped where the fit tends to zero
 								 * residual (lmm_optimize.c) */
 	nlopt_opt	opt;			/* the running optimizer, to stop it */
-	/* the analytic gradient at known_theta (where BFGS stopped), for the polish */
+	/*
+	 * the analytic gradient at known_theta (where BFGS, which runs for at
+	 * most LMM_MAX_TERMS thetas, stopped), for the polish
+	 */
 	int			known_grad;
 	double		known_theta[LMM_MAX_TERMS];
 	double		known_g[LMM_MAX_TERMS];

@@ -508,6 +508,7 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 	double	   *grad = lmm_alloc(sizeof(double) * nt);
 	double	   *H = NULL;
 	double	   *step = NULL;
+	double	   *prev = NULL;
 	double		f,
 				last = 0.0;
 	int			nf = 0;
@@ -523,6 +524,7 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 		goto done;
 	H = lmm_alloc(sizeof(double) * nf * nf);
 	step = lmm_alloc(sizeof(double) * nf);
+	prev = lmm_alloc(sizeof(double) * nf);
 	memcpy(x, theta, sizeof(double) * nt);
 
 	/*
@@ -542,7 +544,8 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 	/* Newton steps with that Hessian until the step is at rounding level */
 	for (it = 0; it < POLISH_STEPS && ok; it++)
 	{
-		double		biggest = 0.0;
+		double		biggest = 0.0,
+					rate = 0.0;
 
 		if (it > 0)
 			ok = isfinite(lmm_criterion_grad(w, x, grad)) && finite_vector(grad, nt);
@@ -555,19 +558,26 @@ lmm_polish(Work *w, const double *lb, double *theta, double *fmin)
 		for (a = 0; a < nf; a++)
 		{
 			int			k = free_k[a];
+			double		rel;
 
 			x[k] += step[a];
 			if (!isfinite(x[k]) || (lb[k] == 0.0 && x[k] < 0.0))
 				ok = 0;
-			biggest = fmax(biggest, fabs(step[a]) / fmax(1.0, fabs(x[k])));
+			rel = fabs(step[a]) / fmax(1.0, fabs(x[k]));
+			biggest = fmax(biggest, rel);
+			/* how much each entry's step shrank: the slowest sets the rate */
+			if (it > 0)
+				rate = fmax(rate, prev[a] > 0.0 ? rel / prev[a] : rel > 0.0 ? HUGE_VAL : 0.0);
+			prev[a] = rel;
 		}
 		/*
 		 * Done at rounding level, when the steps stop shrinking (rounding
-		 * noise), or when the next step, shrinking as this one did, would be
-		 * at rounding level: its gradient would only confirm it.
+		 * noise), or when the next step, every entry shrinking as it just
+		 * did, would be at rounding level: its gradient would only confirm
+		 * it.
 		 */
 		if (biggest < 1e-15 ||
-			(it > 0 && (biggest > 0.1 * last || biggest * biggest < 1e-15 * last)))
+			(it > 0 && (biggest > 0.1 * last || rate * biggest < 1e-16)))
 			break;
 		last = biggest;
 	}
@@ -590,6 +600,7 @@ done:
 	lmm_free(grad);
 	lmm_free(H);
 	lmm_free(step);
+	lmm_free(prev);
 	return taken;
 }
 
