@@ -21,9 +21,12 @@ DATA = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--$(EXTVERSION).sql,$(w
 
 PG_CPPFLAGS = -I$(srcdir)/src -Isrc
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
-# The numerical libraries are not linked: src/numlib.c opens them when a fit
-# first needs them, by the sonames the build finds (numlib_sonames.h).
+# The numerical libraries are not linked into lmm.so: src/numlib.c opens
+# them when a fit first needs them, by the sonames the build finds
+# (numlib_sonames.h).  The core's own programs (tests, benchmarks, fuzzers'
+# corpus) link them.
 SHLIB_LINK = -lm -pthread
+CORE_LIBS = -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
@@ -54,15 +57,15 @@ src/numlib.o src/numlib.bc: src/numlib_sonames.h src/numlib.h
 
 # Unit tests of the PostgreSQL-free core, with a malloc-based host.
 test/core/test_core: test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/core/test_core.c test/core/test_terms.c test/core/test_terms_io.c test/core/test_vgrad.c test/core/test_formula.c test/core/test_zscale.c test/core/test_boot.c test/core/test_kr.c test/core/test_sparse.c test/core/test_glmm.c test/core/test_threads.c test/core/host.c $(CORE_OBJS:.o=.c) $(CORE_LIBS)
 
 # Inference benchmark on the core (bench/inference.sh runs it).
 bench/inference: bench/inference.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/inference.c test/core/host.c $(CORE_OBJS:.o=.c) $(CORE_LIBS)
 
 # InstEval's final solve on the core (bench/insteval.sh runs it).
 bench/insteval: bench/insteval.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ bench/insteval.c test/core/host.c $(CORE_OBJS:.o=.c) $(CORE_LIBS)
 
 .PHONY: coretest
 coretest: test/core/test_core
@@ -71,7 +74,7 @@ coretest: test/core/test_core
 # The seed corpus's binary values, written by the core's own packers
 # (test/fuzz/make_corpus test/fuzz/corpus rewrites them).
 test/fuzz/make_corpus: test/fuzz/make_corpus.c test/core/host.c test/core/test_util.h $(CORE_OBJS:.o=.c) src/core/*.h
-	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) -llapacke -llapack -lblas -lcholmod -lsuitesparseconfig -lnlopt -lm -pthread
+	$(CC) -O2 -g -Wall -Wextra -Isrc/core -o $@ test/fuzz/make_corpus.c test/core/host.c $(CORE_OBJS:.o=.c) $(CORE_LIBS)
 
 # Open-ended fuzzing of the core, FUZZ_SECONDS (default 20) per harness from
 # a random seed; the test command runs the deterministic "fixed" mode.

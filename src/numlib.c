@@ -112,8 +112,8 @@ static __typeof__(&cholmod_start) p_cholmod_start;
 struct SuiteSparse_config_struct SuiteSparse_config;
 static struct SuiteSparse_config_struct *library_config;
 
-/* Set (release) once every pointer above is filled; read with acquire. */
-static int	loaded = 0;
+/* Every pointer above filled: set on the backend's thread before any of the core's threads starts. */
+static bool loaded = false;
 
 /* lmm.blas_threads, applied when OpenBLAS is loaded and whenever it changes after. */
 static int	blas_threads = 1;
@@ -121,32 +121,17 @@ static int	applied_threads = 0;
 static void (*set_threads) (int) = NULL;
 static int	(*stop_pool) (void) = NULL;
 
-/* The backend's own thread: only there can a failed load raise an error. */
+/* The backend's own thread, the only one that loads (and can raise an error). */
 static pthread_t backend_thread;
-static int	backend_thread_known = 0;
-
-/* One load at a time, should two of the core's threads ask at once. */
-static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Why the last load failed: its SQLSTATE and message. */
-static int	load_sqlstate;
-static char load_message[512];
-
-/* Whether the libraries are loaded and every pointer filled. */
-static inline int
-is_loaded(void)
-{
-	return __atomic_load_n(&loaded, __ATOMIC_ACQUIRE);
-}
 
 /*
  * OpenBLAS's thread count where it changed, then its pool stopped (the
- * count first: setting it starts the pool again), under load_lock.  The
- * pool's idle threads spin for about 0.1 s of CPU each before they sleep,
- * on cores the query needs; OpenBLAS starts them again at its first call
- * that asks for more than one thread (lmm.blas_threads > 1).  Threads it
- * starts here inherit every signal blocked: the server's handlers must run
- * on the backend's thread.
+ * count first: setting it starts the pool again).  The pool's idle threads
+ * spin for about 0.1 s of CPU each before they sleep, on cores the query
+ * needs; OpenBLAS starts them again at its first call that asks for more
+ * than one thread (lmm.blas_threads > 1).  Threads it starts here inherit
+ * every signal blocked: the server's handlers must run on the backend's
+ * thread.
  */
 static void
 apply_threads(void)
@@ -166,20 +151,22 @@ apply_threads(void)
 }
 
 /*
- * Open the libraries and resolve every function; 0 and the reason in
- * load_sqlstate and load_message on failure.  OpenBLAS's own functions are
- * looked for in each library as it opens (it may come as the BLAS or behind
- * LAPACK), and found by name, so that another BLAS simply has none; its
- * pool is stopped as soon as it is there, a failed load after it included.
+ * Load the libraries now (a no-op once loaded) and resolve every function;
+ * an error where one is missing.  OpenBLAS's own functions are looked for
+ * in each library as it opens (it may come as the BLAS or behind LAPACK),
+ * and found by name, so that another BLAS simply has none; its pool is
+ * stopped as soon as it is there, a failed load after it included.
  */
-static int
-load_all(void)
+void
+lmm_numlib_load(void)
 {
 	void	   *h[NLIBS];
 	sigset_t	all,
 				old;
 	int			i;
 
+	if (loaded)
+		return;
 	for (i = 0; i < NLIBS; i++)
 	{
 		/* OpenBLAS starts its pool as it opens: with every signal blocked */
@@ -188,12 +175,10 @@ load_all(void)
 		h[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (h[i] == NULL)
-		{
-			load_sqlstate = ERRCODE_UNDEFINED_FILE;
-			snprintf(load_message, sizeof(load_message), "could not load library \"%s\" for lmm's fits: %s",
-					 sonames[i], dlerror());
-			return 0;
-		}
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("could not load library \"%s\" for lmm's fits: %s", sonames[i], dlerror()),
+					 errhint("Install the libraries lmm was built with (scripts/deps.sh lists the packages).")));
 		if (set_threads == NULL)
 		{
 			set_threads = (void (*) (int)) dlsym(h[i], "openblas_set_num_threads");
@@ -203,66 +188,26 @@ load_all(void)
 	}
 #define RESOLVE(lib, ret, name, params, args) \
 	if ((p_##name = (__typeof__(&name)) dlsym(h[LIB_##lib], #name)) == NULL) \
-	{ \
-		load_sqlstate = ERRCODE_UNDEFINED_FUNCTION; \
-		snprintf(load_message, sizeof(load_message), "could not find function \"%s\" in library \"%s\"", \
-				 #name, sonames[LIB_##lib]); \
-		return 0; \
-	}
+		ereport(ERROR, \
+				(errcode(ERRCODE_UNDEFINED_FUNCTION), \
+				 errmsg("could not find function \"%s\" in library \"%s\"", #name, sonames[LIB_##lib]), \
+				 errhint("Install the libraries lmm was built with (scripts/deps.sh lists the packages).")));
 	LMM_NUMLIB_FUNCTIONS(RESOLVE, RESOLVE)
 	RESOLVE(CHOLMOD, int, cholmod_start, (cholmod_common *Common), (Common))
 	if ((library_config = dlsym(h[LIB_CHOLMOD], "SuiteSparse_config")) == NULL)
-	{
-		load_sqlstate = ERRCODE_UNDEFINED_OBJECT;
-		snprintf(load_message, sizeof(load_message), "could not find \"SuiteSparse_config\" in library \"%s\"",
-				 sonames[LIB_CHOLMOD]);
-		return 0;
-	}
-	return 1;
-}
-
-/* Load under the lock; 0 on failure, with the reason copied out. */
-static int
-load_locked(int *sqlstate, char *message)
-{
-	int			ok;
-
-	pthread_mutex_lock(&load_lock);
-	ok = is_loaded() || load_all();
-	if (ok)
-		__atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
-	else
-	{
-		*sqlstate = load_sqlstate;
-		strlcpy(message, load_message, sizeof(load_message));
-	}
-	pthread_mutex_unlock(&load_lock);
-	return ok;
-}
-
-/* Load the libraries now, on the backend's thread (a no-op once loaded). */
-void
-lmm_numlib_load(void)
-{
-	int			sqlstate;
-	char		message[sizeof(load_message)];
-
-	if (is_loaded() || load_locked(&sqlstate, message))
-		return;
-	ereport(ERROR,
-			(errcode(sqlstate),
-			 errmsg("%s", message),
-			 errhint("Install the libraries lmm was built with (scripts/deps.sh lists the packages).")));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("could not find \"SuiteSparse_config\" in library \"%s\"", sonames[LIB_CHOLMOD]),
+				 errhint("Install the libraries lmm was built with (scripts/deps.sh lists the packages).")));
+	loaded = true;
 }
 
 /* lmm.blas_threads: applied now if OpenBLAS is loaded, else when it is. */
 void
 lmm_numlib_set_threads(int n)
 {
-	pthread_mutex_lock(&load_lock);
 	blas_threads = n;
 	apply_threads();
-	pthread_mutex_unlock(&load_lock);
 }
 
 /* Remember the backend's thread (at module load). */
@@ -270,33 +215,26 @@ void
 lmm_numlib_init(void)
 {
 	backend_thread = pthread_self();
-	backend_thread_known = 1;
 }
 
 /*
  * Before a call: the libraries loaded.  None of the core's threads calls
- * them today (the bodies lmm_run_threads runs use the core's own small
- * kernels), so the first call comes on the backend's thread, where a
- * failed load is an error.  Should a thread ever be first, it loads them
- * the same way; no error can be raised off the backend's thread, so were
- * that load to fail the process would stop with the reason: a safety net
- * for a path that does not exist, not a way to report an error.
+ * them (the bodies lmm_run_threads runs use the core's own small kernels),
+ * so the first call comes on the backend's thread, where a failed load is
+ * an error.  A first call from another thread would break that rule, and
+ * no error can be raised there: the process stops with the reason.
  */
 static inline void
 ready(void)
 {
-	int			sqlstate;
-	char		message[sizeof(load_message)];
-
-	if (likely(is_loaded()))
+	if (likely(loaded))
 		return;
-	if (!backend_thread_known || pthread_equal(pthread_self(), backend_thread))
-		lmm_numlib_load();
-	else if (!load_locked(&sqlstate, message))
+	if (!pthread_equal(pthread_self(), backend_thread))
 	{
-		fprintf(stderr, "lmm: %s\n", message);
+		fputs("lmm: a numerical library was first called off the backend's thread\n", stderr);
 		abort();
 	}
+	lmm_numlib_load();
 }
 
 #define DEFINE_R(lib, ret, name, params, args) \
