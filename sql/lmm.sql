@@ -459,52 +459,112 @@ COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], text, tex
 COMMENT ON AGGREGATE lmm_fit_terms(float8, float8[], text[], float8[], float8, float8, text, text) IS 'fit of a model with several random-effects terms with a prior weight and an offset per row and options (family, link, nagq, method)';
 COMMENT ON AGGREGATE lmm_stats_terms(float8, float8[], text[], float8[], text) IS 'sufficient statistics of a model with several random-effects terms (the arguments of lmm_fit_terms), to store, merge with lmm_merge and fit later with lmm_fit';
 
--- lmm_fit and lmm_stats with keys of the built-in types a grouping column
--- takes (integers, text, uuid, dates and times, numbers, boolean, network
--- addresses, bytea): every form of the anyelement aggregates (same
--- arguments, same comment), with an lmm_stats state, which Citus can run
--- on its workers.  A key of such a type resolves to its own form; one of a
--- type that casts implicitly to text (varchar, char(n), name, citext) to
--- the text form and groups as its text, as lmm() groups every key; "char"
--- and macaddr8 (which casts implicitly to macaddr) have forms so that they
--- stay unambiguous.  Other types (enums,
--- composites, arrays, ...) keep the anyelement forms.
-DO $$
+-- lmm_fit and lmm_stats forms with a key type of their own.  Citus runs an
+-- aggregate on its workers only when the call's argument types equal the
+-- declared ones, which a polymorphic form never passes; a form declared
+-- for the key's type, with an lmm_stats state, passes.  The forms share one
+-- transition function per argument list, polymorphic in the key (the form
+-- fixes the key's type; under Citus, which calls the transition without the
+-- query's expression, lmm_fit_trans reads it from the form's declaration).
+CREATE FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
+CREATE FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
+CREATE FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[])
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
+CREATE FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[], text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
+CREATE FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8, float8, text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
+CREATE FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[], float8, float8, text)
+	RETURNS lmm_stats AS 'MODULE_PATHNAME', 'lmm_fit_trans'
+	LANGUAGE C STABLE PARALLEL SAFE COST 10;
+COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement) IS 'transition of the lmm_fit/lmm_stats forms with a key type of their own: add one row';
+COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, text) IS 'transition of the lmm_fit/lmm_stats forms with a key type of their own: add one row';
+COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[]) IS 'transition of the lmm_fit/lmm_stats forms with a key type of their own: add one row';
+COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[], text) IS 'transition of the lmm_fit/lmm_stats forms with a key type of their own: add one row';
+COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8, float8, text) IS 'transition of the lmm_fit forms with a key type of their own, a prior weight and an offset: add one row';
+COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[], float8, float8, text) IS 'transition of the lmm_fit forms with a key type of their own, z, a prior weight and an offset: add one row';
+
+-- Creates the forms for one key type in lmm's schema (each with its
+-- anyelement form's comment) and lists them; forms that exist already are
+-- listed as not created.  VOLATILE and PARALLEL UNSAFE: it runs DDL.
+CREATE FUNCTION lmm_create_key_forms(key_type regtype)
+	RETURNS TABLE (form regprocedure, created boolean)
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+AS $$
 DECLARE
-	k text;
+	ns text;
+	t record;
 	f record;
 	sig text;
 BEGIN
-	FOREACH k IN ARRAY ARRAY['smallint', 'integer', 'bigint', 'text', 'uuid', 'date',
-							   'timestamp', 'timestamptz', 'numeric', '"char"', 'real', 'double precision',
-							   'boolean', 'time', 'interval', 'inet', 'cidr', 'macaddr', 'macaddr8', 'bytea'] LOOP
-		FOR f IN SELECT * FROM (VALUES
-			('', '', true),
-			(', options text', ', text', true),
-			(', z float8[]', ', float8[]', true),
-			(', z float8[], options text', ', float8[], text', true),
-			(', weight float8, "offset" float8, options text', ', float8, float8, text', false),
-			(', z float8[], weight float8, "offset" float8, options text', ', float8[], float8, float8, text', false)
-		) AS v(args, types, with_stats) LOOP
-			sig := format('float8, float8[], %s%s', k, f.types);
-			EXECUTE format('CREATE FUNCTION lmm_fit_trans(lmm_stats, %s) RETURNS lmm_stats '
-						   'AS %L, %L LANGUAGE C STABLE PARALLEL SAFE COST 10',
-						   sig, 'MODULE_PATHNAME', 'lmm_fit_trans');
-			EXECUTE format('COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, %s) IS %L', sig,
-						   format('lmm_fit/lmm_stats transition for %s keys: add one row', k));
-			EXECUTE format('CREATE AGGREGATE lmm_fit(y float8, x float8[], g %s%s) ('
-						   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_fit_final, '
-						   'COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE)', k, f.args);
-			EXECUTE format('COMMENT ON AGGREGATE lmm_fit(%s) IS %L', sig,
-						   obj_description(format('lmm_fit(float8, float8[], anyelement%s)', f.types)::regprocedure, 'pg_proc'));
-			IF f.with_stats THEN
-				EXECUTE format('CREATE AGGREGATE lmm_stats(y float8, x float8[], g %s%s) ('
-							   'SFUNC = lmm_fit_trans, STYPE = lmm_stats, SSPACE = 16384, FINALFUNC = lmm_stats_final, '
-							   'COMBINEFUNC = lmm_agg_combine, PARALLEL = SAFE)', k, f.args);
-				EXECUTE format('COMMENT ON AGGREGATE lmm_stats(%s) IS %L', sig,
-							   obj_description(format('lmm_stats(float8, float8[], anyelement%s)', f.types)::regprocedure, 'pg_proc'));
-			END IF;
-		END LOOP;
+	SELECT n.nspname INTO ns
+	  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+	 WHERE e.extname = 'lmm';
+	SELECT typtype, typsend, typreceive, typisdefined INTO t FROM pg_type WHERE oid = key_type;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'type with OID % does not exist', key_type::oid
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Pass the type by name, for example lmm_create_key_forms(''my_enum'').';
+	END IF;
+	IF t.typtype = 'p' OR NOT t.typisdefined THEN
+		RAISE EXCEPTION 'cannot create lmm_fit forms for keys of type %', key_type
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('%s is a pseudo-type or a shell type, not the type of a column.', key_type),
+				  HINT = 'Name the grouping column''s type, for example an enum type.';
+	END IF;
+	IF t.typsend = 0 OR t.typreceive = 0 THEN
+		RAISE EXCEPTION 'group keys of type % have no binary input and output functions', key_type
+			USING ERRCODE = 'undefined_function',
+				  DETAIL = 'Statistics store keys in binary form.',
+				  HINT = 'Cast the keys to text, which has forms of its own.';
+	END IF;
+	FOR f IN SELECT * FROM (VALUES
+		('lmm_fit', 'lmm_fit_final', '', ''),
+		('lmm_fit', 'lmm_fit_final', ', options text', ', text'),
+		('lmm_fit', 'lmm_fit_final', ', z float8[]', ', float8[]'),
+		('lmm_fit', 'lmm_fit_final', ', z float8[], options text', ', float8[], text'),
+		('lmm_fit', 'lmm_fit_final', ', weight float8, "offset" float8, options text', ', float8, float8, text'),
+		('lmm_fit', 'lmm_fit_final', ', z float8[], weight float8, "offset" float8, options text', ', float8[], float8, float8, text'),
+		('lmm_stats', 'lmm_stats_final', '', ''),
+		('lmm_stats', 'lmm_stats_final', ', options text', ', text'),
+		('lmm_stats', 'lmm_stats_final', ', z float8[]', ', float8[]'),
+		('lmm_stats', 'lmm_stats_final', ', z float8[], options text', ', float8[], text')
+	) AS v(agg, final, args, types) LOOP
+		sig := format('float8, float8[], %s%s', key_type, f.types);
+		form := to_regprocedure(format('%I.%I(%s)', ns, f.agg, sig));
+		created := form IS NULL;
+		IF created THEN
+			EXECUTE format('CREATE AGGREGATE %I.%I(y float8, x float8[], g %s%s) ('
+						   'SFUNC = %I.lmm_fit_trans, STYPE = %I.lmm_stats, SSPACE = 16384, '
+						   'FINALFUNC = %I.%I, COMBINEFUNC = %I.lmm_agg_combine, PARALLEL = SAFE)',
+						   ns, f.agg, key_type, f.args, ns, ns, ns, f.final, ns);
+			form := format('%I.%I(%s)', ns, f.agg, sig)::regprocedure;
+			EXECUTE format('COMMENT ON AGGREGATE %s IS %L', form,
+						   obj_description(format('%I.%I(float8, float8[], anyelement%s)',
+												  ns, f.agg, f.types)::regprocedure, 'pg_proc'));
+		END IF;
+		RETURN NEXT;
 	END LOOP;
 END
 $$;
+COMMENT ON FUNCTION lmm_create_key_forms(regtype) IS 'create lmm_fit and lmm_stats forms for group keys of one type (an enum, for example), with an lmm_stats state that Citus runs on its workers; lists the forms, and which it created';
+
+-- The built-in types a grouping column takes (integers, text, uuid, dates
+-- and times, numbers, boolean, network addresses, bytea) have such forms.
+-- A key of a type that casts implicitly to text (varchar, char(n), name,
+-- citext) resolves to the text form and groups as its text, as lmm() groups
+-- every key; "char" and macaddr8 (which casts implicitly to macaddr) have
+-- forms so that they stay unambiguous.  Keys of other types (enums,
+-- composites, arrays, ...) take the anyelement forms until
+-- lmm_create_key_forms gives their type forms of its own.
+SELECT count(*) FROM unnest(ARRAY['smallint', 'integer', 'bigint', 'text', 'uuid', 'date',
+	'timestamp', 'timestamptz', 'numeric', '"char"', 'real', 'double precision', 'boolean',
+	'time', 'interval', 'inet', 'cidr', 'macaddr', 'macaddr8', 'bytea']::regtype[]) AS k,
+	LATERAL lmm_create_key_forms(k);

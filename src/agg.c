@@ -9,9 +9,11 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
@@ -96,11 +98,70 @@ typedef struct TransForm
 } TransForm;
 
 /*
+ * The key type of the aggregate this transition runs for, when the call
+ * carries no expression to take it from: either the Aggref's own aggregate
+ * or, under Citus's worker_partial_agg, the aggregate its first argument
+ * names.  A candidate counts only if its transition function is this one,
+ * so a foreign Aggref never decides the type.
+ */
+static Oid
+key_type_from_aggregate(FunctionCallInfo fcinfo)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	Oid			candidates[2] = {InvalidOid, InvalidOid};
+	int			i;
+
+	if (aggref == NULL)
+		return InvalidOid;
+	candidates[0] = aggref->aggfnoid;
+	if (aggref->args != NIL)
+	{
+		Node	   *arg = (Node *) ((TargetEntry *) linitial(aggref->args))->expr;
+
+		while (arg != NULL && IsA(arg, RelabelType))
+			arg = (Node *) ((RelabelType *) arg)->arg;
+		if (arg != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull &&
+			(((Const *) arg)->consttype == OIDOID ||
+			 ((Const *) arg)->consttype == REGPROCEDUREOID))
+			candidates[1] = DatumGetObjectId(((Const *) arg)->constvalue);
+	}
+	for (i = 0; i < 2; i++)
+	{
+		HeapTuple	agg;
+		HeapTuple	proc;
+		bool		ours;
+		Oid			type = InvalidOid;
+
+		if (!OidIsValid(candidates[i]))
+			continue;
+		agg = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(candidates[i]));
+		if (!HeapTupleIsValid(agg))
+			continue;
+		ours = ((Form_pg_aggregate) GETSTRUCT(agg))->aggtransfn ==
+			fcinfo->flinfo->fn_oid;
+		ReleaseSysCache(agg);
+		if (!ours)
+			continue;
+		proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(candidates[i]));
+		if (!HeapTupleIsValid(proc))
+			continue;
+		if (((Form_pg_proc) GETSTRUCT(proc))->pronargs > 2)
+			type = ((Form_pg_proc) GETSTRUCT(proc))->proargtypes.values[2];
+		ReleaseSysCache(proc);
+		if (OidIsValid(type) && !IsPolymorphicType(type))
+			return type;
+	}
+	return InvalidOid;
+}
+
+/*
  * The argument form of this call site, read from the function's declared
- * argument types on the first call and kept in fn_extra.  Declared types,
- * not the call's expression: Citus calls the transition function without
- * one.  Only the polymorphic forms (g anyelement) take g's type from the
- * call, which Citus never sends them.
+ * argument types on the first call and kept in fn_extra.  g's type comes
+ * from the call's expression, or where Citus calls the transition function
+ * without one, from the aggregate's declared arguments: every form with an
+ * lmm_stats state declares a concrete key type, and only the anyelement
+ * forms with an internal state (which Citus never runs on its workers) are
+ * polymorphic.
  */
 static const TransForm *
 trans_form(FunctionCallInfo fcinfo)
@@ -127,11 +188,13 @@ trans_form(FunctionCallInfo fcinfo)
 		if (IsPolymorphicType(f->key_type))
 			f->key_type = get_fn_expr_argtype(fcinfo->flinfo, 3);
 		if (!OidIsValid(f->key_type))
+			f->key_type = key_type_from_aggregate(fcinfo);
+		if (!OidIsValid(f->key_type))
 			ereport(ERROR,
 					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
 					 errmsg("could not determine the type of the group keys of lmm_fit"),
-					 errdetail("The polymorphic form lmm_fit(y, x, g anyelement ...) learns g's type from the query, which this caller did not pass."),
-					 errhint("Cast the group key to smallint, integer or bigint, which have forms of their own, or fit with lmm() or lmm_fit_terms.")));
+					 errdetail("The caller passed neither the call's expression nor an aggregate that declares the key's type."),
+					 errhint("Give the key type forms of its own with lmm_create_key_forms, or fit with lmm().")));
 		fcinfo->flinfo->fn_extra = f;
 	}
 	return f;

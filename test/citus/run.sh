@@ -321,20 +321,51 @@ q -F ' ' -c "SELECT '# time: ' || rpad(name, 60) || ' distributed ' || round(d.s
 b=$(q -c "SELECT sum(result::bigint) FROM run_command_on_shards('sim',
 	\$c\$SELECT octet_length(lmm_stats(y, ARRAY[x1, t], g, ARRAY[t])::text) FROM %s\$c\$)")
 echo "# shipped: $b bytes of text states from $shards shards for lmm_fit(y, ARRAY[x1, t], g, ARRAY[t]) over sim ($groups groups)"
-# Key types without a form of their own (here an enum) keep the anyelement
+# Key types without a form of their own (here an enum) take the anyelement
 # aggregates, whose internal state Citus cannot ship: their rows are
 # gathered to the coordinator (as docs/distributed.md says), with the same
 # answer
 q -c "CREATE TYPE sim_mood AS ENUM ('calm', 'busy', 'loud')" >/dev/null
-out=$(q -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT lmm_fit(y, ARRAY[x1], (enum_range(NULL::sim_mood))[1 + g % 3]) FROM sim" 2>&1)
+q -c "CREATE TYPE sim_pair AS (a int, b text)" >/dev/null
+mood="(enum_range(NULL::sim_mood))[1 + g % 3]"
+out=$(q -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim" 2>&1)
 if grep -q "Citus" <<<"$out" && ! grep -q worker_partial_agg <<<"$out"; then
 	check 1 "enum keys (anyelement form): rows gathered to the coordinator, as documented"
 else
 	check 0 "enum keys (anyelement form): rows gathered to the coordinator, as documented" "$(head -c 300 <<<"$out")"
 fi
-same "lmm_fit(y, x, g enum)" \
-	"SELECT lmm_fit(y, ARRAY[x1], (enum_range(NULL::sim_mood))[1 + g % 3]) FROM sim" \
-	"SELECT lmm_fit(y, ARRAY[x1], (enum_range(NULL::sim_mood))[1 + g % 3]) FROM sim_local"
+same "lmm_fit(y, x, g enum), rows gathered" \
+	"SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim_local"
+# lmm_create_key_forms gives a type forms of its own, which Citus creates on
+# the workers and pushes down: an enum, an array and a composite type
+made=$(q -c "SELECT count(*) FILTER (WHERE created) FROM unnest(ARRAY['sim_mood', 'integer[]', 'sim_pair']::regtype[]) k, lmm_create_key_forms(k)")
+on_workers=$(q -c "SELECT string_agg(result, ',') FROM run_command_on_workers(\$c\$SELECT count(*) FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+	WHERE p.proname IN ('lmm_fit', 'lmm_stats') AND p.proargtypes[2] IN ('sim_mood'::regtype, 'integer[]'::regtype, 'sim_pair'::regtype)\$c\$)")
+check "$([ "$made:$on_workers" = "30:30,30" ] && echo 1 || echo 0)" \
+	"lmm_create_key_forms: 10 forms each for an enum, an array and a composite type, on the coordinator and both workers" \
+	"created $made; on the workers $on_workers"
+pushdown "lmm_fit(y, x, g enum) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim"
+pushdown "lmm_fit(y, x, g enum, z, options) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1, t], $mood, ARRAY[t], 'method=ml') FROM sim"
+pushdown "lmm_stats(y, x, g enum) after lmm_create_key_forms" "SELECT lmm_stats(y, ARRAY[x1], $mood) FROM sim"
+pushdown "lmm_fit(y, x, g integer[]) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[g % 7, g % 5]) FROM sim"
+pushdown "lmm_fit(y, x, g composite) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1, t], ROW(g % 7, 'p' || g % 5)::sim_pair) FROM sim"
+same "lmm_fit(y, x, g enum), pushed down" \
+	"SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim_local"
+d=$(q -c "SELECT fit_diff(a.m, b.m) FROM fits a, fits b WHERE a.name = 'lmm_fit(y, x, g enum), pushed down' AND a.how = 'dist'
+	AND b.name = 'lmm_fit(y, x, g enum), rows gathered' AND b.how = 'dist'")
+check "$(awk -v d="$d" 'BEGIN { print (d + 0 == d && d <= 1e-10) ? 1 : 0 }')" \
+	"enum keys: the pushed-down fit equals the gathered one (largest relative difference $d)"
+same "lmm_fit(y, x, g enum, z, 'method=ml'), pushed down" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], $mood, ARRAY[t], 'method=ml') FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], $mood, ARRAY[t], 'method=ml') FROM sim_local"
+same "lmm_fit(y, x, g integer[]), pushed down" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[g % 7, g % 5]) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[g % 7, g % 5]) FROM sim_local"
+same "lmm_fit(y, x, g composite), pushed down" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ROW(g % 7, 'p' || g % 5)::sim_pair) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ROW(g % 7, 'p' || g % 5)::sim_pair) FROM sim_local"
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

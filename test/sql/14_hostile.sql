@@ -589,6 +589,23 @@ DROP TABLE hpar;
 SELECT pg_temp.try('SELECT lmm_fit_final(NULL::internal)');
 SELECT 1 AS server_answers;
 
+-- lmm_create_key_forms with awkward types: pseudo-types, a shell type, no
+-- type at all, a
+-- type without binary input and output, and an enum whose schema's and
+-- own names hold quotes and spaces, whose forms then fit
+SELECT pg_temp.try($q$SELECT count(*) FROM lmm_create_key_forms('record')$q$);
+SELECT pg_temp.try($q$SELECT count(*) FROM lmm_create_key_forms('internal')$q$);
+CREATE TYPE hostile_shell;
+SELECT pg_temp.try($q$SELECT count(*) FROM lmm_create_key_forms((SELECT oid FROM pg_type WHERE typname = 'hostile_shell')::regtype)$q$);
+SELECT pg_temp.try($q$SELECT count(*) FROM lmm_create_key_forms(4000000000::oid::regtype)$q$);
+DROP TYPE hostile_shell;
+SELECT pg_temp.try($q$SELECT count(*) FROM lmm_create_key_forms('gtsvector')$q$);
+CREATE SCHEMA "we""ird schema";
+CREATE TYPE "we""ird schema"."odd ""type""" AS ENUM ('a b', 'c"d', 'e');
+SELECT pg_temp.try($q$SELECT count(*) FILTER (WHERE created) FROM lmm_create_key_forms('"we""ird schema"."odd ""type"""')$q$);
+SELECT pg_temp.try($q$SELECT string_agg(level, '|') FROM lmm_ranef((SELECT lmm_fit(i % 5 + i % 3 * 0.5 + sin(i), ARRAY[cos(i)], (enum_range(NULL::"we""ird schema"."odd ""type"""))[1 + i % 3]) FROM generate_series(1, 60) i))$q$);
+DROP SCHEMA "we""ird schema" CASCADE;
+
 -- 11. privileges: no function runs with its owner's rights or its own
 -- settings; lmm() reads with the caller's rights, so row-level security
 -- and column privileges hold (10_formula: a role without SELECT gets

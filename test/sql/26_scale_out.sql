@@ -270,4 +270,47 @@ SELECT count(*) > 300 AS many_cases,
 	count(*) FILTER (WHERE state NOT IN ('read', '22P02', '22021', '54000', '22P03', '0A000')) AS other_input_errors,
 	count(*) FILTER (WHERE fitted NOT IN ('fits', '22023', '22P02', '22003', '2201E', '54000', '22P03', '22012')) AS other_fit_errors
 FROM so_mut;
-DROP TABLE so, so_states, so_glmm, so_terms, so_stored, so_mut, so_parts;
+
+-- lmm_create_key_forms gives a type of the user's (here an enum) forms of
+-- its own, with an lmm_stats state, which Citus runs on its workers: the
+-- same fits as the anyelement forms gave, the two phases emulated as
+-- above, and a second call creates nothing
+CREATE TYPE so_level AS ENUM ('calm', 'busy', 'loud', 'odd');
+CREATE TABLE so_enum AS
+SELECT y, x1, t, g, shard, (enum_range(NULL::so_level))[1 + g % 4] AS ge FROM so;
+CREATE TABLE so_enum_before AS
+SELECT lmm_fit(y, ARRAY[x1], ge) AS m, lmm_fit(y, ARRAY[x1, t], ge, ARRAY[t], 'method=ml') AS mz FROM so_enum;
+SELECT form, created FROM lmm_create_key_forms('so_level') ORDER BY form::text;
+SELECT count(*) AS forms, count(*) FILTER (WHERE created) AS created_again FROM lmm_create_key_forms('so_level');
+SELECT count(*) AS created_for_integer FROM lmm_create_key_forms('integer') WHERE created;
+CREATE TEMP VIEW so_enum_forms AS
+SELECT lmm_fit(y, ARRAY[x1], ge) a, lmm_fit(y, ARRAY[x1, t], ge, ARRAY[t], 'method=ml') b,
+	lmm_stats(y, ARRAY[x1], ge) c
+FROM so_enum;
+SELECT d.refobjid::regprocedure AS form, a.aggtranstype::regtype AS state
+FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+	JOIN pg_aggregate a ON a.aggfnoid = d.refobjid
+WHERE r.ev_class = 'so_enum_forms'::regclass
+ORDER BY d.refobjid::regprocedure::text;
+SELECT pg_temp.same((SELECT m FROM so_enum_before), lmm_fit(y, ARRAY[x1], ge)) < 1e-12 AS enum_same,
+	pg_temp.same((SELECT mz FROM so_enum_before), lmm_fit(y, ARRAY[x1, t], ge, ARRAY[t], 'method=ml')) < 1e-12 AS enum_slope_same,
+	(SELECT string_agg(level, ', ') FROM lmm_ranef(lmm_fit(y, ARRAY[x1], ge))) AS levels
+FROM so_enum;
+SELECT pg_temp.same(c, (SELECT lmm_fit(y, ARRAY[x1], ge) FROM so_enum)) < 1e-10 AS enum_two_phases
+FROM (SELECT pg_temp.c_fit(s::text::lmm_stats) AS c
+	  FROM (SELECT lmm_stats(y, ARRAY[x1], ge) AS s FROM so_enum GROUP BY shard) w) v;
+-- what the function refuses
+SELECT * FROM lmm_create_key_forms('anyelement');
+SELECT * FROM lmm_create_key_forms('aclitem');
+SELECT * FROM lmm_create_key_forms(NULL);
+-- the forms depend on the type
+\set VERBOSITY terse
+DROP TYPE so_level;
+\set VERBOSITY default
+SET client_min_messages = warning;
+DROP TYPE so_level CASCADE;
+RESET client_min_messages;
+SELECT count(*) AS forms_left FROM pg_proc WHERE proname IN ('lmm_fit', 'lmm_stats')
+	AND pg_get_function_identity_arguments(oid) LIKE '%so_level%';
+DROP TABLE so_enum_before;
+DROP TABLE so, so_states, so_glmm, so_terms, so_stored, so_mut, so_parts, so_enum;
