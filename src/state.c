@@ -182,6 +182,7 @@ levels_set_key(LmmLevels *lv, int64 j, Datum key)
 
 /* Levels past which integer keys are hashed only (the map stores int32). */
 #define LMM_DIRECT_MAX_LEVELS (INT64CONST(1) << 26)
+#define LMM_DIRECT_SLOTS 16
 
 /* An integer key's value (LMM_KEY_INT4 or LMM_KEY_INT8). */
 static inline int64
@@ -193,8 +194,11 @@ int_key(const LmmLevels *lv, Datum key)
 /*
  * Index integer keys by value where they are dense (ids 1..n, say): an
  * array lookup per row instead of a hash probe.  Made again as the levels
- * double from 1024, over the keys' range and half as much again beyond
- * its ends, when that range is at most 4 slots a level (plus 1024).
+ * double from 1024, over the keys' range and room beyond its ends, when
+ * that range is at most LMM_DIRECT_SLOTS slots a level (plus 1024): 4
+ * bytes a slot, against the 80 or more of a level's statistics.  Sixteen,
+ * so that a parallel worker's share of ids 1..n (a third of the rows holds
+ * about 28% of the ids) is indexed by value from 2^16 levels on.
  */
 static void
 levels_direct(LmmLevels *lv, int64 nlevels)
@@ -202,6 +206,7 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 	int64		lo,
 				hi,
 				span,
+				extra,
 				j;
 
 	if ((lv->kind != LMM_KEY_INT4 && lv->kind != LMM_KEY_INT8) || nlevels < 1024 ||
@@ -216,12 +221,13 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 		hi = Max(hi, k);
 	}
 	/* in uint64: int8 keys may span more than int64 holds */
-	if ((uint64) hi - (uint64) lo > (uint64) (4 * nlevels + 1024))
+	if ((uint64) hi - (uint64) lo > (uint64) (LMM_DIRECT_SLOTS * nlevels + 1024))
 		return;
-	span = hi - lo + 1;
-	if (lo >= PG_INT64_MIN + span)
-		lo -= span / 2;
-	span = Min(2 * span + 64, 4 * nlevels + 1024 + span);
+	/* room beyond the ends for keys to come, half below and half above */
+	extra = Min(hi - lo + 1 + 64, 4 * nlevels + 1024);
+	if (lo >= PG_INT64_MIN + extra)
+		lo -= extra / 2;
+	span = hi - lo + 1 + extra / 2 + extra % 2;
 	if (lv->direct != NULL)
 		pfree(lv->direct);
 	lv->direct = MemoryContextAllocExtended(lv->ctx, sizeof(int32) * span,

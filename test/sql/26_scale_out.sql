@@ -112,6 +112,8 @@ SELECT e AS keys, pg_temp.same(a, b) < 1e-12 AS same_fit,
 FROM (SELECT 'id / 3' e, lmm_fit(y, ARRAY[x1, t], id / 3) a, lmm_fit(y, ARRAY[x1, t], (id / 3)::text) b FROM so
 	UNION ALL SELECT '-(id / 3) - 5', lmm_fit(y, ARRAY[x1, t], -(id / 3) - 5), lmm_fit(y, ARRAY[x1, t], (-(id / 3) - 5)::text) FROM so
 	UNION ALL SELECT 'id / 3 * 100003', lmm_fit(y, ARRAY[x1, t], id / 3 * 100003), lmm_fit(y, ARRAY[x1, t], (id / 3 * 100003)::text) FROM so
+	UNION ALL SELECT 'id / 3 * 12', lmm_fit(y, ARRAY[x1, t], id / 3 * 12), lmm_fit(y, ARRAY[x1, t], (id / 3 * 12)::text) FROM so
+	UNION ALL SELECT '(id / 3 * 15) # 7', lmm_fit(y, ARRAY[x1, t], (id / 3 * 15) # 7), lmm_fit(y, ARRAY[x1, t], ((id / 3 * 15) # 7)::text) FROM so
 	UNION ALL SELECT 'id / 3 + 2^62', lmm_fit(y, ARRAY[x1, t], id / 3 + 4611686018427387904), lmm_fit(y, ARRAY[x1, t], (id / 3 + 4611686018427387904)::text) FROM so
 	UNION ALL SELECT 'extremes', lmm_fit(y, ARRAY[x1, t], CASE WHEN id < 4 THEN -9223372036854775808 WHEN id < 7 THEN 9223372036854775807 ELSE id / 3 END),
 		lmm_fit(y, ARRAY[x1, t], (CASE WHEN id < 4 THEN -9223372036854775808 WHEN id < 7 THEN 9223372036854775807 ELSE id / 3 END)::text) FROM so
