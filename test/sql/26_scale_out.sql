@@ -77,11 +77,15 @@ SELECT lmm_fit(y, ARRAY[x1], gf) f, lmm_fit(y, ARRAY[x1], gr) r, lmm_fit(y, ARRA
 	lmm_fit(y, ARRAY[x1], gy) yb,
 	lmm_stats(y, ARRAY[x1], gi, 'method=ml') si, lmm_fit(y, ARRAY[x1], ge) e
 FROM so_more;
-SELECT d.refobjid::regprocedure AS form, a.aggtranstype::regtype AS state
+-- the aggregate forms a view calls, with their states
+CREATE FUNCTION pg_temp.forms(v regclass) RETURNS TABLE (form regprocedure, state regtype)
+LANGUAGE sql AS $$
+SELECT d.refobjid::regprocedure, a.aggtranstype::regtype
 FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 	JOIN pg_aggregate a ON a.aggfnoid = d.refobjid
-WHERE r.ev_class = 'so_forms'::regclass
-ORDER BY d.refobjid::regprocedure::text;
+WHERE r.ev_class = v
+ORDER BY d.refobjid::regprocedure::text $$;
+SELECT * FROM pg_temp.forms('so_forms');
 SELECT pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gf)) < 1e-12 AS float8_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gr)) < 1e-12 AS real_same,
 	pg_temp.same(lmm_fit(y, ARRAY[x1], g), lmm_fit(y, ARRAY[x1], gtm)) < 1e-12 AS time_same,
@@ -289,11 +293,7 @@ CREATE TEMP VIEW so_enum_forms AS
 SELECT lmm_fit(y, ARRAY[x1], ge) a, lmm_fit(y, ARRAY[x1, t], ge, ARRAY[t], 'method=ml') b,
 	lmm_stats(y, ARRAY[x1], ge) c
 FROM so_enum;
-SELECT d.refobjid::regprocedure AS form, a.aggtranstype::regtype AS state
-FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-	JOIN pg_aggregate a ON a.aggfnoid = d.refobjid
-WHERE r.ev_class = 'so_enum_forms'::regclass
-ORDER BY d.refobjid::regprocedure::text;
+SELECT * FROM pg_temp.forms('so_enum_forms');
 SELECT pg_temp.same((SELECT m FROM so_enum_before), lmm_fit(y, ARRAY[x1], ge)) < 1e-12 AS enum_same,
 	pg_temp.same((SELECT mz FROM so_enum_before), lmm_fit(y, ARRAY[x1, t], ge, ARRAY[t], 'method=ml')) < 1e-12 AS enum_slope_same,
 	(SELECT string_agg(level, ', ') FROM lmm_ranef(lmm_fit(y, ARRAY[x1], ge))) AS levels
