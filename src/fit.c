@@ -146,8 +146,8 @@ direct_order(const LmmLevels *lv, int64 J, int64 *perm, int64 *v)
 /*
  * perm: level numbers in order of their integer keys v (J of them), and v
  * rewritten in that order.  Keys already in increasing order are left so,
- * keys dense in a range (at most 4 slots a level, as the direct map takes
- * them) are placed by value in a pass; others, and keys that repeat, are
+ * keys dense in a range (at most 4 slots a level) are placed by value in
+ * a pass; others, and keys that repeat, are
  * sorted.
  */
 static void

@@ -183,6 +183,7 @@ levels_set_key(LmmLevels *lv, int64 j, Datum key)
 /* Levels past which integer keys are hashed only (the map stores int32). */
 #define LMM_DIRECT_MAX_LEVELS (INT64CONST(1) << 26)
 #define LMM_DIRECT_SLOTS 16
+#define LMM_DIRECT_EXTRA_SLOTS (INT64CONST(1) << 22)
 
 /* An integer key's value (LMM_KEY_INT4 or LMM_KEY_INT8). */
 static inline int64
@@ -195,10 +196,11 @@ int_key(const LmmLevels *lv, Datum key)
  * Index integer keys by value where they are dense (ids 1..n, say): an
  * array lookup per row instead of a hash probe.  Made again as the levels
  * double from 1024, over the keys' range and room beyond its ends, when
- * that range is at most LMM_DIRECT_SLOTS slots a level (plus 1024): 4
- * bytes a slot, against the 80 or more of a level's statistics.  Sixteen,
- * so that a parallel worker's share of ids 1..n (a third of the rows holds
- * about 28% of the ids) is indexed by value from 2^16 levels on.
+ * that range is at most 16 slots a level, but no more than 4 a level plus
+ * LMM_DIRECT_EXTRA_SLOTS (4 bytes a slot; a level's statistics take 32
+ * bytes or more): a parallel worker's share of ids 1..n (a third of the
+ * rows holds about 28% of the ids) is then indexed by value from 2^16
+ * levels on, and a big map costs what it did at 4 slots a level.
  */
 static void
 levels_direct(LmmLevels *lv, int64 nlevels)
@@ -207,6 +209,8 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 				hi,
 				span,
 				extra,
+				below,
+				above,
 				j;
 
 	if ((lv->kind != LMM_KEY_INT4 && lv->kind != LMM_KEY_INT8) || nlevels < 1024 ||
@@ -221,13 +225,15 @@ levels_direct(LmmLevels *lv, int64 nlevels)
 		hi = Max(hi, k);
 	}
 	/* in uint64: int8 keys may span more than int64 holds */
-	if ((uint64) hi - (uint64) lo > (uint64) (LMM_DIRECT_SLOTS * nlevels + 1024))
+	if ((uint64) hi - (uint64) lo >
+		(uint64) (Min(LMM_DIRECT_SLOTS * nlevels, 4 * nlevels + LMM_DIRECT_EXTRA_SLOTS) + 1024))
 		return;
-	/* room beyond the ends for keys to come, half below and half above */
+	/* room beyond the ends for keys to come, half below and half above, within int64 */
 	extra = Min(hi - lo + 1 + 64, 4 * nlevels + 1024);
-	if (lo >= PG_INT64_MIN + extra)
-		lo -= extra / 2;
-	span = hi - lo + 1 + extra / 2 + extra % 2;
+	below = (int64) Min((uint64) extra / 2, (uint64) lo - (uint64) PG_INT64_MIN);
+	above = (int64) Min((uint64) (extra - extra / 2), (uint64) PG_INT64_MAX - (uint64) hi);
+	lo -= below;
+	span = hi - lo + 1 + above;
 	if (lv->direct != NULL)
 		pfree(lv->direct);
 	lv->direct = MemoryContextAllocExtended(lv->ctx, sizeof(int32) * span,
@@ -313,11 +319,12 @@ lmm_state_level(LmmAggState *st, int t, Datum key)
 				lv->direct = NULL;
 				levelhash_destroy(lv->hash);
 				levels_index(lv, j + 1, 0);
+				return j;
 			}
-			else if (((j + 1) & j) == 0)
+			/* in the map first: a rebuild may find the range too wide and keep it */
+			lv->direct[off] = (int32) (j + 1);
+			if (((j + 1) & j) == 0)
 				levels_direct(lv, j + 1);
-			else
-				lv->direct[off] = (int32) (j + 1);
 			return j;
 		}
 	}

@@ -124,6 +124,26 @@ FROM (SELECT 'id / 3' e, lmm_fit(y, ARRAY[x1, t], id / 3) a, lmm_fit(y, ARRAY[x1
 	UNION ALL SELECT 'dense, then far', lmm_fit(y, ARRAY[x1, t], CASE WHEN id > 4500 THEN id / 3 + 1000000 ELSE id / 3 END),
 		lmm_fit(y, ARRAY[x1, t], (CASE WHEN id > 4500 THEN id / 3 + 1000000 ELSE id / 3 END)::text) FROM so
 	UNION ALL SELECT 'g', lmm_fit(y, ARRAY[x1, t], g), lmm_fit(y, ARRAY[x1, t], g::text) FROM so) z;
+-- a new key inside the map's range that is the 2^k-th level while a key
+-- in the hash makes the whole range too wide to map again (ids 1..1024,
+-- 10^12, 1025..1568, -543..0, in that order, three times over) is found
+-- again the next time; keys up to the top of bigint and then its bottom
+-- keep their numeric order
+CREATE TEMP TABLE so_seq AS
+SELECT id, y, x1, t, CASE WHEN i <= 1024 THEN i WHEN i = 1025 THEN 1000000000000
+	WHEN i <= 1569 THEN i - 1 ELSE i - 2113 END AS k,
+	CASE WHEN id <= 5000 THEN 9223372036854775807 - (id % 1200) ELSE -9223372036854775808 + id % 7 END AS top
+FROM (SELECT *, (id - 1) % 2113 + 1 AS i FROM so) s;
+SELECT pg_temp.same(a, b) < 1e-12 AS outlier_same_fit,
+	(SELECT count(*) FROM lmm_ranef(a)) AS levels, (SELECT count(DISTINCT k) FROM so_seq) AS distinct_keys
+FROM (SELECT lmm_fit(y, ARRAY[x1, t], k) a, lmm_fit(y, ARRAY[x1, t], k::text) b
+	  FROM (SELECT * FROM so_seq ORDER BY id) o) z;
+SELECT pg_temp.same(a, b) < 1e-12 AS top_same_fit,
+	(SELECT bool_and(level::numeric > prev) FROM (SELECT level, lag(level::numeric) OVER (ORDER BY n) AS prev
+		FROM lmm_ranef(a) WITH ORDINALITY r(grp, level, term, estimate, cond_sd, n)) l) AS top_in_order
+FROM (SELECT lmm_fit(y, ARRAY[x1, t], top) a, lmm_fit(y, ARRAY[x1, t], top::text) b
+	  FROM (SELECT * FROM so_seq ORDER BY id) o) z;
+DROP TABLE so_seq;
 -- the model records the key type it was given
 SELECT lmm_blup(lmm_fit(y, ARRAY[x1], g8), 7::bigint, 'g', '(Intercept)') =
 	lmm_blup(lmm_fit(y, ARRAY[x1], g), 7, 'g', '(Intercept)') AS int8_blup FROM so;
