@@ -492,22 +492,28 @@ COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float
 COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float8[], float8, float8, text) IS 'transition of the lmm_fit forms with a key type of their own, z, a prior weight and an offset: add one row';
 
 -- Creates the forms for one key type in lmm's schema (each with its
--- anyelement form's comment) and lists them; forms that exist already are
--- listed as not created.  VOLATILE and PARALLEL UNSAFE: it runs DDL.
+-- anyelement form's comment) and lists them; forms that exist already, in
+-- any schema, are listed as not created.  The type must have binary I/O
+-- (statistics store keys in binary form) and hashing.  VOLATILE and
+-- PARALLEL UNSAFE: it runs DDL.
 CREATE FUNCTION lmm_create_key_forms(key_type regtype)
 	RETURNS TABLE (form regprocedure, created boolean)
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 AS $$
 DECLARE
 	ns text;
+	stats_type oid;
 	t record;
 	f record;
-	sig text;
+	more text;
 BEGIN
-	SELECT n.nspname INTO ns
-	  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+	SELECT n.nspname, ty.oid INTO ns, stats_type
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+	  JOIN pg_catalog.pg_type ty ON ty.typnamespace = n.oid AND ty.typname = 'lmm_stats'
 	 WHERE e.extname = 'lmm';
-	SELECT typtype, typsend, typreceive, typisdefined INTO t FROM pg_type WHERE oid = key_type;
+	SELECT ty.typtype, ty.typsend, ty.typreceive, ty.typisdefined INTO t
+	  FROM pg_catalog.pg_type ty WHERE ty.oid = key_type;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'type with OID % does not exist', key_type::oid
 			USING ERRCODE = 'undefined_object',
@@ -516,7 +522,7 @@ BEGIN
 	IF t.typtype = 'p' OR NOT t.typisdefined THEN
 		RAISE EXCEPTION 'cannot create lmm_fit forms for keys of type %', key_type
 			USING ERRCODE = 'wrong_object_type',
-				  DETAIL = format('%s is a pseudo-type or a shell type, not the type of a column.', key_type),
+				  DETAIL = pg_catalog.format('%s is a pseudo-type or a shell type, not the type of a column.', key_type),
 				  HINT = 'Name the grouping column''s type, for example an enum type.';
 	END IF;
 	IF t.typsend = 0 OR t.typreceive = 0 THEN
@@ -526,32 +532,47 @@ BEGIN
 				  HINT = 'Cast the keys to text, which has forms of its own.';
 	END IF;
 	FOR f IN SELECT * FROM (VALUES
-		('lmm_fit', 'lmm_fit_final', '', ''),
-		('lmm_fit', 'lmm_fit_final', ', options text', ', text'),
-		('lmm_fit', 'lmm_fit_final', ', z float8[]', ', float8[]'),
-		('lmm_fit', 'lmm_fit_final', ', z float8[], options text', ', float8[], text'),
-		('lmm_fit', 'lmm_fit_final', ', weight float8, "offset" float8, options text', ', float8, float8, text'),
-		('lmm_fit', 'lmm_fit_final', ', z float8[], weight float8, "offset" float8, options text', ', float8[], float8, float8, text'),
-		('lmm_stats', 'lmm_stats_final', '', ''),
-		('lmm_stats', 'lmm_stats_final', ', options text', ', text'),
-		('lmm_stats', 'lmm_stats_final', ', z float8[]', ', float8[]'),
-		('lmm_stats', 'lmm_stats_final', ', z float8[], options text', ', float8[], text')
-	) AS v(agg, final, args, types) LOOP
-		sig := format('float8, float8[], %s%s', key_type, f.types);
-		form := to_regprocedure(format('%I.%I(%s)', ns, f.agg, sig));
+		('lmm_fit', 'lmm_fit_final', '', ARRAY[]::pg_catalog.regtype[]),
+		('lmm_fit', 'lmm_fit_final', ', options text', ARRAY['text']::pg_catalog.regtype[]),
+		('lmm_fit', 'lmm_fit_final', ', z float8[]', ARRAY['float8[]']::pg_catalog.regtype[]),
+		('lmm_fit', 'lmm_fit_final', ', z float8[], options text', ARRAY['float8[]', 'text']::pg_catalog.regtype[]),
+		('lmm_fit', 'lmm_fit_final', ', weight float8, "offset" float8, options text', ARRAY['float8', 'float8', 'text']::pg_catalog.regtype[]),
+		('lmm_fit', 'lmm_fit_final', ', z float8[], weight float8, "offset" float8, options text', ARRAY['float8[]', 'float8', 'float8', 'text']::pg_catalog.regtype[]),
+		('lmm_stats', 'lmm_stats_final', '', ARRAY[]::pg_catalog.regtype[]),
+		('lmm_stats', 'lmm_stats_final', ', options text', ARRAY['text']::pg_catalog.regtype[]),
+		('lmm_stats', 'lmm_stats_final', ', z float8[]', ARRAY['float8[]']::pg_catalog.regtype[]),
+		('lmm_stats', 'lmm_stats_final', ', z float8[], options text', ARRAY['float8[]', 'text']::pg_catalog.regtype[])
+	) AS v(agg, final, args, more) LOOP
+		SELECT p.oid INTO form
+		  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
+		 WHERE p.proname = f.agg AND a.aggtranstype = stats_type
+		   AND p.proargtypes::pg_catalog.text = pg_catalog.array_to_string(
+			   (ARRAY['float8', 'float8[]', key_type]::pg_catalog.regtype[] || f.more)::pg_catalog.oid[], ' ');
 		created := form IS NULL;
 		IF created THEN
-			EXECUTE format('CREATE AGGREGATE %I.%I(y float8, x float8[], g %s%s) ('
-						   'SFUNC = %I.lmm_fit_trans, STYPE = %I.lmm_stats, SSPACE = 16384, '
-						   'FINALFUNC = %I.%I, COMBINEFUNC = %I.lmm_agg_combine, PARALLEL = SAFE)',
-						   ns, f.agg, key_type, f.args, ns, ns, ns, f.final, ns);
-			form := format('%I.%I(%s)', ns, f.agg, sig)::regprocedure;
-			EXECUTE format('COMMENT ON AGGREGATE %s IS %L', form,
-						   obj_description(format('%I.%I(float8, float8[], anyelement%s)',
-												  ns, f.agg, f.types)::regprocedure, 'pg_proc'));
+			more := pg_catalog.array_to_string(f.more::text[], ', ');
+			more := CASE WHEN more = '' THEN '' ELSE ', ' || more END;
+			BEGIN
+				EXECUTE pg_catalog.format('CREATE AGGREGATE %I.%I(y float8, x float8[], g %s%s) ('
+										  'SFUNC = %I.lmm_fit_trans, STYPE = %I.lmm_stats, SSPACE = 16384, '
+										  'FINALFUNC = %I.%I, COMBINEFUNC = %I.lmm_agg_combine, PARALLEL = SAFE)',
+										  ns, f.agg, key_type, f.args, ns, ns, ns, f.final, ns);
+			EXCEPTION WHEN duplicate_function THEN
+				created := false;	-- another session made it meanwhile
+			END;
+			form := pg_catalog.format('%I.%I(float8, float8[], %s%s)', ns, f.agg, key_type, more)::pg_catalog.regprocedure;
+			IF created THEN
+				EXECUTE pg_catalog.format('COMMENT ON AGGREGATE %s IS %L', form,
+										  pg_catalog.obj_description(pg_catalog.format('%I.%I(float8, float8[], anyelement%s)',
+																					   ns, f.agg, more)::pg_catalog.regprocedure, 'pg_proc'));
+			END IF;
 		END IF;
 		RETURN NEXT;
 	END LOOP;
+	-- a zero-row call of the type's own form checks its hashing as a fit
+	-- would, and undoes the forms if it fails
+	EXECUTE pg_catalog.format('SELECT %I.lmm_stats(1::pg_catalog.float8, ARRAY[1]::pg_catalog.float8[], NULL::%s)',
+							  ns, key_type);
 END
 $$;
 COMMENT ON FUNCTION lmm_create_key_forms(regtype) IS 'create lmm_fit and lmm_stats forms for group keys of one type (an enum, for example), with an lmm_stats state that Citus runs on its workers; lists the forms, and which it created';

@@ -327,6 +327,7 @@ echo "# shipped: $b bytes of text states from $shards shards for lmm_fit(y, ARRA
 # answer
 q -c "CREATE TYPE sim_mood AS ENUM ('calm', 'busy', 'loud')" >/dev/null
 q -c "CREATE TYPE sim_pair AS (a int, b text)" >/dev/null
+q -c "CREATE TYPE sim_mood_pair AS (m sim_mood, k int)" >/dev/null
 mood="(enum_range(NULL::sim_mood))[1 + g % 3]"
 out=$(q -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim" 2>&1)
 if grep -q "Citus" <<<"$out" && ! grep -q worker_partial_agg <<<"$out"; then
@@ -339,11 +340,12 @@ same "lmm_fit(y, x, g enum), rows gathered" \
 	"SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim_local"
 # lmm_create_key_forms gives a type forms of its own, which Citus creates on
 # the workers and pushes down: an enum, an array and a composite type
-made=$(q -c "SELECT count(*) FILTER (WHERE created) FROM unnest(ARRAY['sim_mood', 'integer[]', 'sim_pair']::regtype[]) k, lmm_create_key_forms(k)")
+made=$(q -c "SELECT count(*) FILTER (WHERE created) FROM unnest(ARRAY['sim_mood', 'integer[]', 'sim_pair', 'sim_mood[]', 'sim_mood_pair']::regtype[]) k, lmm_create_key_forms(k)")
 on_workers=$(q -c "SELECT string_agg(result, ',') FROM run_command_on_workers(\$c\$SELECT count(*) FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
-	WHERE p.proname IN ('lmm_fit', 'lmm_stats') AND p.proargtypes[2] IN ('sim_mood'::regtype, 'integer[]'::regtype, 'sim_pair'::regtype)\$c\$)")
-check "$([ "$made:$on_workers" = "30:30,30" ] && echo 1 || echo 0)" \
-	"lmm_create_key_forms: 10 forms each for an enum, an array and a composite type, on the coordinator and both workers" \
+	WHERE p.proname IN ('lmm_fit', 'lmm_stats') AND p.proargtypes[2] IN ('sim_mood'::regtype, 'integer[]'::regtype, 'sim_pair'::regtype,
+		'sim_mood[]'::regtype, 'sim_mood_pair'::regtype)\$c\$)")
+check "$([ "$made:$on_workers" = "50:50,50" ] && echo 1 || echo 0)" \
+	"lmm_create_key_forms: 10 forms each for an enum, arrays and composites (of built-in and user types), on the coordinator and every worker" \
 	"created $made; on the workers $on_workers"
 pushdown "lmm_fit(y, x, g enum) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1], $mood) FROM sim"
 pushdown "lmm_fit(y, x, g enum, z, options) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1, t], $mood, ARRAY[t], 'method=ml') FROM sim"
@@ -363,6 +365,17 @@ same "lmm_fit(y, x, g enum, z, 'method=ml'), pushed down" \
 same "lmm_fit(y, x, g integer[]), pushed down" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[g % 7, g % 5]) FROM sim" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[g % 7, g % 5]) FROM sim_local"
+# arrays and composites of a user type: their binary forms name the
+# element types by OID, which differ between nodes (see docs/distributed.md)
+oids=$(q -c "SELECT 'sim_mood'::regtype::oid || ' ' || string_agg(result, ' ') FROM run_command_on_workers(\$c\$SELECT 'sim_mood'::regtype::oid\$c\$)")
+echo "# sim_mood's OID on the coordinator and the workers: $oids"
+pushdown "lmm_fit(y, x, g enum[]) after lmm_create_key_forms" "SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[$mood]) FROM sim"
+same "lmm_fit(y, x, g enum[]), pushed down" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[$mood]) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ARRAY[$mood]) FROM sim_local"
+same "lmm_fit(y, x, g composite of an enum), pushed down" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ROW($mood, g % 2)::sim_mood_pair) FROM sim" \
+	"SELECT lmm_fit(y, ARRAY[x1, t], ROW($mood, g % 2)::sim_mood_pair) FROM sim_local"
 same "lmm_fit(y, x, g composite), pushed down" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], ROW(g % 7, 'p' || g % 5)::sim_pair) FROM sim" \
 	"SELECT lmm_fit(y, ARRAY[x1, t], ROW(g % 7, 'p' || g % 5)::sim_pair) FROM sim_local"

@@ -324,6 +324,9 @@ FROM (SELECT pg_temp.c_fit(s::text::lmm_stats) AS c
 -- what the function refuses
 SELECT * FROM lmm_create_key_forms('anyelement');
 SELECT * FROM lmm_create_key_forms('aclitem');
+SELECT * FROM lmm_create_key_forms('json');
+SELECT count(*) AS json_forms_left FROM pg_proc WHERE proname IN ('lmm_fit', 'lmm_stats')
+	AND pg_get_function_identity_arguments(oid) LIKE '%json%';
 SELECT * FROM lmm_create_key_forms(NULL);
 -- the forms depend on the type
 \set VERBOSITY terse
