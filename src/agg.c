@@ -16,6 +16,8 @@
 #include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "state.h"
@@ -98,84 +100,108 @@ typedef struct TransForm
 } TransForm;
 
 /*
- * The key type of the aggregate this transition runs for, when the call
- * carries no expression to take it from: either the Aggref's own aggregate
- * or, under Citus's worker_partial_agg, the aggregate its first argument
- * names.  A candidate counts only if its transition function is this one,
- * so a foreign Aggref never decides the type.
+ * The aggregate that Citus's worker_partial_agg names in its first
+ * argument (a constant regprocedure), or InvalidOid.
  */
 static Oid
-key_type_from_aggregate(FunctionCallInfo fcinfo)
+named_aggregate(Aggref *aggref)
 {
-	Aggref	   *aggref = AggGetAggref(fcinfo);
-	Oid			candidates[2] = {InvalidOid, InvalidOid};
-	int			i;
+	Node	   *arg;
 
-	if (aggref == NULL)
+	if (aggref == NULL || aggref->args == NIL)
 		return InvalidOid;
-	candidates[0] = aggref->aggfnoid;
-	if (aggref->args != NIL)
-	{
-		Node	   *arg = (Node *) ((TargetEntry *) linitial(aggref->args))->expr;
+	arg = (Node *) castNode(TargetEntry, linitial(aggref->args))->expr;
+	if (arg != NULL && IsA(arg, RelabelType))
+		arg = (Node *) ((RelabelType *) arg)->arg;
+	if (arg == NULL || !IsA(arg, Const) || ((Const *) arg)->constisnull ||
+		(((Const *) arg)->consttype != OIDOID &&
+		 ((Const *) arg)->consttype != REGPROCEDUREOID))
+		return InvalidOid;
+	return DatumGetObjectId(((Const *) arg)->constvalue);
+}
 
-		while (arg != NULL && IsA(arg, RelabelType))
-			arg = (Node *) ((RelabelType *) arg)->arg;
-		if (arg != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull &&
-			(((Const *) arg)->consttype == OIDOID ||
-			 ((Const *) arg)->consttype == REGPROCEDUREOID))
-			candidates[1] = DatumGetObjectId(((Const *) arg)->constvalue);
-	}
-	for (i = 0; i < 2; i++)
-	{
-		HeapTuple	agg;
-		HeapTuple	proc;
-		bool		ours;
-		Oid			type = InvalidOid;
+/*
+ * The key type an aggregate declares (its third argument), if its
+ * transition function is fn, else InvalidOid: a foreign aggregate never
+ * decides the type.
+ */
+static Oid
+declared_key_type(Oid agg, Oid fn)
+{
+	HeapTuple	tp;
+	bool		ours;
+	Oid		   *argtypes;
+	Oid			type;
+	int			nargs;
 
-		if (!OidIsValid(candidates[i]))
-			continue;
-		agg = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(candidates[i]));
-		if (!HeapTupleIsValid(agg))
-			continue;
-		ours = ((Form_pg_aggregate) GETSTRUCT(agg))->aggtransfn ==
-			fcinfo->flinfo->fn_oid;
-		ReleaseSysCache(agg);
-		if (!ours)
-			continue;
-		proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(candidates[i]));
-		if (!HeapTupleIsValid(proc))
-			continue;
-		if (((Form_pg_proc) GETSTRUCT(proc))->pronargs > 2)
-			type = ((Form_pg_proc) GETSTRUCT(proc))->proargtypes.values[2];
-		ReleaseSysCache(proc);
-		if (OidIsValid(type) && !IsPolymorphicType(type))
-			return type;
-	}
-	return InvalidOid;
+	if (!OidIsValid(agg))
+		return InvalidOid;
+	tp = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(agg));
+	if (!HeapTupleIsValid(tp))
+		return InvalidOid;
+	ours = ((Form_pg_aggregate) GETSTRUCT(tp))->aggtransfn == fn;
+	ReleaseSysCache(tp);
+	if (!ours)
+		return InvalidOid;
+	get_func_signature(agg, &argtypes, &nargs);
+	type = nargs >= 3 ? argtypes[2] : InvalidOid;
+	pfree(argtypes);
+	return IsPolymorphicType(type) ? InvalidOid : type;
+}
+
+/*
+ * The last form read under Citus, which calls the transition function with
+ * a new FmgrInfo (and no expression) for every row: kept for the function
+ * and the aggregate it runs for until pg_proc or pg_aggregate changes.
+ */
+static TransForm named_form;
+static Oid	named_form_fn = InvalidOid;
+static Oid	named_form_agg = InvalidOid;
+static bool named_form_watched = false;
+
+/* Syscache callback: pg_proc or pg_aggregate changed, so forget named_form. */
+static void
+forget_named_form(Datum arg, int cacheid, uint32 hashvalue)
+{
+	named_form_fn = InvalidOid;
+	named_form_agg = InvalidOid;
 }
 
 /*
  * The argument form of this call site, read from the function's declared
  * argument types on the first call and kept in fn_extra.  g's type comes
  * from the call's expression, or where Citus calls the transition function
- * without one, from the aggregate's declared arguments: every form with an
- * lmm_stats state declares a concrete key type, and only the anyelement
- * forms with an internal state (which Citus never runs on its workers) are
- * polymorphic.
+ * without one, from the declaration of the aggregate it runs for (under
+ * worker_partial_agg, the one its first argument names): every form with
+ * an lmm_stats state declares a concrete key type, and only the
+ * anyelement forms with an internal state (which Citus never runs on its
+ * workers) are polymorphic.
  */
 static const TransForm *
 trans_form(FunctionCallInfo fcinfo)
 {
 	TransForm  *f = (TransForm *) fcinfo->flinfo->fn_extra;
+	Oid			fn = fcinfo->flinfo->fn_oid;
+	Oid			named = InvalidOid;
 
 	if (f == NULL)
 	{
-		HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+		HeapTuple	tp;
 		Form_pg_proc proc;
 		int			nargs;
 
+		if (fcinfo->flinfo->fn_expr == NULL)
+		{
+			named = named_aggregate(AggGetAggref(fcinfo));
+			if (OidIsValid(named) && named == named_form_agg && fn == named_form_fn)
+			{
+				fcinfo->flinfo->fn_extra = &named_form;
+				return &named_form;
+			}
+		}
+		tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 		if (!HeapTupleIsValid(tp))
-			elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+			elog(ERROR, "cache lookup failed for function %u", fn);
 		proc = (Form_pg_proc) GETSTRUCT(tp);
 		nargs = proc->pronargs;
 		f = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TransForm));
@@ -187,8 +213,29 @@ trans_form(FunctionCallInfo fcinfo)
 		ReleaseSysCache(tp);
 		if (IsPolymorphicType(f->key_type))
 			f->key_type = get_fn_expr_argtype(fcinfo->flinfo, 3);
-		if (!OidIsValid(f->key_type))
-			f->key_type = key_type_from_aggregate(fcinfo);
+		if (!OidIsValid(f->key_type) && fcinfo->flinfo->fn_expr == NULL)
+		{
+			Aggref	   *aggref = AggGetAggref(fcinfo);
+
+			if (aggref != NULL)
+				f->key_type = declared_key_type(aggref->aggfnoid, fn);
+			if (!OidIsValid(f->key_type))
+			{
+				f->key_type = declared_key_type(named, fn);
+				if (OidIsValid(f->key_type))
+				{
+					if (!named_form_watched)
+					{
+						CacheRegisterSyscacheCallback(PROCOID, forget_named_form, (Datum) 0);
+						CacheRegisterSyscacheCallback(AGGFNOID, forget_named_form, (Datum) 0);
+						named_form_watched = true;
+					}
+					named_form = *f;
+					named_form_fn = fn;
+					named_form_agg = named;
+				}
+			}
+		}
 		if (!OidIsValid(f->key_type))
 			ereport(ERROR,
 					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
