@@ -321,6 +321,19 @@ FROM so_enum;
 SELECT pg_temp.same(c, (SELECT lmm_fit(y, ARRAY[x1], ge) FROM so_enum)) < 1e-10 AS enum_two_phases
 FROM (SELECT pg_temp.c_fit(s::text::lmm_stats) AS c
 	  FROM (SELECT lmm_stats(y, ARRAY[x1], ge) AS s FROM so_enum GROUP BY shard) w) v;
+-- in a schema whose name needs quoting, and after the extension moved:
+-- forms made before are found where they are
+CREATE TYPE so_level2 AS ENUM ('x', 'y');
+CREATE SCHEMA "so ""lmm""";
+ALTER EXTENSION lmm SET SCHEMA "so ""lmm""";
+SELECT form, created FROM "so ""lmm""".lmm_create_key_forms('so_level2') WHERE form::text LIKE '%lmm_fit(%' ORDER BY 1 LIMIT 2;
+SELECT count(*) FILTER (WHERE created) AS created, count(*) AS forms FROM "so ""lmm""".lmm_create_key_forms('so_level');
+ALTER EXTENSION lmm SET SCHEMA public;
+SELECT count(*) FILTER (WHERE created) AS created_after_move_back FROM lmm_create_key_forms('so_level2');
+SET client_min_messages = warning;
+DROP TYPE so_level2 CASCADE;
+RESET client_min_messages;
+DROP SCHEMA "so ""lmm""";
 -- what the function refuses
 SELECT * FROM lmm_create_key_forms('anyelement');
 SELECT * FROM lmm_create_key_forms('aclitem');
