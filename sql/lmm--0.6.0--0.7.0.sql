@@ -233,21 +233,23 @@ COMMENT ON FUNCTION lmm_fit_trans(lmm_stats, float8, float8[], anyelement, float
 
 -- Creates the forms for one key type in lmm's schema (each with its
 -- anyelement form's comment) and lists them; forms that exist already, in
--- any schema, are listed as not created.  The type must have binary I/O
--- (statistics store keys in binary form) and hashing.  VOLATILE and
--- PARALLEL UNSAFE: it runs DDL.
+-- lmm's schema or another one (not another session's temporary schema),
+-- are listed as not created.  Calls for one type wait for each other.  The
+-- type must have binary I/O (statistics store keys in binary form) and
+-- hashing.  VOLATILE and PARALLEL UNSAFE: it runs DDL.
 CREATE FUNCTION lmm_create_key_forms(key_type regtype)
 	RETURNS TABLE (form regprocedure, created boolean)
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 AS $$
 DECLARE
 	ns text;
+	ns_oid oid;
 	stats_type oid;
 	t record;
 	f record;
 	more text;
 BEGIN
-	SELECT n.nspname, ty.oid INTO ns, stats_type
+	SELECT n.nspname, n.oid, ty.oid INTO ns, ns_oid, stats_type
 	  FROM pg_catalog.pg_extension e
 	  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
 	  JOIN pg_catalog.pg_type ty ON ty.typnamespace = n.oid AND ty.typname = 'lmm_stats'
@@ -271,6 +273,9 @@ BEGIN
 				  DETAIL = 'Statistics store keys in binary form.',
 				  HINT = 'Cast the keys to text, which has forms of its own.';
 	END IF;
+	-- one call at a time for a type: a second one then finds the first's forms
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('lmm_create_key_forms'),
+											 pg_catalog.hashtext(key_type::pg_catalog.text));
 	FOR f IN SELECT * FROM (VALUES
 		('lmm_fit', 'lmm_fit_final', '', ARRAY[]::pg_catalog.regtype[]),
 		('lmm_fit', 'lmm_fit_final', ', options text', ARRAY['text']::pg_catalog.regtype[]),
@@ -287,30 +292,27 @@ BEGIN
 		  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
 		 WHERE p.proname = f.agg AND a.aggtranstype = stats_type
 		   AND p.proargtypes::pg_catalog.text = pg_catalog.array_to_string(
-			   (ARRAY['float8', 'float8[]', key_type]::pg_catalog.regtype[] || f.more)::pg_catalog.oid[], ' ');
+			   (ARRAY['float8', 'float8[]', key_type]::pg_catalog.regtype[] || f.more)::pg_catalog.oid[], ' ')
+		   AND NOT pg_catalog.pg_is_other_temp_schema(p.pronamespace)
+		 ORDER BY p.pronamespace = ns_oid DESC, p.oid
+		 LIMIT 1;
 		created := form IS NULL;
 		IF created THEN
 			more := pg_catalog.array_to_string(f.more::text[], ', ');
 			more := CASE WHEN more = '' THEN '' ELSE ', ' || more END;
-			BEGIN
-				EXECUTE pg_catalog.format('CREATE AGGREGATE %I.%I(y float8, x float8[], g %s%s) ('
-										  'SFUNC = %I.lmm_fit_trans, STYPE = %I.lmm_stats, SSPACE = 16384, '
-										  'FINALFUNC = %I.%I, COMBINEFUNC = %I.lmm_agg_combine, PARALLEL = SAFE)',
-										  ns, f.agg, key_type, f.args, ns, ns, ns, f.final, ns);
-			EXCEPTION WHEN duplicate_function THEN
-				created := false;	-- another session made it meanwhile
-			END;
+			EXECUTE pg_catalog.format('CREATE AGGREGATE %I.%I(y float8, x float8[], g %s%s) ('
+									  'SFUNC = %I.lmm_fit_trans, STYPE = %I.lmm_stats, SSPACE = 16384, '
+									  'FINALFUNC = %I.%I, COMBINEFUNC = %I.lmm_agg_combine, PARALLEL = SAFE)',
+									  ns, f.agg, key_type, f.args, ns, ns, ns, f.final, ns);
 			form := pg_catalog.format('%I.%I(float8, float8[], %s%s)', ns, f.agg, key_type, more)::pg_catalog.regprocedure;
-			IF created THEN
-				EXECUTE pg_catalog.format('COMMENT ON AGGREGATE %s IS %L', form,
-										  pg_catalog.obj_description(pg_catalog.format('%I.%I(float8, float8[], anyelement%s)',
-																					   ns, f.agg, more)::pg_catalog.regprocedure, 'pg_proc'));
-			END IF;
+			EXECUTE pg_catalog.format('COMMENT ON AGGREGATE %s IS %L', form,
+									  pg_catalog.obj_description(pg_catalog.format('%I.%I(float8, float8[], anyelement%s)',
+																				   ns, f.agg, more)::pg_catalog.regprocedure, 'pg_proc'));
 		END IF;
 		RETURN NEXT;
 	END LOOP;
-	-- a zero-row call of the type's own form checks its hashing as a fit
-	-- would, and undoes the forms if it fails
+	-- a call with a NULL key makes a state, which checks the type's
+	-- hashing as a fit would; an error undoes the forms
 	EXECUTE pg_catalog.format('SELECT %I.lmm_stats(1::pg_catalog.float8, ARRAY[1]::pg_catalog.float8[], NULL::%s)',
 							  ns, key_type);
 END

@@ -150,21 +150,55 @@ declared_key_type(Oid agg, Oid fn)
 }
 
 /*
- * The last form read under Citus, which calls the transition function with
- * a new FmgrInfo (and no expression) for every row: kept for the function
- * and the aggregate it runs for until pg_proc or pg_aggregate changes.
+ * The forms last read under Citus, which calls the transition function with
+ * a new FmgrInfo (and no expression) for every row: kept per function and
+ * the aggregate it runs for (a query may push down several), until
+ * pg_proc or pg_aggregate changes.
  */
-static TransForm named_form;
-static Oid	named_form_fn = InvalidOid;
-static Oid	named_form_agg = InvalidOid;
-static bool named_form_watched = false;
-
-/* Syscache callback: pg_proc or pg_aggregate changed, so forget named_form. */
-static void
-forget_named_form(Datum arg, int cacheid, uint32 hashvalue)
+#define NAMED_FORMS 8
+typedef struct NamedForm
 {
-	named_form_fn = InvalidOid;
-	named_form_agg = InvalidOid;
+	Oid			fn;
+	Oid			agg;
+	TransForm	form;
+} NamedForm;
+static NamedForm named_forms[NAMED_FORMS];
+static int	named_forms_next = 0;
+static bool named_forms_watched = false;
+
+/* Syscache callback: pg_proc or pg_aggregate changed, so forget named_forms. */
+static void
+forget_named_forms(Datum arg, int cacheid, uint32 hashvalue)
+{
+	memset(named_forms, 0, sizeof(named_forms));
+}
+
+/* The kept form for fn running for aggregate agg, or NULL. */
+static const TransForm *
+named_form(Oid fn, Oid agg)
+{
+	int			i;
+
+	for (i = 0; i < NAMED_FORMS; i++)
+		if (named_forms[i].fn == fn && named_forms[i].agg == agg && OidIsValid(agg))
+			return &named_forms[i].form;
+	return NULL;
+}
+
+/* Keep the form of fn running for aggregate agg, replacing the oldest. */
+static void
+keep_named_form(Oid fn, Oid agg, const TransForm *form)
+{
+	if (!named_forms_watched)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, forget_named_forms, (Datum) 0);
+		CacheRegisterSyscacheCallback(AGGFNOID, forget_named_forms, (Datum) 0);
+		named_forms_watched = true;
+	}
+	named_forms[named_forms_next].fn = fn;
+	named_forms[named_forms_next].agg = agg;
+	named_forms[named_forms_next].form = *form;
+	named_forms_next = (named_forms_next + 1) % NAMED_FORMS;
 }
 
 /*
@@ -192,11 +226,16 @@ trans_form(FunctionCallInfo fcinfo)
 
 		if (fcinfo->flinfo->fn_expr == NULL)
 		{
+			const TransForm *kept;
+
 			named = named_aggregate(AggGetAggref(fcinfo));
-			if (OidIsValid(named) && named == named_form_agg && fn == named_form_fn)
+			kept = named_form(fn, named);
+			if (kept != NULL)
 			{
-				fcinfo->flinfo->fn_extra = &named_form;
-				return &named_form;
+				f = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TransForm));
+				*f = *kept;
+				fcinfo->flinfo->fn_extra = f;
+				return f;
 			}
 		}
 		tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
@@ -223,17 +262,7 @@ trans_form(FunctionCallInfo fcinfo)
 			{
 				f->key_type = declared_key_type(named, fn);
 				if (OidIsValid(f->key_type))
-				{
-					if (!named_form_watched)
-					{
-						CacheRegisterSyscacheCallback(PROCOID, forget_named_form, (Datum) 0);
-						CacheRegisterSyscacheCallback(AGGFNOID, forget_named_form, (Datum) 0);
-						named_form_watched = true;
-					}
-					named_form = *f;
-					named_form_fn = fn;
-					named_form_agg = named;
-				}
+					keep_named_form(fn, named, f);
 			}
 		}
 		if (!OidIsValid(f->key_type))

@@ -126,13 +126,14 @@ FROM (SELECT 'id / 3' e, lmm_fit(y, ARRAY[x1, t], id / 3) a, lmm_fit(y, ARRAY[x1
 	UNION ALL SELECT 'g', lmm_fit(y, ARRAY[x1, t], g), lmm_fit(y, ARRAY[x1, t], g::text) FROM so) z;
 -- a new key inside the map's range that is the 2^k-th level while a key
 -- in the hash makes the whole range too wide to map again (ids 1..1024,
--- 10^12, 1025..1568, -543..0, in that order, three times over) is found
--- again the next time; keys up to the top of bigint and then its bottom
--- keep their numeric order
+-- 10^12, 1025..1568, -543..0, in that order, and again) is found again
+-- the next time; keys up to the top of bigint and then its bottom, and
+-- keys from its bottom up, keep their numeric order
 CREATE TEMP TABLE so_seq AS
 SELECT id, y, x1, t, CASE WHEN i <= 1024 THEN i WHEN i = 1025 THEN 1000000000000
 	WHEN i <= 1569 THEN i - 1 ELSE i - 2113 END AS k,
-	CASE WHEN id <= 5000 THEN 9223372036854775807 - (id % 1200) ELSE -9223372036854775808 + id % 7 END AS top
+	CASE WHEN id <= 5000 THEN 9223372036854775807 - (id % 1200) ELSE -9223372036854775808 + id % 7 END AS top,
+	-9223372036854775808 + (id * 7919) % 1500 AS bottom
 FROM (SELECT *, (id - 1) % 2113 + 1 AS i FROM so) s;
 SELECT pg_temp.same(a, b) < 1e-12 AS outlier_same_fit,
 	(SELECT count(*) FROM lmm_ranef(a)) AS levels, (SELECT count(DISTINCT k) FROM so_seq) AS distinct_keys
@@ -142,6 +143,11 @@ SELECT pg_temp.same(a, b) < 1e-12 AS top_same_fit,
 	(SELECT bool_and(level::numeric > prev) FROM (SELECT level, lag(level::numeric) OVER (ORDER BY n) AS prev
 		FROM lmm_ranef(a) WITH ORDINALITY r(grp, level, term, estimate, cond_sd, n)) l) AS top_in_order
 FROM (SELECT lmm_fit(y, ARRAY[x1, t], top) a, lmm_fit(y, ARRAY[x1, t], top::text) b
+	  FROM (SELECT * FROM so_seq ORDER BY id) o) z;
+SELECT pg_temp.same(a, b) < 1e-12 AS bottom_same_fit, (SELECT count(*) FROM lmm_ranef(a)) AS bottom_levels,
+	(SELECT bool_and(level::numeric > prev) FROM (SELECT level, lag(level::numeric) OVER (ORDER BY n) AS prev
+		FROM lmm_ranef(a) WITH ORDINALITY r(grp, level, term, estimate, cond_sd, n)) l) AS bottom_in_order
+FROM (SELECT lmm_fit(y, ARRAY[x1, t], bottom) a, lmm_fit(y, ARRAY[x1, t], bottom::text) b
 	  FROM (SELECT * FROM so_seq ORDER BY id) o) z;
 DROP TABLE so_seq;
 -- the model records the key type it was given
@@ -326,7 +332,7 @@ FROM (SELECT pg_temp.c_fit(s::text::lmm_stats) AS c
 CREATE TYPE so_level2 AS ENUM ('x', 'y');
 CREATE SCHEMA "so ""lmm""";
 ALTER EXTENSION lmm SET SCHEMA "so ""lmm""";
-SELECT form, created FROM "so ""lmm""".lmm_create_key_forms('so_level2') WHERE form::text LIKE '%lmm_fit(%' ORDER BY 1 LIMIT 2;
+SELECT form, created FROM "so ""lmm""".lmm_create_key_forms('so_level2') WHERE form::text LIKE '%lmm_fit(%' ORDER BY form::text LIMIT 2;
 SELECT count(*) FILTER (WHERE created) AS created, count(*) AS forms FROM "so ""lmm""".lmm_create_key_forms('so_level');
 ALTER EXTENSION lmm SET SCHEMA public;
 SELECT count(*) FILTER (WHERE created) AS created_after_move_back FROM lmm_create_key_forms('so_level2');
