@@ -203,13 +203,11 @@ keep_named_form(Oid fn, Oid agg, const TransForm *form)
 
 /*
  * The argument form of this call site, read from the function's declared
- * argument types on the first call and kept in fn_extra.  g's type comes
- * from the call's expression, or where Citus calls the transition function
- * without one, from the declaration of the aggregate it runs for (under
- * worker_partial_agg, the one its first argument names): every form with
- * an lmm_stats state declares a concrete key type, and only the
- * anyelement forms with an internal state (which Citus never runs on its
- * workers) are polymorphic.
+ * argument types on the first call and kept in fn_extra.  Every
+ * lmm_fit_trans is polymorphic in g, whose type comes from the call's
+ * expression, or where Citus calls the transition function without one,
+ * from the declaration of the aggregate its worker_partial_agg names:
+ * every form with an lmm_stats state declares a concrete key type.
  */
 static const TransForm *
 trans_form(FunctionCallInfo fcinfo)
@@ -248,22 +246,14 @@ trans_form(FunctionCallInfo fcinfo)
 		f->wt_arg = nargs == 7 ? 4 : nargs == 8 ? 5 : -1;
 		f->off_arg = f->wt_arg > 0 ? f->wt_arg + 1 : -1;
 		f->opt_arg = nargs >= 6 ? nargs - 1 : (nargs == 5 && !f->has_z) ? 4 : -1;
-		f->key_type = proc->proargtypes.values[3];
 		ReleaseSysCache(tp);
-		if (IsPolymorphicType(f->key_type))
+		if (fcinfo->flinfo->fn_expr != NULL)
 			f->key_type = get_fn_expr_argtype(fcinfo->flinfo, 3);
-		if (!OidIsValid(f->key_type) && fcinfo->flinfo->fn_expr == NULL)
+		else
 		{
-			Aggref	   *aggref = AggGetAggref(fcinfo);
-
-			if (aggref != NULL)
-				f->key_type = declared_key_type(aggref->aggfnoid, fn);
-			if (!OidIsValid(f->key_type))
-			{
-				f->key_type = declared_key_type(named, fn);
-				if (OidIsValid(f->key_type))
-					keep_named_form(fn, named, f);
-			}
+			f->key_type = declared_key_type(named, fn);
+			if (OidIsValid(f->key_type))
+				keep_named_form(fn, named, f);
 		}
 		if (!OidIsValid(f->key_type))
 			ereport(ERROR,
